@@ -1,0 +1,92 @@
+/* config/config.h - clmd's configuration: one JSON file, one declarative table.
+ *
+ * Every key is described once, in the table in config/schema.c (type, default,
+ * bounds, help). Loading, validation, defaults, `clmd --help-config` and the
+ * README's key reference all come from that table.
+ *
+ * Errors name the file, the key, the bad value and what was expected, e.g.
+ *   clmd.json: flush.interval_ms: 0 is out of range (expected an integer 10..600000)
+ */
+#ifndef CLM_CONFIG_H
+#define CLM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A librdkafka property passed through verbatim. */
+typedef struct clm_kv {
+    char *key;
+    char *value;
+} clm_kv;
+
+typedef struct clm_config {
+    /* kafka */
+    char **kafka_topics;       /* kafka.topics: >= 1 topic names */
+    size_t kafka_topic_count;
+    char *kafka_group_id;      /* kafka.group_id */
+    char *kafka_brokers;       /* kafka.brokers -> bootstrap.servers */
+    char *kafka_dlq_topic;     /* kafka.dlq_topic; "" = "<topic>.dlq" per source topic */
+    clm_kv *kafka_props;       /* kafka.properties: any librdkafka property (strings) */
+    size_t kafka_prop_count;
+    int kafka_batch_size;      /* kafka.batch_size: messages per consume call */
+
+    /* redis */
+    char *redis_host;          /* redis.host (or a unix socket path starting with '/') */
+    int redis_port;            /* redis.port */
+    int redis_db;              /* redis.db */
+    char *redis_prefix;        /* redis.prefix, default "clm:" */
+    int redis_timeout_ms;      /* redis.timeout_ms: connect and command timeout */
+    char *redis_password;      /* never in the main file; from secrets (may be NULL) */
+
+    /* flush */
+    int flush_interval_ms;     /* flush.interval_ms */
+    int flush_max_dirty;       /* flush.max_dirty: flush early at this many dirty customers */
+
+    /* events */
+    int events_max_bytes;      /* events.max_bytes */
+    int64_t events_max_future_s; /* events.max_future_s */
+    int events_unknown_type;   /* events.unknown_type: 0 "activity", 1 "reject" (clm_unknown_policy) */
+    int64_t events_dedup_horizon_s; /* events.dedup_horizon_s */
+    int events_dedup_max_ids;  /* events.dedup_max_ids: per-customer remembered ids */
+
+    /* core */
+    int core_workers;          /* core.workers: 0 = number of online CPUs */
+    int64_t core_max_customers; /* core.max_customers: cached customers, whole process */
+    int core_ring_size;        /* core.ring_size: slots per SPSC ring (power of two) */
+
+    /* log */
+    int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */
+
+    char *secrets_file;        /* secrets_file: "" = none; relative to the config file's directory */
+
+    char *path;                /* the file this was loaded from (for messages); NULL for defaults */
+} clm_config;
+
+/* Allocates a config holding every default. Returns NULL on ENOMEM. */
+clm_config *clm_config_new_defaults(void);
+
+/* Loads and validates a config file, then the secrets: the file named by
+ * secrets_file, then $CREDENTIALS_DIRECTORY/clmd-secrets.json when that
+ * variable is set and the file exists (its values override). On success returns 0 and sets *out (the
+ * caller frees it with clm_config_free). On failure returns a negative errno
+ * (-ENOENT, -EINVAL, ...), leaves *out untouched and writes one line into
+ * errbuf naming the file, the key, the value and what was expected. Unknown
+ * keys are errors (a typo must not silently fall back to a default). */
+int clm_config_load(const char *path, clm_config **out, char *errbuf, size_t errsize);
+
+/* Same, from a JSON text already in memory; `name` is used in messages. */
+int clm_config_load_string(const char *name, const char *json, size_t len,
+                           clm_config **out, char *errbuf, size_t errsize);
+
+/* Frees a config; accepts NULL. */
+void clm_config_free(clm_config *cfg);
+
+/* Writes the key reference (key, type, default, bounds, help) generated from
+ * the table, preceded by the file-level rules (comments, secrets): as a
+ * Markdown table when markdown is true (config/README-keys.md holds this
+ * output), else as aligned plain text for `clmd --help-config`. */
+void clm_config_describe(FILE *out, bool markdown);
+
+#endif

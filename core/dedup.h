@@ -1,0 +1,54 @@
+/* core/dedup.h - a customer's recently seen event ids, for duplicate suppression.
+ *
+ * Producers retry, so the same event can arrive twice. Each customer keeps
+ * the 64-bit XXH3 hashes of the event ids it applied whose event time lies
+ * within `horizon_ms` of the customer's latest event time, at most `max_ids`
+ * of them (the oldest go first). An event whose id is in the set is a
+ * duplicate and is not applied again. The set is part of the customer's
+ * state, written to Redis with it, so suppression survives restarts.
+ *
+ * Not thread-safe: a set belongs to one customer, which belongs to one worker.
+ */
+#ifndef CLM_CORE_DEDUP_H
+#define CLM_CORE_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clm_dedup_entry {
+    uint64_t hash;
+    int64_t ts_ms;
+} clm_dedup_entry;
+
+/* Embedded in the customer; init/release, not new/free. */
+typedef struct clm_dedup {
+    clm_dedup_entry *v; /* sorted by ts_ms ascending (ties: insertion order) */
+    uint16_t n, cap;
+} clm_dedup;
+
+void clm_dedup_init(clm_dedup *d);
+void clm_dedup_release(clm_dedup *d);
+
+/* Hash of an event id (XXH3 64-bit, seed 0). */
+uint64_t clm_dedup_hash(const char *id, size_t len);
+
+/* True when `hash` is in the set. */
+bool clm_dedup_contains(const clm_dedup *d, uint64_t hash);
+
+/* Records an applied event, then drops entries older than
+ * latest_ms - horizon_ms and, past max_ids, the oldest ones.
+ * Returns 0 or -ENOMEM (set unchanged). */
+int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
+                  int64_t horizon_ms, unsigned max_ids);
+
+/* Serialises as "<16 hex>:<ts_ms>" entries joined by ',' ("" when empty).
+ * Returns the length, or -ENOSPC when size is too small (buf then unspecified).
+ * 40 bytes per entry always suffice. */
+int clm_dedup_format(const clm_dedup *d, char *buf, size_t size);
+
+/* Parses clm_dedup_format output into an empty set. Returns 0, -EINVAL on
+ * malformed text, -ENOMEM; on failure the set is left empty. */
+int clm_dedup_parse(clm_dedup *d, const char *s, size_t len);
+
+#endif

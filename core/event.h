@@ -1,0 +1,84 @@
+/* core/event.h - a decoded, validated customer interaction event.
+ *
+ * This is the only shape in which events enter the core. Decoders (daemon/)
+ * turn message bytes into a clm_event or a rejection (core/reject.h); the core
+ * never sees JSON text.
+ *
+ * Money is fixed-point: amounts are kept in micro-units (1e-6) in an int64, so
+ * sums are exact, order-independent and round-trip through Redis unchanged.
+ * Durations are kept in milliseconds for the same reason.
+ */
+#ifndef CLM_CORE_EVENT_H
+#define CLM_CORE_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Maximum length in bytes of customer_id and event_id (the v1 contract). */
+#define CLM_ID_MAX 128
+/* Maximum length in bytes of the "type" string. */
+#define CLM_TYPE_MAX 64
+/* Largest accepted amount, in whole currency units (keeps micro-units in int64). */
+#define CLM_AMOUNT_MAX 1e12
+/* Largest accepted duration_s (one year). */
+#define CLM_DURATION_MAX_S 31536000.0
+
+typedef enum clm_event_type {
+    CLM_EV_OTHER = 0, /* a type outside the built-in list, accepted as generic activity */
+    CLM_EV_VISIT,
+    CLM_EV_SIGNUP,
+    CLM_EV_LEAD_CONTACTED,
+    CLM_EV_PURCHASE,
+    CLM_EV_REFUND,
+    CLM_EV_ONBOARDING_COMPLETE,
+    CLM_EV_LOGIN,
+    CLM_EV_SESSION,
+    CLM_EV_FEATURE_USE,
+    CLM_EV_SUPPORT_TICKET,
+    CLM_EV_CSAT_RESPONSE,
+    CLM_EV_NPS_RESPONSE,
+    CLM_EV_REFERRAL,
+    CLM_EV_REVIEW,
+    CLM_EV_UPGRADE,
+    CLM_EV_DOWNGRADE,
+    CLM_EV_PAYMENT_FAILED,
+    CLM_EV_CANCEL,
+    CLM_EV_MARKETING_SPEND,
+    CLM_EV__COUNT
+} clm_event_type;
+
+typedef struct clm_event {
+    clm_event_type type;
+    int64_t ts_ms;         /* event time, epoch milliseconds UTC */
+    int64_t amount_micros; /* amount in 1e-6 units; valid if has_amount */
+    int64_t duration_ms;   /* duration_s * 1000, rounded; valid if has_duration */
+    int32_t score;         /* valid if has_score */
+    uint8_t has_customer : 1, has_event_id : 1, has_amount : 1, has_score : 1, has_duration : 1;
+    uint8_t customer_id_len; /* 1..CLM_ID_MAX when has_customer */
+    uint8_t event_id_len;    /* 0..CLM_ID_MAX when has_event_id */
+    uint8_t type_len;        /* length of type_name */
+    char customer_id[CLM_ID_MAX + 1]; /* NUL-terminated copy */
+    char event_id[CLM_ID_MAX + 1];    /* NUL-terminated copy */
+    char type_name[CLM_TYPE_MAX + 1]; /* the type string as sent (NUL-terminated) */
+} clm_event;
+
+/* Returns the canonical name of a built-in type ("purchase"), or "other". */
+const char *clm_event_type_name(clm_event_type t);
+
+/* Looks up a built-in type by name (not NUL-terminated). Returns the type,
+ * or CLM_EV_OTHER when the name is not a built-in type. */
+clm_event_type clm_event_type_from_name(const char *name, size_t len);
+
+/* Converts a validated, finite, non-negative amount to micro-units
+ * (rounded to nearest). Caller guarantees 0 <= v <= CLM_AMOUNT_MAX. */
+int64_t clm_amount_to_micros(double v);
+
+/* Formats micro-units as a plain decimal ("49.9", "12", "0.000001") into buf.
+ * Returns the length written (excluding NUL); buf must hold >= 32 bytes. */
+int clm_micros_format(int64_t micros, char *buf, size_t size);
+
+/* Parses what clm_micros_format writes (and any decimal with <= 6 fraction
+ * digits). Returns 0, or -EINVAL with *out untouched. */
+int clm_micros_parse(const char *s, size_t len, int64_t *out);
+
+#endif

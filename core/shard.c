@@ -1,0 +1,252 @@
+/* core/shard.c - a worker's partitions and customers (see shard.h). */
+#include "core/shard.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/custtab.h"
+
+typedef struct part {
+    int32_t topic;
+    int32_t partition; /* -1: free slot */
+    int64_t next;      /* next offset to consume */
+    int64_t cut;       /* offset carried by the latest cut (what Redis will hold) */
+    int64_t max_ts;
+} part;
+
+struct clm_shard {
+    clm_shard_opts o;
+    clm_custtab *tab;
+    part *parts;
+    size_t nparts, cap_parts;
+    clm_customer **dirty; /* customers marked dirty since the last cut */
+    size_t ndirty, cap_dirty;
+    clm_shard_stats st;
+    uint64_t acked_gen;
+};
+
+clm_shard *clm_shard_new(const clm_shard_opts *o)
+{
+    clm_shard *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->o = *o;
+    s->tab = clm_custtab_new(o->max_customers);
+    if (!s->tab) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void clm_shard_free(clm_shard *s)
+{
+    if (!s)
+        return;
+    clm_custtab_free(s->tab);
+    free(s->parts);
+    free(s->dirty);
+    free(s);
+}
+
+int clm_shard_part_find(const clm_shard *s, int32_t topic, int32_t partition)
+{
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition == partition && s->parts[i].topic == topic)
+            return (int)i;
+    return -ENOENT;
+}
+
+int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
+                       int64_t stored_offset, int64_t max_ts)
+{
+    if (clm_shard_part_find(s, topic, partition) >= 0)
+        return -EEXIST;
+    size_t slot = s->nparts;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition < 0) {
+            slot = i;
+            break;
+        }
+    if (slot == s->nparts) {
+        if (s->nparts == s->cap_parts) {
+            size_t cap = s->cap_parts ? s->cap_parts * 2 : 8;
+            part *p = realloc(s->parts, cap * sizeof(*p));
+            if (!p)
+                return -ENOMEM;
+            s->parts = p;
+            s->cap_parts = cap;
+        }
+        s->nparts++;
+    }
+    s->parts[slot] = (part){ .topic = topic, .partition = partition, .next = stored_offset,
+                             .cut = stored_offset, .max_ts = max_ts };
+    return (int)slot;
+}
+
+size_t clm_shard_part_count(const clm_shard *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nparts; i++)
+        n += s->parts[i].partition >= 0;
+    return n;
+}
+
+static bool in_partition(const clm_customer *c, void *ctx)
+{
+    return c->part == *(const uint16_t *)ctx;
+}
+
+size_t clm_shard_part_remove(clm_shard *s, int slot)
+{
+    part *p = &s->parts[slot];
+    int32_t number = p->partition;
+    p->partition = -1;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition == number)
+            return 0; /* another topic's partition with this number stays */
+    uint16_t no = (uint16_t)number;
+    /* Dirty customers of the partition cannot exist here (the caller flushed),
+     * but keep the dirty list consistent regardless. */
+    size_t keep = 0;
+    for (size_t i = 0; i < s->ndirty; i++)
+        if (s->dirty[i]->part != no)
+            s->dirty[keep++] = s->dirty[i];
+    s->ndirty = keep;
+    return clm_custtab_remove_if(s->tab, in_partition, &no);
+}
+
+static void advance(part *p, int64_t offset)
+{
+    if (offset + 1 > p->next)
+        p->next = offset + 1;
+}
+
+void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r)
+{
+    s->st.consumed++;
+    s->st.rejected[r]++;
+    advance(&s->parts[slot], offset);
+}
+
+clm_customer *clm_shard_customer(clm_shard *s, const char *id, size_t len)
+{
+    return clm_custtab_get(s->tab, id, len);
+}
+
+static bool evictable(const clm_customer *c, void *ctx)
+{
+    const clm_shard *s = ctx;
+    return !(c->flags & CLM_CUST_DIRTY) && c->flush_gen <= s->acked_gen;
+}
+
+int clm_shard_make_room(clm_shard *s, size_t n)
+{
+    size_t count = clm_custtab_count(s->tab), max = clm_custtab_max(s->tab);
+    if (n > max)
+        return -ENOSPC;
+    if (count + n <= max)
+        return 0;
+    size_t need = count + n - max;
+    /* Evict a little more than needed so eviction is not paid per insert. */
+    size_t want = need + max / 64;
+    size_t got = clm_custtab_evict(s->tab, want, evictable, s);
+    return got >= need ? 0 : -ENOSPC;
+}
+
+int clm_shard_insert(clm_shard *s, clm_customer *c)
+{
+    return clm_custtab_put(s->tab, c);
+}
+
+/* Makes room for one more entry on the dirty list, so that applying an event
+ * cannot fail after the customer changed. */
+static int reserve_dirty(clm_shard *s)
+{
+    if (s->ndirty < s->cap_dirty)
+        return 0;
+    size_t cap = s->cap_dirty ? s->cap_dirty * 2 : 1024;
+    clm_customer **d = realloc(s->dirty, cap * sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    s->dirty = d;
+    s->cap_dirty = cap;
+    return 0;
+}
+
+int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c)
+{
+    part *p = &s->parts[slot];
+    int r = CLM_APPLIED;
+    if (c) {
+        bool was_dirty = c->flags & CLM_CUST_DIRTY;
+        if (!was_dirty && (r = reserve_dirty(s)) < 0)
+            return r;
+        r = clm_customer_apply(c, ev, &s->o.apply);
+        if (r < 0)
+            return r;
+        if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
+            s->dirty[s->ndirty++] = c;
+    }
+    s->st.consumed++;
+    if (r == CLM_DUPLICATE) {
+        s->st.duplicates++;
+    } else {
+        s->st.applied++;
+        if (p->max_ts == CLM_NO_TS || ev->ts_ms > p->max_ts)
+            p->max_ts = ev->ts_ms;
+    }
+    advance(p, offset);
+    return r;
+}
+
+size_t clm_shard_dirty_count(const clm_shard *s)
+{
+    return s->ndirty;
+}
+
+int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
+{
+    int r;
+    for (size_t i = 0; i < s->ndirty; i++) {
+        clm_customer *c = s->dirty[i];
+        if ((r = sink->customer(sink->ctx, c)) < 0)
+            return r;
+        c->flags &= (uint8_t)~CLM_CUST_DIRTY;
+        c->flush_gen = gen;
+    }
+    s->ndirty = 0;
+    int moved = 0;
+    for (size_t i = 0; i < s->nparts; i++) {
+        part *p = &s->parts[i];
+        if (p->partition < 0 || p->next == p->cut)
+            continue;
+        clm_part_progress pp = { .topic = p->topic, .partition = p->partition,
+                                 .from = p->cut, .to = p->next, .max_ts = p->max_ts };
+        if ((r = sink->progress(sink->ctx, &pp)) < 0)
+            return r;
+        p->cut = p->next;
+        moved++;
+    }
+    if ((r = sink->stats(sink->ctx, &s->st)) < 0)
+        return r;
+    memset(&s->st, 0, sizeof(s->st));
+    return moved;
+}
+
+void clm_shard_flush_acked(clm_shard *s, uint64_t gen)
+{
+    if (gen > s->acked_gen)
+        s->acked_gen = gen;
+}
+
+uint64_t clm_shard_acked_gen(const clm_shard *s)
+{
+    return s->acked_gen;
+}
+
+size_t clm_shard_customer_count(const clm_shard *s)
+{
+    return clm_custtab_count(s->tab);
+}

@@ -1,0 +1,130 @@
+/* core/shard.h - everything one worker owns: its partitions and their customers.
+ *
+ * A shard is the unit of ownership of the parallel core. Each Kafka partition
+ * is assigned to exactly one shard; a customer belongs to the shard owning
+ * its partition number, so no state is shared between worker threads and
+ * nothing on the hot path takes a lock.
+ *
+ * Life of a message in a shard (the worker drives it, in partition order):
+ *   rejected by the decoder  -> clm_shard_note_reject()
+ *   decoded                  -> clm_shard_customer() / clm_shard_insert() to
+ *                               have the customer cached, then clm_shard_apply()
+ * Flushing: clm_shard_flush_cut() hands every dirty customer, the progress of
+ * every partition and the counter deltas to the caller, stamped with a
+ * generation; once Redis has acknowledged that generation the caller calls
+ * clm_shard_flush_acked(). Only customers that are clean and acknowledged may
+ * be evicted, so an evicted customer can always be reloaded from Redis.
+ *
+ * Not thread-safe: a shard is used by one thread at a time.
+ */
+#ifndef CLM_CORE_SHARD_H
+#define CLM_CORE_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/customer.h"
+#include "core/event.h"
+#include "core/reject.h"
+
+#define CLM_NO_OFFSET (-1)      /* no offset known/stored */
+#define CLM_NO_TS INT64_MIN     /* no event applied yet */
+
+typedef struct clm_shard clm_shard;
+
+typedef struct clm_shard_opts {
+    size_t max_customers;   /* cached customers in this shard */
+    clm_apply_opts apply;
+} clm_shard_opts;
+
+/* Counters accumulated between two flush cuts. */
+typedef struct clm_shard_stats {
+    int64_t consumed;   /* messages seen (applied + duplicates + rejected) */
+    int64_t applied;    /* events applied */
+    int64_t duplicates; /* events suppressed as duplicates */
+    int64_t rejected[CLM_REJ__COUNT];
+} clm_shard_stats;
+
+/* A partition's progress as carried by one flush. */
+typedef struct clm_part_progress {
+    int32_t topic;     /* index into the configured topic list */
+    int32_t partition;
+    int64_t from;      /* offset Redis held before this flush (CLM_NO_OFFSET: none) */
+    int64_t to;        /* next offset to consume after this flush */
+    int64_t max_ts;    /* greatest applied event time (CLM_NO_TS: none) */
+} clm_part_progress;
+
+clm_shard *clm_shard_new(const clm_shard_opts *o);
+void clm_shard_free(clm_shard *s);
+
+/* Takes ownership of a partition, resuming at `stored_offset` (what Redis
+ * holds, CLM_NO_OFFSET when nothing) with watermark state `max_ts`.
+ * Returns a slot index >= 0, -EEXIST or -ENOMEM. */
+int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
+                       int64_t stored_offset, int64_t max_ts);
+
+/* The slot of (topic, partition), or -ENOENT. */
+int clm_shard_part_find(const clm_shard *s, int32_t topic, int32_t partition);
+
+/* Gives up a partition. The caller has flushed it and had the flush
+ * acknowledged; customers of that partition number are dropped from the
+ * cache unless another owned partition has the same number.
+ * Returns the number of customers dropped. */
+size_t clm_shard_part_remove(clm_shard *s, int slot);
+
+/* Number of partitions owned. */
+size_t clm_shard_part_count(const clm_shard *s);
+
+/* Records a message rejected before it reached the core; its offset is done. */
+void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r);
+
+/* The cached customer with this id, or NULL (then load it from Redis). */
+clm_customer *clm_shard_customer(clm_shard *s, const char *id, size_t len);
+
+/* Makes room for `n` more customers by evicting clean, acknowledged ones.
+ * Returns 0, or -ENOSPC when too many cached customers are dirty or not yet
+ * acknowledged (flush, wait for the ack, and try again). */
+int clm_shard_make_room(clm_shard *s, size_t n);
+
+/* Caches a customer (loaded from Redis, or new). Takes ownership on success.
+ * Returns 0, -EEXIST, -ENOSPC (call clm_shard_make_room first) or -ENOMEM. */
+int clm_shard_insert(clm_shard *s, clm_customer *c);
+
+/* Applies a decoded event read at `offset` of the partition in `slot`.
+ * `c` is the event's cached customer, or NULL for an event without customer.
+ * Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (nothing changed; the
+ * offset is not consumed). */
+int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c);
+
+/* Number of customers changed since the last cut. */
+size_t clm_shard_dirty_count(const clm_shard *s);
+
+/* Consumer of a flush cut. Customers are valid until the next shard call. */
+typedef struct clm_flush_sink {
+    int (*customer)(void *ctx, const clm_customer *c);
+    int (*progress)(void *ctx, const clm_part_progress *p);
+    int (*stats)(void *ctx, const clm_shard_stats *st);
+    void *ctx;
+} clm_flush_sink;
+
+/* Cuts a flush of generation `gen` (strictly increasing per shard): hands
+ * every dirty customer, the progress of every partition that moved since the
+ * last cut, and the counter deltas to the sink, then marks them clean and
+ * resets the deltas. Returns the number of partitions that moved, or the
+ * first negative value a sink callback returned (the cut is then abandoned
+ * half way: the caller must treat the shard as unusable and restart from
+ * Redis). */
+int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink);
+
+/* Redis has durably stored flush `gen`: its offsets become the partitions'
+ * stored offsets, and customers it carried become evictable. */
+void clm_shard_flush_acked(clm_shard *s, uint64_t gen);
+
+/* Highest acknowledged generation. */
+uint64_t clm_shard_acked_gen(const clm_shard *s);
+
+/* Cached customers. */
+size_t clm_shard_customer_count(const clm_shard *s);
+
+#endif

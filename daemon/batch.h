@@ -1,0 +1,37 @@
+/* daemon/batch.h - a flush batch: what one worker hands the Redis writer.
+ *
+ * A batch is cut by a worker (clm_shard_flush_cut), formatted there (so the
+ * formatting cost is spread over the workers), and passed to the writer over
+ * the worker's SPSC ring. The writer applies it inside one MULTI/EXEC with
+ * the partitions' new offsets and reports the generation back with
+ * clm_worker_ack(). Ownership of the batch moves with the pointer.
+ */
+#ifndef CLM_DAEMON_BATCH_H
+#define CLM_DAEMON_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/shard.h"
+#include "daemon/store.h"
+
+typedef struct clm_batch {
+    int worker;           /* index of the worker that cut it */
+    uint64_t gen;         /* the worker's flush generation */
+    uint64_t dlq_seq;     /* dead letters of this worker to be delivered first */
+    clm_cmdbuf cmds;      /* customer HSETs, counter HINCRBYs */
+    size_t customers;     /* customers carried */
+    int64_t events;       /* messages covered (for metrics) */
+    long long cut_ms;     /* monotonic time of the cut */
+    clm_part_progress *parts;
+    size_t nparts, cap_parts;
+} clm_batch;
+
+/* Returns NULL on ENOMEM. */
+clm_batch *clm_batch_new(int worker, uint64_t gen);
+/* Accepts NULL. */
+void clm_batch_free(clm_batch *b);
+/* Returns 0 or -ENOMEM. */
+int clm_batch_add_part(clm_batch *b, const clm_part_progress *p);
+
+#endif

@@ -1,0 +1,445 @@
+/* daemon/consumer.c - see consumer.h. */
+#include "daemon/consumer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/log.h"
+#include "daemon/store.h"
+
+/* A stash of items for one worker, in order (a growable ring). */
+typedef struct stash {
+    void **v;
+    size_t head, len, cap;
+} stash;
+
+struct clm_consumer {
+    const clm_config *cfg;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    clm_worker **workers;
+    size_t nworkers;
+    clm_redis *redis;
+    stash *stash;          /* one per worker; items tagged like the rings */
+    size_t stashed;
+    int *owner;            /* partition number -> worker index (-1: none) */
+    size_t *owned;         /* per worker: partitions owned (all topics) */
+    size_t nowner;
+    bool paused;
+    bool reset_latest;
+    _Atomic unsigned long long consumed;
+    rd_kafka_message_t **batch;
+};
+
+#define CTL_TAG ((uintptr_t)1)
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* ---- stash ------------------------------------------------------------ */
+
+static void stash_put(stash *s, void *p)
+{
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        void **v = malloc(cap * sizeof(*v));
+        if (!v)
+            clm_fatal("consumer: out of memory");
+        for (size_t i = 0; i < s->len; i++)
+            v[i] = s->v[(s->head + i) % s->cap];
+        free(s->v);
+        s->v = v;
+        s->head = 0;
+        s->cap = cap;
+    }
+    s->v[(s->head + s->len) % s->cap] = p;
+    s->len++;
+}
+
+static bool push_item(clm_worker *w, void *p)
+{
+    if ((uintptr_t)p & CTL_TAG)
+        return clm_worker_push_ctl(w, (clm_ctl *)((uintptr_t)p & ~CTL_TAG));
+    return clm_worker_push_msg(w, p);
+}
+
+/* Moves stashed items into the rings while they have room. */
+static void drain_stashes(clm_consumer *c)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        stash *s = &c->stash[i];
+        while (s->len && push_item(c->workers[i], s->v[s->head])) {
+            s->head = (s->head + 1) % s->cap;
+            s->len--;
+            c->stashed--;
+        }
+    }
+}
+
+/* Hands an item to worker i, keeping order behind anything stashed. */
+static void hand(clm_consumer *c, size_t i, void *p)
+{
+    if (c->stash[i].len == 0 && push_item(c->workers[i], p))
+        return;
+    stash_put(&c->stash[i], p);
+    c->stashed++;
+}
+
+static void hand_ctl(clm_consumer *c, size_t i, clm_ctl *ctl)
+{
+    hand(c, i, (void *)((uintptr_t)ctl | CTL_TAG));
+}
+
+/* ---- ownership -------------------------------------------------------- */
+
+static int worker_for(clm_consumer *c, int32_t partition)
+{
+    if ((size_t)partition >= c->nowner) {
+        size_t n = (size_t)partition + 1;
+        int *o = realloc(c->owner, n * sizeof(*o));
+        if (!o)
+            clm_fatal("consumer: out of memory");
+        for (size_t i = c->nowner; i < n; i++)
+            o[i] = -1;
+        c->owner = o;
+        c->nowner = n;
+    }
+    if (c->owner[partition] < 0) {
+        size_t best = 0;
+        for (size_t i = 1; i < c->nworkers; i++)
+            if (c->owned[i] < c->owned[best])
+                best = i;
+        c->owner[partition] = (int)best;
+    }
+    return c->owner[partition];
+}
+
+static int topic_index(const clm_consumer *c, const char *name)
+{
+    for (size_t i = 0; i < c->cfg->kafka_topic_count; i++)
+        if (strcmp(name, c->cfg->kafka_topics[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void load_partition(clm_consumer *c, const char *topic, int32_t partition,
+                           int64_t *offset, int64_t *max_ts)
+{
+    char err[256];
+    bool down = false;
+    for (;;) {
+        redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
+        int r = -EIO;
+        if (rc)
+            r = clm_store_load_partition(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
+                                         partition, offset, max_ts, err, sizeof(err));
+        if (r == 0)
+            break;
+        if (r == -EPROTO)
+            clm_fatal("consumer: stored progress of %s [%d] is malformed: %s", topic,
+                      (int)partition, err);
+        clm_redis_drop(c->redis);
+        if (!down)
+            log_warn("consumer: Redis unavailable (%s) while taking %s [%d]; retrying", err,
+                     topic, (int)partition);
+        down = true;
+        sleep_ms(100);
+    }
+}
+
+static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int t = topic_index(c, p->topic);
+        if (t < 0)
+            continue;
+        int64_t offset, max_ts;
+        load_partition(c, p->topic, p->partition, &offset, &max_ts);
+        int w = worker_for(c, p->partition);
+        clm_ctl *ctl = calloc(1, sizeof(*ctl));
+        if (!ctl)
+            clm_fatal("consumer: out of memory");
+        *ctl = (clm_ctl){ .kind = CLM_CTL_ASSIGN, .topic = t, .partition = p->partition,
+                          .offset = offset, .max_ts = max_ts };
+        hand_ctl(c, (size_t)w, ctl);
+        c->owned[w]++;
+        if (offset >= 0)
+            p->offset = offset;
+        else
+            p->offset = c->reset_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+        if (offset >= 0)
+            log_info("consumer: assigned %s [%d] to worker %d, resuming at offset %" PRId64,
+                     p->topic, (int)p->partition, w, offset);
+        else
+            log_info("consumer: assigned %s [%d] to worker %d, no stored offset: starting at the %s",
+                     p->topic, (int)p->partition, w, c->reset_latest ? "end" : "beginning");
+    }
+}
+
+static void on_revoke(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    clm_ctl **ctls = calloc((size_t)parts->cnt + 1, sizeof(*ctls));
+    if (!ctls)
+        clm_fatal("consumer: out of memory");
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int t = topic_index(c, p->topic);
+        if (t < 0 || (size_t)p->partition >= c->nowner || c->owner[p->partition] < 0)
+            continue;
+        int w = c->owner[p->partition];
+        ctls[i] = calloc(1, sizeof(**ctls));
+        if (!ctls[i])
+            clm_fatal("consumer: out of memory");
+        *ctls[i] = (clm_ctl){ .kind = CLM_CTL_REVOKE, .topic = t, .partition = p->partition };
+        hand_ctl(c, (size_t)w, ctls[i]);
+        c->owned[w]--;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        while (ctls[i] && !atomic_load_explicit(&ctls[i]->done, memory_order_acquire)) {
+            drain_stashes(c);
+            sleep_ms(1);
+        }
+        free(ctls[i]);
+    }
+    free(ctls);
+    /* forget owners of partition numbers no longer held under any topic */
+    rd_kafka_topic_partition_list_t *still = NULL;
+    rd_kafka_assignment(c->rk, &still);
+    for (size_t n = 0; n < c->nowner; n++) {
+        bool held = false;
+        for (int i = 0; still && i < still->cnt; i++) {
+            bool revoked = false;
+            for (int k = 0; k < parts->cnt; k++)
+                if (parts->elems[k].partition == still->elems[i].partition &&
+                    strcmp(parts->elems[k].topic, still->elems[i].topic) == 0)
+                    revoked = true;
+            if (!revoked && (size_t)still->elems[i].partition == n)
+                held = true;
+        }
+        if (!held)
+            c->owner[n] = -1;
+    }
+    if (still)
+        rd_kafka_topic_partition_list_destroy(still);
+    log_info("consumer: %d partition(s) revoked and flushed", parts->cnt);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    clm_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(c, parts);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            re = rd_kafka_assign(rk, parts);
+    } else {
+        if (rd_kafka_assignment_lost(rk))
+            log_warn("consumer: partitions lost (session timed out); flushing what was applied");
+        on_revoke(c, parts);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            re = rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        log_err("consumer: rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (re) {
+        log_err("consumer: rebalance: %s", rd_kafka_err2str(re));
+    }
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errbuf,
+                    size_t errsize)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) == RD_KAFKA_CONF_OK)
+        return 0;
+    snprintf(errbuf, errsize, "kafka.properties.%s: %s", k, e);
+    return -EINVAL;
+}
+
+clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size_t nworkers,
+                               const clm_redis_opts *redis, char *errbuf, size_t errsize)
+{
+    clm_consumer *c = calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    if (!c || !conf)
+        goto out_nomem;
+    c->cfg = cfg;
+    c->workers = workers;
+    c->nworkers = nworkers;
+    c->stash = calloc(nworkers, sizeof(*c->stash));
+    c->owned = calloc(nworkers, sizeof(*c->owned));
+    c->batch = calloc((size_t)cfg->kafka_batch_size, sizeof(*c->batch));
+    c->redis = clm_redis_new(redis);
+    if (!c->stash || !c->owned || !c->batch || !c->redis)
+        goto out_nomem;
+
+    static const char *const defaults[][2] = {
+        { "auto.offset.reset", "earliest" },
+        { "partition.assignment.strategy", "range" },
+        { "queued.min.messages", "1000000" },
+        { "fetch.wait.max.ms", "100" },
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (conf_set(conf, defaults[i][0], defaults[i][1], errbuf, errsize) < 0)
+            goto out_free;
+    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, errbuf, errsize) < 0)
+        goto out_free;
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+        if (conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, errbuf, errsize) < 0)
+            goto out_free;
+        if (strcmp(cfg->kafka_props[i].key, "auto.offset.reset") == 0)
+            c->reset_latest = strcmp(cfg->kafka_props[i].value, "latest") == 0 ||
+                              strcmp(cfg->kafka_props[i].value, "end") == 0 ||
+                              strcmp(cfg->kafka_props[i].value, "largest") == 0;
+    }
+    /* Not negotiable: Redis holds the offsets, committed with the state. */
+    if (conf_set(conf, "group.id", cfg->kafka_group_id, errbuf, errsize) < 0 ||
+        conf_set(conf, "enable.auto.commit", "false", errbuf, errsize) < 0 ||
+        conf_set(conf, "enable.auto.offset.store", "false", errbuf, errsize) < 0)
+        goto out_free;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+
+    char e[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
+    if (!c->rk) {
+        snprintf(errbuf, errsize, "kafka: %s", e);
+        goto out_free;
+    }
+    conf = NULL; /* rd_kafka_new took ownership */
+    rd_kafka_poll_set_consumer(c->rk);
+    c->q = rd_kafka_queue_get_consumer(c->rk);
+
+    subs = rd_kafka_topic_partition_list_new((int)cfg->kafka_topic_count);
+    for (size_t i = 0; i < cfg->kafka_topic_count; i++)
+        rd_kafka_topic_partition_list_add(subs, cfg->kafka_topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (se) {
+        snprintf(errbuf, errsize, "kafka: subscribe: %s", rd_kafka_err2str(se));
+        goto out_free;
+    }
+    return c;
+
+out_nomem:
+    snprintf(errbuf, errsize, "consumer: out of memory");
+out_free:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    clm_consumer_free(c);
+    return NULL;
+}
+
+rd_kafka_t *clm_consumer_handle(clm_consumer *c)
+{
+    return c->rk;
+}
+
+unsigned long long clm_consumer_consumed(const clm_consumer *c)
+{
+    return atomic_load_explicit(&c->consumed, memory_order_relaxed);
+}
+
+static void set_paused(clm_consumer *c, bool pause)
+{
+    if (c->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(c->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(c->rk, l);
+    else
+        rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    c->paused = pause;
+    log_info("consumer: %s consumption (%zu messages waiting for workers)",
+             pause ? "pausing" : "resuming", c->stashed);
+}
+
+static void dispatch(clm_consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("consumer: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if ((size_t)m->partition >= c->nowner || c->owner[m->partition] < 0) {
+        rd_kafka_message_destroy(m); /* not ours (any more) */
+        return;
+    }
+    atomic_fetch_add_explicit(&c->consumed, 1, memory_order_relaxed);
+    hand(c, (size_t)c->owner[m->partition], m);
+}
+
+int clm_consumer_run(clm_consumer *c, atomic_bool *stop)
+{
+    size_t high = (size_t)c->cfg->kafka_batch_size * 4;
+    while (!atomic_load(stop)) {
+        drain_stashes(c);
+        if (c->stashed > high)
+            set_paused(c, true);
+        else if (c->stashed == 0)
+            set_paused(c, false);
+        /* keep serving the queue (rebalances, errors) even while paused */
+        int timeout = c->stashed ? 1 : 100;
+        ssize_t n = rd_kafka_consume_batch_queue(c->q, timeout, c->batch,
+                                                 (size_t)c->cfg->kafka_batch_size);
+        for (ssize_t i = 0; i < n; i++)
+            dispatch(c, c->batch[i]);
+    }
+    while (c->stashed) {
+        drain_stashes(c);
+        sleep_ms(1);
+    }
+    set_paused(c, false);
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(c->rk); /* revokes: workers flush */
+    if (e)
+        log_warn("consumer: close: %s", rd_kafka_err2str(e));
+    return 0;
+}
+
+void clm_consumer_free(clm_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->q)
+        rd_kafka_queue_destroy(c->q);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    if (c->stash)
+        for (size_t i = 0; i < c->nworkers; i++) {
+            for (size_t k = 0; k < c->stash[i].len; k++) {
+                void *p = c->stash[i].v[(c->stash[i].head + k) % c->stash[i].cap];
+                if (!((uintptr_t)p & CTL_TAG))
+                    rd_kafka_message_destroy(p);
+            }
+            free(c->stash[i].v);
+        }
+    free(c->stash);
+    free(c->owned);
+    free(c->owner);
+    free(c->batch);
+    clm_redis_free(c->redis);
+    free(c);
+}

@@ -1,0 +1,204 @@
+/* daemon/dlq.c - see dlq.h. */
+#include "daemon/dlq.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/log.h"
+
+/* Outstanding messages per worker are bounded by the producer queue
+ * (queue.buffering.max.messages, forced to 100000 below), so a window of
+ * 2^18 sequence numbers always covers them. */
+#define WINDOW_BITS 18
+#define WINDOW (1u << WINDOW_BITS)
+
+typedef struct track {
+    _Atomic uint64_t sent; /* written by the worker */
+    uint64_t upto;         /* writer: every seq <= upto delivered */
+    uint8_t *done;         /* writer: delivered-but-not-contiguous bitmap */
+} track;
+
+struct clm_dlq {
+    rd_kafka_t *rk;
+    int nworkers;
+    track *t;
+    uint64_t delivered_total;
+};
+
+static inline uint64_t pack(int w, uint64_t seq)
+{
+    return ((uint64_t)w << 48) | seq;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    clm_dlq *d = opaque;
+    uint64_t tag = (uint64_t)(uintptr_t)m->_private;
+    int w = (int)(tag >> 48);
+    uint64_t seq = tag & ((1ull << 48) - 1);
+    if (m->err) {
+        /* Never drop a dead letter: produce it again with the same tag. */
+        log_warn("dead-letter delivery to %s failed (%s); producing it again",
+                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        rd_kafka_headers_t *h = NULL, *copy = NULL;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            copy = rd_kafka_headers_copy(h);
+        rd_kafka_resp_err_t e;
+        for (;;) {
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)),
+                                  RD_KAFKA_V_KEY(m->key, m->key_len),
+                                  RD_KAFKA_V_VALUE(m->payload, m->len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_HEADERS(copy), RD_KAFKA_V_OPAQUE(m->_private),
+                                  RD_KAFKA_V_END);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                break;
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        if (e) {
+            rd_kafka_headers_destroy(copy);
+            log_err("cannot re-produce a dead letter: %s", rd_kafka_err2str(e));
+        }
+        return;
+    }
+    track *t = &d->t[w];
+    t->done[(seq & (WINDOW - 1)) >> 3] |= (uint8_t)(1u << (seq & 7));
+    for (;;) {
+        uint64_t next = t->upto + 1;
+        uint8_t *byte = &t->done[(next & (WINDOW - 1)) >> 3];
+        uint8_t bit = (uint8_t)(1u << (next & 7));
+        if (!(*byte & bit))
+            break;
+        *byte &= (uint8_t)~bit;
+        t->upto = next;
+    }
+    d->delivered_total++;
+}
+
+clm_dlq *clm_dlq_new(rd_kafka_conf_t *conf, int nworkers, char *errbuf, size_t errsize)
+{
+    clm_dlq *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(errbuf, errsize, "out of memory");
+        goto out_destroy_conf;
+    }
+    d->nworkers = nworkers;
+    d->t = calloc((size_t)nworkers, sizeof(*d->t));
+    if (!d->t)
+        goto out_nomem;
+    for (int i = 0; i < nworkers; i++)
+        if (!(d->t[i].done = calloc(WINDOW / 8, 1)))
+            goto out_nomem;
+    static const char *const forced[][2] = {
+        { "enable.idempotence", "true" },
+        { "message.timeout.ms", "0" }, /* retry forever: never lose a dead letter */
+        { "queue.buffering.max.messages", "100000" },
+    };
+    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
+        if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
+            RD_KAFKA_CONF_OK)
+            goto out_free;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, d);
+    d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errsize);
+    if (!d->rk)
+        goto out_free;
+    return d; /* rd_kafka_new took ownership of conf */
+
+out_nomem:
+    snprintf(errbuf, errsize, "out of memory");
+out_free:
+    clm_dlq_free(d, 0);
+out_destroy_conf:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+void clm_dlq_free(clm_dlq *d, int timeout_ms)
+{
+    if (!d)
+        return;
+    if (d->rk) {
+        rd_kafka_flush(d->rk, timeout_ms);
+        rd_kafka_destroy(d->rk);
+    }
+    if (d->t)
+        for (int i = 0; i < d->nworkers; i++)
+            free(d->t[i].done);
+    free(d->t);
+    free(d);
+}
+
+static int add_header(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+    return rd_kafka_header_add(h, name, -1, value, -1) ? -EINVAL : 0;
+}
+
+int clm_dlq_send(clm_dlq *d, int w, const char *dlq_topic, const rd_kafka_message_t *src,
+                 const char *src_topic, const clm_reject *rej, uint64_t *seq)
+{
+    rd_kafka_headers_t *orig = NULL, *h;
+    char part[16], off[24];
+    if (rd_kafka_message_headers(src, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(5);
+    if (!h)
+        return -ENOMEM;
+    snprintf(part, sizeof(part), "%" PRId32, src->partition);
+    snprintf(off, sizeof(off), "%" PRId64, src->offset);
+    if (add_header(h, "clm.reason", clm_reason_name(rej->reason)) < 0 ||
+        add_header(h, "clm.detail", rej->detail) < 0 ||
+        add_header(h, "clm.source.topic", src_topic) < 0 ||
+        add_header(h, "clm.source.partition", part) < 0 ||
+        add_header(h, "clm.source.offset", off) < 0) {
+        rd_kafka_headers_destroy(h);
+        return -EINVAL;
+    }
+    track *t = &d->t[w];
+    uint64_t s = atomic_load_explicit(&t->sent, memory_order_relaxed) + 1;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            d->rk, RD_KAFKA_V_TOPIC(dlq_topic), RD_KAFKA_V_KEY(src->key, src->key_len),
+            RD_KAFKA_V_VALUE(src->payload, src->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)pack(w, s)),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break; /* the producer owns h now */
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_headers_destroy(h);
+            return -EINVAL;
+        }
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    atomic_store_explicit(&t->sent, s, memory_order_release);
+    *seq = s;
+    return 0;
+}
+
+void clm_dlq_poll(clm_dlq *d, int timeout_ms)
+{
+    rd_kafka_poll(d->rk, timeout_ms);
+}
+
+bool clm_dlq_delivered(const clm_dlq *d, int w, uint64_t seq)
+{
+    return d->t[w].upto >= seq;
+}
+
+uint64_t clm_dlq_delivered_total(const clm_dlq *d)
+{
+    return d->delivered_total;
+}
+
+rd_kafka_t *clm_dlq_handle(clm_dlq *d)
+{
+    return d->rk;
+}

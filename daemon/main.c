@@ -1,0 +1,258 @@
+/* daemon/main.c - clmd: command line, wiring, signals.
+ *
+ *   Kafka --> consumer (poll thread) --> workers (decode, apply) --> writer --> Redis
+ *                                             \--> dead-letter topic
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "daemon/consumer.h"
+#include "daemon/dlq.h"
+#include "daemon/log.h"
+#include "daemon/worker.h"
+#include "daemon/writer.h"
+
+static atomic_bool stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_requested, true);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: clmd -c FILE          run with the config FILE\n"
+            "       clmd --check-config FILE  validate FILE and exit (0: valid)\n"
+            "       clmd --help-config    list every config key with its default\n"
+            "       clmd --help | --version\n"
+            "\n"
+            "clmd consumes customer events from Kafka and keeps customer state, KPIs\n"
+            "and churn alerts in Redis. Logs go to stderr with syslog priority prefixes.\n");
+}
+
+static rd_kafka_conf_t *producer_conf(const clm_config *cfg, char *errbuf, size_t errsize)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char e[256];
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, e, sizeof(e))) {
+        snprintf(errbuf, errsize, "kafka.brokers: %s", e);
+        goto out_destroy;
+    }
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+        /* consumer-only properties are meaningless for the producer: skip them
+         * quietly rather than have librdkafka warn about each */
+        const char *k = cfg->kafka_props[i].key;
+        if (!strncmp(k, "fetch.", 6) || !strncmp(k, "auto.", 5) || !strncmp(k, "group.", 6) ||
+            !strncmp(k, "session.", 8) || !strncmp(k, "queued.", 7) ||
+            !strcmp(k, "partition.assignment.strategy") || !strncmp(k, "heartbeat.", 10) ||
+            !strcmp(k, "max.poll.interval.ms") || !strcmp(k, "isolation.level"))
+            continue;
+        if (rd_kafka_conf_set(conf, k, cfg->kafka_props[i].value, e, sizeof(e))) {
+            snprintf(errbuf, errsize, "kafka.properties.%s: %s", k, e);
+            goto out_destroy;
+        }
+    }
+    return conf;
+out_destroy:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static int run(const clm_config *cfg)
+{
+    char err[512];
+    int rc = EXIT_FAILURE;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nworkers = cfg->core_workers > 0 ? (size_t)cfg->core_workers : (size_t)(ncpu > 0 ? ncpu : 1);
+    clm_worker **workers = calloc(nworkers, sizeof(*workers));
+    char **dlq_topics = calloc(cfg->kafka_topic_count, sizeof(*dlq_topics));
+    clm_dlq *dlq = NULL;
+    clm_consumer *consumer = NULL;
+    clm_writer *writer = NULL;
+    size_t started = 0;
+    if (!workers || !dlq_topics) {
+        log_err("out of memory");
+        goto out_free;
+    }
+    for (size_t i = 0; i < cfg->kafka_topic_count; i++) {
+        const char *d = cfg->kafka_dlq_topic;
+        if (d && d[0])
+            dlq_topics[i] = strdup(d);
+        else if (asprintf(&dlq_topics[i], "%s.dlq", cfg->kafka_topics[i]) < 0)
+            dlq_topics[i] = NULL;
+        if (!dlq_topics[i]) {
+            log_err("out of memory");
+            goto out_free;
+        }
+    }
+
+    rd_kafka_conf_t *pconf = producer_conf(cfg, err, sizeof(err));
+    if (!pconf || !(dlq = clm_dlq_new(pconf, (int)nworkers, err, sizeof(err)))) {
+        log_err("dead-letter producer: %s", err);
+        goto out_free;
+    }
+    pconf = NULL; /* clm_dlq_new took ownership */
+
+    clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
+                             .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+    size_t per_worker = (size_t)cfg->core_max_customers / nworkers;
+    if (per_worker < 2048) {
+        log_err("core.max_customers: %lld is too small for %zu workers (expected at least %zu)",
+                (long long)cfg->core_max_customers, nworkers, nworkers * 2048);
+        goto out_free;
+    }
+    for (size_t i = 0; i < nworkers; i++) {
+        clm_worker_conf wc = {
+            .index = (int)i,
+            .prefix = cfg->redis_prefix,
+            .topics = cfg->kafka_topics,
+            .dlq_topics = dlq_topics,
+            .ntopics = cfg->kafka_topic_count,
+            .decode = { .max_bytes = (size_t)cfg->events_max_bytes,
+                        .max_future_ms = cfg->events_max_future_s * 1000,
+                        .unknown_type = (clm_unknown_policy)cfg->events_unknown_type },
+            .flush_interval_ms = cfg->flush_interval_ms,
+            .flush_max_dirty = (size_t)cfg->flush_max_dirty,
+            .max_customers = per_worker,
+            .apply = { .dedup_horizon_ms = cfg->events_dedup_horizon_s * 1000,
+                       .dedup_max_ids = (unsigned)cfg->events_dedup_max_ids },
+            .ring_size = (unsigned)cfg->core_ring_size,
+            .redis = ropts,
+            .dlq = dlq,
+        };
+        if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {
+            log_err("%s", err);
+            goto out_free;
+        }
+    }
+    consumer = clm_consumer_new(cfg, workers, nworkers, &ropts, err, sizeof(err));
+    if (!consumer) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    clm_writer_conf wrc = { .prefix = cfg->redis_prefix, .group = cfg->kafka_group_id,
+                            .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
+                            .redis = ropts, .dlq = dlq, .consumer = clm_consumer_handle(consumer),
+                            .workers = workers, .nworkers = nworkers };
+    if (!(writer = clm_writer_new(&wrc, err, sizeof(err)))) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    for (; started < nworkers; started++)
+        if (clm_worker_start(workers[started]) < 0) {
+            log_err("cannot start worker threads");
+            goto out_stop;
+        }
+    if (clm_writer_start(writer) < 0) {
+        log_err("cannot start the writer thread");
+        goto out_stop;
+    }
+    log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
+               CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers, cfg->redis_host,
+               cfg->redis_port, cfg->redis_prefix);
+    clm_consumer_run(consumer, &stop_requested);
+    rc = EXIT_SUCCESS;
+
+out_stop:
+    for (size_t i = 0; i < started; i++) {
+        clm_ctl *stop = calloc(1, sizeof(*stop));
+        if (!stop)
+            clm_fatal("out of memory while stopping");
+        stop->kind = CLM_CTL_STOP;
+        while (!clm_worker_push_ctl(workers[i], stop))
+            usleep(1000);
+        while (!atomic_load(&stop->done))
+            usleep(1000);
+        free(stop);
+    }
+    clm_writer_stop(writer);
+    if (rc == EXIT_SUCCESS)
+        log_notice("clmd stopped: every applied event is flushed to Redis");
+out_free:
+    clm_writer_free(writer);
+    for (size_t i = 0; workers && i < nworkers; i++)
+        clm_worker_free(workers[i]);
+    clm_consumer_free(consumer);
+    clm_dlq_free(dlq, 10000);
+    for (size_t i = 0; dlq_topics && i < cfg->kafka_topic_count; i++)
+        free(dlq_topics[i]);
+    free(dlq_topics);
+    free(workers);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", required_argument, NULL, 'k' },
+        { "help-config", no_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { 0, 0, 0, 0 },
+    };
+    const char *path = NULL;
+    bool check_only = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            path = optarg;
+            check_only = true;
+            break;
+        case 'H':
+            clm_config_describe(stdout, false);
+            return EXIT_SUCCESS;
+        case 'h':
+            usage(stdout);
+            return EXIT_SUCCESS;
+        case 'V':
+            printf("clmd %s\n", CLMD_VERSION);
+            return EXIT_SUCCESS;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    clm_config *cfg = NULL;
+    if (clm_config_load(path, &cfg, err, sizeof(err)) < 0) {
+        if (check_only)
+            fprintf(stderr, "%s\n", err);
+        else
+            log_err("%s", err);
+        return EXIT_FAILURE;
+    }
+    if (check_only) {
+        printf("%s: valid\n", path);
+        clm_config_free(cfg);
+        return EXIT_SUCCESS;
+    }
+    atomic_store(&clm_log_level, cfg->log_level);
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = run(cfg);
+    clm_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* daemon/redis.h - one Redis connection that survives outages.
+ *
+ * Wraps a hiredis context: connects (TCP or unix socket), authenticates with
+ * the password from the secrets file (never logged), selects the database,
+ * and applies the command timeout. After any I/O or protocol error the
+ * caller calls clm_redis_drop(); clm_redis_get() reconnects, pacing attempts
+ * with an exponential backoff (100 ms doubling to 5 s).
+ *
+ * Not thread-safe: one connection per thread.
+ */
+#ifndef CLM_DAEMON_REDIS_H
+#define CLM_DAEMON_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct clm_redis clm_redis;
+
+typedef struct clm_redis_opts {
+    const char *host; /* "/..." means a unix socket */
+    int port;
+    int db;
+    int timeout_ms;
+    const char *password; /* NULL: no AUTH */
+} clm_redis_opts;
+
+/* Copies the options; connects lazily. Returns NULL on ENOMEM. */
+clm_redis *clm_redis_new(const clm_redis_opts *o);
+void clm_redis_free(clm_redis *r);
+
+/* The live context, connecting first if needed. Returns NULL while Redis is
+ * unreachable or the backoff delay has not passed; then errbuf says why. */
+redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize);
+
+/* Closes a context after an error; the next clm_redis_get() reconnects. */
+void clm_redis_drop(clm_redis *r);
+
+/* True while a context is open. */
+bool clm_redis_connected(const clm_redis *r);
+
+/* Monotonic milliseconds (shared clock of the daemon). */
+long long clm_now_ms(void);
+
+#endif

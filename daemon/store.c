@@ -1,0 +1,277 @@
+/* daemon/store.c - see store.h. */
+#include "daemon/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void clm_cmdbuf_init(clm_cmdbuf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void clm_cmdbuf_release(clm_cmdbuf *b)
+{
+    free(b->buf);
+    clm_cmdbuf_init(b);
+}
+
+void clm_cmdbuf_reset(clm_cmdbuf *b)
+{
+    b->len = 0;
+    b->ncmds = 0;
+}
+
+int clm_cmdbuf_append(clm_cmdbuf *b, int argc, const char **argv, const size_t *argvlen)
+{
+    char *cmd;
+    int n = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (n < 0)
+        return -ENOMEM;
+    if (b->len + (size_t)n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + (size_t)n)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            free(cmd);
+            return -ENOMEM;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, cmd, (size_t)n);
+    b->len += (size_t)n;
+    b->ncmds++;
+    free(cmd);
+    return 0;
+}
+
+/* Collects a customer's fields for one HSET. Names are string literals of
+ * the core; values are copied into `vals` (offsets, since it may move). */
+typedef struct hset_ctx {
+    const char *names[CLM_STORE_MAX_FIELDS];
+    size_t off[CLM_STORE_MAX_FIELDS], len[CLM_STORE_MAX_FIELDS];
+    int n;
+    char *vals;
+    size_t used, cap;
+} hset_ctx;
+
+static int collect_field(void *vctx, const char *name, const char *value, size_t len)
+{
+    hset_ctx *h = vctx;
+    if (h->n == CLM_STORE_MAX_FIELDS)
+        return -E2BIG;
+    if (h->used + len > h->cap) {
+        size_t cap = h->cap * 2;
+        while (cap < h->used + len)
+            cap *= 2;
+        char *nv = realloc(h->vals, cap);
+        if (!nv)
+            return -ENOMEM;
+        h->vals = nv;
+        h->cap = cap;
+    }
+    memcpy(h->vals + h->used, value, len);
+    h->names[h->n] = name;
+    h->off[h->n] = h->used;
+    h->len[h->n++] = len;
+    h->used += len;
+    return 0;
+}
+
+int clm_store_format_customer(clm_cmdbuf *b, const char *prefix, const clm_customer *c)
+{
+    hset_ctx h = { .cap = 1024 };
+    char key[256];
+    int klen = snprintf(key, sizeof(key), "%scustomer:%.*s", prefix, (int)c->id_len, c->id);
+    const char *argv[2 + 2 * CLM_STORE_MAX_FIELDS];
+    size_t lens[2 + 2 * CLM_STORE_MAX_FIELDS];
+    int r;
+
+    h.vals = malloc(h.cap);
+    if (!h.vals)
+        return -ENOMEM;
+    if ((r = clm_customer_emit(c, collect_field, &h)) < 0)
+        goto out_free_vals;
+    argv[0] = "HSET";
+    lens[0] = 4;
+    argv[1] = key;
+    lens[1] = (size_t)klen;
+    for (int i = 0; i < h.n; i++) {
+        argv[2 + 2 * i] = h.names[i];
+        lens[2 + 2 * i] = strlen(h.names[i]);
+        argv[3 + 2 * i] = h.vals + h.off[i];
+        lens[3 + 2 * i] = h.len[i];
+    }
+    r = clm_cmdbuf_append(b, 2 + 2 * h.n, argv, lens);
+out_free_vals:
+    free(h.vals);
+    return r;
+}
+
+static int hincrby(clm_cmdbuf *b, const char *key, const char *field, int64_t by)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%" PRId64, by);
+    const char *argv[] = { "HINCRBY", key, field, num };
+    size_t lens[] = { 7, strlen(key), strlen(field), strlen(num) };
+    return clm_cmdbuf_append(b, 4, argv, lens);
+}
+
+int clm_store_format_stats(clm_cmdbuf *b, const char *prefix, const clm_shard_stats *st)
+{
+    char stats[128], rej[128];
+    snprintf(stats, sizeof(stats), "%sstats", prefix);
+    snprintf(rej, sizeof(rej), "%srejected", prefix);
+    int64_t rejected = 0;
+    int r = 0;
+    for (int i = 1; i < CLM_REJ__COUNT && r == 0; i++) {
+        rejected += st->rejected[i];
+        if (st->rejected[i])
+            r = hincrby(b, rej, clm_reason_name((clm_reason)i), st->rejected[i]);
+    }
+    if (r == 0 && st->consumed)
+        r = hincrby(b, stats, "consumed", st->consumed);
+    if (r == 0 && st->applied)
+        r = hincrby(b, stats, "applied", st->applied);
+    if (r == 0 && st->duplicates)
+        r = hincrby(b, stats, "duplicates", st->duplicates);
+    if (r == 0 && rejected)
+        r = hincrby(b, stats, "rejected", rejected);
+    return r;
+}
+
+int clm_store_offsets_key(char *buf, size_t size, const char *prefix, const char *group,
+                          const char *topic)
+{
+    int n = snprintf(buf, size, "%soffsets:%s:%s", prefix, group, topic);
+    return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+int clm_store_maxts_key(char *buf, size_t size, const char *prefix, const char *group,
+                        const char *topic)
+{
+    int n = snprintf(buf, size, "%smaxts:%s:%s", prefix, group, topic);
+    return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+/* Parses an integer reply element; nil gives `absent`. */
+static int reply_i64(const redisReply *e, int64_t absent, int64_t *out)
+{
+    if (e->type == REDIS_REPLY_NIL) {
+        *out = absent;
+        return 0;
+    }
+    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20)
+        return -EPROTO;
+    char buf[24], *end;
+    memcpy(buf, e->str, e->len);
+    buf[e->len] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return -EPROTO;
+    *out = v;
+    return 0;
+}
+
+static int get_field(redisContext *c, const char *key, int32_t partition, int64_t absent,
+                     int64_t *out, char *errbuf, size_t errsize)
+{
+    char field[16];
+    snprintf(field, sizeof(field), "%" PRId32, partition);
+    const char *argv[] = { "HMGET", key, field };
+    redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+    if (!rep) {
+        snprintf(errbuf, errsize, "HMGET %s: %s", key, c->errstr);
+        return -EIO;
+    }
+    int r = -EPROTO;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1)
+        r = reply_i64(rep->element[0], absent, out);
+    if (r < 0)
+        snprintf(errbuf, errsize, "%s field %s: not an integer", key, field);
+    freeReplyObject(rep);
+    return r;
+}
+
+int clm_store_load_partition(redisContext *c, const char *prefix, const char *group,
+                             const char *topic, int32_t partition, int64_t *offset,
+                             int64_t *max_ts, char *errbuf, size_t errsize)
+{
+    char key[512];
+    int64_t off, ts;
+    int r;
+    if (clm_store_offsets_key(key, sizeof(key), prefix, group, topic) < 0)
+        return -ENAMETOOLONG;
+    if ((r = get_field(c, key, partition, CLM_NO_OFFSET, &off, errbuf, errsize)) < 0)
+        return r;
+    if (clm_store_maxts_key(key, sizeof(key), prefix, group, topic) < 0)
+        return -ENAMETOOLONG;
+    if ((r = get_field(c, key, partition, CLM_NO_TS, &ts, errbuf, errsize)) < 0)
+        return r;
+    *offset = off;
+    *max_ts = ts;
+    return 0;
+}
+
+int clm_store_load_customers(redisContext *c, const char *prefix, size_t n,
+                             const char *const *ids, const size_t *lens, uint16_t part,
+                             clm_customer **out, char *errbuf, size_t errsize)
+{
+    char key[256];
+    size_t i;
+    int r = 0;
+    for (i = 0; i < n; i++) {
+        int klen = snprintf(key, sizeof(key), "%scustomer:%.*s", prefix, (int)lens[i], ids[i]);
+        const char *argv[] = { "HGETALL", key };
+        size_t alen[] = { 7, (size_t)klen };
+        if (redisAppendCommandArgv(c, 2, argv, alen) != REDIS_OK) {
+            snprintf(errbuf, errsize, "HGETALL: %s", c->errstr);
+            return -EIO;
+        }
+    }
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    for (i = 0; i < n; i++) {
+        redisReply *rep;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+            snprintf(errbuf, errsize, "HGETALL: %s", c->errstr);
+            r = -EIO;
+            goto out_free_loaded;
+        }
+        if (r < 0) { /* drain the pipeline after an earlier failure */
+            freeReplyObject(rep);
+            continue;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY) {
+            snprintf(errbuf, errsize, "%scustomer:%.*s: %s", prefix, (int)lens[i], ids[i],
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "not a hash");
+            r = -EPROTO;
+        } else if (!(out[i] = clm_customer_new(ids[i], lens[i], part))) {
+            r = -ENOMEM;
+        } else {
+            for (size_t k = 0; k + 1 < rep->elements && r == 0; k += 2) {
+                const redisReply *f = rep->element[k], *v = rep->element[k + 1];
+                r = clm_customer_load_field(out[i], f->str, f->len, v->str, v->len);
+                if (r < 0)
+                    snprintf(errbuf, errsize, "%scustomer:%.*s field %.*s: malformed value",
+                             prefix, (int)lens[i], ids[i], (int)f->len, f->str);
+            }
+            if (r < 0)
+                r = -EPROTO;
+        }
+        freeReplyObject(rep);
+    }
+    if (r == 0)
+        return 0;
+out_free_loaded:
+    for (i = 0; i < n; i++) {
+        clm_customer_free(out[i]);
+        out[i] = NULL;
+    }
+    return r;
+}

@@ -1,0 +1,71 @@
+/* daemon/store.h - clmd's Redis schema: key names, loading state, and the
+ * commands a flush carries.
+ *
+ * Keys (prefix from redis.prefix, default "clm:"):
+ *   <prefix>customer:<id>                 HASH  one customer's state
+ *   <prefix>offsets:<group>:<topic>       HASH  partition -> next offset to consume
+ *   <prefix>maxts:<group>:<topic>         HASH  partition -> greatest applied event time (ms)
+ *   <prefix>stats                         HASH  consumed, applied, duplicates, rejected, dlq
+ *   <prefix>rejected                      HASH  reason -> count
+ * Every flush updates these in one MULTI/EXEC, so offsets and state move
+ * together (see writer.h).
+ *
+ * Thread-safety: functions taking a redisContext use it exclusively; the
+ * formatting functions are reentrant.
+ */
+#ifndef CLM_DAEMON_STORE_H
+#define CLM_DAEMON_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/customer.h"
+#include "core/shard.h"
+
+/* Most fields one customer hash may carry. */
+#define CLM_STORE_MAX_FIELDS 64
+
+/* A growable buffer of RESP-formatted commands. */
+typedef struct clm_cmdbuf {
+    char *buf;
+    size_t len, cap;
+    size_t ncmds;
+} clm_cmdbuf;
+
+void clm_cmdbuf_init(clm_cmdbuf *b);
+void clm_cmdbuf_release(clm_cmdbuf *b);
+void clm_cmdbuf_reset(clm_cmdbuf *b);
+
+/* Appends one command (binary-safe arguments). Returns 0 or -ENOMEM. */
+int clm_cmdbuf_append(clm_cmdbuf *b, int argc, const char **argv, const size_t *argvlen);
+
+/* Appends HSET <prefix>customer:<id> with every persisted field of c. */
+int clm_store_format_customer(clm_cmdbuf *b, const char *prefix, const clm_customer *c);
+
+/* Appends the HINCRBY commands for counter deltas (zero deltas omitted). */
+int clm_store_format_stats(clm_cmdbuf *b, const char *prefix, const clm_shard_stats *st);
+
+/* Writes "<prefix>offsets:<group>:<topic>" / "<prefix>maxts:..." into buf.
+ * Returns the length, or -ENOSPC. */
+int clm_store_offsets_key(char *buf, size_t size, const char *prefix, const char *group,
+                          const char *topic);
+int clm_store_maxts_key(char *buf, size_t size, const char *prefix, const char *group,
+                        const char *topic);
+
+/* Reads a partition's stored offset and max_ts (CLM_NO_OFFSET / CLM_NO_TS
+ * when absent). Returns 0, -EIO (connection unusable: drop it) or -EPROTO
+ * (a stored value is malformed; errbuf says which). */
+int clm_store_load_partition(redisContext *c, const char *prefix, const char *group,
+                             const char *topic, int32_t partition, int64_t *offset,
+                             int64_t *max_ts, char *errbuf, size_t errsize);
+
+/* Loads customers in one pipelined round trip: out[i] receives a new
+ * customer (owned by the caller) holding what Redis has for ids[i], or an
+ * empty one when Redis has nothing. On failure nothing is returned (all
+ * out[i] NULL). Returns 0, -EIO, -EPROTO or -ENOMEM. */
+int clm_store_load_customers(redisContext *c, const char *prefix, size_t n,
+                             const char *const *ids, const size_t *lens, uint16_t part,
+                             clm_customer **out, char *errbuf, size_t errsize);
+
+#endif

@@ -1,0 +1,450 @@
+/* daemon/worker.c - see worker.h. */
+#include "daemon/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/shard.h"
+#include "core/spsc.h"
+#include "daemon/log.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Messages taken from the ring and processed together: decoded, their
+ * cache misses loaded in one round trip, then applied in order. */
+#define RUN_MAX 512
+#define CTL_TAG ((uintptr_t)1)
+#define BATCH_RING 8
+
+struct clm_worker {
+    clm_worker_conf c;
+    clm_shard *shard;
+    clm_redis *redis;
+    clm_spsc *in;  /* poll thread -> worker */
+    clm_spsc *out; /* worker -> writer */
+    pthread_t thread;
+    bool started;
+    atomic_bool finished;
+    _Atomic uint64_t acked;
+    _Atomic size_t cached;
+    uint64_t gen;      /* last generation cut */
+    uint64_t dlq_seq;  /* last dead letter sent */
+    long long next_flush_ms;
+    bool redis_down;
+    bool stop;
+    /* per-run scratch */
+    clm_event ev[RUN_MAX];
+    clm_reject rej[RUN_MAX];
+    int rc[RUN_MAX];
+    int slot[RUN_MAX];
+    int topic[RUN_MAX];
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t errsize)
+{
+    clm_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        goto out_nomem;
+    w->c = *conf;
+    clm_shard_opts so = { .max_customers = conf->max_customers, .apply = conf->apply };
+    w->shard = clm_shard_new(&so);
+    w->redis = clm_redis_new(&conf->redis);
+    w->in = clm_spsc_new(conf->ring_size);
+    w->out = clm_spsc_new(BATCH_RING);
+    if (!w->shard || !w->redis || !w->in || !w->out)
+        goto out_nomem;
+    return w;
+
+out_nomem:
+    snprintf(errbuf, errsize, "worker %d: out of memory", conf->index);
+    clm_worker_free(w);
+    return NULL;
+}
+
+void clm_worker_free(clm_worker *w)
+{
+    if (!w)
+        return;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    void *p;
+    while (w->in && clm_spsc_pop(w->in, &p))
+        if (!((uintptr_t)p & CTL_TAG))
+            rd_kafka_message_destroy(p);
+    while (w->out && clm_spsc_pop(w->out, &p))
+        clm_batch_free(p);
+    clm_spsc_free(w->in);
+    clm_spsc_free(w->out);
+    clm_shard_free(w->shard);
+    clm_redis_free(w->redis);
+    free(w);
+}
+
+bool clm_worker_push_msg(clm_worker *w, rd_kafka_message_t *m)
+{
+    return clm_spsc_push(w->in, m);
+}
+
+bool clm_worker_push_ctl(clm_worker *w, clm_ctl *ctl)
+{
+    return clm_spsc_push(w->in, (void *)((uintptr_t)ctl | CTL_TAG));
+}
+
+bool clm_worker_pop_batch(clm_worker *w, clm_batch **b)
+{
+    void *p;
+    if (!clm_spsc_pop(w->out, &p))
+        return false;
+    *b = p;
+    return true;
+}
+
+void clm_worker_ack(clm_worker *w, uint64_t gen)
+{
+    atomic_store_explicit(&w->acked, gen, memory_order_release);
+}
+
+bool clm_worker_finished(clm_worker *w)
+{
+    return atomic_load(&w->finished) && clm_spsc_count(w->out) == 0;
+}
+
+size_t clm_worker_cached(const clm_worker *w)
+{
+    return atomic_load_explicit(&w->cached, memory_order_relaxed);
+}
+
+/* ---- flushing --------------------------------------------------------- */
+
+typedef struct cut_ctx {
+    clm_worker *w;
+    clm_batch *b;
+} cut_ctx;
+
+static int cut_customer(void *vctx, const clm_customer *c)
+{
+    cut_ctx *x = vctx;
+    x->b->customers++;
+    return clm_store_format_customer(&x->b->cmds, x->w->c.prefix, c);
+}
+
+static int cut_progress(void *vctx, const clm_part_progress *p)
+{
+    cut_ctx *x = vctx;
+    return clm_batch_add_part(x->b, p);
+}
+
+static int cut_stats(void *vctx, const clm_shard_stats *st)
+{
+    cut_ctx *x = vctx;
+    x->b->events = st->consumed;
+    return clm_store_format_stats(&x->b->cmds, x->w->c.prefix, st);
+}
+
+static void refresh_acked(clm_worker *w)
+{
+    clm_shard_flush_acked(w->shard, atomic_load_explicit(&w->acked, memory_order_acquire));
+}
+
+/* Cuts a flush batch of everything pending and hands it to the writer
+ * (waiting while the writer's ring is full). Nothing pending: no batch. */
+static void cut(clm_worker *w)
+{
+    clm_batch *b = clm_batch_new(w->c.index, w->gen + 1);
+    if (!b)
+        clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
+    cut_ctx x = { .w = w, .b = b };
+    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, &x };
+    int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
+    if (r < 0)
+        clm_fatal("worker %d: cannot format a flush: %s", w->c.index, strerror(-r));
+    if (b->nparts == 0 && b->cmds.ncmds == 0) {
+        clm_batch_free(b);
+        return;
+    }
+    w->gen = b->gen;
+    b->dlq_seq = w->dlq_seq;
+    b->cut_ms = clm_now_ms();
+    while (!clm_spsc_push(w->out, b))
+        sleep_ms(1);
+}
+
+static void wait_acked(clm_worker *w, uint64_t gen)
+{
+    while (atomic_load_explicit(&w->acked, memory_order_acquire) < gen)
+        sleep_ms(1);
+    refresh_acked(w);
+}
+
+static void maybe_flush(clm_worker *w, long long now)
+{
+    refresh_acked(w);
+    if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms)
+        return;
+    cut(w);
+    long long iv = w->c.flush_interval_ms;
+    w->next_flush_ms = (now / iv + 1) * iv; /* aligned ticks: workers flush together */
+}
+
+/* ---- loading customers ------------------------------------------------ */
+
+/* Loads customers from Redis, retrying through outages. Returns only on
+ * success; a malformed stored customer is fatal (it must be repaired). */
+static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
+                 const uint16_t *parts, clm_customer **out)
+{
+    char err[256];
+    for (;;) {
+        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
+        int r = -EIO;
+        if (rc)
+            r = clm_store_load_customers(rc, w->c.prefix, n, ids, lens, 0, out, err, sizeof(err));
+        if (r == 0)
+            break;
+        if (r == -EPROTO)
+            clm_fatal("worker %d: cannot load a customer: %s", w->c.index, err);
+        if (r == -ENOMEM)
+            clm_fatal("worker %d: out of memory loading customers", w->c.index);
+        clm_redis_drop(w->redis);
+        if (!w->redis_down)
+            log_warn("worker %d: Redis unreachable (%s); pausing until it is back",
+                     w->c.index, err);
+        w->redis_down = true;
+        sleep_ms(50);
+    }
+    if (w->redis_down)
+        log_notice("worker %d: Redis reachable again", w->c.index);
+    w->redis_down = false;
+    for (size_t i = 0; i < n; i++)
+        out[i]->part = parts[i];
+}
+
+/* Makes room for n customers, flushing and waiting for Redis when too many
+ * cached customers are dirty. */
+static void make_room(clm_worker *w, size_t n)
+{
+    if (clm_shard_make_room(w->shard, n) == 0)
+        return;
+    cut(w);
+    wait_acked(w, w->gen);
+    if (clm_shard_make_room(w->shard, n) < 0)
+        clm_fatal("worker %d: cannot make room for %zu customers (core.max_customers too small)",
+                  w->c.index, n);
+}
+
+static void insert_loaded(clm_worker *w, size_t n, clm_customer **cs)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = clm_shard_insert(w->shard, cs[i]);
+        if (r == -EEXIST) {
+            clm_customer_free(cs[i]);
+        } else if (r < 0) {
+            clm_fatal("worker %d: cannot cache a customer: %s", w->c.index, strerror(-r));
+        }
+    }
+}
+
+/* ---- processing ------------------------------------------------------- */
+
+static int topic_index(const clm_worker *w, const rd_kafka_message_t *m)
+{
+    const char *name = rd_kafka_topic_name(m->rkt);
+    for (size_t i = 0; i < w->c.ntopics; i++)
+        if (strcmp(name, w->c.topics[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void decode_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        rd_kafka_message_t *m = ms[k];
+        w->topic[k] = topic_index(w, m);
+        w->slot[k] = w->topic[k] < 0 ? -1 : clm_shard_part_find(w->shard, w->topic[k], m->partition);
+        if (w->slot[k] < 0)
+            continue;
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ref = rd_kafka_message_timestamp(m, &tstype);
+        if (ref < 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ref = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        clm_msg_meta meta = { .key = m->key, .key_len = m->key_len, .ref_ms = ref };
+        w->rc[k] = clm_decode_fast(m->payload, m->len, &meta, &w->c.decode, &w->ev[k], &w->rej[k]);
+    }
+}
+
+/* Loads every customer of the run that is not cached, in one round trip. */
+static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
+{
+    const char *ids[RUN_MAX];
+    size_t lens[RUN_MAX];
+    uint16_t parts[RUN_MAX];
+    clm_customer *loaded[RUN_MAX];
+    uint32_t seen[2 * RUN_MAX]; /* tiny set of (index + 1) keyed by id hash */
+    size_t nmiss = 0;
+    memset(seen, 0, sizeof(seen));
+    for (size_t k = 0; k < n; k++) {
+        const clm_event *ev = &w->ev[k];
+        if (w->slot[k] < 0 || w->rc[k] != 0 || !ev->has_customer)
+            continue;
+        if (clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len))
+            continue;
+        size_t h = (size_t)XXH3_64bits(ev->customer_id, ev->customer_id_len) & (2 * RUN_MAX - 1);
+        bool dup = false;
+        while (seen[h]) {
+            size_t j = seen[h] - 1;
+            if (lens[j] == ev->customer_id_len && memcmp(ids[j], ev->customer_id, lens[j]) == 0) {
+                dup = true;
+                break;
+            }
+            h = (h + 1) & (2 * RUN_MAX - 1);
+        }
+        if (dup)
+            continue;
+        seen[h] = (uint32_t)nmiss + 1;
+        ids[nmiss] = ev->customer_id;
+        lens[nmiss] = ev->customer_id_len;
+        parts[nmiss] = (uint16_t)ms[k]->partition;
+        nmiss++;
+    }
+    if (nmiss == 0)
+        return;
+    make_room(w, nmiss);
+    load(w, nmiss, ids, lens, parts, loaded);
+    insert_loaded(w, nmiss, loaded);
+}
+
+static clm_customer *customer_for(clm_worker *w, const clm_event *ev, int32_t partition)
+{
+    clm_customer *c = clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len);
+    if (c)
+        return c;
+    /* evicted by make_room after the prefetch looked: load it alone */
+    const char *id = ev->customer_id;
+    size_t len = ev->customer_id_len;
+    uint16_t part = (uint16_t)partition;
+    make_room(w, 1);
+    load(w, 1, &id, &len, &part, &c);
+    insert_loaded(w, 1, &c);
+    return clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len);
+}
+
+static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        rd_kafka_message_t *m = ms[k];
+        if (w->slot[k] < 0) {
+            log_debug("worker %d: dropping a message of unowned %s [%d]", w->c.index,
+                      rd_kafka_topic_name(m->rkt), (int)m->partition);
+        } else if (w->rc[k] != 0) {
+            uint64_t seq;
+            int r = clm_dlq_send(w->c.dlq, w->c.index, w->c.dlq_topics[w->topic[k]], m,
+                                 w->c.topics[w->topic[k]], &w->rej[k], &seq);
+            if (r < 0)
+                clm_fatal("worker %d: cannot produce to dead-letter topic %s: %s", w->c.index,
+                          w->c.dlq_topics[w->topic[k]], strerror(-r));
+            w->dlq_seq = seq;
+            clm_shard_note_reject(w->shard, w->slot[k], m->offset, w->rej[k].reason);
+        } else {
+            clm_customer *c = w->ev[k].has_customer ? customer_for(w, &w->ev[k], m->partition) : NULL;
+            int r = clm_shard_apply(w->shard, w->slot[k], m->offset, &w->ev[k], c);
+            if (r < 0)
+                clm_fatal("worker %d: out of memory applying an event", w->c.index);
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static void process_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
+{
+    decode_run(w, ms, n);
+    prefetch_run(w, ms, n);
+    apply_run(w, ms, n);
+}
+
+static void handle_ctl(clm_worker *w, clm_ctl *ctl)
+{
+    int slot;
+    switch (ctl->kind) {
+    case CLM_CTL_ASSIGN:
+        slot = clm_shard_part_add(w->shard, ctl->topic, ctl->partition, ctl->offset, ctl->max_ts);
+        if (slot < 0 && slot != -EEXIST)
+            clm_fatal("worker %d: cannot take a partition: %s", w->c.index, strerror(-slot));
+        free(ctl); /* ASSIGN controls belong to the worker */
+        return;
+    case CLM_CTL_REVOKE:
+        slot = clm_shard_part_find(w->shard, ctl->topic, ctl->partition);
+        if (slot >= 0) {
+            cut(w);
+            wait_acked(w, w->gen);
+            clm_shard_part_remove(w->shard, slot);
+        }
+        break;
+    case CLM_CTL_STOP:
+        cut(w);
+        wait_acked(w, w->gen);
+        w->stop = true;
+        break;
+    }
+    atomic_store_explicit(&ctl->done, 1, memory_order_release);
+}
+
+static void *worker_main(void *arg)
+{
+    clm_worker *w = arg;
+    void *items[RUN_MAX];
+    long idle_us = 0;
+    w->next_flush_ms = clm_now_ms() + w->c.flush_interval_ms;
+    while (!w->stop) {
+        size_t n = 0;
+        while (n < RUN_MAX && clm_spsc_pop(w->in, &items[n]))
+            n++;
+        if (n == 0) {
+            maybe_flush(w, clm_now_ms());
+            idle_us = idle_us < 2000 ? idle_us + 100 : 2000;
+            struct timespec ts = { 0, idle_us * 1000 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        idle_us = 0;
+        size_t i = 0;
+        while (i < n) {
+            if ((uintptr_t)items[i] & CTL_TAG) {
+                handle_ctl(w, (clm_ctl *)((uintptr_t)items[i] & ~CTL_TAG));
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < n && !((uintptr_t)items[j] & CTL_TAG))
+                j++;
+            process_run(w, (rd_kafka_message_t **)&items[i], j - i);
+            i = j;
+        }
+        atomic_store_explicit(&w->cached, clm_shard_customer_count(w->shard), memory_order_relaxed);
+        maybe_flush(w, clm_now_ms());
+    }
+    atomic_store(&w->finished, true);
+    return NULL;
+}
+
+int clm_worker_start(clm_worker *w)
+{
+    int r = pthread_create(&w->thread, NULL, worker_main, w);
+    if (r)
+        return -r;
+    w->started = true;
+    return 0;
+}

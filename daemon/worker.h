@@ -1,0 +1,92 @@
+/* daemon/worker.h - an aggregation worker: decodes and applies the messages
+ * of the partitions it owns, and cuts flush batches for the Redis writer.
+ *
+ * Data flow (each arrow an SPSC ring, so no locks):
+ *   poll thread --messages, controls--> worker --batches--> writer
+ *   writer --acknowledged generation (atomic)--> worker
+ * A worker owns a clm_shard (its partitions and their customers) and its own
+ * Redis connection for loading customers that are not cached; all misses of
+ * a run of messages are loaded in one pipelined round trip.
+ *
+ * Threads: clm_worker_push_* from the poll thread only; clm_worker_pop_batch
+ * and clm_worker_ack from the writer thread only; the rest from the thread
+ * that owns the worker object (main).
+ */
+#ifndef CLM_DAEMON_WORKER_H
+#define CLM_DAEMON_WORKER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/customer.h"
+#include "daemon/batch.h"
+#include "daemon/decode.h"
+#include "daemon/dlq.h"
+#include "daemon/redis.h"
+
+typedef struct clm_worker clm_worker;
+
+typedef struct clm_worker_conf {
+    int index;
+    const char *prefix;            /* redis.prefix */
+    char *const *topics;           /* configured topics; a message's topic index */
+    char *const *dlq_topics;       /* dead-letter topic per source topic */
+    size_t ntopics;
+    clm_decode_opts decode;
+    int flush_interval_ms;
+    size_t flush_max_dirty;
+    size_t max_customers;          /* this worker's share of core.max_customers */
+    clm_apply_opts apply;
+    unsigned ring_size;            /* slots of the message ring (power of two) */
+    clm_redis_opts redis;
+    clm_dlq *dlq;
+} clm_worker_conf;
+
+/* Control messages travel in the message ring, so they are ordered with the
+ * messages: everything pushed before a REVOKE is applied before it. */
+typedef enum clm_ctl_kind {
+    CLM_CTL_ASSIGN, /* start owning (topic, partition) at offset, with max_ts */
+    CLM_CTL_REVOKE, /* flush, wait for Redis, then forget (topic, partition) */
+    CLM_CTL_STOP,   /* flush everything, wait for Redis, and end the thread */
+} clm_ctl_kind;
+
+typedef struct clm_ctl {
+    clm_ctl_kind kind;
+    int32_t topic, partition;
+    int64_t offset, max_ts;
+    atomic_int done; /* set to 1 by the worker once handled */
+} clm_ctl;
+
+/* Creates a worker (not started). Returns NULL with errbuf set. */
+clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t errsize);
+
+/* Starts the thread. Returns 0 or a negative errno. */
+int clm_worker_start(clm_worker *w);
+
+/* Joins the thread (after a STOP control was handled) and frees the worker;
+ * messages still queued are destroyed. Accepts NULL. */
+void clm_worker_free(clm_worker *w);
+
+/* Poll thread: hands over a message (ownership moves) or a control. An
+ * ASSIGN control is owned (and freed) by the worker from then on; for REVOKE
+ * and STOP the caller keeps ownership and waits for ctl->done. False when the
+ * ring is full: try again later, keeping order. */
+bool clm_worker_push_msg(clm_worker *w, rd_kafka_message_t *m);
+bool clm_worker_push_ctl(clm_worker *w, clm_ctl *ctl);
+
+/* Writer thread: takes the next flush batch, if any. */
+bool clm_worker_pop_batch(clm_worker *w, clm_batch **b);
+
+/* Writer thread: Redis has durably stored every batch up to `gen`. */
+void clm_worker_ack(clm_worker *w, uint64_t gen);
+
+/* True once the thread has ended and its batch ring is empty. */
+bool clm_worker_finished(clm_worker *w);
+
+/* Snapshot counters (any thread). */
+size_t clm_worker_cached(const clm_worker *w);
+
+#endif

@@ -1,0 +1,436 @@
+/* daemon/writer.c - see writer.h. */
+#include "daemon/writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/log.h"
+
+/* Upper bound on the commands of one transaction (bytes). */
+#define GROUP_MAX_BYTES (64u << 20)
+
+typedef struct span {
+    int32_t topic, partition;
+    int64_t from, to, max_ts;
+} span;
+
+struct clm_writer {
+    clm_writer_conf c;
+    clm_redis *redis;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+    bool redis_down;
+    clm_batch **group;
+    size_t ngroup, cap_group;
+    span *spans;
+    size_t nspans, cap_spans;
+    _Atomic uint64_t flushes, batches, customers, redis_errors, last_latency_ms;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+clm_writer *clm_writer_new(const clm_writer_conf *conf, char *errbuf, size_t errsize)
+{
+    clm_writer *w = calloc(1, sizeof(*w));
+    if (!w || !(w->redis = clm_redis_new(&conf->redis))) {
+        snprintf(errbuf, errsize, "writer: out of memory");
+        free(w);
+        return NULL;
+    }
+    w->c = *conf;
+    return w;
+}
+
+/* ---- grouping --------------------------------------------------------- */
+
+static int push_group(clm_writer *w, clm_batch *b)
+{
+    if (w->ngroup == w->cap_group) {
+        size_t cap = w->cap_group ? w->cap_group * 2 : 16;
+        clm_batch **g = realloc(w->group, cap * sizeof(*g));
+        if (!g)
+            return -ENOMEM;
+        w->group = g;
+        w->cap_group = cap;
+    }
+    w->group[w->ngroup++] = b;
+    return 0;
+}
+
+/* Takes every ready batch (up to GROUP_MAX_BYTES), worker by worker in FIFO
+ * order. Returns the number taken. */
+static size_t gather(clm_writer *w)
+{
+    size_t bytes = 0;
+    bool more = true;
+    while (more && bytes < GROUP_MAX_BYTES) {
+        more = false;
+        for (size_t i = 0; i < w->c.nworkers && bytes < GROUP_MAX_BYTES; i++) {
+            clm_batch *b;
+            if (!clm_worker_pop_batch(w->c.workers[i], &b))
+                continue;
+            if (push_group(w, b) < 0)
+                clm_fatal("writer: out of memory");
+            bytes += b->cmds.len;
+            more = true;
+        }
+    }
+    return w->ngroup;
+}
+
+/* Folds the group's partition progress into one span per partition: the
+ * first batch's `from`, the last batch's `to` and max_ts. */
+static void build_spans(clm_writer *w)
+{
+    w->nspans = 0;
+    for (size_t i = 0; i < w->ngroup; i++) {
+        const clm_batch *b = w->group[i];
+        for (size_t k = 0; k < b->nparts; k++) {
+            const clm_part_progress *p = &b->parts[k];
+            size_t j;
+            for (j = 0; j < w->nspans; j++)
+                if (w->spans[j].topic == p->topic && w->spans[j].partition == p->partition)
+                    break;
+            if (j == w->nspans) {
+                if (w->nspans == w->cap_spans) {
+                    size_t cap = w->cap_spans ? w->cap_spans * 2 : 16;
+                    span *s = realloc(w->spans, cap * sizeof(*s));
+                    if (!s)
+                        clm_fatal("writer: out of memory");
+                    w->spans = s;
+                    w->cap_spans = cap;
+                }
+                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->max_ts };
+                w->nspans++;
+            } else {
+                w->spans[j].to = p->to;
+                w->spans[j].max_ts = p->max_ts;
+            }
+        }
+    }
+}
+
+/* ---- the transaction -------------------------------------------------- */
+
+static void key_for(const clm_writer *w, int32_t topic, bool offsets, char *buf, size_t size)
+{
+    if (offsets)
+        clm_store_offsets_key(buf, size, w->c.prefix, w->c.group, w->c.topics[topic]);
+    else
+        clm_store_maxts_key(buf, size, w->c.prefix, w->c.group, w->c.topics[topic]);
+}
+
+static int append(redisContext *rc, int argc, const char **argv, const size_t *lens)
+{
+    return redisAppendCommandArgv(rc, argc, argv, lens) == REDIS_OK ? 0 : -EIO;
+}
+
+/* Appends "HSET key p v [p v ...]" for the spans of one topic. */
+static int append_hset(clm_writer *w, redisContext *rc, int32_t topic, bool offsets)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nspans; i++)
+        n += w->spans[i].topic == topic;
+    const char **argv = malloc((2 + 2 * n) * sizeof(*argv));
+    size_t *lens = malloc((2 + 2 * n) * sizeof(*lens));
+    char (*nums)[24] = malloc(2 * n * sizeof(*nums));
+    char key[512];
+    int r = -ENOMEM;
+    if (!argv || !lens || !nums)
+        goto out_free;
+    key_for(w, topic, offsets, key, sizeof(key));
+    argv[0] = "HSET";
+    argv[1] = key;
+    size_t a = 2, m = 0;
+    for (size_t i = 0; i < w->nspans; i++) {
+        const span *s = &w->spans[i];
+        if (s->topic != topic)
+            continue;
+        snprintf(nums[m], 24, "%" PRId32, s->partition);
+        argv[a++] = nums[m++];
+        snprintf(nums[m], 24, "%" PRId64, offsets ? s->to : s->max_ts);
+        argv[a++] = nums[m++];
+    }
+    for (size_t i = 0; i < a; i++)
+        lens[i] = strlen(argv[i]);
+    r = append(rc, (int)a, argv, lens);
+out_free:
+    free(argv);
+    free(lens);
+    free(nums);
+    return r;
+}
+
+static bool topic_first(const clm_writer *w, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (w->spans[j].topic == w->spans[i].topic)
+            return false;
+    return true;
+}
+
+typedef enum verdict { V_APPLY, V_DONE } verdict;
+
+/* WATCH + HMGET every offsets key of the group, and compares. Returns
+ * V_APPLY / V_DONE, or -EIO. Fatal when another owner moved an offset. */
+static int check(clm_writer *w, redisContext *rc)
+{
+    char key[512];
+    size_t nkeys = 0;
+    for (size_t i = 0; i < w->nspans; i++) {
+        if (!topic_first(w, i))
+            continue;
+        key_for(w, w->spans[i].topic, true, key, sizeof(key));
+        const char *argv[] = { "WATCH", key };
+        if (append(rc, 2, argv, NULL) < 0)
+            return -EIO;
+        nkeys++;
+    }
+    for (size_t i = 0; i < w->nspans; i++) {
+        char part[24];
+        key_for(w, w->spans[i].topic, true, key, sizeof(key));
+        snprintf(part, sizeof(part), "%" PRId32, w->spans[i].partition);
+        const char *argv[] = { "HGET", key, part };
+        if (append(rc, 3, argv, NULL) < 0)
+            return -EIO;
+    }
+    int r = 0;
+    size_t pending = 0, done = 0;
+    for (size_t i = 0; i < nkeys + w->nspans; i++) {
+        redisReply *rep;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+            return -EIO;
+        if (i >= nkeys && r == 0) {
+            const span *s = &w->spans[i - nkeys];
+            int64_t cur = CLM_NO_OFFSET;
+            if (rep->type == REDIS_REPLY_STRING)
+                cur = strtoll(rep->str, NULL, 10);
+            else if (rep->type != REDIS_REPLY_NIL)
+                clm_fatal("writer: unexpected reply reading offsets of %s [%d]",
+                          w->c.topics[s->topic], (int)s->partition);
+            if (cur == s->from)
+                pending++;
+            else if (cur == s->to)
+                done++;
+            else
+                clm_fatal("writer: %s [%d] is at offset %" PRId64 " in Redis, expected %" PRId64
+                          ": another consumer owns it now; exiting so a restart resumes from Redis",
+                          w->c.topics[s->topic], (int)s->partition, cur, s->from);
+        }
+        freeReplyObject(rep);
+    }
+    if (pending && done)
+        clm_fatal("writer: a flush is half applied in Redis; refusing to continue");
+    return done && !pending ? V_DONE : V_APPLY;
+}
+
+/* MULTI ... EXEC. Returns 1 committed, 0 aborted by WATCH (check again), -EIO. */
+static int apply(clm_writer *w, redisContext *rc)
+{
+    const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+    size_t sent = 0;
+    if (append(rc, 1, multi, NULL) < 0)
+        return -EIO;
+    sent++;
+    for (size_t i = 0; i < w->ngroup; i++) {
+        const clm_batch *b = w->group[i];
+        if (b->cmds.len && redisAppendFormattedCommand(rc, b->cmds.buf, b->cmds.len) != REDIS_OK)
+            return -EIO;
+        sent += b->cmds.ncmds;
+    }
+    for (size_t i = 0; i < w->nspans; i++) {
+        if (!topic_first(w, i))
+            continue;
+        if (append_hset(w, rc, w->spans[i].topic, true) < 0 ||
+            append_hset(w, rc, w->spans[i].topic, false) < 0)
+            return -EIO;
+        sent += 2;
+    }
+    if (append(rc, 1, exec, NULL) < 0)
+        return -EIO;
+    sent++;
+    int result = -EIO;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+            return -EIO;
+        if (i + 1 < sent) {
+            if (rep->type == REDIS_REPLY_ERROR)
+                clm_fatal("writer: Redis refused a flush command: %s", rep->str);
+        } else if (rep->type == REDIS_REPLY_NIL) {
+            result = 0;
+        } else if (rep->type == REDIS_REPLY_ARRAY) {
+            for (size_t k = 0; k < rep->elements; k++)
+                if (rep->element[k]->type == REDIS_REPLY_ERROR)
+                    clm_fatal("writer: Redis failed a flush command: %s", rep->element[k]->str);
+            result = 1;
+        } else {
+            clm_fatal("writer: EXEC failed: %s",
+                      rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        }
+        freeReplyObject(rep);
+    }
+    return result;
+}
+
+static void note_redis_down(clm_writer *w, const char *why)
+{
+    atomic_fetch_add(&w->redis_errors, 1);
+    if (!w->redis_down)
+        log_warn("writer: Redis unavailable (%s); holding flushes until it is back", why);
+    w->redis_down = true;
+}
+
+/* Makes the current group durable, however long Redis takes to come back. */
+static void commit_group(clm_writer *w)
+{
+    char err[256];
+    build_spans(w);
+    for (;;) {
+        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
+        if (!rc) {
+            note_redis_down(w, err);
+            sleep_ms(50);
+            continue;
+        }
+        int r = check(w, rc);
+        if (r == V_APPLY)
+            r = apply(w, rc);
+        else if (r == V_DONE) {
+            const char *unwatch[] = { "UNWATCH" };
+            redisReply *rep = redisCommandArgv(rc, 1, unwatch, NULL);
+            r = rep ? 1 : -EIO;
+            freeReplyObject(rep);
+        }
+        if (r == 1)
+            break;
+        if (r < 0) {
+            note_redis_down(w, rc->errstr[0] ? rc->errstr : "I/O error");
+            clm_redis_drop(w->redis);
+            sleep_ms(50);
+        }
+        /* r == 0: a watched key changed between check and EXEC: check again */
+    }
+    if (w->redis_down)
+        log_notice("writer: Redis reachable again; flushing resumed");
+    w->redis_down = false;
+}
+
+static void commit_kafka(clm_writer *w)
+{
+    if (!w->c.consumer || w->nspans == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)w->nspans);
+    for (size_t i = 0; i < w->nspans; i++)
+        rd_kafka_topic_partition_list_add(l, w->c.topics[w->spans[i].topic],
+                                          w->spans[i].partition)->offset = w->spans[i].to;
+    rd_kafka_commit(w->c.consumer, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void finish_group(clm_writer *w)
+{
+    long long now = clm_now_ms(), oldest = now;
+    uint64_t customers = 0;
+    for (size_t i = 0; i < w->ngroup; i++) {
+        clm_batch *b = w->group[i];
+        clm_worker_ack(w->c.workers[b->worker], b->gen);
+        customers += b->customers;
+        if (b->cut_ms < oldest)
+            oldest = b->cut_ms;
+    }
+    commit_kafka(w);
+    atomic_fetch_add(&w->flushes, 1);
+    atomic_fetch_add(&w->batches, w->ngroup);
+    atomic_fetch_add(&w->customers, customers);
+    atomic_store(&w->last_latency_ms, (uint64_t)(now - oldest));
+    for (size_t i = 0; i < w->ngroup; i++)
+        clm_batch_free(w->group[i]);
+    w->ngroup = 0;
+}
+
+static bool dlq_ready(const clm_writer *w)
+{
+    for (size_t i = 0; i < w->ngroup; i++)
+        if (!clm_dlq_delivered(w->c.dlq, w->group[i]->worker, w->group[i]->dlq_seq))
+            return false;
+    return true;
+}
+
+static bool all_finished(clm_writer *w)
+{
+    for (size_t i = 0; i < w->c.nworkers; i++)
+        if (!clm_worker_finished(w->c.workers[i]))
+            return false;
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    clm_writer *w = arg;
+    for (;;) {
+        clm_dlq_poll(w->c.dlq, 0);
+        if (gather(w) == 0) {
+            if (atomic_load(&w->stopping) && all_finished(w) && gather(w) == 0)
+                break;
+            clm_dlq_poll(w->c.dlq, 1);
+            continue;
+        }
+        while (!dlq_ready(w))
+            clm_dlq_poll(w->c.dlq, 10);
+        commit_group(w);
+        finish_group(w);
+    }
+    return NULL;
+}
+
+int clm_writer_start(clm_writer *w)
+{
+    int r = pthread_create(&w->thread, NULL, writer_main, w);
+    if (r)
+        return -r;
+    w->started = true;
+    return 0;
+}
+
+void clm_writer_stop(clm_writer *w)
+{
+    if (!w || !w->started)
+        return;
+    atomic_store(&w->stopping, true);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void clm_writer_free(clm_writer *w)
+{
+    if (!w)
+        return;
+    clm_writer_stop(w);
+    for (size_t i = 0; i < w->ngroup; i++)
+        clm_batch_free(w->group[i]);
+    free(w->group);
+    free(w->spans);
+    clm_redis_free(w->redis);
+    free(w);
+}
+
+void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out)
+{
+    out->flushes = atomic_load(&w->flushes);
+    out->batches = atomic_load(&w->batches);
+    out->customers = atomic_load(&w->customers);
+    out->redis_errors = atomic_load(&w->redis_errors);
+    out->last_latency_ms = atomic_load(&w->last_latency_ms);
+}

@@ -1,0 +1,74 @@
+/* daemon/writer.h - the Redis writer: makes flush batches durable, exactly once.
+ *
+ * The writer thread collects the batches the workers have cut and applies
+ * all that are ready in ONE transaction:
+ *
+ *   WATCH <offsets keys>; HMGET <offsets keys> <partitions>     (check)
+ *   MULTI; <batch commands>; HSET offsets; HSET maxts; EXEC     (apply)
+ *
+ * The check compares what Redis holds for each partition with the offset
+ * the batches started from. Equal: apply. Already equal to the batches'
+ * final offset: an earlier attempt whose reply was lost did commit, so the
+ * batches are acknowledged without applying them twice. Anything else means
+ * another consumer took the partition over: clmd stops (clm_fatal) rather
+ * than overwrite newer state. WATCH makes the check and the apply atomic.
+ *
+ * Before a batch is applied, every dead letter its worker produced before
+ * cutting it must be delivered (clm_dlq_delivered), so an offset never moves
+ * past a message that exists nowhere else. After EXEC the workers are
+ * acknowledged and the offsets are also committed to Kafka (async), so
+ * ordinary consumer-lag tooling works; Redis stays the source of truth.
+ *
+ * While Redis is unreachable the writer retries with backoff (logging once
+ * per change of state); workers then block on their full batch rings and
+ * consumption stops, bounding memory.
+ */
+#ifndef CLM_DAEMON_WRITER_H
+#define CLM_DAEMON_WRITER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/dlq.h"
+#include "daemon/redis.h"
+#include "daemon/worker.h"
+
+typedef struct clm_writer clm_writer;
+
+typedef struct clm_writer_conf {
+    const char *prefix;
+    const char *group;
+    char *const *topics;
+    size_t ntopics;
+    clm_redis_opts redis;
+    clm_dlq *dlq;
+    rd_kafka_t *consumer;  /* for committing offsets to Kafka; NULL: don't */
+    clm_worker **workers;
+    size_t nworkers;
+} clm_writer_conf;
+
+/* Counters (read from any thread). */
+typedef struct clm_writer_stats {
+    uint64_t flushes;        /* transactions committed */
+    uint64_t batches;        /* worker batches committed */
+    uint64_t customers;      /* customer hashes written */
+    uint64_t redis_errors;   /* failed attempts */
+    uint64_t last_latency_ms; /* cut -> EXEC of the oldest batch in the last flush */
+} clm_writer_stats;
+
+clm_writer *clm_writer_new(const clm_writer_conf *conf, char *errbuf, size_t errsize);
+
+/* Starts the thread. Returns 0 or a negative errno. */
+int clm_writer_start(clm_writer *w);
+
+/* Asks the thread to end once every worker has finished and every batch is
+ * committed, and joins it. */
+void clm_writer_stop(clm_writer *w);
+
+/* Accepts NULL; stops first if running. */
+void clm_writer_free(clm_writer *w);
+
+void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out);
+
+#endif
