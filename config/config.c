@@ -1,0 +1,380 @@
+/* config/config.c - reading clmd's configuration: the main file, then the
+ * secrets files, each walked section by section against the key table.
+ *
+ * What a single key accepts is decided in config/schema.c; this file decides
+ * which keys a document may hold (sections, comments, unknown keys, what a
+ * secrets file may contain) and where the documents come from.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/schema.h"
+
+/* Longest key component considered for a "did you mean" hint. */
+#define HINT_KEY_MAX 64
+
+static int oom_error(char *errbuf, size_t errsize, const char *name)
+{
+    clm_cfg_errorf(errbuf, errsize, "%s: out of memory", name);
+    return -ENOMEM;
+}
+
+/* ---- documents ---------------------------------------------------------- */
+
+/* A document being applied. */
+typedef struct walk {
+    const clm_cfg_key *keys;
+    size_t nkeys;
+    void *base;
+    clm_cfg_source from;
+    const char *name;
+    char *errbuf;
+    size_t errsize;
+} walk;
+
+static bool visible(const walk *w, const clm_cfg_key *row)
+{
+    return w->from == CLM_CFG_FROM_MAIN || (row->flags & (CLM_CFG_SECRET | CLM_CFG_IN_SECRETS));
+}
+
+static const clm_cfg_key *find_row(const walk *w, const char *path)
+{
+    for (size_t i = 0; i < w->nkeys; i++)
+        if (visible(w, &w->keys[i]) && strcmp(w->keys[i].path, path) == 0)
+            return &w->keys[i];
+    return NULL;
+}
+
+/* Whether path names a section: a visible row's path continues it with '.'. */
+static bool is_section(const walk *w, const char *path)
+{
+    size_t len = strlen(path);
+
+    for (size_t i = 0; i < w->nkeys; i++)
+        if (visible(w, &w->keys[i]) && strncmp(w->keys[i].path, path, len) == 0 &&
+            w->keys[i].path[len] == '.')
+            return true;
+    return false;
+}
+
+/* Optimal string alignment distance (a transposition counts as one edit);
+ * SIZE_MAX for strings longer than HINT_KEY_MAX. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t rows[3][HINT_KEY_MAX + 1];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+
+    if (la > HINT_KEY_MAX || lb > HINT_KEY_MAX)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t *t;
+
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1], d = prev[j - 1] + cost;
+
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < d)
+                d = prev2[j - 2] + 1;
+            cur[j] = d;
+        }
+        t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+/* "unknown key", with the nearest name in the same section (at most 2 edits)
+ * as a hint; from a secrets file, with what such a file may hold. */
+static int unknown_key(const walk *w, const char *prefix, const char *key, const char *path)
+{
+    size_t plen = prefix ? strlen(prefix) + 1 : 0, best = 3, best_len = 0;
+    const char *best_name = NULL;
+    char allowed[256] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < w->nkeys; i++) {
+        const char *p = w->keys[i].path, *child, *dot;
+        size_t clen, d;
+
+        if (!visible(w, &w->keys[i]) ||
+            (prefix && (strncmp(p, prefix, plen - 1) != 0 || p[plen - 1] != '.')))
+            continue;
+        child = p + plen;
+        dot = strchr(child, '.');
+        clen = dot ? (size_t)(dot - child) : strlen(child);
+        d = edit_distance(key, strlen(key), child, clen);
+        if (d < best) {
+            best = d;
+            best_name = p;
+            best_len = plen + clen;
+        }
+    }
+    if (best_name) {
+        clm_cfg_errorf(w->errbuf, w->errsize, "%s: %s: unknown key (did you mean %.*s?)", w->name,
+                       path, (int)best_len, best_name);
+        return -EINVAL;
+    }
+    if (w->from == CLM_CFG_FROM_MAIN) {
+        clm_cfg_errorf(w->errbuf, w->errsize, "%s: %s: unknown key", w->name, path);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < w->nkeys && used < sizeof allowed; i++)
+        if (visible(w, &w->keys[i]))
+            used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s",
+                                     used ? ", " : "", w->keys[i].path);
+    clm_cfg_errorf(w->errbuf, w->errsize, "%s: %s: unknown key (a secrets file holds only %s)",
+                   w->name, path, allowed);
+    return -EINVAL;
+}
+
+static int walk_object(const walk *w, json_t *obj, const char *prefix)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(obj, k, v) {
+        const clm_cfg_key *row;
+        char *path;
+        int r;
+
+        if (clm_cfg_is_comment(k))
+            continue;
+        path = clm_cfg_join(prefix, k);
+        if (!path)
+            return oom_error(w->errbuf, w->errsize, w->name);
+        row = find_row(w, path);
+        if (row)
+            r = clm_cfg_set_value(row, w->base, v, w->from, w->name, path, w->errbuf, w->errsize);
+        else if (!is_section(w, path))
+            r = unknown_key(w, prefix, k, path);
+        else if (json_is_object(v))
+            r = walk_object(w, v, path);
+        else
+            r = clm_cfg_error(w->errbuf, w->errsize, w->name, path, v,
+                              w->from == CLM_CFG_FROM_SECRETS, "has the wrong type", "an object");
+        free(path);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int clm_cfg_apply(const clm_cfg_key *keys, size_t nkeys, void *base, json_t *root,
+                  clm_cfg_source from, const char *name, char *errbuf, size_t errsize)
+{
+    walk w = {
+        .keys = keys,
+        .nkeys = nkeys,
+        .base = base,
+        .from = from,
+        .name = name,
+        .errbuf = errbuf,
+        .errsize = errsize,
+    };
+
+    if (!json_is_object(root))
+        return clm_cfg_error(errbuf, errsize, name, "top level", root, from == CLM_CFG_FROM_SECRETS,
+                             "has the wrong type", "an object");
+    return walk_object(&w, root, NULL);
+}
+
+/* ---- clmd's configuration ---------------------------------------------- */
+
+static const char secrets_credential[] = "clmd-secrets.json";
+
+/* Reads one JSON document. A secrets file's syntax errors leave out the text
+ * near the error, which could be part of a secret. */
+static int read_json_file(const char *path, bool secret, json_t **out, char *errbuf, size_t errsize)
+{
+    json_error_t jerr;
+    struct stat st;
+    json_t *root;
+    FILE *fp;
+    int r;
+
+    fp = fopen(path, "rbe");
+    if (!fp) {
+        r = -errno;
+        clm_cfg_errorf(errbuf, errsize, "%s: cannot open: %s", path, strerror(-r));
+        return r;
+    }
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        r = -EISDIR;
+        clm_cfg_errorf(errbuf, errsize, "%s: cannot open: %s", path, strerror(-r));
+        goto out_close;
+    }
+    root = json_loadf(fp, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        char *near = secret ? strstr(jerr.text, " near ") : NULL;
+
+        if (near)
+            *near = '\0';
+        clm_cfg_errorf(errbuf, errsize, "%s: line %d, column %d: invalid JSON: %s", path, jerr.line,
+                       jerr.column, jerr.text);
+        r = json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+        goto out_close;
+    }
+    *out = root;
+    r = 0;
+out_close:
+    fclose(fp);
+    return r;
+}
+
+/* Applies the secrets file at path onto cfg. A missing file is an error
+ * unless optional. */
+static int load_secrets(clm_config *cfg, const char *path, bool optional, char *errbuf,
+                        size_t errsize)
+{
+    json_t *root = NULL;
+    int r;
+
+    r = read_json_file(path, true, &root, errbuf, errsize);
+    if (r == -ENOENT && optional)
+        return 0;
+    if (r < 0)
+        return r;
+    r = clm_cfg_apply(clm_config_keys, clm_config_key_count, cfg, root, CLM_CFG_FROM_SECRETS, path,
+                      errbuf, errsize);
+    json_decref(root);
+    return r;
+}
+
+/* name's directory joined with file; file itself when it is absolute or
+ * name has no directory. */
+static char *path_beside(const char *name, const char *file)
+{
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    size_t dlen, flen = strlen(file);
+    char *path;
+
+    if (file[0] == '/' || !slash)
+        return strdup(file);
+    dlen = (size_t)(slash - name);
+    path = malloc(dlen + 1 + flen + 1);
+    if (!path)
+        return NULL;
+    memcpy(path, name, dlen);
+    path[dlen] = '/';
+    memcpy(path + dlen + 1, file, flen + 1);
+    return path;
+}
+
+/* Builds a config from the parsed main document; dir_of names the file the
+ * secrets_file path is relative to (NULL: the working directory). */
+static int build(const char *name, const char *dir_of, json_t *root, clm_config **out, char *errbuf,
+                 size_t errsize)
+{
+    const char *credentials = getenv("CREDENTIALS_DIRECTORY");
+    clm_config *cfg;
+    char *path;
+    int r;
+
+    cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return oom_error(errbuf, errsize, name);
+    r = clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
+    cfg->path = strdup(name);
+    if (!cfg->path) {
+        r = oom_error(errbuf, errsize, name);
+        goto out_free_cfg;
+    }
+    r = clm_cfg_apply(clm_config_keys, clm_config_key_count, cfg, root, CLM_CFG_FROM_MAIN, name,
+                      errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
+    if (cfg->secrets_file[0]) {
+        path = path_beside(dir_of, cfg->secrets_file);
+        r = path ? load_secrets(cfg, path, false, errbuf, errsize)
+                 : oom_error(errbuf, errsize, name);
+        free(path);
+        if (r < 0)
+            goto out_free_cfg;
+    }
+    if (credentials && credentials[0]) {
+        size_t size = strlen(credentials) + 1 + sizeof secrets_credential;
+
+        path = malloc(size);
+        if (!path) {
+            r = oom_error(errbuf, errsize, name);
+            goto out_free_cfg;
+        }
+        snprintf(path, size, "%s/%s", credentials, secrets_credential);
+        r = load_secrets(cfg, path, true, errbuf, errsize);
+        free(path);
+        if (r < 0)
+            goto out_free_cfg;
+    }
+    *out = cfg;
+    return 0;
+
+out_free_cfg:
+    clm_config_free(cfg);
+    return r;
+}
+
+clm_config *clm_config_new_defaults(void)
+{
+    clm_config *cfg = calloc(1, sizeof *cfg);
+
+    if (cfg && clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, NULL, 0) < 0) {
+        clm_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int clm_config_load(const char *path, clm_config **out, char *errbuf, size_t errsize)
+{
+    json_t *root = NULL;
+    int r;
+
+    r = read_json_file(path, false, &root, errbuf, errsize);
+    if (r < 0)
+        return r;
+    r = build(path, path, root, out, errbuf, errsize);
+    json_decref(root);
+    return r;
+}
+
+int clm_config_load_string(const char *name, const char *json, size_t len, clm_config **out,
+                           char *errbuf, size_t errsize)
+{
+    json_error_t jerr;
+    json_t *root;
+    int r;
+
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        clm_cfg_errorf(errbuf, errsize, "%s: line %d, column %d: invalid JSON: %s", name, jerr.line,
+                       jerr.column, jerr.text);
+        return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+    }
+    r = build(name, NULL, root, out, errbuf, errsize);
+    json_decref(root);
+    return r;
+}
+
+void clm_config_free(clm_config *cfg)
+{
+    if (!cfg)
+        return;
+    clm_cfg_release(clm_config_keys, clm_config_key_count, cfg);
+    free(cfg->path);
+    free(cfg);
+}

@@ -1,0 +1,865 @@
+/* tests/test-config.c - config/: the key table, loading, secrets, messages. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "config/schema.h"
+
+#ifndef CLM_SOURCE_DIR
+#error "CLM_SOURCE_DIR must name the source tree (set in tests/meson.build)"
+#endif
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static char tmpdir[64];
+static char *created[32]; /* files and directories to remove, in creation order */
+static size_t ncreated;
+
+/* Returns "<tmpdir>/<name>" in a static buffer (overwritten by the next call). */
+static const char *tmp_path(const char *name)
+{
+    static char buf[128];
+
+    snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+/* Writes text to <tmpdir>/<name>; returns the path (valid until teardown). */
+static const char *write_file(const char *name, const char *text)
+{
+    const char *path = tmp_path(name);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    for (size_t i = 0; i < ncreated; i++)
+        if (strcmp(created[i], path) == 0)
+            return created[i]; /* rewritten in place */
+    assert_true(ncreated < sizeof created / sizeof created[0]);
+    created[ncreated] = strdup(path);
+    assert_non_null(created[ncreated]);
+    return created[ncreated++];
+}
+
+static const char *make_dir(const char *name)
+{
+    const char *path = tmp_path(name);
+
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_true(ncreated < sizeof created / sizeof created[0]);
+    created[ncreated] = strdup(path);
+    assert_non_null(created[ncreated]);
+    return created[ncreated++];
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test-config-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    /* A credentials directory inherited from the environment would change
+     * every load below. */
+    unsetenv("CREDENTIALS_DIRECTORY");
+    return 0;
+}
+
+/* Removes what the test created, newest first (files before their directory). */
+static int teardown(void **state)
+{
+    (void)state;
+    unsetenv("CREDENTIALS_DIRECTORY");
+    while (ncreated > 0) {
+        char *path = created[--ncreated];
+
+        if (unlink(path) < 0)
+            rmdir(path);
+        free(path);
+    }
+    return 0;
+}
+
+static int teardown_group(void **state)
+{
+    (void)state;
+    return rmdir(tmpdir);
+}
+
+/* Loads json under the name "clmd.json"; on failure checks that *out was not
+ * touched. */
+static int load(const char *json, clm_config **out, char *err, size_t errsize)
+{
+    static clm_config sentinel;
+    clm_config *const untouched = &sentinel;
+    clm_config *cfg = untouched;
+    int r;
+
+    err[0] = '\0';
+    r = clm_config_load_string("clmd.json", json, strlen(json), &cfg, err, errsize);
+    if (r < 0) {
+        assert_ptr_equal(cfg, untouched);
+        cfg = NULL;
+    }
+    *out = cfg;
+    return r;
+}
+
+/* Asserts that json fails to load with -EINVAL and exactly this message. */
+static void assert_rejects(const char *json, const char *message)
+{
+    clm_config *cfg;
+    char err[512];
+
+    assert_int_equal(load(json, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, message);
+}
+
+/* ---- defaults, example file, key reference ------------------------------- */
+
+/* Asserts that cfg holds exactly the documented defaults. */
+static void assert_defaults(const clm_config *cfg)
+{
+    assert_string_equal(cfg->kafka_brokers, "127.0.0.1:9092");
+    assert_int_equal(cfg->kafka_topic_count, 1);
+    assert_string_equal(cfg->kafka_topics[0], "clm.events");
+    assert_string_equal(cfg->kafka_group_id, "clmd");
+    assert_string_equal(cfg->kafka_dlq_topic, "");
+    assert_int_equal(cfg->kafka_prop_count, 0);
+    assert_null(cfg->kafka_props);
+    assert_int_equal(cfg->kafka_batch_size, 4096);
+    assert_string_equal(cfg->redis_host, "127.0.0.1");
+    assert_int_equal(cfg->redis_port, 6379);
+    assert_int_equal(cfg->redis_db, 0);
+    assert_string_equal(cfg->redis_prefix, "clm:");
+    assert_int_equal(cfg->redis_timeout_ms, 5000);
+    assert_null(cfg->redis_password);
+    assert_int_equal(cfg->flush_interval_ms, 1000);
+    assert_int_equal(cfg->flush_max_dirty, 50000);
+    assert_int_equal(cfg->events_max_bytes, 65536);
+    assert_int_equal(cfg->events_max_future_s, 86400);
+    assert_int_equal(cfg->events_unknown_type, 0); /* "activity" is value 0 */
+    assert_int_equal(cfg->events_dedup_horizon_s, 86400);
+    assert_int_equal(cfg->events_dedup_max_ids, 16);
+    assert_int_equal(cfg->core_workers, 0);
+    assert_int_equal(cfg->core_max_customers, 1000000);
+    assert_int_equal(cfg->core_ring_size, 16384);
+    assert_int_equal(cfg->log_level, 6); /* "info" = LOG_INFO = 6 */
+    assert_string_equal(cfg->secrets_file, "");
+}
+
+static void test_defaults(void **state)
+{
+    clm_config *cfg = clm_config_new_defaults();
+
+    (void)state;
+    assert_non_null(cfg);
+    assert_defaults(cfg);
+    assert_null(cfg->path);
+    clm_config_free(cfg);
+}
+
+static void test_empty_object_is_defaults(void **state)
+{
+    clm_config *cfg;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(load("{}", &cfg, err, sizeof err), 0);
+    assert_defaults(cfg);
+    assert_string_equal(cfg->path, "clmd.json");
+    clm_config_free(cfg);
+}
+
+static void test_example_file_is_defaults(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(clm_config_load(CLM_SOURCE_DIR "/config/clmd.example.json", &cfg, err,
+                                     sizeof err),
+                     0);
+    assert_string_equal(err, "");
+    assert_defaults(cfg);
+    clm_config_free(cfg);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf;
+    long size;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    size = ftell(fp);
+    assert_true(size >= 0);
+    rewind(fp);
+    buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    buf[size] = '\0';
+    fclose(fp);
+    *len = (size_t)size;
+    return buf;
+}
+
+/* config/README-keys.md must be exactly what the table generates today;
+ * regenerate it from clm_config_describe(out, true) after changing a row. */
+static void test_readme_keys_up_to_date(void **state)
+{
+    char *generated = NULL, *committed;
+    size_t glen = 0, clen;
+    FILE *out = open_memstream(&generated, &glen);
+
+    (void)state;
+    assert_non_null(out);
+    clm_config_describe(out, true);
+    assert_int_equal(fclose(out), 0);
+    committed = read_all(CLM_SOURCE_DIR "/config/README-keys.md", &clen);
+    assert_string_equal(committed, generated);
+    assert_int_equal(clen, glen);
+    free(committed);
+    free(generated);
+}
+
+static void test_describe_plain(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    (void)state;
+    assert_non_null(out);
+    clm_config_describe(out, false);
+    assert_int_equal(fclose(out), 0);
+    /* Column widths: the longest key "events.dedup_horizon_s" is 22, the
+     * longest type "string list" 11, the longest default "\"127.0.0.1:9092\""
+     * 16; columns are separated by two spaces. So "flush.interval_ms" (17)
+     * gets 5 + 2 spaces, "integer" (7) 4 + 2, "1000" (4) 12 + 2. */
+    assert_non_null(strstr(text, "\nflush.interval_ms       integer      1000              10..600000\n"
+                                 "    Longest time dirty customer state waits before it is written"
+                                 " to Redis, in\n    milliseconds.\n"));
+    /* No allowed column: the line ends after the default, unpadded. */
+    assert_non_null(strstr(text, "\nkafka.dlq_topic         string       \"\"\n"));
+    assert_non_null(strstr(text, "\nredis.password          string       none              "
+                                 "secrets file only\n"));
+    assert_non_null(strstr(text, "\ncore.ring_size          integer      16384             "
+                                 "64..1048576, power of two\n"));
+    free(text);
+}
+
+static void test_free_null(void **state)
+{
+    (void)state;
+    clm_config_free(NULL);
+}
+
+/* ---- values that load ------------------------------------------------------ */
+
+static void test_every_key_set(void **state)
+{
+    clm_config *cfg;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(load("{\"kafka\": {\"brokers\": \"k1:9092,k2:9092\", \"topics\": [\"a\", \"b\"],"
+                          " \"group_id\": \"g\", \"dlq_topic\": \"dead\","
+                          " \"properties\": {\"security.protocol\": \"SASL_SSL\","
+                          " \"fetch.wait.max.ms\": \"10\"}, \"batch_size\": 100000},"
+                          " \"redis\": {\"host\": \"/run/redis.sock\", \"port\": 1, \"db\": 65535,"
+                          " \"prefix\": \"x\", \"timeout_ms\": 100},"
+                          " \"flush\": {\"interval_ms\": 10, \"max_dirty\": 10000000},"
+                          " \"events\": {\"max_bytes\": 64, \"max_future_s\": 31536000,"
+                          " \"unknown_type\": \"reject\", \"dedup_horizon_s\": 0,"
+                          " \"dedup_max_ids\": 1024},"
+                          " \"core\": {\"workers\": 256, \"max_customers\": 1000000000,"
+                          " \"ring_size\": 64},"
+                          " \"log\": {\"level\": \"debug\"}}",
+                          &cfg, err, sizeof err),
+                     0);
+    assert_string_equal(cfg->kafka_brokers, "k1:9092,k2:9092");
+    assert_int_equal(cfg->kafka_topic_count, 2);
+    assert_string_equal(cfg->kafka_topics[0], "a");
+    assert_string_equal(cfg->kafka_topics[1], "b");
+    assert_string_equal(cfg->kafka_group_id, "g");
+    assert_string_equal(cfg->kafka_dlq_topic, "dead");
+    assert_int_equal(cfg->kafka_prop_count, 2);
+    assert_string_equal(cfg->kafka_props[0].key, "security.protocol");
+    assert_string_equal(cfg->kafka_props[0].value, "SASL_SSL");
+    assert_string_equal(cfg->kafka_props[1].key, "fetch.wait.max.ms");
+    assert_string_equal(cfg->kafka_props[1].value, "10");
+    assert_int_equal(cfg->kafka_batch_size, 100000);
+    assert_string_equal(cfg->redis_host, "/run/redis.sock");
+    assert_int_equal(cfg->redis_port, 1);
+    assert_int_equal(cfg->redis_db, 65535);
+    assert_string_equal(cfg->redis_prefix, "x");
+    assert_int_equal(cfg->redis_timeout_ms, 100);
+    assert_int_equal(cfg->flush_interval_ms, 10);
+    assert_int_equal(cfg->flush_max_dirty, 10000000);
+    assert_int_equal(cfg->events_max_bytes, 64);
+    assert_int_equal(cfg->events_max_future_s, 31536000);
+    assert_int_equal(cfg->events_unknown_type, 1); /* "reject" is value 1 */
+    assert_int_equal(cfg->events_dedup_horizon_s, 0);
+    assert_int_equal(cfg->events_dedup_max_ids, 1024);
+    assert_int_equal(cfg->core_workers, 256);
+    assert_int_equal(cfg->core_max_customers, 1000000000);
+    assert_int_equal(cfg->core_ring_size, 64);
+    assert_int_equal(cfg->log_level, 7); /* "debug" = LOG_DEBUG = 7 */
+    clm_config_free(cfg);
+}
+
+static void test_comment_keys_ignored(void **state)
+{
+    clm_config *cfg;
+    char err[256];
+
+    (void)state;
+    /* "//" keys at the top, in a section, inside kafka.properties, and with any
+     * value type, including an object that would not validate. */
+    assert_int_equal(load("{\"//\": \"top\", \"// flush\": {\"bogus\": 1},"
+                          " \"flush\": {\"//\": [1, 2], \"// interval_ms\": \"ms\", \"interval_ms\": 20},"
+                          " \"kafka\": {\"properties\": {\"// note\": 5, \"client.id\": \"c\"}}}",
+                          &cfg, err, sizeof err),
+                     0);
+    assert_int_equal(cfg->flush_interval_ms, 20);
+    assert_int_equal(cfg->kafka_prop_count, 1);
+    assert_string_equal(cfg->kafka_props[0].key, "client.id");
+    assert_string_equal(cfg->kafka_props[0].value, "c");
+    clm_config_free(cfg);
+}
+
+/* ---- rejected keys and values ---------------------------------------------- */
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    /* "intervl_ms" -> "interval_ms" is one insertion. */
+    assert_rejects("{\"flush\": {\"intervl_ms\": 5}}",
+                   "clmd.json: flush.intervl_ms: unknown key (did you mean flush.interval_ms?)");
+    /* "ring_szie" -> "ring_size" is one transposition. */
+    assert_rejects("{\"core\": {\"ring_szie\": 64}}",
+                   "clmd.json: core.ring_szie: unknown key (did you mean core.ring_size?)");
+    /* "flsh" -> "flush": one insertion, among the sections. */
+    assert_rejects("{\"flsh\": {}}", "clmd.json: flsh: unknown key (did you mean flush?)");
+    /* "intrvl_ms" -> "interval_ms" needs two insertions: still a hint. */
+    assert_rejects("{\"flush\": {\"intrvl_ms\": 5}}",
+                   "clmd.json: flush.intrvl_ms: unknown key (did you mean flush.interval_ms?)");
+    /* "intrl_ms" needs three: no hint. */
+    assert_rejects("{\"flush\": {\"intrl_ms\": 5}}", "clmd.json: flush.intrl_ms: unknown key");
+    /* "port" is within distance 0 of redis.port, but not in the flush section. */
+    assert_rejects("{\"flush\": {\"port\": 5}}", "clmd.json: flush.port: unknown key");
+    assert_rejects("{\"metrics\": {\"port\": 9}}", "clmd.json: metrics: unknown key");
+    /* A row is not a section. */
+    assert_rejects("{\"log\": {\"level\": {\"x\": 1}}}",
+                   "clmd.json: log.level: {\"x\":1} has the wrong type (expected one of \"emerg\","
+                   " \"alert\", \"crit\", \"err\", \"warning\", \"notice\", \"info\", \"debug\")");
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    assert_rejects("{\"redis\": {\"host\": 127}}",
+                   "clmd.json: redis.host: 127 has the wrong type (expected a non-empty string)");
+    assert_rejects("{\"redis\": {\"port\": \"6379\"}}",
+                   "clmd.json: redis.port: \"6379\" has the wrong type (expected an integer 1..65535)");
+    assert_rejects("{\"flush\": {\"interval_ms\": 10.0}}",
+                   "clmd.json: flush.interval_ms: 10.0 has the wrong type"
+                   " (expected an integer 10..600000)");
+    assert_rejects("{\"events\": {\"max_future_s\": true}}",
+                   "clmd.json: events.max_future_s: true has the wrong type"
+                   " (expected an integer 0..31536000)");
+    assert_rejects("{\"log\": {\"level\": 6}}",
+                   "clmd.json: log.level: 6 has the wrong type (expected one of \"emerg\","
+                   " \"alert\", \"crit\", \"err\", \"warning\", \"notice\", \"info\", \"debug\")");
+    assert_rejects("{\"kafka\": {\"topics\": \"clm.events\"}}",
+                   "clmd.json: kafka.topics: \"clm.events\" has the wrong type"
+                   " (expected a list of at least 1 string)");
+    assert_rejects("{\"kafka\": {\"topics\": [\"a\", null]}}",
+                   "clmd.json: kafka.topics: [\"a\",null] has the wrong type"
+                   " (expected a list of at least 1 string)");
+    assert_rejects("{\"kafka\": {\"properties\": [\"a=b\"]}}",
+                   "clmd.json: kafka.properties: [\"a=b\"] has the wrong type"
+                   " (expected an object of string values)");
+    assert_rejects("{\"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 10}}}",
+                   "clmd.json: kafka.properties.fetch.wait.max.ms: 10 has the wrong type"
+                   " (expected a string)");
+    assert_rejects("{\"kafka\": {\"properties\": {\"enable.idempotence\": false}}}",
+                   "clmd.json: kafka.properties.enable.idempotence: false has the wrong type"
+                   " (expected a string)");
+    assert_rejects("{\"flush\": 1000}",
+                   "clmd.json: flush: 1000 has the wrong type (expected an object)");
+    assert_rejects("[1]", "clmd.json: top level: [1] has the wrong type (expected an object)");
+}
+
+static void test_out_of_range(void **state)
+{
+    (void)state;
+    assert_rejects("{\"flush\": {\"interval_ms\": 0}}",
+                   "clmd.json: flush.interval_ms: 0 is out of range (expected an integer 10..600000)");
+    assert_rejects("{\"flush\": {\"interval_ms\": 600001}}",
+                   "clmd.json: flush.interval_ms: 600001 is out of range"
+                   " (expected an integer 10..600000)");
+    assert_rejects("{\"core\": {\"max_customers\": 999}}",
+                   "clmd.json: core.max_customers: 999 is out of range"
+                   " (expected an integer 1000..1000000000)");
+    /* 2^40 fits an int64 but not the bound (and would not fit an int). */
+    assert_rejects("{\"core\": {\"max_customers\": 1099511627776}}",
+                   "clmd.json: core.max_customers: 1099511627776 is out of range"
+                   " (expected an integer 1000..1000000000)");
+    /* 2^32 + 1 would wrap to 1 in an int: it must be rejected, not truncated. */
+    assert_rejects("{\"redis\": {\"port\": 4294967297}}",
+                   "clmd.json: redis.port: 4294967297 is out of range (expected an integer 1..65535)");
+    assert_rejects("{\"events\": {\"dedup_max_ids\": -1}}",
+                   "clmd.json: events.dedup_max_ids: -1 is out of range (expected an integer 1..1024)");
+}
+
+static void test_power_of_two(void **state)
+{
+    (void)state;
+    /* 1000 = 2^9 + 488: in range, not a power of two. */
+    assert_rejects("{\"core\": {\"ring_size\": 1000}}",
+                   "clmd.json: core.ring_size: 1000 is not a power of two"
+                   " (expected a power of two 64..1048576)");
+    /* 32 = 2^5 is a power of two but below 64. */
+    assert_rejects("{\"core\": {\"ring_size\": 32}}",
+                   "clmd.json: core.ring_size: 32 is out of range"
+                   " (expected a power of two 64..1048576)");
+}
+
+static void test_bad_enum_and_list(void **state)
+{
+    (void)state;
+    assert_rejects("{\"events\": {\"unknown_type\": \"drop\"}}",
+                   "clmd.json: events.unknown_type: \"drop\" is not allowed"
+                   " (expected one of \"activity\", \"reject\")");
+    /* Enum values are case-sensitive. */
+    assert_rejects("{\"log\": {\"level\": \"INFO\"}}",
+                   "clmd.json: log.level: \"INFO\" is not allowed (expected one of \"emerg\","
+                   " \"alert\", \"crit\", \"err\", \"warning\", \"notice\", \"info\", \"debug\")");
+    assert_rejects("{\"kafka\": {\"topics\": []}}",
+                   "clmd.json: kafka.topics: [] has too few entries"
+                   " (expected a list of at least 1 string)");
+}
+
+static void test_string_bounds(void **state)
+{
+    char json[160], message[320];
+
+    (void)state;
+    assert_rejects("{\"redis\": {\"prefix\": \"clm :\"}}",
+                   "clmd.json: redis.prefix: \"clm :\" contains whitespace"
+                   " (expected a string of 1..64 bytes without whitespace)");
+    assert_rejects("{\"redis\": {\"prefix\": \"\"}}",
+                   "clmd.json: redis.prefix: \"\" is too short"
+                   " (expected a string of 1..64 bytes without whitespace)");
+    assert_rejects("{\"kafka\": {\"group_id\": \"\"}}",
+                   "clmd.json: kafka.group_id: \"\" is too short (expected a non-empty string)");
+    /* 65 bytes: one over the limit; the JSON value is 67 characters, longer
+     * than the 64 shown, so it is cut to 61 characters ("\"" and 60 'p')
+     * followed by "...". */
+    snprintf(json, sizeof json, "{\"redis\": {\"prefix\": \"%s\"}}",
+             "ppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp");
+    snprintf(message, sizeof message,
+             "clmd.json: redis.prefix: \"%s... is too long"
+             " (expected a string of 1..64 bytes without whitespace)",
+             "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp");
+    assert_rejects(json, message);
+}
+
+static void test_secret_in_main_file(void **state)
+{
+    clm_config *cfg;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(load("{\"redis\": {\"password\": \"hunter2\"}}", &cfg, err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "clmd.json: redis.password: <redacted> is a secret and not allowed"
+                             " here (expected it in the secrets file: secrets_file or"
+                             " $CREDENTIALS_DIRECTORY/clmd-secrets.json)");
+    assert_null(strstr(err, "hunter2"));
+    assert_int_equal(load("{\"kafka\": {\"properties\": {\"sasl.password\": \"hunter2\"}}}", &cfg,
+                          err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "clmd.json: kafka.properties.sasl.password: <redacted> is a secret"
+                             " and not allowed here (expected it in the secrets file: secrets_file"
+                             " or $CREDENTIALS_DIRECTORY/clmd-secrets.json)");
+    assert_null(strstr(err, "hunter2"));
+    /* Even with the wrong type the value is not shown. */
+    assert_rejects("{\"kafka\": {\"properties\": {\"ssl.key.password\": 1234}}}",
+                   "clmd.json: kafka.properties.ssl.key.password: <redacted> is a secret and not"
+                   " allowed here (expected it in the secrets file: secrets_file or"
+                   " $CREDENTIALS_DIRECTORY/clmd-secrets.json)");
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static void test_missing_file(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *path = tmp_path("absent.json");
+
+    (void)state;
+    snprintf(expected, sizeof expected, "%s: cannot open: No such file or directory", path);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -ENOENT);
+    assert_string_equal(err, expected);
+    assert_null(cfg);
+}
+
+static void test_syntax_error(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *path;
+
+    (void)state;
+    /* The trailing comma: the '}' after it is line 4, column 3. */
+    path = write_file("syntax.json", "{\n  \"flush\": {\n    \"interval_ms\": 10,\n  }\n}\n");
+    snprintf(expected, sizeof expected,
+             "%s: line 4, column 3: invalid JSON: string or '}' expected near '}'", path);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(cfg);
+}
+
+static void test_duplicate_key(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *path;
+
+    (void)state;
+    /* {"redis": {"port": 1, "port" is 28 characters: the second "port" ends
+     * at line 1, column 28. */
+    path = write_file("dup.json", "{\"redis\": {\"port\": 1, \"port\": 2}}");
+    snprintf(expected, sizeof expected,
+             "%s: line 1, column 28: invalid JSON: duplicate object key near '\"port\"'", path);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(cfg);
+}
+
+static void test_load_file_errors_name_file(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *path = write_file("range.json", "{\"flush\": {\"max_dirty\": 0}}");
+
+    (void)state;
+    snprintf(expected, sizeof expected,
+             "%s: flush.max_dirty: 0 is out of range (expected an integer 1..10000000)", path);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(cfg);
+}
+
+static void test_secrets_file_merged(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "";
+    const char *path;
+
+    (void)state;
+    write_file("secrets.json", "{\"//\": \"mode 0600\", \"redis\": {\"password\": \"s3cret\"},"
+                               " \"kafka\": {\"properties\": {\"sasl.password\": \"kpass\","
+                               " \"// sasl\": \"comment\"}}}");
+    /* "secrets.json" is relative: it is taken from the config file's directory. */
+    path = write_file("main.json", "{\"secrets_file\": \"secrets.json\", \"kafka\": {\"properties\":"
+                                   " {\"security.protocol\": \"SASL_SSL\"}}}");
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    assert_string_equal(cfg->redis_password, "s3cret");
+    assert_int_equal(cfg->kafka_prop_count, 2);
+    assert_string_equal(cfg->kafka_props[0].key, "security.protocol");
+    assert_string_equal(cfg->kafka_props[0].value, "SASL_SSL");
+    assert_string_equal(cfg->kafka_props[1].key, "sasl.password");
+    assert_string_equal(cfg->kafka_props[1].value, "kpass");
+    assert_string_equal(cfg->secrets_file, "secrets.json");
+    assert_string_equal(cfg->path, path);
+    clm_config_free(cfg);
+}
+
+static void test_credentials_directory_overrides(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "", main_json[512];
+    const char *creds, *secrets;
+
+    (void)state;
+    secrets = write_file("secrets.json", "{\"redis\": {\"password\": \"from-file\"},"
+                                         " \"kafka\": {\"properties\": {\"sasl.password\": \"p1\"}}}");
+    creds = make_dir("creds");
+    write_file("creds/clmd-secrets.json",
+               "{\"redis\": {\"password\": \"from-creds\"}, \"kafka\": {\"properties\":"
+               " {\"sasl.password\": \"p2\", \"sasl.username\": \"clmd\"}}}");
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+    /* An absolute secrets_file, with load_string (no directory of its own). */
+    snprintf(main_json, sizeof main_json, "{\"secrets_file\": \"%s\"}", secrets);
+    assert_int_equal(load(main_json, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->redis_password, "from-creds");
+    /* sasl.password keeps its place with the later value; sasl.username is new. */
+    assert_int_equal(cfg->kafka_prop_count, 2);
+    assert_string_equal(cfg->kafka_props[0].key, "sasl.password");
+    assert_string_equal(cfg->kafka_props[0].value, "p2");
+    assert_string_equal(cfg->kafka_props[1].key, "sasl.username");
+    assert_string_equal(cfg->kafka_props[1].value, "clmd");
+    clm_config_free(cfg);
+}
+
+static void test_credentials_directory_without_file(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "";
+
+    (void)state;
+    /* The directory exists but holds no clmd-secrets.json: nothing to load. */
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", make_dir("empty-creds"), 1), 0);
+    assert_int_equal(load("{}", &cfg, err, sizeof err), 0);
+    assert_null(cfg->redis_password);
+    assert_int_equal(cfg->kafka_prop_count, 0);
+    clm_config_free(cfg);
+}
+
+static void test_credentials_file_errors(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *creds = make_dir("creds"), *bad;
+
+    (void)state;
+    bad = write_file("creds/clmd-secrets.json", "{\"redis\": {\"password\": [\"leak\"]}}");
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+    snprintf(expected, sizeof expected,
+             "%s: redis.password: <redacted> has the wrong type (expected a string)", bad);
+    assert_int_equal(load("{}", &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(strstr(err, "leak"));
+}
+
+static void test_secrets_file_errors(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512], expected[512];
+    const char *path, *secrets;
+
+    (void)state;
+    path = write_file("main.json", "{\"secrets_file\": \"secrets.json\"}");
+
+    /* Missing. */
+    snprintf(expected, sizeof expected, "%s: cannot open: No such file or directory",
+             tmp_path("secrets.json"));
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -ENOENT);
+    assert_string_equal(err, expected);
+
+    /* Only redis.password and kafka.properties may appear; no hint is near
+     * "flush" (5 edits from both "kafka" and "redis"). */
+    secrets = write_file("secrets.json", "{\"flush\": {\"interval_ms\": 10}}");
+    snprintf(expected, sizeof expected,
+             "%s: flush: unknown key (a secrets file holds only kafka.properties, redis.password)",
+             secrets);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+
+    /* A value from a secrets file is never shown, even a harmless one. */
+    write_file("secrets.json", "{\"kafka\": {\"properties\": {\"client.id\": 7}}}");
+    snprintf(expected, sizeof expected,
+             "%s: kafka.properties.client.id: <redacted> has the wrong type (expected a string)",
+             secrets);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+
+    /* A syntax error leaves out the text near it: {"redis": {"password": "abc
+     * is 27 characters, and the input ends there (line 1, column 27). */
+    write_file("secrets.json", "{\"redis\": {\"password\": \"abc");
+    snprintf(expected, sizeof expected,
+             "%s: line 1, column 27: invalid JSON: premature end of input", secrets);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(strstr(err, "abc"));
+    assert_null(cfg);
+}
+
+/* ---- the engine on its own table: number, boolean and custom rows ---------- */
+
+typedef struct test_rule {
+    char *stage;
+    int after_s;
+} test_rule;
+
+typedef struct test_opts {
+    double ratio;
+    bool enabled;
+    test_rule *rule;
+} test_opts;
+
+static void release_rule(void *field)
+{
+    test_rule **rule = field;
+
+    if (*rule)
+        free((*rule)->stage);
+    free(*rule);
+    *rule = NULL;
+}
+
+/* Accepts exactly {"stage": string, "after_s": integer}. */
+static int parse_rule(json_t *v, void *field, const char **problem)
+{
+    json_t *stage = json_object_get(v, "stage"), *after = json_object_get(v, "after_s");
+    test_rule *rule;
+
+    if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_string(stage) ||
+        !json_is_integer(after)) {
+        *problem = "is not a valid rule";
+        return -EINVAL;
+    }
+    rule = malloc(sizeof *rule);
+    if (!rule)
+        return -ENOMEM;
+    rule->stage = strdup(json_string_value(stage));
+    if (!rule->stage) {
+        free(rule);
+        return -ENOMEM;
+    }
+    rule->after_s = (int)json_integer_value(after);
+    release_rule(field);
+    *(test_rule **)field = rule;
+    return 0;
+}
+
+static const clm_cfg_key test_keys[] = {
+    {.path = "ratio", .type = CLM_CFG_DOUBLE, .def = "0.5", .dmin = 0, .dmax = 1,
+     .offset = offsetof(test_opts, ratio), .help = "A share."},
+    {.path = "enabled", .type = CLM_CFG_BOOL, .def = "true", .offset = offsetof(test_opts, enabled),
+     .help = "Either on | off."},
+    {.path = "stages.rule", .type = CLM_CFG_CUSTOM, .def = "{\"stage\": \"new\", \"after_s\": 0}",
+     .offset = offsetof(test_opts, rule), .parse = parse_rule, .release = release_rule,
+     .type_name = "rule", .expect = "{\"stage\": string, \"after_s\": integer}",
+     .help = "When a customer enters a stage."},
+};
+#define TEST_NKEYS (sizeof test_keys / sizeof test_keys[0])
+
+/* Applies json onto opts (already holding defaults) as the file "t.json". */
+static int apply_test(test_opts *opts, const char *json, char *err, size_t errsize)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    int r;
+
+    assert_non_null(root);
+    r = clm_cfg_apply(test_keys, TEST_NKEYS, opts, root, CLM_CFG_FROM_MAIN, "t.json", err,
+                      errsize);
+    json_decref(root);
+    return r;
+}
+
+static void test_engine_number_bool_custom(void **state)
+{
+    test_opts opts = {0};
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(clm_cfg_set_defaults(test_keys, TEST_NKEYS, &opts, err, sizeof err), 0);
+    assert_true(opts.ratio == 0.5);
+    assert_true(opts.enabled);
+    assert_string_equal(opts.rule->stage, "new");
+    assert_int_equal(opts.rule->after_s, 0);
+
+    /* A number row takes an integer: 1 -> 1.0. */
+    assert_int_equal(apply_test(&opts, "{\"ratio\": 1, \"enabled\": false, \"stages\":"
+                                       " {\"rule\": {\"stage\": \"active\", \"after_s\": 30}}}",
+                                err, sizeof err),
+                     0);
+    assert_true(opts.ratio == 1.0);
+    assert_false(opts.enabled);
+    assert_string_equal(opts.rule->stage, "active");
+    assert_int_equal(opts.rule->after_s, 30);
+    assert_int_equal(apply_test(&opts, "{\"ratio\": 0.25}", err, sizeof err), 0);
+    assert_true(opts.ratio == 0.25);
+
+    assert_int_equal(apply_test(&opts, "{\"ratio\": \"0.5\"}", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "t.json: ratio: \"0.5\" has the wrong type (expected a number 0..1)");
+    assert_int_equal(apply_test(&opts, "{\"ratio\": 1.5}", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "t.json: ratio: 1.5 is out of range (expected a number 0..1)");
+    assert_int_equal(apply_test(&opts, "{\"enabled\": 1}", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "t.json: enabled: 1 has the wrong type (expected true or false)");
+    assert_int_equal(apply_test(&opts, "{\"stages\": {\"rule\": {\"stage\": \"x\"}}}", err,
+                                sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "t.json: stages.rule: {\"stage\":\"x\"} is not a valid rule"
+                             " (expected {\"stage\": string, \"after_s\": integer})");
+    /* The failed apply kept the previous rule. */
+    assert_string_equal(opts.rule->stage, "active");
+
+    clm_cfg_release(test_keys, TEST_NKEYS, &opts);
+    assert_null(opts.rule);
+}
+
+static void test_engine_describe_markdown(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    (void)state;
+    assert_non_null(out);
+    clm_cfg_describe(test_keys, TEST_NKEYS, out, true);
+    assert_int_equal(fclose(out), 0);
+    /* '|' in a help text is escaped so the row keeps five cells. */
+    assert_string_equal(text,
+                        "| key | type | default | allowed | description |\n"
+                        "|-----|------|---------|---------|-------------|\n"
+                        "| `ratio` | number | `0.5` | 0..1 | A share. |\n"
+                        "| `enabled` | boolean | `true` | true, false | Either on \\| off. |\n"
+                        "| `stages.rule` | rule | `{\"stage\": \"new\", \"after_s\": 0}` |"
+                        " {\"stage\": string, \"after_s\": integer} |"
+                        " When a customer enters a stage. |\n");
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_defaults, teardown),
+        cmocka_unit_test_teardown(test_empty_object_is_defaults, teardown),
+        cmocka_unit_test_teardown(test_example_file_is_defaults, teardown),
+        cmocka_unit_test_teardown(test_readme_keys_up_to_date, teardown),
+        cmocka_unit_test_teardown(test_describe_plain, teardown),
+        cmocka_unit_test_teardown(test_free_null, teardown),
+        cmocka_unit_test_teardown(test_every_key_set, teardown),
+        cmocka_unit_test_teardown(test_comment_keys_ignored, teardown),
+        cmocka_unit_test_teardown(test_unknown_key, teardown),
+        cmocka_unit_test_teardown(test_wrong_types, teardown),
+        cmocka_unit_test_teardown(test_out_of_range, teardown),
+        cmocka_unit_test_teardown(test_power_of_two, teardown),
+        cmocka_unit_test_teardown(test_bad_enum_and_list, teardown),
+        cmocka_unit_test_teardown(test_string_bounds, teardown),
+        cmocka_unit_test_teardown(test_secret_in_main_file, teardown),
+        cmocka_unit_test_teardown(test_missing_file, teardown),
+        cmocka_unit_test_teardown(test_syntax_error, teardown),
+        cmocka_unit_test_teardown(test_duplicate_key, teardown),
+        cmocka_unit_test_teardown(test_load_file_errors_name_file, teardown),
+        cmocka_unit_test_teardown(test_secrets_file_merged, teardown),
+        cmocka_unit_test_teardown(test_credentials_directory_overrides, teardown),
+        cmocka_unit_test_teardown(test_credentials_directory_without_file, teardown),
+        cmocka_unit_test_teardown(test_credentials_file_errors, teardown),
+        cmocka_unit_test_teardown(test_secrets_file_errors, teardown),
+        cmocka_unit_test_teardown(test_engine_number_bool_custom, teardown),
+        cmocka_unit_test_teardown(test_engine_describe_markdown, teardown),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, setup, teardown_group);
+}
