@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages clmd needs to build, run and test, when any
+# is missing. Safe to run again: it installs nothing when all are present.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config meson ninja-build
+  librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
+  libck-dev libjsmn-dev libxxhash-dev
+  redis-server redis-tools kcat
+)
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(clang valgrind)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

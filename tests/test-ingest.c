@@ -1,0 +1,537 @@
+/* tests/test-ingest.c - the ingest path end to end, against real peers.
+ *
+ * A librdkafka mock cluster (in this process) and real redis-server
+ * processes; clmd runs as a child process, exactly as in production.
+ *   stream_exact   a generated stream in -> every customer's fields, the
+ *                  counters and the dead letters equal values recomputed here
+ *                  independently from the generated messages
+ *   kill9_restart  clmd killed with SIGKILL at random moments and restarted:
+ *                  Redis ends identical, key by key, to an uninterrupted run
+ *   redis_restart  Redis stopped and restarted mid-stream: identical again
+ * The suite fails (never skips) when redis-server or clmd cannot be started.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/event.h"
+#include "tests/harness.h"
+#include "tools/gen.h"
+
+#define TOPIC "clm.events"
+#define DLQ "clm.events.dlq"
+#define GROUP "clmd-test"
+
+static char errbuf[512];
+#define CHECK(call) do { int r_ = (call); if (r_ < 0) fail_msg("%s: %s (%d)", #call, errbuf, r_); } while (0)
+
+/* ---- shared fixture: one mock cluster, one clean reference run --------- */
+
+typedef struct fixture {
+    harness_kafka *kafka;
+    char tmp[64];
+    clm_gen_opts gen;
+    int64_t total;             /* messages in the topic */
+    harness_redis *clean;      /* Redis of the uninterrupted run */
+    char *clean_dump;
+} fixture;
+
+static fixture F;
+
+static const char *clmd_bin(void)
+{
+    const char *p = getenv("CLMD_BIN");
+    return p ? p : "clmd";
+}
+
+static void write_config(const char *path, int redis_port, int flush_ms)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"" GROUP "\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
+            " \"redis\": {\"port\": %d},\n"
+            " \"flush\": {\"interval_ms\": %d},\n"
+            " \"events\": {\"dedup_max_ids\": 64},\n"
+            " \"core\": {\"workers\": 2, \"max_customers\": 10000},\n"
+            " \"log\": {\"level\": \"info\"}}\n",
+            harness_kafka_bootstraps(F.kafka), redis_port, flush_ms);
+    fclose(f);
+}
+
+static harness_proc *start_clmd(const char *cfg, const char *log)
+{
+    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    harness_proc *p = NULL;
+    CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
+    return p;
+}
+
+static long long stat_consumed(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "HGET clm:stats consumed");
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_STRING)
+        v = atoll(r->str);
+    else if (r && r->type == REDIS_REPLY_NIL)
+        v = 0;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+typedef struct progress {
+    harness_redis *redis;
+    redisContext *c;
+    long long want;
+} progress;
+
+/* True once clmd has flushed at least `want` consumed messages. Reconnects
+ * when Redis was restarted. */
+static bool reached(void *arg)
+{
+    progress *p = arg;
+    if (!p->c || p->c->err) {
+        if (p->c)
+            redisFree(p->c);
+        p->c = NULL;
+        if (harness_redis_connect(p->redis, &p->c, errbuf, sizeof(errbuf)) < 0)
+            return false;
+    }
+    return stat_consumed(p->c) >= p->want;
+}
+
+static void wait_consumed(harness_redis *r, long long want, int timeout_ms)
+{
+    progress p = { .redis = r, .want = want };
+    int rc = harness_wait_until(reached, &p, timeout_ms);
+    long long got = p.c ? stat_consumed(p.c) : -1;
+    if (p.c)
+        redisFree(p.c);
+    if (rc < 0)
+        fail_msg("clmd consumed %lld of %lld messages within %d ms", got, want, timeout_ms);
+}
+
+static void stop_clmd(harness_proc *p)
+{
+    CHECK(harness_proc_signal(p, SIGTERM));
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+}
+
+static char *dump(harness_redis *r)
+{
+    redisContext *c = NULL;
+    char *out = NULL;
+    CHECK(harness_redis_connect(r, &c, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_dump(c, NULL, &out, errbuf, sizeof(errbuf)));
+    redisFree(c);
+    return out;
+}
+
+/* Runs clmd over the whole topic into a fresh Redis, uninterrupted. */
+static void clean_run(harness_redis **out_redis, char **out_dump)
+{
+    char cfg[128], log[128];
+    harness_redis *r = NULL;
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
+    write_config(cfg, harness_redis_port(r), 50);
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(r, F.total, 120000);
+    stop_clmd(p);
+    *out_redis = r;
+    *out_dump = dump(r);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(F.tmp, sizeof(F.tmp), "/tmp/clm-ingest-XXXXXX");
+    if (!mkdtemp(F.tmp))
+        return -1;
+    if (harness_kafka_start(1, &F.kafka, errbuf, sizeof(errbuf)) < 0 ||
+        harness_kafka_create_topic(F.kafka, TOPIC, 4, errbuf, sizeof(errbuf)) < 0 ||
+        harness_kafka_create_topic(F.kafka, DLQ, 1, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "# kafka: %s\n", errbuf);
+        return -1;
+    }
+    clm_gen_opts_default(&F.gen);
+    F.gen.seed = 7;
+    F.gen.customers = 1500;
+    F.gen.events = 30000;
+    F.gen.malformed_rate = 0.02;
+    F.gen.dup_rate = 0.01;
+    clm_gen *g = NULL;
+    if (clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)) < 0 ||
+        harness_produce_gen(harness_kafka_bootstraps(F.kafka), TOPIC, g, true, 60000, &F.total,
+                            errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "# produce: %s\n", errbuf);
+        clm_gen_free(g);
+        return -1;
+    }
+    clm_gen_free(g);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_redis_free(F.clean);
+    free(F.clean_dump);
+    harness_kafka_free(F.kafka);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", F.tmp);
+    if (system(cmd) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- the independent model --------------------------------------------- */
+
+typedef struct expect_cust {
+    bool seen;
+    int64_t first, last, events, orders, revenue, refunds;
+    char last_type[32];
+    char **ids; /* event ids applied */
+    size_t nids, capids;
+} expect_cust;
+
+static int64_t parse_ts(json_t *v)
+{
+    if (json_is_integer(v))
+        return (int64_t)json_integer_value(v);
+    /* the generator writes "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    struct tm tm = { 0 };
+    const char *s = json_string_value(v);
+    assert_non_null(s);
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    assert_non_null(rest);
+    int ms = 0;
+    assert_int_equal(sscanf(rest, ".%3dZ", &ms), 1);
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static bool seen_id(expect_cust *c, const char *id)
+{
+    for (size_t i = 0; i < c->nids; i++)
+        if (strcmp(c->ids[i], id) == 0)
+            return true;
+    if (c->nids == c->capids) {
+        c->capids = c->capids ? c->capids * 2 : 8;
+        c->ids = realloc(c->ids, c->capids * sizeof(*c->ids));
+        assert_non_null(c->ids);
+    }
+    c->ids[c->nids++] = strdup(id);
+    return false;
+}
+
+/* Replays the generator and applies the documented rules to every valid
+ * message: events, orders, revenue and refunds (amounts rounded to micro
+ * units), first/last seen as min/max of ts, last_type of the max ts with
+ * later arrivals winning ties, and one application per (customer, event_id):
+ * the test config remembers 64 ids per customer, more than the generator's
+ * 16-message duplicate window, so the horizon never binds here. */
+static expect_cust *model(size_t *ncust, int64_t *malformed, int64_t *dups, int64_t *by_reason,
+                          const char *const *reasons, size_t nreasons)
+{
+    expect_cust *cs = calloc((size_t)F.gen.customers + 1, sizeof(*cs));
+    assert_non_null(cs);
+    clm_gen *g = NULL;
+    CHECK(clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)));
+    clm_gen_msg m;
+    *malformed = *dups = 0;
+    while (clm_gen_next(g, &m) == 1) {
+        if (m.malformed) {
+            (*malformed)++;
+            size_t i;
+            for (i = 0; i < nreasons; i++)
+                if (strcmp(reasons[i], m.reason) == 0)
+                    break;
+            assert_true(i < nreasons);
+            by_reason[i]++;
+            continue;
+        }
+        json_error_t je;
+        json_t *o = json_loadb(m.value, m.value_len, 0, &je);
+        assert_non_null(o);
+        const char *type = json_string_value(json_object_get(o, "type"));
+        json_t *cid = json_object_get(o, "customer_id");
+        if (!cid) { /* marketing_spend: no customer */
+            json_decref(o);
+            continue;
+        }
+        long n = strtol(json_string_value(cid) + 2, NULL, 10);
+        assert_true(n >= 1 && n <= F.gen.customers);
+        expect_cust *c = &cs[n];
+        const char *eid = json_string_value(json_object_get(o, "event_id"));
+        if (eid && seen_id(c, eid)) {
+            (*dups)++;
+            json_decref(o);
+            continue;
+        }
+        int64_t ts = parse_ts(json_object_get(o, "ts"));
+        if (!c->seen || ts < c->first)
+            c->first = ts;
+        if (!c->seen || ts >= c->last) {
+            c->last = ts;
+            snprintf(c->last_type, sizeof(c->last_type), "%s", type);
+        }
+        c->seen = true;
+        c->events++;
+        json_t *amount = json_object_get(o, "amount");
+        int64_t micros = amount ? (int64_t)llround(json_number_value(amount) * 1e6) : 0;
+        if (strcmp(type, "purchase") == 0) {
+            c->orders++;
+            c->revenue += micros;
+        } else if (strcmp(type, "refund") == 0) {
+            c->refunds += micros;
+        }
+        json_decref(o);
+    }
+    clm_gen_free(g);
+    *ncust = (size_t)F.gen.customers;
+    return cs;
+}
+
+static void free_model(expect_cust *cs, size_t n)
+{
+    for (size_t i = 0; i <= n; i++) {
+        for (size_t k = 0; k < cs[i].nids; k++)
+            free(cs[i].ids[k]);
+        free(cs[i].ids);
+    }
+    free(cs);
+}
+
+static void expect_field(redisReply *h, const char *cust, const char *field, const char *want)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (strcmp(h->element[i]->str, field) == 0) {
+            if (strcmp(h->element[i + 1]->str, want) != 0)
+                fail_msg("customer %s field %s: expected %s, got %s", cust, field, want,
+                         h->element[i + 1]->str);
+            return;
+        }
+    fail_msg("customer %s: field %s missing", cust, field);
+}
+
+static long long hget_ll(redisContext *c, const char *key, const char *field)
+{
+    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    return v;
+}
+
+static const char *header(const harness_record *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->header_count; i++)
+        if (strcmp(rec->headers[i].name, name) == 0)
+            return rec->headers[i].value;
+    return NULL;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void stream_exact(void **state)
+{
+    (void)state;
+    clean_run(&F.clean, &F.clean_dump);
+
+    static const char *const reasons[] = {
+        "too_large", "invalid_utf8", "invalid_json", "not_object", "missing_field", "wrong_type",
+        "bad_type", "unknown_type", "bad_customer_id", "bad_event_id", "bad_timestamp",
+        "future_timestamp", "bad_amount", "bad_score", "bad_duration", "key_mismatch",
+    };
+    size_t nr = sizeof(reasons) / sizeof(reasons[0]);
+    int64_t by_reason[16] = { 0 }, malformed, dups;
+    size_t ncust;
+    expect_cust *cs = model(&ncust, &malformed, &dups, by_reason, reasons, nr);
+
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(F.clean, &c, errbuf, sizeof(errbuf)));
+
+    /* counters: every message consumed once; applied + duplicates + rejected = consumed */
+    assert_int_equal(hget_ll(c, "clm:stats", "consumed"), F.total);
+    assert_int_equal(hget_ll(c, "clm:stats", "rejected"), malformed);
+    assert_int_equal(hget_ll(c, "clm:stats", "duplicates"), dups);
+    assert_int_equal(hget_ll(c, "clm:stats", "applied"), F.total - malformed - dups);
+    assert_true(malformed > 300 && dups > 100); /* 2% and 1% of 30,000 */
+    for (size_t i = 0; i < nr; i++)
+        if (by_reason[i] != hget_ll(c, "clm:rejected", reasons[i]))
+            fail_msg("rejected %s: expected %lld, got %lld", reasons[i], (long long)by_reason[i],
+                     hget_ll(c, "clm:rejected", reasons[i]));
+
+    /* every customer, field by field */
+    size_t expected_customers = 0;
+    for (size_t n = 1; n <= ncust; n++) {
+        expect_cust *e = &cs[n];
+        char id[32], key[64], num[32];
+        snprintf(id, sizeof(id), "c-%zu", n);
+        snprintf(key, sizeof(key), "clm:customer:%s", id);
+        redisReply *h = redisCommand(c, "HGETALL %s", key);
+        assert_non_null(h);
+        if (!e->seen) {
+            assert_int_equal(h->elements, 0);
+            freeReplyObject(h);
+            continue;
+        }
+        expected_customers++;
+        snprintf(num, sizeof(num), "%lld", (long long)e->first);
+        expect_field(h, id, "first_seen", num);
+        snprintf(num, sizeof(num), "%lld", (long long)e->last);
+        expect_field(h, id, "last_seen", num);
+        snprintf(num, sizeof(num), "%lld", (long long)e->events);
+        expect_field(h, id, "events", num);
+        snprintf(num, sizeof(num), "%lld", (long long)e->orders);
+        expect_field(h, id, "orders", num);
+        clm_micros_format(e->revenue, num, sizeof(num));
+        expect_field(h, id, "revenue", num);
+        clm_micros_format(e->refunds, num, sizeof(num));
+        expect_field(h, id, "refunds", num);
+        expect_field(h, id, "last_type", e->last_type);
+        freeReplyObject(h);
+    }
+    /* and no other customer */
+    redisReply *keys = redisCommand(c, "KEYS clm:customer:*");
+    assert_non_null(keys);
+    assert_int_equal(keys->elements, expected_customers);
+    freeReplyObject(keys);
+
+    /* offsets: every partition at its high watermark */
+    int64_t high[8];
+    int np = 0;
+    CHECK(harness_kafka_high_watermarks(harness_kafka_bootstraps(F.kafka), TOPIC, high, 8, &np,
+                                        10000, errbuf, sizeof(errbuf)));
+    assert_int_equal(np, 4);
+    for (int p = 0; p < np; p++) {
+        char f[8];
+        snprintf(f, sizeof(f), "%d", p);
+        assert_int_equal(hget_ll(c, "clm:offsets:" GROUP ":" TOPIC, f), high[p]);
+    }
+    redisFree(c);
+
+    /* dead letters: one per malformed message, bytes and key untouched, reason right */
+    harness_records *src = NULL, *dlq = NULL;
+    CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), TOPIC, 30000, &src, errbuf,
+                                   sizeof(errbuf)));
+    CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), DLQ, 30000, &dlq, errbuf,
+                                   sizeof(errbuf)));
+    assert_int_equal(dlq->n, malformed);
+    int64_t dlq_by_reason[16] = { 0 };
+    for (size_t i = 0; i < dlq->n; i++) {
+        const harness_record *d = &dlq->v[i];
+        const char *part = header(d, "clm.source.partition"), *off = header(d, "clm.source.offset");
+        const char *reason = header(d, "clm.reason");
+        assert_non_null(part);
+        assert_non_null(off);
+        assert_non_null(reason);
+        assert_non_null(header(d, "clm.detail"));
+        assert_string_equal(header(d, "clm.source.topic"), TOPIC);
+        const harness_record *s = NULL;
+        for (size_t k = 0; k < src->n && !s; k++)
+            if (src->v[k].partition == atoi(part) && src->v[k].offset == atoll(off))
+                s = &src->v[k];
+        assert_non_null(s);
+        assert_int_equal(d->value_len, s->value_len);
+        assert_memory_equal(d->value, s->value, s->value_len);
+        assert_int_equal(d->key_len, s->key_len);
+        assert_memory_equal(d->key, s->key, s->key_len);
+        size_t r;
+        for (r = 0; r < nr; r++)
+            if (strcmp(reasons[r], reason) == 0)
+                break;
+        assert_true(r < nr);
+        dlq_by_reason[r]++;
+    }
+    for (size_t r = 0; r < nr; r++)
+        assert_int_equal(dlq_by_reason[r], by_reason[r]);
+    harness_records_free(src);
+    harness_records_free(dlq);
+    free_model(cs, ncust);
+}
+
+/* Kill points: after clmd has flushed at least this share of the stream,
+ * plus a random 0..49 ms so the kill lands anywhere between two flushes. */
+static void kill9_restart(void **state)
+{
+    (void)state;
+    assert_non_null(F.clean_dump);
+    harness_redis *r = NULL;
+    char cfg[128], log[128];
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/kill.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/kill.log", F.tmp);
+    write_config(cfg, harness_redis_port(r), 20);
+    unsigned seed = (unsigned)time(NULL);
+    srand(seed);
+    printf("# kill seed %u\n", seed);
+    const double at[] = { 0.15, 0.45, 0.75 };
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        harness_proc *p = start_clmd(cfg, log);
+        wait_consumed(r, (long long)(at[i] * (double)F.total), 60000);
+        usleep((useconds_t)(rand() % 50) * 1000);
+        CHECK(harness_proc_signal(p, SIGKILL));
+        int st;
+        CHECK(harness_proc_wait(p, 10000, &st, errbuf, sizeof(errbuf)));
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        harness_proc_free(p);
+    }
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(r, F.total, 120000);
+    stop_clmd(p);
+    char *got = dump(r), diff[1024];
+    if (harness_dump_diff(F.clean_dump, got, diff, sizeof(diff)) != 0)
+        fail_msg("state after kill -9 differs from an uninterrupted run: %s", diff);
+    free(got);
+    harness_redis_free(r);
+}
+
+static void redis_restart(void **state)
+{
+    (void)state;
+    assert_non_null(F.clean_dump);
+    harness_redis *r = NULL;
+    char cfg[128], log[128];
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/redis.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/redis.log", F.tmp);
+    write_config(cfg, harness_redis_port(r), 20);
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(r, F.total / 3, 60000);
+    CHECK(harness_redis_stop(r, errbuf, sizeof(errbuf)));
+    sleep(2); /* clmd keeps running without Redis: retries, pauses consumption */
+    CHECK(harness_redis_restart(r, errbuf, sizeof(errbuf)));
+    wait_consumed(r, F.total, 120000);
+    stop_clmd(p);
+    char *got = dump(r), diff[1024];
+    if (harness_dump_diff(F.clean_dump, got, diff, sizeof(diff)) != 0)
+        fail_msg("state after a Redis restart differs from an uninterrupted run: %s", diff);
+    free(got);
+    harness_redis_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stream_exact),
+        cmocka_unit_test(kill9_restart),
+        cmocka_unit_test(redis_restart),
+    };
+    return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
+}
