@@ -109,19 +109,21 @@ int clm_customer_emit(const clm_customer *c, clm_field_fn fn, void *ctx)
     return r < 0 ? r : 0;
 }
 
+/* Strict decimal integer: an optional '-' then 1..19 digits. */
 static int parse_i64(const char *s, size_t len, int64_t *out)
 {
-    char buf[24];
-    if (len == 0 || len >= sizeof(buf))
+    size_t i = len && s[0] == '-';
+    if (len == i || len - i > 19)
         return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (errno || *end)
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > INT64_MAX)
         return -EINVAL;
-    *out = v;
+    *out = s[0] == '-' ? -(int64_t)v : (int64_t)v;
     return 0;
 }
 

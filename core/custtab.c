@@ -169,8 +169,10 @@ static void remove_at(clm_custtab *t, size_t i)
 
 size_t clm_custtab_evict(clm_custtab *t, size_t want, clm_custtab_pred can_evict, void *ctx)
 {
-    size_t done = 0, steps = 0, limit = 2 * (t->mask + 1) + 1;
-    while (done < want && t->count > 0 && steps++ < limit) {
+    /* Two laps of the hand: the first may only clear reference bits. An
+     * eviction does not move the hand, so only moves count against the limit. */
+    size_t done = 0, moves = 0, limit = 2 * (t->mask + 1) + 1;
+    while (done < want && t->count > 0 && moves < limit) {
         slot *s = &t->slots[t->hand];
         if (s->c) {
             if (s->c->flags & CLM_CUST_REF) {
@@ -182,6 +184,7 @@ size_t clm_custtab_evict(clm_custtab *t, size_t want, clm_custtab_pred can_evict
             }
         }
         t->hand = (t->hand + 1) & t->mask;
+        moves++;
     }
     return done;
 }

@@ -42,6 +42,8 @@ static int reserve(clm_dedup *d, unsigned want)
 {
     if (want <= d->cap)
         return 0;
+    if (want > UINT16_MAX)
+        return -E2BIG;
     unsigned cap = d->cap ? d->cap * 2u : 2u;
     while (cap < want)
         cap *= 2u;
@@ -147,6 +149,8 @@ int clm_dedup_parse(clm_dedup *d, const char *s, size_t len)
         const char *stop = comma ? comma : end;
         clm_dedup_entry e;
         int r = parse_entry(p, stop, &e);
+        if (r == 0 && ((comma && comma + 1 == end) || (d->n && e.ts_ms < d->v[d->n - 1].ts_ms)))
+            r = -EINVAL; /* trailing comma, or not in time order */
         if (r == 0)
             r = reserve(d, (unsigned)d->n + 1u);
         if (r < 0) {

@@ -48,7 +48,8 @@ int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
 int clm_dedup_format(const clm_dedup *d, char *buf, size_t size);
 
 /* Parses clm_dedup_format output into an empty set. Returns 0, -EINVAL on
- * malformed text, -ENOMEM; on failure the set is left empty. */
+ * malformed text (entries must be in time order), -E2BIG past 65535 entries,
+ * -ENOMEM; on failure the set is left empty. */
 int clm_dedup_parse(clm_dedup *d, const char *s, size_t len);
 
 #endif

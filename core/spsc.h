@@ -1,9 +1,10 @@
 /* core/spsc.h - a bounded lock-free single-producer/single-consumer ring of
- * pointers (Concurrency Kit's ck_ring, SPSC flavour).
+ * pointers, on C11 atomics.
  *
  * Exactly one thread may push and exactly one (other) thread may pop, for
- * the ring's whole life. ck_ring keeps the producer and consumer indices on
- * separate cache lines. NULL cannot be stored.
+ * the ring's whole life. The producer's and the consumer's indices sit on
+ * separate cache lines; each side caches the other's index and reads it
+ * (acquire) only when the ring looks full or empty. NULL cannot be stored.
  */
 #ifndef CLM_CORE_SPSC_H
 #define CLM_CORE_SPSC_H

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config meson ninja-build
   librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-  libck-dev libjsmn-dev libxxhash-dev
+  libjsmn-dev libxxhash-dev
   redis-server redis-tools kcat
 )
 if [ "${1:-}" = "--test" ]; then

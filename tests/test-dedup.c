@@ -1,0 +1,228 @@
+/* tests/test-dedup.c - per-customer recent event-id set (core/dedup.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/dedup.h"
+
+/* XXH3 64-bit, seed 0, as printed by `printf 'e-1' | xxhsum -H3`. */
+#define HASH_E1 0x3d21bc8729acd985ULL
+/* The XXH3 64-bit hash of empty input (`printf '' | xxhsum -H3`). */
+#define HASH_EMPTY 0x2d06800538d394c2ULL
+
+#define HORIZON_NONE INT64_C(1000000000000) /* wider than any test's time span */
+
+static void check_format(const clm_dedup *d, const char *want)
+{
+    char buf[512];
+
+    assert_int_equal(clm_dedup_format(d, buf, sizeof(buf)), (int)strlen(want));
+    assert_string_equal(buf, want);
+}
+
+static void test_hash(void **state)
+{
+    (void)state;
+    assert_true(clm_dedup_hash("e-1", 3) == HASH_E1);
+    assert_true(clm_dedup_hash("", 0) == HASH_EMPTY);
+    /* The length decides: "e-12" cut at 3 is "e-1". */
+    assert_true(clm_dedup_hash("e-12", 3) == HASH_E1);
+}
+
+static void test_contains_add(void **state)
+{
+    (void)state;
+    clm_dedup d;
+
+    clm_dedup_init(&d);
+    assert_int_equal(d.n, 0);
+    assert_false(clm_dedup_contains(&d, 1));
+    assert_int_equal(clm_dedup_add(&d, 1, 100, 100, 1000, 10), 0);
+    assert_int_equal(clm_dedup_add(&d, 2, 200, 200, 1000, 10), 0);
+    assert_int_equal(d.n, 2);
+    assert_true(clm_dedup_contains(&d, 1));
+    assert_true(clm_dedup_contains(&d, 2));
+    assert_false(clm_dedup_contains(&d, 3));
+    clm_dedup_release(&d);
+    assert_int_equal(d.n, 0);
+    assert_null(d.v);
+    assert_false(clm_dedup_contains(&d, 1));
+    clm_dedup_release(NULL);
+}
+
+static void test_horizon_prune(void **state)
+{
+    (void)state;
+    clm_dedup d;
+
+    clm_dedup_init(&d);
+    /* horizon 1000: ts 0 and 500 with latest 500 -> cutoff -500, both kept. */
+    assert_int_equal(clm_dedup_add(&d, 0xa, 0, 0, 1000, 10), 0);
+    assert_int_equal(clm_dedup_add(&d, 0xb, 500, 500, 1000, 10), 0);
+    assert_int_equal(d.n, 2);
+    /* latest 1600 -> cutoff 1600 - 1000 = 600: 0 and 500 are older, dropped. */
+    assert_int_equal(clm_dedup_add(&d, 0xc, 1600, 1600, 1000, 10), 0);
+    assert_int_equal(d.n, 1);
+    assert_false(clm_dedup_contains(&d, 0xa));
+    assert_false(clm_dedup_contains(&d, 0xb));
+    assert_true(clm_dedup_contains(&d, 0xc));
+    /* Exactly at the cutoff (600 == 1600 - 1000) is not older: kept. */
+    assert_int_equal(clm_dedup_add(&d, 0xd, 600, 1600, 1000, 10), 0);
+    check_format(&d, "000000000000000d:600,000000000000000c:1600");
+    /* 599 is older than the cutoff: recorded, then pruned at once. */
+    assert_int_equal(clm_dedup_add(&d, 0xe, 599, 1600, 1000, 10), 0);
+    assert_false(clm_dedup_contains(&d, 0xe));
+    assert_int_equal(d.n, 2);
+    /* latest 5000 -> cutoff 4000 drops everything, the new 3000 included. */
+    assert_int_equal(clm_dedup_add(&d, 0xf, 3000, 5000, 1000, 10), 0);
+    assert_int_equal(d.n, 0);
+    assert_null(d.v);
+    clm_dedup_release(&d);
+}
+
+static void test_max_ids(void **state)
+{
+    (void)state;
+    clm_dedup d;
+
+    clm_dedup_init(&d);
+    /* max_ids 3: the 4th add (ts 40) drops the oldest, ts 10. */
+    for (int64_t ts = 10; ts <= 40; ts += 10)
+        assert_int_equal(clm_dedup_add(&d, (uint64_t)ts, ts, ts, HORIZON_NONE, 3), 0);
+    assert_int_equal(d.n, 3);
+    check_format(&d, "0000000000000014:20,000000000000001e:30,0000000000000028:40");
+    /* An out-of-order id at ts 5 is the oldest of four, so it is the one dropped. */
+    assert_int_equal(clm_dedup_add(&d, 5, 5, 40, HORIZON_NONE, 3), 0);
+    assert_false(clm_dedup_contains(&d, 5));
+    check_format(&d, "0000000000000014:20,000000000000001e:30,0000000000000028:40");
+    /* ts 25 sorts between 20 and 30; 20 becomes the oldest and goes. */
+    assert_int_equal(clm_dedup_add(&d, 0x19, 25, 40, HORIZON_NONE, 3), 0);
+    check_format(&d, "0000000000000019:25,000000000000001e:30,0000000000000028:40");
+    /* max_ids 1 keeps only the newest. */
+    assert_int_equal(clm_dedup_add(&d, 0x32, 50, 50, HORIZON_NONE, 1), 0);
+    check_format(&d, "0000000000000032:50");
+    clm_dedup_release(&d);
+}
+
+static void test_out_of_order(void **state)
+{
+    (void)state;
+    clm_dedup d;
+
+    clm_dedup_init(&d);
+    /* Arrival: a@300, b@100, c@200, d@100. Sorted by ts, the two at 100 in
+     * arrival order (b before d): b, d, c, a. */
+    assert_int_equal(clm_dedup_add(&d, 0xa, 300, 300, HORIZON_NONE, 10), 0);
+    assert_int_equal(clm_dedup_add(&d, 0xb, 100, 300, HORIZON_NONE, 10), 0);
+    assert_int_equal(clm_dedup_add(&d, 0xc, 200, 300, HORIZON_NONE, 10), 0);
+    assert_int_equal(clm_dedup_add(&d, 0xd, 100, 300, HORIZON_NONE, 10), 0);
+    check_format(&d, "000000000000000b:100,000000000000000d:100,"
+                     "000000000000000c:200,000000000000000a:300");
+    assert_int_equal(d.v[0].ts_ms, 100);
+    assert_int_equal(d.v[3].ts_ms, 300);
+    clm_dedup_release(&d);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    clm_dedup d;
+    char buf[64];
+
+    clm_dedup_init(&d);
+    assert_int_equal(clm_dedup_format(&d, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(clm_dedup_format(&d, buf, 0), -ENOSPC);
+
+    assert_int_equal(clm_dedup_add(&d, HASH_E1, 1700000000000, 1700000000000, 86400000, 16), 0);
+    /* 16 hex + ':' + 13 digits = 30 characters. */
+    check_format(&d, "3d21bc8729acd985:1700000000000");
+    /* 30 characters need 31 bytes with the NUL. */
+    assert_int_equal(clm_dedup_format(&d, buf, 30), -ENOSPC);
+    assert_int_equal(clm_dedup_format(&d, buf, 31), 30);
+    assert_string_equal(buf, "3d21bc8729acd985:1700000000000");
+    clm_dedup_release(&d);
+
+    /* Negative event times (before 1970) keep their sign. */
+    assert_int_equal(clm_dedup_add(&d, 1, -5, -5, 1000, 16), 0);
+    check_format(&d, "0000000000000001:-5");
+    clm_dedup_release(&d);
+}
+
+static void test_parse_roundtrip(void **state)
+{
+    (void)state;
+    static const char text[] = "0000000000000001:-5,3d21bc8729acd985:1700000000000,"
+                               "ffffffffffffffff:9000000000000000000";
+    clm_dedup d;
+
+    assert_int_equal(clm_dedup_parse(&d, text, strlen(text)), 0);
+    assert_int_equal(d.n, 3);
+    assert_true(d.v[0].hash == 1);
+    assert_int_equal(d.v[0].ts_ms, -5);
+    assert_true(d.v[1].hash == HASH_E1);
+    assert_int_equal(d.v[1].ts_ms, 1700000000000);
+    assert_true(d.v[2].hash == UINT64_MAX);
+    assert_int_equal(d.v[2].ts_ms, INT64_C(9000000000000000000));
+    assert_true(clm_dedup_contains(&d, HASH_E1));
+    check_format(&d, text);
+    clm_dedup_release(&d);
+
+    /* "" is the empty set. */
+    assert_int_equal(clm_dedup_parse(&d, "", 0), 0);
+    assert_int_equal(d.n, 0);
+    clm_dedup_release(&d);
+
+    /* The length decides: only the first entry of a longer text. */
+    assert_int_equal(clm_dedup_parse(&d, text, 19), 0);
+    check_format(&d, "0000000000000001:-5");
+    clm_dedup_release(&d);
+}
+
+static void check_parse_bad(const char *s)
+{
+    clm_dedup d;
+
+    assert_int_equal(clm_dedup_parse(&d, s, strlen(s)), -EINVAL);
+    assert_int_equal(d.n, 0);
+    assert_null(d.v);
+    clm_dedup_release(&d);
+}
+
+static void test_parse_rejects(void **state)
+{
+    (void)state;
+    check_parse_bad("zz:1");                              /* not hex */
+    check_parse_bad("0123:5");                            /* 4 hex digits, not 16 */
+    check_parse_bad("03d21bc8729acd985:5");               /* 17 hex digits */
+    check_parse_bad("3d21bc8729acd985");                  /* no ':' and no time */
+    check_parse_bad("3d21bc8729acd985:");                 /* empty time */
+    check_parse_bad("3d21bc8729acd985:-");                /* sign only */
+    check_parse_bad("3d21bc8729acd985:12x");              /* non-digit time */
+    check_parse_bad("3d21bc8729acd985: 12");              /* space */
+    check_parse_bad("3d21bc8729acd985:99999999999999999999"); /* > INT64_MAX */
+    check_parse_bad(",");                                 /* empty entries */
+    /* A good entry before a bad one is not kept either. */
+    check_parse_bad("3d21bc8729acd985:1,zz:1");
+    check_parse_bad("3d21bc8729acd985:1,,0000000000000001:2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_contains_add),
+        cmocka_unit_test(test_horizon_prune),
+        cmocka_unit_test(test_max_ids),
+        cmocka_unit_test(test_out_of_order),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_parse_roundtrip),
+        cmocka_unit_test(test_parse_rejects),
+    };
+    return cmocka_run_group_tests_name("dedup", tests, NULL, NULL);
+}

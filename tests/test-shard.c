@@ -1,0 +1,493 @@
+/* tests/test-shard.c - a worker's partitions, customers and flush cuts (core/shard.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/shard.h"
+
+/* What a flush cut handed over. */
+typedef struct cut_log {
+    char ids[64][16];
+    int ncust;
+    clm_part_progress prog[8];
+    int nprog;
+    clm_shard_stats st;
+    int nstats;
+    int fail_customer_at; /* -1: never */
+} cut_log;
+
+static int log_customer(void *ctx, const clm_customer *c)
+{
+    cut_log *l = ctx;
+
+    if (l->ncust == l->fail_customer_at)
+        return -EIO;
+    assert_true(l->ncust < 64);
+    snprintf(l->ids[l->ncust++], sizeof(l->ids[0]), "%s", c->id);
+    return 0;
+}
+
+static int log_progress(void *ctx, const clm_part_progress *p)
+{
+    cut_log *l = ctx;
+
+    assert_true(l->nprog < 8);
+    l->prog[l->nprog++] = *p;
+    return 0;
+}
+
+static int log_stats(void *ctx, const clm_shard_stats *st)
+{
+    cut_log *l = ctx;
+
+    l->st = *st;
+    l->nstats++;
+    return 0;
+}
+
+/* Cuts generation gen into a fresh log; returns flush_cut's result. */
+static int cut(clm_shard *s, uint64_t gen, cut_log *l)
+{
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, l };
+
+    memset(l, 0, sizeof(*l));
+    l->fail_customer_at = -1;
+    return clm_shard_flush_cut(s, gen, &sink);
+}
+
+static int times_handed(const cut_log *l, const char *id)
+{
+    int n = 0;
+
+    for (int i = 0; i < l->ncust; i++)
+        n += strcmp(l->ids[i], id) == 0;
+    return n;
+}
+
+static clm_shard *shard(size_t max_customers)
+{
+    clm_shard_opts o = {
+        .max_customers = max_customers,
+        .apply = { .dedup_horizon_ms = 86400000, .dedup_max_ids = 16 },
+    };
+    clm_shard *s = clm_shard_new(&o);
+
+    assert_non_null(s);
+    return s;
+}
+
+/* Inserts a new customer and returns it (the shard owns it). */
+static clm_customer *add_customer(clm_shard *s, const char *id, uint16_t part)
+{
+    clm_customer *c = clm_customer_new(id, strlen(id), part);
+
+    assert_non_null(c);
+    assert_int_equal(clm_shard_insert(s, c), 0);
+    return c;
+}
+
+static clm_event make_event(const clm_customer *c, const char *event_id, int64_t ts_ms)
+{
+    clm_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = CLM_EV_VISIT;
+    ev.ts_ms = ts_ms;
+    if (c) {
+        ev.has_customer = 1;
+        ev.customer_id_len = c->id_len;
+        memcpy(ev.customer_id, c->id, c->id_len + 1u);
+    }
+    if (event_id) {
+        ev.has_event_id = 1;
+        ev.event_id_len = (uint8_t)strlen(event_id);
+        memcpy(ev.event_id, event_id, ev.event_id_len + 1u);
+    }
+    memcpy(ev.type_name, "visit", 6);
+    ev.type_len = 5;
+    return ev;
+}
+
+static void apply(clm_shard *s, int slot, int64_t offset, clm_customer *c, const char *event_id,
+                  int64_t ts_ms, int want)
+{
+    clm_event ev = make_event(c, event_id, ts_ms);
+
+    assert_int_equal(clm_shard_apply(s, slot, offset, &ev, c), want);
+}
+
+static void test_parts(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+
+    assert_int_equal(clm_shard_part_count(s), 0);
+    assert_int_equal(clm_shard_part_add(s, 0, 0, 41, CLM_NO_TS), 0);
+    assert_int_equal(clm_shard_part_add(s, 0, 1, CLM_NO_OFFSET, CLM_NO_TS), 1);
+    assert_int_equal(clm_shard_part_add(s, 1, 0, 7, 5000), 2); /* same number, topic 1 */
+    assert_int_equal(clm_shard_part_add(s, 0, 1, 99, CLM_NO_TS), -EEXIST);
+    assert_int_equal(clm_shard_part_count(s), 3);
+    assert_int_equal(clm_shard_part_find(s, 0, 1), 1);
+    assert_int_equal(clm_shard_part_find(s, 1, 0), 2);
+    assert_int_equal(clm_shard_part_find(s, 1, 1), -ENOENT);
+    assert_int_equal(clm_shard_part_find(s, 2, 0), -ENOENT);
+
+    assert_int_equal(clm_shard_part_remove(s, 0), 0); /* no customers cached */
+    assert_int_equal(clm_shard_part_count(s), 2);
+    assert_int_equal(clm_shard_part_find(s, 0, 0), -ENOENT);
+    /* The freed slot 0 is reused. */
+    assert_int_equal(clm_shard_part_add(s, 3, 9, 0, CLM_NO_TS), 0);
+    assert_int_equal(clm_shard_part_find(s, 3, 9), 0);
+    /* More than the first 8 slots: 3 + 7 = 10 partitions. */
+    for (int32_t p = 10; p < 17; p++)
+        assert_int_equal(clm_shard_part_add(s, 0, p, 0, CLM_NO_TS), p - 7);
+    assert_int_equal(clm_shard_part_count(s), 10);
+    assert_int_equal(clm_shard_part_find(s, 0, 16), 9);
+    clm_shard_free(s);
+    clm_shard_free(NULL);
+}
+
+static void test_apply_and_cut(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 3, 41, CLM_NO_TS);
+    clm_customer *c = add_customer(s, "c-1", 3);
+    cut_log l;
+
+    assert_ptr_equal(clm_shard_customer(s, "c-1", 3), c);
+    assert_null(clm_shard_customer(s, "c-2", 3));
+    /* Offsets 41..43 applied (ts 1000, 3000, 2000), 44 rejected. */
+    apply(s, slot, 41, c, "e-1", 1000, CLM_APPLIED);
+    apply(s, slot, 42, c, "e-2", 3000, CLM_APPLIED);
+    apply(s, slot, 43, c, "e-3", 2000, CLM_APPLIED);
+    clm_shard_note_reject(s, slot, 44, CLM_REJ_BAD_AMOUNT);
+    assert_int_equal(clm_shard_dirty_count(s), 1);
+    assert_int_equal(c->events, 3);
+
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ncust, 1);
+    assert_string_equal(l.ids[0], "c-1");
+    assert_int_equal(l.nprog, 1);
+    assert_int_equal(l.prog[0].topic, 0);
+    assert_int_equal(l.prog[0].partition, 3);
+    assert_int_equal(l.prog[0].from, 41);   /* the stored offset */
+    assert_int_equal(l.prog[0].to, 45);     /* 44 + 1 */
+    assert_int_equal(l.prog[0].max_ts, 3000); /* max(1000, 3000, 2000) */
+    assert_int_equal(l.nstats, 1);
+    assert_int_equal(l.st.consumed, 4);     /* 3 applied + 1 rejected */
+    assert_int_equal(l.st.applied, 3);
+    assert_int_equal(l.st.duplicates, 0);
+    assert_int_equal(l.st.rejected[CLM_REJ_BAD_AMOUNT], 1);
+    assert_int_equal(l.st.rejected[CLM_REJ_INVALID_JSON], 0);
+    assert_int_equal(clm_shard_dirty_count(s), 0);
+    assert_int_equal(c->flags & CLM_CUST_DIRTY, 0);
+    assert_int_equal(c->flush_gen, 1);
+
+    /* 45 repeats e-2 with a later time: a duplicate, which neither dirties the
+     * customer nor raises max_ts. 46 applies at ts 5000. */
+    apply(s, slot, 45, c, "e-2", 9000, CLM_DUPLICATE);
+    assert_int_equal(clm_shard_dirty_count(s), 0);
+    apply(s, slot, 46, c, "e-4", 5000, CLM_APPLIED);
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.ncust, 1);
+    assert_int_equal(l.prog[0].from, 45);   /* where the first cut ended */
+    assert_int_equal(l.prog[0].to, 47);
+    assert_int_equal(l.prog[0].max_ts, 5000);
+    assert_int_equal(l.st.consumed, 2);
+    assert_int_equal(l.st.applied, 1);
+    assert_int_equal(l.st.duplicates, 1);
+    assert_int_equal(l.st.rejected[CLM_REJ_BAD_AMOUNT], 0); /* reset by the first cut */
+    assert_int_equal(c->events, 4);         /* 3 + e-4 */
+
+    /* Nothing happened: no customers, no progress, zero stats. */
+    assert_int_equal(cut(s, 3, &l), 0);
+    assert_int_equal(l.ncust, 0);
+    assert_int_equal(l.nprog, 0);
+    assert_int_equal(l.nstats, 1);
+    assert_int_equal(l.st.consumed, 0);
+    assert_int_equal(l.st.applied, 0);
+    assert_int_equal(l.st.duplicates, 0);
+    clm_shard_free(s);
+}
+
+static void test_offsets(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int a = clm_shard_part_add(s, 0, 0, CLM_NO_OFFSET, CLM_NO_TS);
+    int b = clm_shard_part_add(s, 0, 1, 100, 7000);
+    cut_log l;
+
+    /* An event without a customer counts as applied. */
+    apply(s, a, 0, NULL, NULL, 1500, CLM_APPLIED);
+    /* b: 100 at ts 6000 keeps the resumed watermark 7000; a replayed older
+     * offset (99) does not move the next offset back. */
+    apply(s, b, 100, NULL, NULL, 6000, CLM_APPLIED);
+    apply(s, b, 99, NULL, NULL, 8000, CLM_APPLIED);
+    assert_int_equal(cut(s, 1, &l), 2);
+    assert_int_equal(l.nprog, 2);
+    assert_int_equal(l.prog[0].partition, 0);
+    assert_int_equal(l.prog[0].from, CLM_NO_OFFSET);
+    assert_int_equal(l.prog[0].to, 1);           /* 0 + 1 */
+    assert_int_equal(l.prog[0].max_ts, 1500);
+    assert_int_equal(l.prog[1].partition, 1);
+    assert_int_equal(l.prog[1].from, 100);
+    assert_int_equal(l.prog[1].to, 101);         /* max(100, 99) + 1 */
+    assert_int_equal(l.prog[1].max_ts, 8000);    /* max(7000, 6000, 8000) */
+    assert_int_equal(l.st.applied, 3);
+    assert_int_equal(l.ncust, 0);
+
+    /* Only the partition that moved is carried. */
+    clm_shard_note_reject(s, b, 101, CLM_REJ_INVALID_JSON);
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.nprog, 1);
+    assert_int_equal(l.prog[0].partition, 1);
+    assert_int_equal(l.prog[0].from, 101);
+    assert_int_equal(l.prog[0].to, 102);
+    assert_int_equal(l.prog[0].max_ts, 8000);    /* rejects leave it */
+    clm_shard_free(s);
+}
+
+static void test_note_reject(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 2, 5, 10, CLM_NO_TS);
+    cut_log l;
+
+    clm_shard_note_reject(s, slot, 10, CLM_REJ_INVALID_JSON);
+    clm_shard_note_reject(s, slot, 11, CLM_REJ_INVALID_JSON);
+    clm_shard_note_reject(s, slot, 12, CLM_REJ_TOO_LARGE);
+    clm_shard_note_reject(s, slot, 13, CLM_REJ_LATE_DROPPED);
+    clm_shard_note_reject(s, slot, 14, CLM_REJ_INVALID_JSON);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.st.consumed, 5);
+    assert_int_equal(l.st.applied, 0);
+    assert_int_equal(l.st.rejected[CLM_REJ_INVALID_JSON], 3);
+    assert_int_equal(l.st.rejected[CLM_REJ_TOO_LARGE], 1);
+    assert_int_equal(l.st.rejected[CLM_REJ_LATE_DROPPED], 1);
+    assert_int_equal(l.st.rejected[CLM_REJ_BAD_TYPE], 0);
+    assert_int_equal(l.prog[0].topic, 2);
+    assert_int_equal(l.prog[0].from, 10);
+    assert_int_equal(l.prog[0].to, 15);  /* 14 + 1 */
+    assert_int_equal(l.prog[0].max_ts, CLM_NO_TS);
+    clm_shard_free(s);
+}
+
+static void test_coalescing(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_customer *a = add_customer(s, "c-a", 0);
+    clm_customer *b = add_customer(s, "c-b", 0);
+    clm_customer *c = add_customer(s, "c-c", 0);
+    clm_customer *idle = add_customer(s, "c-idle", 0);
+    int64_t off = 0;
+    cut_log l;
+
+    (void)idle;
+    /* a 100 times, b once, c twice (no event ids: no dedup): 103 offsets. */
+    for (int i = 0; i < 100; i++)
+        apply(s, slot, off++, a, NULL, 1000 + i, CLM_APPLIED);
+    apply(s, slot, off++, b, NULL, 1000, CLM_APPLIED);
+    apply(s, slot, off++, c, NULL, 1000, CLM_APPLIED);
+    apply(s, slot, off++, c, NULL, 1001, CLM_APPLIED);
+    assert_int_equal(clm_shard_dirty_count(s), 3);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ncust, 3);
+    assert_int_equal(times_handed(&l, "c-a"), 1);
+    assert_int_equal(times_handed(&l, "c-b"), 1);
+    assert_int_equal(times_handed(&l, "c-c"), 1);
+    assert_int_equal(times_handed(&l, "c-idle"), 0);
+    assert_int_equal(l.prog[0].to, 103);
+    assert_int_equal(l.st.applied, 103);
+    assert_int_equal(a->events, 100);
+
+    /* After the cut, touching b again makes it the only dirty one. */
+    apply(s, slot, off++, b, NULL, 2000, CLM_APPLIED);
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.ncust, 1);
+    assert_string_equal(l.ids[0], "c-b");
+    clm_shard_free(s);
+}
+
+static void test_cut_sink_failure(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_customer *a = add_customer(s, "c-a", 0);
+    cut_log l;
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, &l };
+
+    apply(s, slot, 0, a, NULL, 1000, CLM_APPLIED);
+    memset(&l, 0, sizeof(l));
+    l.fail_customer_at = 0;
+    assert_int_equal(clm_shard_flush_cut(s, 1, &sink), -EIO);
+    assert_int_equal(l.nprog, 0);
+    assert_int_equal(l.nstats, 0);
+    clm_shard_free(s);
+}
+
+static void test_eviction_after_ack(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(4);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_customer *cs[4];
+    char id[16];
+    cut_log l;
+
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        cs[i] = add_customer(s, id, 0);
+        apply(s, slot, i, cs[i], NULL, 1000, CLM_APPLIED);
+    }
+    assert_int_equal(clm_shard_customer_count(s), 4);
+    /* Full and every customer dirty. */
+    assert_int_equal(clm_shard_make_room(s, 1), -ENOSPC);
+    clm_customer *extra = clm_customer_new("c-x", 3, 0);
+    assert_int_equal(clm_shard_insert(s, extra), -ENOSPC);
+    /* Cut but not acknowledged: clean, yet Redis may not hold them. */
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ncust, 4);
+    assert_int_equal(clm_shard_acked_gen(s), 0);
+    assert_int_equal(clm_shard_make_room(s, 1), -ENOSPC);
+    assert_int_equal(clm_shard_customer_count(s), 4);
+    /* Acknowledged: room for 1 of max 4 evicts need 1 + 4 / 64 = 1. */
+    clm_shard_flush_acked(s, 1);
+    assert_int_equal(clm_shard_acked_gen(s), 1);
+    assert_int_equal(clm_shard_make_room(s, 1), 0);
+    assert_int_equal(clm_shard_customer_count(s), 3);
+    assert_int_equal(clm_shard_insert(s, extra), 0);
+    assert_int_equal(clm_shard_customer_count(s), 4);
+    /* An older acknowledgement does not lower the mark. */
+    clm_shard_flush_acked(s, 0);
+    assert_int_equal(clm_shard_acked_gen(s), 1);
+    /* More than max never fits. */
+    assert_int_equal(clm_shard_make_room(s, 5), -ENOSPC);
+    clm_shard_free(s);
+}
+
+static void test_eviction_spares_dirty(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(4);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    char id[16];
+    cut_log l;
+
+    /* c-0..c-2 applied, cut as gen 1 and acknowledged, then applied again
+     * (dirty); c-3 freshly loaded (clean, never carried: evictable). */
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        apply(s, slot, i, add_customer(s, id, 0), NULL, 1000, CLM_APPLIED);
+    }
+    assert_int_equal(cut(s, 1, &l), 1);
+    clm_shard_flush_acked(s, 1);
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        apply(s, slot, 3 + i, clm_shard_customer(s, id, 3), NULL, 2000, CLM_APPLIED);
+    }
+    add_customer(s, "c-3", 0);
+    assert_int_equal(clm_shard_make_room(s, 1), 0);
+    assert_int_equal(clm_shard_customer_count(s), 3);
+    assert_null(clm_shard_customer(s, "c-3", 3));
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        assert_non_null(clm_shard_customer(s, id, 3));
+    }
+    /* room for 2 needs one of the dirty ones: refused. */
+    assert_int_equal(clm_shard_make_room(s, 2), -ENOSPC);
+    assert_int_equal(clm_shard_customer_count(s), 3);
+    /* room for 1 is there already: no eviction. */
+    assert_int_equal(clm_shard_make_room(s, 1), 0);
+    assert_int_equal(clm_shard_customer_count(s), 3);
+    clm_shard_free(s);
+}
+
+static void test_make_room_all_evictable(void **state)
+{
+    (void)state;
+    /* max 8, all 8 cut, acknowledged and referenced (applied): every one may
+     * go, so room for 8 must be found (need 8 + 8 / 64 = 8 evictions). */
+    clm_shard *s = shard(8);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    char id[16];
+    cut_log l;
+
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        apply(s, slot, i, add_customer(s, id, 0), NULL, 1000, CLM_APPLIED);
+    }
+    assert_int_equal(cut(s, 1, &l), 1);
+    clm_shard_flush_acked(s, 1);
+    assert_int_equal(clm_shard_make_room(s, 8), 0);
+    assert_int_equal(clm_shard_customer_count(s), 0);
+    clm_shard_free(s);
+}
+
+static void test_part_remove(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int t0p1 = clm_shard_part_add(s, 0, 1, 0, CLM_NO_TS);
+    int t0p2 = clm_shard_part_add(s, 0, 2, 0, CLM_NO_TS);
+    int t1p1 = clm_shard_part_add(s, 1, 1, 0, CLM_NO_TS);
+    cut_log l;
+
+    add_customer(s, "c-a", 1);
+    add_customer(s, "c-b", 1);
+    add_customer(s, "c-c", 2);
+    /* Topic 1's partition 1 still owns number 1: nothing dropped. */
+    assert_int_equal(clm_shard_part_remove(s, t0p1), 0);
+    assert_int_equal(clm_shard_customer_count(s), 3);
+    assert_non_null(clm_shard_customer(s, "c-a", 3));
+    /* The last partition numbered 1 goes: c-a and c-b with it. */
+    assert_int_equal(clm_shard_part_remove(s, t1p1), 2);
+    assert_int_equal(clm_shard_customer_count(s), 1);
+    assert_null(clm_shard_customer(s, "c-a", 3));
+    assert_null(clm_shard_customer(s, "c-b", 3));
+    assert_non_null(clm_shard_customer(s, "c-c", 3));
+    assert_int_equal(clm_shard_part_count(s), 1);
+
+    /* A dirty customer of a removed partition is not handed to a later cut. */
+    int p3 = clm_shard_part_add(s, 0, 3, 0, CLM_NO_TS);
+    clm_customer *d = add_customer(s, "c-d", 3);
+    clm_customer *c = clm_shard_customer(s, "c-c", 3);
+    apply(s, p3, 0, d, NULL, 1000, CLM_APPLIED);
+    apply(s, t0p2, 0, c, NULL, 1000, CLM_APPLIED);
+    assert_int_equal(clm_shard_dirty_count(s), 2);
+    assert_int_equal(clm_shard_part_remove(s, p3), 1);
+    assert_int_equal(clm_shard_dirty_count(s), 1);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ncust, 1);
+    assert_string_equal(l.ids[0], "c-c");
+    assert_int_equal(l.prog[0].partition, 2);
+    clm_shard_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parts),
+        cmocka_unit_test(test_apply_and_cut),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_note_reject),
+        cmocka_unit_test(test_coalescing),
+        cmocka_unit_test(test_cut_sink_failure),
+        cmocka_unit_test(test_eviction_after_ack),
+        cmocka_unit_test(test_eviction_spares_dirty),
+        cmocka_unit_test(test_make_room_all_evictable),
+        cmocka_unit_test(test_part_remove),
+    };
+    return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
+}
