@@ -20,6 +20,9 @@
 #define CLM_TYPE_MAX 64
 /* Largest accepted amount, in whole currency units (keeps micro-units in int64). */
 #define CLM_AMOUNT_MAX 1e12
+/* "No time": a timestamp field that has no value yet. */
+#define CLM_NO_TS INT64_MIN
+
 /* Largest accepted duration_s (one year). */
 #define CLM_DURATION_MAX_S 31536000.0
 
@@ -73,8 +76,9 @@ clm_event_type clm_event_type_from_name(const char *name, size_t len);
  * (rounded to nearest). Caller guarantees 0 <= v <= CLM_AMOUNT_MAX. */
 int64_t clm_amount_to_micros(double v);
 
-/* Formats micro-units as a plain decimal ("49.9", "12", "0.000001") into buf.
- * Returns the length written (excluding NUL); buf must hold >= 32 bytes. */
+/* Formats micro-units as a plain decimal ("49.9", "12", "0.000001", "-1.5")
+ * into buf. Returns the length written (excluding NUL), or -ENOSPC when size
+ * is too small; 32 bytes always suffice. */
 int clm_micros_format(int64_t micros, char *buf, size_t size);
 
 /* Parses what clm_micros_format writes (and any decimal with <= 6 fraction

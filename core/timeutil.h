@@ -24,7 +24,8 @@ void clm_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 /* UTC day number of an epoch-ms time (floor division). */
 int64_t clm_day_of_ms(int64_t ms);
 
-/* Writes "YYYY-MM-DD" of a day number; buf must hold >= 11 bytes. */
+/* Writes "YYYY-MM-DD" of a day number; buf must hold >= 11 bytes. Years
+ * outside 0000..9999 do not fit and are cut to 10 characters. */
 void clm_day_format(int64_t day, char *buf);
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" of epoch ms; buf must hold >= 25 bytes. */

@@ -44,7 +44,7 @@ typedef struct clm_msg_meta {
  *   2. invalid UTF-8 anywhere in the bytes      -> invalid_utf8
  *   3. not one well-formed JSON value (syntax, bad escape, bad number, integer
  *      overflow, real overflow, nesting deeper than 2048, duplicate object
- *      key, \u0000 in a string, trailing garbage) -> invalid_json
+ *      key, \u0000 in a string, a raw NUL byte, trailing garbage) -> invalid_json
  *   4. top level not an object                  -> not_object
  *   5. field checks in this order: type, customer_id, event_id, ts, amount,
  *      score, duration_s (see README "Event contract") then key_mismatch. */

@@ -1,0 +1,131 @@
+/* core/event.c - event type names and fixed-point money. */
+#include "core/event.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const type_names[CLM_EV__COUNT] = {
+    [CLM_EV_OTHER] = "other",
+    [CLM_EV_VISIT] = "visit",
+    [CLM_EV_SIGNUP] = "signup",
+    [CLM_EV_LEAD_CONTACTED] = "lead_contacted",
+    [CLM_EV_PURCHASE] = "purchase",
+    [CLM_EV_REFUND] = "refund",
+    [CLM_EV_ONBOARDING_COMPLETE] = "onboarding_complete",
+    [CLM_EV_LOGIN] = "login",
+    [CLM_EV_SESSION] = "session",
+    [CLM_EV_FEATURE_USE] = "feature_use",
+    [CLM_EV_SUPPORT_TICKET] = "support_ticket",
+    [CLM_EV_CSAT_RESPONSE] = "csat_response",
+    [CLM_EV_NPS_RESPONSE] = "nps_response",
+    [CLM_EV_REFERRAL] = "referral",
+    [CLM_EV_REVIEW] = "review",
+    [CLM_EV_UPGRADE] = "upgrade",
+    [CLM_EV_DOWNGRADE] = "downgrade",
+    [CLM_EV_PAYMENT_FAILED] = "payment_failed",
+    [CLM_EV_CANCEL] = "cancel",
+    [CLM_EV_MARKETING_SPEND] = "marketing_spend",
+};
+
+const char *clm_event_type_name(clm_event_type t)
+{
+    if ((unsigned)t >= CLM_EV__COUNT)
+        return type_names[CLM_EV_OTHER];
+    return type_names[t];
+}
+
+clm_event_type clm_event_type_from_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return CLM_EV_OTHER;
+    /* "other" is the generic bucket, not a name a producer can select. */
+    for (int t = CLM_EV_OTHER + 1; t < CLM_EV__COUNT; t++) {
+        const char *n = type_names[t];
+
+        if (n[0] == name[0] && strlen(n) == len && memcmp(n, name, len) == 0)
+            return (clm_event_type)t;
+    }
+    return CLM_EV_OTHER;
+}
+
+int64_t clm_amount_to_micros(double v)
+{
+    return llround(v * 1e6);
+}
+
+int clm_micros_format(int64_t micros, char *buf, size_t size)
+{
+    /* The magnitude as unsigned so INT64_MIN has one too. */
+    uint64_t mag = micros < 0 ? 0 - (uint64_t)micros : (uint64_t)micros;
+    uint64_t whole = mag / 1000000u;
+    unsigned frac = (unsigned)(mag % 1000000u);
+    int n;
+
+    if (frac == 0) {
+        n = snprintf(buf, size, "%s%llu", micros < 0 ? "-" : "", (unsigned long long)whole);
+    } else {
+        int digits = 6;
+
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        n = snprintf(buf, size, "%s%llu.%0*u", micros < 0 ? "-" : "",
+                     (unsigned long long)whole, digits, frac);
+    }
+    if (n < 0 || (size_t)n >= size)
+        return -ENOSPC;
+    return n;
+}
+
+int clm_micros_parse(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t mag = 0;
+    unsigned frac_digits = 0;
+    uint64_t limit;
+
+    if (len > 0 && s[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i >= len || s[i] < '0' || s[i] > '9')
+        return -EINVAL;
+    /* INT64_MAX, or INT64_MAX + 1 for a negative value. */
+    limit = (uint64_t)INT64_MAX + (uint64_t)neg;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+
+        if (mag > (limit - d) / 10)
+            return -EINVAL;
+        mag = mag * 10 + d;
+    }
+    /* mag holds whole units so far; scale to micro-units below. */
+    if (mag > limit / 1000000u)
+        return -EINVAL;
+    mag *= 1000000u;
+    if (i < len && s[i] == '.') {
+        uint64_t frac = 0;
+
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (++frac_digits > 6)
+                return -EINVAL;
+            frac = frac * 10 + (unsigned)(s[i] - '0');
+        }
+        if (frac_digits == 0)
+            return -EINVAL;
+        for (unsigned k = frac_digits; k < 6; k++)
+            frac *= 10;
+        if (mag > limit - frac)
+            return -EINVAL;
+        mag += frac;
+    }
+    if (i != len)
+        return -EINVAL;
+    /* mag - 1 fits in int64 even for INT64_MIN's magnitude. */
+    *out = neg && mag > 0 ? -(int64_t)(mag - 1) - 1 : (int64_t)mag;
+    return 0;
+}
