@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/lifecycle.h"
 #include "config/schema.h"
 
 /* Longest key component considered for a "did you mean" hint. */
@@ -320,6 +321,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
         if (r < 0)
             goto out_free_cfg;
     }
+    r = clm_cfg_compile_stages(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
     *out = cfg;
     return 0;
 
@@ -332,7 +336,8 @@ clm_config *clm_config_new_defaults(void)
 {
     clm_config *cfg = calloc(1, sizeof *cfg);
 
-    if (cfg && clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, NULL, 0) < 0) {
+    if (cfg && (clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, NULL, 0) < 0 ||
+                clm_cfg_compile_stages(cfg, "built-in defaults", NULL, 0) < 0)) {
         clm_config_free(cfg);
         return NULL;
     }
@@ -375,6 +380,7 @@ void clm_config_free(clm_config *cfg)
     if (!cfg)
         return;
     clm_cfg_release(clm_config_keys, clm_config_key_count, cfg);
+    clm_stages_free(cfg->stages);
     free(cfg->path);
     free(cfg);
 }

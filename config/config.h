@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/stages.h"
+
 /* A librdkafka property passed through verbatim. */
 typedef struct clm_kv {
     char *key;
@@ -50,11 +52,33 @@ typedef struct clm_config {
     int events_unknown_type;   /* events.unknown_type: 0 "activity", 1 "reject" (clm_unknown_policy) */
     int64_t events_dedup_horizon_s; /* events.dedup_horizon_s */
     int events_dedup_max_ids;  /* events.dedup_max_ids: per-customer remembered ids */
+    int64_t events_allowed_lateness_s; /* events.allowed_lateness_s: watermark = greatest
+                                          applied event time of the partition minus this */
 
     /* core */
     int core_workers;          /* core.workers: 0 = number of online CPUs */
     int64_t core_max_customers; /* core.max_customers: cached customers, whole process */
     int core_ring_size;        /* core.ring_size: slots per SPSC ring (power of two) */
+
+    /* lifecycle: the stage model, as read and compiled */
+    char **lifecycle_stages;   /* lifecycle.stages: stage names in rank order */
+    size_t lifecycle_stage_count;
+    char *lifecycle_churned_stage;     /* lifecycle.churned_stage */
+    char *lifecycle_reactivated_stage; /* lifecycle.reactivated_stage */
+    bool lifecycle_forward_only;       /* lifecycle.forward_only */
+    struct clm_cfg_rules *lifecycle_rules; /* lifecycle.rules as read (internal to config/) */
+    int lifecycle_churn_inactive_days; /* lifecycle.churn_inactive_days: silence before churn */
+    clm_stages *stages;        /* the model compiled from the keys above; set in every config
+                                  that clm_config_new_defaults or clm_config_load* returns */
+
+    /* kpi */
+    int *kpi_windows;          /* kpi.windows: rolling windows in days, >= 1 entry, all different */
+    size_t kpi_window_count;
+    int kpi_bucket_s;          /* kpi.bucket_s: divides 86400 or is a multiple of it */
+    int kpi_clv_min_tenure_days; /* kpi.clv_min_tenure_days */
+    double kpi_clv_max_years;  /* kpi.clv_max_years */
+    double kpi_gross_margin;   /* kpi.gross_margin: 0..1 */
+    int kpi_refresh_ms;        /* kpi.refresh_ms: period of the rolling KPI recomputation */
 
     /* log */
     int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */

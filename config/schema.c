@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/lifecycle.h"
 
 #define FIELD(f) offsetof(clm_config, f)
 
@@ -113,6 +114,10 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "events.dedup_max_ids", .type = CLM_CFG_INT, .def = "16", .min = 1, .max = 1024,
      .offset = FIELD(events_dedup_max_ids),
      .help = "Event ids remembered per customer for duplicate suppression."},
+    {.path = "events.allowed_lateness_s", .type = CLM_CFG_INT64, .def = "604800", .min = 0,
+     .max = 5184000, .offset = FIELD(events_allowed_lateness_s),
+     .help = "Events older than their partition's watermark (the greatest applied event time "
+             "minus this many seconds) are rejected as late_dropped."},
 
     /* core */
     {.path = "core.workers", .type = CLM_CFG_INT, .def = "0", .min = 0, .max = 256,
@@ -124,6 +129,77 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "core.ring_size", .type = CLM_CFG_INT, .def = "16384", .min = 64, .max = 1048576,
      .flags = CLM_CFG_POW2, .offset = FIELD(core_ring_size),
      .help = "Slots in each worker's event ring."},
+
+    /* lifecycle */
+    {.path = "lifecycle.stages", .type = CLM_CFG_STRLIST,
+     .def = "[\"awareness\", \"acquisition\", \"conversion\", \"onboarding\", \"engagement\", "
+            "\"retention\", \"advocacy\", \"churned\", \"reactivated\"]",
+     .min = 1, .offset = FIELD(lifecycle_stages), .count_offset = FIELD(lifecycle_stage_count),
+     .help = "The lifecycle stages, earliest first; must include the churned and reactivated "
+             "stages. With forward_only, a customer only moves to a later stage, except into "
+             "and out of the churned stage. At most 32 stages; \"none\" is reserved."},
+    {.path = "lifecycle.churned_stage", .type = CLM_CFG_STRING, .def = "\"churned\"", .min = 1,
+     .offset = FIELD(lifecycle_churned_stage),
+     .help = "The stage of customers who cancelled or were inactive for churn_inactive_days."},
+    {.path = "lifecycle.reactivated_stage", .type = CLM_CFG_STRING, .def = "\"reactivated\"",
+     .min = 1, .offset = FIELD(lifecycle_reactivated_stage),
+     .help = "The stage of churned customers who came back; from it a customer moves on to any "
+             "stage at least as far as the furthest one reached before churning."},
+    {.path = "lifecycle.forward_only", .type = CLM_CFG_BOOL, .def = "true",
+     .offset = FIELD(lifecycle_forward_only),
+     .help = "Whether an event may only move a customer to a later stage (besides into and "
+             "out of the churned stage); false lets every matching rule move them."},
+    {.path = "lifecycle.rules", .type = CLM_CFG_CUSTOM,
+     .def = "[{\"on\": [\"visit\"], \"to\": \"awareness\"}, "
+            "{\"on\": [\"signup\"], \"to\": \"acquisition\"}, "
+            "{\"on\": [\"purchase\"], \"min_orders\": 1, \"max_orders\": 1, "
+            "\"to\": \"conversion\"}, "
+            "{\"on\": [\"onboarding_complete\"], \"to\": \"onboarding\"}, "
+            "{\"on\": [\"login\", \"session\", \"feature_use\"], \"from\": [\"onboarding\"], "
+            "\"to\": \"engagement\"}, "
+            "{\"on\": [\"purchase\"], \"min_orders\": 2, \"to\": \"retention\"}, "
+            "{\"on\": [\"referral\", \"review\"], \"min_orders\": 1, \"to\": \"advocacy\"}, "
+            "{\"on\": [\"nps_response\"], \"min_score\": 9, \"min_orders\": 1, "
+            "\"to\": \"advocacy\"}, "
+            "{\"on\": [\"cancel\"], \"min_orders\": 1, \"to\": \"churned\"}, "
+            "{\"on\": \"*\", \"from\": [\"churned\"], \"to\": \"reactivated\"}]",
+     .offset = FIELD(lifecycle_rules), .parse = clm_cfg_rules_parse,
+     .release = clm_cfg_rules_release, .type_name = "rule list",
+     .expect = "a list of rule objects",
+     .help = "Transition rules, tried in order, each {\"on\": [event types] or \"*\", \"to\": "
+             "stage} with optional \"from\": [stages], \"min_orders\", \"max_orders\", "
+             "\"min_score\", \"max_score\". The first rule that matches the event and may move "
+             "the customer decides the new stage. A rule matches when the event type is in "
+             "\"on\" (\"*\": any), the current stage is in \"from\" (\"none\": no stage yet; "
+             "absent: any), the order count including the event is within "
+             "min_orders..max_orders and the event's score within min_score..max_score (an event "
+             "without a score never matches a score bound). Every stage must be reachable."},
+    {.path = "lifecycle.churn_inactive_days", .type = CLM_CFG_INT, .def = "90", .min = 1,
+     .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
+     .help = "A customer without activity for this many days is moved to the churned stage "
+             "once the partition's watermark passes that deadline."},
+
+    /* kpi */
+    {.path = "kpi.windows", .type = CLM_CFG_INTLIST, .def = "[7, 30, 90]", .min = 1, .max = 3650,
+     .min_count = 1, .flags = CLM_CFG_DISTINCT, .offset = FIELD(kpi_windows),
+     .count_offset = FIELD(kpi_window_count),
+     .help = "Rolling windows of the KPIs, in days."},
+    {.path = "kpi.bucket_s", .type = CLM_CFG_INT, .def = "86400", .min = 60, .max = 2592000,
+     .flags = CLM_CFG_DAY_ALIGNED, .offset = FIELD(kpi_bucket_s),
+     .help = "Width of the time buckets the rolling KPIs are kept in, in seconds: a whole "
+             "fraction of a day or a whole number of days."},
+    {.path = "kpi.clv_min_tenure_days", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 3650,
+     .offset = FIELD(kpi_clv_min_tenure_days),
+     .help = "Least tenure, in days, before a customer's lifetime value is estimated."},
+    {.path = "kpi.clv_max_years", .type = CLM_CFG_DOUBLE, .def = "5", .dmin = 0.1, .dmax = 100,
+     .offset = FIELD(kpi_clv_max_years),
+     .help = "Longest horizon of the customer lifetime value estimate, in years."},
+    {.path = "kpi.gross_margin", .type = CLM_CFG_DOUBLE, .def = "1.0", .dmin = 0, .dmax = 1,
+     .offset = FIELD(kpi_gross_margin),
+     .help = "Share of revenue counted as margin in the customer lifetime value."},
+    {.path = "kpi.refresh_ms", .type = CLM_CFG_INT, .def = "1000", .min = 100, .max = 3600000,
+     .offset = FIELD(kpi_refresh_ms),
+     .help = "How often the rolling KPI hashes are recomputed, in milliseconds."},
 
     /* log */
     {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,
@@ -205,9 +281,13 @@ static void expect_text(const clm_cfg_key *row, char *buf, size_t size)
         break;
     case CLM_CFG_INT:
     case CLM_CFG_INT64:
-        snprintf(buf, size, "%s %lld..%lld",
-                 (row->flags & CLM_CFG_POW2) ? "a power of two" : "an integer", (long long)row->min,
-                 (long long)row->max);
+        if (row->flags & CLM_CFG_DAY_ALIGNED)
+            snprintf(buf, size, "a divisor or multiple of 86400 within %lld..%lld",
+                     (long long)row->min, (long long)row->max);
+        else
+            snprintf(buf, size, "%s %lld..%lld",
+                     (row->flags & CLM_CFG_POW2) ? "a power of two" : "an integer",
+                     (long long)row->min, (long long)row->max);
         break;
     case CLM_CFG_DOUBLE:
         snprintf(buf, size, "a number %g..%g", row->dmin, row->dmax);
@@ -230,6 +310,11 @@ static void expect_text(const clm_cfg_key *row, char *buf, size_t size)
         break;
     case CLM_CFG_STRMAP:
         snprintf(buf, size, "an object of string values");
+        break;
+    case CLM_CFG_INTLIST:
+        snprintf(buf, size, "a list of at least %zu integer%s, each %lld..%lld%s", row->min_count,
+                 row->min_count == 1 ? "" : "s", (long long)row->min, (long long)row->max,
+                 (row->flags & CLM_CFG_DISTINCT) ? ", all different" : "");
         break;
     case CLM_CFG_CUSTOM:
         snprintf(buf, size, "%s", row->expect);
@@ -326,6 +411,9 @@ static int get_integer(const value_ctx *c, int64_t *x)
         return bad(c, "is out of range");
     if ((c->row->flags & CLM_CFG_POW2) && (n <= 0 || (n & (n - 1)) != 0))
         return bad(c, "is not a power of two");
+    if ((c->row->flags & CLM_CFG_DAY_ALIGNED) &&
+        (n <= 0 || (86400 % n != 0 && n % 86400 != 0)))
+        return bad(c, "is not a divisor or multiple of 86400");
     *x = n;
     return 0;
 }
@@ -378,6 +466,40 @@ static int set_list(const value_ctx *c)
         }
     }
     free_list(*dst, *count);
+    *dst = list;
+    *count = n;
+    return 0;
+}
+
+static int set_intlist(const value_ctx *c)
+{
+    size_t n, *count = (size_t *)((char *)c->base + c->row->count_offset);
+    int **dst = c->field;
+    int *list;
+
+    if (!json_is_array(c->v))
+        return bad(c, "has the wrong type");
+    n = json_array_size(c->v);
+    for (size_t i = 0; i < n; i++)
+        if (!json_is_integer(json_array_get(c->v, i)))
+            return bad(c, "has the wrong type");
+    if (n < c->row->min_count)
+        return bad(c, "has too few entries");
+    for (size_t i = 0; i < n; i++) {
+        json_int_t x = json_integer_value(json_array_get(c->v, i));
+
+        if (x < c->row->min || x > c->row->max)
+            return bad(c, "has an entry out of range");
+        for (size_t j = 0; (c->row->flags & CLM_CFG_DISTINCT) && j < i; j++)
+            if (json_integer_value(json_array_get(c->v, j)) == x)
+                return bad(c, "has a repeated entry");
+    }
+    list = calloc(n ? n : 1, sizeof *list);
+    if (!list)
+        return oom_error(c->errbuf, c->errsize, c->name);
+    for (size_t i = 0; i < n; i++)
+        list[i] = (int)json_integer_value(json_array_get(c->v, i));
+    free(*dst);
     *dst = list;
     *count = n;
     return 0;
@@ -465,8 +587,9 @@ int clm_cfg_set_value(const clm_cfg_key *row, void *base, json_t *v, clm_cfg_sou
         .errsize = errsize,
         .redact = from == CLM_CFG_FROM_SECRETS || (row->flags & CLM_CFG_SECRET),
     };
-    const char *problem = "is not valid";
+    clm_cfg_problem problem = {.text = "is not valid"};
     int64_t n = 0;
+    char *at;
     int r;
 
     expect_text(row, c.expect, sizeof c.expect);
@@ -503,11 +626,23 @@ int clm_cfg_set_value(const clm_cfg_key *row, void *base, json_t *v, clm_cfg_sou
         return set_list(&c);
     case CLM_CFG_STRMAP:
         return set_map(&c);
+    case CLM_CFG_INTLIST:
+        return set_intlist(&c);
     case CLM_CFG_CUSTOM:
         r = row->parse(v, c.field, &problem);
         if (r == -ENOMEM)
             return oom_error(errbuf, errsize, name);
-        return r < 0 ? bad(&c, problem) : 0;
+        if (r == 0)
+            return 0;
+        problem.at[sizeof problem.at - 1] = '\0';
+        at = malloc(strlen(key) + strlen(problem.at) + 1);
+        if (!at)
+            return oom_error(errbuf, errsize, name);
+        strcpy(stpcpy(at, key), problem.at);
+        clm_cfg_error(errbuf, errsize, name, at, problem.value ? problem.value : v, c.redact,
+                      problem.text, problem.expect ? problem.expect : c.expect);
+        free(at);
+        return -EINVAL;
     }
     return -EINVAL;
 }
@@ -564,6 +699,11 @@ void clm_cfg_release(const clm_cfg_key *keys, size_t nkeys, void *base)
             *(clm_kv **)field = NULL;
             *count = 0;
             break;
+        case CLM_CFG_INTLIST:
+            free(*(int **)field);
+            *(int **)field = NULL;
+            *count = 0;
+            break;
         case CLM_CFG_CUSTOM:
             if (keys[i].release)
                 keys[i].release(field);
@@ -587,6 +727,7 @@ static const char *type_text(const clm_cfg_key *row)
         [CLM_CFG_INT64] = "integer",       [CLM_CFG_DOUBLE] = "number",
         [CLM_CFG_BOOL] = "boolean",        [CLM_CFG_ENUM] = "enum",
         [CLM_CFG_STRLIST] = "string list", [CLM_CFG_STRMAP] = "string map",
+        [CLM_CFG_INTLIST] = "integer list",
     };
 
     return row->type == CLM_CFG_CUSTOM ? row->type_name : names[row->type];
@@ -610,8 +751,12 @@ static void allowed_text(const clm_cfg_key *row, char *buf, size_t size)
         break;
     case CLM_CFG_INT:
     case CLM_CFG_INT64:
-        used = (size_t)snprintf(buf, size, "%lld..%lld%s", (long long)row->min, (long long)row->max,
-                                (row->flags & CLM_CFG_POW2) ? ", power of two" : "");
+        used = (size_t)snprintf(buf, size, "%lld..%lld%s%s", (long long)row->min,
+                                (long long)row->max,
+                                (row->flags & CLM_CFG_POW2) ? ", power of two" : "",
+                                (row->flags & CLM_CFG_DAY_ALIGNED)
+                                    ? ", divides or is a multiple of 86400"
+                                    : "");
         break;
     case CLM_CFG_DOUBLE:
         used = (size_t)snprintf(buf, size, "%g..%g", row->dmin, row->dmax);
@@ -631,6 +776,12 @@ static void allowed_text(const clm_cfg_key *row, char *buf, size_t size)
         break;
     case CLM_CFG_STRMAP:
         used = (size_t)snprintf(buf, size, "string values");
+        break;
+    case CLM_CFG_INTLIST:
+        used = (size_t)snprintf(buf, size, "at least %zu entr%s, each %lld..%lld%s", row->min_count,
+                                row->min_count == 1 ? "y" : "ies", (long long)row->min,
+                                (long long)row->max,
+                                (row->flags & CLM_CFG_DISTINCT) ? ", all different" : "");
         break;
     case CLM_CFG_CUSTOM:
         used = (size_t)snprintf(buf, size, "%s", row->expect);
@@ -672,6 +823,11 @@ static void put_wrapped(FILE *out, const char *text)
     }
 }
 
+/* Plain text: defaults longer than this are written below the help text,
+ * so one long default does not widen the column for every key. */
+#define DEFAULT_COLUMN_MAX 24
+static const char default_below[] = "(below)";
+
 void clm_cfg_describe(const clm_cfg_key *keys, size_t nkeys, FILE *out, bool markdown)
 {
     size_t kw = strlen("KEY"), tw = strlen("TYPE"), dw = strlen("DEFAULT");
@@ -699,6 +855,8 @@ void clm_cfg_describe(const clm_cfg_key *keys, size_t nkeys, FILE *out, bool mar
         size_t l = strlen(keys[i].path), t = strlen(type_text(&keys[i]));
         size_t d = keys[i].def ? strlen(keys[i].def) : strlen("none");
 
+        if (d > DEFAULT_COLUMN_MAX)
+            d = strlen(default_below);
         kw = l > kw ? l : kw;
         tw = t > tw ? t : tw;
         dw = d > dw ? d : dw;
@@ -706,11 +864,18 @@ void clm_cfg_describe(const clm_cfg_key *keys, size_t nkeys, FILE *out, bool mar
     fprintf(out, "%-*s  %-*s  %-*s  %s\n", (int)kw, "KEY", (int)tw, "TYPE", (int)dw, "DEFAULT",
             "ALLOWED");
     for (size_t i = 0; i < nkeys; i++) {
+        const char *def = keys[i].def ? keys[i].def : "none";
+        bool below = strlen(def) > DEFAULT_COLUMN_MAX;
+
         allowed_text(&keys[i], allowed, sizeof allowed);
         fprintf(out, "%-*s  %-*s  %-*s%s%s\n", (int)kw, keys[i].path, (int)tw, type_text(&keys[i]),
-                allowed[0] ? (int)dw : 0, keys[i].def ? keys[i].def : "none",
-                allowed[0] ? "  " : "", allowed);
+                allowed[0] ? (int)dw : 0, below ? default_below : def, allowed[0] ? "  " : "",
+                allowed);
         put_wrapped(out, keys[i].help);
+        if (below) {
+            fputs("    Default:\n", out);
+            put_wrapped(out, def);
+        }
     }
 }
 

@@ -34,6 +34,8 @@ typedef enum clm_cfg_type {
     CLM_CFG_BOOL,    /* bool */
     CLM_CFG_ENUM,    /* int: the index of the value in `allowed` */
     CLM_CFG_STRLIST, /* char ** with a size_t count at count_offset; min = fewest entries */
+    CLM_CFG_INTLIST, /* int * with a size_t count at count_offset; min..max bound each entry,
+                        min_count = fewest entries */
     CLM_CFG_STRMAP,  /* clm_kv * with a size_t count at count_offset; values are strings */
     CLM_CFG_CUSTOM,  /* the row's parse and release callbacks own the field */
 } clm_cfg_type;
@@ -44,6 +46,8 @@ enum {
     CLM_CFG_NO_SPACE = 1u << 1,   /* STRING: the value must not contain whitespace */
     CLM_CFG_SECRET = 1u << 2,     /* accepted only from a secrets file; the value is never shown */
     CLM_CFG_IN_SECRETS = 1u << 3, /* accepted from a secrets file as well as the main file */
+    CLM_CFG_DAY_ALIGNED = 1u << 4, /* INT, INT64: the value divides 86400 or is a multiple of it */
+    CLM_CFG_DISTINCT = 1u << 5,    /* INTLIST: no two entries equal */
 };
 
 /* Where a JSON document being applied came from. A secrets file may hold only
@@ -54,11 +58,22 @@ typedef enum clm_cfg_source {
     CLM_CFG_FROM_SECRETS,
 } clm_cfg_source;
 
+/* What a CUSTOM row's parse found wrong. The engine writes
+ *   <name>: <key><at>: <value> <text> (expected <expect>)
+ * e.g. "clmd.json: lifecycle.rules[2].min_orders: -1 is out of range
+ * (expected a non-negative integer)". parse must set text; the other
+ * members start zeroed. */
+typedef struct clm_cfg_problem {
+    const char *text;    /* a phrase such as "is not a valid rule" */
+    char at[64];         /* appended to the key, e.g. "[2].min_orders"; "": the key itself */
+    const json_t *value; /* the part of v that is wrong; NULL: v */
+    const char *expect;  /* NULL: the row's expect */
+} clm_cfg_problem;
+
 /* CUSTOM rows: parses v into *field, which holds the previous value (the
- * default, or all-zero). Returns 0; or -EINVAL and sets *problem to a phrase
- * such as "is not a valid rule" (the engine adds file, key, value and the
- * row's `expect`); or -ENOMEM. Must leave *field releasable on failure. */
-typedef int (*clm_cfg_parse_fn)(json_t *v, void *field, const char **problem);
+ * default, or all-zero). Returns 0; or -EINVAL with *problem filled in; or
+ * -ENOMEM. Must leave *field releasable on failure. */
+typedef int (*clm_cfg_parse_fn)(json_t *v, void *field, clm_cfg_problem *problem);
 /* CUSTOM rows: frees what parse stored in *field and zeroes it. */
 typedef void (*clm_cfg_release_fn)(void *field);
 
@@ -73,7 +88,8 @@ typedef struct clm_cfg_key {
                                    entry keys that are secrets (NULL-terminated) */
     unsigned flags;             /* CLM_CFG_* flags above */
     size_t offset;              /* offsetof() the field in the destination struct */
-    size_t count_offset;        /* STRLIST, STRMAP: offsetof() the size_t count */
+    size_t count_offset;        /* STRLIST, STRMAP, INTLIST: offsetof() the size_t count */
+    size_t min_count;           /* INTLIST: fewest entries */
     clm_cfg_parse_fn parse;     /* CUSTOM only */
     clm_cfg_release_fn release; /* CUSTOM only */
     const char *type_name;      /* CUSTOM only: the type shown in the key reference */

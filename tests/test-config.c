@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/lifecycle.h"
 #include "config/schema.h"
+#include "core/stages.h"
 
 #ifndef CLM_SOURCE_DIR
 #error "CLM_SOURCE_DIR must name the source tree (set in tests/meson.build)"
@@ -127,8 +129,75 @@ static void assert_rejects(const char *json, const char *message)
 
 /* ---- defaults, example file, key reference ------------------------------- */
 
-/* Asserts that cfg holds exactly the documented defaults. */
-static void assert_defaults(const clm_config *cfg)
+/* Asserts that r reads {"on": on, "from": from, "to": to, ...}; on and from
+ * are the names joined by ',' (from "" = any); an order bound of -1 and a
+ * score bound of INT32_MIN / INT32_MAX mean none. */
+static void assert_rule(const clm_stage_rule_spec *r, const char *on, const char *from,
+                        const char *to, int64_t min_orders, int64_t max_orders, int32_t min_score,
+                        int32_t max_score)
+{
+    char joined[128];
+    size_t used = 0;
+
+    joined[0] = '\0';
+    for (size_t i = 0; i < r->non; i++)
+        used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "",
+                                 r->on[i]);
+    assert_string_equal(joined, on);
+    used = 0;
+    joined[0] = '\0';
+    for (size_t i = 0; i < r->nfrom; i++)
+        used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "",
+                                 r->from[i]);
+    assert_string_equal(joined, from);
+    assert_string_equal(r->to, to);
+    assert_int_equal(r->min_orders, min_orders);
+    assert_int_equal(r->max_orders, max_orders);
+    assert_int_equal(r->min_score, min_score);
+    assert_int_equal(r->max_score, max_score);
+    assert_int_equal(r->has_score_cond, min_score != INT32_MIN || max_score != INT32_MAX);
+}
+
+/* Asserts that cfg's lifecycle section holds exactly the documented defaults. */
+static void assert_default_lifecycle(const clm_config *cfg)
+{
+    static const char *const stages[] = {"awareness",  "acquisition", "conversion",
+                                         "onboarding", "engagement",  "retention",
+                                         "advocacy",   "churned",     "reactivated"};
+    const clm_stage_rule_spec *r;
+    size_t n;
+
+    assert_int_equal(cfg->lifecycle_stage_count, 9);
+    for (size_t i = 0; i < 9; i++)
+        assert_string_equal(cfg->lifecycle_stages[i], stages[i]);
+    assert_string_equal(cfg->lifecycle_churned_stage, "churned");
+    assert_string_equal(cfg->lifecycle_reactivated_stage, "reactivated");
+    assert_true(cfg->lifecycle_forward_only);
+    assert_int_equal(cfg->lifecycle_churn_inactive_days, 90);
+    r = clm_cfg_rules_specs(cfg->lifecycle_rules, &n);
+    assert_int_equal(n, 10);
+    assert_rule(&r[0], "visit", "", "awareness", -1, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[1], "signup", "", "acquisition", -1, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[2], "purchase", "", "conversion", 1, 1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[3], "onboarding_complete", "", "onboarding", -1, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[4], "login,session,feature_use", "onboarding", "engagement", -1, -1, INT32_MIN,
+                INT32_MAX);
+    assert_rule(&r[5], "purchase", "", "retention", 2, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[6], "referral,review", "", "advocacy", 1, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[7], "nps_response", "", "advocacy", 1, -1, 9, INT32_MAX);
+    assert_rule(&r[8], "cancel", "", "churned", 1, -1, INT32_MIN, INT32_MAX);
+    assert_rule(&r[9], "*", "churned", "reactivated", -1, -1, INT32_MIN, INT32_MAX);
+    /* The compiled model: 7 ordinary stages, churned index 7, reactivated 8. */
+    assert_non_null(cfg->stages);
+    assert_int_equal(clm_stages_count(cfg->stages), 9);
+    assert_int_equal(clm_stages_ordinary(cfg->stages), 7);
+    assert_int_equal(clm_stages_churned(cfg->stages), 7);
+    assert_int_equal(clm_stages_reactivated(cfg->stages), 8);
+    assert_true(clm_stages_forward_only(cfg->stages));
+}
+
+/* Asserts that cfg holds the documented defaults outside the lifecycle section. */
+static void assert_defaults_outside_lifecycle(const clm_config *cfg)
 {
     assert_string_equal(cfg->kafka_brokers, "127.0.0.1:9092");
     assert_int_equal(cfg->kafka_topic_count, 1);
@@ -151,11 +220,28 @@ static void assert_defaults(const clm_config *cfg)
     assert_int_equal(cfg->events_unknown_type, 0); /* "activity" is value 0 */
     assert_int_equal(cfg->events_dedup_horizon_s, 86400);
     assert_int_equal(cfg->events_dedup_max_ids, 16);
+    assert_int_equal(cfg->events_allowed_lateness_s, 604800); /* 7 * 86400 */
     assert_int_equal(cfg->core_workers, 0);
     assert_int_equal(cfg->core_max_customers, 1000000);
     assert_int_equal(cfg->core_ring_size, 16384);
+    assert_int_equal(cfg->kpi_window_count, 3);
+    assert_int_equal(cfg->kpi_windows[0], 7);
+    assert_int_equal(cfg->kpi_windows[1], 30);
+    assert_int_equal(cfg->kpi_windows[2], 90);
+    assert_int_equal(cfg->kpi_bucket_s, 86400);
+    assert_int_equal(cfg->kpi_clv_min_tenure_days, 30);
+    assert_true(cfg->kpi_clv_max_years == 5.0);
+    assert_true(cfg->kpi_gross_margin == 1.0);
+    assert_int_equal(cfg->kpi_refresh_ms, 1000);
     assert_int_equal(cfg->log_level, 6); /* "info" = LOG_INFO = 6 */
     assert_string_equal(cfg->secrets_file, "");
+}
+
+/* Asserts that cfg holds exactly the documented defaults. */
+static void assert_defaults(const clm_config *cfg)
+{
+    assert_defaults_outside_lifecycle(cfg);
+    assert_default_lifecycle(cfg);
 }
 
 static void test_defaults(void **state)
@@ -193,6 +279,30 @@ static void test_example_file_is_defaults(void **state)
     assert_string_equal(err, "");
     assert_defaults(cfg);
     clm_config_free(cfg);
+}
+
+/* The shipped stage models differ from the example only in "lifecycle". */
+static void test_stage_files_keep_other_defaults(void **state)
+{
+    static const char *const files[] = {CLM_SOURCE_DIR "/config/stages/b2b.json",
+                                        CLM_SOURCE_DIR "/config/stages/b2c.json"};
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        clm_config *cfg = NULL;
+        char err[512] = "";
+
+        assert_int_equal(clm_config_load(files[i], &cfg, err, sizeof err), 0);
+        assert_string_equal(err, "");
+        assert_defaults_outside_lifecycle(cfg);
+        /* 5 ordinary stages plus churned and reactivated. */
+        assert_int_equal(clm_stages_count(cfg->stages), 7);
+        assert_string_equal(cfg->lifecycle_churned_stage, "churned");
+        assert_string_equal(cfg->lifecycle_reactivated_stage, "reactivated");
+        assert_true(cfg->lifecycle_forward_only);
+        assert_int_equal(cfg->lifecycle_churn_inactive_days, 90);
+        clm_config_free(cfg);
+    }
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -244,19 +354,33 @@ static void test_describe_plain(void **state)
     assert_non_null(out);
     clm_config_describe(out, false);
     assert_int_equal(fclose(out), 0);
-    /* Column widths: the longest key "events.dedup_horizon_s" is 22, the
-     * longest type "string list" 11, the longest default "\"127.0.0.1:9092\""
-     * 16; columns are separated by two spaces. So "flush.interval_ms" (17)
-     * gets 5 + 2 spaces, "integer" (7) 4 + 2, "1000" (4) 12 + 2. */
-    assert_non_null(strstr(text, "\nflush.interval_ms       integer      1000              10..600000\n"
+    /* Column widths: the longest key "lifecycle.churn_inactive_days" is 29,
+     * the longest type "integer list" 12, the longest default of at most 24
+     * characters "\"127.0.0.1:9092\"" 16 (the defaults of lifecycle.stages
+     * and lifecycle.rules are longer and go below the help); columns are
+     * separated by two spaces. So "flush.interval_ms" (17) gets 12 + 2
+     * spaces, "integer" (7) 5 + 2, "1000" (4) 12 + 2. */
+    assert_non_null(strstr(text, "\nflush.interval_ms              integer       1000              "
+                                 "10..600000\n"
                                  "    Longest time dirty customer state waits before it is written"
                                  " to Redis, in\n    milliseconds.\n"));
     /* No allowed column: the line ends after the default, unpadded. */
-    assert_non_null(strstr(text, "\nkafka.dlq_topic         string       \"\"\n"));
-    assert_non_null(strstr(text, "\nredis.password          string       none              "
-                                 "secrets file only\n"));
-    assert_non_null(strstr(text, "\ncore.ring_size          integer      16384             "
-                                 "64..1048576, power of two\n"));
+    assert_non_null(strstr(text, "\nkafka.dlq_topic                string        \"\"\n"));
+    assert_non_null(strstr(text, "\nredis.password                 string        none"
+                                 "              secrets file only\n"));
+    assert_non_null(strstr(text, "\ncore.ring_size                 integer       16384"
+                                 "             64..1048576, power of two\n"));
+    assert_non_null(strstr(text, "\nkpi.windows                    integer list  [7, 30, 90]"
+                                 "       at least 1 entry, each 1..3650, all different\n"));
+    assert_non_null(strstr(text, "\nkpi.bucket_s                   integer       86400"
+                                 "             60..2592000, divides or is a multiple of 86400\n"));
+    /* A long default: "(below)" in the column, the value after the help. */
+    assert_non_null(strstr(text, "\nlifecycle.stages               string list   (below)"
+                                 "           at least 1 entry\n"));
+    assert_non_null(strstr(text, "\n    is reserved.\n    Default:\n    [\"awareness\","
+                                 " \"acquisition\", \"conversion\", \"onboarding\","
+                                 " \"engagement\",\n    \"retention\", \"advocacy\","
+                                 " \"churned\", \"reactivated\"]\n"));
     free(text);
 }
 
@@ -286,6 +410,17 @@ static void test_every_key_set(void **state)
                           " \"dedup_max_ids\": 1024},"
                           " \"core\": {\"workers\": 256, \"max_customers\": 1000000000,"
                           " \"ring_size\": 64},"
+                          " \"lifecycle\": {\"stages\": [\"new\", \"gone\", \"back\"],"
+                          " \"churned_stage\": \"gone\", \"reactivated_stage\": \"back\","
+                          " \"forward_only\": false, \"churn_inactive_days\": 3650,"
+                          " \"rules\": [{\"on\": \"*\", \"from\": [\"none\"], \"to\": \"new\"},"
+                          " {\"on\": [\"cancel\", \"refund\"], \"min_orders\": 0,"
+                          " \"max_orders\": 0, \"min_score\": -5, \"max_score\": 5,"
+                          " \"to\": \"gone\"},"
+                          " {\"on\": \"*\", \"from\": [\"gone\", \"new\"], \"to\": \"back\"}]},"
+                          " \"kpi\": {\"windows\": [3650, 1], \"bucket_s\": 60,"
+                          " \"clv_min_tenure_days\": 3650, \"clv_max_years\": 100,"
+                          " \"gross_margin\": 0, \"refresh_ms\": 3600000},"
                           " \"log\": {\"level\": \"debug\"}}",
                           &cfg, err, sizeof err),
                      0);
@@ -316,6 +451,35 @@ static void test_every_key_set(void **state)
     assert_int_equal(cfg->core_workers, 256);
     assert_int_equal(cfg->core_max_customers, 1000000000);
     assert_int_equal(cfg->core_ring_size, 64);
+    assert_int_equal(cfg->lifecycle_stage_count, 3);
+    assert_string_equal(cfg->lifecycle_stages[0], "new");
+    assert_string_equal(cfg->lifecycle_stages[2], "back");
+    assert_string_equal(cfg->lifecycle_churned_stage, "gone");
+    assert_string_equal(cfg->lifecycle_reactivated_stage, "back");
+    assert_false(cfg->lifecycle_forward_only);
+    assert_int_equal(cfg->lifecycle_churn_inactive_days, 3650);
+    {
+        size_t n;
+        const clm_stage_rule_spec *r = clm_cfg_rules_specs(cfg->lifecycle_rules, &n);
+
+        assert_int_equal(n, 3);
+        assert_rule(&r[0], "*", "none", "new", -1, -1, INT32_MIN, INT32_MAX);
+        assert_rule(&r[1], "cancel,refund", "", "gone", 0, 0, -5, 5);
+        assert_rule(&r[2], "*", "gone,new", "back", -1, -1, INT32_MIN, INT32_MAX);
+    }
+    /* new 0 (the only ordinary stage), gone 1, back 2. */
+    assert_int_equal(clm_stages_ordinary(cfg->stages), 1);
+    assert_int_equal(clm_stages_churned(cfg->stages), 1);
+    assert_int_equal(clm_stages_reactivated(cfg->stages), 2);
+    assert_false(clm_stages_forward_only(cfg->stages));
+    assert_int_equal(cfg->kpi_window_count, 2);
+    assert_int_equal(cfg->kpi_windows[0], 3650);
+    assert_int_equal(cfg->kpi_windows[1], 1);
+    assert_int_equal(cfg->kpi_bucket_s, 60);
+    assert_int_equal(cfg->kpi_clv_min_tenure_days, 3650);
+    assert_true(cfg->kpi_clv_max_years == 100.0);
+    assert_true(cfg->kpi_gross_margin == 0.0);
+    assert_int_equal(cfg->kpi_refresh_ms, 3600000);
     assert_int_equal(cfg->log_level, 7); /* "debug" = LOG_DEBUG = 7 */
     clm_config_free(cfg);
 }
@@ -423,6 +587,92 @@ static void test_out_of_range(void **state)
                    "clmd.json: redis.port: 4294967297 is out of range (expected an integer 1..65535)");
     assert_rejects("{\"events\": {\"dedup_max_ids\": -1}}",
                    "clmd.json: events.dedup_max_ids: -1 is out of range (expected an integer 1..1024)");
+}
+
+static void test_lifecycle_and_kpi_bounds(void **state)
+{
+    (void)state;
+    /* 60 days = 5184000 s. */
+    assert_rejects("{\"events\": {\"allowed_lateness_s\": 5184001}}",
+                   "clmd.json: events.allowed_lateness_s: 5184001 is out of range"
+                   " (expected an integer 0..5184000)");
+    assert_rejects("{\"lifecycle\": {\"churn_inactive_days\": 0}}",
+                   "clmd.json: lifecycle.churn_inactive_days: 0 is out of range"
+                   " (expected an integer 1..3650)");
+    assert_rejects("{\"lifecycle\": {\"forward_only\": \"yes\"}}",
+                   "clmd.json: lifecycle.forward_only: \"yes\" has the wrong type"
+                   " (expected true or false)");
+    assert_rejects("{\"lifecycle\": {\"stages\": []}}",
+                   "clmd.json: lifecycle.stages: [] has too few entries"
+                   " (expected a list of at least 1 string)");
+    assert_rejects("{\"lifecycle\": {\"churned_stage\": \"\"}}",
+                   "clmd.json: lifecycle.churned_stage: \"\" is too short"
+                   " (expected a non-empty string)");
+    assert_rejects("{\"kpi\": {\"clv_min_tenure_days\": 3651}}",
+                   "clmd.json: kpi.clv_min_tenure_days: 3651 is out of range"
+                   " (expected an integer 1..3650)");
+    assert_rejects("{\"kpi\": {\"clv_max_years\": 0}}",
+                   "clmd.json: kpi.clv_max_years: 0 is out of range (expected a number 0.1..100)");
+    assert_rejects("{\"kpi\": {\"gross_margin\": 1.5}}",
+                   "clmd.json: kpi.gross_margin: 1.5 is out of range (expected a number 0..1)");
+    assert_rejects("{\"kpi\": {\"refresh_ms\": 99}}",
+                   "clmd.json: kpi.refresh_ms: 99 is out of range"
+                   " (expected an integer 100..3600000)");
+}
+
+static void test_kpi_windows(void **state)
+{
+    static const char expect[] =
+        " (expected a list of at least 1 integer, each 1..3650, all different)";
+    char message[256];
+
+    (void)state;
+    snprintf(message, sizeof message, "clmd.json: kpi.windows: [] has too few entries%s", expect);
+    assert_rejects("{\"kpi\": {\"windows\": []}}", message);
+    snprintf(message, sizeof message, "clmd.json: kpi.windows: [7,0] has an entry out of range%s",
+             expect);
+    assert_rejects("{\"kpi\": {\"windows\": [7, 0]}}", message);
+    snprintf(message, sizeof message,
+             "clmd.json: kpi.windows: [3651] has an entry out of range%s", expect);
+    assert_rejects("{\"kpi\": {\"windows\": [3651]}}", message);
+    snprintf(message, sizeof message, "clmd.json: kpi.windows: [30,7,30] has a repeated entry%s",
+             expect);
+    assert_rejects("{\"kpi\": {\"windows\": [30, 7, 30]}}", message);
+    snprintf(message, sizeof message, "clmd.json: kpi.windows: [7.5] has the wrong type%s", expect);
+    assert_rejects("{\"kpi\": {\"windows\": [7.5]}}", message);
+    snprintf(message, sizeof message, "clmd.json: kpi.windows: 7 has the wrong type%s", expect);
+    assert_rejects("{\"kpi\": {\"windows\": 7}}", message);
+}
+
+static void test_kpi_bucket_day_aligned(void **state)
+{
+    static const int good[] = {60, 3600, 86400, 172800, 2592000};
+    clm_config *cfg;
+    char err[256];
+
+    (void)state;
+    /* 86400 / 60 = 1440, 86400 / 3600 = 24; 172800 = 2 * 86400,
+     * 2592000 = 30 * 86400. */
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char json[64];
+
+        snprintf(json, sizeof json, "{\"kpi\": {\"bucket_s\": %d}}", good[i]);
+        assert_int_equal(load(json, &cfg, err, sizeof err), 0);
+        assert_int_equal(cfg->kpi_bucket_s, good[i]);
+        clm_config_free(cfg);
+    }
+    /* 86400 / 7000 = 12.34...: neither. */
+    assert_rejects("{\"kpi\": {\"bucket_s\": 7000}}",
+                   "clmd.json: kpi.bucket_s: 7000 is not a divisor or multiple of 86400"
+                   " (expected a divisor or multiple of 86400 within 60..2592000)");
+    /* 129600 = 1.5 days: 129600 % 86400 = 43200. */
+    assert_rejects("{\"kpi\": {\"bucket_s\": 129600}}",
+                   "clmd.json: kpi.bucket_s: 129600 is not a divisor or multiple of 86400"
+                   " (expected a divisor or multiple of 86400 within 60..2592000)");
+    /* 30 divides 86400 but is below 60. */
+    assert_rejects("{\"kpi\": {\"bucket_s\": 30}}",
+                   "clmd.json: kpi.bucket_s: 30 is out of range"
+                   " (expected a divisor or multiple of 86400 within 60..2592000)");
 }
 
 static void test_power_of_two(void **state)
@@ -716,14 +966,14 @@ static void release_rule(void *field)
 }
 
 /* Accepts exactly {"stage": string, "after_s": integer}. */
-static int parse_rule(json_t *v, void *field, const char **problem)
+static int parse_rule(json_t *v, void *field, clm_cfg_problem *problem)
 {
     json_t *stage = json_object_get(v, "stage"), *after = json_object_get(v, "after_s");
     test_rule *rule;
 
     if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_string(stage) ||
         !json_is_integer(after)) {
-        *problem = "is not a valid rule";
+        problem->text = "is not a valid rule";
         return -EINVAL;
     }
     rule = malloc(sizeof *rule);
@@ -836,6 +1086,7 @@ int main(void)
         cmocka_unit_test_teardown(test_defaults, teardown),
         cmocka_unit_test_teardown(test_empty_object_is_defaults, teardown),
         cmocka_unit_test_teardown(test_example_file_is_defaults, teardown),
+        cmocka_unit_test_teardown(test_stage_files_keep_other_defaults, teardown),
         cmocka_unit_test_teardown(test_readme_keys_up_to_date, teardown),
         cmocka_unit_test_teardown(test_describe_plain, teardown),
         cmocka_unit_test_teardown(test_free_null, teardown),
@@ -844,6 +1095,9 @@ int main(void)
         cmocka_unit_test_teardown(test_unknown_key, teardown),
         cmocka_unit_test_teardown(test_wrong_types, teardown),
         cmocka_unit_test_teardown(test_out_of_range, teardown),
+        cmocka_unit_test_teardown(test_lifecycle_and_kpi_bounds, teardown),
+        cmocka_unit_test_teardown(test_kpi_windows, teardown),
+        cmocka_unit_test_teardown(test_kpi_bucket_day_aligned, teardown),
         cmocka_unit_test_teardown(test_power_of_two, teardown),
         cmocka_unit_test_teardown(test_bad_enum_and_list, teardown),
         cmocka_unit_test_teardown(test_string_bounds, teardown),
