@@ -1,11 +1,15 @@
-/* core/customer.c - per-customer state and event application (see customer.h). */
+/* core/customer.c - per-customer state, lifecycle and KPI deltas (see customer.h). */
 #include "core/customer.h"
+
+#include "core/kpi.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define YEAR_MS (365LL * 86400000LL)
 
 clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
 {
@@ -19,6 +23,13 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     c->id_len = (uint8_t)len;
     c->part = part;
     c->last_type = CLM_EV_OTHER;
+    c->first_purchase = CLM_NO_TS;
+    c->first_signup = CLM_NO_TS;
+    c->active_bucket = CLM_NO_TS;
+    c->stage = CLM_STAGE_NONE;
+    c->peak = CLM_STAGE_NONE;
+    for (int i = 0; i < CLM_CUST_RANKS; i++)
+        c->entered[i] = -1;
     clm_dedup_init(&c->dedup);
     return c;
 }
@@ -31,20 +42,243 @@ void clm_customer_free(clm_customer *c)
     free(c);
 }
 
-int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opts *o)
+/* ---- lifecycle helpers -------------------------------------------------- */
+
+static bool is_churned(const clm_customer *c, const clm_apply_opts *o)
 {
+    return o->stages && c->stage != CLM_STAGE_NONE && c->stage == clm_stages_churned(o->stages);
+}
+
+/* A current customer: has ordered and is not churned. */
+static bool is_current(const clm_customer *c, const clm_apply_opts *o)
+{
+    return c->orders >= 1 && !is_churned(c, o);
+}
+
+/* Recomputes the customer's contribution to the portfolio value rate. */
+static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas *d)
+{
+    int64_t rate = 0;
+    if (is_current(c, o)) {
+        int64_t tenure = c->last_seen - c->first_purchase;
+        if (tenure < o->clv_min_tenure_ms)
+            tenure = o->clv_min_tenure_ms;
+        if (tenure < 1)
+            tenure = 1;
+        __extension__ __int128 wide = (__int128)c->revenue_micros * YEAR_MS;
+        rate = (int64_t)(wide / tenure);
+    }
+    d->value_rate_micros += rate - c->clv_rate_micros;
+    if (rate != c->clv_rate_micros)
+        d->any = true;
+    c->clv_rate_micros = rate;
+}
+
+/* Moves the customer to stage `to` at time ts, with its counters. */
+static int enter_stage(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int to,
+                       int64_t ts)
+{
+    const clm_stages *m = o->stages;
+    int64_t b = clm_bucket_of_ms(ts, o->bucket_ms);
+    int from = c->stage, churned = clm_stages_churned(m);
+    int r;
+    if ((r = clm_deltas_transition(d, b, from, to)) < 0)
+        return r;
+    if (to == churned) {
+        if ((r = clm_deltas_add(d, b, CLM_DAY(churned), 1)) < 0 ||
+            (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), -1)) < 0))
+            return r;
+    } else if (from == churned) {
+        if (to == clm_stages_reactivated(m) && (r = clm_deltas_add(d, b, CLM_DAY(reactivated), 1)) < 0)
+            return r;
+        if (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0)
+            return r;
+    }
+    int rank = clm_stages_rank(m, to);
+    if (rank >= 0 && rank < CLM_CUST_RANKS) {
+        if (c->entered[rank] < 0) {
+            c->entered[rank] = (int32_t)b;
+            if ((r = clm_deltas_add(d, b, CLM_DAY(entered) + (size_t)to * sizeof(int64_t), 1)) < 0)
+                return r;
+            if (rank > 0 && c->entered[rank - 1] >= 0 &&
+                (r = clm_deltas_add(d, c->entered[rank - 1],
+                                    CLM_DAY(advanced) + (size_t)(rank - 1) * sizeof(int64_t), 1)) < 0)
+                return r;
+        }
+        if (c->peak == CLM_STAGE_NONE || rank > clm_stages_rank(m, c->peak))
+            c->peak = (uint8_t)to;
+    } else if (rank < 0) {
+        if ((r = clm_deltas_add(d, b, CLM_DAY(entered) + (size_t)to * sizeof(int64_t), 1)) < 0)
+            return r;
+    }
+    c->stage = (uint8_t)to;
+    c->stage_since = ts;
+    return 0;
+}
+
+int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
+{
+    if (!o->stages || !is_current(c, o))
+        return CLM_NO_TS;
+    return c->last_seen + o->churn_inactive_ms;
+}
+
+int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
+{
+    int64_t deadline = clm_customer_deadline(c, o);
+    if (deadline == CLM_NO_TS || watermark == CLM_NO_TS || deadline > watermark)
+        return 0;
+    int r = enter_stage(c, o, d, clm_stages_churned(o->stages), deadline);
+    if (r < 0)
+        return r;
+    update_clv_rate(c, o, d);
+    c->flags |= CLM_CUST_DIRTY;
+    return 1;
+}
+
+/* Records activity in bucket b: distinct active customers per bucket, and
+ * the bucket of each customer's latest activity (for distinct counts over
+ * windows). Buckets more than 63 behind the latest cannot occur (they are
+ * late) and are ignored. */
+static int mark_active(clm_customer *c, int64_t b, clm_deltas *d)
+{
+    int r;
+    bool counted = c->orders >= 1; /* last_active counts customers only */
+    if (c->active_bucket == CLM_NO_TS || b > c->active_bucket) {
+        if (counted && c->active_bucket != CLM_NO_TS &&
+            (r = clm_deltas_add(d, c->active_bucket, CLM_DAY(last_active), -1)) < 0)
+            return r;
+        if (counted && (r = clm_deltas_add(d, b, CLM_DAY(last_active), 1)) < 0)
+            return r;
+        int64_t shift = c->active_bucket == CLM_NO_TS ? 64 : b - c->active_bucket;
+        c->active_bits = (shift >= 64 ? 0 : c->active_bits << shift) | 1u;
+        c->active_bucket = b;
+        return clm_deltas_add(d, b, CLM_DAY(active_customers), 1);
+    }
+    int64_t k = c->active_bucket - b;
+    if (k >= 64 || (c->active_bits & (1ull << k)))
+        return 0;
+    c->active_bits |= 1ull << k;
+    return clm_deltas_add(d, b, CLM_DAY(active_customers), 1);
+}
+
+static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
+                       clm_deltas *d, int64_t b)
+{
+    int r;
+    if ((r = clm_deltas_add(d, b, CLM_DAY(orders), 1)) < 0 ||
+        (r = clm_deltas_add(d, b, CLM_DAY(revenue_micros), ev->amount_micros)) < 0)
+        return r;
+    c->orders++;
+    c->revenue_micros += ev->amount_micros;
+    if (c->orders == 1) {
+        c->first_purchase = ev->ts_ms;
+        if ((r = clm_deltas_add(d, b, CLM_DAY(new_customers), 1)) < 0 ||
+            (!is_churned(c, o) && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0) ||
+            (r = clm_deltas_add(d, c->active_bucket, CLM_DAY(last_active), 1)) < 0)
+            return r;
+        if (c->first_signup != CLM_NO_TS &&
+            (r = clm_deltas_add(d, clm_bucket_of_ms(c->first_signup, o->bucket_ms),
+                                CLM_DAY(leads_converted), 1)) < 0)
+            return r;
+        return 0;
+    }
+    if (ev->ts_ms < c->first_purchase) {
+        /* an earlier first purchase arrived late: it becomes the first, the
+         * old first becomes a repeat order on its own bucket */
+        int64_t ob = clm_bucket_of_ms(c->first_purchase, o->bucket_ms);
+        if ((r = clm_deltas_add(d, ob, CLM_DAY(new_customers), -1)) < 0 ||
+            (r = clm_deltas_add(d, b, CLM_DAY(new_customers), 1)) < 0 ||
+            (r = clm_deltas_add(d, ob, CLM_DAY(customers_delta), -1)) < 0 ||
+            (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0 ||
+            (r = clm_deltas_add(d, ob, CLM_DAY(repeat_orders), 1)) < 0)
+            return r;
+        c->first_purchase = ev->ts_ms;
+        return 0;
+    }
+    return clm_deltas_add(d, b, CLM_DAY(repeat_orders), 1);
+}
+
+static int on_signup(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
+                     clm_deltas *d, int64_t b)
+{
+    int r;
+    if (c->first_signup != CLM_NO_TS && ev->ts_ms >= c->first_signup)
+        return 0;
+    if (c->first_signup != CLM_NO_TS) { /* an earlier first signup arrived late */
+        int64_t ob = clm_bucket_of_ms(c->first_signup, o->bucket_ms);
+        if ((r = clm_deltas_add(d, ob, CLM_DAY(new_leads), -1)) < 0 ||
+            (c->orders >= 1 && (r = clm_deltas_add(d, ob, CLM_DAY(leads_converted), -1)) < 0))
+            return r;
+    }
+    c->first_signup = ev->ts_ms;
+    if ((r = clm_deltas_add(d, b, CLM_DAY(new_leads), 1)) < 0 ||
+        (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(leads_converted), 1)) < 0))
+        return r;
+    return 0;
+}
+
+/* Per-type counters of the event's own bucket. */
+static int count_event(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
+                       clm_deltas *d, int64_t b)
+{
+    int s = ev->score;
+    switch (ev->type) {
+    case CLM_EV_PURCHASE:
+        return on_purchase(c, ev, o, d, b);
+    case CLM_EV_REFUND:
+        c->refunds_micros += ev->amount_micros;
+        return clm_deltas_add(d, b, CLM_DAY(refunds_micros), ev->amount_micros);
+    case CLM_EV_SIGNUP:
+        return on_signup(c, ev, o, d, b);
+    case CLM_EV_LEAD_CONTACTED:
+        if ((c->flags & CLM_CUST_CONTACTED) || c->first_signup == CLM_NO_TS ||
+            ev->ts_ms < c->first_signup)
+            return 0;
+        c->flags |= CLM_CUST_CONTACTED;
+        return clm_deltas_add(d, b, CLM_DAY(leads_contacted), 1) < 0 ||
+                       clm_deltas_add(d, b, CLM_DAY(lead_response_ms_sum),
+                                      ev->ts_ms - c->first_signup) < 0
+                   ? -ENOMEM
+                   : 0;
+    case CLM_EV_NPS_RESPONSE:
+        return clm_deltas_add(d, b,
+                              s >= 9   ? CLM_DAY(nps_promoters)
+                              : s >= 7 ? CLM_DAY(nps_passives)
+                                       : CLM_DAY(nps_detractors),
+                              1);
+    case CLM_EV_CSAT_RESPONSE:
+        if (clm_deltas_add(d, b, CLM_DAY(csat_n), 1) < 0 ||
+            clm_deltas_add(d, b, CLM_DAY(csat_sum), s) < 0)
+            return -ENOMEM;
+        return s >= 4 ? clm_deltas_add(d, b, CLM_DAY(csat_satisfied), 1) : 0;
+    case CLM_EV_SESSION:
+        if (clm_deltas_add(d, b, CLM_DAY(sessions), 1) < 0)
+            return -ENOMEM;
+        return ev->has_duration ? clm_deltas_add(d, b, CLM_DAY(session_ms), ev->duration_ms) : 0;
+    case CLM_EV_UPGRADE:
+        return clm_deltas_add(d, b, CLM_DAY(upgrades), 1);
+    default:
+        return 0;
+    }
+}
+
+int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
+                       clm_deltas *d, int64_t watermark)
+{
+    int r;
     bool dedup = o->dedup_horizon_ms > 0 && ev->has_event_id;
-    uint64_t h = 0;
     if (dedup) {
-        h = clm_dedup_hash(ev->event_id, ev->event_id_len);
+        uint64_t h = clm_dedup_hash(ev->event_id, ev->event_id_len);
         if (clm_dedup_contains(&c->dedup, h))
             return CLM_DUPLICATE;
         int64_t latest = c->events && c->last_seen > ev->ts_ms ? c->last_seen : ev->ts_ms;
-        int r = clm_dedup_add(&c->dedup, h, ev->ts_ms, latest, o->dedup_horizon_ms,
-                              o->dedup_max_ids);
-        if (r < 0)
+        if ((r = clm_dedup_add(&c->dedup, h, ev->ts_ms, latest, o->dedup_horizon_ms,
+                               o->dedup_max_ids)) < 0)
             return r;
     }
+    if (o->stages && (r = clm_customer_expire(c, o, d, watermark)) < 0)
+        return r;
 
     if (c->events == 0 || ev->ts_ms < c->first_seen)
         c->first_seen = ev->ts_ms;
@@ -54,26 +288,33 @@ int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opt
     }
     c->events++;
 
-    switch (ev->type) {
-    case CLM_EV_PURCHASE:
-        c->orders++;
-        c->revenue_micros += ev->amount_micros;
-        break;
-    case CLM_EV_REFUND:
-        c->refunds_micros += ev->amount_micros;
-        break;
-    default:
-        break;
+    int64_t b = clm_bucket_of_ms(ev->ts_ms, o->bucket_ms);
+    if ((r = mark_active(c, b, d)) < 0 || (r = count_event(c, ev, o, d, b)) < 0)
+        return r;
+    if (o->stages) {
+        int to = clm_stages_next(o->stages, c->stage, c->peak, ev->type, ev->has_score,
+                                 ev->score, c->orders);
+        if (to >= 0 && (r = enter_stage(c, o, d, to, ev->ts_ms)) < 0)
+            return r;
     }
+    update_clv_rate(c, o, d);
+    d->any = true;
     c->flags |= CLM_CUST_DIRTY | CLM_CUST_REF;
     return CLM_APPLIED;
 }
+
+/* ---- persistence -------------------------------------------------------- */
 
 static int emit_i64(clm_field_fn fn, void *ctx, const char *name, int64_t v)
 {
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
     return fn(ctx, name, buf, (size_t)n);
+}
+
+static int emit_ts(clm_field_fn fn, void *ctx, const char *name, int64_t v)
+{
+    return v == CLM_NO_TS ? fn(ctx, name, "", 0) : emit_i64(fn, ctx, name, v);
 }
 
 static int emit_micros(clm_field_fn fn, void *ctx, const char *name, int64_t v)
@@ -83,29 +324,66 @@ static int emit_micros(clm_field_fn fn, void *ctx, const char *name, int64_t v)
     return fn(ctx, name, buf, (size_t)n);
 }
 
-int clm_customer_emit(const clm_customer *c, clm_field_fn fn, void *ctx)
+static int emit_str(clm_field_fn fn, void *ctx, const char *name, const char *v)
+{
+    return fn(ctx, name, v, strlen(v));
+}
+
+/* "<rank>:<bucket>,..." for the ordinary stages entered. */
+static int emit_entered(const clm_customer *c, clm_field_fn fn, void *ctx)
+{
+    char buf[CLM_CUST_RANKS * 24];
+    size_t off = 0;
+    for (int i = 0; i < CLM_CUST_RANKS; i++)
+        if (c->entered[i] >= 0)
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%d:%" PRId32, off ? "," : "",
+                                    i, c->entered[i]);
+    return fn(ctx, "stage_entered", buf, off);
+}
+
+int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field_fn fn, void *ctx)
 {
     int r;
+    char buf[48];
     if ((r = emit_i64(fn, ctx, "first_seen", c->first_seen)) < 0 ||
         (r = emit_i64(fn, ctx, "last_seen", c->last_seen)) < 0 ||
         (r = emit_i64(fn, ctx, "events", c->events)) < 0 ||
         (r = emit_i64(fn, ctx, "orders", c->orders)) < 0 ||
         (r = emit_micros(fn, ctx, "revenue", c->revenue_micros)) < 0 ||
-        (r = emit_micros(fn, ctx, "refunds", c->refunds_micros)) < 0)
+        (r = emit_micros(fn, ctx, "refunds", c->refunds_micros)) < 0 ||
+        (r = emit_micros(fn, ctx, "clv", c->revenue_micros - c->refunds_micros)) < 0 ||
+        (r = emit_micros(fn, ctx, "clv_rate", c->clv_rate_micros)) < 0 ||
+        (r = emit_str(fn, ctx, "last_type", clm_event_type_name((clm_event_type)c->last_type))) < 0 ||
+        (r = emit_ts(fn, ctx, "first_purchase", c->first_purchase)) < 0 ||
+        (r = emit_ts(fn, ctx, "first_signup", c->first_signup)) < 0 ||
+        (r = emit_i64(fn, ctx, "lead_contacted", (c->flags & CLM_CUST_CONTACTED) ? 1 : 0)) < 0)
         return r;
-    const char *lt = clm_event_type_name((clm_event_type)c->last_type);
-    if ((r = fn(ctx, "last_type", lt, strlen(lt))) < 0)
+    if (c->active_bucket != CLM_NO_TS) {
+        int n = snprintf(buf, sizeof(buf), "%" PRId64 ":%016" PRIx64, c->active_bucket,
+                         c->active_bits);
+        r = fn(ctx, "active", buf, (size_t)n);
+    } else {
+        r = fn(ctx, "active", "", 0);
+    }
+    if (r < 0)
         return r;
+    if (stages) {
+        if ((r = emit_str(fn, ctx, "stage", c->stage == CLM_STAGE_NONE ? "" : clm_stages_name(stages, c->stage))) < 0 ||
+            (r = emit_ts(fn, ctx, "stage_since", c->stage == CLM_STAGE_NONE ? CLM_NO_TS : c->stage_since)) < 0 ||
+            (r = emit_str(fn, ctx, "peak_stage", c->peak == CLM_STAGE_NONE ? "" : clm_stages_name(stages, c->peak))) < 0 ||
+            (r = emit_entered(c, fn, ctx)) < 0)
+            return r;
+    }
 
     char small[256];
     size_t need = (size_t)c->dedup.n * 40u + 1u;
-    char *buf = need <= sizeof(small) ? small : malloc(need);
-    if (!buf)
+    char *dbuf = need <= sizeof(small) ? small : malloc(need);
+    if (!dbuf)
         return -ENOMEM;
-    int n = clm_dedup_format(&c->dedup, buf, need);
-    r = n < 0 ? n : fn(ctx, "dedup", buf, (size_t)n);
-    if (buf != small)
-        free(buf);
+    int n = clm_dedup_format(&c->dedup, dbuf, need);
+    r = n < 0 ? n : fn(ctx, "dedup", dbuf, (size_t)n);
+    if (dbuf != small)
+        free(dbuf);
     return r < 0 ? r : 0;
 }
 
@@ -132,36 +410,121 @@ static bool name_is(const char *name, size_t len, const char *lit)
     return strlen(lit) == len && memcmp(name, lit, len) == 0;
 }
 
-int clm_customer_load_field(clm_customer *c, const char *name, size_t name_len,
-                            const char *value, size_t value_len)
+static int parse_ts(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0) {
+        *out = CLM_NO_TS;
+        return 0;
+    }
+    return parse_i64(s, len, out);
+}
+
+static int parse_active(clm_customer *c, const char *s, size_t len)
+{
+    if (len == 0) {
+        c->active_bucket = CLM_NO_TS;
+        c->active_bits = 0;
+        return 0;
+    }
+    const char *colon = memchr(s, ':', len);
+    int64_t b;
+    if (!colon || (size_t)(s + len - colon - 1) != 16 || parse_i64(s, (size_t)(colon - s), &b) < 0)
+        return -EINVAL;
+    uint64_t bits = 0;
+    for (const char *p = colon + 1; p < s + len; p++) {
+        int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (v < 0)
+            return -EINVAL;
+        bits = bits << 4 | (uint64_t)v;
+    }
+    c->active_bucket = b;
+    c->active_bits = bits;
+    return 0;
+}
+
+static int parse_entered(clm_customer *c, const char *s, size_t len)
+{
+    int32_t e[CLM_CUST_RANKS];
+    for (int i = 0; i < CLM_CUST_RANKS; i++)
+        e[i] = -1;
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        const char *colon = memchr(p, ':', (size_t)(stop - p));
+        int64_t rank, b;
+        if (!colon || parse_i64(p, (size_t)(colon - p), &rank) < 0 ||
+            parse_i64(colon + 1, (size_t)(stop - colon - 1), &b) < 0 || rank < 0 ||
+            rank >= CLM_CUST_RANKS || b < 0 || b > INT32_MAX)
+            return -EINVAL;
+        e[rank] = (int32_t)b;
+        p = comma ? comma + 1 : end;
+    }
+    memcpy(c->entered, e, sizeof(e));
+    return 0;
+}
+
+static int parse_stage(const clm_stages *stages, const char *s, size_t len, uint8_t *out)
+{
+    if (len == 0) {
+        *out = CLM_STAGE_NONE;
+        return 0;
+    }
+    int i = clm_stages_index(stages, s, len);
+    *out = i < 0 ? CLM_STAGE_NONE : (uint8_t)i;
+    return 0;
+}
+
+int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const char *name,
+                            size_t name_len, const char *value, size_t value_len)
 {
     static const struct {
         const char *name;
         size_t off;
-        bool money;
-    } ints[] = {
-        { "first_seen", offsetof(clm_customer, first_seen), false },
-        { "last_seen", offsetof(clm_customer, last_seen), false },
-        { "events", offsetof(clm_customer, events), false },
-        { "orders", offsetof(clm_customer, orders), false },
-        { "revenue", offsetof(clm_customer, revenue_micros), true },
-        { "refunds", offsetof(clm_customer, refunds_micros), true },
+        char kind; /* i: integer, m: money, t: optional time */
+    } nums[] = {
+        { "first_seen", offsetof(clm_customer, first_seen), 'i' },
+        { "last_seen", offsetof(clm_customer, last_seen), 'i' },
+        { "events", offsetof(clm_customer, events), 'i' },
+        { "orders", offsetof(clm_customer, orders), 'i' },
+        { "revenue", offsetof(clm_customer, revenue_micros), 'm' },
+        { "refunds", offsetof(clm_customer, refunds_micros), 'm' },
+        { "clv_rate", offsetof(clm_customer, clv_rate_micros), 'm' },
+        { "first_purchase", offsetof(clm_customer, first_purchase), 't' },
+        { "first_signup", offsetof(clm_customer, first_signup), 't' },
+        { "stage_since", offsetof(clm_customer, stage_since), 't' },
     };
-    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        if (!name_is(name, name_len, ints[i].name))
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (!name_is(name, name_len, nums[i].name))
             continue;
         int64_t v;
-        int r = ints[i].money ? clm_micros_parse(value, value_len, &v)
-                              : parse_i64(value, value_len, &v);
+        int r = nums[i].kind == 'm'   ? clm_micros_parse(value, value_len, &v)
+                : nums[i].kind == 't' ? parse_ts(value, value_len, &v)
+                                      : parse_i64(value, value_len, &v);
         if (r < 0)
             return r;
-        memcpy((char *)c + ints[i].off, &v, sizeof(v));
+        memcpy((char *)c + nums[i].off, &v, sizeof(v));
         return 0;
     }
     if (name_is(name, name_len, "last_type")) {
         c->last_type = (uint8_t)clm_event_type_from_name(value, value_len);
         return 0;
     }
+    if (name_is(name, name_len, "lead_contacted")) {
+        if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
+            return -EINVAL;
+        c->flags = (uint8_t)(value[0] == '1' ? c->flags | CLM_CUST_CONTACTED
+                                             : c->flags & ~CLM_CUST_CONTACTED);
+        return 0;
+    }
+    if (name_is(name, name_len, "active"))
+        return parse_active(c, value, value_len);
+    if (name_is(name, name_len, "stage_entered"))
+        return parse_entered(c, value, value_len);
+    if (stages && name_is(name, name_len, "stage"))
+        return parse_stage(stages, value, value_len, &c->stage);
+    if (stages && name_is(name, name_len, "peak_stage"))
+        return parse_stage(stages, value, value_len, &c->peak);
     if (name_is(name, name_len, "dedup")) {
         clm_dedup d;
         int r = clm_dedup_parse(&d, value, value_len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/custtab.h"
+#include "core/kpi.h"
 
 typedef struct part {
     int32_t topic;
@@ -23,6 +24,7 @@ struct clm_shard {
     clm_customer **dirty; /* customers marked dirty since the last cut */
     size_t ndirty, cap_dirty;
     clm_shard_stats st;
+    clm_deltas deltas;
     uint64_t acked_gen;
 };
 
@@ -32,6 +34,7 @@ clm_shard *clm_shard_new(const clm_shard_opts *o)
     if (!s)
         return NULL;
     s->o = *o;
+    clm_deltas_init(&s->deltas);
     s->tab = clm_custtab_new(o->max_customers);
     if (!s->tab) {
         free(s);
@@ -45,6 +48,7 @@ void clm_shard_free(clm_shard *s)
     if (!s)
         return;
     clm_custtab_free(s->tab);
+    clm_deltas_release(&s->deltas);
     free(s->parts);
     free(s->dirty);
     free(s);
@@ -93,6 +97,20 @@ size_t clm_shard_part_count(const clm_shard *s)
     return n;
 }
 
+size_t clm_shard_part_slots(const clm_shard *s)
+{
+    return s->nparts;
+}
+
+int clm_shard_part_get(const clm_shard *s, int slot, int32_t *topic, int32_t *partition)
+{
+    if (slot < 0 || (size_t)slot >= s->nparts || s->parts[slot].partition < 0)
+        return -ENOENT;
+    *topic = s->parts[slot].topic;
+    *partition = s->parts[slot].partition;
+    return 0;
+}
+
 static bool in_partition(const clm_customer *c, void *ctx)
 {
     return c->part == *(const uint16_t *)ctx;
@@ -121,6 +139,44 @@ static void advance(part *p, int64_t offset)
 {
     if (offset + 1 > p->next)
         p->next = offset + 1;
+}
+
+static int64_t watermark_of(const clm_shard *s, const part *p)
+{
+    return p->max_ts == CLM_NO_TS ? CLM_NO_TS : p->max_ts - s->o.allowed_lateness_ms;
+}
+
+bool clm_shard_is_late(const clm_shard *s, int slot, int64_t ts_ms)
+{
+    int64_t wm = watermark_of(s, &s->parts[slot]);
+    return wm != CLM_NO_TS && ts_ms < wm;
+}
+
+int64_t clm_shard_watermark(const clm_shard *s, int slot)
+{
+    return watermark_of(s, &s->parts[slot]);
+}
+
+int64_t clm_shard_number_watermark(const clm_shard *s, int32_t partition)
+{
+    int64_t wm = CLM_NO_TS;
+    bool first = true;
+    for (size_t i = 0; i < s->nparts; i++) {
+        if (s->parts[i].partition != partition)
+            continue;
+        int64_t w = watermark_of(s, &s->parts[i]);
+        if (w == CLM_NO_TS)
+            return CLM_NO_TS; /* a partition without events holds everything back */
+        if (first || w < wm)
+            wm = w;
+        first = false;
+    }
+    return wm;
+}
+
+const clm_apply_opts *clm_shard_apply_opts(const clm_shard *s)
+{
+    return &s->o.apply;
 }
 
 void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r)
@@ -178,27 +234,73 @@ static int reserve_dirty(clm_shard *s)
 int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c)
 {
     part *p = &s->parts[slot];
+    int64_t old_max = p->max_ts;
     int r = CLM_APPLIED;
+    if (p->max_ts == CLM_NO_TS || ev->ts_ms > p->max_ts)
+        p->max_ts = ev->ts_ms;
     if (c) {
         bool was_dirty = c->flags & CLM_CUST_DIRTY;
         if (!was_dirty && (r = reserve_dirty(s)) < 0)
-            return r;
-        r = clm_customer_apply(c, ev, &s->o.apply);
+            goto out_restore;
+        r = clm_customer_apply(c, ev, &s->o.apply, &s->deltas, watermark_of(s, p));
         if (r < 0)
-            return r;
+            goto out_restore;
         if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
             s->dirty[s->ndirty++] = c;
     }
     s->st.consumed++;
     if (r == CLM_DUPLICATE) {
         s->st.duplicates++;
+        p->max_ts = old_max; /* a duplicate is not applied: it moves nothing */
     } else {
         s->st.applied++;
-        if (p->max_ts == CLM_NO_TS || ev->ts_ms > p->max_ts)
-            p->max_ts = ev->ts_ms;
+        if (ev->type == CLM_EV_MARKETING_SPEND && ev->has_amount &&
+            clm_deltas_add(&s->deltas, clm_bucket_of_ms(ev->ts_ms, s->o.apply.bucket_ms),
+                           CLM_DAY(spend_micros), ev->amount_micros) < 0)
+            return -ENOMEM;
     }
     advance(p, offset);
     return r;
+
+out_restore:
+    p->max_ts = old_max;
+    return r;
+}
+
+static void note_dirty(clm_shard *s, clm_customer *c, bool was_dirty)
+{
+    if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
+        s->dirty[s->ndirty++] = c;
+}
+
+int clm_shard_expire_one(clm_shard *s, clm_customer *c)
+{
+    bool was_dirty = c->flags & CLM_CUST_DIRTY;
+    int r;
+    if (!was_dirty && (r = reserve_dirty(s)) < 0)
+        return r;
+    r = clm_customer_expire(c, &s->o.apply, &s->deltas, clm_shard_number_watermark(s, c->part));
+    if (r > 0)
+        note_dirty(s, c, was_dirty);
+    return r;
+}
+
+int clm_shard_expire_cached(clm_shard *s)
+{
+    /* Clean cached customers are in the caller's deadline index already;
+     * only customers changed since the last cut may be missing from it. */
+    if (!s->o.apply.stages)
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < s->ndirty; i++) {
+        clm_customer *c = s->dirty[i];
+        int r = clm_customer_expire(c, &s->o.apply, &s->deltas,
+                                    clm_shard_number_watermark(s, c->part));
+        if (r < 0)
+            return r;
+        n += r;
+    }
+    return n;
 }
 
 size_t clm_shard_dirty_count(const clm_shard *s)
@@ -232,6 +334,9 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
     if ((r = sink->stats(sink->ctx, &s->st)) < 0)
         return r;
     memset(&s->st, 0, sizeof(s->st));
+    if (s->deltas.any && (r = sink->deltas(sink->ctx, &s->deltas)) < 0)
+        return r;
+    clm_deltas_reset(&s->deltas);
     return moved;
 }
 

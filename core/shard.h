@@ -29,12 +29,12 @@
 #include "core/reject.h"
 
 #define CLM_NO_OFFSET (-1)      /* no offset known/stored */
-#define CLM_NO_TS INT64_MIN     /* no event applied yet */
 
 typedef struct clm_shard clm_shard;
 
 typedef struct clm_shard_opts {
     size_t max_customers;   /* cached customers in this shard */
+    int64_t allowed_lateness_ms; /* watermark = max_ts - this */
     clm_apply_opts apply;
 } clm_shard_opts;
 
@@ -76,6 +76,36 @@ size_t clm_shard_part_remove(clm_shard *s, int slot);
 /* Number of partitions owned. */
 size_t clm_shard_part_count(const clm_shard *s);
 
+/* Slots are 0 .. clm_shard_part_slots() - 1; a slot may be free. Returns 0
+ * and the slot's partition, or -ENOENT for a free slot. */
+size_t clm_shard_part_slots(const clm_shard *s);
+int clm_shard_part_get(const clm_shard *s, int slot, int32_t *topic, int32_t *partition);
+
+/* True when an event time is older than the partition's watermark (the
+ * greatest applied event time minus the allowed lateness): such an event is
+ * rejected as late_dropped (clm_shard_note_reject). */
+bool clm_shard_is_late(const clm_shard *s, int slot, int64_t ts_ms);
+
+/* The partition's watermark, or CLM_NO_TS before its first event. */
+int64_t clm_shard_watermark(const clm_shard *s, int slot);
+
+/* The lowest watermark of the owned partitions with this partition number
+ * (several topics may share it), or CLM_NO_TS. */
+int64_t clm_shard_number_watermark(const clm_shard *s, int32_t partition);
+
+/* Churns customers whose inactivity deadline the watermark of their
+ * partition number has passed (clm_customer_expire).
+ * clm_shard_expire_cached checks the customers changed since the last cut;
+ * every other customer is in the caller's deadline index (daemon: a Redis
+ * sorted set written with each flush), and the caller passes those that are
+ * due to clm_shard_expire_one (cached first). Both return the number
+ * churned, or -ENOMEM. */
+int clm_shard_expire_cached(clm_shard *s);
+int clm_shard_expire_one(clm_shard *s, clm_customer *c);
+
+/* The rules customers are applied with. */
+const clm_apply_opts *clm_shard_apply_opts(const clm_shard *s);
+
 /* Records a message rejected before it reached the core; its offset is done. */
 void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r);
 
@@ -91,10 +121,13 @@ int clm_shard_make_room(clm_shard *s, size_t n);
  * Returns 0, -EEXIST, -ENOSPC (call clm_shard_make_room first) or -ENOMEM. */
 int clm_shard_insert(clm_shard *s, clm_customer *c);
 
-/* Applies a decoded event read at `offset` of the partition in `slot`.
- * `c` is the event's cached customer, or NULL for an event without customer.
- * Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (nothing changed; the
- * offset is not consumed). */
+/* Applies a decoded event read at `offset` of the partition in `slot` (the
+ * caller has checked it is not late). `c` is the event's cached customer, or
+ * NULL for an event without customer. Raises the partition's max_ts first,
+ * so a customer whose inactivity deadline the new watermark passes churns
+ * before the event applies. marketing_spend amounts count as spend of their
+ * bucket. Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (the shard must
+ * then be abandoned). */
 int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c);
 
 /* Number of customers changed since the last cut. */
@@ -105,12 +138,13 @@ typedef struct clm_flush_sink {
     int (*customer)(void *ctx, const clm_customer *c);
     int (*progress)(void *ctx, const clm_part_progress *p);
     int (*stats)(void *ctx, const clm_shard_stats *st);
+    int (*deltas)(void *ctx, const clm_deltas *d); /* KPI deltas (only when any) */
     void *ctx;
 } clm_flush_sink;
 
 /* Cuts a flush of generation `gen` (strictly increasing per shard): hands
  * every dirty customer, the progress of every partition that moved since the
- * last cut, and the counter deltas to the sink, then marks them clean and
+ * last cut, the counter deltas and the KPI deltas to the sink, then marks them clean and
  * resets the deltas. Returns the number of partitions that moved, or the
  * first negative value a sink callback returned (the cut is then abandoned
  * half way: the caller must treat the shard as unusable and restart from

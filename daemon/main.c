@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/timeutil.h"
 #include "daemon/consumer.h"
+#include "core/kpi.h"
 #include "daemon/dlq.h"
+#include "daemon/kpi_job.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "daemon/writer.h"
@@ -25,6 +28,11 @@ static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+static void on_flushed(void *kpi)
+{
+    clm_kpi_job_poke(kpi);
 }
 
 static void usage(FILE *out)
@@ -78,6 +86,7 @@ static int run(const clm_config *cfg)
     clm_dlq *dlq = NULL;
     clm_consumer *consumer = NULL;
     clm_writer *writer = NULL;
+    clm_kpi_job *kpi = NULL;
     size_t started = 0;
     if (!workers || !dlq_topics) {
         log_err("out of memory");
@@ -104,6 +113,23 @@ static int run(const clm_config *cfg)
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                              .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+    int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
+    if (clm_bucket_check(bucket_ms) < 0) {
+        log_err("kpi.bucket_s: %d is not supported (expected a whole number of minutes dividing 86400)",
+                cfg->kpi_bucket_s);
+        goto out_free;
+    }
+    if (cfg->events_allowed_lateness_s * 1000 > 62 * bucket_ms) {
+        log_err("events.allowed_lateness_s: %lld spans more than 62 buckets of kpi.bucket_s %d "
+                "(expected at most %lld)", (long long)cfg->events_allowed_lateness_s,
+                cfg->kpi_bucket_s, (long long)(62 * bucket_ms / 1000));
+        goto out_free;
+    }
+    if (cfg->stages && clm_stages_ordinary(cfg->stages) > CLM_CUST_RANKS) {
+        log_err("lifecycle.stages: %zu ordinary stages (expected at most %d)",
+                clm_stages_ordinary(cfg->stages), CLM_CUST_RANKS);
+        goto out_free;
+    }
     size_t per_worker = (size_t)cfg->core_max_customers / nworkers;
     if (per_worker < 2048) {
         log_err("core.max_customers: %lld is too small for %zu workers (expected at least %zu)",
@@ -114,6 +140,7 @@ static int run(const clm_config *cfg)
         clm_worker_conf wc = {
             .index = (int)i,
             .prefix = cfg->redis_prefix,
+            .group = cfg->kafka_group_id,
             .topics = cfg->kafka_topics,
             .dlq_topics = dlq_topics,
             .ntopics = cfg->kafka_topic_count,
@@ -122,9 +149,16 @@ static int run(const clm_config *cfg)
                         .unknown_type = (clm_unknown_policy)cfg->events_unknown_type },
             .flush_interval_ms = cfg->flush_interval_ms,
             .flush_max_dirty = (size_t)cfg->flush_max_dirty,
-            .max_customers = per_worker,
-            .apply = { .dedup_horizon_ms = cfg->events_dedup_horizon_s * 1000,
-                       .dedup_max_ids = (unsigned)cfg->events_dedup_max_ids },
+            .shard = {
+                .max_customers = per_worker,
+                .allowed_lateness_ms = cfg->events_allowed_lateness_s * 1000,
+                .apply = { .dedup_horizon_ms = cfg->events_dedup_horizon_s * 1000,
+                           .dedup_max_ids = (unsigned)cfg->events_dedup_max_ids,
+                           .stages = cfg->stages,
+                           .bucket_ms = bucket_ms,
+                           .churn_inactive_ms = (int64_t)cfg->lifecycle_churn_inactive_days * CLM_MS_PER_DAY,
+                           .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY },
+            },
             .ring_size = (unsigned)cfg->core_ring_size,
             .redis = ropts,
             .dlq = dlq,
@@ -139,10 +173,15 @@ static int run(const clm_config *cfg)
         log_err("%s", err);
         goto out_free;
     }
+    if (!(kpi = clm_kpi_job_new(cfg, &ropts, err, sizeof(err)))) {
+        log_err("%s", err);
+        goto out_free;
+    }
     clm_writer_conf wrc = { .prefix = cfg->redis_prefix, .group = cfg->kafka_group_id,
                             .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
                             .redis = ropts, .dlq = dlq, .consumer = clm_consumer_handle(consumer),
-                            .workers = workers, .nworkers = nworkers };
+                            .workers = workers, .nworkers = nworkers,
+                            .flushed = on_flushed, .flushed_ctx = kpi };
     if (!(writer = clm_writer_new(&wrc, err, sizeof(err)))) {
         log_err("%s", err);
         goto out_free;
@@ -152,8 +191,8 @@ static int run(const clm_config *cfg)
             log_err("cannot start worker threads");
             goto out_stop;
         }
-    if (clm_writer_start(writer) < 0) {
-        log_err("cannot start the writer thread");
+    if (clm_writer_start(writer) < 0 || clm_kpi_job_start(kpi) < 0) {
+        log_err("cannot start the writer or KPI threads");
         goto out_stop;
     }
     log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
@@ -175,10 +214,12 @@ out_stop:
         free(stop);
     }
     clm_writer_stop(writer);
+    clm_kpi_job_stop(kpi); /* a last recomputation after the last flush */
     if (rc == EXIT_SUCCESS)
         log_notice("clmd stopped: every applied event is flushed to Redis");
 out_free:
     clm_writer_free(writer);
+    clm_kpi_job_free(kpi);
     for (size_t i = 0; workers && i < nworkers; i++)
         clm_worker_free(workers[i]);
     clm_consumer_free(consumer);
@@ -203,6 +244,12 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool check_only = false;
     int o;
+    /* First thing: a SIGTERM during start-up must stop cleanly, not kill. */
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
@@ -245,12 +292,6 @@ int main(int argc, char **argv)
         return EXIT_SUCCESS;
     }
     atomic_store(&clm_log_level, cfg->log_level);
-
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     int rc = run(cfg);
     clm_config_free(cfg);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kpi.h"
+#include "core/timeutil.h"
+
 void clm_cmdbuf_init(clm_cmdbuf *b)
 {
     memset(b, 0, sizeof(*b));
@@ -82,7 +85,8 @@ static int collect_field(void *vctx, const char *name, const char *value, size_t
     return 0;
 }
 
-int clm_store_format_customer(clm_cmdbuf *b, const char *prefix, const clm_customer *c)
+static int format_customer_hash(clm_cmdbuf *b, const char *prefix, const clm_stages *stages,
+                                const clm_customer *c)
 {
     hset_ctx h = { .cap = 1024 };
     char key[256];
@@ -94,7 +98,7 @@ int clm_store_format_customer(clm_cmdbuf *b, const char *prefix, const clm_custo
     h.vals = malloc(h.cap);
     if (!h.vals)
         return -ENOMEM;
-    if ((r = clm_customer_emit(c, collect_field, &h)) < 0)
+    if ((r = clm_customer_emit(c, stages, collect_field, &h)) < 0)
         goto out_free_vals;
     argv[0] = "HSET";
     lens[0] = 4;
@@ -142,6 +146,102 @@ int clm_store_format_stats(clm_cmdbuf *b, const char *prefix, const clm_shard_st
     if (r == 0 && rejected)
         r = hincrby(b, stats, "rejected", rejected);
     return r;
+}
+
+
+int clm_store_deadlines_key(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t partition)
+{
+    int n = snprintf(buf, size, "%sdeadlines:%s:%" PRId32, prefix, group, partition);
+    return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, const clm_customer *c)
+{
+    int r = format_customer_hash(b, x->prefix, x->apply->stages, c);
+    if (r < 0 || !x->apply->stages)
+        return r;
+    char key[512], score[24];
+    if (clm_store_deadlines_key(key, sizeof(key), x->prefix, x->group, c->part) < 0)
+        return -ENAMETOOLONG;
+    int64_t deadline = clm_customer_deadline(c, x->apply);
+    if (deadline == CLM_NO_TS) {
+        const char *argv[] = { "ZREM", key, c->id };
+        size_t lens[] = { 4, strlen(key), c->id_len };
+        return clm_cmdbuf_append(b, 3, argv, lens);
+    }
+    snprintf(score, sizeof(score), "%" PRId64, deadline);
+    const char *argv[] = { "ZADD", key, score, c->id };
+    size_t lens[] = { 4, strlen(key), strlen(score), c->id_len };
+    return clm_cmdbuf_append(b, 4, argv, lens);
+}
+
+static int format_bucket(clm_cmdbuf *b, const clm_store_ctx *x, const clm_day_delta *dd)
+{
+    const clm_stages *m = x->apply->stages;
+    char bkey[CLM_BUCKET_KEY_SIZE], key[256], num[24], field[2 * 64 + 8];
+    int64_t bucket_ms = x->apply->bucket_ms;
+    int r;
+    if (clm_bucket_key(dd->bucket, bucket_ms, bkey, sizeof(bkey)) < 0)
+        return -EINVAL;
+    snprintf(key, sizeof(key), "%s%s:%s", x->prefix, bucket_ms == CLM_MS_PER_DAY ? "day" : "bucket",
+             bkey);
+    for (size_t i = 0; i < clm_daycount_nfields; i++) {
+        int64_t v;
+        memcpy(&v, (const char *)&dd->c + clm_daycount_fields[i].offset, sizeof(v));
+        if (v && (r = hincrby(b, key, clm_daycount_fields[i].name, v)) < 0)
+            return r;
+    }
+    size_t nst = m ? clm_stages_count(m) : 0;
+    for (size_t s = 0; s < nst; s++) {
+        if (!dd->c.entered[s])
+            continue;
+        snprintf(field, sizeof(field), "entered_%s", clm_stages_name(m, (int)s));
+        if ((r = hincrby(b, key, field, dd->c.entered[s])) < 0)
+            return r;
+    }
+    size_t nord = m ? clm_stages_ordinary(m) : 0;
+    for (size_t k = 0; k + 1 < nord; k++) {
+        if (!dd->c.advanced[k])
+            continue;
+        snprintf(field, sizeof(field), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)k)),
+                 clm_stages_name(m, clm_stages_at_rank(m, (int)k + 1)));
+        if ((r = hincrby(b, key, field, dd->c.advanced[k])) < 0)
+            return r;
+    }
+    /* the bucket index lets the KPI job find every bucket without SCAN */
+    char idx[256];
+    snprintf(idx, sizeof(idx), "%sbuckets", x->prefix);
+    snprintf(num, sizeof(num), "%" PRId64, dd->bucket);
+    const char *argv[] = { "ZADD", idx, num, bkey };
+    size_t lens[] = { 4, strlen(idx), strlen(num), strlen(bkey) };
+    return clm_cmdbuf_append(b, 4, argv, lens);
+}
+
+int clm_store_format_deltas(clm_cmdbuf *b, const clm_store_ctx *x, const clm_deltas *d)
+{
+    const clm_stages *m = x->apply->stages;
+    char key[256], field[2 * 64 + 8], day[16];
+    int r;
+    for (size_t i = 0; i < d->ndays; i++)
+        if ((r = format_bucket(b, x, &d->days[i])) < 0)
+            return r;
+    for (size_t i = 0; m && i < d->ntrans; i++) {
+        const clm_transition_delta *t = &d->trans[i];
+        clm_day_format(clm_bucket_day(t->bucket, x->apply->bucket_ms), day);
+        snprintf(key, sizeof(key), "%stransitions:%s", x->prefix, day);
+        snprintf(field, sizeof(field), "%s>%s", clm_stages_name(m, t->from), clm_stages_name(m, t->to));
+        if ((r = hincrby(b, key, field, t->n)) < 0)
+            return r;
+    }
+    snprintf(key, sizeof(key), "%sstage_counts", x->prefix);
+    for (size_t s = 0; m && s < clm_stages_count(m); s++)
+        if (d->stage_count[s] && (r = hincrby(b, key, clm_stages_name(m, (int)s), d->stage_count[s])) < 0)
+            return r;
+    snprintf(key, sizeof(key), "%sportfolio", x->prefix);
+    if (d->value_rate_micros && (r = hincrby(b, key, "value_rate_micros", d->value_rate_micros)) < 0)
+        return r;
+    return 0;
 }
 
 int clm_store_offsets_key(char *buf, size_t size, const char *prefix, const char *group,
@@ -218,8 +318,8 @@ int clm_store_load_partition(redisContext *c, const char *prefix, const char *gr
     return 0;
 }
 
-int clm_store_load_customers(redisContext *c, const char *prefix, size_t n,
-                             const char *const *ids, const size_t *lens, uint16_t part,
+int clm_store_load_customers(redisContext *c, const char *prefix, const clm_stages *stages,
+                             size_t n, const char *const *ids, const size_t *lens, uint16_t part,
                              clm_customer **out, char *errbuf, size_t errsize)
 {
     char key[256];
@@ -256,7 +356,7 @@ int clm_store_load_customers(redisContext *c, const char *prefix, size_t n,
         } else {
             for (size_t k = 0; k + 1 < rep->elements && r == 0; k += 2) {
                 const redisReply *f = rep->element[k], *v = rep->element[k + 1];
-                r = clm_customer_load_field(out[i], f->str, f->len, v->str, v->len);
+                r = clm_customer_load_field(out[i], stages, f->str, f->len, v->str, v->len);
                 if (r < 0)
                     snprintf(errbuf, errsize, "%scustomer:%.*s field %.*s: malformed value",
                              prefix, (int)lens[i], ids[i], (int)f->len, f->str);

@@ -5,8 +5,15 @@
  *   <prefix>customer:<id>                 HASH  one customer's state
  *   <prefix>offsets:<group>:<topic>       HASH  partition -> next offset to consume
  *   <prefix>maxts:<group>:<topic>         HASH  partition -> greatest applied event time (ms)
- *   <prefix>stats                         HASH  consumed, applied, duplicates, rejected, dlq
+ *   <prefix>stats                         HASH  consumed, applied, duplicates, rejected
  *   <prefix>rejected                      HASH  reason -> count
+ *   <prefix>day:<YYYY-MM-DD>              HASH  KPI counters of a bucket (whole-day
+ *   <prefix>bucket:<YYYY-MM-DDTHH:MM>           buckets / shorter buckets)
+ *   <prefix>buckets                       ZSET  bucket key -> bucket number
+ *   <prefix>transitions:<YYYY-MM-DD>      HASH  "from>to" -> stage transitions that day
+ *   <prefix>stage_counts                  HASH  stage -> customers now in it
+ *   <prefix>portfolio                     HASH  value_rate_micros: sum of clv_rate
+ *   <prefix>deadlines:<group>:<partition> ZSET  customer id -> inactivity deadline (ms)
  * Every flush updates these in one MULTI/EXEC, so offsets and state move
  * together (see writer.h).
  *
@@ -40,8 +47,25 @@ void clm_cmdbuf_reset(clm_cmdbuf *b);
 /* Appends one command (binary-safe arguments). Returns 0 or -ENOMEM. */
 int clm_cmdbuf_append(clm_cmdbuf *b, int argc, const char **argv, const size_t *argvlen);
 
-/* Appends HSET <prefix>customer:<id> with every persisted field of c. */
-int clm_store_format_customer(clm_cmdbuf *b, const char *prefix, const clm_customer *c);
+/* Where customers and deltas are written. */
+typedef struct clm_store_ctx {
+    const char *prefix;
+    const char *group;
+    const clm_apply_opts *apply; /* stage model, bucket size, churn rule */
+} clm_store_ctx;
+
+/* Appends HSET <prefix>customer:<id> with every persisted field of c, and
+ * keeps its partition's deadline index current (ZADD when it can churn by
+ * inactivity, ZREM otherwise). */
+int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, const clm_customer *c);
+
+/* Appends the HINCRBYs of KPI deltas: bucket counters (and the bucket index),
+ * transitions, stage counts, portfolio value rate. */
+int clm_store_format_deltas(clm_cmdbuf *b, const clm_store_ctx *x, const clm_deltas *d);
+
+/* "<prefix>deadlines:<group>:<partition>". Returns the length or -ENOSPC. */
+int clm_store_deadlines_key(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t partition);
 
 /* Appends the HINCRBY commands for counter deltas (zero deltas omitted). */
 int clm_store_format_stats(clm_cmdbuf *b, const char *prefix, const clm_shard_stats *st);
@@ -64,8 +88,8 @@ int clm_store_load_partition(redisContext *c, const char *prefix, const char *gr
  * customer (owned by the caller) holding what Redis has for ids[i], or an
  * empty one when Redis has nothing. On failure nothing is returned (all
  * out[i] NULL). Returns 0, -EIO, -EPROTO or -ENOMEM. */
-int clm_store_load_customers(redisContext *c, const char *prefix, size_t n,
-                             const char *const *ids, const size_t *lens, uint16_t part,
+int clm_store_load_customers(redisContext *c, const char *prefix, const clm_stages *stages,
+                             size_t n, const char *const *ids, const size_t *lens, uint16_t part,
                              clm_customer **out, char *errbuf, size_t errsize);
 
 #endif

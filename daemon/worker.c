@@ -10,6 +10,7 @@
 
 #include "core/shard.h"
 #include "core/spsc.h"
+#include "core/timeutil.h"
 #include "daemon/log.h"
 
 #define XXH_INLINE_ALL
@@ -37,6 +38,9 @@ struct clm_worker {
     long long next_flush_ms;
     bool redis_down;
     bool stop;
+    clm_store_ctx store;
+    int64_t *scanned_wm; /* per partition number: watermark of the last deadline scan */
+    size_t nscanned;
     /* per-run scratch */
     clm_event ev[RUN_MAX];
     clm_reject rej[RUN_MAX];
@@ -57,8 +61,9 @@ clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t err
     if (!w)
         goto out_nomem;
     w->c = *conf;
-    clm_shard_opts so = { .max_customers = conf->max_customers, .apply = conf->apply };
-    w->shard = clm_shard_new(&so);
+    w->shard = clm_shard_new(&conf->shard);
+    w->store = (clm_store_ctx){ .prefix = conf->prefix, .group = conf->group,
+                                .apply = &w->c.shard.apply };
     w->redis = clm_redis_new(&conf->redis);
     w->in = clm_spsc_new(conf->ring_size);
     w->out = clm_spsc_new(BATCH_RING);
@@ -88,6 +93,7 @@ void clm_worker_free(clm_worker *w)
     clm_spsc_free(w->out);
     clm_shard_free(w->shard);
     clm_redis_free(w->redis);
+    free(w->scanned_wm);
     free(w);
 }
 
@@ -136,7 +142,7 @@ static int cut_customer(void *vctx, const clm_customer *c)
 {
     cut_ctx *x = vctx;
     x->b->customers++;
-    return clm_store_format_customer(&x->b->cmds, x->w->c.prefix, c);
+    return clm_store_format_customer(&x->b->cmds, &x->w->store, c);
 }
 
 static int cut_progress(void *vctx, const clm_part_progress *p)
@@ -152,6 +158,12 @@ static int cut_stats(void *vctx, const clm_shard_stats *st)
     return clm_store_format_stats(&x->b->cmds, x->w->c.prefix, st);
 }
 
+static int cut_deltas(void *vctx, const clm_deltas *d)
+{
+    cut_ctx *x = vctx;
+    return clm_store_format_deltas(&x->b->cmds, &x->w->store, d);
+}
+
 static void refresh_acked(clm_worker *w)
 {
     clm_shard_flush_acked(w->shard, atomic_load_explicit(&w->acked, memory_order_acquire));
@@ -165,7 +177,7 @@ static void cut(clm_worker *w)
     if (!b)
         clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
     cut_ctx x = { .w = w, .b = b };
-    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, &x };
+    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
     if (r < 0)
         clm_fatal("worker %d: cannot format a flush: %s", w->c.index, strerror(-r));
@@ -187,11 +199,121 @@ static void wait_acked(clm_worker *w, uint64_t gen)
     refresh_acked(w);
 }
 
+static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
+                 const uint16_t *parts, clm_customer **out);
+static void make_room(clm_worker *w, size_t n);
+static void insert_loaded(clm_worker *w, size_t n, clm_customer **cs);
+
+/* Reads up to `max` ids due by `wm` from a deadline index, from `offset`.
+ * Returns the count read (ids point into *rep, freed by the caller). */
+static size_t read_due(clm_worker *w, const char *key, int64_t wm, size_t offset, size_t max,
+                       redisReply **rep)
+{
+    char err[256], to[24], off[24], cnt[24];
+    snprintf(to, sizeof(to), "%lld", (long long)wm);
+    snprintf(off, sizeof(off), "%zu", offset);
+    snprintf(cnt, sizeof(cnt), "%zu", max);
+    const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", to, "LIMIT", off, cnt };
+    for (;;) {
+        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
+        if (rc && (*rep = redisCommandArgv(rc, 7, argv, NULL)) != NULL) {
+            if ((*rep)->type == REDIS_REPLY_ARRAY)
+                return (*rep)->elements;
+            clm_fatal("worker %d: reading %s: %s", w->c.index, key,
+                      (*rep)->type == REDIS_REPLY_ERROR ? (*rep)->str : "unexpected reply");
+        }
+        clm_redis_drop(w->redis);
+        sleep_ms(50);
+    }
+}
+
+/* Churns the customers whose inactivity deadline their partition's
+ * watermark has passed: first those changed since the last cut (in memory),
+ * then those in the partition's deadline index in Redis, loaded as needed.
+ * Runs before each cut, for partition numbers whose watermark moved. The
+ * index must hold every customer not dirty in memory, so batches still on
+ * their way to Redis are waited for first. */
+static void expire(clm_worker *w)
+{
+    if (!w->c.shard.apply.stages)
+        return;
+    bool moved = false;
+    for (size_t slot = 0; slot < clm_shard_part_slots(w->shard) && !moved; slot++) {
+        int32_t topic, number;
+        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) < 0)
+            continue;
+        int64_t wm = clm_shard_number_watermark(w->shard, number);
+        moved = wm != CLM_NO_TS &&
+                ((size_t)number >= w->nscanned || wm > w->scanned_wm[number]);
+    }
+    if (!moved)
+        return;
+    wait_acked(w, w->gen);
+    if (clm_shard_expire_cached(w->shard) < 0)
+        clm_fatal("worker %d: out of memory expiring customers", w->c.index);
+    for (size_t slot = 0; slot < clm_shard_part_slots(w->shard); slot++) {
+        int32_t topic, number;
+        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) < 0)
+            continue;
+        int64_t wm = clm_shard_number_watermark(w->shard, number);
+        if ((size_t)number >= w->nscanned) {
+            size_t n = (size_t)number + 1;
+            int64_t *v = realloc(w->scanned_wm, n * sizeof(*v));
+            if (!v)
+                clm_fatal("worker %d: out of memory", w->c.index);
+            for (size_t i = w->nscanned; i < n; i++)
+                v[i] = CLM_NO_TS;
+            w->scanned_wm = v;
+            w->nscanned = n;
+        }
+        if (wm == CLM_NO_TS || wm <= w->scanned_wm[number])
+            continue;
+        char key[512];
+        clm_store_deadlines_key(key, sizeof(key), w->c.prefix, w->c.group, number);
+        for (size_t offset = 0;;) {
+            redisReply *rep;
+            size_t n = read_due(w, key, wm, offset, RUN_MAX, &rep);
+            const char *ids[RUN_MAX];
+            size_t lens[RUN_MAX], nmiss = 0;
+            uint16_t parts[RUN_MAX];
+            clm_customer *loaded[RUN_MAX];
+            for (size_t i = 0; i < n; i++) {
+                const redisReply *e = rep->element[i];
+                if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > CLM_ID_MAX ||
+                    clm_shard_customer(w->shard, e->str, e->len))
+                    continue;
+                ids[nmiss] = e->str;
+                lens[nmiss] = e->len;
+                parts[nmiss++] = (uint16_t)number;
+            }
+            if (nmiss) {
+                make_room(w, nmiss);
+                load(w, nmiss, ids, lens, parts, loaded);
+                insert_loaded(w, nmiss, loaded);
+            }
+            for (size_t i = 0; i < n; i++) {
+                const redisReply *e = rep->element[i];
+                clm_customer *c = e->type == REDIS_REPLY_STRING
+                                      ? clm_shard_customer(w->shard, e->str, e->len)
+                                      : NULL;
+                if (c && clm_shard_expire_one(w->shard, c) < 0)
+                    clm_fatal("worker %d: out of memory expiring customers", w->c.index);
+            }
+            freeReplyObject(rep);
+            if (n < RUN_MAX)
+                break;
+            offset += n;
+        }
+        w->scanned_wm[number] = wm;
+    }
+}
+
 static void maybe_flush(clm_worker *w, long long now)
 {
     refresh_acked(w);
     if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms)
         return;
+    expire(w);
     cut(w);
     long long iv = w->c.flush_interval_ms;
     w->next_flush_ms = (now / iv + 1) * iv; /* aligned ticks: workers flush together */
@@ -209,7 +331,8 @@ static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
         redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
         int r = -EIO;
         if (rc)
-            r = clm_store_load_customers(rc, w->c.prefix, n, ids, lens, 0, out, err, sizeof(err));
+            r = clm_store_load_customers(rc, w->c.prefix, w->c.shard.apply.stages, n, ids, lens, 0,
+                                         out, err, sizeof(err));
         if (r == 0)
             break;
         if (r == -EPROTO)
@@ -342,6 +465,22 @@ static clm_customer *customer_for(clm_worker *w, const clm_event *ev, int32_t pa
     return clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len);
 }
 
+/* Lateness depends on the events applied before this one, so it is decided
+ * here, in order, rather than by the decoder. A late event becomes a
+ * rejection with reason late_dropped. */
+static bool is_late(clm_worker *w, size_t k)
+{
+    if (!clm_shard_is_late(w->shard, w->slot[k], w->ev[k].ts_ms))
+        return false;
+    char wm[32], ts[32];
+    clm_ts_format(clm_shard_watermark(w->shard, w->slot[k]), wm);
+    clm_ts_format(w->ev[k].ts_ms, ts);
+    clm_reject_set(&w->rej[k], CLM_REJ_LATE_DROPPED,
+                   "ts %s is older than the partition's watermark %s", ts, wm);
+    w->rc[k] = -EINVAL;
+    return true;
+}
+
 static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -349,7 +488,7 @@ static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         if (w->slot[k] < 0) {
             log_debug("worker %d: dropping a message of unowned %s [%d]", w->c.index,
                       rd_kafka_topic_name(m->rkt), (int)m->partition);
-        } else if (w->rc[k] != 0) {
+        } else if (w->rc[k] != 0 || is_late(w, k)) {
             uint64_t seq;
             int r = clm_dlq_send(w->c.dlq, w->c.index, w->c.dlq_topics[w->topic[k]], m,
                                  w->c.topics[w->topic[k]], &w->rej[k], &seq);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/customer.h"
+#include "core/shard.h"
 #include "daemon/batch.h"
 #include "daemon/decode.h"
 #include "daemon/dlq.h"
@@ -32,14 +33,14 @@ typedef struct clm_worker clm_worker;
 typedef struct clm_worker_conf {
     int index;
     const char *prefix;            /* redis.prefix */
+    const char *group;             /* kafka.group_id (names the deadline index) */
     char *const *topics;           /* configured topics; a message's topic index */
     char *const *dlq_topics;       /* dead-letter topic per source topic */
     size_t ntopics;
     clm_decode_opts decode;
     int flush_interval_ms;
     size_t flush_max_dirty;
-    size_t max_customers;          /* this worker's share of core.max_customers */
-    clm_apply_opts apply;
+    clm_shard_opts shard;          /* max_customers: this worker's share */
     unsigned ring_size;            /* slots of the message ring (power of two) */
     clm_redis_opts redis;
     clm_dlq *dlq;

@@ -351,6 +351,8 @@ static void finish_group(clm_writer *w)
             oldest = b->cut_ms;
     }
     commit_kafka(w);
+    if (w->c.flushed)
+        w->c.flushed(w->c.flushed_ctx);
     atomic_fetch_add(&w->flushes, 1);
     atomic_fetch_add(&w->batches, w->ngroup);
     atomic_fetch_add(&w->customers, customers);

@@ -46,6 +46,8 @@ typedef struct clm_writer_conf {
     rd_kafka_t *consumer;  /* for committing offsets to Kafka; NULL: don't */
     clm_worker **workers;
     size_t nworkers;
+    void (*flushed)(void *ctx); /* called after each committed flush; may be NULL */
+    void *flushed_ctx;
 } clm_writer_conf;
 
 /* Counters (read from any thread). */

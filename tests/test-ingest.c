@@ -45,6 +45,8 @@ typedef struct fixture {
     int64_t total;             /* messages in the topic */
     harness_redis *clean;      /* Redis of the uninterrupted run */
     char *clean_dump;
+    harness_kv *msgs;          /* the generated stream, for producing it again in chunks */
+    char **bufs;
 } fixture;
 
 static fixture F;
@@ -55,19 +57,19 @@ static const char *clmd_bin(void)
     return p ? p : "clmd";
 }
 
-static void write_config(const char *path, int redis_port, int flush_ms)
+static void write_config(const char *path, const char *topic, int redis_port, int flush_ms)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"" GROUP "\",\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"" GROUP "\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"events\": {\"dedup_max_ids\": 64},\n"
             " \"core\": {\"workers\": 2, \"max_customers\": 10000},\n"
             " \"log\": {\"level\": \"info\"}}\n",
-            harness_kafka_bootstraps(F.kafka), redis_port, flush_ms);
+            harness_kafka_bootstraps(F.kafka), topic, redis_port, flush_ms);
     fclose(f);
 }
 
@@ -149,7 +151,7 @@ static void clean_run(harness_redis **out_redis, char **out_dump)
     CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
     snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
     snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
-    write_config(cfg, harness_redis_port(r), 50);
+    write_config(cfg, TOPIC, harness_redis_port(r), 50);
     harness_proc *p = start_clmd(cfg, log);
     wait_consumed(r, F.total, 120000);
     stop_clmd(p);
@@ -175,15 +177,28 @@ static int setup(void **state)
     F.gen.events = 30000;
     F.gen.malformed_rate = 0.02;
     F.gen.dup_rate = 0.01;
+    /* keep the stream: the fault tests produce it again, in chunks */
     clm_gen *g = NULL;
-    if (clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)) < 0 ||
-        harness_produce_gen(harness_kafka_bootstraps(F.kafka), TOPIC, g, true, 60000, &F.total,
-                            errbuf, sizeof(errbuf)) < 0) {
-        fprintf(stderr, "# produce: %s\n", errbuf);
-        clm_gen_free(g);
+    if (clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)) < 0)
         return -1;
+    F.msgs = calloc((size_t)F.gen.events, sizeof(*F.msgs));
+    F.bufs = calloc((size_t)F.gen.events, sizeof(*F.bufs));
+    clm_gen_msg m;
+    while (F.total < F.gen.events && clm_gen_next(g, &m) == 1) {
+        char *b = malloc(m.key_len + m.value_len + 1);
+        memcpy(b, m.key, m.key_len);
+        memcpy(b + m.key_len, m.value, m.value_len);
+        F.bufs[F.total] = b;
+        F.msgs[F.total] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
+                                       .value_len = m.value_len };
+        F.total++;
     }
     clm_gen_free(g);
+    if (harness_produce(harness_kafka_bootstraps(F.kafka), TOPIC, F.msgs, (size_t)F.total, true,
+                        60000, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "# produce: %s\n", errbuf);
+        return -1;
+    }
     return 0;
 }
 
@@ -193,7 +208,15 @@ static int teardown(void **state)
     harness_redis_free(F.clean);
     free(F.clean_dump);
     harness_kafka_free(F.kafka);
+    for (int64_t i = 0; i < F.total; i++)
+        free(F.bufs[i]);
+    free(F.bufs);
+    free(F.msgs);
     char cmd[128];
+    if (getenv("CLM_KEEP_TMP")) { /* keep configs and clmd logs for a post-mortem */
+        fprintf(stderr, "# kept %s\n", F.tmp);
+        return 0;
+    }
     snprintf(cmd, sizeof(cmd), "rm -rf %s", F.tmp);
     if (system(cmd) != 0)
         return -1;
@@ -466,64 +489,93 @@ static void stream_exact(void **state)
     free_model(cs, ncust);
 }
 
-/* Kill points: after clmd has flushed at least this share of the stream,
- * plus a random 0..49 ms so the kill lands anywhere between two flushes. */
-static void kill9_restart(void **state)
+/* Produces the stream again into its own topic, in ten chunks, each only
+ * once clmd has flushed everything before it, so that a fault injected
+ * right after producing a chunk lands while clmd is busy with it. */
+typedef void (*fault_fn)(harness_redis *r, harness_proc **p, const char *cfg, const char *log,
+                         int chunk);
+
+static void chunked_run(const char *topic, const char *name, fault_fn fault)
 {
-    (void)state;
     assert_non_null(F.clean_dump);
     harness_redis *r = NULL;
     char cfg[128], log[128];
+    CHECK(harness_kafka_create_topic(F.kafka, topic, 4, errbuf, sizeof(errbuf)));
     CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
-    snprintf(cfg, sizeof(cfg), "%s/kill.json", F.tmp);
-    snprintf(log, sizeof(log), "%s/kill.log", F.tmp);
-    write_config(cfg, harness_redis_port(r), 20);
+    snprintf(cfg, sizeof(cfg), "%s/%s.json", F.tmp, name);
+    snprintf(log, sizeof(log), "%s/%s.log", F.tmp, name);
+    write_config(cfg, topic, harness_redis_port(r), 20);
+    harness_proc *p = start_clmd(cfg, log);
+    const int chunks = 10;
+    for (int i = 0; i < chunks; i++) {
+        size_t from = (size_t)(F.total * i / chunks), to = (size_t)(F.total * (i + 1) / chunks);
+        wait_consumed(r, (long long)from, 120000);
+        CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), topic, F.msgs + from, to - from,
+                              true, 60000, errbuf, sizeof(errbuf)));
+        fault(r, &p, cfg, log, i);
+    }
+    wait_consumed(r, F.total, 120000);
+    stop_clmd(p);
+
+    /* same state, key by key and field by field; only the topic name in the
+     * progress keys differs */
+    char *got = dump(r), diff[1024];
+    char *clean = strdup(F.clean_dump);
+    size_t tl = strlen(topic), cl = strlen(TOPIC);
+    for (char *q = got; (q = strstr(q, topic)) != NULL;) {
+        memmove(q + cl, q + tl, strlen(q + tl) + 1);
+        memcpy(q, TOPIC, cl);
+        q += cl;
+    }
+    if (harness_dump_diff(clean, got, diff, sizeof(diff)) != 0)
+        fail_msg("%s: state differs from an uninterrupted run: %s", name, diff);
+    free(clean);
+    free(got);
+    harness_redis_free(r);
+}
+
+/* SIGKILL 0..29 ms after chunks 2, 5 and 8 were produced, then restart. */
+static void kill_fault(harness_redis *r, harness_proc **p, const char *cfg, const char *log,
+                       int chunk)
+{
+    (void)r;
+    if (chunk != 2 && chunk != 5 && chunk != 8)
+        return;
+    usleep((useconds_t)(rand() % 30) * 1000);
+    CHECK(harness_proc_signal(*p, SIGKILL));
+    int st;
+    CHECK(harness_proc_wait(*p, 10000, &st, errbuf, sizeof(errbuf)));
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    harness_proc_free(*p);
+    *p = start_clmd(cfg, log);
+}
+
+static void kill9_restart(void **state)
+{
+    (void)state;
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
     printf("# kill seed %u\n", seed);
-    const double at[] = { 0.15, 0.45, 0.75 };
-    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
-        harness_proc *p = start_clmd(cfg, log);
-        wait_consumed(r, (long long)(at[i] * (double)F.total), 60000);
-        usleep((useconds_t)(rand() % 50) * 1000);
-        CHECK(harness_proc_signal(p, SIGKILL));
-        int st;
-        CHECK(harness_proc_wait(p, 10000, &st, errbuf, sizeof(errbuf)));
-        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-        harness_proc_free(p);
-    }
-    harness_proc *p = start_clmd(cfg, log);
-    wait_consumed(r, F.total, 120000);
-    stop_clmd(p);
-    char *got = dump(r), diff[1024];
-    if (harness_dump_diff(F.clean_dump, got, diff, sizeof(diff)) != 0)
-        fail_msg("state after kill -9 differs from an uninterrupted run: %s", diff);
-    free(got);
-    harness_redis_free(r);
+    chunked_run(TOPIC ".k", "kill", kill_fault);
+}
+
+/* Redis stopped right after chunk 4 was produced, back 2 s later. */
+static void redis_fault(harness_redis *r, harness_proc **p, const char *cfg, const char *log,
+                        int chunk)
+{
+    (void)p, (void)cfg, (void)log;
+    if (chunk != 4)
+        return;
+    usleep(10000);
+    CHECK(harness_redis_stop(r, errbuf, sizeof(errbuf)));
+    sleep(2); /* clmd keeps running without Redis: retries, pauses consumption */
+    CHECK(harness_redis_restart(r, errbuf, sizeof(errbuf)));
 }
 
 static void redis_restart(void **state)
 {
     (void)state;
-    assert_non_null(F.clean_dump);
-    harness_redis *r = NULL;
-    char cfg[128], log[128];
-    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
-    snprintf(cfg, sizeof(cfg), "%s/redis.json", F.tmp);
-    snprintf(log, sizeof(log), "%s/redis.log", F.tmp);
-    write_config(cfg, harness_redis_port(r), 20);
-    harness_proc *p = start_clmd(cfg, log);
-    wait_consumed(r, F.total / 3, 60000);
-    CHECK(harness_redis_stop(r, errbuf, sizeof(errbuf)));
-    sleep(2); /* clmd keeps running without Redis: retries, pauses consumption */
-    CHECK(harness_redis_restart(r, errbuf, sizeof(errbuf)));
-    wait_consumed(r, F.total, 120000);
-    stop_clmd(p);
-    char *got = dump(r), diff[1024];
-    if (harness_dump_diff(F.clean_dump, got, diff, sizeof(diff)) != 0)
-        fail_msg("state after a Redis restart differs from an uninterrupted run: %s", diff);
-    free(got);
-    harness_redis_free(r);
+    chunked_run(TOPIC ".r", "redis", redis_fault);
 }
 
 int main(void)

@@ -1,4 +1,5 @@
-/* tests/test-shard.c - a worker's partitions, customers and flush cuts (core/shard.c). */
+/* tests/test-shard.c - a worker's partitions, customers, watermarks, inactivity
+ * churn and flush cuts (core/shard.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,58 @@
 #include <cmocka.h>
 
 #include "core/shard.h"
+#include "core/stages.h"
+
+#define DAY_MS 86400000LL
+#define HOUR_MS 3600000LL
+#define D0 20454 /* 2026-01-01 as an epoch day */
+
+/* Epoch ms of hh:00 UTC on day D0 + day. */
+static int64_t at(int64_t day, int64_t hh)
+{
+    return (D0 + day) * DAY_MS + hh * HOUR_MS;
+}
+
+/* The default stage model (stage indices in list order). */
+enum { AWARENESS, ACQUISITION, CONVERSION, ONBOARDING, ENGAGEMENT, RETENTION, ADVOCACY,
+       CHURNED, REACTIVATED };
+static const char *const STAGE_NAMES[] = {
+    "awareness", "acquisition", "conversion", "onboarding", "engagement",
+    "retention", "advocacy", "churned", "reactivated",
+};
+static const char *const ON_VISIT[] = { "visit" };
+static const char *const ON_SIGNUP[] = { "signup" };
+static const char *const ON_PURCHASE[] = { "purchase" };
+static const char *const ON_ONBOARDING[] = { "onboarding_complete" };
+static const char *const ON_USE[] = { "login", "session", "feature_use" };
+static const char *const ON_ADVOCACY[] = { "referral", "review" };
+static const char *const ON_NPS[] = { "nps_response" };
+static const char *const ON_CANCEL[] = { "cancel" };
+static const char *const ON_ANY[] = { "*" };
+static const char *const FROM_ONBOARDING[] = { "onboarding" };
+static const char *const FROM_CHURNED[] = { "churned" };
+#define NO_SCORE INT32_MIN, INT32_MAX, false
+static const clm_stage_rule_spec RULES[] = {
+    { ON_VISIT, 1, NULL, 0, "awareness", -1, -1, NO_SCORE },
+    { ON_SIGNUP, 1, NULL, 0, "acquisition", -1, -1, NO_SCORE },
+    { ON_PURCHASE, 1, NULL, 0, "conversion", 1, 1, NO_SCORE },
+    { ON_ONBOARDING, 1, NULL, 0, "onboarding", -1, -1, NO_SCORE },
+    { ON_USE, 3, FROM_ONBOARDING, 1, "engagement", -1, -1, NO_SCORE },
+    { ON_PURCHASE, 1, NULL, 0, "retention", 2, -1, NO_SCORE },
+    { ON_ADVOCACY, 2, NULL, 0, "advocacy", 1, -1, NO_SCORE },
+    { ON_NPS, 1, NULL, 0, "advocacy", 1, -1, 9, INT32_MAX, true },
+    { ON_CANCEL, 1, NULL, 0, "churned", 1, -1, NO_SCORE },
+    { ON_ANY, 1, FROM_CHURNED, 1, "reactivated", -1, -1, NO_SCORE },
+};
+static const clm_stages_spec DEFAULT_MODEL = {
+    .stages = STAGE_NAMES,
+    .nstages = 9,
+    .churned = "churned",
+    .reactivated = "reactivated",
+    .rules = RULES,
+    .nrules = sizeof(RULES) / sizeof(RULES[0]),
+    .forward_only = true,
+};
 
 /* What a flush cut handed over. */
 typedef struct cut_log {
@@ -19,6 +72,13 @@ typedef struct cut_log {
     int nprog;
     clm_shard_stats st;
     int nstats;
+    int ndeltas;                /* deltas callbacks */
+    clm_day_delta days[8];      /* the KPI deltas handed over */
+    size_t ndays;
+    clm_transition_delta trans[8];
+    size_t ntrans;
+    int64_t stage_count[CLM_STAGES_MAX];
+    int64_t value_rate_micros;
     int fail_customer_at; /* -1: never */
 } cut_log;
 
@@ -51,10 +111,48 @@ static int log_stats(void *ctx, const clm_shard_stats *st)
     return 0;
 }
 
+static int log_deltas(void *ctx, const clm_deltas *d)
+{
+    cut_log *l = ctx;
+
+    assert_true(d->ndays <= 8);
+    assert_true(d->ntrans <= 8);
+    l->ndeltas++;
+    for (size_t i = 0; i < d->ndays; i++)
+        l->days[i] = d->days[i];
+    l->ndays = d->ndays;
+    for (size_t i = 0; i < d->ntrans; i++)
+        l->trans[i] = d->trans[i];
+    l->ntrans = d->ntrans;
+    memcpy(l->stage_count, d->stage_count, sizeof(l->stage_count));
+    l->value_rate_micros = d->value_rate_micros;
+    return 0;
+}
+
+/* A counter of a bucket in the handed-over deltas (0 when absent). */
+static int64_t cut_day(const cut_log *l, int64_t bucket, size_t off)
+{
+    for (size_t i = 0; i < l->ndays; i++)
+        if (l->days[i].bucket == bucket) {
+            int64_t v;
+            memcpy(&v, (const char *)&l->days[i].c + off, sizeof(v));
+            return v;
+        }
+    return 0;
+}
+
+static int64_t cut_trans(const cut_log *l, int64_t bucket, int from, int to)
+{
+    for (size_t i = 0; i < l->ntrans; i++)
+        if (l->trans[i].bucket == bucket && l->trans[i].from == from && l->trans[i].to == to)
+            return l->trans[i].n;
+    return 0;
+}
+
 /* Cuts generation gen into a fresh log; returns flush_cut's result. */
 static int cut(clm_shard *s, uint64_t gen, cut_log *l)
 {
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, l };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l };
 
     memset(l, 0, sizeof(*l));
     l->fail_customer_at = -1;
@@ -70,16 +168,26 @@ static int times_handed(const cut_log *l, const char *id)
     return n;
 }
 
-static clm_shard *shard(size_t max_customers)
+/* A shard with UTC-day buckets, churn after 90 silent days, 7 days of
+ * allowed lateness and the stage model `stages` (may be NULL). */
+static clm_shard *shard_with(size_t max_customers, const clm_stages *stages)
 {
     clm_shard_opts o = {
         .max_customers = max_customers,
-        .apply = { .dedup_horizon_ms = 86400000, .dedup_max_ids = 16 },
+        .allowed_lateness_ms = 7 * DAY_MS,
+        .apply = { .dedup_horizon_ms = 86400000, .dedup_max_ids = 16, .stages = stages,
+                   .bucket_ms = DAY_MS, .churn_inactive_ms = 90 * DAY_MS,
+                   .clv_min_tenure_ms = 30 * DAY_MS },
     };
     clm_shard *s = clm_shard_new(&o);
 
     assert_non_null(s);
     return s;
+}
+
+static clm_shard *shard(size_t max_customers)
+{
+    return shard_with(max_customers, NULL);
 }
 
 /* Inserts a new customer and returns it (the shard owns it). */
@@ -92,12 +200,13 @@ static clm_customer *add_customer(clm_shard *s, const char *id, uint16_t part)
     return c;
 }
 
-static clm_event make_event(const clm_customer *c, const char *event_id, int64_t ts_ms)
+static clm_event typed_event(clm_event_type type, const clm_customer *c, const char *event_id,
+                             int64_t ts_ms)
 {
     clm_event ev;
 
     memset(&ev, 0, sizeof(ev));
-    ev.type = CLM_EV_VISIT;
+    ev.type = type;
     ev.ts_ms = ts_ms;
     if (c) {
         ev.has_customer = 1;
@@ -109,9 +218,15 @@ static clm_event make_event(const clm_customer *c, const char *event_id, int64_t
         ev.event_id_len = (uint8_t)strlen(event_id);
         memcpy(ev.event_id, event_id, ev.event_id_len + 1u);
     }
-    memcpy(ev.type_name, "visit", 6);
-    ev.type_len = 5;
+    const char *name = clm_event_type_name(type);
+    ev.type_len = (uint8_t)strlen(name);
+    memcpy(ev.type_name, name, ev.type_len + 1u);
     return ev;
+}
+
+static clm_event make_event(const clm_customer *c, const char *event_id, int64_t ts_ms)
+{
+    return typed_event(CLM_EV_VISIT, c, event_id, ts_ms);
 }
 
 static void apply(clm_shard *s, int slot, int64_t offset, clm_customer *c, const char *event_id,
@@ -326,7 +441,7 @@ static void test_cut_sink_failure(void **state)
     int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
     clm_customer *a = add_customer(s, "c-a", 0);
     cut_log l;
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, &l };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l };
 
     apply(s, slot, 0, a, NULL, 1000, CLM_APPLIED);
     memset(&l, 0, sizeof(l));
@@ -334,6 +449,7 @@ static void test_cut_sink_failure(void **state)
     assert_int_equal(clm_shard_flush_cut(s, 1, &sink), -EIO);
     assert_int_equal(l.nprog, 0);
     assert_int_equal(l.nstats, 0);
+    assert_int_equal(l.ndeltas, 0);
     clm_shard_free(s);
 }
 
@@ -475,6 +591,256 @@ static void test_part_remove(void **state)
     clm_shard_free(s);
 }
 
+static void apply_ev(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c,
+                     int want)
+{
+    assert_int_equal(clm_shard_apply(s, slot, offset, ev, c), want);
+}
+
+static void test_lateness(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int resumed = clm_shard_part_add(s, 0, 1, 0, at(10, 0));
+    clm_customer *c = add_customer(s, "c-1", 0);
+    clm_event ev;
+
+    /* No event yet: no watermark, nothing is late. */
+    assert_int_equal(clm_shard_watermark(s, slot), CLM_NO_TS);
+    assert_false(clm_shard_is_late(s, slot, 0));
+    /* Resumed with max_ts day 10 00:00 and 7 days of lateness: watermark
+     * day 3 00:00; 1 ms before it is late, day 3 exactly is not. */
+    assert_int_equal(clm_shard_watermark(s, resumed), at(3, 0));
+    assert_true(clm_shard_is_late(s, resumed, at(3, 0) - 1));
+    assert_false(clm_shard_is_late(s, resumed, at(3, 0)));
+
+    /* The same from applied events: e-1 at day 10 00:00. */
+    ev = make_event(c, "e-1", at(10, 0));
+    apply_ev(s, slot, 0, &ev, c, CLM_APPLIED);
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 0));
+    assert_true(clm_shard_is_late(s, slot, at(3, 0) - 1));
+    assert_false(clm_shard_is_late(s, slot, at(3, 0)));
+    /* An older event leaves it. */
+    ev = make_event(c, "e-2", at(5, 0));
+    apply_ev(s, slot, 1, &ev, c, CLM_APPLIED);
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 0));
+    /* A duplicate dated day 20 does not raise it. */
+    ev = make_event(c, "e-1", at(20, 0));
+    apply_ev(s, slot, 2, &ev, c, CLM_DUPLICATE);
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 0));
+    assert_false(clm_shard_is_late(s, slot, at(3, 0)));
+    /* A later event does: day 12 -> watermark day 5. */
+    ev = make_event(c, "e-3", at(12, 0));
+    apply_ev(s, slot, 3, &ev, c, CLM_APPLIED);
+    assert_int_equal(clm_shard_watermark(s, slot), at(5, 0));
+    assert_true(clm_shard_is_late(s, slot, at(5, 0) - 1));
+    assert_false(clm_shard_is_late(s, slot, at(5, 0)));
+    clm_shard_free(s);
+}
+
+static void test_number_watermark(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int a = clm_shard_part_add(s, 0, 0, 0, at(12, 0)); /* watermark day 5 */
+    int b = clm_shard_part_add(s, 0, 1, 0, at(10, 0)); /* watermark day 3 */
+    int t1 = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS); /* topic 1, number 0 */
+
+    (void)a;
+    (void)b;
+    /* Topic 1's partition 0 has no event yet: it holds number 0 back. */
+    assert_int_equal(clm_shard_number_watermark(s, 0), CLM_NO_TS);
+    assert_int_equal(clm_shard_number_watermark(s, 1), at(3, 0));
+    assert_int_equal(clm_shard_number_watermark(s, 7), CLM_NO_TS); /* not owned */
+    /* An event at day 8 on it: watermark day 1, the lower of the two. */
+    clm_event ev = make_event(NULL, NULL, at(8, 0));
+    apply_ev(s, t1, 0, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_number_watermark(s, 0), at(1, 0));
+    /* At day 20 it is day 13: now topic 0's day 5 is the lower. */
+    ev = make_event(NULL, NULL, at(20, 0));
+    apply_ev(s, t1, 1, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_number_watermark(s, 0), at(5, 0));
+    clm_shard_free(s);
+}
+
+static void test_marketing_spend(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_event ev = typed_event(CLM_EV_MARKETING_SPEND, NULL, NULL, at(3, 10));
+    cut_log l;
+
+    /* 2.5 and 1 on day 3, 0.5 on day 4; no customer. */
+    ev.has_amount = 1;
+    ev.amount_micros = 2500000;
+    apply_ev(s, slot, 0, &ev, NULL, CLM_APPLIED);
+    ev.ts_ms = at(3, 18);
+    ev.amount_micros = 1000000;
+    apply_ev(s, slot, 1, &ev, NULL, CLM_APPLIED);
+    ev.ts_ms = at(4, 9);
+    ev.amount_micros = 500000;
+    apply_ev(s, slot, 2, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ndeltas, 1);
+    assert_int_equal(l.ndays, 2);
+    assert_int_equal(cut_day(&l, D0 + 3, CLM_DAY(spend_micros)), 3500000); /* 2.5 + 1 */
+    assert_int_equal(cut_day(&l, D0 + 4, CLM_DAY(spend_micros)), 500000);
+    assert_int_equal(cut_day(&l, D0 + 3, CLM_DAY(active_customers)), 0); /* nobody */
+    assert_int_equal(cut_day(&l, D0 + 3, CLM_DAY(orders)), 0);
+    assert_int_equal(l.st.applied, 3);
+    assert_int_equal(l.ncust, 0);
+    clm_shard_free(s);
+}
+
+static void test_deltas_cut(void **state)
+{
+    (void)state;
+    clm_stages *m = NULL;
+    char err[256];
+    cut_log l;
+
+    assert_int_equal(clm_stages_new(&DEFAULT_MODEL, &m, err, sizeof(err)), 0);
+    clm_shard *s = shard_with(16, m);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_customer *c1 = add_customer(s, "c-1", 0);
+    clm_customer *c2 = add_customer(s, "c-2", 0);
+    clm_event ev = typed_event(CLM_EV_PURCHASE, c1, NULL, at(0, 10));
+
+    /* c-1 buys for 10, c-2 visits, both on day 0. */
+    ev.has_amount = 1;
+    ev.amount_micros = 10000000;
+    apply_ev(s, slot, 0, &ev, c1, CLM_APPLIED);
+    ev = make_event(c2, NULL, at(0, 11));
+    apply_ev(s, slot, 1, &ev, c2, CLM_APPLIED);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.ndeltas, 1);
+    assert_int_equal(l.ndays, 1);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(orders)), 1);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(revenue_micros)), 10000000);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(new_customers)), 1);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(customers_delta)), 1);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(active_customers)), 2);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(last_active)), 1); /* c-1 only */
+    assert_int_equal(l.ntrans, 2);
+    assert_int_equal(cut_trans(&l, D0, CLM_STAGE_NONE, CONVERSION), 1);
+    assert_int_equal(cut_trans(&l, D0, CLM_STAGE_NONE, AWARENESS), 1);
+    assert_int_equal(l.stage_count[CONVERSION], 1);
+    assert_int_equal(l.stage_count[AWARENESS], 1);
+    /* 10000000 * 365 / 30 = 121666666.67 -> 121666666 */
+    assert_int_equal(l.value_rate_micros, 121666666);
+
+    /* Handed once: a cut with nothing new has no deltas to hand. */
+    assert_int_equal(cut(s, 2, &l), 0);
+    assert_int_equal(l.ndeltas, 0);
+
+    /* And they start from zero again: c-2 visits on day 1. */
+    ev = make_event(c2, NULL, at(1, 9));
+    apply_ev(s, slot, 2, &ev, c2, CLM_APPLIED);
+    assert_int_equal(cut(s, 3, &l), 1);
+    assert_int_equal(l.ndeltas, 1);
+    assert_int_equal(l.ndays, 1);
+    assert_int_equal(cut_day(&l, D0 + 1, CLM_DAY(active_customers)), 1);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(orders)), 0);
+    assert_int_equal(l.ntrans, 0);
+    assert_int_equal(l.stage_count[CONVERSION], 0);
+    assert_int_equal(l.stage_count[AWARENESS], 0);
+    assert_int_equal(l.value_rate_micros, 0);
+    clm_shard_free(s);
+    clm_stages_free(m);
+}
+
+static void test_expire(void **state)
+{
+    (void)state;
+    clm_stages *m = NULL;
+    char err[256];
+    cut_log l;
+
+    assert_int_equal(clm_stages_new(&DEFAULT_MODEL, &m, err, sizeof(err)), 0);
+    clm_shard *s = shard_with(16, m);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int other = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS); /* topic 1, number 0 */
+    clm_customer *c = add_customer(s, "c-1", 0);
+    clm_customer *clean = add_customer(s, "c-2", 0);
+    int64_t off = 0;
+    clm_event ev;
+
+    /* c-2 buys on day 0 12:00 and is cut (clean); c-1 buys at the same time
+     * and stays dirty. Both deadlines: day 90 12:00. */
+    ev = typed_event(CLM_EV_PURCHASE, clean, NULL, at(0, 12));
+    apply_ev(s, slot, off++, &ev, clean, CLM_APPLIED);
+    assert_int_equal(cut(s, 1, &l), 1);
+    ev = typed_event(CLM_EV_PURCHASE, c, NULL, at(0, 12));
+    apply_ev(s, slot, off++, &ev, c, CLM_APPLIED);
+    assert_int_equal(clm_shard_dirty_count(s), 1);
+
+    /* Topic 0 at day 97 12:00 (watermark day 90 12:00), but topic 1's
+     * partition 0 has no event: number 0 is held back, nothing is due. */
+    ev = make_event(NULL, NULL, at(97, 12));
+    apply_ev(s, slot, off++, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_expire_cached(s), 0);
+    /* Topic 1 reaches 1 ms short (watermark day 90 12:00 - 1 ms). */
+    ev = make_event(NULL, NULL, at(97, 12) - 1);
+    apply_ev(s, other, 0, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_expire_cached(s), 0);
+    assert_int_equal(c->stage, CONVERSION);
+    /* And the deadline itself: c-1 (dirty) churns; c-2 (clean) is the
+     * caller's to pass to expire_one. */
+    ev = make_event(NULL, NULL, at(97, 12));
+    apply_ev(s, other, 1, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_expire_cached(s), 1);
+    assert_int_equal(c->stage, CHURNED);
+    assert_int_equal(c->stage_since, at(90, 12));
+    assert_int_equal(clean->stage, CONVERSION);
+    assert_int_equal(clm_shard_expire_cached(s), 0); /* already churned */
+    assert_int_equal(clm_shard_dirty_count(s), 1);
+    assert_int_equal(clm_shard_expire_one(s, clean), 1);
+    assert_int_equal(clean->stage, CHURNED);
+    assert_int_equal(clm_shard_dirty_count(s), 2); /* c-2 is dirty now */
+    assert_int_equal(clm_shard_expire_one(s, clean), 0);
+
+    /* The cut hands both, and the churns on the deadline's day 90: 2 churned,
+     * -2 customers; c-1's +1 on day 0 was not cut before. */
+    assert_int_equal(cut(s, 2, &l), 2);
+    assert_int_equal(l.ncust, 2);
+    assert_int_equal(times_handed(&l, "c-1"), 1);
+    assert_int_equal(times_handed(&l, "c-2"), 1);
+    assert_int_equal(cut_day(&l, D0 + 90, CLM_DAY(churned)), 2);
+    assert_int_equal(cut_day(&l, D0 + 90, CLM_DAY(customers_delta)), -2);
+    assert_int_equal(cut_day(&l, D0, CLM_DAY(customers_delta)), 1);
+    assert_int_equal(cut_trans(&l, D0 + 90, CONVERSION, CHURNED), 2);
+    assert_int_equal(l.stage_count[CHURNED], 2);
+    /* c-1 entered conversion in this cut: 1 - 2 = -1. */
+    assert_int_equal(l.stage_count[CONVERSION], -1);
+    /* Expiring a clean customer that is not due leaves it clean. */
+    assert_int_equal(clm_shard_expire_one(s, c), 0);
+    assert_int_equal(clm_shard_dirty_count(s), 0);
+    clm_shard_free(s);
+    clm_stages_free(m);
+}
+
+static void test_expire_without_stages(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    clm_customer *c = add_customer(s, "c-1", 0);
+    clm_event ev = typed_event(CLM_EV_PURCHASE, c, NULL, at(0, 12));
+
+    /* Without a stage model there is no churn stage: nothing expires. */
+    ev.has_amount = 1;
+    ev.amount_micros = 1000000;
+    apply_ev(s, slot, 0, &ev, c, CLM_APPLIED);
+    ev = make_event(NULL, NULL, at(500, 0));
+    apply_ev(s, slot, 1, &ev, NULL, CLM_APPLIED);
+    assert_int_equal(clm_shard_expire_cached(s), 0);
+    assert_int_equal(clm_shard_expire_one(s, c), 0);
+    assert_int_equal(c->stage, CLM_STAGE_NONE);
+    clm_shard_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +854,12 @@ int main(void)
         cmocka_unit_test(test_eviction_spares_dirty),
         cmocka_unit_test(test_make_room_all_evictable),
         cmocka_unit_test(test_part_remove),
+        cmocka_unit_test(test_lateness),
+        cmocka_unit_test(test_number_watermark),
+        cmocka_unit_test(test_marketing_spend),
+        cmocka_unit_test(test_deltas_cut),
+        cmocka_unit_test(test_expire),
+        cmocka_unit_test(test_expire_without_stages),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
 }

@@ -1,0 +1,61 @@
+/* core/deltas.h - what a shard's events changed in the shared KPI state since
+ * the last flush cut: per-bucket counter deltas, stage transitions per
+ * bucket, changes of the number of customers in each stage, and the change
+ * of the portfolio's value rate.
+ *
+ * Shared KPI state (day hashes, stage counts) is written by every worker, so
+ * it travels as deltas (HINCRBY in the flush transaction): exact, and
+ * independent of how partitions are spread over workers and instances.
+ *
+ * Not thread-safe: one per shard.
+ */
+#ifndef CLM_CORE_DELTAS_H
+#define CLM_CORE_DELTAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/daycount.h"
+
+typedef struct clm_day_delta {
+    int64_t bucket;
+    clm_daycount c;
+} clm_day_delta;
+
+typedef struct clm_transition_delta {
+    int64_t bucket;
+    uint8_t from, to; /* stage indices; from may be CLM_STAGE_NONE */
+    int64_t n;
+} clm_transition_delta;
+
+typedef struct clm_deltas {
+    clm_day_delta *days;
+    size_t ndays, cap_days;
+    size_t last_hit;
+    clm_transition_delta *trans;
+    size_t ntrans, cap_trans;
+    int64_t stage_count[CLM_STAGES_MAX];
+    int64_t value_rate_micros; /* change of the sum of customers' clv_rate */
+    bool any;                  /* something changed since the last reset */
+} clm_deltas;
+
+void clm_deltas_init(clm_deltas *d);
+void clm_deltas_release(clm_deltas *d);
+/* Forgets every delta (after a flush cut handed them on); keeps capacity. */
+void clm_deltas_reset(clm_deltas *d);
+
+/* The counters of a bucket, created zeroed on first use. NULL on ENOMEM. */
+clm_daycount *clm_deltas_day(clm_deltas *d, int64_t bucket);
+
+/* Adds n to the int64 field at byte offset `off` of a bucket's counters.
+ * Returns 0 or -ENOMEM. */
+int clm_deltas_add(clm_deltas *d, int64_t bucket, size_t off, int64_t n);
+
+/* Counts a stage transition in a bucket and moves one customer between the
+ * stage counts (from may be CLM_STAGE_NONE: only `to` gains). 0 or -ENOMEM. */
+int clm_deltas_transition(clm_deltas *d, int64_t bucket, int from, int to);
+
+#define CLM_DAY(field) offsetof(clm_daycount, field)
+
+#endif

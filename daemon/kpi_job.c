@@ -1,0 +1,429 @@
+/* daemon/kpi_job.c - see kpi_job.h. */
+#include "daemon/kpi_job.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/daycount.h"
+#include "core/kpi.h"
+#include "core/stages.h"
+#include "core/timeutil.h"
+#include "daemon/log.h"
+#include "daemon/store.h"
+
+struct clm_kpi_job {
+    const clm_config *cfg;
+    clm_redis *redis;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+    atomic_bool poked;
+    int64_t bucket_ms;
+};
+
+typedef struct bucket {
+    int64_t number;
+    char key[CLM_BUCKET_KEY_SIZE];
+    size_t nfields; /* fields the hash has */
+    clm_daycount c;
+} bucket;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+clm_kpi_job *clm_kpi_job_new(const clm_config *cfg, const clm_redis_opts *redis, char *errbuf,
+                             size_t errsize)
+{
+    clm_kpi_job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->redis = clm_redis_new(redis))) {
+        snprintf(errbuf, errsize, "kpi: out of memory");
+        free(j);
+        return NULL;
+    }
+    j->cfg = cfg;
+    j->bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
+    atomic_store(&j->poked, true); /* compute once at start: a restart may follow a crash */
+    return j;
+}
+
+void clm_kpi_job_poke(clm_kpi_job *j)
+{
+    atomic_store_explicit(&j->poked, true, memory_order_release);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int64_t reply_int(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+/* The greatest max_ts over every partition of every topic, or CLM_NO_TS. */
+static int read_end(clm_kpi_job *j, redisContext *rc, int64_t *end_ms)
+{
+    int64_t best = CLM_NO_TS;
+    for (size_t t = 0; t < j->cfg->kafka_topic_count; t++) {
+        char key[512];
+        clm_store_maxts_key(key, sizeof(key), j->cfg->redis_prefix, j->cfg->kafka_group_id,
+                            j->cfg->kafka_topics[t]);
+        redisReply *r = redisCommand(rc, "HVALS %s", key);
+        if (!r)
+            return -EIO;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            int64_t v = reply_int(r->element[i]);
+            if (r->element[i]->type == REDIS_REPLY_STRING && (best == CLM_NO_TS || v > best))
+                best = v;
+        }
+        freeReplyObject(r);
+    }
+    *end_ms = best;
+    return 0;
+}
+
+/* Parses one bucket hash field into the counters. */
+static void parse_field(const clm_stages *m, clm_daycount *c, const char *f, size_t flen,
+                        int64_t v)
+{
+    for (size_t i = 0; i < clm_daycount_nfields; i++)
+        if (strlen(clm_daycount_fields[i].name) == flen &&
+            memcmp(f, clm_daycount_fields[i].name, flen) == 0) {
+            memcpy((char *)c + clm_daycount_fields[i].offset, &v, sizeof(v));
+            return;
+        }
+    if (!m)
+        return;
+    if (flen > 8 && memcmp(f, "entered_", 8) == 0) {
+        int s = clm_stages_index(m, f + 8, flen - 8);
+        if (s >= 0)
+            c->entered[s] = v;
+        return;
+    }
+    size_t nord = clm_stages_ordinary(m);
+    for (size_t r = 0; r + 1 < nord; r++) {
+        char name[2 * 64 + 8];
+        int n = snprintf(name, sizeof(name), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)r)),
+                         clm_stages_name(m, clm_stages_at_rank(m, (int)r + 1)));
+        if ((size_t)n == flen && memcmp(name, f, flen) == 0) {
+            c->advanced[r] = v;
+            return;
+        }
+    }
+}
+
+static void bucket_hash_key(const clm_kpi_job *j, const char *bkey, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s:%s", j->cfg->redis_prefix,
+             j->bucket_ms == CLM_MS_PER_DAY ? "day" : "bucket", bkey);
+}
+
+/* Reads every bucket listed in <prefix>buckets, in bucket order. */
+static int read_buckets(clm_kpi_job *j, redisContext *rc, bucket **out, size_t *nout)
+{
+    redisReply *idx = redisCommand(rc, "ZRANGE %sbuckets 0 -1 WITHSCORES", j->cfg->redis_prefix);
+    if (!idx)
+        return -EIO;
+    size_t n = idx->type == REDIS_REPLY_ARRAY ? idx->elements / 2 : 0;
+    bucket *bs = calloc(n ? n : 1, sizeof(*bs));
+    if (!bs) {
+        freeReplyObject(idx);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(bs[i].key, sizeof(bs[i].key), "%.*s", (int)idx->element[2 * i]->len,
+                 idx->element[2 * i]->str);
+        bs[i].number = reply_int(idx->element[2 * i + 1]);
+        char key[256];
+        bucket_hash_key(j, bs[i].key, key, sizeof(key));
+        redisAppendCommand(rc, "HGETALL %s", key);
+    }
+    freeReplyObject(idx);
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *h;
+        if (redisGetReply(rc, (void **)&h) != REDIS_OK) {
+            free(bs);
+            return -EIO;
+        }
+        for (size_t k = 0; h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
+            parse_field(j->cfg->stages, &bs[i].c, h->element[k]->str, h->element[k]->len,
+                        reply_int(h->element[k + 1]));
+        bs[i].nfields = h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
+        freeReplyObject(h);
+    }
+    *out = bs;
+    *nout = n;
+    return r;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Every counter field of a bucket, present even at 0: whether a counter that
+ * went up and down again has a field must not depend on how the changes
+ * were split between flushes. Returns the number of commands appended. */
+static size_t complete_fields(clm_kpi_job *j, redisContext *rc, const bucket *b)
+{
+    const clm_stages *m = j->cfg->stages;
+    size_t nst = m ? clm_stages_count(m) : 0, nord = m ? clm_stages_ordinary(m) : 0;
+    size_t want = clm_daycount_nfields + nst + (nord ? nord - 1 : 0) + 5 /* derived */;
+    if (b->nfields >= want)
+        return 0;
+    char key[256], field[2 * 64 + 8];
+    size_t sent = 0;
+    bucket_hash_key(j, b->key, key, sizeof(key));
+    for (size_t i = 0; i < clm_daycount_nfields; i++, sent++)
+        redisAppendCommand(rc, "HINCRBY %s %s 0", key, clm_daycount_fields[i].name);
+    for (size_t s = 0; s < nst; s++, sent++) {
+        snprintf(field, sizeof(field), "entered_%s", clm_stages_name(m, (int)s));
+        redisAppendCommand(rc, "HINCRBY %s %s 0", key, field);
+    }
+    for (size_t r = 0; r + 1 < nord; r++, sent++) {
+        snprintf(field, sizeof(field), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)r)),
+                 clm_stages_name(m, clm_stages_at_rank(m, (int)r + 1)));
+        redisAppendCommand(rc, "HINCRBY %s %s 0", key, field);
+    }
+    return sent;
+}
+
+static void add_counts(clm_daycount *dst, const clm_daycount *src)
+{
+    const int64_t *s = (const int64_t *)src;
+    int64_t *d = (int64_t *)dst;
+    for (size_t i = 0; i < sizeof(*src) / sizeof(int64_t); i++)
+        d[i] += s[i];
+}
+
+typedef struct emit_ctx {
+    const char *argv[256];
+    char vals[256][CLM_KPI_FIELD_MAX + 1];
+    int argc;
+} emit_ctx;
+
+static int emit_kpi(void *vctx, const char *field, const char *value)
+{
+    emit_ctx *x = vctx;
+    if (x->argc + 2 > 256)
+        return -E2BIG;
+    snprintf(x->vals[x->argc], sizeof(x->vals[0]), "%s", field);
+    x->argv[x->argc] = x->vals[x->argc];
+    x->argc++;
+    snprintf(x->vals[x->argc], sizeof(x->vals[0]), "%s", value);
+    x->argv[x->argc] = x->vals[x->argc];
+    x->argc++;
+    return 0;
+}
+
+static int drain(redisContext *rc, size_t n)
+{
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+            return -EIO;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            log_err("kpi: Redis refused a write: %s", rep->str);
+            r = -EPROTO;
+        }
+        freeReplyObject(rep);
+    }
+    return r;
+}
+
+static int compute(clm_kpi_job *j, redisContext *rc)
+{
+    const clm_config *cfg = j->cfg;
+    const char *prefix = cfg->redis_prefix;
+    int64_t end_ms;
+    int r;
+    if ((r = read_end(j, rc, &end_ms)) < 0)
+        return r;
+    bucket *bs = NULL;
+    size_t nb = 0;
+    if ((r = read_buckets(j, rc, &bs, &nb)) < 0)
+        return r;
+    if (nb == 0 || end_ms == CLM_NO_TS) {
+        free(bs);
+        return 0;
+    }
+    int64_t first_day = clm_bucket_day(bs[0].number, j->bucket_ms);
+    int64_t end_day = clm_day_of_ms(end_ms);
+    int64_t last_day = clm_bucket_day(bs[nb - 1].number, j->bucket_ms);
+    if (last_day > end_day)
+        end_day = last_day; /* a flush may carry buckets past a lagging maxts read */
+    size_t ndays = (size_t)(end_day - first_day + 1);
+    clm_daycount *days = calloc(ndays, sizeof(*days));
+    if (!days) {
+        free(bs);
+        return -ENOMEM;
+    }
+    size_t sent = 0;
+    int64_t eod = 0;
+    /* derived fields of every bucket, customers_eod as a running sum */
+    for (size_t i = 0; i < nb; i++) {
+        add_counts(&days[clm_bucket_day(bs[i].number, j->bucket_ms) - first_day], &bs[i].c);
+        eod += bs[i].c.customers_delta;
+        char key[256], rev[32], ref[32], spend[32], sess[32], eodv[24];
+        bucket_hash_key(j, bs[i].key, key, sizeof(key));
+        clm_micros_format(bs[i].c.revenue_micros, rev, sizeof(rev));
+        clm_micros_format(bs[i].c.refunds_micros, ref, sizeof(ref));
+        clm_micros_format(bs[i].c.spend_micros, spend, sizeof(spend));
+        clm_micros_format(bs[i].c.session_ms * 1000, sess, sizeof(sess));
+        snprintf(eodv, sizeof(eodv), "%" PRId64, eod);
+        redisAppendCommand(rc, "HSET %s revenue %s refunds %s spend %s session_seconds %s customers_eod %s",
+                           key, rev, ref, spend, sess, eodv);
+        sent++;
+        sent += complete_fields(j, rc, &bs[i]);
+    }
+    /* likewise every stage in the stage counts, and the portfolio rate */
+    for (size_t s = 0; cfg->stages && s < clm_stages_count(cfg->stages); s++, sent++)
+        redisAppendCommand(rc, "HINCRBY %sstage_counts %s 0", prefix, clm_stages_name(cfg->stages, (int)s));
+    redisAppendCommand(rc, "HINCRBY %sportfolio value_rate_micros 0", prefix);
+    sent++;
+    /* whole days without events carry the previous day's customers_eod */
+    if (j->bucket_ms == CLM_MS_PER_DAY) {
+        size_t bi = 0;
+        int64_t run = 0;
+        for (int64_t d = first_day; d <= end_day; d++) {
+            bool has = false;
+            while (bi < nb && bs[bi].number <= d) {
+                has |= bs[bi].number == d;
+                run += bs[bi].c.customers_delta;
+                bi++;
+            }
+            if (has)
+                continue;
+            char day[16], key[256], eodv[24];
+            clm_day_format(d, day);
+            bucket_hash_key(j, day, key, sizeof(key));
+            snprintf(eodv, sizeof(eodv), "%" PRId64, run);
+            redisAppendCommand(rc, "HSET %s customers_eod %s", key, eodv);
+            sent++;
+        }
+    }
+    if ((r = drain(rc, sent)) < 0)
+        goto out_free;
+
+    /* the portfolio value rate, for clv_pred_avg */
+    redisReply *pr = redisCommand(rc, "HGET %sportfolio value_rate_micros", prefix);
+    if (!pr) {
+        r = -EIO;
+        goto out_free;
+    }
+    int64_t value_rate = reply_int(pr);
+    freeReplyObject(pr);
+
+    const clm_stages *m = cfg->stages;
+    size_t nord = m ? clm_stages_ordinary(m) : 0;
+    const char *names[CLM_STAGES_MAX];
+    int idx[CLM_STAGES_MAX];
+    for (size_t k = 0; k < nord; k++) {
+        idx[k] = clm_stages_at_rank(m, (int)k);
+        names[k] = clm_stages_name(m, idx[k]);
+    }
+    int longest = 1;
+    for (size_t w = 0; w < cfg->kpi_window_count; w++)
+        if (cfg->kpi_windows[w] > longest)
+            longest = cfg->kpi_windows[w];
+    clm_kpi_input in = { .days = days, .ndays = ndays, .first_day = first_day,
+                         .eod_before_first = 0, .end_day = end_day,
+                         .ordinary_stage_names = names, .ordinary_stage_index = idx,
+                         .nordinary = nord, .value_rate_sum_micros = value_rate,
+                         .clv_max_years = cfg->kpi_clv_max_years,
+                         .gross_margin = cfg->kpi_gross_margin, .longest_window_days = longest };
+    sent = 0;
+    for (size_t w = 0; w < cfg->kpi_window_count; w++) {
+        emit_ctx *x = calloc(1, sizeof(*x));
+        char key[256];
+        if (!x) {
+            r = -ENOMEM;
+            goto out_free;
+        }
+        snprintf(key, sizeof(key), "%skpi:%dd", prefix, cfg->kpi_windows[w]);
+        x->argv[0] = "HSET";
+        x->argv[1] = key;
+        x->argc = 2;
+        r = clm_kpi_window(&in, cfg->kpi_windows[w], emit_kpi, x);
+        if (r < 0) {
+            log_err("kpi: window %dd: %s", cfg->kpi_windows[w], strerror(-r));
+            free(x);
+            goto out_free;
+        }
+        redisAppendCommand(rc, "MULTI");
+        redisAppendCommand(rc, "DEL %s", key);
+        redisAppendCommandArgv(rc, x->argc, x->argv, NULL);
+        redisAppendCommand(rc, "EXEC");
+        sent += 4;
+        free(x);
+    }
+    r = drain(rc, sent);
+out_free:
+    free(days);
+    free(bs);
+    return r;
+}
+
+static void run_once(clm_kpi_job *j)
+{
+    char err[256];
+    for (int attempt = 0; attempt < 100; attempt++) {
+        redisContext *rc = clm_redis_get(j->redis, err, sizeof(err));
+        int r = rc ? compute(j, rc) : -EIO;
+        if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
+            return;
+        clm_redis_drop(j->redis);
+        if (atomic_load(&j->stopping) && attempt > 3)
+            return;
+        sleep_ms(100);
+    }
+}
+
+static void *kpi_main(void *arg)
+{
+    clm_kpi_job *j = arg;
+    int tick = j->cfg->kpi_refresh_ms;
+    for (;;) {
+        bool stopping = atomic_load(&j->stopping);
+        if (atomic_exchange(&j->poked, false))
+            run_once(j);
+        if (stopping)
+            break;
+        for (int waited = 0; waited < tick && !atomic_load(&j->stopping); waited += 10)
+            sleep_ms(10);
+    }
+    return NULL;
+}
+
+int clm_kpi_job_start(clm_kpi_job *j)
+{
+    int r = pthread_create(&j->thread, NULL, kpi_main, j);
+    if (r)
+        return -r;
+    j->started = true;
+    return 0;
+}
+
+void clm_kpi_job_stop(clm_kpi_job *j)
+{
+    if (!j || !j->started)
+        return;
+    atomic_store(&j->stopping, true);
+    pthread_join(j->thread, NULL);
+    j->started = false;
+}
+
+void clm_kpi_job_free(clm_kpi_job *j)
+{
+    if (!j)
+        return;
+    clm_kpi_job_stop(j);
+    clm_redis_free(j->redis);
+    free(j);
+}
