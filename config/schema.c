@@ -184,10 +184,10 @@ const clm_cfg_key clm_config_keys[] = {
      .min_count = 1, .flags = CLM_CFG_DISTINCT, .offset = FIELD(kpi_windows),
      .count_offset = FIELD(kpi_window_count),
      .help = "Rolling windows of the KPIs, in days."},
-    {.path = "kpi.bucket_s", .type = CLM_CFG_INT, .def = "86400", .min = 60, .max = 2592000,
+    {.path = "kpi.bucket_s", .type = CLM_CFG_INT, .def = "86400", .min = 60, .max = 86400,
      .flags = CLM_CFG_DAY_ALIGNED, .offset = FIELD(kpi_bucket_s),
-     .help = "Width of the time buckets the rolling KPIs are kept in, in seconds: a whole "
-             "fraction of a day or a whole number of days."},
+     .help = "Width of the time buckets the daily counters are kept in, in seconds: a whole "
+             "number of minutes that divides a day (86400: one hash per UTC day)."},
     {.path = "kpi.clv_min_tenure_days", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 3650,
      .offset = FIELD(kpi_clv_min_tenure_days),
      .help = "Least tenure, in days, before a customer's lifetime value is estimated."},
@@ -282,7 +282,7 @@ static void expect_text(const clm_cfg_key *row, char *buf, size_t size)
     case CLM_CFG_INT:
     case CLM_CFG_INT64:
         if (row->flags & CLM_CFG_DAY_ALIGNED)
-            snprintf(buf, size, "a divisor or multiple of 86400 within %lld..%lld",
+            snprintf(buf, size, "a whole number of minutes dividing 86400, within %lld..%lld",
                      (long long)row->min, (long long)row->max);
         else
             snprintf(buf, size, "%s %lld..%lld",
@@ -411,9 +411,8 @@ static int get_integer(const value_ctx *c, int64_t *x)
         return bad(c, "is out of range");
     if ((c->row->flags & CLM_CFG_POW2) && (n <= 0 || (n & (n - 1)) != 0))
         return bad(c, "is not a power of two");
-    if ((c->row->flags & CLM_CFG_DAY_ALIGNED) &&
-        (n <= 0 || (86400 % n != 0 && n % 86400 != 0)))
-        return bad(c, "is not a divisor or multiple of 86400");
+    if ((c->row->flags & CLM_CFG_DAY_ALIGNED) && (n <= 0 || n % 60 != 0 || 86400 % n != 0))
+        return bad(c, "is not a whole number of minutes dividing 86400");
     *x = n;
     return 0;
 }
@@ -755,7 +754,7 @@ static void allowed_text(const clm_cfg_key *row, char *buf, size_t size)
                                 (long long)row->max,
                                 (row->flags & CLM_CFG_POW2) ? ", power of two" : "",
                                 (row->flags & CLM_CFG_DAY_ALIGNED)
-                                    ? ", divides or is a multiple of 86400"
+                                    ? ", whole minutes dividing 86400"
                                     : "");
         break;
     case CLM_CFG_DOUBLE:

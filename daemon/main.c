@@ -41,6 +41,7 @@ static void usage(FILE *out)
             "Usage: clmd -c FILE          run with the config FILE\n"
             "       clmd --check-config FILE  validate FILE and exit (0: valid)\n"
             "       clmd --help-config    list every config key with its default\n"
+            "       clmd --help-config-markdown   the same as a Markdown table\n"
             "       clmd --help | --version\n"
             "\n"
             "clmd consumes customer events from Kafka and keeps customer state, KPIs\n"
@@ -237,6 +238,7 @@ int main(int argc, char **argv)
         { "config", required_argument, NULL, 'c' },
         { "check-config", required_argument, NULL, 'k' },
         { "help-config", no_argument, NULL, 'H' },
+        { "help-config-markdown", no_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { 0, 0, 0, 0 },
@@ -260,7 +262,8 @@ int main(int argc, char **argv)
             check_only = true;
             break;
         case 'H':
-            clm_config_describe(stdout, false);
+        case 'M':
+            clm_config_describe(stdout, o == 'M');
             return EXIT_SUCCESS;
         case 'h':
             usage(stdout);

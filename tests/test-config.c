@@ -373,7 +373,7 @@ static void test_describe_plain(void **state)
     assert_non_null(strstr(text, "\nkpi.windows                    integer list  [7, 30, 90]"
                                  "       at least 1 entry, each 1..3650, all different\n"));
     assert_non_null(strstr(text, "\nkpi.bucket_s                   integer       86400"
-                                 "             60..2592000, divides or is a multiple of 86400\n"));
+                                 "             60..86400, whole minutes dividing 86400\n"));
     /* A long default: "(below)" in the column, the value after the help. */
     assert_non_null(strstr(text, "\nlifecycle.stages               string list   (below)"
                                  "           at least 1 entry\n"));
@@ -646,13 +646,12 @@ static void test_kpi_windows(void **state)
 
 static void test_kpi_bucket_day_aligned(void **state)
 {
-    static const int good[] = {60, 3600, 86400, 172800, 2592000};
+    static const int good[] = {60, 900, 3600, 86400};
     clm_config *cfg;
     char err[256];
 
     (void)state;
-    /* 86400 / 60 = 1440, 86400 / 3600 = 24; 172800 = 2 * 86400,
-     * 2592000 = 30 * 86400. */
+    /* whole minutes dividing a day: 86400 / 60 = 1440, / 900 = 96, / 3600 = 24, / 86400 = 1 */
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char json[64];
 
@@ -661,18 +660,22 @@ static void test_kpi_bucket_day_aligned(void **state)
         assert_int_equal(cfg->kpi_bucket_s, good[i]);
         clm_config_free(cfg);
     }
-    /* 86400 / 7000 = 12.34...: neither. */
+    /* 86400 / 7000 = 12.34...: does not divide a day. */
     assert_rejects("{\"kpi\": {\"bucket_s\": 7000}}",
-                   "clmd.json: kpi.bucket_s: 7000 is not a divisor or multiple of 86400"
-                   " (expected a divisor or multiple of 86400 within 60..2592000)");
-    /* 129600 = 1.5 days: 129600 % 86400 = 43200. */
-    assert_rejects("{\"kpi\": {\"bucket_s\": 129600}}",
-                   "clmd.json: kpi.bucket_s: 129600 is not a divisor or multiple of 86400"
-                   " (expected a divisor or multiple of 86400 within 60..2592000)");
+                   "clmd.json: kpi.bucket_s: 7000 is not a whole number of minutes dividing 86400"
+                   " (expected a whole number of minutes dividing 86400, within 60..86400)");
+    /* 675 divides 86400 (128 x 675) but is not whole minutes (675 / 60 = 11.25). */
+    assert_rejects("{\"kpi\": {\"bucket_s\": 675}}",
+                   "clmd.json: kpi.bucket_s: 675 is not a whole number of minutes dividing 86400"
+                   " (expected a whole number of minutes dividing 86400, within 60..86400)");
+    /* 172800 = 2 days: above the one-day maximum. */
+    assert_rejects("{\"kpi\": {\"bucket_s\": 172800}}",
+                   "clmd.json: kpi.bucket_s: 172800 is out of range"
+                   " (expected a whole number of minutes dividing 86400, within 60..86400)");
     /* 30 divides 86400 but is below 60. */
     assert_rejects("{\"kpi\": {\"bucket_s\": 30}}",
                    "clmd.json: kpi.bucket_s: 30 is out of range"
-                   " (expected a divisor or multiple of 86400 within 60..2592000)");
+                   " (expected a whole number of minutes dividing 86400, within 60..86400)");
 }
 
 static void test_power_of_two(void **state)
