@@ -127,7 +127,7 @@ static int expect(const char *s, size_t len, size_t *i, char c)
 int clm_rfc3339_parse(const char *s, size_t len, int64_t *ms)
 {
     size_t i = 0;
-    unsigned year, mon, day, hh, mi, ss, frac_ms = 0;
+    unsigned year = 0, mon = 0, day = 0, hh = 0, mi = 0, ss = 0, frac_ms = 0;
     int64_t offset_s = 0, t;
 
     if (digits(s, len, &i, 4, &year) || expect(s, len, &i, '-') ||

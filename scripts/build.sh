@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 dir="${1:-build}"
 shift || true
 if [ ! -f "$dir/build.ninja" ]; then
-  meson setup "$dir" -Dwerror=true "$@" >/dev/null
+  meson setup "$dir" -Dwerror=true "$@" >/dev/null || meson setup --wipe "$dir" -Dwerror=true "$@"
 fi
 ninja -C "$dir" >/dev/null

@@ -1,30 +1,57 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite. Ends with
-# one line "N passed, N failed" counting every test case (each cmocka case is
-# one TAP line). Exit status 0 only when nothing failed.
-#   scripts/test.sh            the default suite (well under 20 minutes)
-#   CLM_SOAK=1 scripts/test.sh adds the long soak variants
+# Installs what is missing, builds, and runs the whole test suite:
+#   1. every test (unit and integration) in a normal build (werror on);
+#   2. the concurrency tests again with clmd and the tests built under
+#      ThreadSanitizer (clang; meson test --setup tsan).
+# Ends with one line "N passed, N failed" counting every test case of both
+# runs (each cmocka case is one TAP line; a program that dies before printing
+# its results counts as one failure). Exit status 0 only when nothing failed.
+#   CLM_SOAK=1 scripts/test.sh   adds the long soak variants
+#   CLM_NO_TSAN=1 scripts/test.sh skips step 2 (for a quick local run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
-dir=build-test
-if ! bash scripts/build.sh "$dir"; then
-  ninja -C "$dir" 2>&1 | tail -30
-  echo "0 passed, 1 failed"
-  exit 1
+
+passed=0
+failed=0
+# count_run DIR LOGNAME STATUS: adds a run's TAP results to the totals
+count_run() {
+  local log="$1/meson-logs/$2" status=$3 p f
+  p=$(grep -cE '^ok [0-9]+' "$log" 2>/dev/null || true)
+  f=$(grep -cE '^not ok [0-9]+' "$log" 2>/dev/null || true)
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+build_or_fail() { # DIR [meson setup args]
+  local dir=$1
+  shift
+  if ! bash scripts/build.sh "$dir" "$@"; then
+    ninja -C "$dir" 2>&1 | tail -30
+    failed=$((failed + 1))
+    return 1
+  fi
+}
+
+suites=()
+[ "${CLM_SOAK:-0}" = "1" ] && export CLM_SOAK=1
+
+echo "== tests (build-test)"
+if build_or_fail build-test; then
+  meson test -C build-test --print-errorlogs --num-processes 2 "${suites[@]}" 2>&1 |
+    grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):|>>>|ERROR|FAIL' | tail -n 80
+  count_run build-test testlog.txt "${PIPESTATUS[0]}"
 fi
-setup=()
-[ "${CLM_SOAK:-0}" = "1" ] && setup=(--suite soak --suite unit --suite integration)
-meson test -C "$dir" --print-errorlogs --num-processes 2 "${setup[@]}" 2>&1 | tee "$dir/test-output.txt" | grep -vE '^\s*$' | tail -n 60
-status=${PIPESTATUS[0]}
-# Count TAP results of every test program from meson's log.
-log="$dir/meson-logs/testlog.txt"
-passed=$(grep -cE '^ok [0-9]+' "$log" || true)
-failed=$(grep -cE '^not ok [0-9]+' "$log" || true)
-# A program that crashed or timed out before printing its plan counts once.
-crashed=$(grep -cE '^(FAIL|TIMEOUT|ERROR)\b| (FAIL|TIMEOUT|ERROR) +[0-9.]+s' "$dir/test-output.txt" || true)
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
-  failed=$(( crashed > 0 ? crashed : 1 ))
+
+if [ "${CLM_NO_TSAN:-0}" != "1" ]; then
+  echo "== concurrency tests under ThreadSanitizer (build-tsan)"
+  if CC=clang build_or_fail build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug; then
+    meson test -C build-tsan --setup tsan --suite concurrency --print-errorlogs 2>&1 |
+      grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):|WARNING: ThreadSanitizer|SUMMARY|>>>' | tail -n 40
+    count_run build-tsan testlog-tsan.txt "${PIPESTATUS[0]}"
+  fi
 fi
+
 echo "$passed passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ]

@@ -309,8 +309,9 @@ int harness_redis_start(harness_redis **out, char *errbuf, size_t errsize)
     snprintf(r->dir, sizeof(r->dir), "%s/clm-redis-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(r->dir)) {
         int e = errno;
+        fail(-e, errbuf, errsize, "mkdtemp %s: %s", r->dir, strerror(e));
         free(r);
-        return fail(-e, errbuf, errsize, "mkdtemp %s: %s", r->dir, strerror(e));
+        return -e;
     }
     int e = free_port(&r->port, errbuf, errsize);
     if (!e)

@@ -443,7 +443,7 @@ static void stream_exact(void **state)
                                         10000, errbuf, sizeof(errbuf)));
     assert_int_equal(np, 4);
     for (int p = 0; p < np; p++) {
-        char f[8];
+        char f[16];
         snprintf(f, sizeof(f), "%d", p);
         assert_int_equal(hget_ll(c, "clm:offsets:" GROUP ":" TOPIC, f), high[p]);
     }
