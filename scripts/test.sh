@@ -6,7 +6,6 @@
 # Ends with one line "N passed, N failed" counting every test case of both
 # runs (each cmocka case is one TAP line; a program that dies before printing
 # its results counts as one failure). Exit status 0 only when nothing failed.
-#   CLM_SOAK=1 scripts/test.sh   adds the long soak variants
 #   CLM_NO_TSAN=1 scripts/test.sh skips step 2 (for a quick local run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,12 +33,9 @@ build_or_fail() { # DIR [meson setup args]
   fi
 }
 
-suites=()
-[ "${CLM_SOAK:-0}" = "1" ] && export CLM_SOAK=1
-
 echo "== tests (build-test)"
 if build_or_fail build-test; then
-  meson test -C build-test --print-errorlogs --num-processes 2 "${suites[@]}" 2>&1 |
+  meson test -C build-test --print-errorlogs --num-processes 2 2>&1 |
     grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):|>>>|ERROR|FAIL' | tail -n 80
   count_run build-test testlog.txt "${PIPESTATUS[0]}"
 fi
