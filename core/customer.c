@@ -25,6 +25,8 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     c->last_type = CLM_EV_OTHER;
     c->first_purchase = CLM_NO_TS;
     c->first_signup = CLM_NO_TS;
+    c->first_contact = CLM_NO_TS;
+    c->lead_contact = CLM_NO_TS;
     c->active_bucket = CLM_NO_TS;
     c->stage = CLM_STAGE_NONE;
     c->peak = CLM_STAGE_NONE;
@@ -199,10 +201,45 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
     return clm_deltas_add(d, b, CLM_DAY(repeat_orders), 1);
 }
 
+/* Re-settles which contact counts as the lead's response after the first
+ * signup or the known contacts changed: the earliest contact at or after the
+ * first signup, among the earliest contact seen, the one counted so far and
+ * a new one (exact unless a lead was contacted twice before a late, earlier
+ * signup arrived).
+ * Moves leads_contacted and lead_response_ms_sum between days as needed;
+ * `old_signup` is the first signup the current count was made against. */
+static int settle_contact(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
+                          int64_t old_signup, int64_t new_contact)
+{
+    int64_t s = c->first_signup, best = CLM_NO_TS;
+    const int64_t cand[3] = { c->first_contact, c->lead_contact, new_contact };
+    for (int i = 0; s != CLM_NO_TS && i < 3; i++)
+        if (cand[i] != CLM_NO_TS && cand[i] >= s && (best == CLM_NO_TS || cand[i] < best))
+            best = cand[i];
+    if (best == c->lead_contact && s == old_signup)
+        return 0;
+    int r;
+    if (c->lead_contact != CLM_NO_TS) {
+        int64_t ob = clm_bucket_of_ms(c->lead_contact, o->bucket_ms);
+        if ((r = clm_deltas_add(d, ob, CLM_DAY(leads_contacted), -1)) < 0 ||
+            (r = clm_deltas_add(d, ob, CLM_DAY(lead_response_ms_sum), -(c->lead_contact - old_signup))) < 0)
+            return r;
+    }
+    if (best != CLM_NO_TS) {
+        int64_t nb = clm_bucket_of_ms(best, o->bucket_ms);
+        if ((r = clm_deltas_add(d, nb, CLM_DAY(leads_contacted), 1)) < 0 ||
+            (r = clm_deltas_add(d, nb, CLM_DAY(lead_response_ms_sum), best - s)) < 0)
+            return r;
+    }
+    c->lead_contact = best;
+    return 0;
+}
+
 static int on_signup(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
                      clm_deltas *d, int64_t b)
 {
     int r;
+    int64_t old_signup = c->first_signup;
     if (c->first_signup != CLM_NO_TS && ev->ts_ms >= c->first_signup)
         return 0;
     if (c->first_signup != CLM_NO_TS) { /* an earlier first signup arrived late */
@@ -215,7 +252,7 @@ static int on_signup(clm_customer *c, const clm_event *ev, const clm_apply_opts 
     if ((r = clm_deltas_add(d, b, CLM_DAY(new_leads), 1)) < 0 ||
         (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(leads_converted), 1)) < 0))
         return r;
-    return 0;
+    return settle_contact(c, o, d, old_signup, CLM_NO_TS);
 }
 
 /* Per-type counters of the event's own bucket. */
@@ -232,15 +269,9 @@ static int count_event(clm_customer *c, const clm_event *ev, const clm_apply_opt
     case CLM_EV_SIGNUP:
         return on_signup(c, ev, o, d, b);
     case CLM_EV_LEAD_CONTACTED:
-        if ((c->flags & CLM_CUST_CONTACTED) || c->first_signup == CLM_NO_TS ||
-            ev->ts_ms < c->first_signup)
-            return 0;
-        c->flags |= CLM_CUST_CONTACTED;
-        return clm_deltas_add(d, b, CLM_DAY(leads_contacted), 1) < 0 ||
-                       clm_deltas_add(d, b, CLM_DAY(lead_response_ms_sum),
-                                      ev->ts_ms - c->first_signup) < 0
-                   ? -ENOMEM
-                   : 0;
+        if (c->first_contact == CLM_NO_TS || ev->ts_ms < c->first_contact)
+            c->first_contact = ev->ts_ms;
+        return settle_contact(c, o, d, c->first_signup, ev->ts_ms);
     case CLM_EV_NPS_RESPONSE:
         return clm_deltas_add(d, b,
                               s >= 9   ? CLM_DAY(nps_promoters)
@@ -356,7 +387,8 @@ int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field
         (r = emit_str(fn, ctx, "last_type", clm_event_type_name((clm_event_type)c->last_type))) < 0 ||
         (r = emit_ts(fn, ctx, "first_purchase", c->first_purchase)) < 0 ||
         (r = emit_ts(fn, ctx, "first_signup", c->first_signup)) < 0 ||
-        (r = emit_i64(fn, ctx, "lead_contacted", (c->flags & CLM_CUST_CONTACTED) ? 1 : 0)) < 0)
+        (r = emit_ts(fn, ctx, "first_contact", c->first_contact)) < 0 ||
+        (r = emit_ts(fn, ctx, "lead_contact", c->lead_contact)) < 0)
         return r;
     if (c->active_bucket != CLM_NO_TS) {
         int n = snprintf(buf, sizeof(buf), "%" PRId64 ":%016" PRIx64, c->active_bucket,
@@ -492,6 +524,8 @@ int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const cha
         { "clv_rate", offsetof(clm_customer, clv_rate_micros), 'm' },
         { "first_purchase", offsetof(clm_customer, first_purchase), 't' },
         { "first_signup", offsetof(clm_customer, first_signup), 't' },
+        { "first_contact", offsetof(clm_customer, first_contact), 't' },
+        { "lead_contact", offsetof(clm_customer, lead_contact), 't' },
         { "stage_since", offsetof(clm_customer, stage_since), 't' },
     };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
@@ -508,13 +542,6 @@ int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const cha
     }
     if (name_is(name, name_len, "last_type")) {
         c->last_type = (uint8_t)clm_event_type_from_name(value, value_len);
-        return 0;
-    }
-    if (name_is(name, name_len, "lead_contacted")) {
-        if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
-            return -EINVAL;
-        c->flags = (uint8_t)(value[0] == '1' ? c->flags | CLM_CUST_CONTACTED
-                                             : c->flags & ~CLM_CUST_CONTACTED);
         return 0;
     }
     if (name_is(name, name_len, "active"))

@@ -34,7 +34,6 @@
 /* Flags in clm_customer.flags. */
 #define CLM_CUST_DIRTY 0x01u     /* changed since it was last handed to a flush */
 #define CLM_CUST_REF 0x02u       /* touched since the eviction clock last passed */
-#define CLM_CUST_CONTACTED 0x04u /* its first lead_contacted after signup is counted */
 
 /* Most ordinary stages whose first entry a customer remembers. */
 #define CLM_CUST_RANKS 12
@@ -48,6 +47,9 @@ typedef struct clm_customer {
     int64_t refunds_micros; /* sum of refund amounts */
     int64_t first_purchase; /* event time of the earliest purchase, or CLM_NO_TS */
     int64_t first_signup;   /* event time of the earliest signup, or CLM_NO_TS */
+    int64_t first_contact;  /* event time of the earliest lead_contacted, or CLM_NO_TS */
+    int64_t lead_contact;   /* the contact counted as the lead's response: the
+                               earliest known at or after first_signup, or CLM_NO_TS */
     int64_t stage_since;    /* event time the current stage was entered */
     int64_t active_bucket;  /* latest bucket with activity, or CLM_NO_TS */
     uint64_t active_bits;   /* bit k: active in bucket active_bucket - k */

@@ -19,8 +19,9 @@
  *   churned                cancels moving a customer to the churn stage on
  *                          their own day; inactivity churns on their deadline's day
  *   reactivated            churned customers coming back
- *   leads_contacted        first lead_contacted of a lead (counted on the day
- *                          of the contact), lead_response_ms_sum: signup -> contact
+ *   leads_contacted        a lead's earliest lead_contacted at or after its first
+ *                          signup, by event time (counted on the day of the
+ *                          contact), lead_response_ms_sum: signup -> contact
  *   upgrades               upgrade events
  *   repeat_orders          orders beyond a customer's first
  *   active_customers       distinct customers with any event in the bucket

@@ -188,7 +188,8 @@ static void assert_same_state(const clm_customer *a, const clm_customer *b)
     assert_true(a->active_bits == b->active_bits);
     assert_int_equal(a->clv_rate_micros, b->clv_rate_micros);
     assert_int_equal(a->last_type, b->last_type);
-    assert_int_equal(a->flags & CLM_CUST_CONTACTED, b->flags & CLM_CUST_CONTACTED);
+    assert_int_equal(a->first_contact, b->first_contact);
+    assert_int_equal(a->lead_contact, b->lead_contact);
     for (int i = 0; i < CLM_CUST_RANKS; i++)
         assert_int_equal(a->entered[i], b->entered[i]);
     assert_int_equal(a->dedup.n, b->dedup.n);
@@ -372,8 +373,8 @@ static void test_emit(void **state)
     field_log l;
 
     emit_all(c, &l);
-    assert_int_equal(l.n, 14);
-    static const char *const want[14][2] = {
+    assert_int_equal(l.n, 15);
+    static const char *const want[15][2] = {
         { "first_seen", "1000" },
         { "last_seen", "3000" },
         { "events", "3" },
@@ -387,13 +388,14 @@ static void test_emit(void **state)
         { "last_type", "purchase" },
         { "first_purchase", "3000" },
         { "first_signup", "" },  /* never signed up */
-        { "lead_contacted", "0" },
+        { "first_contact", "" }, /* never contacted */
+        { "lead_contact", "" },
         /* all three events on day 0: bucket 0, bit 0 */
         { "active", "0:0000000000000001" },
         /* XXH3 of e-3, e-2, e-1 (xxhsum -H3), ascending event time. */
         { "dedup", "f7d563a3590f8ad9:1000,d99f0192e8394c6e:2000,3d21bc8729acd985:3000" },
     };
-    for (int i = 0; i < 14; i++) {
+    for (int i = 0; i < 15; i++) {
         assert_string_equal(l.names[i], want[i][0]);
         assert_string_equal(l.values[i], want[i][1]);
     }
@@ -401,7 +403,7 @@ static void test_emit(void **state)
     /* A fresh customer: zeros, "other", empty times, no activity, empty dedup. */
     clm_customer *fresh = clm_customer_new("c-2", 3, 0);
     emit_all(fresh, &l);
-    assert_int_equal(l.n, 14);
+    assert_int_equal(l.n, 15);
     assert_string_equal(l.values[0], "0");
     assert_string_equal(l.values[4], "0");
     assert_string_equal(l.values[6], "0");
@@ -409,9 +411,10 @@ static void test_emit(void **state)
     assert_string_equal(l.values[8], "other");
     assert_string_equal(l.values[9], "");
     assert_string_equal(l.values[10], "");
-    assert_string_equal(l.values[11], "0");
+    assert_string_equal(l.values[11], "");
     assert_string_equal(l.values[12], "");
     assert_string_equal(l.values[13], "");
+    assert_string_equal(l.values[14], "");
     clm_customer_free(fresh);
 
     /* A failing callback stops the walk and its value comes back. */
@@ -450,10 +453,10 @@ static void test_emit_many_ids(void **state)
     }
     assert_int_equal(c->dedup.n, 100);
     emit_all(c, &l);
-    assert_string_equal(l.names[13], "dedup");
+    assert_string_equal(l.names[14], "dedup");
     /* "<16 hex>:<ts>": ts 0..9 gives 18 chars, ts 10..99 gives 19; plus 99 commas:
      * 10 * 18 + 90 * 19 + 99 = 180 + 1710 + 99 = 1989. */
-    assert_int_equal(strlen(l.values[13]), 1989);
+    assert_int_equal(strlen(l.values[14]), 1989);
     for (int i = 0; i < l.n; i++)
         assert_int_equal(clm_customer_load_field(back, NULL, l.names[i], strlen(l.names[i]),
                                                  l.values[i], strlen(l.values[i])), 0);
@@ -557,8 +560,8 @@ static void test_load_malformed(void **state)
     check_load_bad("clv_rate", "1.2345678");
     check_load_bad("first_purchase", "3000ms");
     check_load_bad("first_signup", "-");
-    check_load_bad("lead_contacted", "2");
-    check_load_bad("lead_contacted", "");
+    check_load_bad("first_contact", "2x");
+    check_load_bad("lead_contact", "--1");
     check_load_bad("active", "0:1");                  /* 1 hex digit, not 16 */
     check_load_bad("active", "0000000000000001");     /* no bucket */
     check_load_bad("active", "0:000000000000000g");
@@ -827,20 +830,20 @@ static void test_lead_contacted(void **state)
     put_type(a, &d, CLM_EV_LEAD_CONTACTED, at(0, 14, 30));
     assert_int_equal(on_day(&d, D0, CLM_DAY(leads_contacted)), 1);
     assert_int_equal(on_day(&d, D0, CLM_DAY(lead_response_ms_sum)), 16200000);
-    assert_true(a->flags & CLM_CUST_CONTACTED);
+    assert_int_equal(a->lead_contact, at(0, 14, 30));
     /* Only the first contact counts. */
     clm_deltas_reset(&d);
     put_type(a, &d, CLM_EV_LEAD_CONTACTED, at(1, 9, 0));
     assert_int_equal(total(&d, CLM_DAY(leads_contacted)), 0);
     assert_int_equal(total(&d, CLM_DAY(lead_response_ms_sum)), 0);
 
-    /* A contact before any signup counts nothing and is not remembered; the
-     * first contact after the signup counts on its own day (day 2), 2 days
-     * after the signup: 172800000 ms. */
+    /* A contact before the signup (by event time) never counts; the first
+     * contact after the signup counts on its own day (day 2), 2 days after
+     * the signup: 172800000 ms. */
     clm_deltas_reset(&d);
     put_type(b, &d, CLM_EV_LEAD_CONTACTED, at(0, 9, 0));
     assert_int_equal(total(&d, CLM_DAY(leads_contacted)), 0);
-    assert_false(b->flags & CLM_CUST_CONTACTED);
+    assert_int_equal(b->lead_contact, CLM_NO_TS);
     put_type(b, &d, CLM_EV_SIGNUP, at(0, 10, 0));
     put_type(b, &d, CLM_EV_LEAD_CONTACTED, at(2, 10, 0));
     assert_int_equal(on_day(&d, D0 + 2, CLM_DAY(leads_contacted)), 1);

@@ -57,7 +57,8 @@ static const char *clmd_bin(void)
     return p ? p : "clmd";
 }
 
-static void write_config(const char *path, const char *topic, int redis_port, int flush_ms)
+static void write_config_cache(const char *path, const char *topic, int redis_port, int flush_ms,
+                               int max_customers)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -67,10 +68,15 @@ static void write_config(const char *path, const char *topic, int redis_port, in
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"events\": {\"dedup_max_ids\": 64},\n"
-            " \"core\": {\"workers\": 2, \"max_customers\": 10000},\n"
+            " \"core\": {\"workers\": 2, \"max_customers\": %d},\n"
             " \"log\": {\"level\": \"info\"}}\n",
-            harness_kafka_bootstraps(F.kafka), topic, redis_port, flush_ms);
+            harness_kafka_bootstraps(F.kafka), topic, redis_port, flush_ms, max_customers);
     fclose(f);
+}
+
+static void write_config(const char *path, const char *topic, int redis_port, int flush_ms)
+{
+    write_config_cache(path, topic, redis_port, flush_ms, 20000);
 }
 
 static harness_proc *start_clmd(const char *cfg, const char *log)
@@ -173,7 +179,7 @@ static int setup(void **state)
     }
     clm_gen_opts_default(&F.gen);
     F.gen.seed = 7;
-    F.gen.customers = 1500;
+    F.gen.customers = 6000;
     F.gen.events = 30000;
     F.gen.malformed_rate = 0.02;
     F.gen.dup_rate = 0.01;
@@ -495,7 +501,7 @@ static void stream_exact(void **state)
 typedef void (*fault_fn)(harness_redis *r, harness_proc **p, const char *cfg, const char *log,
                          int chunk);
 
-static void chunked_run(const char *topic, const char *name, fault_fn fault)
+static void chunked_run_cache(const char *topic, const char *name, fault_fn fault, int max_customers)
 {
     assert_non_null(F.clean_dump);
     harness_redis *r = NULL;
@@ -504,7 +510,7 @@ static void chunked_run(const char *topic, const char *name, fault_fn fault)
     CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
     snprintf(cfg, sizeof(cfg), "%s/%s.json", F.tmp, name);
     snprintf(log, sizeof(log), "%s/%s.log", F.tmp, name);
-    write_config(cfg, topic, harness_redis_port(r), 20);
+    write_config_cache(cfg, topic, harness_redis_port(r), 20, max_customers);
     harness_proc *p = start_clmd(cfg, log);
     const int chunks = 10;
     for (int i = 0; i < chunks; i++) {
@@ -532,6 +538,11 @@ static void chunked_run(const char *topic, const char *name, fault_fn fault)
     free(clean);
     free(got);
     harness_redis_free(r);
+}
+
+static void chunked_run(const char *topic, const char *name, fault_fn fault)
+{
+    chunked_run_cache(topic, name, fault, 20000);
 }
 
 /* SIGKILL 0..29 ms after chunks 2, 5 and 8 were produced, then restart. */
@@ -578,12 +589,53 @@ static void redis_restart(void **state)
     chunked_run(TOPIC ".r", "redis", redis_fault);
 }
 
+static void no_fault(harness_redis *r, harness_proc **p, const char *cfg, const char *log, int chunk)
+{
+    (void)r, (void)p, (void)cfg, (void)log, (void)chunk;
+}
+
+/* 6,000 customers through a cache of 4,096 (2,048 per worker): clean
+ * customers are evicted and reloaded from Redis all along. */
+static void bounded_cache(void **state)
+{
+    (void)state;
+    chunked_run_cache(TOPIC ".b", "bounded", no_fault, 4096);
+}
+
+/* A second instance joins the group after chunk 2 (partitions move to it
+ * mid-stream) and the first leaves with SIGTERM after chunk 6 (they all move
+ * to the second). */
+static harness_proc *second;
+
+static void rebalance_fault(harness_redis *r, harness_proc **p, const char *cfg, const char *log,
+                            int chunk)
+{
+    (void)r;
+    char log2[160];
+    snprintf(log2, sizeof(log2), "%s.second", log);
+    if (chunk == 2) {
+        second = start_clmd(cfg, log2);
+    } else if (chunk == 6) {
+        stop_clmd(*p);
+        *p = second; /* chunked_run stops whoever is left at the end */
+        second = NULL;
+    }
+}
+
+static void two_instances(void **state)
+{
+    (void)state;
+    chunked_run(TOPIC ".2", "rebalance", rebalance_fault);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stream_exact),
         cmocka_unit_test(kill9_restart),
         cmocka_unit_test(redis_restart),
+        cmocka_unit_test(bounded_cache),
+        cmocka_unit_test(two_instances),
     };
     return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
 }

@@ -657,7 +657,8 @@ static void assert_same_state(const clm_customer *a, const clm_customer *b)
     assert_int_equal(a->stage, b->stage);
     assert_int_equal(a->peak, b->peak);
     assert_int_equal(a->last_type, b->last_type);
-    assert_int_equal(a->flags & CLM_CUST_CONTACTED, b->flags & CLM_CUST_CONTACTED);
+    assert_int_equal(a->first_contact, b->first_contact);
+    assert_int_equal(a->lead_contact, b->lead_contact);
     for (int i = 0; i < CLM_CUST_RANKS; i++)
         assert_int_equal(a->entered[i], b->entered[i]);
     assert_int_equal(a->dedup.n, b->dedup.n);
@@ -720,13 +721,13 @@ static void test_emit_load_roundtrip(void **state)
     assert_int_equal(c->stage, ONBOARDING);
 
     emit_all(c, &l);
-    assert_int_equal(l.n, 18);
-    static const char *const names[18] = {
+    assert_int_equal(l.n, 19);
+    static const char *const names[19] = {
         "first_seen", "last_seen", "events", "orders", "revenue", "refunds", "clv",
-        "clv_rate", "last_type", "first_purchase", "first_signup", "lead_contacted",
-        "active", "stage", "stage_since", "peak_stage", "stage_entered", "dedup",
+        "clv_rate", "last_type", "first_purchase", "first_signup", "first_contact",
+        "lead_contact", "active", "stage", "stage_since", "peak_stage", "stage_entered", "dedup",
     };
-    for (int i = 0; i < 18; i++)
+    for (int i = 0; i < 19; i++)
         assert_string_equal(l.names[i], names[i]);
     /* tenure 1 day < 30: 100e6 * 365 / 30 = 1216666666 micros. */
     assert_string_equal(l.values[7], "1216.666666");
@@ -735,22 +736,25 @@ static void test_emit_load_roundtrip(void **state)
     assert_string_equal(l.values[9], "1767434400000");
     /* day 20455 at 10:00: 1767434400000 - 86400000. */
     assert_string_equal(l.values[10], "1767348000000");
-    assert_string_equal(l.values[11], "1");
+    /* the contact: day 20455 at 14:30 = 1767348000000 + 16200000; it is both
+     * the earliest contact and the one counted */
+    assert_string_equal(l.values[11], "1767364200000");
+    assert_string_equal(l.values[12], "1767364200000");
     /* Latest active day 20457; days 20457..20454 all active: bits 0..3 = 0xf. */
-    assert_string_equal(l.values[12], "20457:000000000000000f");
-    assert_string_equal(l.values[13], "onboarding");
+    assert_string_equal(l.values[13], "20457:000000000000000f");
+    assert_string_equal(l.values[14], "onboarding");
     /* day 20457 at 10:00: 1767434400000 + 86400000. */
-    assert_string_equal(l.values[14], "1767520800000");
-    assert_string_equal(l.values[15], "onboarding");
+    assert_string_equal(l.values[15], "1767520800000");
+    assert_string_equal(l.values[16], "onboarding");
     /* acquisition (rank 1) day 20455, conversion day 20456, onboarding 20457;
      * the late visit could not go back to awareness. */
-    assert_string_equal(l.values[16], "1:20455,2:20456,3:20457");
+    assert_string_equal(l.values[17], "1:20455,2:20456,3:20457");
 
     for (int i = 0; i < l.n; i++)
         assert_int_equal(clm_customer_load_field(back, model, l.names[i], strlen(l.names[i]),
                                                  l.values[i], strlen(l.values[i])), 0);
     assert_same_state(c, back);
-    assert_int_equal(back->flags, CLM_CUST_CONTACTED); /* loading is not a change */
+    assert_int_equal(back->flags, 0); /* loading is not a change */
 
     /* The same further events give the same deltas on both. */
     clm_deltas_reset(&d);
