@@ -813,20 +813,20 @@ static void test_emit_stages_edges(void **state)
 
     /* No stage yet: empty stage fields. */
     emit_all(fresh, &l);
-    assert_int_equal(l.n, 18);
-    assert_string_equal(l.values[13], "");
+    assert_int_equal(l.n, 19);
     assert_string_equal(l.values[14], "");
     assert_string_equal(l.values[15], "");
     assert_string_equal(l.values[16], "");
+    assert_string_equal(l.values[17], "");
 
     /* A failing callback in the stage fields stops the walk there. */
     clm_deltas_init(&d);
     put(c, &d, CLM_EV_PURCHASE, at(1, 10, 0));
     memset(&l, 0, sizeof(l));
-    l.stop_at = 15; /* peak_stage */
+    l.stop_at = 16; /* peak_stage */
     assert_int_equal(clm_customer_emit(c, model, log_field, &l), -EIO);
-    assert_int_equal(l.n, 15);
-    assert_string_equal(l.values[13], "conversion");
+    assert_int_equal(l.n, 16);
+    assert_string_equal(l.values[14], "conversion");
 
     /* A stage the model does not know: the customer has no stage (0). */
     assert_int_equal(clm_customer_load_field(c, model, "stage", 5, "vip", 3), 0);
