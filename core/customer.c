@@ -26,6 +26,7 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     c->first_purchase = CLM_NO_TS;
     c->first_signup = CLM_NO_TS;
     c->first_contact = CLM_NO_TS;
+    c->indexed = CLM_NO_TS;
     c->lead_contact = CLM_NO_TS;
     c->active_bucket = CLM_NO_TS;
     c->stage = CLM_STAGE_NONE;
@@ -123,6 +124,15 @@ int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
     if (!o->stages || !is_current(c, o))
         return CLM_NO_TS;
     return c->last_seen + o->churn_inactive_ms;
+}
+
+int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
+{
+    int64_t d = clm_customer_deadline(c, o);
+    if (d == CLM_NO_TS)
+        return CLM_NO_TS;
+    int64_t q = d / CLM_INDEX_ROUND_MS, r = d % CLM_INDEX_ROUND_MS;
+    return (r > 0 ? q + 1 : q) * CLM_INDEX_ROUND_MS;
 }
 
 int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
@@ -339,8 +349,7 @@ int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opt
 static int emit_i64(clm_field_fn fn, void *ctx, const char *name, int64_t v)
 {
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-    return fn(ctx, name, buf, (size_t)n);
+    return fn(ctx, name, buf, (size_t)clm_i64_format(v, buf));
 }
 
 static int emit_ts(clm_field_fn fn, void *ctx, const char *name, int64_t v)

@@ -53,6 +53,8 @@ typedef struct clm_customer {
     int64_t stage_since;    /* event time the current stage was entered */
     int64_t active_bucket;  /* latest bucket with activity, or CLM_NO_TS */
     uint64_t active_bits;   /* bit k: active in bucket active_bucket - k */
+    int64_t indexed;        /* score of its entry in the deadline index (what Redis
+                               holds), or CLM_NO_TS: see clm_customer_index_score */
     int64_t clv_rate_micros; /* revenue per year (aov x orders per year); 0 when not a
                                 current customer */
     uint64_t flush_gen;     /* flush generation that last carried this customer */
@@ -101,6 +103,16 @@ int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opt
 /* Inactivity deadline: last_seen + churn_inactive_ms for a current customer
  * (orders >= 1, not churned) under a stage model, else CLM_NO_TS. */
 int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o);
+
+/* Granularity of the deadline index: scores are deadlines rounded up to it,
+ * so an active customer's entry changes at most once per hour of event time.
+ * A reader of the index asks for scores up to watermark + this much and
+ * checks the exact deadline. */
+#define CLM_INDEX_ROUND_MS 3600000LL
+
+/* The score the customer's deadline-index entry should have: the deadline
+ * rounded up to CLM_INDEX_ROUND_MS, or CLM_NO_TS for no entry. */
+int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o);
 
 /* Churns the customer for inactivity if its deadline <= watermark.
  * Returns 1 when it churned, 0 when not due, -ENOMEM. */

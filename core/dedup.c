@@ -1,6 +1,8 @@
 /* core/dedup.c - per-customer recent event-id set (see dedup.h). */
 #include "core/dedup.h"
 
+#include "core/event.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,13 +96,22 @@ int clm_dedup_format(const clm_dedup *d, char *buf, size_t size)
     if (size == 0)
         return -ENOSPC;
     buf[0] = '\0';
+    static const char hex[] = "0123456789abcdef";
     for (uint16_t i = 0; i < d->n; i++) {
-        int w = snprintf(buf + off, size - off, "%s%016" PRIx64 ":%" PRId64, i ? "," : "",
-                         d->v[i].hash, d->v[i].ts_ms);
-        if (w < 0 || (size_t)w >= size - off)
+        char e[40];
+        size_t w = 0;
+        if (i)
+            e[w++] = ',';
+        for (int k = 60; k >= 0; k -= 4)
+            e[w++] = hex[(d->v[i].hash >> k) & 0xf];
+        e[w++] = ':';
+        w += (size_t)clm_i64_format(d->v[i].ts_ms, e + w);
+        if (w >= size - off)
             return -ENOSPC;
-        off += (size_t)w;
+        memcpy(buf + off, e, w);
+        off += w;
     }
+    buf[off] = '\0';
     return (int)off;
 }
 

@@ -55,28 +55,56 @@ int64_t clm_amount_to_micros(double v)
     return llround(v * 1e6);
 }
 
+static int u64_format(uint64_t v, char *buf)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+int clm_i64_format(int64_t v, char *buf)
+{
+    if (v >= 0)
+        return u64_format((uint64_t)v, buf);
+    buf[0] = '-';
+    return 1 + u64_format(0 - (uint64_t)v, buf + 1);
+}
+
 int clm_micros_format(int64_t micros, char *buf, size_t size)
 {
     /* The magnitude as unsigned so INT64_MIN has one too. */
     uint64_t mag = micros < 0 ? 0 - (uint64_t)micros : (uint64_t)micros;
     uint64_t whole = mag / 1000000u;
     unsigned frac = (unsigned)(mag % 1000000u);
-    int n;
+    char tmp[32];
+    int n = 0;
 
-    if (frac == 0) {
-        n = snprintf(buf, size, "%s%llu", micros < 0 ? "-" : "", (unsigned long long)whole);
-    } else {
+    if (micros < 0)
+        tmp[n++] = '-';
+    n += u64_format(whole, tmp + n);
+    if (frac) {
         int digits = 6;
-
         while (frac % 10 == 0) {
             frac /= 10;
             digits--;
         }
-        n = snprintf(buf, size, "%s%llu.%0*u", micros < 0 ? "-" : "",
-                     (unsigned long long)whole, digits, frac);
+        tmp[n++] = '.';
+        for (int i = digits - 1; i >= 0; i--) {
+            tmp[n + i] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        n += digits;
     }
-    if (n < 0 || (size_t)n >= size)
+    if ((size_t)n >= size)
         return -ENOSPC;
+    memcpy(buf, tmp, (size_t)n);
+    buf[n] = '\0';
     return n;
 }
 

@@ -76,6 +76,10 @@ clm_event_type clm_event_type_from_name(const char *name, size_t len);
  * (rounded to nearest). Caller guarantees 0 <= v <= CLM_AMOUNT_MAX. */
 int64_t clm_amount_to_micros(double v);
 
+/* Writes v in decimal (no NUL) into buf, which must hold 20 bytes; returns
+ * the length. A fast, locale-free snprintf("%" PRId64) for hot paths. */
+int clm_i64_format(int64_t v, char *buf);
+
 /* Formats micro-units as a plain decimal ("49.9", "12", "0.000001", "-1.5")
  * into buf. Returns the length written (excluding NUL), or -ENOSPC when size
  * is too small; 32 bytes always suffice. */

@@ -135,7 +135,7 @@ size_t clm_shard_dirty_count(const clm_shard *s);
 
 /* Consumer of a flush cut. Customers are valid until the next shard call. */
 typedef struct clm_flush_sink {
-    int (*customer)(void *ctx, const clm_customer *c);
+    int (*customer)(void *ctx, clm_customer *c); /* may update c->indexed */
     int (*progress)(void *ctx, const clm_part_progress *p);
     int (*stats)(void *ctx, const clm_shard_stats *st);
     int (*deltas)(void *ctx, const clm_deltas *d); /* KPI deltas (only when any) */

@@ -296,7 +296,7 @@ clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size
         { "auto.offset.reset", "earliest" },
         { "partition.assignment.strategy", "range" },
         { "queued.min.messages", "1000000" },
-        { "fetch.wait.max.ms", "100" },
+        { "fetch.wait.max.ms", "10" },
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         if (conf_set(conf, defaults[i][0], defaults[i][1], errbuf, errsize) < 0)
@@ -392,18 +392,36 @@ static void dispatch(clm_consumer *c, rd_kafka_message_t *m)
     hand(c, (size_t)c->owner[m->partition], m);
 }
 
+/* Backpressure: while a worker's ring is full its messages wait in the stash
+ * and no more are taken from librdkafka, except one batch every
+ * SERVE_EVERY_MS so rebalances and errors are still served. A stall longer
+ * than PAUSE_AFTER_MS (Redis down, say) pauses the partitions, so librdkafka
+ * stops fetching too and memory stays bounded; they resume when the stash
+ * has drained. */
+#define SERVE_EVERY_MS 100
+#define PAUSE_AFTER_MS 1000
+
 int clm_consumer_run(clm_consumer *c, atomic_bool *stop)
 {
-    size_t high = (size_t)c->cfg->kafka_batch_size * 4;
+    long long stalled_since = 0, last_serve = 0;
     while (!atomic_load(stop)) {
         drain_stashes(c);
-        if (c->stashed > high)
-            set_paused(c, true);
-        else if (c->stashed == 0)
+        long long now = clm_now_ms();
+        if (c->stashed) {
+            if (!stalled_since)
+                stalled_since = now;
+            if (now - stalled_since >= PAUSE_AFTER_MS)
+                set_paused(c, true);
+            if (now - last_serve < SERVE_EVERY_MS) {
+                sleep_ms(1);
+                continue;
+            }
+        } else {
+            stalled_since = 0;
             set_paused(c, false);
-        /* keep serving the queue (rebalances, errors) even while paused */
-        int timeout = c->stashed ? 1 : 100;
-        ssize_t n = rd_kafka_consume_batch_queue(c->q, timeout, c->batch,
+        }
+        last_serve = now;
+        ssize_t n = rd_kafka_consume_batch_queue(c->q, c->stashed ? 0 : 100, c->batch,
                                                  (size_t)c->cfg->kafka_batch_size);
         for (ssize_t i = 0; i < n; i++)
             dispatch(c, c->batch[i]);

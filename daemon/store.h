@@ -55,9 +55,10 @@ typedef struct clm_store_ctx {
 } clm_store_ctx;
 
 /* Appends HSET <prefix>customer:<id> with every persisted field of c, and
- * keeps its partition's deadline index current (ZADD when it can churn by
- * inactivity, ZREM otherwise). */
-int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, const clm_customer *c);
+ * keeps its partition's deadline index current: ZADD of the rounded deadline
+ * (clm_customer_index_score) when it changed, ZREM when the customer can no
+ * longer churn by inactivity; c->indexed records what was written. */
+int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, clm_customer *c);
 
 /* Appends the HINCRBYs of KPI deltas: bucket counters (and the bucket index),
  * transitions, stage counts, portfolio value rate. */
@@ -88,7 +89,7 @@ int clm_store_load_partition(redisContext *c, const char *prefix, const char *gr
  * customer (owned by the caller) holding what Redis has for ids[i], or an
  * empty one when Redis has nothing. On failure nothing is returned (all
  * out[i] NULL). Returns 0, -EIO, -EPROTO or -ENOMEM. */
-int clm_store_load_customers(redisContext *c, const char *prefix, const clm_stages *stages,
+int clm_store_load_customers(redisContext *c, const char *prefix, const clm_apply_opts *apply,
                              size_t n, const char *const *ids, const size_t *lens, uint16_t part,
                              clm_customer **out, char *errbuf, size_t errsize);
 

@@ -138,7 +138,7 @@ typedef struct cut_ctx {
     clm_batch *b;
 } cut_ctx;
 
-static int cut_customer(void *vctx, const clm_customer *c)
+static int cut_customer(void *vctx, clm_customer *c)
 {
     cut_ctx *x = vctx;
     x->b->customers++;
@@ -272,7 +272,7 @@ static void expire(clm_worker *w)
         clm_store_deadlines_key(key, sizeof(key), w->c.prefix, w->c.group, number);
         for (size_t offset = 0;;) {
             redisReply *rep;
-            size_t n = read_due(w, key, wm, offset, RUN_MAX, &rep);
+            size_t n = read_due(w, key, wm + CLM_INDEX_ROUND_MS, offset, RUN_MAX, &rep);
             const char *ids[RUN_MAX];
             size_t lens[RUN_MAX], nmiss = 0;
             uint16_t parts[RUN_MAX];
@@ -331,7 +331,7 @@ static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
         redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
         int r = -EIO;
         if (rc)
-            r = clm_store_load_customers(rc, w->c.prefix, w->c.shard.apply.stages, n, ids, lens, 0,
+            r = clm_store_load_customers(rc, w->c.prefix, &w->c.shard.apply, n, ids, lens, 0,
                                          out, err, sizeof(err));
         if (r == 0)
             break;

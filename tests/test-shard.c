@@ -82,7 +82,7 @@ typedef struct cut_log {
     int fail_customer_at; /* -1: never */
 } cut_log;
 
-static int log_customer(void *ctx, const clm_customer *c)
+static int log_customer(void *ctx, clm_customer *c)
 {
     cut_log *l = ctx;
 
