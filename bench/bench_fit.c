@@ -1,0 +1,222 @@
+/* bench/bench_fit.c - BG/NBD and Gamma-Gamma fit time and peak memory on
+ * simulated customer bases.
+ *
+ * Usage: bench_fit [customers ...]   (default: 100000 1000000)
+ *
+ * Each base is drawn from the published CDNOW parameters (BG/NBD r = 0.243,
+ * alpha = 4.414, a = 0.793, b = 2.426; Gamma-Gamma p = 6.25, q = 3.74,
+ * gamma = 15.44) with first purchases spread over one year and observation
+ * ending one year after the last of them. Purchase times are kept to the day,
+ * purchases on one day count once, and times are in weeks (days / 7): the
+ * summaries the daemon produces. Spend means are continuous, so the
+ * Gamma-Gamma fit gets no help from grouping. Prints a table and one final
+ * key=value line: wall and CPU seconds of each fit (CPU time is the steadier
+ * figure on a shared machine) and the process's peak memory, getrusage()
+ * maxrss, after both fits.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/bgnbd.h"
+#include "core/gammagamma.h"
+
+#define DAYS_ACQUIRING 364
+#define DAYS_OBSERVED  728
+
+static const clm_bgnbd_params truth_bg = { .r = 0.243, .alpha = 4.414, .a = 0.793, .b = 2.426 };
+static const clm_gg_params truth_gg = { .p = 6.25, .q = 3.74, .gamma = 15.44 };
+
+/* xoshiro256** (Blackman & Vigna), seeded through splitmix64. */
+typedef struct rng {
+    uint64_t s[4];
+} rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *g, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        g->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t v, int k)
+{
+    return (v << k) | (v >> (64 - k));
+}
+
+static uint64_t rng_next(rng *g)
+{
+    uint64_t *s = g->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform on (0, 1). */
+static double rng_unif(rng *g)
+{
+    return ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static double rng_normal(rng *g)
+{
+    double u = rng_unif(g), v = rng_unif(g);
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* Gamma(k, 1): Marsaglia & Tsang (2000); k < 1 through Gamma(k + 1) U^(1/k). */
+static double rng_gamma(rng *g, double k)
+{
+    if (k < 1.0)
+        return rng_gamma(g, k + 1.0) * pow(rng_unif(g), 1.0 / k);
+    double d = k - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double z, v;
+        do {
+            z = rng_normal(g);
+            v = 1.0 + c * z;
+        } while (v <= 0.0);
+        v = v * v * v;
+        if (log(rng_unif(g)) < 0.5 * z * z + d - d * v + d * log(v))
+            return d * v;
+    }
+}
+
+typedef struct base {
+    double *x, *t_x, *T, *m_x;
+    size_t n;
+} base;
+
+/* One customer: BG/NBD purchases on a day grid, then the mean of x repeat
+ * transaction values, each Gamma(p, nu) with nu ~ Gamma(q, gamma); the mean
+ * of x such values is Gamma(p x, x nu). */
+static void simulate(rng *g, base *b, size_t i)
+{
+    long first = (long)(rng_unif(g) * DAYS_ACQUIRING);
+    double T_days = (double)(DAYS_OBSERVED - first);
+    double per_day = rng_gamma(g, truth_bg.r) / truth_bg.alpha / 7.0; /* alpha is in weeks */
+    double ga = rng_gamma(g, truth_bg.a), gb = rng_gamma(g, truth_bg.b);
+    double drop = ga / (ga + gb);
+    double t = 0.0;
+    long last_day = 0, x = 0;
+    for (;;) {
+        t += -log(rng_unif(g)) / per_day;
+        if (t >= T_days)
+            break;
+        long day = (long)t;
+        if (day == last_day)
+            continue; /* same day as the previous purchase: one purchase day */
+        x++;
+        last_day = day;
+        if (rng_unif(g) < drop)
+            break;
+    }
+    b->x[i] = (double)x;
+    b->t_x[i] = (double)last_day / 7.0;
+    b->T[i] = T_days / 7.0;
+    if (x > 0) {
+        double nu = rng_gamma(g, truth_gg.q) / truth_gg.gamma;
+        b->m_x[i] = rng_gamma(g, truth_gg.p * (double)x) / ((double)x * nu);
+    } else {
+        b->m_x[i] = 0.0;
+    }
+}
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+int main(int argc, char **argv)
+{
+    size_t sizes[16] = { 100000, 1000000 };
+    int nsizes = 2;
+    if (argc > 1) {
+        nsizes = 0;
+        for (int i = 1; i < argc && nsizes < 16; i++) {
+            char *end;
+            unsigned long long v = strtoull(argv[i], &end, 10);
+            if (*end != '\0' || v == 0) {
+                fprintf(stderr, "usage: %s [customers ...]\n", argv[0]);
+                return 2;
+            }
+            sizes[nsizes++] = (size_t)v;
+        }
+    }
+
+    printf("%10s %9s %7s %7s %6s %8s %9s %7s %7s %6s %10s  fitted (r alpha a b | p q gamma)\n",
+           "customers", "bg_groups", "bg_s", "bg_cpu", "evals", "repeat", "gg_groups", "gg_s",
+           "gg_cpu", "evals", "maxrss_MiB");
+    char line[1024];
+    int len = snprintf(line, sizeof(line), "bench_fit");
+    for (int k = 0; k < nsizes; k++) {
+        size_t n = sizes[k];
+        base b = { malloc(n * sizeof(double)), malloc(n * sizeof(double)),
+                   malloc(n * sizeof(double)), malloc(n * sizeof(double)), n };
+        if (!b.x || !b.t_x || !b.T || !b.m_x) {
+            fprintf(stderr, "out of memory for %zu customers\n", n);
+            return 1;
+        }
+        rng g;
+        rng_seed(&g, 42);
+        for (size_t i = 0; i < n; i++)
+            simulate(&g, &b, i);
+
+        clm_bgnbd_params bp;
+        clm_gg_params gp;
+        clm_fit_report br, gr;
+        char err[160];
+        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        int rc = clm_bgnbd_fit(b.x, b.t_x, b.T, NULL, n, NULL, NULL, &bp, &br, err, sizeof(err));
+        double t1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        if (rc < 0) {
+            fprintf(stderr, "BG/NBD fit of %zu customers failed: %s\n", n, err);
+            return 1;
+        }
+        rc = clm_gg_fit(b.x, b.m_x, NULL, n, NULL, NULL, &gp, &gr, err, sizeof(err));
+        double t2 = clock_s(CLOCK_MONOTONIC), c2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        if (rc < 0) {
+            fprintf(stderr, "Gamma-Gamma fit of %zu customers failed: %s\n", n, err);
+            return 1;
+        }
+        long rss = maxrss_kb();
+        printf("%10zu %9zu %7.3f %7.3f %6u %8.0f %9zu %7.3f %7.3f %6u %10.1f  %.3f %.3f %.3f "
+               "%.3f | %.3f %.3f %.3f\n",
+               n, br.groups, t1 - t0, c1 - c0, br.evals, gr.n, gr.groups, t2 - t1, c2 - c1,
+               gr.evals, (double)rss / 1024.0, bp.r, bp.alpha, bp.a, bp.b, gp.p, gp.q, gp.gamma);
+        if (len > 0 && (size_t)len < sizeof(line))
+            len += snprintf(line + len, sizeof(line) - (size_t)len,
+                            " n%zu_bgnbd_s=%.3f n%zu_bgnbd_cpu_s=%.3f n%zu_gg_s=%.3f"
+                            " n%zu_gg_cpu_s=%.3f n%zu_maxrss_kb=%ld",
+                            n, t1 - t0, n, c1 - c0, n, t2 - t1, n, c2 - c1, n, rss);
+        free(b.x);
+        free(b.t_x);
+        free(b.T);
+        free(b.m_x);
+    }
+    puts(line);
+    return 0;
+}
