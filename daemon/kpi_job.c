@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #include "daemon/store.h"
 
 struct clm_kpi_job {
+    char lifetime[32];       /* clv_lifetime_years of the last computation */
+    char refreshed[32];      /* the lifetime the last clv_pred pass used */
+    long long refreshed_ms;  /* when that pass ran */
     const clm_config *cfg;
     clm_redis *redis;
     pthread_t thread;
@@ -202,6 +206,7 @@ static void add_counts(clm_daycount *dst, const clm_daycount *src)
 }
 
 typedef struct emit_ctx {
+    clm_kpi_job *job;
     const char *argv[256];
     char vals[256][CLM_KPI_FIELD_MAX + 1];
     int argc;
@@ -210,6 +215,8 @@ typedef struct emit_ctx {
 static int emit_kpi(void *vctx, const char *field, const char *value)
 {
     emit_ctx *x = vctx;
+    if (strcmp(field, "clv_lifetime_years") == 0)
+        snprintf(x->job->lifetime, sizeof(x->job->lifetime), "%s", value);
     if (x->argc + 2 > 256)
         return -E2BIG;
     snprintf(x->vals[x->argc], sizeof(x->vals[0]), "%s", field);
@@ -347,6 +354,7 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             goto out_free;
         }
         snprintf(key, sizeof(key), "%skpi:%dd", prefix, cfg->kpi_windows[w]);
+        x->job = j;
         x->argv[0] = "HSET";
         x->argv[1] = key;
         x->argc = 2;
@@ -370,12 +378,68 @@ out_free:
     return r;
 }
 
+/* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer
+ * hash (SCAN, then HMGET and HSET pipelined per page). The lifetime is the
+ * text of clv_lifetime_years from the kpi hashes, so anyone recomputing gets
+ * the same value. Runs when the lifetime changed (at most once a minute) and
+ * on shutdown after the last flush, so a quiet system holds a value on every
+ * customer that depends only on the flushed state. Returns 0 or -EIO. */
+static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
+{
+    const clm_config *cfg = j->cfg;
+    double lifetime = strtod(j->lifetime, NULL), margin = cfg->kpi_gross_margin;
+    char pattern[256], cursor[32] = "0";
+    snprintf(pattern, sizeof(pattern), "%scustomer:*", cfg->redis_prefix);
+    do {
+        redisReply *page = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2) {
+            freeReplyObject(page);
+            return -EIO;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
+        redisReply *keys = page->element[1];
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(rc, "HGET %b clv_rate", keys->element[i]->str,
+                               (size_t)keys->element[i]->len);
+        size_t sets = 0;
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *rate;
+            if (redisGetReply(rc, (void **)&rate) != REDIS_OK) {
+                freeReplyObject(page);
+                return -EIO;
+            }
+            int64_t micros;
+            if (rate->type == REDIS_REPLY_STRING &&
+                clm_micros_parse(rate->str, rate->len, &micros) == 0) {
+                char v[32];
+                int64_t pred = (int64_t)llround((double)micros * lifetime * margin);
+                clm_micros_format(pred, v, sizeof(v));
+                redisAppendCommand(rc, "HSET %b clv_pred %s", keys->element[i]->str,
+                                   (size_t)keys->element[i]->len, v);
+                sets++;
+            }
+            freeReplyObject(rate);
+        }
+        freeReplyObject(page);
+        if (drain(rc, sets) < 0)
+            return -EIO;
+    } while (strcmp(cursor, "0") != 0);
+    snprintf(j->refreshed, sizeof(j->refreshed), "%s", j->lifetime);
+    j->refreshed_ms = clm_now_ms();
+    return 0;
+}
+
 static void run_once(clm_kpi_job *j)
 {
     char err[256];
     for (int attempt = 0; attempt < 100; attempt++) {
         redisContext *rc = clm_redis_get(j->redis, err, sizeof(err));
         int r = rc ? compute(j, rc) : -EIO;
+        bool stopping = atomic_load(&j->stopping);
+        if (r == 0 && j->lifetime[0] &&
+            (stopping || (strcmp(j->lifetime, j->refreshed) != 0 &&
+                          clm_now_ms() - j->refreshed_ms >= 60000)))
+            r = refresh_clv_pred(j, rc);
         if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
             return;
         clm_redis_drop(j->redis);
@@ -391,8 +455,8 @@ static void *kpi_main(void *arg)
     int tick = j->cfg->kpi_refresh_ms;
     for (;;) {
         bool stopping = atomic_load(&j->stopping);
-        if (atomic_exchange(&j->poked, false))
-            run_once(j);
+        if (atomic_exchange(&j->poked, false) || stopping)
+            run_once(j); /* and always once more on the way out */
         if (stopping)
             break;
         for (int waited = 0; waited < tick && !atomic_load(&j->stopping); waited += 10)

@@ -8,7 +8,10 @@
  *     of customers_delta; whole-day buckets with no events get a hash with
  *     customers_eod only, so every day carries the value);
  *   <prefix>kpi:<N>d for each configured window (core/kpi.h), replaced
- *     atomically (DEL + HSET in one MULTI/EXEC) so absent KPIs disappear.
+ *     atomically (DEL + HSET in one MULTI/EXEC) so absent KPIs disappear;
+ *   clv_pred on every customer hash = clv_rate x clv_lifetime_years x
+ *     gross_margin, in a pass over the customers when the lifetime changed
+ *     (at most once a minute) and always on shutdown.
  * The window ends on the UTC day of the greatest max_ts over all partitions
  * (<prefix>maxts:<group>:<topic>). Everything it writes is a function of
  * what the flushes wrote, so it is the same after a crash and a replay.

@@ -406,6 +406,13 @@ static void stream_exact(void **state)
             fail_msg("rejected %s: expected %lld, got %lld", reasons[i], (long long)by_reason[i],
                      hget_ll(c, "clm:rejected", reasons[i]));
 
+    /* the lifetime every customer's clv_pred is based on (gross margin 1) */
+    redisReply *lt = redisCommand(c, "HGET clm:kpi:90d clv_lifetime_years");
+    assert_true(lt && lt->type == REDIS_REPLY_STRING);
+    double lifetime = strtod(lt->str, NULL);
+    assert_true(lifetime > 0 && lifetime <= 5);
+    freeReplyObject(lt);
+
     /* every customer, field by field */
     size_t expected_customers = 0;
     for (size_t n = 1; n <= ncust; n++) {
@@ -434,6 +441,14 @@ static void stream_exact(void **state)
         clm_micros_format(e->refunds, num, sizeof(num));
         expect_field(h, id, "refunds", num);
         expect_field(h, id, "last_type", e->last_type);
+        /* clv_pred = clv_rate x lifetime x margin, to the micro-unit */
+        for (size_t i = 0; i + 1 < h->elements; i += 2)
+            if (strcmp(h->element[i]->str, "clv_rate") == 0) {
+                int64_t rate;
+                assert_int_equal(clm_micros_parse(h->element[i + 1]->str, h->element[i + 1]->len, &rate), 0);
+                clm_micros_format((int64_t)llround((double)rate * lifetime), num, sizeof(num));
+                expect_field(h, id, "clv_pred", num);
+            }
         freeReplyObject(h);
     }
     /* and no other customer */
