@@ -353,7 +353,7 @@ static int shard_setup(worker *w)
         w->next[p] = 0;
         if (p % w->nworkers != w->index)
             continue;
-        int slot = clm_shard_part_add(w->shard, 0, (int32_t)p, CLM_NO_OFFSET, CLM_NO_TS);
+        int slot = clm_shard_part_add(w->shard, 0, (int32_t)p, CLM_NO_OFFSET, CLM_NO_TS, false);
         if (slot < 0)
             return slot;
         w->slot[p] = slot;
@@ -649,7 +649,7 @@ static int rss_measure(const opts *o, rss_result *out)
     if (!s || !slot)
         goto out_free_shard;
     for (unsigned p = 0; p < partitions; p++)
-        if ((slot[p] = clm_shard_part_add(s, 0, (int32_t)p, CLM_NO_OFFSET, CLM_NO_TS)) < 0)
+        if ((slot[p] = clm_shard_part_add(s, 0, (int32_t)p, CLM_NO_OFFSET, CLM_NO_TS, false)) < 0)
             goto out_free_shard;
     int64_t offset = 0;
     for (unsigned round = 0; round < 3; round++) {

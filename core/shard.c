@@ -14,6 +14,7 @@ typedef struct part {
     int64_t next;      /* next offset to consume */
     int64_t cut;       /* offset carried by the latest cut (what Redis will hold) */
     int64_t max_ts;
+    bool fresh;
 } part;
 
 struct clm_shard {
@@ -23,6 +24,13 @@ struct clm_shard {
     size_t nparts, cap_parts;
     clm_customer **dirty; /* customers marked dirty since the last cut */
     size_t ndirty, cap_dirty;
+    /* customers handed to cuts not yet acknowledged, in cut order: neither
+     * dirty nor in Redis yet, so the expiry check must see them here */
+    struct inflight {
+        clm_customer *c;
+        uint64_t gen;
+    } *inflight;
+    size_t ninflight, cap_inflight, inflight_head;
     clm_shard_stats st;
     clm_deltas deltas;
     uint64_t acked_gen;
@@ -51,6 +59,7 @@ void clm_shard_free(clm_shard *s)
     clm_deltas_release(&s->deltas);
     free(s->parts);
     free(s->dirty);
+    free(s->inflight);
     free(s);
 }
 
@@ -63,7 +72,7 @@ int clm_shard_part_find(const clm_shard *s, int32_t topic, int32_t partition)
 }
 
 int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
-                       int64_t stored_offset, int64_t max_ts)
+                       int64_t stored_offset, int64_t max_ts, bool fresh)
 {
     if (clm_shard_part_find(s, topic, partition) >= 0)
         return -EEXIST;
@@ -85,7 +94,7 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
         s->nparts++;
     }
     s->parts[slot] = (part){ .topic = topic, .partition = partition, .next = stored_offset,
-                             .cut = stored_offset, .max_ts = max_ts };
+                             .cut = stored_offset, .max_ts = max_ts, .fresh = fresh };
     return (int)slot;
 }
 
@@ -95,6 +104,11 @@ size_t clm_shard_part_count(const clm_shard *s)
     for (size_t i = 0; i < s->nparts; i++)
         n += s->parts[i].partition >= 0;
     return n;
+}
+
+bool clm_shard_part_fresh(const clm_shard *s, int slot)
+{
+    return s->parts[slot].fresh;
 }
 
 size_t clm_shard_part_slots(const clm_shard *s)
@@ -208,6 +222,9 @@ int clm_shard_make_room(clm_shard *s, size_t n)
     /* Evict a little more than needed so eviction is not paid per insert. */
     size_t want = need + max / 64;
     size_t got = clm_custtab_evict(s->tab, want, evictable, s);
+    if (got)
+        for (size_t i = 0; i < s->nparts; i++)
+            s->parts[i].fresh = false; /* a miss may now be an evicted customer */
     return got >= need ? 0 : -ENOSPC;
 }
 
@@ -287,15 +304,16 @@ int clm_shard_expire_one(clm_shard *s, clm_customer *c)
 
 int clm_shard_expire_cached(clm_shard *s)
 {
-    /* Clean cached customers are in the caller's deadline index already;
-     * only customers changed since the last cut may be missing from it. */
+    /* Customers acknowledged by Redis are in the caller's deadline index;
+     * those changed since the last cut, and those of cuts still on their way
+     * to Redis, may not be. */
     if (!s->o.apply.stages)
         return 0;
     int n = 0;
-    for (size_t i = 0; i < s->ndirty; i++) {
-        clm_customer *c = s->dirty[i];
-        int r = clm_customer_expire(c, &s->o.apply, &s->deltas,
-                                    clm_shard_number_watermark(s, c->part));
+    size_t ndirty = s->ndirty; /* expiring one below may add it to the dirty list */
+    for (size_t i = 0; i < ndirty + s->ninflight - s->inflight_head; i++) {
+        clm_customer *c = i < ndirty ? s->dirty[i] : s->inflight[s->inflight_head + i - ndirty].c;
+        int r = clm_shard_expire_one(s, c);
         if (r < 0)
             return r;
         n += r;
@@ -311,12 +329,30 @@ size_t clm_shard_dirty_count(const clm_shard *s)
 int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
 {
     int r;
+    if (s->ninflight + s->ndirty > s->cap_inflight) {
+        /* compact what acknowledgements consumed, then grow */
+        memmove(s->inflight, s->inflight + s->inflight_head,
+                (s->ninflight - s->inflight_head) * sizeof(*s->inflight));
+        s->ninflight -= s->inflight_head;
+        s->inflight_head = 0;
+        size_t cap = s->cap_inflight ? s->cap_inflight : 1024;
+        while (cap < s->ninflight + s->ndirty)
+            cap *= 2;
+        if (cap != s->cap_inflight) {
+            struct inflight *v = realloc(s->inflight, cap * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            s->inflight = v;
+            s->cap_inflight = cap;
+        }
+    }
     for (size_t i = 0; i < s->ndirty; i++) {
         clm_customer *c = s->dirty[i];
         if ((r = sink->customer(sink->ctx, c)) < 0)
             return r;
         c->flags &= (uint8_t)~CLM_CUST_DIRTY;
         c->flush_gen = gen;
+        s->inflight[s->ninflight++] = (struct inflight){ c, gen };
     }
     s->ndirty = 0;
     int moved = 0;
@@ -344,6 +380,10 @@ void clm_shard_flush_acked(clm_shard *s, uint64_t gen)
 {
     if (gen > s->acked_gen)
         s->acked_gen = gen;
+    while (s->inflight_head < s->ninflight && s->inflight[s->inflight_head].gen <= s->acked_gen)
+        s->inflight_head++;
+    if (s->inflight_head == s->ninflight)
+        s->ninflight = s->inflight_head = 0;
 }
 
 uint64_t clm_shard_acked_gen(const clm_shard *s)

@@ -60,9 +60,17 @@ void clm_shard_free(clm_shard *s);
 
 /* Takes ownership of a partition, resuming at `stored_offset` (what Redis
  * holds, CLM_NO_OFFSET when nothing) with watermark state `max_ts`.
- * Returns a slot index >= 0, -EEXIST or -ENOMEM. */
+ * `fresh`: the caller knows Redis holds no customer of this partition (it
+ * starts from nothing in a store where nothing was ever applied), so a
+ * customer missing from the cache is new and needs no load, until the
+ * shard first evicts a customer. Returns a slot index >= 0, -EEXIST or
+ * -ENOMEM. */
 int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
-                       int64_t stored_offset, int64_t max_ts);
+                       int64_t stored_offset, int64_t max_ts, bool fresh);
+
+/* True while a cache miss of this partition's customers means a new
+ * customer (see clm_shard_part_add). */
+bool clm_shard_part_fresh(const clm_shard *s, int slot);
 
 /* The slot of (topic, partition), or -ENOENT. */
 int clm_shard_part_find(const clm_shard *s, int32_t topic, int32_t partition);
@@ -95,10 +103,11 @@ int64_t clm_shard_number_watermark(const clm_shard *s, int32_t partition);
 
 /* Churns customers whose inactivity deadline the watermark of their
  * partition number has passed (clm_customer_expire).
- * clm_shard_expire_cached checks the customers changed since the last cut;
- * every other customer is in the caller's deadline index (daemon: a Redis
- * sorted set written with each flush), and the caller passes those that are
- * due to clm_shard_expire_one (cached first). Both return the number
+ * clm_shard_expire_cached checks the customers changed since the last cut
+ * and those of cuts not yet acknowledged; every other customer is in the
+ * caller's deadline index (daemon: a Redis sorted set written with each
+ * flush), and the caller passes those that are due to clm_shard_expire_one
+ * (cached first). Both return the number
  * churned, or -ENOMEM. */
 int clm_shard_expire_cached(clm_shard *s);
 int clm_shard_expire_one(clm_shard *s, clm_customer *c);

@@ -154,8 +154,29 @@ static void load_partition(clm_consumer *c, const char *topic, int32_t partition
     }
 }
 
+/* True when no event was ever applied to this Redis (clm:stats applied is
+ * absent or 0): then a partition without stored offset has no customers in
+ * Redis, and its workers need not look them up (clm_shard_part_add). */
+static bool store_empty(clm_consumer *c)
+{
+    char err[256];
+    for (;;) {
+        redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
+        redisReply *r = rc ? redisCommand(rc, "HGET %sstats applied", c->cfg->redis_prefix) : NULL;
+        if (r) {
+            bool empty = r->type == REDIS_REPLY_NIL ||
+                         (r->type == REDIS_REPLY_STRING && strcmp(r->str, "0") == 0);
+            freeReplyObject(r);
+            return empty;
+        }
+        clm_redis_drop(c->redis);
+        sleep_ms(100);
+    }
+}
+
 static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
+    bool empty = store_empty(c);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int t = topic_index(c, p->topic);
@@ -168,7 +189,8 @@ static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (!ctl)
             clm_fatal("consumer: out of memory");
         *ctl = (clm_ctl){ .kind = CLM_CTL_ASSIGN, .topic = t, .partition = p->partition,
-                          .offset = offset, .max_ts = max_ts };
+                          .offset = offset, .max_ts = max_ts,
+                          .fresh = empty && offset == CLM_NO_OFFSET };
         hand_ctl(c, (size_t)w, ctl);
         c->owned[w]++;
         if (offset >= 0)

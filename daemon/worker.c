@@ -18,7 +18,7 @@
 
 /* Messages taken from the ring and processed together: decoded, their
  * cache misses loaded in one round trip, then applied in order. */
-#define RUN_MAX 512
+#define RUN_MAX 2048
 #define CTL_TAG ((uintptr_t)1)
 #define BATCH_RING 8
 
@@ -231,8 +231,8 @@ static size_t read_due(clm_worker *w, const char *key, int64_t wm, size_t offset
  * watermark has passed: first those changed since the last cut (in memory),
  * then those in the partition's deadline index in Redis, loaded as needed.
  * Runs before each cut, for partition numbers whose watermark moved. The
- * index must hold every customer not dirty in memory, so batches still on
- * their way to Redis are waited for first. */
+ * index holds every customer Redis has acknowledged; the shard checks the
+ * others (dirty, or in batches still on their way) in memory. */
 static void expire(clm_worker *w)
 {
     if (!w->c.shard.apply.stages)
@@ -248,7 +248,6 @@ static void expire(clm_worker *w)
     }
     if (!moved)
         return;
-    wait_acked(w, w->gen);
     if (clm_shard_expire_cached(w->shard) < 0)
         clm_fatal("worker %d: out of memory expiring customers", w->c.index);
     for (size_t slot = 0; slot < clm_shard_part_slots(w->shard); slot++) {
@@ -415,6 +414,7 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
     const char *ids[RUN_MAX];
     size_t lens[RUN_MAX];
     uint16_t parts[RUN_MAX];
+    bool fresh[RUN_MAX];
     clm_customer *loaded[RUN_MAX];
     uint32_t seen[2 * RUN_MAX]; /* tiny set of (index + 1) keyed by id hash */
     size_t nmiss = 0;
@@ -441,13 +441,31 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         ids[nmiss] = ev->customer_id;
         lens[nmiss] = ev->customer_id_len;
         parts[nmiss] = (uint16_t)ms[k]->partition;
+        fresh[nmiss] = clm_shard_part_fresh(w->shard, w->slot[k]);
         nmiss++;
     }
     if (nmiss == 0)
         return;
+    /* Misses of fresh partitions were judged before make_room may evict:
+     * they were never cached, so they are new customers and need no load. */
     make_room(w, nmiss);
-    load(w, nmiss, ids, lens, parts, loaded);
-    insert_loaded(w, nmiss, loaded);
+    size_t nload = 0;
+    for (size_t i = 0; i < nmiss; i++) {
+        if (fresh[i]) {
+            clm_customer *c = clm_customer_new(ids[i], lens[i], parts[i]);
+            if (!c)
+                clm_fatal("worker %d: out of memory", w->c.index);
+            insert_loaded(w, 1, &c);
+            continue;
+        }
+        ids[nload] = ids[i];
+        lens[nload] = lens[i];
+        parts[nload++] = parts[i];
+    }
+    if (nload) {
+        load(w, nload, ids, lens, parts, loaded);
+        insert_loaded(w, nload, loaded);
+    }
 }
 
 static clm_customer *customer_for(clm_worker *w, const clm_event *ev, int32_t partition)
@@ -519,7 +537,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
     int slot;
     switch (ctl->kind) {
     case CLM_CTL_ASSIGN:
-        slot = clm_shard_part_add(w->shard, ctl->topic, ctl->partition, ctl->offset, ctl->max_ts);
+        slot = clm_shard_part_add(w->shard, ctl->topic, ctl->partition, ctl->offset, ctl->max_ts,
+                                  ctl->fresh);
         if (slot < 0 && slot != -EEXIST)
             clm_fatal("worker %d: cannot take a partition: %s", w->c.index, strerror(-slot));
         free(ctl); /* ASSIGN controls belong to the worker */

@@ -243,10 +243,10 @@ static void test_parts(void **state)
     clm_shard *s = shard(16);
 
     assert_int_equal(clm_shard_part_count(s), 0);
-    assert_int_equal(clm_shard_part_add(s, 0, 0, 41, CLM_NO_TS), 0);
-    assert_int_equal(clm_shard_part_add(s, 0, 1, CLM_NO_OFFSET, CLM_NO_TS), 1);
-    assert_int_equal(clm_shard_part_add(s, 1, 0, 7, 5000), 2); /* same number, topic 1 */
-    assert_int_equal(clm_shard_part_add(s, 0, 1, 99, CLM_NO_TS), -EEXIST);
+    assert_int_equal(clm_shard_part_add(s, 0, 0, 41, CLM_NO_TS, false), 0);
+    assert_int_equal(clm_shard_part_add(s, 0, 1, CLM_NO_OFFSET, CLM_NO_TS, false), 1);
+    assert_int_equal(clm_shard_part_add(s, 1, 0, 7, 5000, false), 2); /* same number, topic 1 */
+    assert_int_equal(clm_shard_part_add(s, 0, 1, 99, CLM_NO_TS, false), -EEXIST);
     assert_int_equal(clm_shard_part_count(s), 3);
     assert_int_equal(clm_shard_part_find(s, 0, 1), 1);
     assert_int_equal(clm_shard_part_find(s, 1, 0), 2);
@@ -257,11 +257,11 @@ static void test_parts(void **state)
     assert_int_equal(clm_shard_part_count(s), 2);
     assert_int_equal(clm_shard_part_find(s, 0, 0), -ENOENT);
     /* The freed slot 0 is reused. */
-    assert_int_equal(clm_shard_part_add(s, 3, 9, 0, CLM_NO_TS), 0);
+    assert_int_equal(clm_shard_part_add(s, 3, 9, 0, CLM_NO_TS, false), 0);
     assert_int_equal(clm_shard_part_find(s, 3, 9), 0);
     /* More than the first 8 slots: 3 + 7 = 10 partitions. */
     for (int32_t p = 10; p < 17; p++)
-        assert_int_equal(clm_shard_part_add(s, 0, p, 0, CLM_NO_TS), p - 7);
+        assert_int_equal(clm_shard_part_add(s, 0, p, 0, CLM_NO_TS, false), p - 7);
     assert_int_equal(clm_shard_part_count(s), 10);
     assert_int_equal(clm_shard_part_find(s, 0, 16), 9);
     clm_shard_free(s);
@@ -272,7 +272,7 @@ static void test_apply_and_cut(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 3, 41, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 3, 41, CLM_NO_TS, false);
     clm_customer *c = add_customer(s, "c-1", 3);
     cut_log l;
 
@@ -336,8 +336,8 @@ static void test_offsets(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int a = clm_shard_part_add(s, 0, 0, CLM_NO_OFFSET, CLM_NO_TS);
-    int b = clm_shard_part_add(s, 0, 1, 100, 7000);
+    int a = clm_shard_part_add(s, 0, 0, CLM_NO_OFFSET, CLM_NO_TS, false);
+    int b = clm_shard_part_add(s, 0, 1, 100, 7000, false);
     cut_log l;
 
     /* An event without a customer counts as applied. */
@@ -374,7 +374,7 @@ static void test_note_reject(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 2, 5, 10, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 2, 5, 10, CLM_NO_TS, false);
     cut_log l;
 
     clm_shard_note_reject(s, slot, 10, CLM_REJ_INVALID_JSON);
@@ -400,7 +400,7 @@ static void test_coalescing(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *a = add_customer(s, "c-a", 0);
     clm_customer *b = add_customer(s, "c-b", 0);
     clm_customer *c = add_customer(s, "c-c", 0);
@@ -438,7 +438,7 @@ static void test_cut_sink_failure(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *a = add_customer(s, "c-a", 0);
     cut_log l;
     clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l };
@@ -457,7 +457,7 @@ static void test_eviction_after_ack(void **state)
 {
     (void)state;
     clm_shard *s = shard(4);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *cs[4];
     char id[16];
     cut_log l;
@@ -497,7 +497,7 @@ static void test_eviction_spares_dirty(void **state)
 {
     (void)state;
     clm_shard *s = shard(4);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     char id[16];
     cut_log l;
 
@@ -536,7 +536,7 @@ static void test_make_room_all_evictable(void **state)
     /* max 8, all 8 cut, acknowledged and referenced (applied): every one may
      * go, so room for 8 must be found (need 8 + 8 / 64 = 8 evictions). */
     clm_shard *s = shard(8);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     char id[16];
     cut_log l;
 
@@ -555,9 +555,9 @@ static void test_part_remove(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int t0p1 = clm_shard_part_add(s, 0, 1, 0, CLM_NO_TS);
-    int t0p2 = clm_shard_part_add(s, 0, 2, 0, CLM_NO_TS);
-    int t1p1 = clm_shard_part_add(s, 1, 1, 0, CLM_NO_TS);
+    int t0p1 = clm_shard_part_add(s, 0, 1, 0, CLM_NO_TS, false);
+    int t0p2 = clm_shard_part_add(s, 0, 2, 0, CLM_NO_TS, false);
+    int t1p1 = clm_shard_part_add(s, 1, 1, 0, CLM_NO_TS, false);
     cut_log l;
 
     add_customer(s, "c-a", 1);
@@ -576,7 +576,7 @@ static void test_part_remove(void **state)
     assert_int_equal(clm_shard_part_count(s), 1);
 
     /* A dirty customer of a removed partition is not handed to a later cut. */
-    int p3 = clm_shard_part_add(s, 0, 3, 0, CLM_NO_TS);
+    int p3 = clm_shard_part_add(s, 0, 3, 0, CLM_NO_TS, false);
     clm_customer *d = add_customer(s, "c-d", 3);
     clm_customer *c = clm_shard_customer(s, "c-c", 3);
     apply(s, p3, 0, d, NULL, 1000, CLM_APPLIED);
@@ -601,8 +601,8 @@ static void test_lateness(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
-    int resumed = clm_shard_part_add(s, 0, 1, 0, at(10, 0));
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
+    int resumed = clm_shard_part_add(s, 0, 1, 0, at(10, 0), false);
     clm_customer *c = add_customer(s, "c-1", 0);
     clm_event ev;
 
@@ -643,9 +643,9 @@ static void test_number_watermark(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int a = clm_shard_part_add(s, 0, 0, 0, at(12, 0)); /* watermark day 5 */
-    int b = clm_shard_part_add(s, 0, 1, 0, at(10, 0)); /* watermark day 3 */
-    int t1 = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS); /* topic 1, number 0 */
+    int a = clm_shard_part_add(s, 0, 0, 0, at(12, 0), false); /* watermark day 5 */
+    int b = clm_shard_part_add(s, 0, 1, 0, at(10, 0), false); /* watermark day 3 */
+    int t1 = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS, false); /* topic 1, number 0 */
 
     (void)a;
     (void)b;
@@ -668,7 +668,7 @@ static void test_marketing_spend(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_event ev = typed_event(CLM_EV_MARKETING_SPEND, NULL, NULL, at(3, 10));
     cut_log l;
 
@@ -703,7 +703,7 @@ static void test_deltas_cut(void **state)
 
     assert_int_equal(clm_stages_new(&DEFAULT_MODEL, &m, err, sizeof(err)), 0);
     clm_shard *s = shard_with(16, m);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *c1 = add_customer(s, "c-1", 0);
     clm_customer *c2 = add_customer(s, "c-2", 0);
     clm_event ev = typed_event(CLM_EV_PURCHASE, c1, NULL, at(0, 10));
@@ -760,18 +760,20 @@ static void test_expire(void **state)
 
     assert_int_equal(clm_stages_new(&DEFAULT_MODEL, &m, err, sizeof(err)), 0);
     clm_shard *s = shard_with(16, m);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
-    int other = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS); /* topic 1, number 0 */
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
+    int other = clm_shard_part_add(s, 1, 0, 0, CLM_NO_TS, false); /* topic 1, number 0 */
     clm_customer *c = add_customer(s, "c-1", 0);
     clm_customer *clean = add_customer(s, "c-2", 0);
     int64_t off = 0;
     clm_event ev;
 
-    /* c-2 buys on day 0 12:00 and is cut (clean); c-1 buys at the same time
-     * and stays dirty. Both deadlines: day 90 12:00. */
+    /* c-2 buys on day 0 12:00 and is cut and acknowledged (clean, in
+     * Redis); c-1 buys at the same time and stays dirty. Both deadlines: day
+     * 90 12:00. (A cut not yet acknowledged is checked like a dirty one.) */
     ev = typed_event(CLM_EV_PURCHASE, clean, NULL, at(0, 12));
     apply_ev(s, slot, off++, &ev, clean, CLM_APPLIED);
     assert_int_equal(cut(s, 1, &l), 1);
+    clm_shard_flush_acked(s, 1);
     ev = typed_event(CLM_EV_PURCHASE, c, NULL, at(0, 12));
     apply_ev(s, slot, off++, &ev, c, CLM_APPLIED);
     assert_int_equal(clm_shard_dirty_count(s), 1);
@@ -825,7 +827,7 @@ static void test_expire_without_stages(void **state)
 {
     (void)state;
     clm_shard *s = shard(16);
-    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *c = add_customer(s, "c-1", 0);
     clm_event ev = typed_event(CLM_EV_PURCHASE, c, NULL, at(0, 12));
 
@@ -838,6 +840,35 @@ static void test_expire_without_stages(void **state)
     assert_int_equal(clm_shard_expire_cached(s), 0);
     assert_int_equal(clm_shard_expire_one(s, c), 0);
     assert_int_equal(c->stage, CLM_STAGE_NONE);
+    clm_shard_free(s);
+}
+
+/* A fresh partition stays fresh until the shard first evicts; an evicted
+ * customer may be in Redis, so every partition stops being fresh then. */
+static void test_fresh_until_eviction(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(4);
+    int a = clm_shard_part_add(s, 0, 0, CLM_NO_OFFSET, CLM_NO_TS, true);
+    int b = clm_shard_part_add(s, 0, 1, 17, CLM_NO_TS, false);
+    cut_log l;
+
+    assert_true(clm_shard_part_fresh(s, a));
+    assert_false(clm_shard_part_fresh(s, b));
+    /* 4 customers fill the cache (max 4); cut and acknowledge them so they
+     * may be evicted; asking room for 1 more evicts: no longer fresh. */
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "c-%d", i);
+        add_customer(s, id, 0);
+    }
+    assert_int_equal(clm_shard_make_room(s, 0), 0);
+    assert_true(clm_shard_part_fresh(s, a));
+    memset(&l, 0, sizeof(l));
+    cut(s, 1, &l);
+    clm_shard_flush_acked(s, 1);
+    assert_int_equal(clm_shard_make_room(s, 1), 0);
+    assert_false(clm_shard_part_fresh(s, a));
     clm_shard_free(s);
 }
 
@@ -859,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_marketing_spend),
         cmocka_unit_test(test_deltas_cut),
         cmocka_unit_test(test_expire),
+        cmocka_unit_test(test_fresh_until_eviction),
         cmocka_unit_test(test_expire_without_stages),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
