@@ -65,7 +65,7 @@ pids+=($clmd_pid)
 consumed=0
 for _ in $(seq 1200); do
   consumed=$(rcli hget clm:stats consumed)
-  [ "${consumed:-0}" -ge "$EVENTS" ] 2>/dev/null && break
+  [ "${consumed:-0}" -ge "$EVENTS" ] 2>/dev/null && [ -n "$(rcli hget clm:kpi:30d window_end)" ] && break
   kill -0 "$clmd_pid" 2>/dev/null || { echo "clmd exited:"; cat "$work/clmd.log"; exit 1; }
   sleep 0.1
 done
@@ -88,6 +88,10 @@ done | sort -nr | head -5 | while read -r rev key; do
 done
 echo "-- one customer in full: redis-cli -p $redis_port hgetall clm:customer:c-1"
 rcli hgetall clm:customer:c-1 | pairs
+echo "-- KPIs of the last 30 days of event time (clm:kpi:30d)"
+rcli hgetall clm:kpi:30d | pairs
+echo "-- customers now in each lifecycle stage (clm:stage_counts)"
+rcli hgetall clm:stage_counts | pairs
 echo "-- progress (clm:offsets:clmd-quickstart:clm.events): partition -> next offset"
 rcli hgetall clm:offsets:clmd-quickstart:clm.events | paste - - | sort -n | awk '{printf "   [%s] %s", $1, $2} END {print ""}'
 
