@@ -45,6 +45,7 @@ typedef struct clm_config {
     /* flush */
     int flush_interval_ms;     /* flush.interval_ms */
     int flush_max_dirty;       /* flush.max_dirty: flush early at this many dirty customers */
+    int flush_idle_ms;         /* flush.idle_ms: flush early after this long without messages */
 
     /* events */
     int events_max_bytes;      /* events.max_bytes */

@@ -94,6 +94,11 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "flush.max_dirty", .type = CLM_CFG_INT, .def = "50000", .min = 1, .max = 10000000,
      .offset = FIELD(flush_max_dirty),
      .help = "Flush before the interval ends once this many customers are dirty."},
+    {.path = "flush.idle_ms", .type = CLM_CFG_INT, .def = "50", .min = 0, .max = 600000,
+     .offset = FIELD(flush_idle_ms),
+     .help = "Flush before the interval ends once no message has arrived for this many "
+             "milliseconds, so a pause in the stream is visible in Redis at once; 0 waits "
+             "for the interval."},
 
     /* events */
     {.path = "events.max_bytes", .type = CLM_CFG_INT, .def = "65536", .min = 64,

@@ -150,6 +150,7 @@ static int run(const clm_config *cfg)
                         .unknown_type = (clm_unknown_policy)cfg->events_unknown_type },
             .flush_interval_ms = cfg->flush_interval_ms,
             .flush_max_dirty = (size_t)cfg->flush_max_dirty,
+            .flush_idle_ms = cfg->flush_idle_ms,
             .shard = {
                 .max_customers = per_worker,
                 .allowed_lateness_ms = cfg->events_allowed_lateness_s * 1000,

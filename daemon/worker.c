@@ -36,6 +36,8 @@ struct clm_worker {
     uint64_t gen;      /* last generation cut */
     uint64_t dlq_seq;  /* last dead letter sent */
     long long next_flush_ms;
+    long long last_msg_ms;  /* when the last message was processed */
+    bool pending;           /* messages processed since the last cut */
     bool redis_down;
     bool stop;
     clm_store_ctx store;
@@ -310,10 +312,12 @@ static void expire(clm_worker *w)
 static void maybe_flush(clm_worker *w, long long now)
 {
     refresh_acked(w);
-    if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms)
+    bool idle = w->pending && w->c.flush_idle_ms > 0 && now - w->last_msg_ms >= w->c.flush_idle_ms;
+    if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms && !idle)
         return;
     expire(w);
     cut(w);
+    w->pending = false;
     long long iv = w->c.flush_interval_ms;
     w->next_flush_ms = (now / iv + 1) * iv; /* aligned ticks: workers flush together */
 }
@@ -592,7 +596,9 @@ static void *worker_main(void *arg)
             i = j;
         }
         atomic_store_explicit(&w->cached, clm_shard_customer_count(w->shard), memory_order_relaxed);
-        maybe_flush(w, clm_now_ms());
+        w->last_msg_ms = clm_now_ms();
+        w->pending = true;
+        maybe_flush(w, w->last_msg_ms);
     }
     atomic_store(&w->finished, true);
     return NULL;

@@ -40,6 +40,7 @@ typedef struct clm_worker_conf {
     clm_decode_opts decode;
     int flush_interval_ms;
     size_t flush_max_dirty;
+    int flush_idle_ms;             /* flush early after this long without messages; 0: never */
     clm_shard_opts shard;          /* max_customers: this worker's share */
     unsigned ring_size;            /* slots of the message ring (power of two) */
     clm_redis_opts redis;
