@@ -11,6 +11,12 @@
 
 #include "daemon/log.h"
 
+/* librdkafka's RD_KAFKA_V_* argument macros (rd_kafka_producev) are built
+ * on GNU statement expressions, which clang's -Wpedantic reports. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
+
 /* Outstanding messages per worker are bounded by the producer queue
  * (queue.buffering.max.messages, forced to 100000 below), so a window of
  * 2^18 sequence numbers always covers them. */
