@@ -10,7 +10,7 @@ PKGS=(
   redis-server redis-tools kcat
 )
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(clang valgrind)
+  PKGS+=(clang libclang-rt-14-dev valgrind)
 fi
 
 missing=()
