@@ -33,6 +33,9 @@ struct clm_consumer {
     bool reset_latest;
     _Atomic unsigned long long consumed;
     rd_kafka_message_t **batch;
+    void (*tick)(void *ctx);
+    void *tick_ctx;
+    long long last_tick;
 };
 
 #define CTL_TAG ((uintptr_t)1)
@@ -423,12 +426,52 @@ static void dispatch(clm_consumer *c, rd_kafka_message_t *m)
 #define SERVE_EVERY_MS 100
 #define PAUSE_AFTER_MS 1000
 
+void clm_consumer_set_tick(clm_consumer *c, void (*fn)(void *ctx), void *ctx)
+{
+    c->tick = fn;
+    c->tick_ctx = ctx;
+}
+
+int clm_consumer_assigned(clm_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(c->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return 0;
+    int n = l->cnt;
+    rd_kafka_topic_partition_list_destroy(l);
+    return n;
+}
+
+int64_t clm_consumer_lag(clm_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(c->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return -1;
+    int64_t lag = 0;
+    if (rd_kafka_position(c->rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        lag = -1;
+    for (int i = 0; lag >= 0 && i < l->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0 || l->elems[i].offset < 0)
+            continue; /* nothing fetched yet: no figure for this one */
+        lag += hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return lag;
+}
+
 int clm_consumer_run(clm_consumer *c, atomic_bool *stop)
 {
     long long stalled_since = 0, last_serve = 0;
     while (!atomic_load(stop)) {
         drain_stashes(c);
         long long now = clm_now_ms();
+        if (c->tick && now - c->last_tick >= 500) {
+            c->last_tick = now;
+            c->tick(c->tick_ctx);
+        }
         if (c->stashed) {
             if (!stalled_since)
                 stalled_since = now;

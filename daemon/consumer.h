@@ -45,6 +45,18 @@ rd_kafka_t *clm_consumer_handle(clm_consumer *c);
  * Returns 0. */
 int clm_consumer_run(clm_consumer *c, atomic_bool *stop);
 
+/* Called from clm_consumer_run's loop about every 500 ms (the main loop's
+ * heartbeat: watchdog, status). */
+void clm_consumer_set_tick(clm_consumer *c, void (*fn)(void *ctx), void *ctx);
+
+/* Partitions currently assigned (poll thread). */
+int clm_consumer_assigned(clm_consumer *c);
+
+/* Messages behind the end of the assigned partitions, from the watermarks
+ * librdkafka last fetched (no network round trip); -1 when unknown. Poll
+ * thread. */
+int64_t clm_consumer_lag(clm_consumer *c);
+
 /* Messages read so far (any thread). */
 unsigned long long clm_consumer_consumed(const clm_consumer *c);
 

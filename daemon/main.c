@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -33,6 +34,37 @@ static void on_signal(int sig)
 static void on_flushed(void *kpi)
 {
     clm_kpi_job_poke(kpi);
+}
+
+/* The main loop's heartbeat (every ~500 ms): READY=1 to systemd once Kafka
+ * and Redis are connected and partitions are assigned (assignment reads the
+ * stored offsets from Redis), WATCHDOG=1, and a STATUS= line with the event
+ * rate and the consumer lag. sd_notify does nothing outside systemd. */
+typedef struct heartbeat {
+    clm_consumer *consumer;
+    bool ready;
+    unsigned long long last_consumed;
+    long long last_ms;
+} heartbeat;
+
+static void on_tick(void *ctx)
+{
+    heartbeat *h = ctx;
+    long long now = clm_now_ms();
+    unsigned long long consumed = clm_consumer_consumed(h->consumer);
+    if (!h->ready && clm_consumer_assigned(h->consumer) > 0) {
+        h->ready = true;
+        sd_notify(0, "READY=1");
+        log_info("ready: partitions assigned, Kafka and Redis connected");
+    }
+    double rate = h->last_ms && now > h->last_ms
+                      ? (double)(consumed - h->last_consumed) * 1000.0 / (double)(now - h->last_ms)
+                      : 0.0;
+    sd_notifyf(0, "WATCHDOG=1\nSTATUS=%s %.0f events/s, lag %lld, %llu consumed",
+               h->ready ? "consuming," : "joining the consumer group,", rate,
+               (long long)clm_consumer_lag(h->consumer), consumed);
+    h->last_consumed = consumed;
+    h->last_ms = now;
 }
 
 static void usage(FILE *out)
@@ -200,7 +232,10 @@ static int run(const clm_config *cfg)
     log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
                CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers, cfg->redis_host,
                cfg->redis_port, cfg->redis_prefix);
+    heartbeat hb = { .consumer = consumer };
+    clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: flushing and committing");
     rc = EXIT_SUCCESS;
 
 out_stop:

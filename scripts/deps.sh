@@ -6,11 +6,11 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config meson ninja-build
   librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-  libjsmn-dev libxxhash-dev
+  libjsmn-dev libxxhash-dev libsystemd-dev
   redis-server redis-tools kcat
 )
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(clang libclang-rt-14-dev valgrind)
+  PKGS+=(clang libclang-rt-14-dev valgrind systemd)
 fi
 
 missing=()

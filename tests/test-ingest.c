@@ -22,6 +22,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cmocka.h>
 
@@ -643,6 +646,64 @@ static void two_instances(void **state)
     chunked_run(TOPIC ".2", "rebalance", rebalance_fault);
 }
 
+/* Reads notification datagrams until one contains `want` or timeout_ms
+ * passes; returns whether it came. Every datagram is appended to log. */
+static bool notified(int fd, const char *want, int timeout_ms, char *log, size_t logsize)
+{
+    long long end = (long long)time(NULL) * 1000 + timeout_ms;
+    for (;;) {
+        long long left = end - (long long)time(NULL) * 1000;
+        if (left <= 0)
+            return false;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        char buf[512];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        size_t used = strlen(log);
+        snprintf(log + used, logsize - used, "%s|", buf);
+        if (strstr(buf, want))
+            return true;
+    }
+}
+
+/* As a systemd Type=notify service: READY=1 once partitions are assigned,
+ * WATCHDOG=1 with a STATUS= line while running, STOPPING=1 on SIGTERM. */
+static void systemd_notify(void **state)
+{
+    (void)state;
+    char path[128], cfg[128], log[128], seen[8192] = "";
+    snprintf(path, sizeof(path), "%s/notify", F.tmp);
+    snprintf(cfg, sizeof(cfg), "%s/notify.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/notify.log", F.tmp);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    harness_redis *r = NULL;
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    write_config(cfg, TOPIC, harness_redis_port(r), 50);
+    setenv("NOTIFY_SOCKET", path, 1);
+    harness_proc *p = start_clmd(cfg, log);
+    unsetenv("NOTIFY_SOCKET");
+    if (!notified(fd, "READY=1", 60000, seen, sizeof(seen)))
+        fail_msg("no READY=1 from clmd; got: %s", seen);
+    if (!notified(fd, "WATCHDOG=1", 5000, seen, sizeof(seen)) || !strstr(seen, "STATUS=consuming,"))
+        fail_msg("no WATCHDOG=1 with a STATUS line; got: %s", seen);
+    CHECK(harness_proc_signal(p, SIGTERM));
+    if (!notified(fd, "STOPPING=1", 30000, seen, sizeof(seen)))
+        fail_msg("no STOPPING=1 after SIGTERM; got: %s", seen);
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+    harness_redis_free(r);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +712,7 @@ int main(void)
         cmocka_unit_test(redis_restart),
         cmocka_unit_test(bounded_cache),
         cmocka_unit_test(two_instances),
+        cmocka_unit_test(systemd_notify),
     };
     return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
 }
