@@ -423,6 +423,7 @@ static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_cust
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"core\": {\"workers\": 0, \"max_customers\": %" PRId64 "%s},\n"
+            " \"http\": {\"port\": 0},\n"
             " \"log\": {\"level\": \"notice\"}}\n",
             b->brokers, topic, n, harness_redis_port(x->redis), flush_ms, max_customers, ring);
     if (fclose(f) != 0)

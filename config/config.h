@@ -81,6 +81,10 @@ typedef struct clm_config {
     double kpi_gross_margin;   /* kpi.gross_margin: 0..1 */
     int kpi_refresh_ms;        /* kpi.refresh_ms: period of the rolling KPI recomputation */
 
+    /* http */
+    char *http_listen;         /* http.listen: address of /metrics and /healthz */
+    int http_port;             /* http.port: 0 = no endpoint */
+
     /* log */
     int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */
 

@@ -206,6 +206,14 @@ const clm_cfg_key clm_config_keys[] = {
      .offset = FIELD(kpi_refresh_ms),
      .help = "How often the rolling KPI hashes are recomputed, in milliseconds."},
 
+    /* http */
+    {.path = "http.listen", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1, .max = 64,
+     .offset = FIELD(http_listen),
+     .help = "Address the /metrics and /healthz endpoint listens on (IPv4 or IPv6 literal)."},
+    {.path = "http.port", .type = CLM_CFG_INT, .def = "9108", .min = 0, .max = 65535,
+     .offset = FIELD(http_port),
+     .help = "TCP port of the /metrics and /healthz endpoint; 0 turns it off."},
+
     /* log */
     {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,
      .offset = FIELD(log_level),

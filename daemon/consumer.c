@@ -442,6 +442,25 @@ int clm_consumer_assigned(clm_consumer *c)
     return n;
 }
 
+void clm_consumer_lag_each(clm_consumer *c,
+                           void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                           void *ctx)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(c->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return;
+    bool pos = rd_kafka_position(c->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t lo, hi, lag = -1;
+        if (pos && l->elems[i].offset >= 0 &&
+            rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+            lag = hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
+        fn(ctx, l->elems[i].topic, l->elems[i].partition, lag);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 int64_t clm_consumer_lag(clm_consumer *c)
 {
     rd_kafka_topic_partition_list_t *l = NULL;

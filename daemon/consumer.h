@@ -53,9 +53,15 @@ void clm_consumer_set_tick(clm_consumer *c, void (*fn)(void *ctx), void *ctx);
 int clm_consumer_assigned(clm_consumer *c);
 
 /* Messages behind the end of the assigned partitions, from the watermarks
- * librdkafka last fetched (no network round trip); -1 when unknown. Poll
- * thread. */
+ * librdkafka last fetched (no network round trip); -1 when unknown. Any
+ * thread (librdkafka's calls used are thread-safe). */
 int64_t clm_consumer_lag(clm_consumer *c);
+
+/* Calls fn for each assigned partition with its lag (-1: unknown yet).
+ * Any thread. */
+void clm_consumer_lag_each(clm_consumer *c,
+                           void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                           void *ctx);
 
 /* Messages read so far (any thread). */
 unsigned long long clm_consumer_consumed(const clm_consumer *c);

@@ -18,6 +18,7 @@
 #include "daemon/consumer.h"
 #include "core/kpi.h"
 #include "daemon/dlq.h"
+#include "daemon/http.h"
 #include "daemon/kpi_job.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
@@ -120,6 +121,7 @@ static int run(const clm_config *cfg)
     clm_consumer *consumer = NULL;
     clm_writer *writer = NULL;
     clm_kpi_job *kpi = NULL;
+    clm_http *http = NULL;
     size_t started = 0;
     if (!workers || !dlq_topics) {
         log_err("out of memory");
@@ -232,6 +234,15 @@ static int run(const clm_config *cfg)
     log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
                CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers, cfg->redis_host,
                cfg->redis_port, cfg->redis_prefix);
+    if (cfg->http_port > 0) {
+        clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
+                                .writer = writer, .flush_interval_ms = cfg->flush_interval_ms };
+        if (clm_http_start(cfg->http_listen, cfg->http_port, &hs, &http, err, sizeof(err)) < 0) {
+            log_err("%s", err);
+            goto out_stop;
+        }
+        log_info("serving /metrics and /healthz on %s port %d", cfg->http_listen, cfg->http_port);
+    }
     heartbeat hb = { .consumer = consumer };
     clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);
@@ -239,6 +250,8 @@ static int run(const clm_config *cfg)
     rc = EXIT_SUCCESS;
 
 out_stop:
+    if (rc != EXIT_SUCCESS)
+        atomic_store(&stop_requested, true);
     for (size_t i = 0; i < started; i++) {
         clm_ctl *stop = calloc(1, sizeof(*stop));
         if (!stop)
@@ -255,6 +268,7 @@ out_stop:
     if (rc == EXIT_SUCCESS)
         log_notice("clmd stopped: every applied event is flushed to Redis");
 out_free:
+    clm_http_free(http); /* before what it reads from */
     clm_writer_free(writer);
     clm_kpi_job_free(kpi);
     for (size_t i = 0; workers && i < nworkers; i++)

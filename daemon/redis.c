@@ -2,6 +2,7 @@
 #include "daemon/redis.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@ struct clm_redis {
     long long next_try_ms;
     long long backoff_ms;
 };
+
+static _Atomic unsigned long long connects;
+
+unsigned long long clm_redis_connects_total(void)
+{
+    return atomic_load(&connects);
+}
 
 long long clm_now_ms(void)
 {
@@ -124,6 +132,7 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
     }
     r->ctx = c;
     r->backoff_ms = 100;
+    atomic_fetch_add(&connects, 1);
     return c;
 
 out_free_ctx:

@@ -39,6 +39,10 @@ void clm_redis_drop(clm_redis *r);
 /* True while a context is open. */
 bool clm_redis_connected(const clm_redis *r);
 
+/* Successful connections made by every clm_redis of the process (the first
+ * connection of each counts too). Any thread. */
+unsigned long long clm_redis_connects_total(void);
+
 /* Monotonic milliseconds (shared clock of the daemon). */
 long long clm_now_ms(void);
 

@@ -33,6 +33,7 @@ struct clm_worker {
     atomic_bool finished;
     _Atomic uint64_t acked;
     _Atomic size_t cached;
+    _Atomic int64_t tot_consumed, tot_applied, tot_duplicates, tot_rejected[CLM_REJ__COUNT];
     uint64_t gen;      /* last generation cut */
     uint64_t dlq_seq;  /* last dead letter sent */
     long long next_flush_ms;
@@ -128,6 +129,16 @@ bool clm_worker_finished(clm_worker *w)
     return atomic_load(&w->finished) && clm_spsc_count(w->out) == 0;
 }
 
+void clm_worker_totals(const clm_worker *w, clm_shard_stats *out)
+{
+    clm_worker *m = (clm_worker *)w; /* atomic loads of a const object */
+    out->consumed = atomic_load_explicit(&m->tot_consumed, memory_order_relaxed);
+    out->applied = atomic_load_explicit(&m->tot_applied, memory_order_relaxed);
+    out->duplicates = atomic_load_explicit(&m->tot_duplicates, memory_order_relaxed);
+    for (int i = 0; i < CLM_REJ__COUNT; i++)
+        out->rejected[i] = atomic_load_explicit(&m->tot_rejected[i], memory_order_relaxed);
+}
+
 size_t clm_worker_cached(const clm_worker *w)
 {
     return atomic_load_explicit(&w->cached, memory_order_relaxed);
@@ -156,7 +167,14 @@ static int cut_progress(void *vctx, const clm_part_progress *p)
 static int cut_stats(void *vctx, const clm_shard_stats *st)
 {
     cut_ctx *x = vctx;
+    clm_worker *w = x->w;
     x->b->events = st->consumed;
+    atomic_fetch_add_explicit(&w->tot_consumed, st->consumed, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tot_applied, st->applied, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tot_duplicates, st->duplicates, memory_order_relaxed);
+    for (int i = 0; i < CLM_REJ__COUNT; i++)
+        if (st->rejected[i])
+            atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);
     return clm_store_format_stats(&x->b->cmds, x->w->c.prefix, st);
 }
 

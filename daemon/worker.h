@@ -92,4 +92,9 @@ bool clm_worker_finished(clm_worker *w);
 /* Snapshot counters (any thread). */
 size_t clm_worker_cached(const clm_worker *w);
 
+/* Messages counted into flush batches so far (applied, duplicates, rejected
+ * per reason; consumed is their sum). Any thread; out->rejected is indexed
+ * by clm_reason. */
+void clm_worker_totals(const clm_worker *w, clm_shard_stats *out);
+
 #endif

@@ -32,6 +32,8 @@ struct clm_writer {
     span *spans;
     size_t nspans, cap_spans;
     _Atomic uint64_t flushes, batches, customers, redis_errors, last_latency_ms;
+    _Atomic uint64_t latency_le[8], latency_sum_ms, dlq_delivered;
+    _Atomic long long waiting_since; /* cut time of the oldest batch in hand, 0: none */
 };
 
 static void sleep_ms(long ms)
@@ -357,6 +359,13 @@ static void finish_group(clm_writer *w)
     atomic_fetch_add(&w->batches, w->ngroup);
     atomic_fetch_add(&w->customers, customers);
     atomic_store(&w->last_latency_ms, (uint64_t)(now - oldest));
+    static const long long bounds[] = CLM_FLUSH_BUCKETS_MS;
+    for (size_t i = 0; i < 8; i++)
+        if (i == 7 || now - oldest <= bounds[i])
+            atomic_fetch_add(&w->latency_le[i], 1);
+    atomic_fetch_add(&w->latency_sum_ms, (uint64_t)(now - oldest));
+    atomic_store(&w->waiting_since, 0);
+    atomic_store(&w->dlq_delivered, clm_dlq_delivered_total(w->c.dlq));
     for (size_t i = 0; i < w->ngroup; i++)
         clm_batch_free(w->group[i]);
     w->ngroup = 0;
@@ -389,6 +398,11 @@ static void *writer_main(void *arg)
             clm_dlq_poll(w->c.dlq, 1);
             continue;
         }
+        long long oldest = w->group[0]->cut_ms;
+        for (size_t i = 1; i < w->ngroup; i++)
+            if (w->group[i]->cut_ms < oldest)
+                oldest = w->group[i]->cut_ms;
+        atomic_store(&w->waiting_since, oldest);
         while (!dlq_ready(w))
             clm_dlq_poll(w->c.dlq, 10);
         commit_group(w);
@@ -435,4 +449,10 @@ void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out)
     out->customers = atomic_load(&w->customers);
     out->redis_errors = atomic_load(&w->redis_errors);
     out->last_latency_ms = atomic_load(&w->last_latency_ms);
+    for (size_t i = 0; i < 8; i++)
+        out->latency_le[i] = atomic_load(&w->latency_le[i]);
+    out->latency_sum_ms = atomic_load(&w->latency_sum_ms);
+    long long since = atomic_load(&w->waiting_since);
+    out->waiting_ms = since ? clm_now_ms() - since : 0;
+    out->dlq_delivered = atomic_load(&w->dlq_delivered);
 }

@@ -57,7 +57,16 @@ typedef struct clm_writer_stats {
     uint64_t customers;      /* customer hashes written */
     uint64_t redis_errors;   /* failed attempts */
     uint64_t last_latency_ms; /* cut -> EXEC of the oldest batch in the last flush */
+    /* flush latency (cut of the oldest batch -> EXEC), cumulative counts of
+     * flushes at or below each bound of CLM_FLUSH_BUCKETS_MS, then all */
+    uint64_t latency_le[8];
+    uint64_t latency_sum_ms;
+    int64_t waiting_ms;       /* age of the oldest batch not yet committed, 0 if none */
+    uint64_t dlq_delivered;   /* dead letters delivered */
 } clm_writer_stats;
+
+/* Upper bounds (ms) of the flush-latency histogram buckets; the 8th is +Inf. */
+#define CLM_FLUSH_BUCKETS_MS { 10, 50, 100, 250, 500, 1000, 5000 }
 
 clm_writer *clm_writer_new(const clm_writer_conf *conf, char *errbuf, size_t errsize);
 

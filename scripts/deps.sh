@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config meson ninja-build
   librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-  libjsmn-dev libxxhash-dev libsystemd-dev
+  libjsmn-dev libxxhash-dev libsystemd-dev libmicrohttpd-dev
   redis-server redis-tools kcat
 )
 if [ "${1:-}" = "--test" ]; then

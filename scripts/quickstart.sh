@@ -50,11 +50,14 @@ echo "== producing $EVENTS generated events of $CUSTOMERS people (1% malformed) 
 "$bin/tools/clmgen" --seed 42 --customers "$CUSTOMERS" --events "$EVENTS" --malformed 0.01 \
   --brokers "$brokers" --topic clm.events --compression zstd
 
+http_port=9108
+while ! port_free "$http_port"; do http_port=$((http_port + 1)); done
 cat >"$work/clmd.json" <<JSON
 {
   "kafka": {"brokers": "$brokers", "topics": ["clm.events"], "group_id": "clmd-quickstart"},
   "redis": {"host": "127.0.0.1", "port": $redis_port, "prefix": "clm:"},
-  "flush": {"interval_ms": 500}
+  "flush": {"interval_ms": 500},
+  "http": {"port": $http_port}
 }
 JSON
 echo "== running clmd -c $work/clmd.json (log: $work/clmd.log)"
@@ -98,6 +101,7 @@ rcli hgetall clm:offsets:clmd-quickstart:clm.events | paste - - | sort -n | awk 
 echo
 echo "Kafka (mock cluster) bootstrap address: $brokers"
 echo "Redis: redis-cli -p $redis_port"
+echo "Metrics and health: http://127.0.0.1:$http_port/metrics  http://127.0.0.1:$http_port/healthz"
 if [ -t 0 ]; then
   cat <<TXT
 clmd keeps running. Produce more events, for example:

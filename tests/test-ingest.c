@@ -25,6 +25,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -60,8 +62,8 @@ static const char *clmd_bin(void)
     return p ? p : "clmd";
 }
 
-static void write_config_cache(const char *path, const char *topic, int redis_port, int flush_ms,
-                               int max_customers)
+static void write_config_http(const char *path, const char *topic, int redis_port, int flush_ms,
+                              int max_customers, int http_port)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -72,9 +74,17 @@ static void write_config_cache(const char *path, const char *topic, int redis_po
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"events\": {\"dedup_max_ids\": 64},\n"
             " \"core\": {\"workers\": 2, \"max_customers\": %d},\n"
+            " \"http\": {\"port\": %d},\n"
             " \"log\": {\"level\": \"info\"}}\n",
-            harness_kafka_bootstraps(F.kafka), topic, redis_port, flush_ms, max_customers);
+            harness_kafka_bootstraps(F.kafka), topic, redis_port, flush_ms, max_customers,
+            http_port);
     fclose(f);
+}
+
+static void write_config_cache(const char *path, const char *topic, int redis_port, int flush_ms,
+                               int max_customers)
+{
+    write_config_http(path, topic, redis_port, flush_ms, max_customers, 0);
 }
 
 static void write_config(const char *path, const char *topic, int redis_port, int flush_ms)
@@ -670,8 +680,46 @@ static bool notified(int fd, const char *want, int timeout_ms, char *log, size_t
     }
 }
 
+/* GET path from 127.0.0.1:port; returns the HTTP status and the body in
+ * body (NUL-terminated, truncated to size). */
+static int http_get(int port, const char *path, char *body, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    static char resp[262144];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = '\0';
+    int status = 0;
+    assert_int_equal(sscanf(resp, "HTTP/1.%*d %d", &status), 1);
+    const char *b = strstr(resp, "\r\n\r\n");
+    snprintf(body, size, "%s", b ? b + 4 : "");
+    return status;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
 /* As a systemd Type=notify service: READY=1 once partitions are assigned,
- * WATCHDOG=1 with a STATUS= line while running, STOPPING=1 on SIGTERM. */
+ * WATCHDOG=1 with a STATUS= line while running, STOPPING=1 on SIGTERM. And
+ * the operators' endpoint: /healthz 200, /metrics with the exact counts. */
 static void systemd_notify(void **state)
 {
     (void)state;
@@ -687,7 +735,8 @@ static void systemd_notify(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     harness_redis *r = NULL;
     CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
-    write_config(cfg, TOPIC, harness_redis_port(r), 50);
+    int port = free_port();
+    write_config_http(cfg, TOPIC, harness_redis_port(r), 50, 20000, port);
     setenv("NOTIFY_SOCKET", path, 1);
     harness_proc *p = start_clmd(cfg, log);
     unsetenv("NOTIFY_SOCKET");
@@ -695,6 +744,29 @@ static void systemd_notify(void **state)
         fail_msg("no READY=1 from clmd; got: %s", seen);
     if (!notified(fd, "WATCHDOG=1", 5000, seen, sizeof(seen)) || !strstr(seen, "STATUS=consuming,"))
         fail_msg("no WATCHDOG=1 with a STATUS line; got: %s", seen);
+
+    wait_consumed(r, F.total, 120000);
+    static char body[262144];
+    assert_int_equal(http_get(port, "/healthz", body, sizeof(body)), 200);
+    assert_string_equal(body, "ok\n");
+    assert_int_equal(http_get(port, "/metrics", body, sizeof(body)), 200);
+    char line[128];
+    snprintf(line, sizeof(line), "\nclmd_events_consumed_total %lld\n", (long long)F.total);
+    if (!strstr(body, line))
+        fail_msg("/metrics lacks \"%s\"", line + 1);
+    /* the same counts the Redis stats hold */
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(r, &c, errbuf, sizeof(errbuf)));
+    snprintf(line, sizeof(line), "\nclmd_events_applied_total %lld\n", hget_ll(c, "clm:stats", "applied"));
+    assert_non_null(strstr(body, line));
+    snprintf(line, sizeof(line), "\nclmd_events_rejected_total{reason=\"invalid_json\"} %lld\n",
+             hget_ll(c, "clm:rejected", "invalid_json"));
+    assert_non_null(strstr(body, line));
+    redisFree(c);
+    assert_non_null(strstr(body, "\nclmd_flush_latency_seconds_bucket{le=\"+Inf\"} "));
+    assert_non_null(strstr(body, "\nclmd_consumer_lag{topic=\"" TOPIC "\",partition=\"0\"} 0\n"));
+    assert_non_null(strstr(body, "\nclmd_partitions_assigned 4\n"));
+    assert_int_equal(http_get(port, "/nope", body, sizeof(body)), 404);
     CHECK(harness_proc_signal(p, SIGTERM));
     if (!notified(fd, "STOPPING=1", 30000, seen, sizeof(seen)))
         fail_msg("no STOPPING=1 after SIGTERM; got: %s", seen);

@@ -1133,6 +1133,7 @@ static void run_stream(const clm_gen_opts *opts, int64_t min_churns, int64_t min
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"]},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 50},\n"
+            " \"http\": {\"port\": 0},\n"
             " \"kpi\": {\"refresh_ms\": 100},\n"
             " \"events\": {\"dedup_max_ids\": 64}}\n",
             brokers, harness_redis_port(redis));

@@ -1,0 +1,242 @@
+/* daemon/http.c - see http.h. */
+#include "daemon/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/reject.h"
+#include "daemon/redis.h"
+
+struct clm_http {
+    struct MHD_Daemon *d;
+    clm_http_sources src;
+};
+
+/* A growable text buffer for one response. */
+typedef struct text {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = true;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 8192;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *nb = realloc(t->buf, cap);
+        if (!nb) {
+            t->oom = true;
+            return;
+        }
+        t->buf = nb;
+        t->cap = cap;
+    }
+}
+
+static void metric(text *t, const char *name, const char *type, const char *help)
+{
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void lag_line(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    if (lag >= 0)
+        put(ctx, "clmd_consumer_lag{topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64 "\n", topic,
+            partition, lag);
+}
+
+static long long rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (long long)resident * sysconf(_SC_PAGESIZE);
+}
+
+static void render_metrics(const clm_http *h, text *t)
+{
+    clm_shard_stats tot = { 0 };
+    size_t cached = 0;
+    for (size_t i = 0; i < h->src.nworkers; i++) {
+        clm_shard_stats s;
+        clm_worker_totals(h->src.workers[i], &s);
+        tot.consumed += s.consumed;
+        tot.applied += s.applied;
+        tot.duplicates += s.duplicates;
+        for (int r = 0; r < CLM_REJ__COUNT; r++)
+            tot.rejected[r] += s.rejected[r];
+        cached += clm_worker_cached(h->src.workers[i]);
+    }
+    clm_writer_stats ws;
+    clm_writer_get_stats(h->src.writer, &ws);
+
+    metric(t, "clmd_events_consumed_total", "counter", "Messages consumed and flushed to Redis.");
+    put(t, "clmd_events_consumed_total %" PRId64 "\n", tot.consumed);
+    metric(t, "clmd_events_applied_total", "counter", "Events applied to customer state.");
+    put(t, "clmd_events_applied_total %" PRId64 "\n", tot.applied);
+    metric(t, "clmd_events_duplicate_total", "counter", "Events dropped as duplicates of an applied event_id.");
+    put(t, "clmd_events_duplicate_total %" PRId64 "\n", tot.duplicates);
+    metric(t, "clmd_events_rejected_total", "counter", "Messages rejected (sent to the dead-letter topic), by reason.");
+    for (int r = 1; r < CLM_REJ__COUNT; r++)
+        put(t, "clmd_events_rejected_total{reason=\"%s\"} %" PRId64 "\n",
+            clm_reason_name((clm_reason)r), tot.rejected[r]);
+    metric(t, "clmd_dlq_delivered_total", "counter", "Dead letters delivered to Kafka.");
+    put(t, "clmd_dlq_delivered_total %" PRIu64 "\n", ws.dlq_delivered);
+    metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
+    put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);
+    metric(t, "clmd_flush_customers_total", "counter", "Customer hashes written.");
+    put(t, "clmd_flush_customers_total %" PRIu64 "\n", ws.customers);
+    metric(t, "clmd_flush_latency_seconds", "histogram",
+           "Time from a flush batch's cut to its EXEC, per flush (oldest batch).");
+    static const long long bounds[] = CLM_FLUSH_BUCKETS_MS;
+    for (size_t i = 0; i < 7; i++)
+        put(t, "clmd_flush_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", (double)bounds[i] / 1000.0,
+            ws.latency_le[i]);
+    put(t, "clmd_flush_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", ws.latency_le[7]);
+    put(t, "clmd_flush_latency_seconds_sum %g\n", (double)ws.latency_sum_ms / 1000.0);
+    put(t, "clmd_flush_latency_seconds_count %" PRIu64 "\n", ws.latency_le[7]);
+    metric(t, "clmd_flush_waiting_seconds", "gauge", "Age of the oldest flush batch not yet committed.");
+    put(t, "clmd_flush_waiting_seconds %g\n", (double)ws.waiting_ms / 1000.0);
+    metric(t, "clmd_redis_errors_total", "counter", "Failed Redis flush attempts.");
+    put(t, "clmd_redis_errors_total %" PRIu64 "\n", ws.redis_errors);
+    metric(t, "clmd_redis_connects_total", "counter", "Redis connections made (reconnects included).");
+    put(t, "clmd_redis_connects_total %llu\n", clm_redis_connects_total());
+    metric(t, "clmd_consumer_lag", "gauge", "Messages behind the end of each assigned partition.");
+    clm_consumer_lag_each(h->src.consumer, lag_line, t);
+    metric(t, "clmd_partitions_assigned", "gauge", "Kafka partitions assigned to this instance.");
+    put(t, "clmd_partitions_assigned %d\n", clm_consumer_assigned(h->src.consumer));
+    metric(t, "clmd_cached_customers", "gauge", "Customers held in memory.");
+    put(t, "clmd_cached_customers %zu\n", cached);
+    metric(t, "clmd_resident_memory_bytes", "gauge", "Resident memory of the process.");
+    put(t, "clmd_resident_memory_bytes %lld\n", rss_bytes());
+}
+
+/* Health: consuming (partitions assigned) and flushing (no batch waiting
+ * too long). Writes the reason when unhealthy. */
+static bool healthy(const clm_http *h, text *t)
+{
+    clm_writer_stats ws;
+    clm_writer_get_stats(h->src.writer, &ws);
+    long long bound = h->src.flush_interval_ms * 10LL;
+    if (bound < 10000)
+        bound = 10000;
+    if (clm_consumer_assigned(h->src.consumer) <= 0) {
+        put(t, "not consuming: no partition assigned\n");
+        return false;
+    }
+    if (ws.waiting_ms > bound) {
+        put(t, "not flushing: a flush has waited %lld ms (bound %lld ms)\n", (long long)ws.waiting_ms,
+            bound);
+        return false;
+    }
+    put(t, "ok\n");
+    return true;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version, (void)upload, (void)upload_size, (void)con_cls;
+    const clm_http *h = cls;
+    text t = { 0 };
+    unsigned status = MHD_HTTP_OK;
+    const char *type = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        put(&t, "only GET\n");
+    } else if (strcmp(url, "/metrics") == 0) {
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        render_metrics(h, &t);
+    } else if (strcmp(url, "/healthz") == 0) {
+        if (!healthy(h, &t))
+            status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    } else {
+        status = MHD_HTTP_NOT_FOUND;
+        put(&t, "not found: try /metrics or /healthz\n");
+    }
+    if (t.oom) {
+        free(t.buf);
+        return MHD_NO;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(t.len, t.buf ? t.buf : (void *)"", MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(t.buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int clm_http_start(const char *listen, int port, const clm_http_sources *src, clm_http **out,
+                   char *errbuf, size_t errsize)
+{
+    struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+    const struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    if (inet_pton(AF_INET, listen, &sa4.sin_addr) == 1) {
+        sa = (const struct sockaddr *)&sa4;
+    } else if (inet_pton(AF_INET6, listen, &sa6.sin6_addr) == 1) {
+        sa = (const struct sockaddr *)&sa6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(errbuf, errsize, "http.listen: \"%s\" is not an IPv4 or IPv6 address", listen);
+        return -EINVAL;
+    }
+    clm_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -ENOMEM;
+    }
+    h->src = *src;
+    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)10, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(errbuf, errsize, "http: cannot listen on %s port %d (in use, or not an address of this host)",
+                 listen, port);
+        free(h);
+        return -EADDRINUSE;
+    }
+    *out = h;
+    return 0;
+}
+
+void clm_http_free(clm_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,39 @@
+/* daemon/http.h - the operators' HTTP endpoint: /metrics and /healthz.
+ *
+ * Served by libmicrohttpd on its own thread, bound to `listen:port`
+ * (loopback by default). /metrics is the Prometheus text format (0.0.4):
+ * events consumed, applied, duplicates, rejected by reason, dead letters
+ * delivered, flushes and a flush-latency histogram, Redis errors and
+ * connections, consumer lag per partition, partitions assigned, cached
+ * customers, resident memory. /healthz answers 200 "ok" while partitions are
+ * assigned and no flush has waited longer than max(10 s, 10 flush intervals),
+ * else 503 with the reason. Reads only thread-safe snapshots.
+ */
+#ifndef CLM_DAEMON_HTTP_H
+#define CLM_DAEMON_HTTP_H
+
+#include <stddef.h>
+
+#include "daemon/consumer.h"
+#include "daemon/worker.h"
+#include "daemon/writer.h"
+
+typedef struct clm_http clm_http;
+
+typedef struct clm_http_sources {
+    clm_consumer *consumer;
+    clm_worker **workers;
+    size_t nworkers;
+    clm_writer *writer;
+    int flush_interval_ms;
+} clm_http_sources;
+
+/* Starts serving. The sources must outlive the endpoint. Returns 0, or a
+ * negative errno with errbuf set (address unusable, port taken). */
+int clm_http_start(const char *listen, int port, const clm_http_sources *src, clm_http **out,
+                   char *errbuf, size_t errsize);
+
+/* Stops serving and frees; accepts NULL. */
+void clm_http_free(clm_http *h);
+
+#endif
