@@ -795,7 +795,7 @@ static int prod_open(prod *p, const char *brokers, const char *topic, bool zstd,
 }
 
 static int prod_send(prod *p, const char *key, size_t klen, const char *val, size_t vlen,
-                     const char *const *headers, char *errbuf, size_t errsize)
+                     const char *const *headers, int64_t timestamp, char *errbuf, size_t errsize)
 {
     for (;;) {
         rd_kafka_headers_t *hdrs = NULL;
@@ -806,14 +806,18 @@ static int prod_send(prod *p, const char *key, size_t klen, const char *val, siz
         }
         /* rd_kafka_produceva, not the RD_KAFKA_V_ macros: those use GNU
          * statement expressions, which -Wpedantic rejects under clang */
-        rd_kafka_vu_t vu[5] = {
+        rd_kafka_vu_t vu[6] = {
             {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = p->topic},
             {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key, klen}},
             {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)val, vlen}},
             {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
-            {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs},
         };
-        rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vu, hdrs ? 5 : 4);
+        size_t nvu = 4;
+        if (timestamp)
+            vu[nvu++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = timestamp};
+        if (hdrs)
+            vu[nvu++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs};
+        rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vu, nvu);
         rd_kafka_resp_err_t e = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_error_destroy(error);
         if (e && hdrs)
@@ -856,7 +860,7 @@ int harness_produce(const char *brokers, const char *topic, const harness_kv *ms
     size_t i;
     for (i = 0; i < n && !e; i++)
         e = prod_send(&p, msgs[i].key, msgs[i].key ? msgs[i].key_len : 0, msgs[i].value, msgs[i].value_len,
-                      msgs[i].headers, errbuf, errsize);
+                      msgs[i].headers, msgs[i].timestamp, errbuf, errsize);
     return prod_close(&p, e, timeout_ms, (int64_t)i, errbuf, errsize);
 }
 
@@ -875,7 +879,7 @@ int harness_produce_gen(const char *brokers, const char *topic, clm_gen *g, bool
             e = fail(more, errbuf, errsize, "generator: %s", strerror(-more));
             break;
         }
-        e = prod_send(&p, m.key, m.key_len, m.value, m.value_len, NULL, errbuf, errsize);
+        e = prod_send(&p, m.key, m.key_len, m.value, m.value_len, NULL, 0, errbuf, errsize);
         sent += !e;
     }
     e = prod_close(&p, e, timeout_ms, sent, errbuf, errsize);

@@ -126,6 +126,7 @@ typedef struct harness_kv {
     const char *value;
     size_t value_len;
     const char *const *headers; /* name, value, name, value, ..., NULL; or NULL */
+    int64_t timestamp;          /* message timestamp (epoch ms); 0: the producer's clock */
 } harness_kv;
 
 /* Produces the messages in order with an idempotent producer (zstd when asked)

@@ -367,7 +367,7 @@ static void test_kafka_broker_down_up(void **state)
 
     /* with the only broker down nothing can be delivered */
     CHECK(harness_kafka_broker_down(k, 1, ERRBUF));
-    harness_kv lost = {"c-1", 3, "lost", 4, NULL};
+    harness_kv lost = {"c-1", 3, "lost", 4, NULL, 0};
     int e = harness_produce(boot, "dlq", &lost, 1, false, 1000, err, sizeof(err));
     assert_true(e == -EIO || e == -ETIMEDOUT);
 
@@ -375,8 +375,8 @@ static void test_kafka_broker_down_up(void **state)
     CHECK(harness_kafka_broker_up(k, 1, ERRBUF));
     const char *const hdrs[] = {"reason", "bad_score", "detail", "score 11 out of range", NULL};
     harness_kv msgs[] = {
-        {"c-2", 3, "{\"score\":11}", 12, hdrs},
-        {NULL, 0, "no key", 6, NULL},
+        {"c-2", 3, "{\"score\":11}", 12, hdrs, 0},
+        {NULL, 0, "no key", 6, NULL, 0},
     };
     CHECK(harness_produce(boot, "dlq", msgs, 2, false, 10000, ERRBUF));
     harness_records *recs = NULL;
@@ -430,7 +430,7 @@ static void test_clmmock_program(void **state)
     assert_int_equal(strncmp(boot, "127.0.0.1:", 10), 0);
     assert_non_null(strchr(boot, ','));
 
-    harness_kv msgs[3] = {{"c-1", 3, "a", 1, NULL}, {"c-2", 3, "b", 1, NULL}, {"c-3", 3, "c", 1, NULL}};
+    harness_kv msgs[3] = {{"c-1", 3, "a", 1, NULL, 0}, {"c-2", 3, "b", 1, NULL, 0}, {"c-3", 3, "c", 1, NULL, 0}};
     CHECK(harness_produce(boot, "in", msgs, 3, true, 10000, ERRBUF));
     int64_t high[4];
     int parts = 0;

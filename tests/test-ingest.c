@@ -821,6 +821,103 @@ static void systemd_notify(void **state)
     close(fd);
 }
 
+/* The malformed-message corpus (tests/data/malformed, 78 messages, every
+ * reason but late_dropped) through Kafka and clmd: each message lands in the
+ * DLQ with its bytes, its key and the reason MANIFEST.tsv gives. The corpus
+ * assumes events.max_bytes 8192, events.max_future_s 300, unknown types
+ * rejected, and a message timestamp of 2026-11-22T10:15:00Z. */
+static void malformed_corpus(void **state)
+{
+    (void)state;
+    const char *topic = TOPIC ".m";
+    char path[512], cfg[128], log[128];
+    harness_kv msgs[128];
+    char *reasons[128], *bufs[128];
+    size_t n = 0;
+    CHECK(harness_kafka_create_topic(F.kafka, topic, 2, errbuf, sizeof(errbuf)));
+    FILE *mf = fopen(CLM_TEST_DATA_DIR "/malformed/MANIFEST.tsv", "r");
+    assert_non_null(mf);
+    char line[512];
+    while (fgets(line, sizeof(line), mf)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        char file[256], key[256], reason[64];
+        assert_int_equal(sscanf(line, "%255[^\t]\t%255[^\t]\t%63s", file, key, reason), 3);
+        snprintf(path, sizeof(path), CLM_TEST_DATA_DIR "/malformed/%s", file);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        size_t klen = strcmp(key, "-") == 0 ? 0 : strlen(key);
+        char *b = malloc(klen + 70000);
+        memcpy(b, key, klen);
+        size_t vlen = fread(b + klen, 1, 70000 - 1, f);
+        fclose(f);
+        assert_true(n < 128);
+        bufs[n] = b;
+        reasons[n] = strdup(reason);
+        msgs[n] = (harness_kv){ .key = klen ? b : NULL, .key_len = klen, .value = b + klen,
+                                .value_len = vlen, .timestamp = 1795342500000LL };
+        n++;
+    }
+    fclose(mf);
+    assert_true(n >= 50);
+    CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), topic, msgs, n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+
+    harness_redis *r = NULL;
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/corpus.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/corpus.log", F.tmp);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"corpus\"},\n"
+            " \"redis\": {\"port\": %d}, \"http\": {\"port\": 0},\n"
+            " \"events\": {\"max_bytes\": 8192, \"max_future_s\": 300, \"unknown_type\": \"reject\"}}\n",
+            harness_kafka_bootstraps(F.kafka), topic, harness_redis_port(r));
+    fclose(f);
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(r, (long long)n, 120000);
+    stop_clmd(p);
+
+    harness_records *src = NULL, *dlq = NULL;
+    CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), topic, 30000, &src, errbuf,
+                                   sizeof(errbuf)));
+    CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), TOPIC ".m.dlq", 30000, &dlq,
+                                   errbuf, sizeof(errbuf)));
+    assert_int_equal(src->n, n);
+    assert_int_equal(dlq->n, n);
+    for (size_t i = 0; i < dlq->n; i++) {
+        const harness_record *d = &dlq->v[i];
+        int part = atoi(header(d, "clm.source.partition"));
+        long long off = atoll(header(d, "clm.source.offset"));
+        const harness_record *s = NULL;
+        for (size_t k = 0; k < src->n && !s; k++)
+            if (src->v[k].partition == part && src->v[k].offset == off)
+                s = &src->v[k];
+        assert_non_null(s);
+        /* the produced message with these bytes and key, and its expected reason */
+        size_t m;
+        for (m = 0; m < n; m++)
+            if (msgs[m].value_len == s->value_len && memcmp(msgs[m].value, s->value, s->value_len) == 0 &&
+                msgs[m].key_len == s->key_len &&
+                (s->key_len == 0 || memcmp(msgs[m].key, s->key, s->key_len) == 0))
+                break;
+        assert_true(m < n);
+        assert_int_equal(d->value_len, s->value_len);
+        assert_memory_equal(d->value, s->value, s->value_len);
+        if (strcmp(header(d, "clm.reason"), reasons[m]) != 0)
+            fail_msg("corpus message %zu: DLQ reason %s, expected %s", m, header(d, "clm.reason"),
+                     reasons[m]);
+    }
+    harness_records_free(src);
+    harness_records_free(dlq);
+    harness_redis_free(r);
+    for (size_t i = 0; i < n; i++) {
+        free(bufs[i]);
+        free(reasons[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -832,6 +929,7 @@ int main(void)
         cmocka_unit_test(bounded_cache),
         cmocka_unit_test(two_instances),
         cmocka_unit_test(systemd_notify),
+        cmocka_unit_test(malformed_corpus),
     };
     /* CLM_INGEST_FILTER (a cmocka pattern, e.g. "redis_*") runs a subset:
      * the ThreadSanitizer setup uses it to keep its run short. */
