@@ -120,6 +120,7 @@ static void populate(redisContext *c)
     cmd(c, "HSET t[1]:customer:c-42 stage buyer stage_since 1772360100000 first_seen 1770000000000 "
            "last_seen 1772360100123 events 12 orders 2 revenue 99.8 refunds 0 clv 99.8 "
            "clv_rate 1214.233333 last_type purchase peak_stage buyer first_purchase 1771000000000");
+    cmd(c, "HSET t[1]:customer:c-42 first_contact %s", ""); /* empty: no contact yet */
     /* stage counts: reactivated absent, legacy not a configured stage */
     cmd(c, "HSET t[1]:stage_counts visitor 5 buyer 8 churned 3 legacy 0");
     /* days: 2026-02-27 lacks new_customers; 2026-03-02 (no events, the
@@ -314,8 +315,9 @@ static void test_kpi_window(void **state)
 
 /* Field column 14 wide (first_purchase). 1772360100000 ms = day 20513
  * (2026-03-01) x 86400000 + 36900000 (10:15:00); 1770000000000 =
- * 20486 x 86400000 + 9600000 (2026-02-02T02:40:00). clv_pred is absent,
- * first_purchase and peak_stage follow in byte order, raw. */
+ * 20486 x 86400000 + 9600000 (2026-02-02T02:40:00). clv_pred is absent;
+ * first_contact (empty: no trailing spaces), first_purchase and peak_stage
+ * follow in byte order, raw. */
 static void test_customer(void **state)
 {
     (void)state;
@@ -333,13 +335,15 @@ static void test_customer(void **state)
                         "clv             99.8\n"
                         "clv_rate        1214.233333\n"
                         "last_type       purchase\n"
+                        "first_contact\n"
                         "first_purchase  1771000000000\n"
                         "peak_stage      buyer\n");
     free(out);
 
     out = run(0, "-c", F.config, "customer", "c-42", "--json", NULL);
     json_t *doc = parse(out);
-    assert_int_equal(json_object_size(doc), 13);
+    assert_int_equal(json_object_size(doc), 14);
+    assert_member(doc, "first_contact", "");
     assert_member(doc, "stage", "buyer");
     assert_member(doc, "last_seen", "1772360100123");
     assert_member(doc, "clv_rate", "1214.233333");

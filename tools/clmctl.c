@@ -1,0 +1,277 @@
+/* tools/clmctl.c - clmctl, the command line companion of clmd: reads from
+ * Redis what dashboards read and prints it as aligned tables, or as JSON for
+ * scripts.
+ *
+ * Exit status: 0 done; 1 an error (config, Redis, missing data), one line on
+ * stderr; 2 a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "tools/clmctl_cmd.h"
+#include "tools/clmctl_redis.h"
+
+#define DEFAULT_CONFIG "/etc/clmd/clmd.json"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: clmctl [-c FILE] [--redis HOST:PORT] [--prefix P] [--json] COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n"
+            "  kpi [--window Nd]   rolling KPIs of one window, or of every window in Redis\n"
+            "  customer ID         one customer's fields\n"
+            "  stages              customers per lifecycle stage\n"
+            "  days [--last N]     daily counters of the last N days (default 7)\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE   clmd's config file, for Redis, the prefix and the stages\n"
+            "                      (default " DEFAULT_CONFIG " when it exists, else defaults)\n"
+            "  --redis HOST:PORT   Redis to read instead of the config's (or a socket path)\n"
+            "  --prefix P          key prefix instead of the config's redis.prefix\n"
+            "  --json              JSON for scripts instead of tables\n"
+            "  -h, --help          this help\n"
+            "  -V, --version       the version\n"
+            "\n"
+            "Exit status: 0 done, 1 error, 2 usage error.\n");
+}
+
+/* Prints a usage error and returns the usage exit status. */
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clmctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\nTry 'clmctl --help'.\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+typedef struct options {
+    const char *config;
+    const char *redis;
+    const char *prefix;
+    bool json;
+    int window; /* kpi --window; 0: every window */
+    int last;   /* days --last */
+} options;
+
+/* Parses "N" or "Nd" in 1..CLMCTL_MAX_DAYS; returns it, or 0. */
+static int parse_days(const char *s, bool allow_suffix)
+{
+    int64_t v;
+    char digits[16];
+    size_t len = strlen(s);
+    if (allow_suffix && len > 1 && s[len - 1] == 'd')
+        len--;
+    if (len == 0 || len >= sizeof(digits) || s[0] == '-')
+        return 0;
+    memcpy(digits, s, len);
+    digits[len] = '\0';
+    if (clmctl_parse_i64(digits, &v) < 0 || v < 1 || v > CLMCTL_MAX_DAYS)
+        return 0;
+    return (int)v;
+}
+
+enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST };
+
+static const struct option long_opts[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "redis", required_argument, NULL, OPT_REDIS },
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "window", required_argument, NULL, OPT_WINDOW },
+    { "last", required_argument, NULL, OPT_LAST },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { 0, 0, 0, 0 },
+};
+
+/* One getopt pass. Global options may come before the command, --json and
+ * the command's own option also after it. Returns -1 to go on, else the
+ * exit status. */
+static int parse_pass(int argc, char **argv, bool global, const char *cmd, options *o)
+{
+    int c, li = -1;
+    opterr = 0;
+    optind = 0; /* glibc: a full re-initialisation for the second pass */
+    while ((c = getopt_long(argc, argv, global ? "+:c:hV" : ":h", long_opts, &li)) != -1) {
+        /* the option as typed: a long one from argv, a short one by letter */
+        const char *typed = argv[optind - 1];
+        char shortopt[3] = { '-', (char)optopt, '\0' };
+        if (strncmp(typed, "--", 2) != 0)
+            typed = shortopt;
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case OPT_REDIS:
+            o->redis = optarg;
+            break;
+        case OPT_PREFIX:
+            o->prefix = optarg;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_WINDOW:
+            if (global || strcmp(cmd, "kpi") != 0)
+                return usage_error("--window goes after the kpi command");
+            if (!(o->window = parse_days(optarg, true)))
+                return usage_error("--window: \"%s\" is not a number of days 1..%d (e.g. 30d)", optarg,
+                                   CLMCTL_MAX_DAYS);
+            break;
+        case OPT_LAST:
+            if (global || strcmp(cmd, "days") != 0)
+                return usage_error("--last goes after the days command");
+            if (!(o->last = parse_days(optarg, false)))
+                return usage_error("--last: \"%s\" is not a number of days 1..%d", optarg,
+                                   CLMCTL_MAX_DAYS);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("clmctl %s\n", CLMD_VERSION);
+            return 0;
+        case ':':
+            return usage_error("%s needs a value", typed);
+        default:
+            return usage_error("unknown option %s", typed);
+        }
+        if (!global && (c == 'c' || c == OPT_REDIS || c == OPT_PREFIX))
+            return usage_error("--%s goes before the command", long_opts[li].name);
+        li = -1;
+    }
+    return -1;
+}
+
+/* Splits --redis HOST:PORT (or a socket path) into t. Returns 0 or -EINVAL. */
+static int parse_redis(const char *s, char *host, size_t size, clmctl_target *t)
+{
+    int64_t port;
+    if (s[0] == '/') {
+        snprintf(host, size, "%s", s);
+        t->host = host;
+        return 0;
+    }
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= size ||
+        clmctl_parse_i64(colon + 1, &port) < 0 || port < 1 || port > 65535)
+        return -EINVAL;
+    size_t len = (size_t)(colon - s);
+    if (s[0] == '[' && len > 2 && s[len - 1] == ']') /* [IPv6]:port */
+        snprintf(host, size, "%.*s", (int)len - 2, s + 1);
+    else
+        snprintf(host, size, "%.*s", (int)len, s);
+    t->host = host;
+    t->port = (int)port;
+    return 0;
+}
+
+static bool valid_prefix(const char *p)
+{
+    size_t len = strlen(p);
+    if (len == 0 || len > 64)
+        return false;
+    for (; *p; p++)
+        if (strchr(" \t\r\n\v\f", *p))
+            return false;
+    return true;
+}
+
+/* clmd's config from path; without one, DEFAULT_CONFIG when it exists, else
+ * the defaults. Same contract as clm_config_load. */
+static int load_config(const char *path, clm_config **out, char *errbuf, size_t errsize)
+{
+    if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
+        path = DEFAULT_CONFIG;
+    if (path)
+        return clm_config_load(path, out, errbuf, errsize);
+    clm_config *cfg = clm_config_new_defaults();
+    if (!cfg) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -ENOMEM;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o = { .last = 7 };
+    int st = parse_pass(argc, argv, true, NULL, &o);
+    if (st >= 0)
+        return st;
+    if (optind >= argc)
+        return usage_error("a command is needed (kpi, customer, stages or days)");
+    const char *cmd = argv[optind];
+    int cargc = argc - optind;
+    char **cargv = argv + optind;
+    if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "customer") != 0 && strcmp(cmd, "stages") != 0 &&
+        strcmp(cmd, "days") != 0)
+        return usage_error("unknown command \"%s\"", cmd);
+    if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
+        return st;
+    bool wants_id = strcmp(cmd, "customer") == 0;
+    const char *id = NULL;
+    if (wants_id && optind == cargc)
+        return usage_error("customer needs a customer ID");
+    if (wants_id)
+        id = cargv[optind++];
+    if (optind < cargc)
+        return usage_error("unexpected argument \"%s\"", cargv[optind]);
+    if (o.prefix && !valid_prefix(o.prefix))
+        return usage_error("--prefix: \"%s\" must be 1..64 bytes without whitespace", o.prefix);
+    char host[256];
+    clmctl_target over = { 0 };
+    if (o.redis && parse_redis(o.redis, host, sizeof(host), &over) < 0)
+        return usage_error("--redis: \"%s\" is not HOST:PORT with a port 1..65535", o.redis);
+
+    char err[1024];
+    clm_config *cfg = NULL;
+    int r;
+    if ((r = load_config(o.config, &cfg, err, sizeof(err))) < 0) {
+        fprintf(stderr, "clmctl: %s\n", err);
+        return 1;
+    }
+    clmctl_target t = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
+                        .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+    if (o.redis) {
+        t.host = over.host;
+        t.port = over.port ? over.port : t.port;
+    }
+    redisContext *rc = NULL;
+    if ((r = clmctl_connect(&t, &rc, err, sizeof(err))) < 0)
+        goto out_free_config;
+    clmctl_ctx x = { .rc = rc, .cfg = cfg, .prefix = o.prefix ? o.prefix : cfg->redis_prefix,
+                     .json = o.json, .out = stdout };
+    if (strcmp(cmd, "kpi") == 0)
+        r = clmctl_kpi(&x, o.window, err, sizeof(err));
+    else if (strcmp(cmd, "customer") == 0)
+        r = clmctl_customer(&x, id, err, sizeof(err));
+    else if (strcmp(cmd, "stages") == 0)
+        r = clmctl_stages(&x, err, sizeof(err));
+    else
+        r = clmctl_days(&x, o.last, err, sizeof(err));
+    redisFree(rc);
+    if (r == 0 && fflush(stdout) == EOF) {
+        snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
+        r = -EIO;
+    }
+out_free_config:
+    clm_config_free(cfg);
+    if (r < 0) {
+        fprintf(stderr, "clmctl: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

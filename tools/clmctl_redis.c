@@ -1,0 +1,301 @@
+/* tools/clmctl_redis.c - see clmctl_redis.h. */
+#include "tools/clmctl_redis.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void where(const clmctl_target *t, char *buf, size_t size)
+{
+    if (t->host[0] == '/')
+        snprintf(buf, size, "%s", t->host);
+    else
+        snprintf(buf, size, "%s:%d", t->host, t->port);
+}
+
+/* Runs a command whose reply must not be an error; -EACCES with the reply's
+ * text, or -ECONNREFUSED with the connection's error. */
+static int expect_ok(redisContext *c, int argc, const char **argv, char *reason, size_t size)
+{
+    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    if (!rep) {
+        snprintf(reason, size, "%s: %s", argv[0], c->errstr);
+        return -ECONNREFUSED;
+    }
+    int r = 0;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(reason, size, "%s: %s", argv[0], rep->str);
+        r = -EACCES;
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
+int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, size_t errsize)
+{
+    struct timeval tv = { .tv_sec = t->timeout_ms / 1000, .tv_usec = (t->timeout_ms % 1000) * 1000 };
+    char at[300], reason[512];
+    int r = -ECONNREFUSED;
+    where(t, at, sizeof(at));
+    redisContext *c = t->host[0] == '/' ? redisConnectUnixWithTimeout(t->host, tv)
+                                        : redisConnectWithTimeout(t->host, t->port, tv);
+    if (!c) {
+        snprintf(reason, sizeof(reason), "out of memory");
+        r = -ENOMEM;
+        goto out_report;
+    }
+    if (c->err) {
+        snprintf(reason, sizeof(reason), "%s", c->errstr);
+        goto out_free_ctx;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(reason, sizeof(reason), "setting the command timeout failed");
+        goto out_free_ctx;
+    }
+    if (t->password) {
+        const char *argv[] = { "AUTH", t->password };
+        if ((r = expect_ok(c, 2, argv, reason, sizeof(reason))) < 0)
+            goto out_free_ctx;
+    }
+    if (t->db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", t->db);
+        const char *argv[] = { "SELECT", db };
+        if ((r = expect_ok(c, 2, argv, reason, sizeof(reason))) < 0)
+            goto out_free_ctx;
+    }
+    *out = c;
+    return 0;
+
+out_free_ctx:
+    redisFree(c);
+out_report:
+    snprintf(errbuf, errsize, "cannot reach Redis at %s: %s", at, reason);
+    return r;
+}
+
+/* ---- hashes ------------------------------------------------------------- */
+
+typedef struct entry {
+    char *field;
+    char *value;
+} entry;
+
+struct clmctl_hash {
+    entry *e;
+    size_t n;
+};
+
+/* A reply that failed, or an error reply, as one line; returns -EIO. */
+static int reply_error(redisContext *c, const redisReply *rep, const char *what, const char *key,
+                       char *errbuf, size_t errsize)
+{
+    if (!rep)
+        snprintf(errbuf, errsize, "%s %s: connection to Redis lost: %s", what, key, c->errstr);
+    else if (rep->type == REDIS_REPLY_ERROR)
+        snprintf(errbuf, errsize, "%s %s: %s", what, key, rep->str);
+    else
+        snprintf(errbuf, errsize, "%s %s: unexpected reply type %d", what, key, rep->type);
+    return -EIO;
+}
+
+int clmctl_command(redisContext *c, int argc, const char **argv, redisReply **out, char *errbuf,
+                   size_t errsize)
+{
+    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        int r = reply_error(c, rep, argv[0], argc > 1 ? argv[1] : "", errbuf, errsize);
+        freeReplyObject(rep);
+        return r;
+    }
+    *out = rep;
+    return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const entry *)a)->field, ((const entry *)b)->field);
+}
+
+void clmctl_hash_free(clmctl_hash *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->e[i].field);
+        free(h->e[i].value);
+    }
+    free(h->e);
+    free(h);
+}
+
+int clmctl_hash_read(redisContext *c, const char *key, clmctl_hash **out, char *errbuf,
+                     size_t errsize)
+{
+    const char *argv[] = { "HGETALL", key };
+    redisReply *rep;
+    int r = clmctl_command(c, 2, argv, &rep, errbuf, errsize);
+    if (r < 0)
+        return r;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        r = reply_error(c, rep, "HGETALL", key, errbuf, errsize);
+        goto out_free_reply;
+    }
+    clmctl_hash *h = calloc(1, sizeof(*h));
+    if (!h || !(h->e = calloc(rep->elements / 2 + 1, sizeof(*h->e)))) {
+        free(h);
+        snprintf(errbuf, errsize, "HGETALL %s: out of memory", key);
+        r = -ENOMEM;
+        goto out_free_reply;
+    }
+    for (size_t i = 0; i + 1 < rep->elements; i += 2, h->n++) {
+        h->e[h->n].field = strndup(rep->element[i]->str, rep->element[i]->len);
+        h->e[h->n].value = strndup(rep->element[i + 1]->str, rep->element[i + 1]->len);
+        if (!h->e[h->n].field || !h->e[h->n].value) {
+            h->n++;
+            clmctl_hash_free(h);
+            snprintf(errbuf, errsize, "HGETALL %s: out of memory", key);
+            r = -ENOMEM;
+            goto out_free_reply;
+        }
+    }
+    qsort(h->e, h->n, sizeof(*h->e), entry_cmp);
+    *out = h;
+    r = 0;
+out_free_reply:
+    freeReplyObject(rep);
+    return r;
+}
+
+size_t clmctl_hash_count(const clmctl_hash *h)
+{
+    return h->n;
+}
+
+const char *clmctl_hash_field(const clmctl_hash *h, size_t i)
+{
+    return h->e[i].field;
+}
+
+const char *clmctl_hash_value(const clmctl_hash *h, size_t i)
+{
+    return h->e[i].value;
+}
+
+const char *clmctl_hash_get(const clmctl_hash *h, const char *field)
+{
+    entry k = { .field = (char *)field };
+    const entry *e = bsearch(&k, h->e, h->n, sizeof(*h->e), entry_cmp);
+    return e ? e->value : NULL;
+}
+
+int clmctl_parse_i64(const char *s, int64_t *out)
+{
+    if (!s)
+        return -EINVAL;
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (!*d)
+        return -EINVAL;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* ---- key scans ---------------------------------------------------------- */
+
+void clmctl_keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int clmctl_scan(redisContext *c, const char *pattern, char ***out, size_t *n, char *errbuf,
+                size_t errsize)
+{
+    char cursor[32] = "0";
+    char **keys = NULL;
+    size_t nk = 0, cap = 0;
+    int r = 0;
+    do {
+        const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+        redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
+            r = reply_error(c, rep, "SCAN", pattern, errbuf, errsize);
+            freeReplyObject(rep);
+            goto out_free_keys;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        const redisReply *batch = rep->element[1];
+        for (size_t i = 0; i < batch->elements; i++) {
+            if (nk == cap) {
+                size_t ncap = cap ? 2 * cap : 16;
+                char **k = realloc(keys, ncap * sizeof(*k));
+                if (!k) {
+                    r = -ENOMEM;
+                    break;
+                }
+                keys = k;
+                cap = ncap;
+            }
+            if (!(keys[nk] = strndup(batch->element[i]->str, batch->element[i]->len))) {
+                r = -ENOMEM;
+                break;
+            }
+            nk++;
+        }
+        freeReplyObject(rep);
+        if (r < 0) {
+            snprintf(errbuf, errsize, "SCAN %s: out of memory", pattern);
+            goto out_free_keys;
+        }
+    } while (strcmp(cursor, "0") != 0);
+    /* SCAN may return a key more than once: sort, then drop repeats */
+    if (nk)
+        qsort(keys, nk, sizeof(*keys), key_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < nk; i++) {
+        if (w > 0 && strcmp(keys[w - 1], keys[i]) == 0)
+            free(keys[i]);
+        else
+            keys[w++] = keys[i];
+    }
+    *out = keys;
+    *n = w;
+    return 0;
+
+out_free_keys:
+    clmctl_keys_free(keys, nk);
+    return r;
+}
+
+int clmctl_glob_escape(const char *s, char *buf, size_t size)
+{
+    size_t w = 0;
+    for (; *s; s++) {
+        bool meta = strchr("*?[]\\", *s) != NULL;
+        if (w + meta + 1 >= size)
+            return -ENOSPC;
+        if (meta)
+            buf[w++] = '\\';
+        buf[w++] = *s;
+    }
+    if (w >= size)
+        return -ENOSPC;
+    buf[w] = '\0';
+    return (int)w;
+}

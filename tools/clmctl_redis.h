@@ -1,0 +1,73 @@
+/* tools/clmctl_redis.h - the Redis reads clmctl is made of: one connection,
+ * whole hashes, key scans.
+ *
+ * clmctl runs one command and exits, so the connection is made once, with no
+ * retry: an unreachable Redis is an error at once. Every int-returning
+ * function returns 0 or a negative errno with one line for people in errbuf
+ * (output parameters untouched on failure).
+ */
+#ifndef CLMCTL_REDIS_H
+#define CLMCTL_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clmctl_target {
+    const char *host;     /* a leading '/' names a unix socket */
+    int port;             /* unused with a unix socket */
+    int db;               /* SELECTed when not 0 */
+    int timeout_ms;       /* connect and command timeout */
+    const char *password; /* NULL: no AUTH */
+} clmctl_target;
+
+/* Connects, authenticates and selects the database. On failure returns
+ * -ECONNREFUSED (or -EACCES when AUTH or SELECT is refused, -ENOMEM) and
+ * writes "cannot reach Redis at HOST:PORT: <reason>" into errbuf (HOST alone
+ * for a socket). The caller frees *out with redisFree. */
+int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, size_t errsize);
+
+/* Runs one command (argv[1] names its key in messages). Returns 0 and sets
+ * *out to a reply that is not an error (free it with freeReplyObject), or
+ * -EIO on a lost connection or an error reply. */
+int clmctl_command(redisContext *c, int argc, const char **argv, redisReply **out, char *errbuf,
+                   size_t errsize);
+
+/* A hash read whole with HGETALL; fields in byte order. */
+typedef struct clmctl_hash clmctl_hash;
+
+/* Reads key. A key that does not exist gives an empty hash (count 0).
+ * -EIO on a lost connection or an error reply (a key of another type). */
+int clmctl_hash_read(redisContext *c, const char *key, clmctl_hash **out, char *errbuf,
+                     size_t errsize);
+
+/* Frees a hash; accepts NULL. */
+void clmctl_hash_free(clmctl_hash *h);
+
+size_t clmctl_hash_count(const clmctl_hash *h);
+
+/* The i-th field (i < count) in byte order, and its value. */
+const char *clmctl_hash_field(const clmctl_hash *h, size_t i);
+const char *clmctl_hash_value(const clmctl_hash *h, size_t i);
+
+/* The value of field, or NULL when the hash has no such field. */
+const char *clmctl_hash_get(const clmctl_hash *h, const char *field);
+
+/* Parses a stored value as a decimal int64 (optional '-', digits only, the
+ * whole string). Returns 0 and sets *out, or -EINVAL (also for NULL). */
+int clmctl_parse_i64(const char *s, int64_t *out);
+
+/* Every key matching a SCAN glob pattern, in byte order, each a malloc'ed
+ * string in a malloc'ed array of *n entries. Free with clmctl_keys_free.
+ * -EIO on a lost connection or an error reply. */
+int clmctl_scan(redisContext *c, const char *pattern, char ***out, size_t *n, char *errbuf,
+                size_t errsize);
+
+void clmctl_keys_free(char **keys, size_t n);
+
+/* Writes s with every glob metacharacter (* ? [ ] \) escaped, so that it
+ * matches only itself in a SCAN pattern. Returns the length written, or
+ * -ENOSPC when size is too small. */
+int clmctl_glob_escape(const char *s, char *buf, size_t size);
+
+#endif
