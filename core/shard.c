@@ -331,8 +331,9 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
     int r;
     if (s->ninflight + s->ndirty > s->cap_inflight) {
         /* compact what acknowledgements consumed, then grow */
-        memmove(s->inflight, s->inflight + s->inflight_head,
-                (s->ninflight - s->inflight_head) * sizeof(*s->inflight));
+        if (s->inflight_head)
+            memmove(s->inflight, s->inflight + s->inflight_head,
+                    (s->ninflight - s->inflight_head) * sizeof(*s->inflight));
         s->ninflight -= s->inflight_head;
         s->inflight_head = 0;
         size_t cap = s->cap_inflight ? s->cap_inflight : 1024;
