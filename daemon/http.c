@@ -30,7 +30,12 @@ static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 static void put(text *t, const char *fmt, ...)
 {
-    for (;;) {
+    if (!t->buf && !t->oom) {
+        t->buf = malloc(8192);
+        t->cap = t->buf ? 8192 : 0;
+        t->oom = !t->buf;
+    }
+    while (!t->oom) {
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
