@@ -85,7 +85,7 @@ customers=$(rcli --scan --pattern 'clm:customer:*' | wc -l)
 echo "-- customers: $customers hashes clm:customer:<id>; the five with the most revenue:"
 for key in $(rcli --scan --pattern 'clm:customer:*'); do
   echo "$(rcli hget "$key" revenue) $key"
-done | sort -nr | head -5 | while read -r rev key; do
+done | sort -nr | awk 'NR <= 5' | while read -r rev key; do
   printf '   %-22s revenue %-10s orders %-4s events %-5s last %s\n' "${key#clm:customer:}" "$rev" \
     "$(rcli hget "$key" orders)" "$(rcli hget "$key" events)" "$(rcli hget "$key" last_type)"
 done
