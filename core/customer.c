@@ -2,6 +2,7 @@
 #include "core/customer.h"
 
 #include "core/kpi.h"
+#include "core/timeutil.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +35,12 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     for (int i = 0; i < CLM_CUST_RANKS; i++)
         c->entered[i] = -1;
     clm_dedup_init(&c->dedup);
+    c->src_offset = -1;
+    c->alert_at = CLM_NO_TS;
+    c->risk_day = -1;
+    c->risk_next = -1;
+    clm_risk_state_init(&c->risk);
+    clm_rfm_init(&c->rfm);
     return c;
 }
 
@@ -56,6 +63,21 @@ static bool is_churned(const clm_customer *c, const clm_apply_opts *o)
 static bool is_current(const clm_customer *c, const clm_apply_opts *o)
 {
     return c->orders >= 1 && !is_churned(c, o);
+}
+
+bool clm_customer_current(const clm_customer *c, const clm_apply_opts *o)
+{
+    return is_current(c, o);
+}
+
+void clm_customer_risk_eval(const clm_customer *c, const clm_apply_opts *o, clm_risk_eval *out)
+{
+    if (c->risk_day < 0) {
+        out->n = 0;
+        out->risk_e4 = 0;
+        return;
+    }
+    clm_risk_eval_at(&c->risk, &c->rfm, o->risk, c->risk_day, is_current(c, o), out);
 }
 
 /* Recomputes the customer's contribution to the portfolio value rate. */
@@ -119,11 +141,93 @@ static int enter_stage(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, 
     return 0;
 }
 
-int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
+static int64_t churn_deadline(const clm_customer *c, const clm_apply_opts *o)
 {
     if (!o->stages || !is_current(c, o))
         return CLM_NO_TS;
     return c->last_seen + o->churn_inactive_ms;
+}
+
+static int64_t risk_due(const clm_customer *c, const clm_apply_opts *o)
+{
+    return o->risk && c->risk_next >= 0 ? (int64_t)c->risk_next * CLM_MS_PER_DAY : CLM_NO_TS;
+}
+
+int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
+{
+    int64_t d = churn_deadline(c, o), r = risk_due(c, o);
+    return d == CLM_NO_TS || (r != CLM_NO_TS && r < d) ? r : d;
+}
+
+/* ---- churn risk and alerts ---------------------------------------------- */
+
+static int raise_alert(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, clm_alert_kind kind,
+                       const clm_pos *src, int64_t event_ts, int risk_e4, int prev_e4,
+                       const clm_risk_eval *e)
+{
+    const clm_alert_opts *ao = o->alerts;
+    int64_t clv = c->revenue_micros - c->refunds_micros;
+    if (!ao || !ao->enabled[kind] || clv < ao->clv_floor_micros)
+        return 0;
+    clm_alert a;
+    a.kind = kind;
+    a.topic = src ? src->topic : c->src_topic;
+    a.partition = src ? src->partition : c->part;
+    a.offset = src ? src->offset : c->src_offset;
+    a.event_ts = event_ts;
+    a.risk_e4 = risk_e4;
+    a.prev_risk_e4 = prev_e4;
+    a.stage = c->stage == CLM_STAGE_NONE ? -1 : c->stage;
+    a.clv_micros = clv;
+    a.clv_rate_micros = c->clv_rate_micros;
+    a.nreasons = 0;
+    for (size_t i = 0; e && i < e->n; i++)
+        a.reasons[a.nreasons++] = e->r[i];
+    a.id_len = c->id_len;
+    memcpy(a.customer_id, c->id, (size_t)c->id_len + 1);
+    return clm_deltas_alert(d, &a);
+}
+
+/* Scores the customer on `day` (evaluation time at_ms) and raises a
+ * churn_risk alert when the score reaches the threshold while armed and out
+ * of cooldown. */
+static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t day,
+                 const clm_pos *src, int64_t event_ts, int64_t at_ms)
+{
+    clm_risk_eval e;
+    bool current = is_current(c, o);
+    clm_risk_eval_at(&c->risk, &c->rfm, o->risk, day, current, &e);
+    int prev = c->risk_e4;
+    c->risk_e4 = (uint16_t)e.risk_e4;
+    c->risk_day = (int32_t)day;
+    c->risk_next = current ? (int32_t)clm_risk_next_day(&c->risk, &c->rfm, o->risk, day) : -1;
+    const clm_alert_opts *ao = o->alerts;
+    if (!ao)
+        return 0;
+    if ((c->flags & CLM_CUST_DISARMED) && e.risk_e4 < ao->threshold_e4 - ao->rearm_e4)
+        c->flags &= (uint8_t)~CLM_CUST_DISARMED;
+    if ((c->flags & CLM_CUST_DISARMED) || e.risk_e4 < ao->threshold_e4 ||
+        !ao->enabled[CLM_ALERT_CHURN_RISK] ||
+        (c->alert_at != CLM_NO_TS && at_ms < c->alert_at + ao->cooldown_ms) ||
+        c->revenue_micros - c->refunds_micros < ao->clv_floor_micros)
+        return 0;
+    c->flags |= CLM_CUST_DISARMED;
+    c->alert_at = at_ms;
+    return raise_alert(c, o, d, CLM_ALERT_CHURN_RISK, src, event_ts, e.risk_e4, prev, &e);
+}
+
+/* The churned alert of a customer about to enter the churned stage: it
+ * carries the customer's last score and the reasons behind it (the event
+ * that churns it, a cancel say, is itself activity, so a fresh score would
+ * say less). */
+static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
+                         const clm_pos *src, int64_t event_ts)
+{
+    clm_risk_eval e = { 0 };
+    if (o->risk && c->risk_day >= 0)
+        clm_risk_eval_at(&c->risk, &c->rfm, o->risk, c->risk_day, true, &e);
+    c->flags &= (uint8_t)~CLM_CUST_DISARMED; /* scoring starts afresh if it comes back */
+    return raise_alert(c, o, d, CLM_ALERT_CHURNED, src, event_ts, c->risk_e4, c->risk_e4, &e);
 }
 
 int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
@@ -137,15 +241,30 @@ int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
 
 int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
-    int64_t deadline = clm_customer_deadline(c, o);
-    if (deadline == CLM_NO_TS || watermark == CLM_NO_TS || deadline > watermark)
+    int did = 0, r;
+    if (watermark == CLM_NO_TS)
         return 0;
-    int r = enter_stage(c, o, d, clm_stages_churned(o->stages), deadline);
-    if (r < 0)
-        return r;
-    update_clv_rate(c, o, d);
-    c->flags |= CLM_CUST_DIRTY;
-    return 1;
+    for (;;) {
+        int64_t churn = churn_deadline(c, o), due = risk_due(c, o);
+        bool do_churn = churn != CLM_NO_TS && churn <= watermark && (due == CLM_NO_TS || churn <= due);
+        if (!do_churn && (due == CLM_NO_TS || due > watermark))
+            break;
+        if (do_churn) {
+            int64_t day = clm_day_of_ms(churn);
+            if ((r = raise_churned(c, o, d, NULL, churn)) < 0 ||
+                (r = enter_stage(c, o, d, clm_stages_churned(o->stages), churn)) < 0)
+                return r;
+            update_clv_rate(c, o, d);
+            if (o->risk && (r = score(c, o, d, day, NULL, churn, churn)) < 0)
+                return r;
+        } else if ((r = score(c, o, d, c->risk_next, NULL, due, due)) < 0) {
+            return r;
+        }
+        did = 1;
+    }
+    if (did)
+        c->flags |= CLM_CUST_DIRTY;
+    return did;
 }
 
 /* Records activity in bucket b: distinct active customers per bucket, and
@@ -183,6 +302,7 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
         return r;
     c->orders++;
     c->revenue_micros += ev->amount_micros;
+    clm_rfm_purchase(&c->rfm, ev->ts_ms, ev->amount_micros);
     if (c->orders == 1) {
         c->first_purchase = ev->ts_ms;
         if ((r = clm_deltas_add(d, b, CLM_DAY(new_customers), 1)) < 0 ||
@@ -304,8 +424,8 @@ static int count_event(clm_customer *c, const clm_event *ev, const clm_apply_opt
     }
 }
 
-int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
-                       clm_deltas *d, int64_t watermark)
+int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
+                          const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     int r;
     bool dedup = o->dedup_horizon_ms > 0 && ev->has_event_id;
@@ -318,7 +438,7 @@ int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opt
                                o->dedup_max_ids)) < 0)
             return r;
     }
-    if (o->stages && (r = clm_customer_expire(c, o, d, watermark)) < 0)
+    if ((o->stages || o->risk) && (r = clm_customer_expire(c, o, d, watermark)) < 0)
         return r;
 
     if (c->events == 0 || ev->ts_ms < c->first_seen)
@@ -328,20 +448,41 @@ int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opt
         c->last_type = (uint8_t)ev->type;
     }
     c->events++;
+    if (pos) {
+        c->src_topic = (uint8_t)pos->topic;
+        c->src_offset = pos->offset;
+    }
 
     int64_t b = clm_bucket_of_ms(ev->ts_ms, o->bucket_ms);
     if ((r = mark_active(c, b, d)) < 0 || (r = count_event(c, ev, o, d, b)) < 0)
         return r;
+    if (o->risk)
+        clm_risk_note(&c->risk, ev);
+    /* risk is scored on the watermark's day (the event's own when none) */
+    int64_t at = watermark != CLM_NO_TS ? watermark : ev->ts_ms;
+    int64_t day = clm_day_of_ms(at);
     if (o->stages) {
         int to = clm_stages_next(o->stages, c->stage, c->peak, ev->type, ev->has_score,
                                  ev->score, c->orders);
+        int churned = clm_stages_churned(o->stages);
+        if (to >= 0 && to == churned && c->stage != churned &&
+            (r = raise_churned(c, o, d, pos, ev->ts_ms)) < 0)
+            return r;
         if (to >= 0 && (r = enter_stage(c, o, d, to, ev->ts_ms)) < 0)
             return r;
     }
     update_clv_rate(c, o, d);
+    if (o->risk && (r = score(c, o, d, day, pos, ev->ts_ms, at)) < 0)
+        return r;
     d->any = true;
     c->flags |= CLM_CUST_DIRTY | CLM_CUST_REF;
     return CLM_APPLIED;
+}
+
+int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
+                       clm_deltas *d, int64_t watermark)
+{
+    return clm_customer_apply_at(c, ev, NULL, o, d, watermark);
 }
 
 /* ---- persistence -------------------------------------------------------- */
@@ -381,6 +522,31 @@ static int emit_entered(const clm_customer *c, clm_field_fn fn, void *ctx)
     return fn(ctx, "stage_entered", buf, off);
 }
 
+/* risk ("0.7321"), risk_at (day), risk_next (day number), risk_state,
+ * alert_armed, alert_at, source ("<topic index>:<offset>"). */
+static int emit_risk(const clm_customer *c, clm_field_fn fn, void *ctx)
+{
+    char buf[CLM_RISK_STATE_MAX];
+    int n = snprintf(buf, sizeof(buf), "%d.%04d", c->risk_e4 / 10000, c->risk_e4 % 10000);
+    int r = fn(ctx, "risk", buf, (size_t)n);
+    if (r < 0)
+        return r;
+    if (c->risk_day >= 0)
+        clm_day_format(c->risk_day, buf);
+    if ((r = fn(ctx, "risk_at", buf, c->risk_day >= 0 ? strlen(buf) : 0)) < 0 ||
+        (r = emit_ts(fn, ctx, "risk_next", c->risk_next >= 0 ? c->risk_next : CLM_NO_TS)) < 0)
+        return r;
+    if ((n = clm_risk_state_format(&c->risk, buf, sizeof(buf))) < 0)
+        return n;
+    if ((r = fn(ctx, "risk_state", buf, (size_t)n)) < 0 ||
+        (r = fn(ctx, "alert_armed", c->flags & CLM_CUST_DISARMED ? "0" : "1", 1)) < 0 ||
+        (r = emit_ts(fn, ctx, "alert_at", c->alert_at)) < 0)
+        return r;
+    n = c->src_offset < 0 ? 0
+                          : snprintf(buf, sizeof(buf), "%u:%" PRId64, c->src_topic, c->src_offset);
+    return fn(ctx, "source", buf, (size_t)n);
+}
+
 int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field_fn fn, void *ctx)
 {
     int r;
@@ -415,6 +581,9 @@ int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field
             (r = emit_entered(c, fn, ctx)) < 0)
             return r;
     }
+
+    if ((r = emit_risk(c, fn, ctx)) < 0 || (r = clm_rfm_emit(&c->rfm, fn, ctx)) < 0)
+        return r;
 
     char small[256];
     size_t need = (size_t)c->dedup.n * 40u + 1u;
@@ -516,6 +685,79 @@ static int parse_stage(const clm_stages *stages, const char *s, size_t len, uint
     return 0;
 }
 
+/* "0.7321" -> 7321; exactly what emit_risk writes, within 0..1. */
+static int parse_risk(const char *s, size_t len, uint16_t *out)
+{
+    if (len != 6 || (s[0] != '0' && s[0] != '1') || s[1] != '.')
+        return -EINVAL;
+    int v = s[0] - '0';
+    for (int i = 2; i < 6; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > 10000)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int load_risk_field(clm_customer *c, const char *name, size_t name_len, const char *value,
+                           size_t value_len)
+{
+    int64_t v;
+    int r;
+    if (name_is(name, name_len, "risk"))
+        return parse_risk(value, value_len, &c->risk_e4);
+    if (name_is(name, name_len, "risk_at")) {
+        if (value_len == 0) {
+            c->risk_day = -1;
+            return 0;
+        }
+        char tmp[24];
+        if (value_len != 10)
+            return -EINVAL;
+        memcpy(tmp, value, 10);
+        memcpy(tmp + 10, "T00:00:00Z", 11);
+        if (clm_rfc3339_parse(tmp, 20, &v) < 0)
+            return -EINVAL;
+        c->risk_day = (int32_t)clm_day_of_ms(v);
+        return 0;
+    }
+    if (name_is(name, name_len, "risk_next")) {
+        if ((r = parse_ts(value, value_len, &v)) < 0 || (v != CLM_NO_TS && (v < 0 || v > INT32_MAX)))
+            return -EINVAL;
+        c->risk_next = v == CLM_NO_TS ? -1 : (int32_t)v;
+        return 0;
+    }
+    if (name_is(name, name_len, "risk_state"))
+        return clm_risk_state_parse(&c->risk, value, value_len);
+    if (name_is(name, name_len, "alert_armed")) {
+        if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
+            return -EINVAL;
+        if (value[0] == '0')
+            c->flags |= CLM_CUST_DISARMED;
+        else
+            c->flags &= (uint8_t)~CLM_CUST_DISARMED;
+        return 0;
+    }
+    if (name_is(name, name_len, "alert_at"))
+        return parse_ts(value, value_len, &c->alert_at) < 0 ? -EINVAL : 0;
+    /* source */
+    if (value_len == 0) {
+        c->src_offset = -1;
+        return 0;
+    }
+    const char *colon = memchr(value, ':', value_len);
+    int64_t t;
+    if (!colon || parse_i64(value, (size_t)(colon - value), &t) < 0 || t < 0 || t > 255 ||
+        parse_i64(colon + 1, (size_t)(value + value_len - colon - 1), &v) < 0 || v < 0)
+        return -EINVAL;
+    c->src_topic = (uint8_t)t;
+    c->src_offset = v;
+    return 0;
+}
+
 int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const char *name,
                             size_t name_len, const char *value, size_t value_len)
 {
@@ -561,6 +803,14 @@ int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const cha
         return parse_stage(stages, value, value_len, &c->stage);
     if (stages && name_is(name, name_len, "peak_stage"))
         return parse_stage(stages, value, value_len, &c->peak);
+    if (name_is(name, name_len, "risk") || name_is(name, name_len, "risk_at") ||
+        name_is(name, name_len, "risk_next") || name_is(name, name_len, "risk_state") ||
+        name_is(name, name_len, "alert_armed") || name_is(name, name_len, "alert_at") ||
+        name_is(name, name_len, "source"))
+        return load_risk_field(c, name, name_len, value, value_len);
+    int rr = clm_rfm_load_field(&c->rfm, name, name_len, value, value_len);
+    if (rr != 0)
+        return rr < 0 ? rr : 0;
     if (name_is(name, name_len, "dedup")) {
         clm_dedup d;
         int r = clm_dedup_parse(&d, value, value_len);

@@ -29,11 +29,15 @@
 #include "core/dedup.h"
 #include "core/deltas.h"
 #include "core/event.h"
+#include "core/rfm.h"
+#include "core/risk.h"
 #include "core/stages.h"
 
 /* Flags in clm_customer.flags. */
 #define CLM_CUST_DIRTY 0x01u     /* changed since it was last handed to a flush */
 #define CLM_CUST_REF 0x02u       /* touched since the eviction clock last passed */
+#define CLM_CUST_DISARMED 0x04u  /* a churn_risk alert was raised; not yet re-armed (persisted) */
+#define CLM_CUST_AT_RISK 0x08u   /* Redis holds it in <prefix>at_risk (set by the store) */
 
 /* Most ordinary stages whose first entry a customer remembers. */
 #define CLM_CUST_RANKS 12
@@ -58,6 +62,15 @@ typedef struct clm_customer {
     int64_t clv_rate_micros; /* revenue per year (aov x orders per year); 0 when not a
                                 current customer */
     uint64_t flush_gen;     /* flush generation that last carried this customer */
+    int64_t src_offset;     /* offset of the latest applied event, -1: unknown */
+    int64_t alert_at;       /* when the last churn_risk alert was raised (evaluation
+                               time, epoch ms), or CLM_NO_TS */
+    int32_t risk_day;       /* day the risk was last evaluated, -1: never */
+    int32_t risk_next;      /* next day the risk changes without events, -1: none */
+    clm_risk_state risk;    /* what the churn-risk signals are computed from */
+    clm_rfm rfm;            /* repeat-purchase statistics (BG/NBD, Gamma-Gamma) */
+    uint16_t risk_e4;       /* churn risk x 10000 as last evaluated */
+    uint8_t src_topic;      /* topic index of the latest applied event */
     clm_dedup dedup;        /* recent event ids */
     int32_t entered[CLM_CUST_RANKS]; /* bucket of first entry per ordinary rank, -1: never */
     uint16_t part;          /* owning partition number */
@@ -77,7 +90,15 @@ typedef struct clm_apply_opts {
     int64_t bucket_ms;         /* KPI bucket size (a UTC day by default); > 0 */
     int64_t churn_inactive_ms; /* silence after which a customer churns */
     int64_t clv_min_tenure_ms; /* floor of the tenure a purchase rate is taken over */
+    const clm_risk_opts *risk; /* churn-risk scoring; NULL: none */
+    const clm_alert_opts *alerts; /* when alerts are raised (needs risk); NULL: never */
 } clm_apply_opts;
+
+/* Where an event was read: it names the alerts the event raises. */
+typedef struct clm_pos {
+    int32_t topic, partition;
+    int64_t offset;
+} clm_pos;
 
 typedef enum clm_apply_result {
     CLM_APPLIED = 0,
@@ -91,17 +112,24 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part);
 /* Frees a customer; accepts NULL. */
 void clm_customer_free(clm_customer *c);
 
-/* Applies a validated event (ev->has_customer must be set and match c->id).
+/* Applies a validated event (ev->has_customer must be set and match c->id)
+ * read at `pos` (NULL: unknown, as in tests).
  * `watermark` is the partition's event-time watermark with this event
- * counted: a customer whose inactivity deadline it has passed churns first
- * (dated at the deadline), then the event applies.
+ * counted: what is due by then happens first (clm_customer_expire), then
+ * the event applies, then the churn risk is scored on the watermark's day
+ * and any alert it raises is added to d.
  * Returns CLM_APPLIED or CLM_DUPLICATE (>= 0), or -ENOMEM (the shard must
  * then be abandoned). Sets CLM_CUST_DIRTY when the state changed. */
+int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
+                          const clm_apply_opts *o, clm_deltas *d, int64_t watermark);
 int clm_customer_apply(clm_customer *c, const clm_event *ev, const clm_apply_opts *o,
                        clm_deltas *d, int64_t watermark);
 
-/* Inactivity deadline: last_seen + churn_inactive_ms for a current customer
- * (orders >= 1, not churned) under a stage model, else CLM_NO_TS. */
+/* The next time something happens to the customer without a new event:
+ * the earlier of its inactivity deadline (last_seen + churn_inactive_ms, for
+ * a current customer - orders >= 1, not churned - under a stage model) and
+ * the start of the next day its churn risk changes (risk_next). CLM_NO_TS:
+ * nothing will. */
 int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o);
 
 /* Granularity of the deadline index: scores are deadlines rounded up to it,
@@ -114,18 +142,31 @@ int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o);
  * rounded up to CLM_INDEX_ROUND_MS, or CLM_NO_TS for no entry. */
 int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o);
 
-/* Churns the customer for inactivity if its deadline <= watermark.
- * Returns 1 when it churned, 0 when not due, -ENOMEM. */
+/* Does, in time order, everything due by `watermark` (clm_customer_deadline):
+ * churns the customer for inactivity (dated at the deadline) and rescores
+ * its risk on each day it changes, adding the alerts raised to d. Each step
+ * depends only on the state and the due time, so when this runs does not
+ * change the outcome. Returns 1 when something happened, 0 when nothing was
+ * due, -ENOMEM. */
 int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
                         int64_t watermark);
+
+/* True for a current customer: has ordered and is not churned. */
+bool clm_customer_current(const clm_customer *c, const clm_apply_opts *o);
+
+/* The reasons behind the customer's risk as last scored (on risk_day);
+ * none when it was never scored. Needs o->risk. */
+void clm_customer_risk_eval(const clm_customer *c, const clm_apply_opts *o, clm_risk_eval *out);
 
 /* Field callback: `value` is not NUL-terminated. A negative return stops
  * clm_customer_emit, which returns it. */
 typedef int (*clm_field_fn)(void *ctx, const char *name, const char *value, size_t len);
 
 /* Calls fn once per persisted field, in a fixed order. Stage names come
- * from `stages` (may be NULL: no stage fields). Returns 0 or the first
- * negative value fn returned. */
+ * from `stages` (may be NULL: no stage fields). Risk fields (risk, risk_at,
+ * risk_state, ...) are emitted by the core; risk_reasons, which is JSON, by
+ * the store (clm_risk_eval_at on risk_day gives its content). Returns 0 or
+ * the first negative value fn returned. */
 int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field_fn fn, void *ctx);
 
 /* Restores one persisted field. Unknown names are ignored (0): other

@@ -14,6 +14,7 @@ void clm_deltas_release(clm_deltas *d)
 {
     free(d->days);
     free(d->trans);
+    free(d->alerts);
     clm_deltas_init(d);
 }
 
@@ -24,6 +25,7 @@ void clm_deltas_reset(clm_deltas *d)
     d->last_hit = 0;
     memset(d->stage_count, 0, sizeof(d->stage_count));
     d->value_rate_micros = 0;
+    d->nalerts = 0;
     d->any = false;
 }
 
@@ -87,6 +89,21 @@ int clm_deltas_transition(clm_deltas *d, int64_t bucket, int from, int to)
     if (from != CLM_STAGE_NONE)
         d->stage_count[from]--;
     d->stage_count[to]++;
+    d->any = true;
+    return 0;
+}
+
+int clm_deltas_alert(clm_deltas *d, const clm_alert *a)
+{
+    if (d->nalerts == d->cap_alerts) {
+        size_t cap = d->cap_alerts ? d->cap_alerts * 2 : 8;
+        clm_alert *v = realloc(d->alerts, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        d->alerts = v;
+        d->cap_alerts = cap;
+    }
+    d->alerts[d->nalerts++] = *a;
     d->any = true;
     return 0;
 }

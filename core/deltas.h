@@ -1,7 +1,7 @@
 /* core/deltas.h - what a shard's events changed in the shared KPI state since
  * the last flush cut: per-bucket counter deltas, stage transitions per
  * bucket, changes of the number of customers in each stage, and the change
- * of the portfolio's value rate.
+ * of the portfolio's value rate; and the alerts those changes raised.
  *
  * Shared KPI state (day hashes, stage counts) is written by every worker, so
  * it travels as deltas (HINCRBY in the flush transaction): exact, and
@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/alert.h"
 #include "core/daycount.h"
 
 typedef struct clm_day_delta {
@@ -37,6 +38,8 @@ typedef struct clm_deltas {
     size_t ntrans, cap_trans;
     int64_t stage_count[CLM_STAGES_MAX];
     int64_t value_rate_micros; /* change of the sum of customers' clv_rate */
+    clm_alert *alerts;         /* raised since the last reset, in order */
+    size_t nalerts, cap_alerts;
     bool any;                  /* something changed since the last reset */
 } clm_deltas;
 
@@ -55,6 +58,9 @@ int clm_deltas_add(clm_deltas *d, int64_t bucket, size_t off, int64_t n);
 /* Counts a stage transition in a bucket and moves one customer between the
  * stage counts (from may be CLM_STAGE_NONE: only `to` gains). 0 or -ENOMEM. */
 int clm_deltas_transition(clm_deltas *d, int64_t bucket, int from, int to);
+
+/* Appends a copy of an alert. Returns 0 or -ENOMEM. */
+int clm_deltas_alert(clm_deltas *d, const clm_alert *a);
 
 #define CLM_DAY(field) offsetof(clm_daycount, field)
 

@@ -259,7 +259,8 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
         bool was_dirty = c->flags & CLM_CUST_DIRTY;
         if (!was_dirty && (r = reserve_dirty(s)) < 0)
             goto out_restore;
-        r = clm_customer_apply(c, ev, &s->o.apply, &s->deltas, watermark_of(s, p));
+        clm_pos pos = { .topic = p->topic, .partition = p->partition, .offset = offset };
+        r = clm_customer_apply_at(c, ev, &pos, &s->o.apply, &s->deltas, watermark_of(s, p));
         if (r < 0)
             goto out_restore;
         if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
@@ -307,7 +308,7 @@ int clm_shard_expire_cached(clm_shard *s)
     /* Customers acknowledged by Redis are in the caller's deadline index;
      * those changed since the last cut, and those of cuts still on their way
      * to Redis, may not be. */
-    if (!s->o.apply.stages)
+    if (!s->o.apply.stages && !s->o.apply.risk)
         return 0;
     int n = 0;
     size_t ndirty = s->ndirty; /* expiring one below may add it to the dirty list */
@@ -395,4 +396,9 @@ uint64_t clm_shard_acked_gen(const clm_shard *s)
 size_t clm_shard_customer_count(const clm_shard *s)
 {
     return clm_custtab_count(s->tab);
+}
+
+void clm_shard_set_apply_opts(clm_shard *s, const clm_apply_opts *o)
+{
+    s->o.apply = *o;
 }

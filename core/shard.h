@@ -115,6 +115,11 @@ int clm_shard_expire_one(clm_shard *s, clm_customer *c);
 /* The rules customers are applied with. */
 const clm_apply_opts *clm_shard_apply_opts(const clm_shard *s);
 
+/* Replaces the rules (a configuration reload). The stage model, if any,
+ * must have the same stages as before (indices stay valid); what the
+ * options point to must outlive the shard. */
+void clm_shard_set_apply_opts(clm_shard *s, const clm_apply_opts *o);
+
 /* Records a message rejected before it reached the core; its offset is done. */
 void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r);
 

@@ -144,8 +144,8 @@ static clm_customer *three_events(void)
 
 /* Every persisted field as text, for comparing two customers' states. */
 typedef struct field_log {
-    char names[24][16];
-    char values[24][2048];
+    char names[40][24];
+    char values[40][2048];
     int n;
     int stop_at; /* field index at which the callback fails (-1: never) */
 } field_log;
@@ -156,7 +156,7 @@ static int log_field(void *ctx, const char *name, const char *value, size_t len)
 
     if (l->n == l->stop_at)
         return -EIO;
-    assert_true(l->n < 24);
+    assert_true(l->n < 40);
     assert_true(len < sizeof(l->values[0]));
     snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
     memcpy(l->values[l->n], value, len);
@@ -373,8 +373,8 @@ static void test_emit(void **state)
     field_log l;
 
     emit_all(c, &l);
-    assert_int_equal(l.n, 15);
-    static const char *const want[15][2] = {
+    assert_int_equal(l.n, 27);
+    static const char *const want[27][2] = {
         { "first_seen", "1000" },
         { "last_seen", "3000" },
         { "events", "3" },
@@ -392,10 +392,24 @@ static void test_emit(void **state)
         { "lead_contact", "" },
         /* all three events on day 0: bucket 0, bit 0 */
         { "active", "0:0000000000000001" },
+        /* no risk scoring in these options: the initial risk fields */
+        { "risk", "0.0000" },
+        { "risk_at", "" },
+        { "risk_next", "" },
+        { "risk_state", "v1 -1 - -1 - -1 -1 0 0 -1 -1 -1,-1,-1,-1,-1,-1,-1,-1 -1 -" },
+        { "alert_armed", "1" },
+        { "alert_at", "" },
+        { "source", "" }, /* applied without a position */
+        /* one purchase, on day 0: no repeat day yet */
+        { "repeat_days", "0" },
+        { "first_purchase_day", "1970-01-01" },
+        { "last_purchase_day", "1970-01-01" },
+        { "repeat_spend_avg", "0" },
+        { "rfm", "0:0:0:0000000000000001:49900000:0" },
         /* XXH3 of e-3, e-2, e-1 (xxhsum -H3), ascending event time. */
         { "dedup", "f7d563a3590f8ad9:1000,d99f0192e8394c6e:2000,3d21bc8729acd985:3000" },
     };
-    for (int i = 0; i < 15; i++) {
+    for (int i = 0; i < 27; i++) {
         assert_string_equal(l.names[i], want[i][0]);
         assert_string_equal(l.values[i], want[i][1]);
     }
@@ -403,7 +417,7 @@ static void test_emit(void **state)
     /* A fresh customer: zeros, "other", empty times, no activity, empty dedup. */
     clm_customer *fresh = clm_customer_new("c-2", 3, 0);
     emit_all(fresh, &l);
-    assert_int_equal(l.n, 15);
+    assert_int_equal(l.n, 27);
     assert_string_equal(l.values[0], "0");
     assert_string_equal(l.values[4], "0");
     assert_string_equal(l.values[6], "0");
@@ -414,7 +428,8 @@ static void test_emit(void **state)
     assert_string_equal(l.values[11], "");
     assert_string_equal(l.values[12], "");
     assert_string_equal(l.values[13], "");
-    assert_string_equal(l.values[14], "");
+    assert_string_equal(l.values[14], "0.0000");
+    assert_string_equal(l.values[26], "");
     clm_customer_free(fresh);
 
     /* A failing callback stops the walk and its value comes back. */
@@ -427,9 +442,9 @@ static void test_emit(void **state)
     assert_int_equal(clm_customer_emit(c, NULL, log_field, &l), -EIO);
     assert_int_equal(l.n, 12);
     l.n = 0;
-    l.stop_at = 13; /* the dedup field */
+    l.stop_at = 26; /* the dedup field */
     assert_int_equal(clm_customer_emit(c, NULL, log_field, &l), -EIO);
-    assert_int_equal(l.n, 13);
+    assert_int_equal(l.n, 26);
     clm_customer_free(c);
 }
 
@@ -453,10 +468,10 @@ static void test_emit_many_ids(void **state)
     }
     assert_int_equal(c->dedup.n, 100);
     emit_all(c, &l);
-    assert_string_equal(l.names[14], "dedup");
+    assert_string_equal(l.names[26], "dedup");
     /* "<16 hex>:<ts>": ts 0..9 gives 18 chars, ts 10..99 gives 19; plus 99 commas:
      * 10 * 18 + 90 * 19 + 99 = 180 + 1710 + 99 = 1989. */
-    assert_int_equal(strlen(l.values[14]), 1989);
+    assert_int_equal(strlen(l.values[26]), 1989);
     for (int i = 0; i < l.n; i++)
         assert_int_equal(clm_customer_load_field(back, NULL, l.names[i], strlen(l.names[i]),
                                                  l.values[i], strlen(l.values[i])), 0);

@@ -612,8 +612,8 @@ static void test_clv_rate(void **state)
 /* ---- persistence --------------------------------------------------------- */
 
 typedef struct field_log {
-    char names[24][16];
-    char values[24][512];
+    char names[40][24];
+    char values[40][512];
     int n;
     int stop_at; /* -1: never */
 } field_log;
@@ -624,7 +624,7 @@ static int log_field(void *ctx, const char *name, const char *value, size_t len)
 
     if (l->n == l->stop_at)
         return -EIO;
-    assert_true(l->n < 24);
+    assert_true(l->n < 40);
     assert_true(len < sizeof(l->values[0]));
     snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
     memcpy(l->values[l->n], value, len);
@@ -721,13 +721,16 @@ static void test_emit_load_roundtrip(void **state)
     assert_int_equal(c->stage, ONBOARDING);
 
     emit_all(c, &l);
-    assert_int_equal(l.n, 19);
-    static const char *const names[19] = {
+    assert_int_equal(l.n, 31);
+    static const char *const names[31] = {
         "first_seen", "last_seen", "events", "orders", "revenue", "refunds", "clv",
         "clv_rate", "last_type", "first_purchase", "first_signup", "first_contact",
-        "lead_contact", "active", "stage", "stage_since", "peak_stage", "stage_entered", "dedup",
+        "lead_contact", "active", "stage", "stage_since", "peak_stage", "stage_entered",
+        "risk", "risk_at", "risk_next", "risk_state", "alert_armed", "alert_at", "source",
+        "repeat_days", "first_purchase_day", "last_purchase_day", "repeat_spend_avg", "rfm",
+        "dedup",
     };
-    for (int i = 0; i < 19; i++)
+    for (int i = 0; i < 31; i++)
         assert_string_equal(l.names[i], names[i]);
     /* tenure 1 day < 30: 100e6 * 365 / 30 = 1216666666 micros. */
     assert_string_equal(l.values[7], "1216.666666");
@@ -813,7 +816,7 @@ static void test_emit_stages_edges(void **state)
 
     /* No stage yet: empty stage fields. */
     emit_all(fresh, &l);
-    assert_int_equal(l.n, 19);
+    assert_int_equal(l.n, 31);
     assert_string_equal(l.values[14], "");
     assert_string_equal(l.values[15], "");
     assert_string_equal(l.values[16], "");
