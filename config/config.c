@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "config/lifecycle.h"
+#include "config/risk.h"
 #include "config/schema.h"
 
 /* Longest key component considered for a "did you mean" hint. */
@@ -324,6 +325,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
     r = clm_cfg_compile_stages(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;
+    r = clm_cfg_derive_risk(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
     *out = cfg;
     return 0;
 
@@ -337,7 +341,8 @@ clm_config *clm_config_new_defaults(void)
     clm_config *cfg = calloc(1, sizeof *cfg);
 
     if (cfg && (clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, NULL, 0) < 0 ||
-                clm_cfg_compile_stages(cfg, "built-in defaults", NULL, 0) < 0)) {
+                clm_cfg_compile_stages(cfg, "built-in defaults", NULL, 0) < 0 ||
+                clm_cfg_derive_risk(cfg, "built-in defaults", NULL, 0) < 0)) {
         clm_config_free(cfg);
         return NULL;
     }

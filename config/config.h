@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/alert.h"
+#include "core/risk.h"
 #include "core/stages.h"
 
 /* A librdkafka property passed through verbatim. */
@@ -60,6 +62,7 @@ typedef struct clm_config {
     int core_workers;          /* core.workers: 0 = number of online CPUs */
     int64_t core_max_customers; /* core.max_customers: cached customers, whole process */
     int core_ring_size;        /* core.ring_size: slots per SPSC ring (power of two) */
+    int core_shutdown_timeout_s; /* core.shutdown_timeout_s: bound of a stop */
 
     /* lifecycle: the stage model, as read and compiled */
     char **lifecycle_stages;   /* lifecycle.stages: stage names in rank order */
@@ -72,6 +75,19 @@ typedef struct clm_config {
     clm_stages *stages;        /* the model compiled from the keys above; set in every config
                                   that clm_config_new_defaults or clm_config_load* returns */
 
+    /* risk and alerts */
+    clm_risk_opts risk;        /* risk.*: signal weights and thresholds */
+    clm_alert_opts alerts;     /* alerts.churn_risk/churned (enabled); the rest derived below */
+    double alerts_threshold;   /* alerts.threshold */
+    double alerts_rearm_margin; /* alerts.rearm_margin */
+    int alerts_cooldown_s;     /* alerts.cooldown_s */
+    double alerts_min_clv;     /* alerts.min_clv */
+    char *alerts_topic;        /* alerts.topic */
+    int64_t alerts_stream_maxlen; /* alerts.stream_maxlen */
+    double alerts_rate_per_s;  /* alerts.rate_per_s */
+    int alerts_burst;          /* alerts.burst */
+    int alerts_summary_interval_s; /* alerts.summary_interval_s */
+
     /* kpi */
     int *kpi_windows;          /* kpi.windows: rolling windows in days, >= 1 entry, all different */
     size_t kpi_window_count;
@@ -80,6 +96,15 @@ typedef struct clm_config {
     double kpi_clv_max_years;  /* kpi.clv_max_years */
     double kpi_gross_margin;   /* kpi.gross_margin: 0..1 */
     int kpi_refresh_ms;        /* kpi.refresh_ms: period of the rolling KPI recomputation */
+
+    /* model: BG/NBD and Gamma-Gamma, fitted in the background (daemon/model_job.h) */
+    bool model_enabled;        /* model.enabled */
+    int model_refit_interval_s; /* model.refit_interval_s: seconds between scheduled fits */
+    int model_unit_days;       /* model.unit_days: the models' time unit in days (7: weeks) */
+    int model_horizon;         /* model.horizon: prediction horizon, in time units */
+    double model_discount_rate; /* model.discount_rate: annual discount rate of clv_model */
+    int model_min_customers;   /* model.min_customers: customers with a purchase needed to fit */
+    double model_p_alive_threshold; /* model.p_alive_threshold: risk signal below this */
 
     /* http */
     char *http_listen;         /* http.listen: address of /metrics and /healthz */

@@ -354,28 +354,28 @@ static void test_describe_plain(void **state)
     assert_non_null(out);
     clm_config_describe(out, false);
     assert_int_equal(fclose(out), 0);
-    /* Column widths: the longest key "lifecycle.churn_inactive_days" is 29,
+    /* Column widths: the longest key "risk.inactivity_min_active_days" is 31,
      * the longest type "integer list" 12, the longest default of at most 24
      * characters "\"127.0.0.1:9092\"" 16 (the defaults of lifecycle.stages
      * and lifecycle.rules are longer and go below the help); columns are
-     * separated by two spaces. So "flush.interval_ms" (17) gets 12 + 2
+     * separated by two spaces. So "flush.interval_ms" (17) gets 14 + 2
      * spaces, "integer" (7) 5 + 2, "1000" (4) 12 + 2. */
-    assert_non_null(strstr(text, "\nflush.interval_ms              integer       1000              "
+    assert_non_null(strstr(text, "\nflush.interval_ms                integer       1000              "
                                  "10..600000\n"
                                  "    Longest time dirty customer state waits before it is written"
                                  " to Redis, in\n    milliseconds.\n"));
     /* No allowed column: the line ends after the default, unpadded. */
-    assert_non_null(strstr(text, "\nkafka.dlq_topic                string        \"\"\n"));
-    assert_non_null(strstr(text, "\nredis.password                 string        none"
+    assert_non_null(strstr(text, "\nkafka.dlq_topic                  string        \"\"\n"));
+    assert_non_null(strstr(text, "\nredis.password                   string        none"
                                  "              secrets file only\n"));
-    assert_non_null(strstr(text, "\ncore.ring_size                 integer       16384"
+    assert_non_null(strstr(text, "\ncore.ring_size                   integer       16384"
                                  "             64..1048576, power of two\n"));
-    assert_non_null(strstr(text, "\nkpi.windows                    integer list  [7, 30, 90]"
+    assert_non_null(strstr(text, "\nkpi.windows                      integer list  [7, 30, 90]"
                                  "       at least 1 entry, each 1..3650, all different\n"));
-    assert_non_null(strstr(text, "\nkpi.bucket_s                   integer       86400"
+    assert_non_null(strstr(text, "\nkpi.bucket_s                     integer       86400"
                                  "             60..86400, whole minutes dividing 86400\n"));
     /* A long default: "(below)" in the column, the value after the help. */
-    assert_non_null(strstr(text, "\nlifecycle.stages               string list   (below)"
+    assert_non_null(strstr(text, "\nlifecycle.stages                 string list   (below)"
                                  "           at least 1 entry\n"));
     assert_non_null(strstr(text, "\n    is reserved.\n    Default:\n    [\"awareness\","
                                  " \"acquisition\", \"conversion\", \"onboarding\","
