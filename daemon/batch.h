@@ -13,7 +13,16 @@
 #include <stdint.h>
 
 #include "core/shard.h"
+#include "daemon/alert_json.h"
 #include "daemon/store.h"
+
+/* An alert the batch makes durable (XADD + outbox), to be published to
+ * Kafka once the batch is committed. */
+typedef struct clm_batch_alert {
+    char id[CLM_ALERT_ID_LEN + 1];
+    char *key;  /* customer id (the Kafka message key), NUL-terminated */
+    char *json; /* the document */
+} clm_batch_alert;
 
 typedef struct clm_batch {
     int worker;           /* index of the worker that cut it */
@@ -25,6 +34,8 @@ typedef struct clm_batch {
     long long cut_ms;     /* monotonic time of the cut */
     clm_part_progress *parts;
     size_t nparts, cap_parts;
+    clm_batch_alert *alerts;
+    size_t nalerts, cap_alerts;
 } clm_batch;
 
 /* Returns NULL on ENOMEM. */
@@ -33,5 +44,8 @@ clm_batch *clm_batch_new(int worker, uint64_t gen);
 void clm_batch_free(clm_batch *b);
 /* Returns 0 or -ENOMEM. */
 int clm_batch_add_part(clm_batch *b, const clm_part_progress *p);
+/* Takes ownership of json (freed with the batch, also on failure).
+ * Returns 0 or -ENOMEM. */
+int clm_batch_add_alert(clm_batch *b, const char *id, const char *key, size_t key_len, char *json);
 
 #endif

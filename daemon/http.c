@@ -114,6 +114,23 @@ static void render_metrics(const clm_http *h, text *t)
             clm_reason_name((clm_reason)r), tot.rejected[r]);
     metric(t, "clmd_dlq_delivered_total", "counter", "Dead letters delivered to Kafka.");
     put(t, "clmd_dlq_delivered_total %" PRIu64 "\n", ws.dlq_delivered);
+    if (h->src.limiter) {
+        metric(t, "clmd_alerts_emitted_total", "counter",
+               "Alerts raised and let through by the rate limit (made durable, then published).");
+        put(t, "clmd_alerts_emitted_total %" PRIu64 "\n", (uint64_t)atomic_load(&h->src.limiter->allowed));
+        metric(t, "clmd_alerts_suppressed_total", "counter",
+               "Alerts held back by the rate limit (reported by suppressed_summary alerts).");
+        put(t, "clmd_alerts_suppressed_total %" PRIu64 "\n", (uint64_t)atomic_load(&h->src.limiter->refused));
+    }
+    if (h->src.alerts) {
+        clm_alert_pub_stats as;
+        clm_alert_pub_get_stats(h->src.alerts, &as);
+        metric(t, "clmd_alerts_delivered_total", "counter", "Alert messages acknowledged by Kafka.");
+        put(t, "clmd_alerts_delivered_total %" PRIu64 "\n", as.delivered);
+        metric(t, "clmd_alerts_replayed_total", "counter",
+               "Alerts found in the outbox at start and published again.");
+        put(t, "clmd_alerts_replayed_total %" PRIu64 "\n", as.replayed);
+    }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
     put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);
     metric(t, "clmd_flush_customers_total", "counter", "Customer hashes written.");

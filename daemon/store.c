@@ -9,6 +9,7 @@
 
 #include "core/kpi.h"
 #include "core/timeutil.h"
+#include "daemon/alert_json.h"
 
 void clm_cmdbuf_init(clm_cmdbuf *b)
 {
@@ -108,9 +109,10 @@ static int collect_field(void *vctx, const char *name, const char *value, size_t
     return 0;
 }
 
-static int format_customer_hash(clm_cmdbuf *b, const char *prefix, const clm_stages *stages,
+static int format_customer_hash(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *o,
                                 const clm_customer *c)
 {
+    const clm_stages *stages = o->stages;
     hset_ctx h = { .cap = 1024 };
     char key[256];
     int klen = snprintf(key, sizeof(key), "%scustomer:%.*s", prefix, (int)c->id_len, c->id);
@@ -123,6 +125,19 @@ static int format_customer_hash(clm_cmdbuf *b, const char *prefix, const clm_sta
         return -ENOMEM;
     if ((r = clm_customer_emit(c, stages, collect_field, &h)) < 0)
         goto out_free_vals;
+    if (o->risk) {
+        clm_risk_eval e;
+        clm_customer_risk_eval(c, o, &e);
+        char *json = e.n ? clm_risk_reasons_json(&e) : NULL;
+        if (e.n && !json) {
+            r = -ENOMEM;
+            goto out_free_vals;
+        }
+        r = collect_field(&h, "risk_reasons", json ? json : "[]", json ? strlen(json) : 2);
+        free(json);
+        if (r < 0)
+            goto out_free_vals;
+    }
     argv[0] = "HSET";
     lens[0] = 4;
     argv[1] = key;
@@ -179,10 +194,38 @@ int clm_store_deadlines_key(char *buf, size_t size, const char *prefix, const ch
     return n < 0 || (size_t)n >= size ? -ENOSPC : n;
 }
 
+/* Keeps <prefix>at_risk current: ZADD while the risk is at or above the
+ * alert threshold, ZREM once it is not (CLM_CUST_AT_RISK: Redis may hold it). */
+static int format_at_risk(clm_cmdbuf *b, const clm_store_ctx *x, clm_customer *c)
+{
+    const clm_alert_opts *ao = x->apply->alerts;
+    bool at = ao && c->risk_e4 >= ao->threshold_e4;
+    if (!at && !(c->flags & CLM_CUST_AT_RISK))
+        return 0;
+    char key[256], num[16];
+    int klen = snprintf(key, sizeof(key), "%sat_risk", x->prefix);
+    int r;
+    if (at) {
+        int n = snprintf(num, sizeof(num), "%d.%04d", c->risk_e4 / 10000, c->risk_e4 % 10000);
+        const char *argv[] = { "ZADD", key, num, c->id };
+        size_t lens[] = { 4, (size_t)klen, (size_t)n, c->id_len };
+        if ((r = clm_cmdbuf_append(b, 4, argv, lens)) == 0)
+            c->flags |= CLM_CUST_AT_RISK;
+    } else {
+        const char *argv[] = { "ZREM", key, c->id };
+        size_t lens[] = { 4, (size_t)klen, c->id_len };
+        if ((r = clm_cmdbuf_append(b, 3, argv, lens)) == 0)
+            c->flags &= (uint8_t)~CLM_CUST_AT_RISK;
+    }
+    return r;
+}
+
 int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, clm_customer *c)
 {
-    int r = format_customer_hash(b, x->prefix, x->apply->stages, c);
-    if (r < 0 || !x->apply->stages)
+    int r = format_customer_hash(b, x->prefix, x->apply, c);
+    if (r == 0 && x->apply->risk)
+        r = format_at_risk(b, x, c);
+    if (r < 0 || (!x->apply->stages && !x->apply->risk))
         return r;
     int64_t score = clm_customer_index_score(c, x->apply);
     if (score == c->indexed)
@@ -390,10 +433,13 @@ int clm_store_load_customers(redisContext *c, const char *prefix, const clm_appl
                     snprintf(errbuf, errsize, "%scustomer:%.*s field %.*s: malformed value",
                              prefix, (int)lens[i], ids[i], (int)f->len, f->str);
             }
-            if (r < 0)
+            if (r < 0) {
                 r = -EPROTO;
-            else /* the index entry written with this state */
+            } else { /* the index entry written with this state */
                 out[i]->indexed = clm_customer_index_score(out[i], apply);
+                if (out[i]->risk_e4 > 0) /* it may be in the at-risk set */
+                    out[i]->flags |= CLM_CUST_AT_RISK;
+            }
         }
         freeReplyObject(rep);
     }
@@ -404,5 +450,40 @@ out_free_loaded:
         clm_customer_free(out[i]);
         out[i] = NULL;
     }
+    return r;
+}
+
+int clm_store_format_alert(clm_cmdbuf *b, const char *prefix, int64_t maxlen, const char *id,
+                           const clm_alert *a, const char *json)
+{
+    char stream[256], outbox[256], len[24], risk[16];
+    int sl = snprintf(stream, sizeof(stream), "%salerts", prefix);
+    int ol = snprintf(outbox, sizeof(outbox), "%salerts:outbox", prefix);
+    int nl = clm_i64_format(maxlen, len);
+    int rl = snprintf(risk, sizeof(risk), "%d.%04d", a->risk_e4 / 10000, a->risk_e4 % 10000);
+    const char *kind = clm_alert_kind_name(a->kind);
+    size_t jl = strlen(json);
+    const char *xadd[] = { "XADD", stream, "MAXLEN", "~", len, "*", "alert_id", id, "kind", kind,
+                           "customer_id", a->customer_id, "risk", risk, "json", json };
+    size_t xlens[] = { 4, (size_t)sl, 6, 1, (size_t)nl, 1, 8, CLM_ALERT_ID_LEN, 4, strlen(kind),
+                       11, a->id_len, 4, (size_t)rl, 4, jl };
+    int r = clm_cmdbuf_append(b, 16, xadd, xlens);
+    if (r < 0)
+        return r;
+    const char *hset[] = { "HSET", outbox, id, json };
+    size_t hlens[] = { 4, (size_t)ol, CLM_ALERT_ID_LEN, jl };
+    return clm_cmdbuf_append(b, 4, hset, hlens);
+}
+
+int clm_store_format_alert_counts(clm_cmdbuf *b, const char *prefix, int64_t emitted,
+                                  int64_t suppressed)
+{
+    char key[256];
+    int r = 0;
+    snprintf(key, sizeof(key), "%sstats", prefix);
+    if (emitted)
+        r = hincrby(b, key, "alerts_emitted", emitted);
+    if (r == 0 && suppressed)
+        r = hincrby(b, key, "alerts_suppressed", suppressed);
     return r;
 }

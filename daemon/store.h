@@ -13,7 +13,14 @@
  *   <prefix>transitions:<YYYY-MM-DD>      HASH  "from>to" -> stage transitions that day
  *   <prefix>stage_counts                  HASH  stage -> customers now in it
  *   <prefix>portfolio                     HASH  value_rate_micros: sum of clv_rate
- *   <prefix>deadlines:<group>:<partition> ZSET  customer id -> inactivity deadline (ms)
+ *   <prefix>deadlines:<group>:<partition> ZSET  customer id -> next due time (ms, rounded
+ *                                               up to the hour): inactivity churn or a
+ *                                               change of the churn risk
+ *   <prefix>at_risk                       ZSET  customer id -> risk, for risk >= alerts.threshold
+ *   <prefix>alerts                        STREAM alerts (alert_id, kind, customer_id, risk, json),
+ *                                               capped at about alerts.stream_maxlen
+ *   <prefix>alerts:outbox                 HASH  alert_id -> json: alerts durable in Redis and
+ *                                               not yet delivered to Kafka
  * Every flush updates these in one MULTI/EXEC, so offsets and state move
  * together (see writer.h).
  *
@@ -54,11 +61,23 @@ typedef struct clm_store_ctx {
     const clm_apply_opts *apply; /* stage model, bucket size, churn rule */
 } clm_store_ctx;
 
-/* Appends HSET <prefix>customer:<id> with every persisted field of c, and
+/* Appends HSET <prefix>customer:<id> with every persisted field of c (and,
+ * with risk scoring, risk_reasons as JSON), keeps <prefix>at_risk current, and
  * keeps its partition's deadline index current: ZADD of the rounded deadline
  * (clm_customer_index_score) when it changed, ZREM when the customer can no
  * longer churn by inactivity; c->indexed records what was written. */
 int clm_store_format_customer(clm_cmdbuf *b, const clm_store_ctx *x, clm_customer *c);
+
+/* Appends the XADD of an alert to <prefix>alerts (MAXLEN ~ maxlen) and its
+ * HSET into <prefix>alerts:outbox, from where it is published to Kafka once
+ * the transaction is durable (daemon/alert_pub.h). */
+int clm_store_format_alert(clm_cmdbuf *b, const char *prefix, int64_t maxlen, const char *id,
+                           const clm_alert *a, const char *json);
+
+/* Appends HINCRBY <prefix>stats alerts_emitted / alerts_suppressed (zero
+ * counts omitted). */
+int clm_store_format_alert_counts(clm_cmdbuf *b, const char *prefix, int64_t emitted,
+                                  int64_t suppressed);
 
 /* Appends the HINCRBYs of KPI deltas: bucket counters (and the bucket index),
  * transitions, stage counts, portfolio value rate. */

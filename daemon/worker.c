@@ -32,6 +32,9 @@ struct clm_worker {
     bool started;
     atomic_bool finished;
     _Atomic uint64_t acked;
+    const clm_apply_opts *_Atomic reload; /* new rules to switch to, or NULL */
+    clm_risk_opts risk;      /* the risk options in use: the configured ones plus the model */
+    long long model_checked; /* when the model's parameters were last looked at */
     _Atomic size_t cached;
     _Atomic int64_t tot_consumed, tot_applied, tot_duplicates, tot_rejected[CLM_REJ__COUNT];
     uint64_t gen;      /* last generation cut */
@@ -64,7 +67,14 @@ clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t err
     if (!w)
         goto out_nomem;
     w->c = *conf;
-    w->shard = clm_shard_new(&conf->shard);
+    if (conf->shard.apply.risk) {
+        w->risk = *conf->shard.apply.risk;
+        w->risk.p_alive_threshold = conf->p_alive_threshold;
+        w->risk.unit_days = conf->model_unit_days;
+        w->risk.has_model = false;
+        w->c.shard.apply.risk = &w->risk;
+    }
+    w->shard = clm_shard_new(&w->c.shard);
     w->store = (clm_store_ctx){ .prefix = conf->prefix, .group = conf->group,
                                 .apply = &w->c.shard.apply };
     w->redis = clm_redis_new(&conf->redis);
@@ -98,6 +108,48 @@ void clm_worker_free(clm_worker *w)
     clm_redis_free(w->redis);
     free(w->scanned_wm);
     free(w);
+}
+
+void clm_worker_reload(clm_worker *w, const clm_apply_opts *o)
+{
+    atomic_store_explicit(&w->reload, o, memory_order_release);
+}
+
+/* Worker thread: takes new rules, if any, between runs of messages. */
+static void take_reload(clm_worker *w)
+{
+    const clm_apply_opts *o = atomic_exchange_explicit(&w->reload, NULL, memory_order_acq_rel);
+    if (!o)
+        return;
+    w->c.shard.apply = *o; /* what the store formats with (w->store.apply points here) */
+    if (o->risk) {
+        clm_risk_opts keep = w->risk;
+        w->risk = *o->risk;
+        w->risk.p_alive_threshold = keep.p_alive_threshold;
+        w->risk.unit_days = keep.unit_days;
+        w->risk.has_model = keep.has_model;
+        w->risk.model = keep.model;
+        w->c.shard.apply.risk = &w->risk;
+    }
+    clm_shard_set_apply_opts(w->shard, &w->c.shard.apply);
+}
+
+/* Takes the model's latest parameters (checked once a second): the p_alive
+ * signal uses them from then on. */
+static void take_model(clm_worker *w, long long now)
+{
+    if (!w->c.model || !w->c.shard.apply.risk || now - w->model_checked < 1000)
+        return;
+    w->model_checked = now;
+    clm_bgnbd_params bg;
+    clm_gg_params gg;
+    if (clm_model_job_params(w->c.model, &bg, &gg) < 0)
+        return;
+    if (w->risk.has_model && memcmp(&bg, &w->risk.model, sizeof(bg)) == 0)
+        return;
+    w->risk.model = bg;
+    w->risk.has_model = true;
+    clm_shard_set_apply_opts(w->shard, &w->c.shard.apply);
 }
 
 bool clm_worker_push_msg(clm_worker *w, rd_kafka_message_t *m)
@@ -178,10 +230,47 @@ static int cut_stats(void *vctx, const clm_shard_stats *st)
     return clm_store_format_stats(&x->b->cmds, x->w->c.prefix, st);
 }
 
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Alerts raised since the last cut: those the rate limit lets through are
+ * made durable with the batch (stream + outbox) and published after it
+ * commits; the others are only counted. */
+static int cut_alerts(clm_worker *w, clm_batch *b, const clm_deltas *d)
+{
+    int64_t emitted = 0, suppressed = 0, now = realtime_ms();
+    int r;
+    for (size_t i = 0; i < d->nalerts; i++) {
+        const clm_alert *a = &d->alerts[i];
+        if (w->c.limiter && !clm_ratelimit_take(w->c.limiter, clm_now_ms() * 1000)) {
+            suppressed++;
+            continue;
+        }
+        char id[CLM_ALERT_ID_LEN + 1];
+        clm_alert_id(a, &w->c.alert_names, id);
+        char *json = clm_alert_json(a, &w->c.alert_names, id, now);
+        if (!json)
+            return -ENOMEM;
+        if ((r = clm_store_format_alert(&b->cmds, w->c.prefix, w->c.alerts_maxlen, id, a, json)) < 0) {
+            free(json);
+            return r;
+        }
+        if ((r = clm_batch_add_alert(b, id, a->customer_id, a->id_len, json)) < 0)
+            return r;
+        emitted++;
+    }
+    return clm_store_format_alert_counts(&b->cmds, w->c.prefix, emitted, suppressed);
+}
+
 static int cut_deltas(void *vctx, const clm_deltas *d)
 {
     cut_ctx *x = vctx;
-    return clm_store_format_deltas(&x->b->cmds, &x->w->store, d);
+    int r = clm_store_format_deltas(&x->b->cmds, &x->w->store, d);
+    return r < 0 || d->nalerts == 0 ? r : cut_alerts(x->w, x->b, d);
 }
 
 static void refresh_acked(clm_worker *w)
@@ -330,6 +419,7 @@ static void expire(clm_worker *w)
 static void maybe_flush(clm_worker *w, long long now)
 {
     refresh_acked(w);
+    take_model(w, now);
     bool idle = w->pending && w->c.flush_idle_ms > 0 && now - w->last_msg_ms >= w->c.flush_idle_ms;
     if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms && !idle)
         return;
@@ -589,6 +679,7 @@ static void *worker_main(void *arg)
     long idle_us = 0;
     w->next_flush_ms = clm_now_ms() + w->c.flush_interval_ms;
     while (!w->stop) {
+        take_reload(w);
         size_t n = 0;
         while (n < RUN_MAX && clm_spsc_pop(w->in, &items[n]))
             n++;

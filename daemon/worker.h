@@ -23,9 +23,12 @@
 
 #include "core/customer.h"
 #include "core/shard.h"
+#include "daemon/alert_json.h"
 #include "daemon/batch.h"
 #include "daemon/decode.h"
 #include "daemon/dlq.h"
+#include "daemon/model_job.h"
+#include "daemon/ratelimit.h"
 #include "daemon/redis.h"
 
 typedef struct clm_worker clm_worker;
@@ -45,6 +48,12 @@ typedef struct clm_worker_conf {
     unsigned ring_size;            /* slots of the message ring (power of two) */
     clm_redis_opts redis;
     clm_dlq *dlq;
+    clm_alert_names alert_names;   /* names in alert documents */
+    int64_t alerts_maxlen;         /* alerts.stream_maxlen */
+    clm_ratelimit *limiter;        /* alerts.rate_per_s, shared by the workers; NULL: none */
+    clm_model_job *model;          /* fitted BG/NBD parameters for the p_alive signal; NULL: none */
+    double p_alive_threshold;      /* model.p_alive_threshold */
+    double model_unit_days;        /* model.unit_days */
 } clm_worker_conf;
 
 /* Control messages travel in the message ring, so they are ordered with the
@@ -88,6 +97,12 @@ void clm_worker_ack(clm_worker *w, uint64_t gen);
 
 /* True once the thread has ended and its batch ring is empty. */
 bool clm_worker_finished(clm_worker *w);
+
+/* Any thread: the worker switches to these rules before its next run of
+ * messages (a configuration reload). `o` must stay valid until the worker
+ * is freed; the stage model must have the same stages as before. The risk
+ * options are copied (the worker adds the fitted model to its copy). */
+void clm_worker_reload(clm_worker *w, const clm_apply_opts *o);
 
 /* Snapshot counters (any thread). */
 size_t clm_worker_cached(const clm_worker *w);

@@ -353,6 +353,12 @@ static void finish_group(clm_writer *w)
             oldest = b->cut_ms;
     }
     commit_kafka(w);
+    /* the alerts are durable (stream + outbox): publish them now */
+    for (size_t i = 0; w->c.alerts && i < w->ngroup; i++)
+        for (size_t k = 0; k < w->group[i]->nalerts; k++) {
+            const clm_batch_alert *a = &w->group[i]->alerts[k];
+            clm_alert_pub_send(w->c.alerts, a->id, a->key, a->json);
+        }
     if (w->c.flushed)
         w->c.flushed(w->c.flushed_ctx);
     atomic_fetch_add(&w->flushes, 1);

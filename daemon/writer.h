@@ -18,6 +18,8 @@
  * past a message that exists nowhere else. After EXEC the workers are
  * acknowledged and the offsets are also committed to Kafka (async), so
  * ordinary consumer-lag tooling works; Redis stays the source of truth.
+ * Alerts the batches carried (already in the stream and the outbox) are
+ * then handed to the alert publisher.
  *
  * While Redis is unreachable the writer retries with backoff (logging once
  * per change of state); workers then block on their full batch rings and
@@ -30,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/alert_pub.h"
 #include "daemon/dlq.h"
 #include "daemon/redis.h"
 #include "daemon/worker.h"
@@ -46,6 +49,7 @@ typedef struct clm_writer_conf {
     rd_kafka_t *consumer;  /* for committing offsets to Kafka; NULL: don't */
     clm_worker **workers;
     size_t nworkers;
+    clm_alert_pub *alerts;  /* publishes the alerts of committed batches; NULL: none */
     void (*flushed)(void *ctx); /* called after each committed flush; may be NULL */
     void *flushed_ctx;
 } clm_writer_conf;

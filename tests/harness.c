@@ -495,6 +495,20 @@ static void line_head(sbuf *b, const redisReply *key, const char *type)
     sb_str(b, " ");
 }
 
+/* sb_esc of a value without its "emitted_at":"..." member, if any. */
+static void sb_esc_no_emitted_at(sbuf *b, const char *s, size_t len)
+{
+    static const char tag[] = "\"emitted_at\":\"";
+    const char *at = memmem(s, len, tag, sizeof(tag) - 1);
+    const char *end = at ? memchr(at + sizeof(tag) - 1, '"', len - (size_t)(at - s) - (sizeof(tag) - 1)) : NULL;
+    if (!end) {
+        sb_esc(b, s, len);
+        return;
+    }
+    sb_esc(b, s, (size_t)(at - s));
+    sb_esc(b, end + 1, len - (size_t)(end + 1 - s));
+}
+
 static int dump_key(redisContext *c, const redisReply *key, lines *out, char *errbuf, size_t errsize)
 {
     redisReply *t = redisCommand(c, "TYPE %b", key->str, key->len);
@@ -547,7 +561,7 @@ static int dump_key(redisContext *c, const redisReply *key, lines *out, char *er
                 redisReply *val = rep->element[++i];
                 sb_esc(&b, el->str, el->len);
                 sb_str(&b, !strcmp(type, "hash") ? "=" : " ");
-                sb_esc(&b, val->str, val->len);
+                sb_esc_no_emitted_at(&b, val->str, val->len);
             } else if (!strcmp(type, "set")) {
                 sb_esc(&b, el->str, el->len);
             } else if (!strcmp(type, "list")) {
@@ -557,15 +571,16 @@ static int dump_key(redisContext *c, const redisReply *key, lines *out, char *er
                 sb_esc(&b, el->str, el->len);
                 sorted = false;
             } else { /* stream entry: [id, [field, value, ...]] */
-                sb_esc(&b, el->element[0]->str, el->element[0]->len);
+                /* Entry ids are arrival times and alerts carry their
+                 * emission time: neither is part of the state, so both are
+                 * left out, and entries compare as a set. */
                 redisReply *kv = el->element[1];
                 for (size_t j = 0; j + 1 < kv->elements; j += 2) {
-                    sb_str(&b, " ");
+                    sb_str(&b, j ? " " : "");
                     sb_esc(&b, kv->element[j]->str, kv->element[j]->len);
                     sb_str(&b, "=");
-                    sb_esc(&b, kv->element[j + 1]->str, kv->element[j + 1]->len);
+                    sb_esc_no_emitted_at(&b, kv->element[j + 1]->str, kv->element[j + 1]->len);
                 }
-                sorted = false;
             }
             e = lines_add(&mine, &b);
         }
@@ -747,6 +762,23 @@ int harness_kafka_broker_up(harness_kafka *k, int32_t broker_id, char *errbuf, s
 {
     rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(k->mc, broker_id);
     return e ? fail(-EINVAL, errbuf, errsize, "broker %d up: %s", (int)broker_id, rd_kafka_err2str(e)) : 0;
+}
+
+int harness_kafka_set_leader(harness_kafka *k, const char *topic, int32_t partition,
+                             int32_t broker_id, char *errbuf, size_t errsize)
+{
+    rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(k->mc, topic, partition, broker_id);
+    return e ? fail(-EINVAL, errbuf, errsize, "leader of %s [%d]: %s", topic, (int)partition,
+                    rd_kafka_err2str(e))
+             : 0;
+}
+
+int harness_kafka_set_coordinator(harness_kafka *k, const char *group, int32_t broker_id,
+                                  char *errbuf, size_t errsize)
+{
+    rd_kafka_resp_err_t e = rd_kafka_mock_coordinator_set(k->mc, "group", group, broker_id);
+    return e ? fail(-EINVAL, errbuf, errsize, "coordinator of %s: %s", group, rd_kafka_err2str(e))
+             : 0;
 }
 
 /* ---- producing ----------------------------------------------------------- */

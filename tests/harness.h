@@ -89,8 +89,9 @@ int harness_redis_connect(const harness_redis *r, redisContext **out, char *errb
  *   <key> set <member>               (sorted)
  *   <key> zset <member> <score>      (sorted)
  *   <key> list <index, 6 digits> <value>
- *   <key> stream <id> <field>=<value> ...
- * Bytes outside '!'..'~', and '\' and '=', are written as \xNN. *out is a
+ *   <key> stream <field>=<value> ...      (sorted; entry ids left out)
+ * A JSON member "emitted_at":"..." inside a hash or stream value is left
+ * out (alerts carry the wall time they were made at). Bytes outside '!'..'~', and '\' and '=', are written as \xNN. *out is a
  * malloc'ed NUL-terminated string. Expiry times are not part of the dump. */
 int harness_redis_dump(redisContext *c, const char *pattern, char **out, char *errbuf, size_t errsize);
 
@@ -119,6 +120,13 @@ int harness_kafka_create_topic(harness_kafka *k, const char *topic, int partitio
 /* Takes a broker down (connections closed and refused) or brings it back. */
 int harness_kafka_broker_down(harness_kafka *k, int32_t broker_id, char *errbuf, size_t errsize);
 int harness_kafka_broker_up(harness_kafka *k, int32_t broker_id, char *errbuf, size_t errsize);
+
+/* Moves a partition's leadership to a broker (the topic must exist), or
+ * pins a consumer group's coordinator to one. */
+int harness_kafka_set_leader(harness_kafka *k, const char *topic, int32_t partition,
+                             int32_t broker_id, char *errbuf, size_t errsize);
+int harness_kafka_set_coordinator(harness_kafka *k, const char *group, int32_t broker_id,
+                                  char *errbuf, size_t errsize);
 
 typedef struct harness_kv {
     const char *key; /* NULL: no key */

@@ -160,9 +160,9 @@ static void cmd_ok(redisContext *c, const char *fmt, ...)
     freeReplyObject(r);
 }
 
-/* Keys in byte order ("s" < "sp ace" < "st"), hash fields, set members and
- * zset members sorted, lists and streams in their own order, space and '='
- * escaped as \x20 and \x3d. */
+/* Keys in byte order ("s" < "sp ace" < "st"), hash fields, set members,
+ * zset members and stream entries sorted, lists in their own order, space
+ * and '=' escaped as \x20 and \x3d. */
 static const char *const EXPECTED_DUMP =
     "h hash f1=a\n"
     "h hash f2=b\n"
@@ -172,7 +172,8 @@ static const char *const EXPECTED_DUMP =
     "s set m1\n"
     "s set m2\n"
     "sp\\x20ace string a\\x3db\n"
-    "st stream 1-1 f=v g=w\n"
+    "st stream f=v g=w\n"               /* entry ids left out */
+    "st stream json={\"a\":1,,\"b\":2}\n" /* and the emission time of an alert */
     "z zset a 1\n"
     "z zset b 2.5\n";
 
@@ -184,6 +185,7 @@ static void fill(redisContext *c)
     cmd_ok(c, "SADD s m2 m1");
     cmd_ok(c, "SET %s %s", "sp ace", "a=b");
     cmd_ok(c, "XADD st 1-1 f v g w");
+    cmd_ok(c, "XADD st 1-2 json %s", "{\"a\":1,\"emitted_at\":\"x\",\"b\":2}");
     cmd_ok(c, "ZADD z 2.5 b 1 a");
 }
 

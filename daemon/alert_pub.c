@@ -1,0 +1,357 @@
+/* daemon/alert_pub.c - see alert_pub.h. */
+#include "daemon/alert_pub.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/alert_json.h"
+#include "daemon/log.h"
+
+/* librdkafka's RD_KAFKA_V_* argument macros (rd_kafka_producev) are built
+ * on GNU statement expressions, which clang's -Wpedantic reports. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
+
+#define HDEL_MAX 512
+
+struct clm_alert_pub {
+    clm_alert_pub_conf c;
+    char *topic, *prefix, outbox[256], stream[256];
+    rd_kafka_t *rk;
+    clm_redis *redis;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+    _Atomic uint64_t sent, delivered, replayed, summaries;
+    /* publisher thread only */
+    char (*done)[CLM_ALERT_ID_LEN + 1]; /* delivered, still in the outbox */
+    size_t ndone, cap_done;
+    uint64_t reported;                  /* refusals already summarized */
+    long long last_summary_ms;
+    int64_t since_ms;                   /* wall time the current summary period began */
+    bool redis_down;
+};
+
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void note_done(clm_alert_pub *p, const char *id)
+{
+    if (p->ndone == p->cap_done) {
+        size_t cap = p->cap_done ? p->cap_done * 2 : 64;
+        void *v = realloc(p->done, cap * sizeof(*p->done));
+        if (!v) {
+            log_warn("alerts: out of memory noting a delivery; %s stays in the outbox", id);
+            return;
+        }
+        p->done = v;
+        p->cap_done = cap;
+    }
+    memcpy(p->done[p->ndone++], id, CLM_ALERT_ID_LEN + 1);
+}
+
+/* Delivery report (publisher thread, from rd_kafka_poll/flush). */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    clm_alert_pub *p = opaque;
+    char *id = m->_private; /* NULL: a summary, not in the outbox */
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        free(id); /* shutting down without waiting: it stays in the outbox */
+        return;
+    }
+    if (m->err) {
+        log_warn("alert delivery to %s failed (%s); producing it again",
+                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)), RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(id), RD_KAFKA_V_END);
+        if (e) {
+            log_err("cannot re-produce an alert (%s); it stays in the outbox",
+                    rd_kafka_err2str(e));
+            free(id);
+        }
+        return;
+    }
+    atomic_fetch_add(&p->delivered, 1);
+    if (id) {
+        note_done(p, id);
+        free(id);
+    }
+}
+
+clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf *c,
+                                 char *errbuf, size_t errsize)
+{
+    clm_alert_pub *p = calloc(1, sizeof(*p));
+    if (!p)
+        goto out_nomem;
+    p->c = *c;
+    p->topic = strdup(c->topic);
+    p->prefix = strdup(c->prefix);
+    p->redis = clm_redis_new(&c->redis);
+    if (!p->topic || !p->prefix || !p->redis)
+        goto out_nomem;
+    p->c.topic = p->topic;
+    p->c.prefix = p->prefix;
+    snprintf(p->outbox, sizeof(p->outbox), "%salerts:outbox", p->prefix);
+    snprintf(p->stream, sizeof(p->stream), "%salerts", p->prefix);
+    static const char *const forced[][2] = {
+        { "enable.idempotence", "true" },
+        { "message.timeout.ms", "0" }, /* retry forever: never lose an alert */
+    };
+    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
+        if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
+            RD_KAFKA_CONF_OK)
+            goto out_free;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errsize);
+    if (!p->rk)
+        goto out_free;
+    return p; /* rd_kafka_new took ownership of conf */
+
+out_nomem:
+    snprintf(errbuf, errsize, "out of memory");
+out_free:
+    rd_kafka_conf_destroy(conf);
+    clm_alert_pub_free(p);
+    return NULL;
+}
+
+static int produce(clm_alert_pub *p, const char *id, const char *key, size_t key_len,
+                   const char *json, size_t len)
+{
+    char *tag = NULL;
+    if (id && !(tag = strdup(id)))
+        return -ENOMEM;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_VALUE((void *)json, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            atomic_fetch_add(&p->sent, 1);
+            return 0;
+        }
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            free(tag);
+            return -EIO;
+        }
+        sleep_ms(10);
+    }
+}
+
+int clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json)
+{
+    int r = produce(p, id, key, strlen(key), json, strlen(json));
+    if (r < 0)
+        log_err("alerts: cannot produce %s to %s; it stays in the outbox until the next start",
+                id, p->topic);
+    return r;
+}
+
+/* Redis context, or NULL while it is down (logged once per outage). */
+static redisContext *redis_ctx(clm_alert_pub *p)
+{
+    char err[256];
+    redisContext *rc = clm_redis_get(p->redis, err, sizeof(err));
+    if (!rc && !p->redis_down)
+        log_warn("alerts: Redis unreachable (%s); outbox clean-up waits", err);
+    if (rc && p->redis_down)
+        log_notice("alerts: Redis reachable again");
+    p->redis_down = !rc;
+    return rc;
+}
+
+/* HDEL the delivered alerts from the outbox; kept for later on failure. */
+static void clean_outbox(clm_alert_pub *p)
+{
+    while (p->ndone) {
+        redisContext *rc = redis_ctx(p);
+        if (!rc)
+            return;
+        size_t n = p->ndone < HDEL_MAX ? p->ndone : HDEL_MAX;
+        const char *argv[2 + HDEL_MAX];
+        size_t lens[2 + HDEL_MAX];
+        argv[0] = "HDEL";
+        lens[0] = 4;
+        argv[1] = p->outbox;
+        lens[1] = strlen(p->outbox);
+        for (size_t i = 0; i < n; i++) {
+            argv[2 + i] = p->done[p->ndone - n + i];
+            lens[2 + i] = CLM_ALERT_ID_LEN;
+        }
+        redisReply *rep = redisCommandArgv(rc, (int)(2 + n), argv, lens);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            if (rep)
+                log_warn("alerts: HDEL %s: %s", p->outbox, rep->str);
+            freeReplyObject(rep);
+            clm_redis_drop(p->redis);
+            return;
+        }
+        freeReplyObject(rep);
+        p->ndone -= n;
+    }
+}
+
+/* Produces every alert left in the outbox by an earlier run. */
+static void replay_outbox(clm_alert_pub *p)
+{
+    char cursor[32] = "0";
+    do {
+        redisContext *rc;
+        while (!(rc = redis_ctx(p))) {
+            if (atomic_load(&p->stopping))
+                return;
+            sleep_ms(200);
+        }
+        redisReply *rep = redisCommand(rc, "HSCAN %s %s COUNT 1000", p->outbox, cursor);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            clm_redis_drop(p->redis);
+            continue;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        const redisReply *kv = rep->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            const redisReply *id = kv->element[i], *doc = kv->element[i + 1];
+            json_t *j = json_loadb(doc->str, doc->len, 0, NULL);
+            const char *key = j ? json_string_value(json_object_get(j, "customer_id")) : NULL;
+            if (id->len != CLM_ALERT_ID_LEN || !key) {
+                log_warn("alerts: outbox entry %.*s is malformed; left in place", (int)id->len,
+                         id->str);
+            } else if (produce(p, id->str, key, strlen(key), doc->str, doc->len) == 0) {
+                atomic_fetch_add(&p->replayed, 1);
+            }
+            json_decref(j);
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    uint64_t n = atomic_load(&p->replayed);
+    if (n)
+        log_notice("alerts: publishing %llu alerts left in the outbox by an earlier run",
+                   (unsigned long long)n);
+}
+
+/* A suppressed_summary when the rate limit held alerts back in the period. */
+static void maybe_summarize(clm_alert_pub *p, bool force)
+{
+    if (!p->c.limiter)
+        return;
+    long long now = clm_now_ms();
+    if (!force && now - p->last_summary_ms < (long long)p->c.summary_interval_s * 1000)
+        return;
+    uint64_t refused = atomic_load(&p->c.limiter->refused);
+    int64_t wall = realtime_ms();
+    if (refused > p->reported) {
+        char id[CLM_ALERT_ID_LEN + 1];
+        uint64_t n = refused - p->reported;
+        char *json = clm_alert_summary_json(n, p->since_ms, wall, id);
+        redisContext *rc = json ? redis_ctx(p) : NULL;
+        if (rc) {
+            char len[24];
+            snprintf(len, sizeof(len), "%lld", (long long)p->c.stream_maxlen);
+            redisReply *rep = redisCommand(rc,
+                                           "XADD %s MAXLEN ~ %s * alert_id %s kind "
+                                           "suppressed_summary customer_id %s risk %s json %s",
+                                           p->stream, len, id, "", "", json);
+            if (!rep || rep->type == REDIS_REPLY_ERROR)
+                clm_redis_drop(p->redis);
+            freeReplyObject(rep);
+        }
+        if (json && produce(p, NULL, "suppressed_summary", 18, json, strlen(json)) == 0) {
+            atomic_fetch_add(&p->summaries, 1);
+            log_warn("alerts: the rate limit held back %llu alerts since the last summary",
+                     (unsigned long long)n);
+            p->reported = refused;
+        }
+        free(json);
+    }
+    p->last_summary_ms = now;
+    p->since_ms = wall;
+}
+
+static void *pub_main(void *arg)
+{
+    clm_alert_pub *p = arg;
+    replay_outbox(p);
+    while (!atomic_load(&p->stopping)) {
+        rd_kafka_poll(p->rk, 100);
+        clean_outbox(p);
+        maybe_summarize(p, false);
+    }
+    return NULL;
+}
+
+int clm_alert_pub_start(clm_alert_pub *p)
+{
+    p->last_summary_ms = clm_now_ms();
+    p->since_ms = realtime_ms();
+    int r = pthread_create(&p->thread, NULL, pub_main, p);
+    if (r)
+        return -r;
+    p->started = true;
+    return 0;
+}
+
+void clm_alert_pub_stop(clm_alert_pub *p, int timeout_ms)
+{
+    if (!p->started)
+        return;
+    atomic_store(&p->stopping, true);
+    pthread_join(p->thread, NULL);
+    p->started = false;
+    maybe_summarize(p, true);
+    if (rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn("alerts: %d alerts not delivered within %d ms; they stay in the outbox",
+                 rd_kafka_outq_len(p->rk), timeout_ms);
+    clean_outbox(p);
+}
+
+void clm_alert_pub_free(clm_alert_pub *p)
+{
+    if (!p)
+        return;
+    if (p->started) {
+        atomic_store(&p->stopping, true);
+        pthread_join(p->thread, NULL);
+    }
+    if (p->rk) {
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0); /* frees the purged messages' tags */
+        rd_kafka_destroy(p->rk);
+    }
+    clm_redis_free(p->redis);
+    free(p->done);
+    free(p->topic);
+    free(p->prefix);
+    free(p);
+}
+
+void clm_alert_pub_get_stats(const clm_alert_pub *p, clm_alert_pub_stats *out)
+{
+    clm_alert_pub *m = (clm_alert_pub *)p;
+    out->sent = atomic_load(&m->sent);
+    out->delivered = atomic_load(&m->delivered);
+    out->replayed = atomic_load(&m->replayed);
+    out->summaries = atomic_load(&m->summaries);
+}

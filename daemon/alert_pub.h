@@ -1,0 +1,69 @@
+/* daemon/alert_pub.h - the alert publisher: delivers durable alerts to Kafka.
+ *
+ * An alert is first made durable by the flush transaction that carries the
+ * state change raising it: appended to the stream <prefix>alerts and stored
+ * in the outbox hash <prefix>alerts:outbox (alert_id -> json). After EXEC
+ * the writer hands it here (clm_alert_pub_send); it is produced to the alert
+ * topic, keyed by customer id, with librdkafka's idempotent producer
+ * (retried without limit), and removed from the outbox once delivered.
+ * When the publisher starts it produces everything left in the outbox, so
+ * an alert whose process died between EXEC and delivery is published after
+ * the restart, with the same alert_id: at least once, never lost.
+ *
+ * The publisher thread also reports the rate limit: every
+ * summary_interval_s in which alerts were held back it publishes (topic and
+ * stream) one suppressed_summary alert with their number.
+ *
+ * Threads: clm_alert_pub_send from any thread; the rest from the owner.
+ */
+#ifndef CLM_DAEMON_ALERT_PUB_H
+#define CLM_DAEMON_ALERT_PUB_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/ratelimit.h"
+#include "daemon/redis.h"
+
+typedef struct clm_alert_pub clm_alert_pub;
+
+typedef struct clm_alert_pub_conf {
+    const char *topic;        /* alerts.topic */
+    const char *prefix;       /* redis.prefix */
+    clm_redis_opts redis;
+    int64_t stream_maxlen;    /* alerts.stream_maxlen */
+    int summary_interval_s;   /* alerts.summary_interval_s */
+    clm_ratelimit *limiter;   /* whose refusals are summarized; NULL: none */
+} clm_alert_pub_conf;
+
+typedef struct clm_alert_pub_stats {
+    uint64_t sent;       /* handed to the producer (including outbox replays) */
+    uint64_t delivered;  /* acknowledged by Kafka */
+    uint64_t replayed;   /* found in the outbox at start */
+    uint64_t summaries;  /* suppressed_summary alerts published */
+} clm_alert_pub_stats;
+
+/* Takes ownership of conf (a producer configuration) in every case.
+ * Returns NULL with errbuf set. */
+clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf *c,
+                                 char *errbuf, size_t errsize);
+
+/* Starts the thread, which first replays the outbox. 0 or -errno. */
+int clm_alert_pub_start(clm_alert_pub *p);
+
+/* Produces one durable alert (copies everything). 0, or -errno when the
+ * producer refuses it (the alert stays in the outbox for the next start). */
+int clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json);
+
+/* Waits up to timeout_ms for in-flight alerts to be delivered (those that
+ * are not stay in the outbox), removes the delivered ones from the outbox
+ * and joins the thread. */
+void clm_alert_pub_stop(clm_alert_pub *p, int timeout_ms);
+
+/* Accepts NULL; stops first (without waiting) if running. */
+void clm_alert_pub_free(clm_alert_pub *p);
+
+void clm_alert_pub_get_stats(const clm_alert_pub *p, clm_alert_pub_stats *out);
+
+#endif
