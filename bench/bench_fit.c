@@ -13,6 +13,12 @@
  * key=value line: wall and CPU seconds of each fit (CPU time is the steadier
  * figure on a shared machine) and the process's peak memory, getrusage()
  * maxrss, after both fits.
+ *
+ * Then the scoring pass clmd's model job (daemon/model_job.c) runs over every
+ * customer after a fit, without its Redis I/O: p_alive, expected purchases
+ * over 52 weeks, expected spend and clv_model (52 weekly terms discounted at
+ * 10% a year), timed over all customers (score_s, score_cpu_s; score_us is CPU
+ * microseconds per customer).
  */
 #include <math.h>
 #include <stdint.h>
@@ -27,6 +33,7 @@
 
 #define DAYS_ACQUIRING 364
 #define DAYS_OBSERVED  728
+#define HORIZON        52 /* model.horizon default, weeks */
 
 static const clm_bgnbd_params truth_bg = { .r = 0.243, .alpha = 4.414, .a = 0.793, .b = 2.426 };
 static const clm_gg_params truth_gg = { .p = 6.25, .q = 3.74, .gamma = 15.44 };
@@ -78,6 +85,28 @@ static double clock_s(clockid_t id)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* What the model job computes per customer; returns a checksum of the
+ * predictions and counts those that are not finite into *bad. */
+static double score_all(const base *b, const clm_bgnbd_params *bp, const clm_gg_params *gp,
+                        size_t *bad)
+{
+    clm_clv_opts o = { .margin = 1.0, .annual_discount = 0.1, .periods_per_year = 365.2425 / 7,
+                       .horizon = HORIZON };
+    double sum = 0.0;
+    *bad = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        double v = clm_bgnbd_p_alive(bp, b->x[i], b->t_x[i], b->T[i]) +
+                   clm_bgnbd_expected_purchases(bp, HORIZON, b->x[i], b->t_x[i], b->T[i]) +
+                   clm_gg_expected_spend(gp, b->x[i], b->m_x[i]) +
+                   clm_clv_discounted(bp, gp, b->x[i], b->t_x[i], b->T[i], b->m_x[i], &o);
+        if (isfinite(v))
+            sum += v;
+        else
+            (*bad)++;
+    }
+    return sum;
+}
+
 static long maxrss_kb(void)
 {
     struct rusage ru;
@@ -102,9 +131,10 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("%10s %9s %7s %7s %6s %8s %9s %7s %7s %6s %10s  fitted (r alpha a b | p q gamma)\n",
+    printf("%10s %9s %7s %7s %6s %8s %9s %7s %7s %6s %10s %8s %8s  fitted (r alpha a b | p q "
+           "gamma)\n",
            "customers", "bg_groups", "bg_s", "bg_cpu", "evals", "repeat", "gg_groups", "gg_s",
-           "gg_cpu", "evals", "maxrss_MiB");
+           "gg_cpu", "evals", "maxrss_MiB", "score_s", "score_cpu");
     char line[1024];
     int len = snprintf(line, sizeof(line), "bench_fit");
     for (int k = 0; k < nsizes; k++) {
@@ -138,15 +168,28 @@ int main(int argc, char **argv)
             return 1;
         }
         long rss = maxrss_kb();
-        printf("%10zu %9zu %7.3f %7.3f %6u %8.0f %9zu %7.3f %7.3f %6u %10.1f  %.3f %.3f %.3f "
-               "%.3f | %.3f %.3f %.3f\n",
+        size_t bad;
+        double c3 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t3 = clock_s(CLOCK_MONOTONIC);
+        double check = score_all(&b, &bp, &gp, &bad);
+        double t4 = clock_s(CLOCK_MONOTONIC), c4 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        if (bad) {
+            fprintf(stderr, "scoring %zu customers: %zu predictions not finite\n", n, bad);
+            return 1;
+        }
+        printf("%10zu %9zu %7.3f %7.3f %6u %8.0f %9zu %7.3f %7.3f %6u %10.1f %8.3f %8.3f  %.3f "
+               "%.3f %.3f %.3f | %.3f %.3f %.3f\n",
                n, br.groups, t1 - t0, c1 - c0, br.evals, gr.n, gr.groups, t2 - t1, c2 - c1,
-               gr.evals, (double)rss / 1024.0, bp.r, bp.alpha, bp.a, bp.b, gp.p, gp.q, gp.gamma);
+               gr.evals, (double)rss / 1024.0, t4 - t3, c4 - c3, bp.r, bp.alpha, bp.a, bp.b,
+               gp.p, gp.q, gp.gamma);
+        printf("# scoring checksum %.6e, %.2f CPU us per customer\n", check,
+               (c4 - c3) * 1e6 / (double)n);
         if (len > 0 && (size_t)len < sizeof(line))
             len += snprintf(line + len, sizeof(line) - (size_t)len,
                             " n%zu_bgnbd_s=%.3f n%zu_bgnbd_cpu_s=%.3f n%zu_gg_s=%.3f"
-                            " n%zu_gg_cpu_s=%.3f n%zu_maxrss_kb=%ld",
-                            n, t1 - t0, n, c1 - c0, n, t2 - t1, n, c2 - c1, n, rss);
+                            " n%zu_gg_cpu_s=%.3f n%zu_maxrss_kb=%ld n%zu_score_s=%.3f"
+                            " n%zu_score_cpu_s=%.3f n%zu_score_us=%.2f",
+                            n, t1 - t0, n, c1 - c0, n, t2 - t1, n, c2 - c1, n, rss, n, t4 - t3,
+                            n, c4 - c3, n, (c4 - c3) * 1e6 / (double)n);
         free(b.x);
         free(b.t_x);
         free(b.T);

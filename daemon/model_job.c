@@ -1,0 +1,853 @@
+/* daemon/model_job.c - see model_job.h. */
+#include "daemon/model_job.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dedup.h"
+#include "core/event.h"
+#include "core/rfm.h"
+#include "core/timeutil.h"
+#include "daemon/log.h"
+#include "daemon/store.h"
+
+#define DAYS_PER_YEAR 365.2425
+#define RESCORE_MIN_MS 60000LL /* least time between two scoring passes without a fit */
+#define SCAN_COUNT "1000"
+
+struct clm_model_job {
+    const clm_config *cfg;
+    clm_redis *redis;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+    pthread_mutex_t lock; /* guards good, bg, gg */
+    bool good;
+    clm_bgnbd_params bg;
+    clm_gg_params gg;
+    /* the rest belongs to the job's thread */
+    bool loaded;             /* <prefix>model was read once */
+    long long next_fit;      /* wall-clock ms of the next scheduled fit */
+    long long pass_end;      /* clm_now_ms() when the last scoring pass ended; 0: none yet */
+    long long pass_cost;     /* how long that pass took, ms */
+    int64_t pass_day;        /* the model's now_day it used */
+    long long pass_applied;  /* <prefix>stats applied when it started */
+    char clv_sum[32], clv_avg[32]; /* portfolio figures of the last pass; "": none */
+    char ey_field[48];       /* "expected_purchases_<horizon>" */
+    char model_key[128];     /* "<prefix>model" */
+};
+
+/* What the job reads every second. */
+typedef struct poll_state {
+    int64_t now_day;   /* the model's now, CLM_NO_TS: no event applied yet */
+    long long applied; /* <prefix>stats applied */
+    char request[64];  /* <prefix>model refit_requested, "" when absent */
+    char done[64];     /* <prefix>model refit_done: the request the last attempt answered */
+} poll_state;
+
+/* One customer read for a fit: its summary and its key's hash (SCAN may
+ * return a key twice). */
+typedef struct summary {
+    double x, t_x, T, m_x;
+    uint64_t key_hash;
+} summary;
+
+/* The customers read for a fit; then, in a canonical order, the columns the
+ * fits take. */
+typedef struct sample {
+    summary *v;
+    size_t n, cap;
+    double *x, *t_x, *T, *m_x;
+} sample;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+clm_model_job *clm_model_job_new(const clm_config *cfg, const clm_redis_opts *redis,
+                                 char *errbuf, size_t errsize)
+{
+    clm_model_job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->redis = clm_redis_new(redis))) {
+        snprintf(errbuf, errsize, "model: out of memory");
+        free(j);
+        return NULL;
+    }
+    pthread_mutex_init(&j->lock, NULL);
+    j->cfg = cfg;
+    j->pass_day = CLM_NO_TS;
+    snprintf(j->ey_field, sizeof(j->ey_field), "expected_purchases_%d", cfg->model_horizon);
+    snprintf(j->model_key, sizeof(j->model_key), "%smodel", cfg->redis_prefix);
+    return j;
+}
+
+int clm_model_job_params(clm_model_job *j, clm_bgnbd_params *bg, clm_gg_params *gg)
+{
+    int r = -ENOENT;
+    pthread_mutex_lock(&j->lock);
+    if (j->good) {
+        if (bg)
+            *bg = j->bg;
+        if (gg)
+            *gg = j->gg;
+        r = 0;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return r;
+}
+
+static void set_params(clm_model_job *j, const clm_bgnbd_params *bg, const clm_gg_params *gg)
+{
+    pthread_mutex_lock(&j->lock);
+    j->bg = *bg;
+    j->gg = *gg;
+    j->good = true;
+    pthread_mutex_unlock(&j->lock);
+}
+
+/* ---- Redis helpers ------------------------------------------------------ */
+
+static int drain(redisContext *rc, size_t n)
+{
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+            return -EIO;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            log_err("model: Redis refused a write: %s", rep->str);
+            r = -EPROTO;
+        }
+        freeReplyObject(rep);
+    }
+    return r;
+}
+
+/* One command from argv; its reply is checked and dropped. */
+static int command_argv(redisContext *rc, int argc, const char **argv)
+{
+    redisAppendCommandArgv(rc, argc, argv, NULL);
+    return drain(rc, 1);
+}
+
+static void copy_reply(const redisReply *r, char *buf, size_t size)
+{
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(buf, size, "%.*s", (int)r->len, r->str);
+    else
+        buf[0] = '\0';
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* The stored model, once at start: the last good parameters when they are
+ * in this config's time unit, and when the next scheduled fit is due. */
+static int load_model(clm_model_job *j, redisContext *rc)
+{
+    static const char *const names[7] = { "r", "alpha", "a", "b", "p", "q", "gamma" };
+    double v[7];
+    bool have[7] = { false };
+    double fitted_at = -1, unit = -1;
+    char sum[32] = "", avg[32] = "";
+    redisReply *h = redisCommand(rc, "HGETALL %s", j->model_key);
+    if (!h)
+        return -EIO;
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        const char *f = h->element[i]->str;
+        char val[64];
+        copy_reply(h->element[i + 1], val, sizeof(val));
+        for (int k = 0; k < 7; k++)
+            if (strcmp(f, names[k]) == 0)
+                have[k] = parse_double(val, &v[k]) && v[k] > 0;
+        if (strcmp(f, "fitted_at") == 0 && !parse_double(val, &fitted_at))
+            fitted_at = -1;
+        if (strcmp(f, "unit_days") == 0 && !parse_double(val, &unit))
+            unit = -1;
+        if (strcmp(f, "clv_model_sum") == 0)
+            snprintf(sum, sizeof(sum), "%s", val);
+        if (strcmp(f, "clv_model_avg") == 0)
+            snprintf(avg, sizeof(avg), "%s", val);
+    }
+    bool stored = h->type == REDIS_REPLY_ARRAY && h->elements > 0;
+    freeReplyObject(h);
+    bool all = true;
+    for (int k = 0; k < 7; k++)
+        all &= have[k];
+    long long interval = (long long)j->cfg->model_refit_interval_s * 1000;
+    if (all && unit == j->cfg->model_unit_days) {
+        clm_bgnbd_params bg = { .r = v[0], .alpha = v[1], .a = v[2], .b = v[3] };
+        clm_gg_params gg = { .p = v[4], .q = v[5], .gamma = v[6] };
+        set_params(j, &bg, &gg);
+        if (sum[0] && avg[0]) {
+            snprintf(j->clv_sum, sizeof(j->clv_sum), "%s", sum);
+            snprintf(j->clv_avg, sizeof(j->clv_avg), "%s", avg);
+        }
+        j->next_fit = fitted_at >= 0 ? (long long)fitted_at + interval : wall_ms() + interval;
+        log_info("model: using the stored fit (r=%g alpha=%g a=%g b=%g; p=%g q=%g gamma=%g)",
+                 bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.gamma);
+    } else if (all) {
+        j->next_fit = wall_ms(); /* fitted in another time unit: refit now */
+        log_notice("model: the stored fit has unit_days %g, not %d: refitting", unit,
+                   j->cfg->model_unit_days);
+    } else {
+        j->next_fit = wall_ms() + interval;
+        if (stored)
+            log_info("model: no good fit stored yet");
+    }
+    return 0;
+}
+
+/* The watermark, the applied count and the refit request, in one round trip. */
+static int read_poll(clm_model_job *j, redisContext *rc, poll_state *ps)
+{
+    const clm_config *cfg = j->cfg;
+    for (size_t t = 0; t < cfg->kafka_topic_count; t++) {
+        char key[512];
+        clm_store_maxts_key(key, sizeof(key), cfg->redis_prefix, cfg->kafka_group_id,
+                            cfg->kafka_topics[t]);
+        redisAppendCommand(rc, "HVALS %s", key);
+    }
+    redisAppendCommand(rc, "HGET %sstats applied", cfg->redis_prefix);
+    redisAppendCommand(rc, "HMGET %s refit_requested refit_done", j->model_key);
+    int64_t best = CLM_NO_TS;
+    int r = 0;
+    size_t n = cfg->kafka_topic_count + 2;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+            return -EIO;
+        if (i < cfg->kafka_topic_count) {
+            for (size_t k = 0; rep->type == REDIS_REPLY_ARRAY && k < rep->elements; k++) {
+                const redisReply *e = rep->element[k];
+                int64_t v = e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : CLM_NO_TS;
+                if (v != CLM_NO_TS && (best == CLM_NO_TS || v > best))
+                    best = v;
+            }
+        } else if (i == cfg->kafka_topic_count) {
+            ps->applied = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+        } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+            copy_reply(rep->element[0], ps->request, sizeof(ps->request));
+            copy_reply(rep->element[1], ps->done, sizeof(ps->done));
+        } else {
+            r = -EPROTO; /* <prefix>model is not a hash */
+        }
+        freeReplyObject(rep);
+    }
+    ps->now_day = best == CLM_NO_TS
+                      ? CLM_NO_TS
+                      : clm_day_of_ms(best - cfg->events_allowed_lateness_s * 1000);
+    return r;
+}
+
+static int sample_push(sample *s, const summary *c)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4096;
+        summary *nv = realloc(s->v, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        s->v = nv;
+        s->cap = cap;
+    }
+    s->v[s->n++] = *c;
+    return 0;
+}
+
+static void sample_free(sample *s)
+{
+    free(s->v);
+    free(s->x);
+    free(s->t_x);
+    free(s->T);
+    free(s->m_x);
+    *s = (sample){ 0 };
+}
+
+typedef struct keyed {
+    uint64_t hash;
+    size_t index;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Indices of the entries whose key hash was already seen, sorted, so that a
+ * key SCAN returned twice counts once. Returns 0 with *dup (to free) and
+ * *ndup, or -ENOMEM. */
+static int find_repeats(const uint64_t *hashes, size_t n, size_t **dup, size_t *ndup)
+{
+    keyed *k = malloc((n ? n : 1) * sizeof(*k));
+    size_t *d = malloc((n ? n : 1) * sizeof(*d));
+    if (!k || !d) {
+        free(k);
+        free(d);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        k[i] = (keyed){ hashes[i], i };
+    if (n)
+        qsort(k, n, sizeof(*k), keyed_cmp);
+    size_t m = 0;
+    for (size_t i = 1; i < n; i++)
+        if (k[i].hash == k[i - 1].hash)
+            d[m++] = k[i].index;
+    free(k);
+    *dup = d;
+    *ndup = m;
+    return 0;
+}
+
+static int summary_cmp(const void *a, const void *b)
+{
+    const summary *x = a, *y = b;
+    const double u[4] = { x->x, x->t_x, x->T, x->m_x }, v[4] = { y->x, y->t_x, y->T, y->m_x };
+    for (int k = 0; k < 4; k++)
+        if (u[k] != v[k])
+            return u[k] < v[k] ? -1 : 1;
+    return 0;
+}
+
+/* Drops the repeats find_repeats reports, sorts the summaries (so the fit
+ * sees the same input in the same order whatever order SCAN returned), and
+ * fills the columns, freeing the rows. Returns 0 or -ENOMEM. */
+static int sample_finish(sample *s)
+{
+    size_t *dup, ndup;
+    uint64_t *hashes = malloc((s->n ? s->n : 1) * sizeof(*hashes));
+    if (!hashes)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->n; i++)
+        hashes[i] = s->v[i].key_hash;
+    int r = find_repeats(hashes, s->n, &dup, &ndup);
+    free(hashes);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < ndup; i++)
+        s->v[dup[i]].x = -1; /* marks a repeat */
+    free(dup);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].x >= 0)
+            s->v[w++] = s->v[i];
+    s->n = w;
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), summary_cmp);
+    size_t size = (s->n ? s->n : 1) * sizeof(double);
+    if (!(s->x = malloc(size)) || !(s->t_x = malloc(size)) || !(s->T = malloc(size)) ||
+        !(s->m_x = malloc(size)))
+        return -ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        s->x[i] = s->v[i].x;
+        s->t_x[i] = s->v[i].t_x;
+        s->T[i] = s->v[i].T;
+        s->m_x[i] = s->v[i].m_x;
+    }
+    free(s->v);
+    s->v = NULL;
+    s->cap = 0;
+    return 0;
+}
+
+/* A customer's `rfm` reply as the model's summary. Returns 1 for a customer
+ * with a purchase, 0 for one without (or without the field), -EINVAL for a
+ * malformed field. */
+static int summary_of(const clm_model_job *j, const redisReply *v, int64_t now_day, double *x,
+                      double *t_x, double *T, double *m_x)
+{
+    if (!v || v->type != REDIS_REPLY_STRING)
+        return 0;
+    clm_rfm rfm;
+    clm_rfm_init(&rfm);
+    if (clm_rfm_load_field(&rfm, "rfm", 3, v->str, v->len) != 1)
+        return -EINVAL;
+    if (rfm.first_day < 0)
+        return 0;
+    clm_rfm_stats(&rfm, now_day, (double)j->cfg->model_unit_days, x, t_x, T, m_x);
+    return 1;
+}
+
+/* Calls page_fn for every page of SCAN MATCH <prefix>customer:*, between
+ * pages giving up with -ECANCELED when the job is stopping. */
+typedef int (*page_fn)(clm_model_job *j, redisContext *rc, const redisReply *keys, void *ctx);
+
+static int scan_customers(clm_model_job *j, redisContext *rc, page_fn fn, void *ctx)
+{
+    char pattern[256], cursor[32] = "0";
+    snprintf(pattern, sizeof(pattern), "%scustomer:*", j->cfg->redis_prefix);
+    do {
+        if (atomic_load(&j->stopping))
+            return -ECANCELED;
+        redisReply *page = redisCommand(rc, "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
+        if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+            page->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(page);
+            return -EIO;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
+        int r = fn(j, rc, page->element[1], ctx);
+        freeReplyObject(page);
+        if (r < 0)
+            return r;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+typedef struct read_ctx {
+    sample *s;
+    int64_t now_day;
+    size_t malformed;
+} read_ctx;
+
+static int read_page(clm_model_job *j, redisContext *rc, const redisReply *keys, void *vctx)
+{
+    read_ctx *x = vctx;
+    for (size_t i = 0; i < keys->elements; i++)
+        redisAppendCommand(rc, "HGET %b rfm", keys->element[i]->str, (size_t)keys->element[i]->len);
+    int r = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *v;
+        if (redisGetReply(rc, (void **)&v) != REDIS_OK)
+            return -EIO;
+        summary c;
+        int k = summary_of(j, v, x->now_day, &c.x, &c.t_x, &c.T, &c.m_x);
+        freeReplyObject(v);
+        if (k < 0)
+            x->malformed++;
+        if (k > 0 && r == 0) {
+            c.key_hash = clm_dedup_hash(keys->element[i]->str, keys->element[i]->len);
+            r = sample_push(x->s, &c);
+        }
+    }
+    return r;
+}
+
+/* ---- scoring ------------------------------------------------------------ */
+
+/* The four predictions in micro-units, or false when one is not finite. */
+static bool predict(const clm_model_job *j, const clm_bgnbd_params *bg, const clm_gg_params *gg,
+                    double x, double t_x, double T, double m_x, int64_t out[4])
+{
+    const clm_config *cfg = j->cfg;
+    clm_clv_opts o = { .margin = cfg->kpi_gross_margin,
+                       .annual_discount = cfg->model_discount_rate,
+                       .periods_per_year = DAYS_PER_YEAR / cfg->model_unit_days,
+                       .horizon = (unsigned)cfg->model_horizon };
+    double v[4];
+    v[0] = clm_bgnbd_p_alive(bg, x, t_x, T);
+    v[1] = clm_bgnbd_expected_purchases(bg, (double)cfg->model_horizon, x, t_x, T);
+    if (x > 0 && !(m_x > 0)) {
+        /* repeat purchases that were all free are outside the spend model:
+         * the population mean spend, with this customer's purchase process */
+        double own = clm_gg_expected_spend(gg, x, 1.0);
+        v[2] = clm_gg_expected_spend(gg, 0, 0);
+        v[3] = clm_clv_discounted(bg, gg, x, t_x, T, 1.0, &o) / own * v[2];
+    } else {
+        v[2] = clm_gg_expected_spend(gg, x, m_x);
+        v[3] = clm_clv_discounted(bg, gg, x, t_x, T, m_x, &o);
+    }
+    for (int k = 0; k < 4; k++) {
+        if (!isfinite(v[k]) || fabs(v[k]) > 9e12)
+            return false;
+        out[k] = (int64_t)llround(v[k] * 1e6);
+    }
+    return true;
+}
+
+typedef struct score_ctx {
+    clm_bgnbd_params bg;
+    clm_gg_params gg;
+    int64_t now_day;
+    uint64_t *key_hash; /* every customer scored: its key's hash */
+    int64_t *clv;       /* and its clv_model in micro-units */
+    size_t n, cap;
+    size_t written, unpredictable;
+} score_ctx;
+
+static int score_page(clm_model_job *j, redisContext *rc, const redisReply *keys, void *vctx)
+{
+    score_ctx *x = vctx;
+    const char *fields[5] = { "rfm", "p_alive", j->ey_field, "expected_spend", "clv_model" };
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *argv[7] = { "HMGET", keys->element[i]->str };
+        size_t lens[7] = { 5, keys->element[i]->len };
+        for (int f = 0; f < 5; f++) {
+            argv[2 + f] = fields[f];
+            lens[2 + f] = strlen(fields[f]);
+        }
+        redisAppendCommandArgv(rc, 7, argv, lens);
+    }
+    size_t sets = 0;
+    int r = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *h;
+        if (redisGetReply(rc, (void **)&h) != REDIS_OK)
+            return -EIO;
+        double cx, ct, cT, cm;
+        int64_t v[4];
+        if (h->type != REDIS_REPLY_ARRAY || h->elements != 5 ||
+            summary_of(j, h->element[0], x->now_day, &cx, &ct, &cT, &cm) <= 0) {
+            freeReplyObject(h);
+            continue;
+        }
+        if (!predict(j, &x->bg, &x->gg, cx, ct, cT, cm, v)) {
+            x->unpredictable++;
+            freeReplyObject(h);
+            continue;
+        }
+        char text[4][32];
+        bool same = true;
+        for (int k = 0; k < 4; k++) {
+            clm_micros_format(v[k], text[k], sizeof(text[k]));
+            const redisReply *old = h->element[1 + k];
+            same &= old->type == REDIS_REPLY_STRING && strcmp(old->str, text[k]) == 0;
+        }
+        freeReplyObject(h);
+        if (!same) {
+            const char *argv[10] = { "HSET", keys->element[i]->str, "p_alive", text[0],
+                                     j->ey_field, text[1], "expected_spend", text[2],
+                                     "clv_model", text[3] };
+            size_t lens[10];
+            for (int a = 0; a < 10; a++)
+                lens[a] = strlen(argv[a]);
+            lens[1] = keys->element[i]->len;
+            redisAppendCommandArgv(rc, 10, argv, lens);
+            sets++;
+        }
+        if (x->n == x->cap) {
+            size_t cap = x->cap ? x->cap * 2 : 4096;
+            uint64_t *nh = realloc(x->key_hash, cap * sizeof(*nh));
+            if (nh)
+                x->key_hash = nh;
+            int64_t *nc = realloc(x->clv, cap * sizeof(*nc));
+            if (nc)
+                x->clv = nc;
+            if (!nh || !nc) {
+                r = -ENOMEM;
+                continue;
+            }
+            x->cap = cap;
+        }
+        x->key_hash[x->n] = clm_dedup_hash(keys->element[i]->str, keys->element[i]->len);
+        x->clv[x->n++] = v[3];
+    }
+    x->written += sets;
+    int d = drain(rc, sets);
+    return d < 0 ? d : r;
+}
+
+/* Writes clv_model_sum and clv_model_avg into every <prefix>kpi:<N>d; with
+ * only_missing, only where a KPI rewrite removed them (HSETNX). */
+static int write_kpi_fields(clm_model_job *j, redisContext *rc, bool only_missing)
+{
+    const clm_config *cfg = j->cfg;
+    if (!j->clv_sum[0])
+        return 0;
+    for (size_t w = 0; w < cfg->kpi_window_count; w++) {
+        char key[160];
+        snprintf(key, sizeof(key), "%skpi:%dd", cfg->redis_prefix, cfg->kpi_windows[w]);
+        if (only_missing) {
+            redisAppendCommand(rc, "HSETNX %s clv_model_sum %s", key, j->clv_sum);
+            redisAppendCommand(rc, "HSETNX %s clv_model_avg %s", key, j->clv_avg);
+        } else {
+            redisAppendCommand(rc, "HSET %s clv_model_sum %s clv_model_avg %s", key, j->clv_sum,
+                               j->clv_avg);
+        }
+    }
+    return drain(rc, cfg->kpi_window_count * (only_missing ? 2 : 1));
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* The scoring pass with the last good parameters (see model_job.h). */
+static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long applied)
+{
+    score_ctx x = { .now_day = now_day };
+    if (clm_model_job_params(j, &x.bg, &x.gg) < 0)
+        return 0;
+    long long t0 = clm_now_ms();
+    int r = scan_customers(j, rc, score_page, &x);
+    if (r < 0)
+        goto out_free;
+    /* the portfolio: each customer once */
+    size_t *dup = NULL, ndup = 0;
+    if ((r = find_repeats(x.key_hash, x.n, &dup, &ndup)) < 0)
+        goto out_free;
+    for (size_t i = 0; i < ndup; i++)
+        x.clv[dup[i]] = 0;
+    free(dup);
+    int64_t sum = 0;
+    for (size_t i = 0; i < x.n; i++)
+        sum = sat_add(sum, x.clv[i]);
+    size_t customers = x.n - ndup;
+    int64_t avg = customers ? (int64_t)llround((double)sum / (double)customers) : 0;
+    clm_micros_format(sum, j->clv_sum, sizeof(j->clv_sum));
+    clm_micros_format(avg, j->clv_avg, sizeof(j->clv_avg));
+
+    char day[16], at[24], count[24];
+    clm_day_format(now_day, day);
+    snprintf(at, sizeof(at), "%lld", wall_ms());
+    snprintf(count, sizeof(count), "%zu", customers);
+    const char *argv[] = { "HSET", j->model_key, "clv_model_sum", j->clv_sum, "clv_model_avg",
+                           j->clv_avg, "scored_customers", count, "scored_day", day,
+                           "scored_at", at };
+    if ((r = command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv)) < 0 ||
+        (r = write_kpi_fields(j, rc, false)) < 0)
+        goto out_free;
+    j->pass_end = clm_now_ms();
+    j->pass_cost = j->pass_end - t0;
+    j->pass_day = now_day;
+    j->pass_applied = applied;
+    if (x.unpredictable)
+        log_warn("model: no prediction for %zu customers (a value was not finite)", x.unpredictable);
+    log_debug("model: scored %zu customers as of %s in %lld ms, %zu updated; clv_model_sum %s",
+              customers, day, j->pass_cost, x.written, j->clv_sum);
+out_free:
+    free(x.key_hash);
+    free(x.clv);
+    return r;
+}
+
+/* ---- fitting ------------------------------------------------------------ */
+
+static int write_failure(clm_model_job *j, redisContext *rc, const char *why)
+{
+    char at[24];
+    snprintf(at, sizeof(at), "%lld", wall_ms());
+    const char *argv[] = { "HSET", j->model_key, "status", "failed", "last_error", why,
+                           "attempted_at", at };
+    return command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+}
+
+static int write_fit(clm_model_job *j, redisContext *rc, const clm_bgnbd_params *bg,
+                     const clm_fit_report *br, const clm_gg_params *gg, const clm_fit_report *gr,
+                     size_t customers, size_t repeat, long long fit_ms, int64_t now_day)
+{
+    char v[16][40];
+    const char *names[16] = { "r", "alpha", "a", "b", "bgnbd_ll", "p", "q", "gamma", "gg_ll",
+                              "customers", "repeat_customers", "fit_ms", "fitted_at",
+                              "now_day", "unit_days", "horizon" };
+    double d[9] = { bg->r, bg->alpha, bg->a, bg->b, br->loglik, gg->p, gg->q, gg->gamma,
+                    gr->loglik };
+    for (int k = 0; k < 9; k++)
+        snprintf(v[k], sizeof(v[k]), "%.17g", d[k]);
+    snprintf(v[9], sizeof(v[9]), "%zu", customers);
+    snprintf(v[10], sizeof(v[10]), "%zu", repeat);
+    snprintf(v[11], sizeof(v[11]), "%lld", fit_ms);
+    snprintf(v[12], sizeof(v[12]), "%lld", wall_ms());
+    clm_day_format(now_day, v[13]);
+    snprintf(v[14], sizeof(v[14]), "%d", j->cfg->model_unit_days);
+    snprintf(v[15], sizeof(v[15]), "%d", j->cfg->model_horizon);
+    const char *argv[2 + 2 * 16 + 4];
+    int argc = 0;
+    argv[argc++] = "HSET";
+    argv[argc++] = j->model_key;
+    for (int k = 0; k < 16; k++) {
+        argv[argc++] = names[k];
+        argv[argc++] = v[k];
+    }
+    argv[argc++] = "status";
+    argv[argc++] = "ok";
+    argv[argc++] = "attempted_at";
+    argv[argc++] = v[12];
+    redisAppendCommandArgv(rc, argc, argv, NULL);
+    redisAppendCommand(rc, "HDEL %s last_error", j->model_key);
+    return drain(rc, 2);
+}
+
+/* One fit, then a scoring pass when it succeeded. Returns 0 when the outcome
+ * is recorded in <prefix>model (success or a failure with its reason), or
+ * -EIO, -EPROTO, -ECANCELED when it could not be. */
+static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
+{
+    const clm_config *cfg = j->cfg;
+    long long t0 = clm_now_ms();
+    char why[512] = "", err[256] = "";
+    sample s = { 0 };
+    double *gx = NULL, *gm = NULL;
+    int r;
+    if (ps->now_day == CLM_NO_TS) {
+        snprintf(why, sizeof(why), "no event-time watermark yet: no event was applied");
+        goto out_failed;
+    }
+    read_ctx rx = { .s = &s, .now_day = ps->now_day };
+    r = scan_customers(j, rc, read_page, &rx);
+    if (r == 0)
+        r = sample_finish(&s);
+    if (r == -ENOMEM) {
+        snprintf(why, sizeof(why), "out of memory reading %zu customers", s.n);
+        goto out_failed;
+    }
+    if (r < 0)
+        goto out_free;
+    if (rx.malformed)
+        log_warn("model: %zu customers have a malformed rfm field; left out of the fit",
+                 rx.malformed);
+    if (s.n < (size_t)cfg->model_min_customers) {
+        snprintf(why, sizeof(why), "too few customers: %zu with a purchase, model.min_customers "
+                 "is %d", s.n, cfg->model_min_customers);
+        goto out_failed;
+    }
+    clm_bgnbd_params bg;
+    clm_gg_params gg;
+    clm_fit_report br, gr;
+    if ((r = clm_bgnbd_fit(s.x, s.t_x, s.T, NULL, s.n, NULL, NULL, &bg, &br, err, sizeof(err))) < 0) {
+        snprintf(why, sizeof(why), "BG/NBD over %zu customers: %s", s.n, err);
+        goto out_failed;
+    }
+    size_t ng = 0;
+    gx = malloc(s.n * sizeof(*gx));
+    gm = malloc(s.n * sizeof(*gm));
+    if (!gx || !gm) {
+        snprintf(why, sizeof(why), "out of memory for %zu customers", s.n);
+        goto out_failed;
+    }
+    for (size_t i = 0; i < s.n; i++)
+        if (s.x[i] > 0 && s.m_x[i] > 0) {
+            gx[ng] = s.x[i];
+            gm[ng++] = s.m_x[i];
+        }
+    if ((r = clm_gg_fit(gx, gm, NULL, ng, NULL, NULL, &gg, &gr, err, sizeof(err))) < 0) {
+        snprintf(why, sizeof(why), "Gamma-Gamma over %zu repeat customers: %s", ng, err);
+        goto out_failed;
+    }
+    long long fit_ms = clm_now_ms() - t0;
+    if ((r = write_fit(j, rc, &bg, &br, &gg, &gr, s.n, ng, fit_ms, ps->now_day)) < 0)
+        goto out_free;
+    set_params(j, &bg, &gg);
+    log_info("model: fitted %zu customers (%zu repeat) in %lld ms: r=%.4g alpha=%.4g a=%.4g "
+             "b=%.4g, p=%.4g q=%.4g gamma=%.4g", s.n, ng, fit_ms, bg.r, bg.alpha, bg.a, bg.b,
+             gg.p, gg.q, gg.gamma);
+    sample_free(&s); /* before the pass, which needs its own memory */
+    r = score(j, rc, ps->now_day, ps->applied);
+    goto out_free;
+
+out_failed:
+    log_warn("model: fit failed, %s: %s",
+             clm_model_job_params(j, NULL, NULL) == 0 ? "keeping the last good parameters"
+                                                      : "no parameters yet", why);
+    r = write_failure(j, rc, why);
+out_free:
+    free(gx);
+    free(gm);
+    sample_free(&s);
+    return r;
+}
+
+/* ---- the thread --------------------------------------------------------- */
+
+static int step(clm_model_job *j, redisContext *rc)
+{
+    int r;
+    if (!j->loaded) {
+        if ((r = load_model(j, rc)) < 0)
+            return r;
+        j->loaded = true;
+    }
+    poll_state ps;
+    if ((r = read_poll(j, rc, &ps)) < 0)
+        return r;
+    bool requested = ps.request[0] && strcmp(ps.request, ps.done) != 0;
+    if (requested || wall_ms() >= j->next_fit) {
+        if ((r = attempt(j, rc, &ps)) < 0)
+            return r;
+        if (requested) {
+            const char *argv[] = { "HSET", j->model_key, "refit_done", ps.request };
+            if ((r = command_argv(rc, 4, argv)) < 0)
+                return r;
+        }
+        j->next_fit = wall_ms() + (long long)j->cfg->model_refit_interval_s * 1000;
+        return 0;
+    }
+    long long gap = j->pass_cost * 10 > RESCORE_MIN_MS ? j->pass_cost * 10 : RESCORE_MIN_MS;
+    if (ps.now_day != CLM_NO_TS && clm_model_job_params(j, NULL, NULL) == 0 &&
+        (j->pass_end == 0 ||
+         ((ps.now_day != j->pass_day || ps.applied != j->pass_applied) &&
+          clm_now_ms() - j->pass_end >= gap)))
+        return score(j, rc, ps.now_day, ps.applied);
+    return write_kpi_fields(j, rc, true);
+}
+
+static void *model_main(void *arg)
+{
+    clm_model_job *j = arg;
+    while (!atomic_load(&j->stopping)) {
+        char err[256];
+        redisContext *rc = clm_redis_get(j->redis, err, sizeof(err));
+        int r = rc ? step(j, rc) : 0;
+        if (r == -EIO)
+            clm_redis_drop(j->redis);
+        else if (r == -EPROTO)
+            log_err("model: %s is not a hash or Redis refused a write", j->model_key);
+        for (int waited = 0; waited < 1000 && !atomic_load(&j->stopping); waited += 10)
+            sleep_ms(10);
+    }
+    return NULL;
+}
+
+int clm_model_job_start(clm_model_job *j)
+{
+    int r = pthread_create(&j->thread, NULL, model_main, j);
+    if (r)
+        return -r;
+    j->started = true;
+    return 0;
+}
+
+void clm_model_job_stop(clm_model_job *j)
+{
+    if (!j || !j->started)
+        return;
+    atomic_store(&j->stopping, true);
+    pthread_join(j->thread, NULL);
+    j->started = false;
+}
+
+void clm_model_job_free(clm_model_job *j)
+{
+    if (!j)
+        return;
+    clm_model_job_stop(j);
+    clm_redis_free(j->redis);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}

@@ -1,0 +1,70 @@
+/* daemon/model_job.h - predictive CLV: the BG/NBD and Gamma-Gamma models
+ * fitted in the background, and their predictions on every customer.
+ *
+ * A thread with its own Redis connection. Once a second it reads the
+ * event-time watermark, <prefix>stats applied and <prefix>model
+ * refit_requested; then:
+ *   fit   when `clmctl refit` asked for one (refit_requested) or
+ *         model.refit_interval_s passed since the last fit (on start: since
+ *         the fitted_at stored in <prefix>model; with none stored, since
+ *         start). It SCANs <prefix>customer:* reading the `rfm` field
+ *         (core/rfm.h) of each, pipelined per page, turns it into (x, t_x, T)
+ *         in model.unit_days units with T measured to the model's now (the
+ *         UTC day of the greatest partition max_ts minus
+ *         events.allowed_lateness_s), and fits BG/NBD over every customer
+ *         with a purchase and Gamma-Gamma over those with a repeat purchase
+ *         day and a positive mean repeat spend. From the same data, the
+ *         same parameters, whatever fitted before (each fit starts from the
+ *         defaults of core/bgnbd.h and core/gammagamma.h). A fit that
+ *         succeeds replaces the parameters in <prefix>model (status "ok");
+ *         one that fails keeps them and sets status "failed" and last_error.
+ *   score after each successful fit, and with the last good parameters when
+ *         the watermark's day moved or events were applied since the last
+ *         pass (at most once a minute, and at least ten times the last pass's
+ *         duration apart): on every customer with a purchase, p_alive,
+ *         expected_purchases_<model.horizon>, expected_spend and clv_model,
+ *         written only where the value changed; then clv_model_sum and
+ *         clv_model_avg into <prefix>model and every <prefix>kpi:<N>d.
+ * The KPI job replaces the <prefix>kpi:<N>d hashes whole (DEL + HSET), so
+ * every second this job puts its two fields back into any of them that lost
+ * them (HSETNX): they are missing for at most about a second after a rewrite,
+ * and <prefix>model always has them.
+ * It only reads the customer hashes the writer writes and adds fields the
+ * writer never writes, so ingestion does not wait for it, and nothing is
+ * written before the first fit.
+ *
+ * Threads: clm_model_job_params from any thread; the rest from the owner.
+ */
+#ifndef CLM_DAEMON_MODEL_JOB_H
+#define CLM_DAEMON_MODEL_JOB_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/bgnbd.h"
+#include "core/gammagamma.h"
+#include "daemon/redis.h"
+
+typedef struct clm_model_job clm_model_job;
+
+/* The config must outlive the job. Returns NULL with errbuf set. */
+clm_model_job *clm_model_job_new(const clm_config *cfg, const clm_redis_opts *redis,
+                                 char *errbuf, size_t errsize);
+
+/* Starts the thread. Returns 0 or a negative errno. */
+int clm_model_job_start(clm_model_job *j);
+
+/* The parameters of the last good fit: this process's, or the ones stored
+ * in <prefix>model when it started (same model.unit_days). Returns 0 and
+ * sets *bg and *gg (either may be NULL), or -ENOENT before there is one
+ * (outputs untouched). Any thread; takes a mutex briefly. */
+int clm_model_job_params(clm_model_job *j, clm_bgnbd_params *bg, clm_gg_params *gg);
+
+/* Ends the thread, after the fit or page of a pass under way. No-op when not
+ * started. */
+void clm_model_job_stop(clm_model_job *j);
+
+/* Stops and frees; accepts NULL. */
+void clm_model_job_free(clm_model_job *j);
+
+#endif
