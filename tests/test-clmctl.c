@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,6 +137,65 @@ static void populate(redisContext *c)
     cmd(c, "ZADD t[1]:buckets 20510 2026-02-26 20511 2026-02-27 20512 2026-02-28 20513 2026-03-01");
 }
 
+/* The churn-risk keys: three customers at or above the threshold, by risk
+ * 0.9559 (c-7: reasons stored unsorted, two equal), 0.7712 (c-8) and 0.7
+ * (c-9: no hash), and four alerts with fixed ids, oldest first. Risk is the
+ * noisy-OR of the contributions: c-7 1 - 0.1 x 0.7 x 0.7 x 0.9 = 0.9559,
+ * c-8 1 - 0.6 x 0.3813 = 0.77122. */
+static const char *const alert_json[] = {
+    "{\"alert_id\":\"0000000000000000000000000000000a\",\"kind\":\"churn_risk\","
+    "\"customer_id\":\"c-8\",\"risk\":0.7712,\"previous_risk\":0.41,\"stage\":\"visitor\","
+    "\"clv\":1250.5,\"clv_rate\":310.2,\"reasons\":[{\"signal\":\"payment_failed\",\"value\":3,"
+    "\"weight\":0.4,\"contribution\":0.4},{\"signal\":\"inactivity\",\"value\":23,\"weight\":0.75,"
+    "\"contribution\":0.6187}],\"event_ts\":\"2026-02-28T00:00:00.000Z\","
+    "\"emitted_at\":\"2026-03-01T09:00:00.000Z\","
+    "\"source\":{\"topic\":\"clm.events\",\"partition\":3,\"offset\":1234}}",
+    "{\"alert_id\":\"0000000000000000000000000000000b\",\"kind\":\"churned\","
+    "\"customer_id\":\"c-7\",\"risk\":0.9559,\"previous_risk\":0.8,\"stage\":\"churned\","
+    "\"clv\":80,\"clv_rate\":0,\"reasons\":[],\"event_ts\":\"2026-03-01T10:00:00.000Z\","
+    "\"emitted_at\":\"2026-03-01T10:00:01.500Z\","
+    "\"source\":{\"topic\":\"clm.events\",\"partition\":1,\"offset\":77}}",
+    "{\"alert_id\":\"0000000000000000000000000000000c\",\"kind\":\"suppressed_summary\","
+    "\"suppressed\":120,\"since\":\"2026-03-01T10:00:00.000Z\","
+    "\"emitted_at\":\"2026-03-01T11:00:00.000Z\"}",
+    "{\"alert_id\":\"0000000000000000000000000000000d\",\"kind\":\"churn_risk\","
+    "\"customer_id\":\"c-7\",\"risk\":0.9559,\"previous_risk\":0.6,\"stage\":\"buyer\","
+    "\"clv\":80.25,\"clv_rate\":12.5,\"reasons\":[{\"signal\":\"tickets\",\"value\":4,"
+    "\"weight\":0.3,\"contribution\":0.3},{\"signal\":\"nps_detractor\",\"value\":2,"
+    "\"weight\":0.9,\"contribution\":0.9},{\"signal\":\"low_csat\",\"value\":1,\"weight\":0.3,"
+    "\"contribution\":0.3},{\"signal\":\"inactivity\",\"value\":40,\"weight\":0.75,"
+    "\"contribution\":0.1}],\"event_ts\":\"2026-03-02T00:00:00.000Z\","
+    "\"emitted_at\":\"2026-03-02T08:30:00.250Z\","
+    "\"source\":{\"topic\":\"clm.events\",\"partition\":1,\"offset\":80}}",
+};
+#define NALERTS (sizeof(alert_json) / sizeof(alert_json[0]))
+
+static void populate_risk(redisContext *c)
+{
+    cmd(c, "ZADD t[1]:at_risk 0.7712 c-8 0.9559 c-7 0.7 c-9");
+    cmd(c, "HSET t[1]:customer:c-7 stage buyer clv 80.25 risk 0.9559 risk_at 2026-03-01 "
+           "last_seen 1770000000000 risk_reasons %s",
+        "[{\"signal\":\"tickets\",\"value\":4,\"contribution\":0.3},"
+        "{\"signal\":\"nps_detractor\",\"value\":2,\"contribution\":0.9},"
+        "{\"signal\":\"low_csat\",\"value\":1,\"contribution\":0.3},"
+        "{\"signal\":\"inactivity\",\"value\":40,\"contribution\":0.1}]");
+    cmd(c, "HSET t[1]:customer:c-8 stage visitor clv 1250.5 clv_pred 2100.25 risk 0.7712 "
+           "risk_at 2026-02-28 last_seen 1772360100123 risk_reasons %s",
+        "[{\"signal\":\"payment_failed\",\"value\":3,\"contribution\":0.4},"
+        "{\"signal\":\"inactivity\",\"value\":23,\"contribution\":0.6187}]");
+    static const char *const kinds[NALERTS] = { "churn_risk", "churned", "suppressed_summary",
+                                                "churn_risk" };
+    static const char *const customers[NALERTS] = { "c-8", "c-7", "", "c-7" };
+    static const char *const risks[NALERTS] = { "0.7712", "0.9559", "", "0.9559" };
+    for (size_t i = 0; i < NALERTS; i++) {
+        char id[16], alert_id[40];
+        snprintf(id, sizeof(id), "%zu-1", i + 1);
+        snprintf(alert_id, sizeof(alert_id), "%031d%c", 0, (char)('a' + i));
+        cmd(c, "XADD t[1]:alerts MAXLEN ~ 1000 %s alert_id %s kind %s customer_id %s risk %s json %s",
+            id, alert_id, kinds[i], customers[i], risks[i], alert_json[i]);
+    }
+}
+
 static void write_config(const char *path, int port)
 {
     FILE *f = fopen(path, "w");
@@ -170,6 +230,7 @@ static int setup(void **state)
         return -1;
     }
     populate(c);
+    populate_risk(c);
     redisFree(c);
     write_config(F.config, harness_redis_port(F.redis));
     return 0;
@@ -458,7 +519,7 @@ static void test_usage_errors(void **state)
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, NULL);
-    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages or days)\n"
+    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts or refit)\n"
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(0, "--version", NULL);
@@ -503,6 +564,330 @@ static void test_redis_unreachable(void **state)
     unlink(config);
 }
 
+/* ---- at-risk ------------------------------------------------------------- */
+
+/* Highest risk first; c-7's reasons by contribution, the equal tickets and
+ * low_csat in their stored order, inactivity (the fourth) left out; c-9 has
+ * no hash. Widths: rank 4, customer 8, risk 6, stage 7 (visitor), clv 6
+ * (1250.5), clv_pred 8, last_seen 10; rank, risk and money right-aligned.
+ * last_seen 1770000000000 is 2026-02-02, 1772360100123 2026-03-01 (see
+ * test_customer). */
+static void test_at_risk_table(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    out = run(0, "-c", F.config, "at-risk", NULL);
+    assert_string_equal(out,
+                        "rank  customer    risk  stage       clv  clv_pred  last_seen   reasons\n"
+                        "   1  c-7       0.9559  buyer     80.25         -  2026-02-02  "
+                        "nps_detractor 0.90, tickets 0.30, low_csat 0.30\n"
+                        "   2  c-8       0.7712  visitor  1250.5   2100.25  2026-03-01  "
+                        "inactivity 0.62, payment_failed 0.40\n"
+                        "   3  c-9       0.7000  -             -         -  -           -\n");
+    free(out);
+
+    out = run(0, "-c", F.config, "at-risk", "--top", "1", NULL);
+    assert_string_equal(out,
+                        "rank  customer    risk  stage    clv  clv_pred  last_seen   reasons\n"
+                        "   1  c-7       0.9559  buyer  80.25         -  2026-02-02  "
+                        "nps_detractor 0.90, tickets 0.30, low_csat 0.30\n");
+    free(out);
+}
+
+/* Risk as a number of 4 decimals (Redis returns the score 0.9559 as
+ * 0.95589999999999997), hash fields as stored, null where absent, every
+ * reason sorted. */
+static void test_at_risk_json(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    out = run(0, "-c", F.config, "at-risk", "--json", NULL);
+    assert_string_equal(out, "[\n"
+                             "  {\n"
+                             "    \"customer_id\": \"c-7\",\n"
+                             "    \"risk\": 0.9559,\n"
+                             "    \"stage\": \"buyer\",\n"
+                             "    \"clv\": \"80.25\",\n"
+                             "    \"clv_pred\": null,\n"
+                             "    \"last_seen\": \"1770000000000\",\n"
+                             "    \"risk_at\": \"2026-03-01\",\n"
+                             "    \"reasons\": [\n"
+                             "      {\n"
+                             "        \"signal\": \"nps_detractor\",\n"
+                             "        \"value\": 2,\n"
+                             "        \"contribution\": 0.9\n"
+                             "      },\n"
+                             "      {\n"
+                             "        \"signal\": \"tickets\",\n"
+                             "        \"value\": 4,\n"
+                             "        \"contribution\": 0.3\n"
+                             "      },\n"
+                             "      {\n"
+                             "        \"signal\": \"low_csat\",\n"
+                             "        \"value\": 1,\n"
+                             "        \"contribution\": 0.3\n"
+                             "      },\n"
+                             "      {\n"
+                             "        \"signal\": \"inactivity\",\n"
+                             "        \"value\": 40,\n"
+                             "        \"contribution\": 0.1\n"
+                             "      }\n"
+                             "    ]\n"
+                             "  },\n"
+                             "  {\n"
+                             "    \"customer_id\": \"c-8\",\n"
+                             "    \"risk\": 0.7712,\n"
+                             "    \"stage\": \"visitor\",\n"
+                             "    \"clv\": \"1250.5\",\n"
+                             "    \"clv_pred\": \"2100.25\",\n"
+                             "    \"last_seen\": \"1772360100123\",\n"
+                             "    \"risk_at\": \"2026-02-28\",\n"
+                             "    \"reasons\": [\n"
+                             "      {\n"
+                             "        \"signal\": \"inactivity\",\n"
+                             "        \"value\": 23,\n"
+                             "        \"contribution\": 0.6187\n"
+                             "      },\n"
+                             "      {\n"
+                             "        \"signal\": \"payment_failed\",\n"
+                             "        \"value\": 3,\n"
+                             "        \"contribution\": 0.4\n"
+                             "      }\n"
+                             "    ]\n"
+                             "  },\n"
+                             "  {\n"
+                             "    \"customer_id\": \"c-9\",\n"
+                             "    \"risk\": 0.7,\n"
+                             "    \"stage\": null,\n"
+                             "    \"clv\": null,\n"
+                             "    \"clv_pred\": null,\n"
+                             "    \"last_seen\": null,\n"
+                             "    \"risk_at\": null,\n"
+                             "    \"reasons\": []\n"
+                             "  }\n"
+                             "]\n");
+    free(out);
+}
+
+/* A prefix with no keys: nobody at risk, no alerts; not an error. */
+static void test_at_risk_empty(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    out = run(0, "-c", F.config, "--prefix", "e:", "at-risk", NULL);
+    assert_string_equal(out, "no customer is at or above the alert threshold (e:at_risk is empty)\n");
+    free(out);
+    out = run(0, "-c", F.config, "--prefix", "e:", "--json", "at-risk", NULL);
+    assert_string_equal(out, "[]\n");
+    free(out);
+    out = run(0, "-c", F.config, "--prefix", "e:", "alerts", NULL);
+    assert_string_equal(out, "no alerts (e:alerts is empty)\n");
+    free(out);
+    out = run(0, "-c", F.config, "--prefix", "e:", "alerts", "--json", NULL);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+/* ---- alerts -------------------------------------------------------------- */
+
+static const char *const alert_line[] = {
+    "2026-03-01T09:00:00.000Z  churn_risk  c-8  risk 0.4100 -> 0.7712  stage visitor  clv 1250.5  "
+    "inactivity 0.62, payment_failed 0.40\n",
+    /* previous_risk is shown for churn_risk only; no reasons */
+    "2026-03-01T10:00:01.500Z  churned  c-7  risk 0.9559  stage churned  clv 80\n",
+    "2026-03-01T11:00:00.000Z  suppressed_summary  120 alerts suppressed since "
+    "2026-03-01T10:00:00.000Z\n",
+    "2026-03-02T08:30:00.250Z  churn_risk  c-7  risk 0.6000 -> 0.9559  stage buyer  clv 80.25  "
+    "nps_detractor 0.90, tickets 0.30, low_csat 0.30\n",
+};
+
+static void test_alerts(void **state)
+{
+    (void)state;
+    char *out = NULL, expect[2048];
+    out = run(0, "-c", F.config, "alerts", NULL);
+    snprintf(expect, sizeof(expect), "%s%s%s%s", alert_line[0], alert_line[1], alert_line[2],
+             alert_line[3]);
+    assert_string_equal(out, expect);
+    free(out);
+
+    /* the last two, still oldest first */
+    out = run(0, "-c", F.config, "alerts", "--count", "2", NULL);
+    snprintf(expect, sizeof(expect), "%s%s", alert_line[2], alert_line[3]);
+    assert_string_equal(out, expect);
+    free(out);
+}
+
+/* JSON lines: the stored json fields verbatim. */
+static void test_alerts_json(void **state)
+{
+    (void)state;
+    char *out = NULL, expect[4096];
+    out = run(0, "-c", F.config, "--json", "alerts", "--count", "3", NULL);
+    snprintf(expect, sizeof(expect), "%s\n%s\n%s\n", alert_json[1], alert_json[2], alert_json[3]);
+    assert_string_equal(out, expect);
+    free(out);
+}
+
+static void test_alerts_bad_data(void **state)
+{
+    (void)state;
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    cmd(c, "XADD bad:alerts 1-1 kind churned customer_id c-1");
+    cmd(c, "ZADD bad:at_risk 0.8 c-1");
+    cmd(c, "HSET bad:customer:c-1 risk_reasons %s", "[{\"signal\":\"inactivity\"}]");
+    cmd(c, "ZADD bad2:at_risk 1.5 c-1");
+    redisFree(c);
+
+    char *out = NULL;
+    out = run(1, "-c", F.config, "--prefix", "bad:", "alerts", NULL);
+    assert_string_equal(out, "clmctl: bad:alerts: entry 1-1 has no json field\n");
+    free(out);
+    out = run(1, "-c", F.config, "--prefix", "bad:", "at-risk", NULL);
+    assert_string_equal(out, "clmctl: bad:customer:c-1: risk_reasons is not a JSON array of "
+                             "{\"signal\", \"contribution\"}: [{\"signal\":\"inactivity\"}]\n");
+    free(out);
+    out = run(1, "-c", F.config, "--prefix", "bad2:", "at-risk", NULL);
+    assert_string_equal(out, "clmctl: bad2:at_risk: score \"1.5\" of c-1 is not a risk 0..1\n");
+    free(out);
+}
+
+typedef struct log_wait {
+    const char *path;
+    const char *text;
+} log_wait;
+
+/* Whether the log holds exactly the expected text (so far). */
+static bool log_is(void *arg)
+{
+    const log_wait *w = arg;
+    char buf[8192];
+    FILE *f = fopen(w->path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, w->text) == 0;
+}
+
+/* Starts clmctl with argv (after the binary, NULL-terminated) logging to
+ * path. */
+static harness_proc *spawn(const char *path, const char *const *args)
+{
+    const char *argv[32] = { clmctl_bin() };
+    size_t n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    harness_proc *p = NULL;
+    unlink(path);
+    CHECK(harness_proc_spawn(argv, path, &p, errbuf, sizeof(errbuf)));
+    return p;
+}
+
+/* --tail --count 1 --max 2: the newest entry, then the first two of three
+ * added together after it was printed; the third is never printed, and
+ * clmctl exits 0 by itself. */
+static void test_alerts_tail_max(void **state)
+{
+    (void)state;
+    redisContext *c = NULL;
+    char log[PATH_MAX + 32], expect[4096];
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    cmd(c, "XADD tl:alerts 1-1 json %s", alert_json[0]);
+    cmd(c, "XADD tl:alerts 2-1 json %s", alert_json[1]);
+    snprintf(log, sizeof(log), "%s/tail-max.log", F.dir);
+    const char *args[] = { "-c",    F.config, "--prefix", "tl:", "--json", "alerts", "--tail",
+                           "--count", "1",    "--max",    "2",   NULL };
+    harness_proc *p = spawn(log, args);
+
+    snprintf(expect, sizeof(expect), "%s\n", alert_json[1]);
+    log_wait w = { log, expect };
+    if (harness_wait_until(log_is, &w, 10000) < 0)
+        fail_msg("clmctl did not print the newest alert; log:\n%s", slurp(log));
+    /* one transaction: all three are there when the blocked read returns */
+    cmd(c, "MULTI");
+    cmd(c, "XADD tl:alerts 3-1 json %s", alert_json[2]);
+    cmd(c, "XADD tl:alerts 4-1 json %s", alert_json[3]);
+    cmd(c, "XADD tl:alerts 5-1 json %s", alert_json[0]);
+    cmd(c, "EXEC");
+    CHECK(harness_proc_expect_exit(p, 10000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+    redisFree(c);
+
+    char *out = slurp(log);
+    snprintf(expect, sizeof(expect), "%s\n%s\n%s\n", alert_json[1], alert_json[2], alert_json[3]);
+    assert_string_equal(out, expect);
+    free(out);
+    unlink(log);
+}
+
+/* --tail without --max runs until SIGTERM or SIGINT and then exits 0: first
+ * on an empty stream (the entry added is followed), then with that entry
+ * already there (printed as the latest). */
+static void test_alerts_tail_signal(void **state)
+{
+    (void)state;
+    static const char one[] = "{\"alert_id\":\"0000000000000000000000000000000e\","
+                              "\"kind\":\"suppressed_summary\",\"suppressed\":1,"
+                              "\"since\":\"2026-03-02T09:00:00.000Z\","
+                              "\"emitted_at\":\"2026-03-02T10:00:00.000Z\"}";
+    static const char line[] = "2026-03-02T10:00:00.000Z  suppressed_summary  1 alert suppressed "
+                               "since 2026-03-02T09:00:00.000Z\n";
+    const int sigs[] = { SIGTERM, SIGINT };
+    redisContext *c = NULL;
+    char log[PATH_MAX + 32];
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    snprintf(log, sizeof(log), "%s/tail-signal.log", F.dir);
+    for (size_t i = 0; i < 2; i++) {
+        const char *args[] = { "-c", F.config, "--prefix", "ts:", "alerts", "--tail", NULL };
+        harness_proc *p = spawn(log, args);
+        if (i == 0)
+            cmd(c, "XADD ts:alerts 1-1 json %s", one);
+        log_wait w = { log, line };
+        if (harness_wait_until(log_is, &w, 10000) < 0)
+            fail_msg("clmctl did not print the alert; log:\n%s", slurp(log));
+        CHECK(harness_proc_signal(p, sigs[i]));
+        CHECK(harness_proc_expect_exit(p, 5000, 0, errbuf, sizeof(errbuf)));
+        harness_proc_free(p);
+        char *out = slurp(log);
+        assert_string_equal(out, line);
+        free(out);
+    }
+    redisFree(c);
+    unlink(log);
+}
+
+static void test_at_risk_alerts_usage(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    out = run(2, "-c", F.config, "at-risk", "--top", "0", NULL);
+    assert_string_equal(out, "clmctl: --top: \"0\" is not a number 1..10000\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "--top", "3", "at-risk", NULL);
+    assert_string_equal(out, "clmctl: --top goes after the at-risk command\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "alerts", "--count", "10001", NULL);
+    assert_string_equal(out,
+                        "clmctl: --count: \"10001\" is not a number 1..10000\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "alerts", "--max", "2", NULL);
+    assert_string_equal(out, "clmctl: --max goes with --tail\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "at-risk", "--tail", NULL);
+    assert_string_equal(out, "clmctl: --tail goes after the alerts command\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "alerts", "--follow", NULL);
+    assert_string_equal(out, "clmctl: unknown option --follow\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "alerts", "--tail", "--max", NULL);
+    assert_string_equal(out, "clmctl: --max needs a value\nTry 'clmctl --help'.\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +900,15 @@ int main(void)
         cmocka_unit_test(test_days),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_redis_unreachable),
+        cmocka_unit_test(test_at_risk_table),
+        cmocka_unit_test(test_at_risk_json),
+        cmocka_unit_test(test_at_risk_empty),
+        cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_alerts_json),
+        cmocka_unit_test(test_alerts_bad_data),
+        cmocka_unit_test(test_alerts_tail_max),
+        cmocka_unit_test(test_alerts_tail_signal),
+        cmocka_unit_test(test_at_risk_alerts_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

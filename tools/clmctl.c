@@ -30,6 +30,13 @@ static void usage(FILE *out)
             "  customer ID         one customer's fields\n"
             "  stages              customers per lifecycle stage\n"
             "  days [--last N]     daily counters of the last N days (default 7)\n"
+            "  refit [--wait]      ask clmd to fit the BG/NBD and Gamma-Gamma models now;\n"
+            "                      --wait waits for the fit and shows it\n"
+            "  at-risk [--top N]   the N customers of highest churn risk at or above the\n"
+            "                      alert threshold, and why (default 20)\n"
+            "  alerts [--count N] [--tail [--max M]]\n"
+            "                      the last N alerts (default 20); --tail then follows new\n"
+            "                      ones until interrupted, or until M new ones with --max\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE   clmd's config file, for Redis, the prefix and the stages\n"
@@ -62,6 +69,11 @@ typedef struct options {
     bool json;
     int window; /* kpi --window; 0: every window */
     int last;   /* days --last */
+    bool wait;  /* refit --wait */
+    int top;    /* at-risk --top */
+    int count;  /* alerts --count */
+    bool tail;  /* alerts --tail */
+    int max;    /* alerts --tail --max; 0: until interrupted */
 } options;
 
 /* Parses "N" or "Nd" in 1..CLMCTL_MAX_DAYS; returns it, or 0. */
@@ -81,7 +93,19 @@ static int parse_days(const char *s, bool allow_suffix)
     return (int)v;
 }
 
-enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST };
+/* Parses "N" in 1..CLMCTL_MAX_ROWS; returns it, or 0. */
+static int parse_count(const char *s)
+{
+    int64_t v;
+    if (s[0] == '-' || clmctl_parse_i64(s, &v) < 0 || v < 1 || v > CLMCTL_MAX_ROWS)
+        return 0;
+    return (int)v;
+}
+
+enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
+       OPT_MAX };
+
+enum { OPT_WAIT = 512 };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -90,6 +114,11 @@ static const struct option long_opts[] = {
     { "json", no_argument, NULL, OPT_JSON },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "last", required_argument, NULL, OPT_LAST },
+    { "top", required_argument, NULL, OPT_TOP },
+    { "count", required_argument, NULL, OPT_COUNT },
+    { "tail", no_argument, NULL, OPT_TAIL },
+    { "max", required_argument, NULL, OPT_MAX },
+    { "wait", no_argument, NULL, OPT_WAIT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { 0, 0, 0, 0 },
@@ -135,6 +164,30 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
             if (!(o->last = parse_days(optarg, false)))
                 return usage_error("--last: \"%s\" is not a number of days 1..%d", optarg,
                                    CLMCTL_MAX_DAYS);
+            break;
+        case OPT_TOP:
+            if (global || strcmp(cmd, "at-risk") != 0)
+                return usage_error("--top goes after the at-risk command");
+            if (!(o->top = parse_count(optarg)))
+                return usage_error("--top: \"%s\" is not a number 1..%d", optarg, CLMCTL_MAX_ROWS);
+            break;
+        case OPT_COUNT:
+        case OPT_TAIL:
+        case OPT_MAX: {
+            int *n = c == OPT_COUNT ? &o->count : &o->max;
+            if (global || strcmp(cmd, "alerts") != 0)
+                return usage_error("--%s goes after the alerts command", long_opts[li].name);
+            if (c == OPT_TAIL)
+                o->tail = true;
+            else if (!(*n = parse_count(optarg)))
+                return usage_error("--%s: \"%s\" is not a number 1..%d", long_opts[li].name, optarg,
+                                   CLMCTL_MAX_ROWS);
+            break;
+        }
+        case OPT_WAIT:
+            if (global || strcmp(cmd, "refit") != 0)
+                return usage_error("--wait goes after the refit command");
+            o->wait = true;
             break;
         case 'h':
             usage(stdout);
@@ -207,17 +260,18 @@ static int load_config(const char *path, clm_config **out, char *errbuf, size_t 
 
 int main(int argc, char **argv)
 {
-    options o = { .last = 7 };
+    options o = { .last = 7, .top = 20, .count = 20 };
     int st = parse_pass(argc, argv, true, NULL, &o);
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages or days)");
+        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts or refit)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
-    if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "customer") != 0 && strcmp(cmd, "stages") != 0 &&
-        strcmp(cmd, "days") != 0)
+    if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
+        strcmp(cmd, "stages") != 0 &&
+        strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
@@ -229,6 +283,8 @@ int main(int argc, char **argv)
         id = cargv[optind++];
     if (optind < cargc)
         return usage_error("unexpected argument \"%s\"", cargv[optind]);
+    if (o.max && !o.tail)
+        return usage_error("--max goes with --tail");
     if (o.prefix && !valid_prefix(o.prefix))
         return usage_error("--prefix: \"%s\" must be 1..64 bytes without whitespace", o.prefix);
     char host[256];
@@ -260,6 +316,12 @@ int main(int argc, char **argv)
         r = clmctl_customer(&x, id, err, sizeof(err));
     else if (strcmp(cmd, "stages") == 0)
         r = clmctl_stages(&x, err, sizeof(err));
+    else if (strcmp(cmd, "refit") == 0)
+        r = clmctl_refit(&x, o.wait, err, sizeof(err));
+    else if (strcmp(cmd, "at-risk") == 0)
+        r = clmctl_at_risk(&x, o.top, err, sizeof(err));
+    else if (strcmp(cmd, "alerts") == 0)
+        r = clmctl_alerts(&x, o.count, o.tail, o.max, err, sizeof(err));
     else
         r = clmctl_days(&x, o.last, err, sizeof(err));
     redisFree(rc);

@@ -11,6 +11,7 @@
 #define CLMCTL_CMD_H
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,5 +61,65 @@ int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize);
  * with absent fields left out. Needs whole-day buckets (kpi.bucket_s 86400):
  * -EINVAL otherwise. */
 int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize);
+
+/* Most rows `at-risk --top` and `alerts --count` show, and the most new
+ * alerts `alerts --tail --max` waits for. */
+#define CLMCTL_MAX_ROWS 10000
+
+/* `at-risk`: the `top` highest members of the ZSET <prefix>at_risk (the
+ * customers whose churn risk reached the alert threshold), highest risk
+ * first, with fields of their <prefix>customer:<id> hashes read in one
+ * pipelined round trip: rank, customer, risk (4 decimals), stage, clv,
+ * clv_pred, last_seen (its UTC date) and the three largest risk_reasons
+ * ("inactivity 0.75, payment_failed 0.40"); "-" where absent. An empty set
+ * prints one line saying so. JSON: [{"customer_id", "risk" (a number,
+ * 4 decimals), "stage", "clv", "clv_pred", "last_seen", "risk_at" (strings
+ * as stored, null where absent), "reasons" (risk_reasons by contribution,
+ * largest first; [] where absent)}, ...]. -EIO when a score is not a risk
+ * 0..1 or risk_reasons is not an array of reasons (clmctl_reasons_sort). */
+int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize);
+
+/* `alerts`: the last `count` entries of the stream <prefix>alerts, oldest
+ * first, one line each:
+ *   <emitted_at>  <kind>  <customer>  risk <previous> -> <risk>  stage <stage>  clv <clv>  <reasons>
+ * (the parts an alert lacks left out; "<previous> -> " for churn_risk only;
+ * reasons as in `at-risk`), or for a suppressed_summary
+ *   <emitted_at>  suppressed_summary  <N> alerts suppressed since <since>
+ * and one line saying so when the stream is empty. With tail, then every
+ * entry added later, as it arrives, flushing after each, until SIGINT or
+ * SIGTERM (handled for the duration of the call; it returns 0 within about
+ * a second) or, with max > 0, until max new entries were printed. JSON:
+ * each entry's json field verbatim, one per line (JSON lines; nothing for
+ * an empty stream). -EIO when an entry's json field is missing or not a JSON
+ * object; with tail, what was printed before an error stays printed. */
+int clmctl_alerts(const clmctl_ctx *x, int count, bool tail, int max, char *errbuf,
+                  size_t errsize);
+
+/* Shared by at-risk and alerts. Sorts an array of risk reasons
+ * ({"signal": string, "contribution": number, ...}) in place by
+ * contribution, largest first, equal ones in their stored order. Returns 0,
+ * -EINVAL when reasons is not such an array (it is then unchanged), or
+ * -ENOMEM. */
+int clmctl_reasons_sort(json_t *reasons);
+
+/* Writes the first `top` reasons of a sorted array as "signal 0.75, ..."
+ * (contributions with two decimals); reasons that do not fit in size are
+ * left out whole. "" for no reasons. */
+void clmctl_reasons_text(const json_t *reasons, size_t top, char *buf, size_t size);
+
+/* Longest `refit --wait` waits for clmd's answer, in seconds. */
+#define CLMCTL_REFIT_WAIT_S 600
+
+/* `refit`: asks clmd's model job for a fit now, by setting refit_requested
+ * in <prefix>model to a new token (clmd answers by setting refit_done to
+ * it, within about a second plus the fit). Prints the token ("refit
+ * requested (<token>) ..."; JSON: {"refit_requested": "<token>"}). With
+ * wait, waits up to CLMCTL_REFIT_WAIT_S for the answer and prints
+ * <prefix>model as "field  value" lines (status, last_error, fitted_at,
+ * now_day, unit_days, customers, repeat_customers, r, alpha, a, b,
+ * bgnbd_ll, p, q, gamma, gg_ll, fit_ms, clv_model_sum, clv_model_avg, then
+ * the others in byte order; JSON: an object of strings); -ETIMEDOUT without
+ * an answer, -EIO with "the fit failed: <last_error>" when the fit failed. */
+int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize);
 
 #endif
