@@ -19,17 +19,113 @@
 #include "core/kpi.h"
 #include "daemon/dlq.h"
 #include "daemon/http.h"
+#include "config/reload.h"
+#include "daemon/alert_pub.h"
 #include "daemon/kpi_job.h"
+#include "daemon/model_job.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "daemon/writer.h"
 
 static atomic_bool stop_requested;
+static atomic_bool reload_requested;
+static volatile sig_atomic_t stop_timeout_s; /* core.shutdown_timeout_s; 0: no bound yet */
 
 static void on_signal(int sig)
 {
+    if (sig == SIGHUP) {
+        atomic_store(&reload_requested, true);
+        return;
+    }
+    if (!atomic_exchange(&stop_requested, true) && stop_timeout_s > 0)
+        alarm((unsigned)stop_timeout_s); /* on_alarm: a bounded stop */
+}
+
+/* The shutdown took longer than core.shutdown_timeout_s (Redis or Kafka
+ * unreachable): exit without the final flush. Nothing is lost: offsets
+ * only move with the state they cover, so the unflushed events are read
+ * again after the restart. */
+static void on_alarm(int sig)
+{
     (void)sig;
-    atomic_store(&stop_requested, true);
+    static const char msg[] = "<3>shutdown timed out (core.shutdown_timeout_s): exiting without "
+                              "the final flush; unflushed events are consumed again on restart\n";
+    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)r;
+    _exit(EXIT_FAILURE);
+}
+
+/* ---- SIGHUP: reloading what can change live (config/reload.h) ---------- */
+
+typedef struct reloader {
+    const clm_config *cur;      /* the running configuration */
+    clm_apply_opts base;        /* the rules the workers started with */
+    clm_worker **workers;
+    size_t nworkers;
+    clm_ratelimit *limiter;
+    /* configurations loaded by reloads: their options are in use, so they
+     * live until the daemon exits */
+    clm_config **kept;
+    clm_apply_opts **applies;
+    size_t nkept;
+} reloader;
+
+static void report_change(void *ctx, const char *path, bool live)
+{
+    (void)ctx;
+    if (live)
+        log_notice("reload: %s changed: applied", path);
+    else
+        log_warn("reload: %s changed: it cannot change while running; keeping the running value "
+                 "until the next restart", path);
+}
+
+static void reload(reloader *r)
+{
+    char err[512];
+    clm_config *next = NULL;
+    int e = clm_config_load(r->cur->path, &next, err, sizeof(err));
+    if (e < 0) {
+        log_err("reload: %s; keeping the running configuration", err);
+        return;
+    }
+    clm_config **kept = realloc(r->kept, (r->nkept + 1) * sizeof(*kept));
+    if (kept)
+        r->kept = kept;
+    clm_apply_opts **applies = realloc(r->applies, (r->nkept + 1) * sizeof(*applies));
+    if (applies)
+        r->applies = applies;
+    clm_apply_opts *apply = malloc(sizeof(*apply));
+    if (!kept || !applies || !apply) {
+        free(apply);
+        clm_config_free(next);
+        log_err("reload: out of memory; keeping the running configuration");
+        return;
+    }
+    int restart = clm_config_diff(r->cur, next, report_change, NULL);
+    *apply = r->base;
+    apply->risk = &next->risk;
+    apply->alerts = &next->alerts;
+    if (clm_config_same_stages(r->cur, next))
+        apply->stages = next->stages;
+    r->kept[r->nkept] = next;
+    r->applies[r->nkept++] = apply;
+    atomic_store(&clm_log_level, next->log_level);
+    clm_ratelimit_set(r->limiter, next->alerts_rate_per_s, next->alerts_burst);
+    for (size_t i = 0; i < r->nworkers; i++)
+        clm_worker_reload(r->workers[i], apply);
+    log_notice("reload: %s read; live settings applied%s", r->cur->path,
+               restart ? ", some changes need a restart (see above)" : "");
+}
+
+static void reloader_free(reloader *r)
+{
+    for (size_t i = 0; i < r->nkept; i++) {
+        clm_config_free(r->kept[i]);
+        free(r->applies[i]);
+    }
+    free(r->kept);
+    free(r->applies);
 }
 
 static void on_flushed(void *kpi)
@@ -43,6 +139,7 @@ static void on_flushed(void *kpi)
  * rate and the consumer lag. sd_notify does nothing outside systemd. */
 typedef struct heartbeat {
     clm_consumer *consumer;
+    reloader *reload;
     bool ready;
     unsigned long long last_consumed;
     long long last_ms;
@@ -52,6 +149,11 @@ static void on_tick(void *ctx)
 {
     heartbeat *h = ctx;
     long long now = clm_now_ms();
+    if (atomic_exchange(&reload_requested, false)) {
+        sd_notify(0, "RELOADING=1");
+        reload(h->reload);
+        sd_notify(0, "READY=1");
+    }
     unsigned long long consumed = clm_consumer_consumed(h->consumer);
     if (!h->ready && clm_consumer_assigned(h->consumer) > 0) {
         h->ready = true;
@@ -121,7 +223,11 @@ static int run(const clm_config *cfg)
     clm_consumer *consumer = NULL;
     clm_writer *writer = NULL;
     clm_kpi_job *kpi = NULL;
+    clm_model_job *model = NULL; /* NULL when model.enabled is false */
     clm_http *http = NULL;
+    clm_alert_pub *alerts = NULL;
+    clm_ratelimit limiter;
+    reloader rl = { 0 };
     size_t started = 0;
     if (!workers || !dlq_topics) {
         log_err("out of memory");
@@ -145,6 +251,7 @@ static int run(const clm_config *cfg)
         goto out_free;
     }
     pconf = NULL; /* clm_dlq_new took ownership */
+    clm_ratelimit_init(&limiter, cfg->alerts_rate_per_s, cfg->alerts_burst);
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                              .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
@@ -165,12 +272,36 @@ static int run(const clm_config *cfg)
                 clm_stages_ordinary(cfg->stages), CLM_CUST_RANKS);
         goto out_free;
     }
+    clm_alert_pub_conf apc = { .topic = cfg->alerts_topic, .prefix = cfg->redis_prefix,
+                               .redis = ropts, .stream_maxlen = cfg->alerts_stream_maxlen,
+                               .summary_interval_s = cfg->alerts_summary_interval_s,
+                               .limiter = &limiter };
+    pconf = producer_conf(cfg, err, sizeof(err));
+    if (!pconf || !(alerts = clm_alert_pub_new(pconf, &apc, err, sizeof(err)))) {
+        log_err("alert producer: %s", err);
+        goto out_free;
+    }
+    pconf = NULL; /* clm_alert_pub_new took ownership */
     size_t per_worker = (size_t)cfg->core_max_customers / nworkers;
     if (per_worker < 2048) {
         log_err("core.max_customers: %lld is too small for %zu workers (expected at least %zu)",
                 (long long)cfg->core_max_customers, nworkers, nworkers * 2048);
         goto out_free;
     }
+    if (cfg->model_enabled && !(model = clm_model_job_new(cfg, &ropts, err, sizeof(err)))) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    const clm_apply_opts workers_apply = {
+        .dedup_horizon_ms = cfg->events_dedup_horizon_s * 1000,
+        .dedup_max_ids = (unsigned)cfg->events_dedup_max_ids,
+        .stages = cfg->stages,
+        .bucket_ms = bucket_ms,
+        .churn_inactive_ms = (int64_t)cfg->lifecycle_churn_inactive_days * CLM_MS_PER_DAY,
+        .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY,
+        .risk = &cfg->risk,
+        .alerts = &cfg->alerts,
+    };
     for (size_t i = 0; i < nworkers; i++) {
         clm_worker_conf wc = {
             .index = (int)i,
@@ -188,16 +319,18 @@ static int run(const clm_config *cfg)
             .shard = {
                 .max_customers = per_worker,
                 .allowed_lateness_ms = cfg->events_allowed_lateness_s * 1000,
-                .apply = { .dedup_horizon_ms = cfg->events_dedup_horizon_s * 1000,
-                           .dedup_max_ids = (unsigned)cfg->events_dedup_max_ids,
-                           .stages = cfg->stages,
-                           .bucket_ms = bucket_ms,
-                           .churn_inactive_ms = (int64_t)cfg->lifecycle_churn_inactive_days * CLM_MS_PER_DAY,
-                           .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY },
+                .apply = workers_apply,
             },
             .ring_size = (unsigned)cfg->core_ring_size,
             .redis = ropts,
             .dlq = dlq,
+            .alert_names = { .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
+                             .stages = cfg->stages },
+            .alerts_maxlen = cfg->alerts_stream_maxlen,
+            .limiter = &limiter,
+            .model = model,
+            .p_alive_threshold = cfg->model_p_alive_threshold,
+            .model_unit_days = cfg->model_unit_days,
         };
         if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {
             log_err("%s", err);
@@ -216,10 +349,14 @@ static int run(const clm_config *cfg)
     clm_writer_conf wrc = { .prefix = cfg->redis_prefix, .group = cfg->kafka_group_id,
                             .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
                             .redis = ropts, .dlq = dlq, .consumer = clm_consumer_handle(consumer),
-                            .workers = workers, .nworkers = nworkers,
+                            .workers = workers, .nworkers = nworkers, .alerts = alerts,
                             .flushed = on_flushed, .flushed_ctx = kpi };
     if (!(writer = clm_writer_new(&wrc, err, sizeof(err)))) {
         log_err("%s", err);
+        goto out_free;
+    }
+    if (clm_alert_pub_start(alerts) < 0) {
+        log_err("cannot start the alert publisher thread");
         goto out_free;
     }
     for (; started < nworkers; started++)
@@ -231,19 +368,29 @@ static int run(const clm_config *cfg)
         log_err("cannot start the writer or KPI threads");
         goto out_stop;
     }
+    if (model && clm_model_job_start(model) < 0) {
+        log_err("cannot start the model thread");
+        goto out_stop;
+    }
     log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
                CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers, cfg->redis_host,
                cfg->redis_port, cfg->redis_prefix);
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
-                                .writer = writer, .flush_interval_ms = cfg->flush_interval_ms };
+                                .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,
+                                .limiter = &limiter, .alerts = alerts };
         if (clm_http_start(cfg->http_listen, cfg->http_port, &hs, &http, err, sizeof(err)) < 0) {
             log_err("%s", err);
             goto out_stop;
         }
         log_info("serving /metrics and /healthz on %s port %d", cfg->http_listen, cfg->http_port);
     }
-    heartbeat hb = { .consumer = consumer };
+    stop_timeout_s = cfg->core_shutdown_timeout_s;
+    if (atomic_load(&stop_requested))
+        alarm((unsigned)stop_timeout_s); /* asked to stop during start-up */
+    rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers,
+                     .limiter = &limiter };
+    heartbeat hb = { .consumer = consumer, .reload = &rl };
     clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);
     sd_notify(0, "STOPPING=1\nSTATUS=stopping: flushing and committing");
@@ -264,15 +411,20 @@ out_stop:
         free(stop);
     }
     clm_writer_stop(writer);
+    clm_alert_pub_stop(alerts, 5000); /* what is not delivered stays in the outbox */
     clm_kpi_job_stop(kpi); /* a last recomputation after the last flush */
+    clm_model_job_stop(model);
     if (rc == EXIT_SUCCESS)
         log_notice("clmd stopped: every applied event is flushed to Redis");
 out_free:
     clm_http_free(http); /* before what it reads from */
     clm_writer_free(writer);
+    clm_alert_pub_free(alerts);
     clm_kpi_job_free(kpi);
+    clm_model_job_free(model);
     for (size_t i = 0; workers && i < nworkers; i++)
         clm_worker_free(workers[i]);
+    reloader_free(&rl); /* after the workers: they used its rules */
     clm_consumer_free(consumer);
     clm_dlq_free(dlq, 10000);
     for (size_t i = 0; dlq_topics && i < cfg->kafka_topic_count; i++)
@@ -301,6 +453,9 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    struct sigaction al = { .sa_handler = on_alarm };
+    sigaction(SIGALRM, &al, NULL);
     signal(SIGPIPE, SIG_IGN);
     while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (o) {

@@ -10,6 +10,8 @@
 # runs (each cmocka case is one TAP line; a program that dies before printing
 # its results counts as one failure). Exit status 0 only when nothing failed.
 #   CLM_NO_TSAN=1 / CLM_NO_ASAN=1 skip step 2 / step 3 (for a quick local run)
+#   --soak: instead, the crash-loop soak: the kill -9 test over a stream of
+#   CLM_SOAK_EVENTS events (default 1,000,000; about 15 minutes on 2 cores)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
@@ -35,6 +37,19 @@ build_or_fail() { # DIR [meson setup args]
     return 1
   fi
 }
+
+if [ "${1:-}" = "--soak" ]; then
+  echo "== soak: SIGKILL at 10 random moments over ${CLM_SOAK_EVENTS:-1000000} events (build-test)"
+  if build_or_fail build-test; then
+    CLM_SOAK_EVENTS=${CLM_SOAK_EVENTS:-1000000} CLM_INGEST_FILTER=kill9_restart \
+      meson test -C build-test test-ingest --print-errorlogs --timeout-multiplier 10 2>&1 |
+      grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):|>>>|ERROR|FAIL' | tail -n 40
+    count_run build-test testlog.txt "${PIPESTATUS[0]}"
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
 
 echo "== tests (build-test)"
 if build_or_fail build-test; then
