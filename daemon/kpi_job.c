@@ -326,6 +326,20 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     }
     int64_t value_rate = reply_int(pr);
     freeReplyObject(pr);
+    /* the model job's portfolio clv_model figures ride along, so rewriting a
+     * kpi hash never drops them (daemon/model_job.h) */
+    char clv_sum[CLM_KPI_FIELD_MAX + 1] = "", clv_avg[CLM_KPI_FIELD_MAX + 1] = "";
+    redisReply *mr = redisCommand(rc, "HMGET %smodel clv_model_sum clv_model_avg", prefix);
+    if (!mr) {
+        r = -EIO;
+        goto out_free;
+    }
+    if (mr->type == REDIS_REPLY_ARRAY && mr->elements == 2 &&
+        mr->element[0]->type == REDIS_REPLY_STRING && mr->element[1]->type == REDIS_REPLY_STRING) {
+        snprintf(clv_sum, sizeof(clv_sum), "%s", mr->element[0]->str);
+        snprintf(clv_avg, sizeof(clv_avg), "%s", mr->element[1]->str);
+    }
+    freeReplyObject(mr);
 
     const clm_stages *m = cfg->stages;
     size_t nord = m ? clm_stages_ordinary(m) : 0;
@@ -363,6 +377,12 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             log_err("kpi: window %dd: %s", cfg->kpi_windows[w], strerror(-r));
             free(x);
             goto out_free;
+        }
+        if (clv_sum[0] && x->argc + 4 <= (int)(sizeof(x->argv) / sizeof(x->argv[0]))) {
+            x->argv[x->argc++] = "clv_model_sum";
+            x->argv[x->argc++] = clv_sum;
+            x->argv[x->argc++] = "clv_model_avg";
+            x->argv[x->argc++] = clv_avg;
         }
         redisAppendCommand(rc, "MULTI");
         redisAppendCommand(rc, "DEL %s", key);

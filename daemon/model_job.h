@@ -25,10 +25,10 @@
  *         expected_purchases_<model.horizon>, expected_spend and clv_model,
  *         written only where the value changed; then clv_model_sum and
  *         clv_model_avg into <prefix>model and every <prefix>kpi:<N>d.
- * The KPI job replaces the <prefix>kpi:<N>d hashes whole (DEL + HSET), so
- * every second this job puts its two fields back into any of them that lost
- * them (HSETNX): they are missing for at most about a second after a rewrite,
- * and <prefix>model always has them.
+ * The KPI job replaces the <prefix>kpi:<N>d hashes whole (DEL + HSET) and
+ * copies the two fields from <prefix>model into each rewrite; as a second
+ * line, every second this job puts them back into any hash that lacks them
+ * (HSETNX).
  * It only reads the customer hashes the writer writes and adds fields the
  * writer never writes, so ingestion does not wait for it, and nothing is
  * written before the first fit.

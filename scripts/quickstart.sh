@@ -95,6 +95,10 @@ echo "-- KPIs of the last 30 days of event time (clm:kpi:30d)"
 rcli hgetall clm:kpi:30d | pairs
 echo "-- customers now in each lifecycle stage (clm:stage_counts)"
 rcli hgetall clm:stage_counts | pairs
+echo "-- customers most at risk of churning (clm:at_risk): clmctl at-risk --top 5"
+"$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: at-risk --top 5 | sed 's/^/   /'
+echo "-- the latest alerts (stream clm:alerts; also on the Kafka topic clm.alerts): clmctl alerts --count 5"
+"$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: alerts --count 5 | sed 's/^/   /'
 echo "-- progress (clm:offsets:clmd-quickstart:clm.events): partition -> next offset"
 rcli hgetall clm:offsets:clmd-quickstart:clm.events | paste - - | sort -n | awk '{printf "   [%s] %s", $1, $2} END {print ""}'
 
