@@ -6,7 +6,10 @@
  *                  counters and the dead letters equal values recomputed here
  *                  independently from the generated messages
  *   kill9_restart  clmd killed with SIGKILL at random moments and restarted:
- *                  Redis ends identical, key by key, to an uninterrupted run
+ *                  Redis ends identical, key by key, to an uninterrupted run;
+ *                  that includes every alert (the stream <prefix>alerts) and
+ *                  an empty outbox, i.e. every alert delivered to Kafka
+ *                  (CLM_SOAK_EVENTS=1000000: the soak mode of scripts/test.sh)
  *   redis_restart  Redis stopped and restarted mid-stream: identical again
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
