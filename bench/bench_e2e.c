@@ -10,6 +10,8 @@
  *   --full      item 7 at 10,000,000 customers even with --quick (the
  *               default run includes it: at 1M events it adds ~15 s)
  *   --only N    run one item
+ * BENCH_E2E_CONFIG: extra top-level members for clmd's config, e.g.
+ *   ' "model": {"enabled": false},' (to see what a feature costs)
  *   --clmd PATH the daemon (default: ../daemon/clmd beside this binary)
  *   --lat-rate R  item 6 background events/s (default 20000; --quick: 5000)
  *   --ring-size N  core.ring_size of every clmd run (default: clmd's own)
@@ -423,9 +425,10 @@ static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_cust
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"core\": {\"workers\": 0, \"max_customers\": %" PRId64 "%s},\n"
-            " \"http\": {\"port\": 0},\n"
+            " \"http\": {\"port\": 0},%s\n"
             " \"log\": {\"level\": \"notice\"}}\n",
-            b->brokers, topic, n, harness_redis_port(x->redis), flush_ms, max_customers, ring);
+            b->brokers, topic, n, harness_redis_port(x->redis), flush_ms, max_customers, ring,
+            getenv("BENCH_E2E_CONFIG") ? getenv("BENCH_E2E_CONFIG") : "");
     if (fclose(f) != 0)
         return fail(-EIO, err, es, "%s: write failed", cfg);
     if ((e = redis_ok(x->c, "CONFIG RESETSTAT", err, es)))
