@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "config/lifecycle.h"
 #include "config/schema.h"
 
 static const char *const live_keys[] = {
@@ -26,6 +27,34 @@ bool clm_config_key_live(const char *path)
 static bool str_eq(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool names_equal(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+/* lifecycle.rules, compared rule by rule. */
+static bool rules_equal(const clm_config *a, const clm_config *b)
+{
+    size_t na = 0, nb = 0;
+    const clm_stage_rule_spec *x = clm_cfg_rules_specs(a->lifecycle_rules, &na);
+    const clm_stage_rule_spec *y = clm_cfg_rules_specs(b->lifecycle_rules, &nb);
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!names_equal(x[i].on, x[i].non, y[i].on, y[i].non) ||
+            !names_equal(x[i].from, x[i].nfrom, y[i].from, y[i].nfrom) || !str_eq(x[i].to, y[i].to) ||
+            x[i].min_orders != y[i].min_orders || x[i].max_orders != y[i].max_orders ||
+            x[i].min_score != y[i].min_score || x[i].max_score != y[i].max_score ||
+            x[i].has_score_cond != y[i].has_score_cond)
+            return false;
+    return true;
 }
 
 static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
@@ -65,7 +94,7 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
         }
         return true;
     case CLM_CFG_CUSTOM:
-        return false; /* not comparable field by field: reported as changed */
+        return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;
     }
     return false;
 }

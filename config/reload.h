@@ -18,9 +18,8 @@
 /* True when a key (a row path such as "risk.tickets_min") can change live. */
 bool clm_config_key_live(const char *path);
 
-/* Calls fn once per key whose value differs between `cur` and `next`, with
- * whether it can change live (lifecycle.rules is reported as changed
- * whenever the rules may differ: it is compared by its compiled model).
+/* Calls fn once per key whose value differs between `cur` and `next`
+ * (lifecycle.rules compared rule by rule), with whether it can change live.
  * Returns the number of changed keys that need a restart. */
 int clm_config_diff(const clm_config *cur, const clm_config *next,
                     void (*fn)(void *ctx, const char *path, bool live), void *ctx);

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "config/lifecycle.h"
+#include "config/reload.h"
 #include "config/schema.h"
 #include "core/stages.h"
 
@@ -1083,9 +1084,73 @@ static void test_engine_describe_markdown(void **state)
     free(text);
 }
 
+/* ---- what a reload may change ---------------------------------------------- */
+
+typedef struct diff_log {
+    char text[1024];
+} diff_log;
+
+static void log_diff(void *ctx, const char *path, bool live)
+{
+    diff_log *l = ctx;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof(l->text) - n, "%s%s:%s", n ? " " : "", path, live ? "live" : "restart");
+}
+
+static clm_config *load_text(const char *json)
+{
+    clm_config *cfg = NULL;
+    char err[512];
+    if (clm_config_load_string("t.json", json, strlen(json), &cfg, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    return cfg;
+}
+
+/* A small model: every stage reachable. */
+#define SMALL_STAGES(first) \
+    "\"stages\": [\"" first "\", \"customer\", \"churned\", \"reactivated\"], "
+#define SMALL_RULES(first, extra) \
+    "\"rules\": [{\"on\": [\"purchase\"], \"from\": [\"churned\"], \"to\": \"reactivated\"}, " \
+    "{\"on\": [\"signup\"" extra "], \"to\": \"" first "\"}, " \
+    "{\"on\": [\"purchase\"], \"to\": \"customer\"}, {\"on\": [\"cancel\"], \"to\": \"churned\"}]"
+
+static void test_reload_diff(void **state)
+{
+    (void)state;
+    clm_config *x = load_text("{\"lifecycle\": {" SMALL_STAGES("lead") SMALL_RULES("lead", "") "}}");
+    clm_config *y = load_text("{\"lifecycle\": {" SMALL_STAGES("lead") SMALL_RULES("lead", "") "},"
+                              " \"risk\": {\"tickets_min\": 4}, \"flush\": {\"interval_ms\": 250},"
+                              " \"log\": {\"level\": \"debug\"}}");
+    diff_log l = { "" };
+    /* the same rules are not reported; a live key and a restart key are */
+    assert_int_equal(clm_config_diff(x, y, log_diff, &l), 1);
+    assert_string_equal(l.text, "flush.interval_ms:restart risk.tickets_min:live log.level:live");
+    assert_true(clm_config_same_stages(x, y));
+    clm_config_free(y);
+
+    /* other rules: live while the stages stay; with other stages: restart */
+    y = load_text("{\"lifecycle\": {" SMALL_STAGES("lead") SMALL_RULES("lead", ", \"visit\"") "}}");
+    l.text[0] = '\0';
+    assert_int_equal(clm_config_diff(x, y, log_diff, &l), 0);
+    assert_string_equal(l.text, "lifecycle.rules:live");
+    clm_config_free(y);
+    y = load_text("{\"lifecycle\": {" SMALL_STAGES("prospect") SMALL_RULES("prospect", "") "}}");
+    l.text[0] = '\0';
+    assert_int_equal(clm_config_diff(x, y, log_diff, &l), 2);
+    assert_false(clm_config_same_stages(x, y));
+    assert_string_equal(l.text, "lifecycle.stages:restart lifecycle.rules:restart");
+    clm_config_free(y);
+    clm_config_free(x);
+    assert_true(clm_config_key_live("risk.engagement_ratio"));
+    assert_true(clm_config_key_live("alerts.threshold"));
+    assert_false(clm_config_key_live("alerts.topic"));
+    assert_false(clm_config_key_live("kafka.brokers"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reload_diff),
         cmocka_unit_test_teardown(test_defaults, teardown),
         cmocka_unit_test_teardown(test_empty_object_is_defaults, teardown),
         cmocka_unit_test_teardown(test_example_file_is_defaults, teardown),
