@@ -11,7 +11,7 @@
 # its results counts as one failure). Exit status 0 only when nothing failed.
 #   CLM_NO_TSAN=1 / CLM_NO_ASAN=1 skip step 2 / step 3 (for a quick local run)
 #   --soak: instead, the crash-loop soak: the kill -9 test over a stream of
-#   CLM_SOAK_EVENTS events (default 1,000,000; about 15 minutes on 2 cores)
+#   CLM_SOAK_EVENTS events (default 1,000,000; about 5 minutes on 2 cores)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
