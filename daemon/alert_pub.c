@@ -324,7 +324,14 @@ void clm_alert_pub_stop(clm_alert_pub *p, int timeout_ms)
     if (rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_warn("alerts: %d alerts not delivered within %d ms; they stay in the outbox",
                  rd_kafka_outq_len(p->rk), timeout_ms);
-    clean_outbox(p);
+    /* the delivered ones leave the outbox; Redis may be between reconnect
+     * attempts (backoff up to 5 s), so keep trying a while longer */
+    long long deadline = clm_now_ms() + timeout_ms + 5000;
+    for (clean_outbox(p); p->ndone && clm_now_ms() < deadline; clean_outbox(p))
+        sleep_ms(50);
+    if (p->ndone)
+        log_warn("alerts: %zu delivered alerts could not be removed from the outbox; they are "
+                 "published again (same alert_id) at the next start", p->ndone);
 }
 
 void clm_alert_pub_free(clm_alert_pub *p)

@@ -56,9 +56,10 @@ int clm_alert_pub_start(clm_alert_pub *p);
  * producer refuses it (the alert stays in the outbox for the next start). */
 int clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json);
 
-/* Waits up to timeout_ms for in-flight alerts to be delivered (those that
- * are not stay in the outbox), removes the delivered ones from the outbox
- * and joins the thread. */
+/* Joins the thread, waits up to timeout_ms for in-flight alerts to be
+ * delivered (those that are not stay in the outbox), then up to timeout_ms
+ * + 5 s more (a reconnect backoff) to remove the delivered ones from the
+ * outbox. */
 void clm_alert_pub_stop(clm_alert_pub *p, int timeout_ms);
 
 /* Accepts NULL; stops first (without waiting) if running. */
