@@ -1,7 +1,7 @@
 /* config/config.c - reading clmd's configuration: the main file, then the
  * secrets files, each walked section by section against the key table.
  *
- * What a single key accepts is decided in config/schema.c; this file decides
+ * What a single key accepts is decided by its row (config/keys.c, config/schema.c); this file decides
  * which keys a document may hold (sections, comments, unknown keys, what a
  * secrets file may contain) and where the documents come from.
  */

@@ -1,6 +1,6 @@
 /* config/config.h - clmd's configuration: one JSON file, one declarative table.
  *
- * Every key is described once, in the table in config/schema.c (type, default,
+ * Every key is described once, in the table in config/keys.c (type, default,
  * bounds, help). Loading, validation, defaults, `clmd --help-config` and the
  * README's key reference all come from that table.
  *

@@ -11,7 +11,7 @@
  * comments and are skipped at every level. Any other key no row names is an
  * error.
  *
- * config/schema.c holds the table and everything that interprets one row;
+ * config/keys.c holds the table, config/schema.c everything that interprets one row;
  * config/config.c walks whole documents (clm_cfg_apply) and reads the files.
  *
  * Thread-safety: every function here is reentrant; the table is read-only.
@@ -97,7 +97,7 @@ typedef struct clm_cfg_key {
     const char *help;           /* one or two sentences for the key reference */
 } clm_cfg_key;
 
-/* The rows of struct clm_config (config/schema.c). */
+/* The rows of struct clm_config (config/keys.c). */
 extern const clm_cfg_key clm_config_keys[];
 extern const size_t clm_config_key_count;
 

@@ -8,8 +8,8 @@
  * Built by meson when configured with -Dfuzz=true and clang
  * (scripts/test.sh does: build-asan/tests/fuzz/fuzz_config); by hand:
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. \
- *       tests/fuzz/fuzz_config.c config/config.c config/schema.c config/lifecycle.c \
- *       core/stages.c core/event.c \
+ *       tests/fuzz/fuzz_config.c config/config.c config/keys.c config/schema.c \
+ *       config/lifecycle.c config/reload.c config/risk.c core/stages.c core/event.c \
  *       -ljansson -o fuzz_config
  *   ./fuzz_config -max_total_time=60 /tmp/fuzz-config tests/fuzz/corpus/config
  */

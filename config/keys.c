@@ -1,0 +1,357 @@
+/* config/keys.c - every configuration key of clmd, one row each: its path,
+ * type, default, bounds and help (config/schema.h says what each column
+ * means; config/schema.c is the engine that applies the rows).
+ *
+ * Loading, defaults, validation, `clmd --help-config` and config/README-keys.md
+ * all come from this table. Adding a key is one row here plus its field in
+ * struct clm_config.
+ */
+#include <stddef.h>
+
+#include "config/config.h"
+#include "config/lifecycle.h"
+#include "config/schema.h"
+
+#define FIELD(f) offsetof(clm_config, f)
+
+static const char *const unknown_type_values[] = {"activity", "reject", NULL};
+
+/* Index = syslog priority (LOG_EMERG 0 .. LOG_DEBUG 7). */
+static const char *const log_level_values[] = {
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", NULL,
+};
+
+/* librdkafka properties whose values are credentials: secrets file only. */
+static const char *const kafka_secret_properties[] = {
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "ssl.keystore.password",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.config",
+    NULL,
+};
+
+const clm_cfg_key clm_config_keys[] = {
+    /* kafka */
+    {.path = "kafka.brokers", .type = CLM_CFG_STRING, .def = "\"127.0.0.1:9092\"", .min = 1,
+     .offset = FIELD(kafka_brokers),
+     .help = "Kafka bootstrap servers, host:port separated by commas; passed to librdkafka "
+             "as bootstrap.servers."},
+    {.path = "kafka.topics", .type = CLM_CFG_STRLIST, .def = "[\"clm.events\"]", .min = 1,
+     .offset = FIELD(kafka_topics), .count_offset = FIELD(kafka_topic_count),
+     .help = "Topics the customer events are consumed from."},
+    {.path = "kafka.group_id", .type = CLM_CFG_STRING, .def = "\"clmd\"", .min = 1,
+     .offset = FIELD(kafka_group_id),
+     .help = "Kafka consumer group id; the daemons sharing it split the partitions."},
+    {.path = "kafka.dlq_topic", .type = CLM_CFG_STRING, .def = "\"\"",
+     .offset = FIELD(kafka_dlq_topic),
+     .help = "Topic that receives rejected messages; an empty string means the source "
+             "topic's name followed by \".dlq\"."},
+    {.path = "kafka.properties", .type = CLM_CFG_STRMAP, .def = "{}",
+     .allowed = kafka_secret_properties, .flags = CLM_CFG_IN_SECRETS,
+     .offset = FIELD(kafka_props), .count_offset = FIELD(kafka_prop_count),
+     .help = "Further librdkafka properties, passed verbatim; every value is a string "
+             "(\"security.protocol\": \"SASL_SSL\"). sasl.password, ssl.key.password, "
+             "ssl.key.pem, ssl.keystore.password, sasl.oauthbearer.client.secret and "
+             "sasl.oauthbearer.config are accepted only in the secrets file."},
+    {.path = "kafka.batch_size", .type = CLM_CFG_INT, .def = "4096", .min = 1, .max = 100000,
+     .offset = FIELD(kafka_batch_size),
+     .help = "Most messages taken from Kafka by one consume call."},
+
+    /* redis */
+    {.path = "redis.host", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1,
+     .offset = FIELD(redis_host),
+     .help = "Redis host name or address; a value starting with '/' is the path of a "
+             "unix socket."},
+    {.path = "redis.port", .type = CLM_CFG_INT, .def = "6379", .min = 1, .max = 65535,
+     .offset = FIELD(redis_port),
+     .help = "Redis TCP port; unused with a unix socket."},
+    {.path = "redis.db", .type = CLM_CFG_INT, .def = "0", .min = 0, .max = 65535,
+     .offset = FIELD(redis_db),
+     .help = "Redis database number selected after connecting."},
+    {.path = "redis.prefix", .type = CLM_CFG_STRING, .def = "\"clm:\"", .min = 1, .max = 64,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(redis_prefix),
+     .help = "Prefix of every Redis key clmd writes."},
+    {.path = "redis.timeout_ms", .type = CLM_CFG_INT, .def = "5000", .min = 100, .max = 600000,
+     .offset = FIELD(redis_timeout_ms),
+     .help = "Timeout of the Redis connect and of each Redis command, in milliseconds."},
+    {.path = "redis.password", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET,
+     .offset = FIELD(redis_password),
+     .help = "Redis AUTH password; accepted only in the secrets file. Unset: no AUTH."},
+
+    /* flush */
+    {.path = "flush.interval_ms", .type = CLM_CFG_INT, .def = "1000", .min = 10, .max = 600000,
+     .offset = FIELD(flush_interval_ms),
+     .help = "Longest time dirty customer state waits before it is written to Redis, "
+             "in milliseconds."},
+    {.path = "flush.max_dirty", .type = CLM_CFG_INT, .def = "50000", .min = 1, .max = 10000000,
+     .offset = FIELD(flush_max_dirty),
+     .help = "Flush before the interval ends once this many customers are dirty."},
+    {.path = "flush.idle_ms", .type = CLM_CFG_INT, .def = "50", .min = 0, .max = 600000,
+     .offset = FIELD(flush_idle_ms),
+     .help = "Flush before the interval ends once no message has arrived for this many "
+             "milliseconds, so a pause in the stream is visible in Redis at once; 0 waits "
+             "for the interval."},
+
+    /* events */
+    {.path = "events.max_bytes", .type = CLM_CFG_INT, .def = "65536", .min = 64,
+     .max = 16777216, .offset = FIELD(events_max_bytes),
+     .help = "Largest accepted message, in bytes; larger messages are rejected as too_large."},
+    {.path = "events.max_future_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
+     .max = 31536000, .offset = FIELD(events_max_future_s),
+     .help = "Events timestamped more than this many seconds after their message's "
+             "timestamp are rejected as future_timestamp."},
+    {.path = "events.unknown_type", .type = CLM_CFG_ENUM, .def = "\"activity\"",
+     .allowed = unknown_type_values, .offset = FIELD(events_unknown_type),
+     .help = "Events whose type is not a built-in type: \"activity\" counts them as generic "
+             "activity, \"reject\" rejects them as unknown_type."},
+    {.path = "events.dedup_horizon_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
+     .max = 31536000, .offset = FIELD(events_dedup_horizon_s),
+     .help = "An event whose event_id was seen for the same customer within this many "
+             "seconds is dropped as a duplicate; 0 disables duplicate suppression."},
+    {.path = "events.dedup_max_ids", .type = CLM_CFG_INT, .def = "16", .min = 1, .max = 1024,
+     .offset = FIELD(events_dedup_max_ids),
+     .help = "Event ids remembered per customer for duplicate suppression."},
+    {.path = "events.allowed_lateness_s", .type = CLM_CFG_INT64, .def = "604800", .min = 0,
+     .max = 5184000, .offset = FIELD(events_allowed_lateness_s),
+     .help = "Events older than their partition's watermark (the greatest applied event time "
+             "minus this many seconds) are rejected as late_dropped."},
+
+    /* core */
+    {.path = "core.workers", .type = CLM_CFG_INT, .def = "0", .min = 0, .max = 256,
+     .offset = FIELD(core_workers),
+     .help = "Worker threads; 0 means one per online CPU."},
+    {.path = "core.max_customers", .type = CLM_CFG_INT64, .def = "1000000", .min = 1000,
+     .max = 1000000000, .offset = FIELD(core_max_customers),
+     .help = "Most customers cached in memory by the whole process."},
+    {.path = "core.ring_size", .type = CLM_CFG_INT, .def = "16384", .min = 64, .max = 1048576,
+     .flags = CLM_CFG_POW2, .offset = FIELD(core_ring_size),
+     .help = "Slots in each worker's event ring."},
+    {.path = "core.shutdown_timeout_s", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 3600,
+     .offset = FIELD(core_shutdown_timeout_s),
+     .help = "Longest a stop (SIGTERM) may take to flush, publish and commit; past it clmd exits "
+             "with status 1 without the final flush (nothing is lost: unflushed events are "
+             "consumed again after the restart)."},
+
+    /* lifecycle */
+    {.path = "lifecycle.stages", .type = CLM_CFG_STRLIST,
+     .def = "[\"awareness\", \"acquisition\", \"conversion\", \"onboarding\", \"engagement\", "
+            "\"retention\", \"advocacy\", \"churned\", \"reactivated\"]",
+     .min = 1, .offset = FIELD(lifecycle_stages), .count_offset = FIELD(lifecycle_stage_count),
+     .help = "The lifecycle stages, earliest first; must include the churned and reactivated "
+             "stages. With forward_only, a customer only moves to a later stage, except into "
+             "and out of the churned stage. At most 32 stages; \"none\" is reserved."},
+    {.path = "lifecycle.churned_stage", .type = CLM_CFG_STRING, .def = "\"churned\"", .min = 1,
+     .offset = FIELD(lifecycle_churned_stage),
+     .help = "The stage of customers who cancelled or were inactive for churn_inactive_days."},
+    {.path = "lifecycle.reactivated_stage", .type = CLM_CFG_STRING, .def = "\"reactivated\"",
+     .min = 1, .offset = FIELD(lifecycle_reactivated_stage),
+     .help = "The stage of churned customers who came back; from it a customer moves on to any "
+             "stage at least as far as the furthest one reached before churning."},
+    {.path = "lifecycle.forward_only", .type = CLM_CFG_BOOL, .def = "true",
+     .offset = FIELD(lifecycle_forward_only),
+     .help = "Whether an event may only move a customer to a later stage (besides into and "
+             "out of the churned stage); false lets every matching rule move them."},
+    {.path = "lifecycle.rules", .type = CLM_CFG_CUSTOM,
+     .def = "[{\"on\": [\"visit\"], \"to\": \"awareness\"}, "
+            "{\"on\": [\"signup\"], \"to\": \"acquisition\"}, "
+            "{\"on\": [\"purchase\"], \"min_orders\": 1, \"max_orders\": 1, "
+            "\"to\": \"conversion\"}, "
+            "{\"on\": [\"onboarding_complete\"], \"to\": \"onboarding\"}, "
+            "{\"on\": [\"login\", \"session\", \"feature_use\"], \"from\": [\"onboarding\"], "
+            "\"to\": \"engagement\"}, "
+            "{\"on\": [\"purchase\"], \"min_orders\": 2, \"to\": \"retention\"}, "
+            "{\"on\": [\"referral\", \"review\"], \"min_orders\": 1, \"to\": \"advocacy\"}, "
+            "{\"on\": [\"nps_response\"], \"min_score\": 9, \"min_orders\": 1, "
+            "\"to\": \"advocacy\"}, "
+            "{\"on\": [\"cancel\"], \"min_orders\": 1, \"to\": \"churned\"}, "
+            "{\"on\": \"*\", \"from\": [\"churned\"], \"to\": \"reactivated\"}]",
+     .offset = FIELD(lifecycle_rules), .parse = clm_cfg_rules_parse,
+     .release = clm_cfg_rules_release, .type_name = "rule list",
+     .expect = "a list of rule objects",
+     .help = "Transition rules, tried in order, each {\"on\": [event types] or \"*\", \"to\": "
+             "stage} with optional \"from\": [stages], \"min_orders\", \"max_orders\", "
+             "\"min_score\", \"max_score\". The first rule that matches the event and may move "
+             "the customer decides the new stage. A rule matches when the event type is in "
+             "\"on\" (\"*\": any), the current stage is in \"from\" (\"none\": no stage yet; "
+             "absent: any), the order count including the event is within "
+             "min_orders..max_orders and the event's score within min_score..max_score (an event "
+             "without a score never matches a score bound). Every stage must be reachable."},
+    {.path = "lifecycle.churn_inactive_days", .type = CLM_CFG_INT, .def = "90", .min = 1,
+     .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
+     .help = "A customer without activity for this many days is moved to the churned stage "
+             "once the partition's watermark passes that deadline."},
+
+    /* risk */
+    {.path = "risk.inactivity_weight", .type = CLM_CFG_DOUBLE, .def = "0.75", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_INACTIVITY]),
+     .help = "Weight of the inactivity signal (0 turns it off)."},
+    {.path = "risk.inactivity_min_active_days", .type = CLM_CFG_INT, .def = "4", .min = 2, .max = 1000,
+     .offset = FIELD(risk.min_active_days),
+     .help = "Distinct active days a customer needs before inactivity is judged against their own usual gap between active days; with fewer, inactivity_days_start/full apply."},
+    {.path = "risk.inactivity_ratio_start", .type = CLM_CFG_DOUBLE, .def = "2", .dmin = 0, .dmax = 1000,
+     .offset = FIELD(risk.ratio_start),
+     .help = "Idle time, in usual gaps, at which the inactivity strength starts rising from 0."},
+    {.path = "risk.inactivity_ratio_full", .type = CLM_CFG_DOUBLE, .def = "4", .dmin = 0, .dmax = 1000,
+     .offset = FIELD(risk.ratio_full),
+     .help = "Idle time, in usual gaps, at which the inactivity strength reaches 1."},
+    {.path = "risk.inactivity_min_days", .type = CLM_CFG_INT, .def = "7", .min = 0, .max = 3650,
+     .offset = FIELD(risk.min_days),
+     .help = "Least idle days before inactivity counts, whatever the usual gap."},
+    {.path = "risk.inactivity_days_start", .type = CLM_CFG_INT, .def = "14", .min = 0, .max = 3650,
+     .offset = FIELD(risk.days_start),
+     .help = "Idle days at which inactivity starts rising, for customers with too little history."},
+    {.path = "risk.inactivity_days_full", .type = CLM_CFG_INT, .def = "42", .min = 1, .max = 3650,
+     .offset = FIELD(risk.days_full),
+     .help = "Idle days at which inactivity reaches 1, for customers with too little history."},
+    {.path = "risk.nps_weight", .type = CLM_CFG_DOUBLE, .def = "0.3", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_NPS_DETRACTOR]),
+     .help = "Weight of the signal 'latest NPS answer is a detractor'."},
+    {.path = "risk.nps_detractor_max", .type = CLM_CFG_INT, .def = "6", .min = 0, .max = 10,
+     .offset = FIELD(risk.nps_detractor_max),
+     .help = "Highest NPS score counted as a detractor."},
+    {.path = "risk.csat_weight", .type = CLM_CFG_DOUBLE, .def = "0.25", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_LOW_CSAT]),
+     .help = "Weight of the signal 'latest CSAT answer is low'."},
+    {.path = "risk.csat_max", .type = CLM_CFG_INT, .def = "2", .min = 1, .max = 5,
+     .offset = FIELD(risk.csat_max),
+     .help = "Highest CSAT score counted as low."},
+    {.path = "risk.tickets_weight", .type = CLM_CFG_DOUBLE, .def = "0.3", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_TICKETS]),
+     .help = "Weight of the support-ticket signal."},
+    {.path = "risk.tickets_min", .type = CLM_CFG_INT, .def = "3", .min = 1, .max = 8,
+     .offset = FIELD(risk.tickets_min),
+     .help = "Support tickets within tickets_days that raise the signal."},
+    {.path = "risk.tickets_days", .type = CLM_CFG_INT, .def = "14", .min = 1, .max = 365,
+     .offset = FIELD(risk.tickets_days),
+     .help = "Window of the support-ticket signal, in days."},
+    {.path = "risk.payment_failed_weight", .type = CLM_CFG_DOUBLE, .def = "0.4", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_PAYMENT_FAILED]),
+     .help = "Weight of the signal 'payment_failed within payment_failed_days'."},
+    {.path = "risk.payment_failed_days", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 365,
+     .offset = FIELD(risk.payment_failed_days),
+     .help = "Window of the payment_failed signal, in days."},
+    {.path = "risk.downgrade_weight", .type = CLM_CFG_DOUBLE, .def = "0.3", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_DOWNGRADE]),
+     .help = "Weight of the signal 'downgrade within downgrade_days'."},
+    {.path = "risk.downgrade_days", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 365,
+     .offset = FIELD(risk.downgrade_days),
+     .help = "Window of the downgrade signal, in days."},
+    {.path = "risk.engagement_weight", .type = CLM_CFG_DOUBLE, .def = "0.3", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_ENGAGEMENT_DROP]),
+     .help = "Weight of the engagement-drop signal: sessions in the last 7 days below engagement_ratio times the weekly average of the 4 weeks before."},
+    {.path = "risk.engagement_ratio", .type = CLM_CFG_DOUBLE, .def = "0.5", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.engagement_ratio),
+     .help = "Share of the weekly baseline below which the last week's sessions count as a drop."},
+    {.path = "risk.engagement_min_weekly", .type = CLM_CFG_DOUBLE, .def = "2", .dmin = 0, .dmax = 1000,
+     .offset = FIELD(risk.engagement_min_weekly),
+     .help = "Baseline sessions per week a customer needs before a drop is judged."},
+    {.path = "risk.p_alive_weight", .type = CLM_CFG_DOUBLE, .def = "0.5", .dmin = 0, .dmax = 1,
+     .offset = FIELD(risk.weight[CLM_SIG_P_ALIVE]),
+     .help = "Weight of the signal 'BG/NBD P(alive) below model.p_alive_threshold', for customers "
+             "with at least one repeat purchase day, once a model has been fitted."},
+
+    /* alerts */
+    {.path = "alerts.churn_risk", .type = CLM_CFG_BOOL, .def = "true",
+     .offset = FIELD(alerts.enabled[CLM_ALERT_CHURN_RISK]),
+     .help = "Raise churn_risk alerts when a customer's risk crosses alerts.threshold upward."},
+    {.path = "alerts.churned", .type = CLM_CFG_BOOL, .def = "true",
+     .offset = FIELD(alerts.enabled[CLM_ALERT_CHURNED]),
+     .help = "Raise churned alerts when a customer enters the churned stage."},
+    {.path = "alerts.threshold", .type = CLM_CFG_DOUBLE, .def = "0.7", .dmin = 0.0001, .dmax = 1,
+     .offset = FIELD(alerts_threshold),
+     .help = "Risk at or above which a customer is at risk (listed in <prefix>at_risk) and a churn_risk alert is raised."},
+    {.path = "alerts.rearm_margin", .type = CLM_CFG_DOUBLE, .def = "0.1", .dmin = 0, .dmax = 1,
+     .offset = FIELD(alerts_rearm_margin),
+     .help = "After a churn_risk alert, the customer's risk must fall below threshold minus this before another can be raised."},
+    {.path = "alerts.cooldown_s", .type = CLM_CFG_INT, .def = "604800", .min = 0, .max = 31536000,
+     .offset = FIELD(alerts_cooldown_s),
+     .help = "Least event time between two churn_risk alerts of one customer, in seconds."},
+    {.path = "alerts.min_clv", .type = CLM_CFG_DOUBLE, .def = "0", .dmin = 0, .dmax = 1000000000000.0,
+     .offset = FIELD(alerts_min_clv),
+     .help = "No alert for a customer whose clv (revenue minus refunds) is below this."},
+    {.path = "alerts.topic", .type = CLM_CFG_STRING, .def = "\"clm.alerts\"", .min = 1, .max = 249,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(alerts_topic),
+     .help = "Kafka topic the alerts are published to, keyed by customer id."},
+    {.path = "alerts.stream_maxlen", .type = CLM_CFG_INT64, .def = "100000", .min = 1, .max = 100000000,
+     .offset = FIELD(alerts_stream_maxlen),
+     .help = "Approximate length the Redis stream <prefix>alerts is capped at."},
+    {.path = "alerts.rate_per_s", .type = CLM_CFG_DOUBLE, .def = "20", .dmin = 0.001, .dmax = 1000000.0,
+     .offset = FIELD(alerts_rate_per_s),
+     .help = "Alerts published per second at most, over the whole process; the excess is counted and reported by a suppressed_summary alert."},
+    {.path = "alerts.burst", .type = CLM_CFG_INT, .def = "100", .min = 1, .max = 1000000,
+     .offset = FIELD(alerts_burst),
+     .help = "Alerts that may be published at once before alerts.rate_per_s applies."},
+    {.path = "alerts.summary_interval_s", .type = CLM_CFG_INT, .def = "60", .min = 1, .max = 86400,
+     .offset = FIELD(alerts_summary_interval_s),
+     .help = "How often, in seconds, a suppressed_summary alert reports alerts held back by the rate limit."},
+
+    /* kpi */
+    {.path = "kpi.windows", .type = CLM_CFG_INTLIST, .def = "[7, 30, 90]", .min = 1, .max = 3650,
+     .min_count = 1, .flags = CLM_CFG_DISTINCT, .offset = FIELD(kpi_windows),
+     .count_offset = FIELD(kpi_window_count),
+     .help = "Rolling windows of the KPIs, in days."},
+    {.path = "kpi.bucket_s", .type = CLM_CFG_INT, .def = "86400", .min = 60, .max = 86400,
+     .flags = CLM_CFG_DAY_ALIGNED, .offset = FIELD(kpi_bucket_s),
+     .help = "Width of the time buckets the daily counters are kept in, in seconds: a whole "
+             "number of minutes that divides a day (86400: one hash per UTC day)."},
+    {.path = "kpi.clv_min_tenure_days", .type = CLM_CFG_INT, .def = "30", .min = 1, .max = 3650,
+     .offset = FIELD(kpi_clv_min_tenure_days),
+     .help = "Least tenure, in days, before a customer's lifetime value is estimated."},
+    {.path = "kpi.clv_max_years", .type = CLM_CFG_DOUBLE, .def = "5", .dmin = 0.1, .dmax = 100,
+     .offset = FIELD(kpi_clv_max_years),
+     .help = "Longest horizon of the customer lifetime value estimate, in years."},
+    {.path = "kpi.gross_margin", .type = CLM_CFG_DOUBLE, .def = "1.0", .dmin = 0, .dmax = 1,
+     .offset = FIELD(kpi_gross_margin),
+     .help = "Share of revenue counted as margin in the customer lifetime value."},
+    {.path = "kpi.refresh_ms", .type = CLM_CFG_INT, .def = "1000", .min = 100, .max = 3600000,
+     .offset = FIELD(kpi_refresh_ms),
+     .help = "How often the rolling KPI hashes are recomputed, in milliseconds."},
+
+    /* model */
+    {.path = "model.enabled", .type = CLM_CFG_BOOL, .def = "true", .offset = FIELD(model_enabled),
+     .help = "Fit the BG/NBD and Gamma-Gamma models in the background and keep p_alive, "
+             "expected purchases, expected spend and clv_model on every customer who bought."},
+    {.path = "model.refit_interval_s", .type = CLM_CFG_INT, .def = "3600", .min = 10,
+     .max = 2592000, .offset = FIELD(model_refit_interval_s),
+     .help = "Seconds between two scheduled fits, counted from the last fit (`clmctl refit` "
+             "asks for one at once)."},
+    {.path = "model.unit_days", .type = CLM_CFG_INT, .def = "7", .min = 1, .max = 365,
+     .offset = FIELD(model_unit_days),
+     .help = "Time unit of the models in days (7: weeks, as in the papers); alpha, t_x, T and "
+             "the horizon are in this unit."},
+    {.path = "model.horizon", .type = CLM_CFG_INT, .def = "52", .min = 1, .max = 1000,
+     .offset = FIELD(model_horizon),
+     .help = "Horizon of expected_purchases_<horizon> and clv_model, in time units."},
+    {.path = "model.discount_rate", .type = CLM_CFG_DOUBLE, .def = "0.1", .dmin = 0, .dmax = 10,
+     .offset = FIELD(model_discount_rate),
+     .help = "Annual discount rate of clv_model (0.1: 10% a year)."},
+    {.path = "model.min_customers", .type = CLM_CFG_INT, .def = "100", .min = 10,
+     .max = 1000000000, .offset = FIELD(model_min_customers),
+     .help = "Customers with at least one purchase needed before a fit is attempted."},
+    {.path = "model.p_alive_threshold", .type = CLM_CFG_DOUBLE, .def = "0.3", .dmin = 0,
+     .dmax = 1, .offset = FIELD(model_p_alive_threshold),
+     .help = "P(alive) below which a customer with a repeat purchase shows the p_alive "
+             "churn-risk signal."},
+
+    /* http */
+    {.path = "http.listen", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1, .max = 64,
+     .offset = FIELD(http_listen),
+     .help = "Address the /metrics and /healthz endpoint listens on (IPv4 or IPv6 literal)."},
+    {.path = "http.port", .type = CLM_CFG_INT, .def = "9108", .min = 0, .max = 65535,
+     .offset = FIELD(http_port),
+     .help = "TCP port of the /metrics and /healthz endpoint; 0 turns it off."},
+
+    /* log */
+    {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,
+     .offset = FIELD(log_level),
+     .help = "Least severe syslog priority that is logged."},
+
+    {.path = "secrets_file", .type = CLM_CFG_STRING, .def = "\"\"", .offset = FIELD(secrets_file),
+     .help = "JSON file with the secrets, read after this file: {\"redis\": {\"password\": "
+             "\"...\"}, \"kafka\": {\"properties\": {\"sasl.password\": \"...\"}}}. A relative "
+             "path is taken from the directory of this file; an empty string means none."},
+};
+
+const size_t clm_config_key_count = sizeof clm_config_keys / sizeof clm_config_keys[0];
