@@ -764,6 +764,18 @@ int harness_kafka_broker_up(harness_kafka *k, int32_t broker_id, char *errbuf, s
     return e ? fail(-EINVAL, errbuf, errsize, "broker %d up: %s", (int)broker_id, rd_kafka_err2str(e)) : 0;
 }
 
+long long harness_redis_hget_int(redisContext *c, const char *key, const char *field)
+{
+    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_STRING)
+        v = atoll(r->str);
+    else if (r && r->type == REDIS_REPLY_NIL)
+        v = 0;
+    freeReplyObject(r);
+    return v;
+}
+
 int harness_kafka_set_leader(harness_kafka *k, const char *topic, int32_t partition,
                              int32_t broker_id, char *errbuf, size_t errsize)
 {

@@ -121,6 +121,10 @@ int harness_kafka_create_topic(harness_kafka *k, const char *topic, int partitio
 int harness_kafka_broker_down(harness_kafka *k, int32_t broker_id, char *errbuf, size_t errsize);
 int harness_kafka_broker_up(harness_kafka *k, int32_t broker_id, char *errbuf, size_t errsize);
 
+/* The integer value of a hash field: 0 when the field (or the key) is
+ * absent, -1 when the command fails (connection lost, not a hash). */
+long long harness_redis_hget_int(redisContext *c, const char *key, const char *field);
+
 /* Moves a partition's leadership to a broker (the topic must exist), or
  * pins a consumer group's coordinator to one. */
 int harness_kafka_set_leader(harness_kafka *k, const char *topic, int32_t partition,

@@ -277,14 +277,6 @@ static void stop(harness_proc *p)
     harness_proc_free(p);
 }
 
-static long long hget_ll(redisContext *c, const char *key, const char *field)
-{
-    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
-    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
 typedef struct waiter {
     redisContext *c;
     const char *key, *field, *cmd;
@@ -294,7 +286,7 @@ typedef struct waiter {
 static bool field_reached(void *arg)
 {
     waiter *w = arg;
-    return hget_ll(w->c, w->key, w->field) >= w->want;
+    return harness_redis_hget_int(w->c, w->key, w->field) >= w->want;
 }
 
 static void wait_consumed(run *r, long long n)
@@ -302,7 +294,7 @@ static void wait_consumed(run *r, long long n)
     waiter w = { .c = r->rc, .key = "clm:stats", .field = "consumed", .want = n };
     if (harness_wait_until(field_reached, &w, 60000) < 0)
         fail_msg("clmd consumed %lld of %lld messages in 60 s (log %s)",
-                 hget_ll(r->rc, "clm:stats", "consumed"), n, r->log);
+                 harness_redis_hget_int(r->rc, "clm:stats", "consumed"), n, r->log);
 }
 
 static long long hlen(redisContext *c, const char *key)
@@ -492,7 +484,7 @@ static void test_expected_alerts(void **state)
     v = hget(r.rc, "clm:customer:c1", "risk");
     assert_string_equal(v, "0.0000"); /* churned: not scored */
     free(v);
-    assert_int_equal(hget_ll(r.rc, "clm:stats", "alerts_emitted"), (long long)NWANT);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), (long long)NWANT);
     docs_free(docs, recs->n);
     harness_records_free(recs);
     run_free(&r);
@@ -588,13 +580,13 @@ static void test_rate_limit(void **state)
     waiter w = { .c = r.rc, .key = "clm:stats", .field = "alerts_suppressed", .want = 28 };
     if (harness_wait_until(field_reached, &w, 30000) < 0)
         fail_msg("alerts_emitted %lld, alerts_suppressed %lld (log %s)",
-                 hget_ll(r.rc, "clm:stats", "alerts_emitted"),
-                 hget_ll(r.rc, "clm:stats", "alerts_suppressed"), r.log);
+                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"),
+                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_suppressed"), r.log);
     /* the summary follows within the interval */
     harness_records *recs = read_alerts("clm.alerts.r", 3);
     stop(p);
-    assert_int_equal(hget_ll(r.rc, "clm:stats", "alerts_emitted"), 2);
-    assert_int_equal(hget_ll(r.rc, "clm:stats", "alerts_suppressed"), 28);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 2);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_suppressed"), 28);
     long long risk = 0, summarized = 0;
     harness_records_free(recs);
     recs = read_alerts("clm.alerts.r", 3);
@@ -638,7 +630,7 @@ static void test_sighup_reload(void **state)
     run_init(&r, topic, alerts, "gh", ", \"threshold\": 0.8, \"rate_per_s\": 1000, \"burst\": 1000");
     harness_proc *p = start(&r);
     wait_consumed(&r, (long long)s1.n);
-    assert_int_equal(hget_ll(r.rc, "clm:stats", "alerts_emitted"), 0); /* 0.706 < 0.8 */
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 0); /* 0.706 < 0.8 */
 
     /* a broken file: reported, the running configuration stays */
     FILE *f = fopen(r.cfg, "w");
@@ -702,7 +694,7 @@ static void test_shutdown_bounded(void **state)
     wait_consumed(&r, (long long)(s1.n + s2.n));
     wait_outbox(&r, 0);
     stop(p);
-    assert_int_equal(hget_ll(r.rc, "clm:stats", "alerts_emitted"), 2);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 2);
     stream_free(&s1);
     stream_free(&s2);
     run_free(&r);

@@ -105,19 +105,6 @@ static harness_proc *start_clmd(const char *cfg, const char *log)
     return p;
 }
 
-static long long stat_consumed(redisContext *c)
-{
-    redisReply *r = redisCommand(c, "HGET clm:stats consumed");
-    long long v = -1;
-    if (r && r->type == REDIS_REPLY_STRING)
-        v = atoll(r->str);
-    else if (r && r->type == REDIS_REPLY_NIL)
-        v = 0;
-    if (r)
-        freeReplyObject(r);
-    return v;
-}
-
 typedef struct progress {
     harness_redis *redis;
     redisContext *c;
@@ -136,14 +123,14 @@ static bool reached(void *arg)
         if (harness_redis_connect(p->redis, &p->c, errbuf, sizeof(errbuf)) < 0)
             return false;
     }
-    return stat_consumed(p->c) >= p->want;
+    return harness_redis_hget_int(p->c, "clm:stats", "consumed") >= p->want;
 }
 
 static void wait_consumed(harness_redis *r, long long want, int timeout_ms)
 {
     progress p = { .redis = r, .want = want };
     int rc = harness_wait_until(reached, &p, timeout_ms);
-    long long got = p.c ? stat_consumed(p.c) : -1;
+    long long got = p.c ? harness_redis_hget_int(p.c, "clm:stats", "consumed") : -1;
     if (p.c)
         redisFree(p.c);
     if (rc < 0)
@@ -424,15 +411,6 @@ static void expect_field(redisReply *h, const char *cust, const char *field, con
     fail_msg("customer %s: field %s missing", cust, field);
 }
 
-static long long hget_ll(redisContext *c, const char *key, const char *field)
-{
-    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
-    assert_non_null(r);
-    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
 static const char *header(const harness_record *rec, const char *name)
 {
     for (size_t i = 0; i < rec->header_count; i++)
@@ -463,15 +441,15 @@ static void stream_exact(void **state)
     CHECK(harness_redis_connect(F.clean, &c, errbuf, sizeof(errbuf)));
 
     /* counters: every message consumed once; applied + duplicates + rejected = consumed */
-    assert_int_equal(hget_ll(c, "clm:stats", "consumed"), F.total);
-    assert_int_equal(hget_ll(c, "clm:stats", "rejected"), malformed);
-    assert_int_equal(hget_ll(c, "clm:stats", "duplicates"), dups);
-    assert_int_equal(hget_ll(c, "clm:stats", "applied"), F.total - malformed - dups);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "consumed"), F.total);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "rejected"), malformed);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "duplicates"), dups);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "applied"), F.total - malformed - dups);
     assert_true(malformed > 300 && dups > 100); /* 2% and 1% of 30,000 */
     for (size_t i = 0; i < nr; i++)
-        if (by_reason[i] != hget_ll(c, "clm:rejected", reasons[i]))
+        if (by_reason[i] != harness_redis_hget_int(c, "clm:rejected", reasons[i]))
             fail_msg("rejected %s: expected %lld, got %lld", reasons[i], (long long)by_reason[i],
-                     hget_ll(c, "clm:rejected", reasons[i]));
+                     harness_redis_hget_int(c, "clm:rejected", reasons[i]));
 
     /* the lifetime every customer's clv_pred is based on (gross margin 1) */
     redisReply *lt = redisCommand(c, "HGET clm:kpi:90d clv_lifetime_years");
@@ -533,7 +511,7 @@ static void stream_exact(void **state)
     for (int p = 0; p < np; p++) {
         char f[16];
         snprintf(f, sizeof(f), "%d", p);
-        assert_int_equal(hget_ll(c, "clm:offsets:" GROUP ":" TOPIC, f), high[p]);
+        assert_int_equal(harness_redis_hget_int(c, "clm:offsets:" GROUP ":" TOPIC, f), high[p]);
     }
     redisFree(c);
 
@@ -862,10 +840,10 @@ static void systemd_notify(void **state)
     /* the same counts the Redis stats hold */
     redisContext *c = NULL;
     CHECK(harness_redis_connect(r, &c, errbuf, sizeof(errbuf)));
-    snprintf(line, sizeof(line), "\nclmd_events_applied_total %lld\n", hget_ll(c, "clm:stats", "applied"));
+    snprintf(line, sizeof(line), "\nclmd_events_applied_total %lld\n", harness_redis_hget_int(c, "clm:stats", "applied"));
     assert_non_null(strstr(body, line));
     snprintf(line, sizeof(line), "\nclmd_events_rejected_total{reason=\"invalid_json\"} %lld\n",
-             hget_ll(c, "clm:rejected", "invalid_json"));
+             harness_redis_hget_int(c, "clm:rejected", "invalid_json"));
     assert_non_null(strstr(body, line));
     redisFree(c);
     assert_non_null(strstr(body, "\nclmd_flush_latency_seconds_bucket{le=\"+Inf\"} "));

@@ -1059,19 +1059,6 @@ static const char *clmd_bin(void)
     return p ? p : "clmd";
 }
 
-static long long stat_consumed(redisContext *c)
-{
-    redisReply *r = redisCommand(c, "HGET clm:stats consumed");
-    long long v = -1;
-    if (r && r->type == REDIS_REPLY_STRING)
-        v = atoll(r->str);
-    else if (r && r->type == REDIS_REPLY_NIL)
-        v = 0;
-    if (r)
-        freeReplyObject(r);
-    return v;
-}
-
 typedef struct progress {
     redisContext *c;
     long long want;
@@ -1080,7 +1067,7 @@ typedef struct progress {
 static bool reached(void *arg)
 {
     progress *p = arg;
-    return stat_consumed(p->c) >= p->want;
+    return harness_redis_hget_int(p->c, "clm:stats", "consumed") >= p->want;
 }
 
 /* Produces the stream of `o`, runs clmd over it until every message is
@@ -1146,7 +1133,7 @@ static void run_stream(const clm_gen_opts *opts, int64_t min_churns, int64_t min
     CHECK(harness_redis_connect(redis, &rc, errbuf, sizeof(errbuf)));
     progress pr = { .c = rc, .want = (long long)total };
     if (harness_wait_until(reached, &pr, 60000) < 0)
-        fail_msg("clmd consumed %lld of %zu messages within 60 s (log: %s)", stat_consumed(rc),
+        fail_msg("clmd consumed %lld of %zu messages within 60 s (log: %s)", harness_redis_hget_int(rc, "clm:stats", "consumed"),
                  total, log);
     /* on SIGTERM clmd flushes, then the KPI job recomputes once more */
     CHECK(harness_proc_signal(p, SIGTERM));

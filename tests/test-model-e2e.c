@@ -149,19 +149,6 @@ static const char *bin(const char *var, const char *def)
     return p ? p : def;
 }
 
-static long long hget_ll(redisContext *c, const char *key, const char *field)
-{
-    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
-    long long v = -1;
-    if (r && r->type == REDIS_REPLY_STRING)
-        v = atoll(r->str);
-    else if (r && r->type == REDIS_REPLY_NIL)
-        v = 0;
-    if (r)
-        freeReplyObject(r);
-    return v;
-}
-
 typedef struct progress {
     redisContext *c;
     long long want;
@@ -170,7 +157,7 @@ typedef struct progress {
 static bool consumed_all(void *arg)
 {
     progress *p = arg;
-    return hget_ll(p->c, "clm:stats", "consumed") >= p->want;
+    return harness_redis_hget_int(p->c, "clm:stats", "consumed") >= p->want;
 }
 
 static void write_config(int min_customers)
@@ -335,9 +322,9 @@ static void cdnow_fit(void **state)
     progress pr = { .c = c, .want = (long long)F.total };
     if (harness_wait_until(consumed_all, &pr, 60000) < 0)
         fail_msg("clmd consumed %lld of %zu messages within 60 s (log: %s)",
-                 hget_ll(c, "clm:stats", "consumed"), F.total, log);
-    assert_int_equal(hget_ll(c, "clm:stats", "applied"), (long long)F.total);
-    assert_int_equal(hget_ll(c, "clm:stats", "rejected"), 0);
+                 harness_redis_hget_int(c, "clm:stats", "consumed"), F.total, log);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "applied"), (long long)F.total);
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "rejected"), 0);
     /* before any refit: a fresh start writes no model */
     redisReply *r = redisCommand(c, "EXISTS clm:model");
     assert_non_null(r);
