@@ -753,6 +753,42 @@ static void test_alerts_bad_data(void **state)
     free(out);
 }
 
+/* ---- hostile data -------------------------------------------------------- */
+
+/* A producer of events chooses customer ids: one with ESC sequences (clear
+ * screen, a C1 CSI, an invalid byte), a newline that would forge a row and a
+ * right-to-left override. Tables print them escaped: \e, \n, \xNN for the
+ * invalid byte, \u{NNNN} for C1 and bidi controls, \\ for a backslash; the
+ * customer column is 45 wide, the escaped text's length. */
+static void test_table_escapes(void **state)
+{
+    (void)state;
+    static const char id[] = "c\x1b[2J\n   2  forged\x9b\xc2\x9b[1m\xe2\x80\xae\\";
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    cmd(c, "ZADD h:at_risk 0.8 %b", id, sizeof(id) - 1);
+    cmd(c, "HSET h:customer:%b stage %s clv 1 last_seen 1770000000000 risk_reasons []", id,
+        sizeof(id) - 1, "buyer\r\t\x7f");
+    redisFree(c);
+
+    char *out = NULL;
+    out = run(0, "-c", F.config, "--prefix", "h:", "at-risk", NULL);
+    assert_string_equal(out,
+                        "rank  customer                                         risk  stage          "
+                        "clv  clv_pred  last_seen   reasons\n"
+                        "   1  c\\e[2J\\n   2  forged\\x9B\\u{009B}[1m\\u{202E}\\\\  0.8000  "
+                        "buyer\\r\\t\\x7F    1         -  2026-02-02  -\n");
+    free(out);
+
+    char arg[64];
+    memcpy(arg, id, sizeof(id));
+    out = run(0, "-c", F.config, "--prefix", "h:", "customer", arg, NULL);
+    assert_non_null(strstr(out, "stage         buyer\\r\\t\\x7F\n"));
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\r'));
+    free(out);
+}
+
 typedef struct log_wait {
     const char *path;
     const char *text;
@@ -909,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_alerts_tail_max),
         cmocka_unit_test(test_alerts_tail_signal),
         cmocka_unit_test(test_at_risk_alerts_usage),
+        cmocka_unit_test(test_table_escapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
