@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon/log.h"
@@ -146,15 +147,38 @@ static int add_header(rd_kafka_headers_t *h, const char *name, const char *value
     return rd_kafka_header_add(h, name, -1, value, -1) ? -EINVAL : 0;
 }
 
+/* A copy of the message's own headers with every name in the clm.
+ * namespace (any case) renamed to original.<name>, so the headers this module
+ * adds are the only clm.* ones; NULL on ENOMEM. */
+static rd_kafka_headers_t *own_headers(const rd_kafka_message_t *src)
+{
+    rd_kafka_headers_t *orig = NULL;
+    if (rd_kafka_message_headers(src, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return rd_kafka_headers_new(5);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(rd_kafka_header_cnt(orig) + 5);
+    const char *name;
+    const void *value;
+    size_t size;
+    for (size_t i = 0; h && rd_kafka_header_get_all(orig, i, &name, &value, &size) == 0; i++) {
+        char renamed[256];
+        const char *n = name;
+        if (strncasecmp(name, "clm.", 4) == 0) {
+            snprintf(renamed, sizeof(renamed), "original.%s", name);
+            n = renamed;
+        }
+        if (rd_kafka_header_add(h, n, -1, value, value ? (ssize_t)size : 0)) {
+            rd_kafka_headers_destroy(h);
+            h = NULL;
+        }
+    }
+    return h;
+}
+
 int clm_dlq_send(clm_dlq *d, int w, const char *dlq_topic, const rd_kafka_message_t *src,
                  const char *src_topic, const clm_reject *rej, uint64_t *seq)
 {
-    rd_kafka_headers_t *orig = NULL, *h;
     char part[16], off[24];
-    if (rd_kafka_message_headers(src, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(5);
+    rd_kafka_headers_t *h = own_headers(src);
     if (!h)
         return -ENOMEM;
     snprintf(part, sizeof(part), "%" PRId32, src->partition);

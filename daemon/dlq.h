@@ -8,6 +8,9 @@
  *   clm.source.topic      the topic it was read from
  *   clm.source.partition  decimal
  *   clm.source.offset     decimal
+ * The message's own headers named clm.* (any case) are kept renamed to
+ * original.clm.*, so a producer cannot forge the headers above: each appears
+ * exactly once.
  * Delivery is tracked per worker with a sequence number, so a flush that
  * advances offsets past a rejected message can first wait until that
  * message is safely in the DLQ (clm_dlq_delivered). Failed deliveries are

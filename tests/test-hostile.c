@@ -1,0 +1,264 @@
+/* tests/test-hostile.c - hostile inputs and a hostile environment, end to end.
+ *
+ * One librdkafka mock cluster in this process, a real redis-server per test
+ * and clmd as a child process, as in production.
+ *   forged_headers  a bad message carrying its own clm.reason and clm.detail
+ *                   headers: its dead letter has each clm.* header exactly
+ *                   once, clmd's; the message's own are kept renamed
+ *                   original.clm.*
+ * The suite fails (never skips) when redis-server or clmd cannot be started.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+static char errbuf[512];
+#define CHECK(call)                                                                 \
+    do {                                                                            \
+        int r_ = (call);                                                            \
+        if (r_ < 0)                                                                 \
+            fail_msg("%s: %s (%d)", #call, errbuf, r_);                             \
+    } while (0)
+
+static harness_kafka *K;
+
+static const char *clmd_bin(void)
+{
+    const char *p = getenv("CLMD_BIN");
+    return p ? p : "clmd";
+}
+
+/* ---- running clmd -------------------------------------------------------- */
+
+typedef struct run {
+    char tmp[64], cfg[128], log[128];
+    harness_redis *redis;
+    redisContext *rc;
+    harness_proc *p;
+} run;
+
+/* A temporary directory, a Redis and a config consuming `topic` as `group`;
+ * extra is appended to the top-level object. */
+static void run_init(run *r, const char *topic, const char *group, const char *extra)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-hostile-XXXXXX");
+    assert_non_null(mkdtemp(r->tmp));
+    snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
+    snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
+    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+    FILE *f = fopen(r->cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
+            " \"redis\": {\"port\": %d},\n"
+            " \"flush\": {\"interval_ms\": 100},\n"
+            " \"core\": {\"workers\": 1, \"shutdown_timeout_s\": 5},\n"
+            " \"events\": {\"allowed_lateness_s\": 0}%s%s}\n",
+            harness_kafka_bootstraps(K), topic, group, harness_redis_port(r->redis),
+            extra ? ",\n " : "", extra ? extra : "");
+    fclose(f);
+}
+
+static void start(run *r)
+{
+    const char *argv[] = { clmd_bin(), "-c", r->cfg, NULL };
+    CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
+}
+
+/* SIGTERM and a clean exit. */
+static void stop(run *r)
+{
+    CHECK(harness_proc_signal(r->p, SIGTERM));
+    CHECK(harness_proc_expect_exit(r->p, 30000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(r->p);
+    r->p = NULL;
+}
+
+static void run_free(run *r)
+{
+    harness_proc_free(r->p);
+    if (r->rc)
+        redisFree(r->rc);
+    harness_redis_free(r->redis);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/clmd.json", r->tmp);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/secrets.json", r->tmp);
+    unlink(path);
+    unlink(r->log);
+    rmdir(r->tmp);
+}
+
+/* The whole log (free it). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+        n += k;
+        if (cap - n < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+typedef struct waiter {
+    redisContext *c;
+    const char *key, *field;
+    long long want;
+} waiter;
+
+static bool field_reached(void *arg)
+{
+    waiter *w = arg;
+    return harness_redis_hget_int(w->c, w->key, w->field) >= w->want;
+}
+
+/* Waits until clmd has consumed (and flushed) n messages. */
+static void wait_consumed(run *r, long long n)
+{
+    waiter w = { .c = r->rc, .key = "clm:stats", .field = "consumed", .want = n };
+    if (harness_wait_until(field_reached, &w, 60000) < 0) {
+        char *all = slurp(r->log);
+        fail_msg("clmd consumed %lld of %lld messages in 60 s; log:\n%s",
+                 harness_redis_hget_int(r->rc, "clm:stats", "consumed"), n, all);
+    }
+}
+
+/* Reads a topic until it holds n records (30 s at most). */
+static harness_records *read_n(const char *topic, size_t n)
+{
+    harness_records *recs = NULL;
+    for (int i = 0; i < 300; i++) {
+        harness_records_free(recs);
+        recs = NULL;
+        int r = harness_kafka_read_topic(harness_kafka_bootstraps(K), topic, 5000, &recs, errbuf,
+                                         sizeof(errbuf));
+        if (r == 0 && recs->n >= n)
+            return recs;
+        usleep(100000);
+    }
+    fail_msg("topic %s has %zu records, expected %zu", topic, recs ? recs->n : 0, n);
+    return NULL;
+}
+
+/* The values of every header named `name`, joined by '|' into out. */
+static size_t headers_named(const harness_record *rec, const char *name, char *out, size_t size)
+{
+    size_t count = 0, used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < rec->header_count; i++)
+        if (strcmp(rec->headers[i].name, name) == 0) {
+            used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s%s",
+                                     count ? "|" : "", rec->headers[i].value ? rec->headers[i].value : "(null)");
+            count++;
+        }
+    return count;
+}
+
+static void produce(const char *topic, const harness_kv *kv, size_t n)
+{
+    CHECK(harness_produce(harness_kafka_bootstraps(K), topic, kv, n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+}
+
+#define PURCHASE(id, customer, day)                                                          \
+    "{\"event_id\":\"" id "\",\"customer_id\":\"" customer "\",\"type\":\"purchase\","       \
+    "\"ts\":\"2025-01-0" day "T12:00:00Z\",\"amount\":10}"
+
+static harness_kv kv_of(const char *key, const char *value)
+{
+    return (harness_kv){ .key = key, .key_len = key ? strlen(key) : 0, .value = value,
+                         .value_len = strlen(value) };
+}
+
+/* ---- forged DLQ headers (issue 12 item 10) ------------------------------- */
+
+/* Invalid JSON with its own clm.reason and clm.detail (one in another case)
+ * and an ordinary header. Its dead letter carries clm.reason invalid_json
+ * once, and the message's own headers renamed. */
+static void test_forged_headers(void **state)
+{
+    (void)state;
+    static const char *const headers[] = { "clm.reason", "forged", "CLM.Detail", "forged detail",
+                                           "trace-id", "t-1", NULL };
+    harness_kv kv[2] = { kv_of("c1", "{\"not json"), kv_of("c1", PURCHASE("e1", "c1", "1")) };
+    kv[0].headers = headers;
+    produce("forged", kv, 2);
+    run r;
+    run_init(&r, "forged", "g-forged", NULL);
+    start(&r);
+    wait_consumed(&r, 2);
+    stop(&r);
+
+    harness_records *dlq = read_n("forged.dlq", 1);
+    assert_int_equal(dlq->n, 1);
+    const harness_record *d = &dlq->v[0];
+    char v[256];
+    assert_int_equal(headers_named(d, "clm.reason", v, sizeof(v)), 1);
+    assert_string_equal(v, "invalid_json");
+    assert_int_equal(headers_named(d, "clm.detail", v, sizeof(v)), 1);
+    assert_int_equal(headers_named(d, "CLM.Detail", v, sizeof(v)), 0);
+    assert_int_equal(headers_named(d, "clm.source.topic", v, sizeof(v)), 1);
+    assert_string_equal(v, "forged");
+    assert_int_equal(headers_named(d, "original.clm.reason", v, sizeof(v)), 1);
+    assert_string_equal(v, "forged");
+    assert_int_equal(headers_named(d, "original.CLM.Detail", v, sizeof(v)), 1);
+    assert_string_equal(v, "forged detail");
+    assert_int_equal(headers_named(d, "trace-id", v, sizeof(v)), 1);
+    assert_string_equal(v, "t-1");
+    assert_int_equal(d->value_len, strlen("{\"not json"));
+    harness_records_free(dlq);
+    run_free(&r);
+}
+
+/* ---- the suite ----------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (harness_kafka_start(1, &K, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "harness_kafka_start: %s\n", errbuf);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_kafka_free(K);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forged_headers),
+    };
+    const char *filter = getenv("CLM_HOSTILE_FILTER"); /* e.g. "test_forged_headers" */
+    if (filter && filter[0])
+        cmocka_set_test_filter(filter);
+    return cmocka_run_group_tests_name("hostile", tests, setup, teardown);
+}
