@@ -35,7 +35,137 @@ struct clm_dlq {
     int nworkers;
     track *t;
     uint64_t delivered_total;
+    size_t max_bytes; /* the producer's message.max.bytes */
 };
+
+/* Room left in message.max.bytes for librdkafka's own record framing. */
+#define FRAMING_SLACK 512
+/* A truncated dead letter keeps at most this much of its key. */
+#define KEY_KEEP 1024
+
+/* Produces one message (copied), waiting while the queue is full. On success
+ * the producer owns h; otherwise the caller still does. */
+static rd_kafka_resp_err_t produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                                   void *value, size_t vlen, rd_kafka_headers_t *h,
+                                   void *opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(value, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return e;
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* An upper bound of the bytes h takes in a record. */
+static size_t headers_size(const rd_kafka_headers_t *h)
+{
+    const char *name;
+    const void *value;
+    size_t size, total = 5;
+    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &value, &size) == 0; i++)
+        total += strlen(name) + size + 10;
+    return total;
+}
+
+/* The decimal value of the last header `name` of h, or `dflt`. */
+static unsigned long long header_ull(const rd_kafka_headers_t *h, const char *name,
+                                     unsigned long long dflt)
+{
+    const void *value;
+    size_t size;
+    char buf[24];
+    if (!h || rd_kafka_header_get_last(h, name, &value, &size) || !value || size >= sizeof(buf))
+        return dflt;
+    memcpy(buf, value, size);
+    buf[size] = '\0';
+    return strtoull(buf, NULL, 10);
+}
+
+static int add_header(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+    return rd_kafka_header_add(h, name, -1, value, -1) ? -EINVAL : 0;
+}
+
+/* Produces a dead letter too large for the producer, cut down so the record
+ * takes at most `limit` bytes: the key to KEY_KEEP bytes, the message's own
+ * headers left out when they take more than half of the limit, the value to
+ * what is left. `full` (not taken) holds every header the dead letter would
+ * have had; the copy adds clm.truncated (the original value's size) and,
+ * when cut, clm.truncated.key (the original key's size) and
+ * clm.truncated.headers (how many headers were left out). A dead letter cut
+ * before keeps its original figures. */
+static rd_kafka_resp_err_t produce_truncated(rd_kafka_t *rk, const char *topic, const void *key,
+                                             size_t klen, void *value, size_t vlen,
+                                             const rd_kafka_headers_t *full, size_t limit,
+                                             void *opaque)
+{
+    unsigned long long orig_value = header_ull(full, "clm.truncated", vlen);
+    unsigned long long orig_key = header_ull(full, "clm.truncated.key", klen);
+    unsigned long long dropped = header_ull(full, "clm.truncated.headers", 0);
+    size_t kept_key = klen > KEY_KEEP ? KEY_KEEP : klen;
+    bool own = headers_size(full) + kept_key <= limit / 2;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+    const char *name;
+    const void *hv;
+    size_t hsize;
+    char num[24];
+    for (size_t i = 0; h && full && rd_kafka_header_get_all(full, i, &name, &hv, &hsize) == 0; i++) {
+        if (strncmp(name, "clm.truncated", 13) == 0)
+            continue;
+        if (!own && strncmp(name, "clm.", 4) != 0) {
+            dropped++;
+            continue;
+        }
+        if (rd_kafka_header_add(h, name, -1, hv, hv ? (ssize_t)hsize : 0)) {
+            rd_kafka_headers_destroy(h);
+            h = NULL;
+        }
+    }
+    if (!h)
+        return RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE;
+    snprintf(num, sizeof(num), "%llu", orig_value);
+    int r = add_header(h, "clm.truncated", num);
+    if (r == 0 && kept_key < klen) {
+        snprintf(num, sizeof(num), "%llu", orig_key);
+        r = add_header(h, "clm.truncated.key", num);
+    }
+    if (r == 0 && dropped > 0) {
+        snprintf(num, sizeof(num), "%llu", dropped);
+        r = add_header(h, "clm.truncated.headers", num);
+    }
+    if (r < 0) {
+        rd_kafka_headers_destroy(h);
+        return RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE;
+    }
+    size_t used = kept_key + headers_size(h);
+    size_t kept_value = used >= limit ? 0 : limit - used;
+    if (kept_value > vlen)
+        kept_value = vlen;
+    rd_kafka_resp_err_t e = produce(rk, topic, key, kept_key, value, kept_value, h, opaque);
+    if (e)
+        rd_kafka_headers_destroy(h);
+    return e;
+}
+
+/* Produces the dead letter cut to ever smaller limits, starting at `limit`,
+ * until librdkafka accepts it. */
+static rd_kafka_resp_err_t produce_shrinking(rd_kafka_t *rk, const char *topic, const void *key,
+                                             size_t klen, void *value, size_t vlen,
+                                             const rd_kafka_headers_t *full, size_t limit,
+                                             void *opaque)
+{
+    rd_kafka_resp_err_t e;
+    do {
+        e = produce_truncated(rk, topic, key, klen, value, vlen, full, limit, opaque);
+        limit /= 2;
+    } while (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && limit >= 1024);
+    return e;
+}
 
 static inline uint64_t pack(int w, uint64_t seq)
 {
@@ -49,29 +179,28 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     int w = (int)(tag >> 48);
     uint64_t seq = tag & ((1ull << 48) - 1);
     if (m->err) {
-        /* Never drop a dead letter: produce it again with the same tag. */
+        /* Never drop a dead letter: produce it again with the same tag; one
+         * the broker finds too large (its max.message.bytes is below the
+         * producer's), cut to half its size. */
         log_warn("dead-letter delivery to %s failed (%s); producing it again",
                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-        rd_kafka_headers_t *h = NULL, *copy = NULL;
-        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            copy = rd_kafka_headers_copy(h);
+        rd_kafka_headers_t *h = NULL;
+        if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            h = NULL;
         rd_kafka_resp_err_t e;
-        for (;;) {
-            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)),
-                                  RD_KAFKA_V_KEY(m->key, m->key_len),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_HEADERS(copy), RD_KAFKA_V_OPAQUE(m->_private),
-                                  RD_KAFKA_V_END);
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                break;
-            struct timespec ts = { 0, 10 * 1000 * 1000 };
-            nanosleep(&ts, NULL);
+        if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            e = produce_shrinking(rk, rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload,
+                                  m->len, h, (m->key_len + m->len + headers_size(h)) / 2,
+                                  m->_private);
+        } else {
+            rd_kafka_headers_t *copy = h ? rd_kafka_headers_copy(h) : NULL;
+            e = produce(rk, rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload, m->len,
+                        copy, m->_private);
+            if (e && copy)
+                rd_kafka_headers_destroy(copy);
         }
-        if (e) {
-            rd_kafka_headers_destroy(copy);
+        if (e)
             log_err("cannot re-produce a dead letter: %s", rd_kafka_err2str(e));
-        }
         return;
     }
     track *t = &d->t[w];
@@ -111,6 +240,11 @@ clm_dlq *clm_dlq_new(rd_kafka_conf_t *conf, int nworkers, char *errbuf, size_t e
         if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
             RD_KAFKA_CONF_OK)
             goto out_free;
+    char max[32];
+    size_t max_size = sizeof(max);
+    if (rd_kafka_conf_get(conf, "message.max.bytes", max, &max_size) != RD_KAFKA_CONF_OK)
+        snprintf(max, sizeof(max), "1000000");
+    d->max_bytes = (size_t)strtoull(max, NULL, 10);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, d);
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errsize);
@@ -140,11 +274,6 @@ void clm_dlq_free(clm_dlq *d, int timeout_ms)
             free(d->t[i].done);
     free(d->t);
     free(d);
-}
-
-static int add_header(rd_kafka_headers_t *h, const char *name, const char *value)
-{
-    return rd_kafka_header_add(h, name, -1, value, -1) ? -EINVAL : 0;
 }
 
 /* A copy of the message's own headers with every name in the clm.
@@ -193,21 +322,25 @@ int clm_dlq_send(clm_dlq *d, int w, const char *dlq_topic, const rd_kafka_messag
     }
     track *t = &d->t[w];
     uint64_t s = atomic_load_explicit(&t->sent, memory_order_relaxed) + 1;
-    for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            d->rk, RD_KAFKA_V_TOPIC(dlq_topic), RD_KAFKA_V_KEY(src->key, src->key_len),
-            RD_KAFKA_V_VALUE(src->payload, src->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)pack(w, s)),
-            RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            break; /* the producer owns h now */
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_headers_destroy(h);
-            return -EINVAL;
-        }
-        struct timespec ts = { 0, 5 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+    void *tag = (void *)(uintptr_t)pack(w, s);
+    rd_kafka_resp_err_t e = produce(d->rk, dlq_topic, src->key, src->key_len, src->payload, src->len,
+                                    h, tag);
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        size_t limit = d->max_bytes > 2 * FRAMING_SLACK ? d->max_bytes - FRAMING_SLACK : d->max_bytes / 2;
+        log_warn("the dead letter of %s [%" PRId32 "] offset %" PRId64 " (%zu bytes) is larger "
+                 "than the dead-letter producer's message.max.bytes (%zu): producing it truncated",
+                 src_topic, src->partition, src->offset, src->len, d->max_bytes);
+        e = produce_shrinking(d->rk, dlq_topic, src->key, src->key_len, src->payload, src->len, h,
+                              limit, tag);
+        rd_kafka_headers_destroy(h); /* copied by produce_truncated */
+        h = NULL;
     }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (h)
+            rd_kafka_headers_destroy(h);
+        return e == RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE ? -ENOMEM : -EINVAL;
+    }
+    /* the producer owns h now */
     atomic_store_explicit(&t->sent, s, memory_order_release);
     *seq = s;
     return 0;

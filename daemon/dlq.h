@@ -11,6 +11,15 @@
  * The message's own headers named clm.* (any case) are kept renamed to
  * original.clm.*, so a producer cannot forge the headers above: each appears
  * exactly once.
+ *
+ * A dead letter larger than the producer's message.max.bytes (or refused by
+ * the broker as too large) is produced truncated rather than failing: the
+ * first bytes of its value, the key cut to 1024 bytes, the message's own
+ * headers left out when they alone take half the room, and headers
+ *   clm.truncated          the original value's size in bytes
+ *   clm.truncated.key      the original key's size (when the key was cut)
+ *   clm.truncated.headers  how many of its own headers were left out
+ * so no message can stop a partition.
  * Delivery is tracked per worker with a sequence number, so a flush that
  * advances offsets past a rejected message can first wait until that
  * message is safely in the DLQ (clm_dlq_delivered). Failed deliveries are
@@ -38,9 +47,10 @@ clm_dlq *clm_dlq_new(rd_kafka_conf_t *conf, int nworkers, char *errbuf, size_t e
 /* Flushes outstanding messages for up to timeout_ms, then frees; accepts NULL. */
 void clm_dlq_free(clm_dlq *d, int timeout_ms);
 
-/* Produces a rejected message (worker w's thread). Blocks, retrying, while
- * the producer queue is full. Returns 0 and the message's sequence number in
- * *seq, or a negative errno (the topic name is invalid, ENOMEM). */
+/* Produces a rejected message (worker w's thread), truncated when too large
+ * (see above). Blocks, retrying, while the producer queue is full. Returns 0
+ * and the message's sequence number in *seq, or a negative errno (the topic
+ * name is invalid, ENOMEM). */
 int clm_dlq_send(clm_dlq *d, int w, const char *dlq_topic, const rd_kafka_message_t *src,
                  const char *src_topic, const clm_reject *rej, uint64_t *seq);
 

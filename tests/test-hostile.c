@@ -6,6 +6,10 @@
  *                   headers: its dead letter has each clm.* header exactly
  *                   once, clmd's; the message's own are kept renamed
  *                   original.clm.*
+ *   large_message   a 999,900-byte message, whose dead letter exceeds the
+ *                   dead-letter producer's message.max.bytes: dead-lettered
+ *                   truncated (clm.truncated: the original size), and the
+ *                   good messages after it all applied
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -233,6 +237,52 @@ static void test_forged_headers(void **state)
     run_free(&r);
 }
 
+/* ---- a message too large for the dead-letter producer (item 3) ----------- */
+
+/* 999,900 bytes: the input producer (message.max.bytes 1,000,000) takes it,
+ * but its dead letter, with clmd's headers, is over that limit. It is
+ * dead-lettered truncated, with clm.truncated 999900, and the three good
+ * purchases after it are applied: clmd neither exits nor stalls. */
+#define BIG 999900
+
+static void test_large_message(void **state)
+{
+    (void)state;
+    char *big = malloc(BIG + 1);
+    assert_non_null(big);
+    memset(big, 'x', BIG);
+    memcpy(big, "{\"pad\":\"", 8);
+    big[BIG] = '\0';
+    harness_kv kv[4] = { kv_of("c1", big), kv_of("c1", PURCHASE("e1", "c1", "1")),
+                         kv_of("c1", PURCHASE("e2", "c1", "2")), kv_of("c1", PURCHASE("e3", "c1", "3")) };
+    produce("large", kv, 4);
+    run r;
+    run_init(&r, "large", "g-large", NULL);
+    start(&r);
+    wait_consumed(&r, 4);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:c1", "orders"), 3);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "applied"), 3);
+    stop(&r);
+
+    harness_records *dlq = read_n("large.dlq", 1);
+    assert_int_equal(dlq->n, 1);
+    const harness_record *d = &dlq->v[0];
+    char v[256];
+    assert_int_equal(headers_named(d, "clm.truncated", v, sizeof(v)), 1);
+    assert_string_equal(v, "999900");
+    assert_int_equal(headers_named(d, "clm.reason", v, sizeof(v)), 1);
+    assert_string_equal(v, "too_large");
+    assert_int_equal(headers_named(d, "clm.truncated.key", v, sizeof(v)), 0);
+    assert_string_equal(d->key, "c1");
+    /* the first bytes of the message, as many as fit in 1,000,000 less the
+     * framing slack, the key and the headers */
+    assert_true(d->value_len > 990000 && d->value_len < BIG);
+    assert_memory_equal(d->value, big, d->value_len);
+    harness_records_free(dlq);
+    run_free(&r);
+    free(big);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -256,6 +306,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_headers),
+        cmocka_unit_test(test_large_message),
     };
     const char *filter = getenv("CLM_HOSTILE_FILTER"); /* e.g. "test_forged_headers" */
     if (filter && filter[0])
