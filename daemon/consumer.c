@@ -342,6 +342,7 @@ clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size
         conf_set(conf, "enable.auto.offset.store", "false", errbuf, errsize) < 0)
         goto out_free;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_log_cb(conf, clm_log_rdkafka);
     rd_kafka_conf_set_opaque(conf, c);
 
     char e[512];

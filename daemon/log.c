@@ -1,6 +1,7 @@
 /* daemon/log.c - see log.h. */
 #include "daemon/log.h"
 
+#include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,15 @@ void clm_log_write(int prio, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(prio, fmt, ap);
     va_end(ap);
+}
+
+void clm_log_rdkafka(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level < LOG_EMERG)
+        level = LOG_EMERG;
+    if (level > LOG_DEBUG)
+        level = LOG_DEBUG;
+    clm_log(level, "librdkafka %s %s: %s", fac, rd_kafka_name(rk), buf);
 }
 
 void clm_fatal(const char *fmt, ...)

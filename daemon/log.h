@@ -15,6 +15,14 @@ extern atomic_int clm_log_level; /* LOG_EMERG .. LOG_DEBUG; default LOG_INFO */
 
 void clm_log_write(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+struct rd_kafka_s;
+
+/* librdkafka's log callback (pass it to rd_kafka_conf_set_log_cb on every
+ * handle): librdkafka's own lines, whose levels are syslog priorities, get
+ * the same "<P>" prefix and level filter as clmd's, as
+ * "<P>librdkafka FAC handle: message". Called on librdkafka's threads. */
+void clm_log_rdkafka(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf);
+
 /* Logs at LOG_CRIT and ends the process at once with exit status 1, without
  * flushing anything: Redis holds a consistent state (offsets move with the
  * data), so a restart resumes exactly. For states clmd cannot continue from. */

@@ -186,6 +186,7 @@ static void usage(FILE *out)
 static rd_kafka_conf_t *producer_conf(const clm_config *cfg, char *errbuf, size_t errsize)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, clm_log_rdkafka); /* librdkafka's lines get our prefixes */
     char e[256];
     if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, e, sizeof(e))) {
         snprintf(errbuf, errsize, "kafka.brokers: %s", e);
@@ -255,6 +256,10 @@ static int run(const clm_config *cfg)
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                              .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+    clm_redis *probe = clm_redis_new(&ropts); /* a wrong password is said once, at start */
+    if (probe && !clm_redis_get(probe, err, sizeof(err)))
+        log_err("Redis: %s (retrying in the background)", err);
+    clm_redis_free(probe);
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
     if (clm_bucket_check(bucket_ms) < 0) {
         log_err("kpi.bucket_s: %d is not supported (expected a whole number of minutes dividing 86400)",

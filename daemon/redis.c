@@ -118,10 +118,32 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
         snprintf(errbuf, errsize, "setting the command timeout failed");
         goto out_free_ctx;
     }
+    char where[300];
+    if (r->o.host[0] == '/')
+        snprintf(where, sizeof(where), "%s", r->o.host);
+    else
+        snprintf(where, sizeof(where), "%s:%d", r->o.host, r->o.port);
     if (r->o.password) {
         const char *argv[] = { "AUTH", r->o.password };
-        if (expect_ok(c, errbuf, errsize, "AUTH", 2, argv) < 0)
+        char why[200];
+        if (expect_ok(c, why, sizeof(why), "AUTH", 2, argv) < 0) {
+            snprintf(errbuf, errsize, "Redis at %s refused the password in redis.password "
+                     "(secrets file): %s", where, why);
             goto out_free_ctx;
+        }
+    } else {
+        /* No password configured: say so plainly when the server needs one,
+         * rather than failing later with NOAUTH on the first command. */
+        const char *argv[] = { "PING" };
+        char why[200];
+        if (expect_ok(c, why, sizeof(why), "PING", 1, argv) < 0) {
+            if (strstr(why, "NOAUTH"))
+                snprintf(errbuf, errsize, "Redis at %s requires a password: set redis.password "
+                         "in the secrets file (%s)", where, why);
+            else
+                snprintf(errbuf, errsize, "%s", why);
+            goto out_free_ctx;
+        }
     }
     if (r->o.db != 0) {
         char db[16];

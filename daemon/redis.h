@@ -30,7 +30,9 @@ clm_redis *clm_redis_new(const clm_redis_opts *o);
 void clm_redis_free(clm_redis *r);
 
 /* The live context, connecting first if needed. Returns NULL while Redis is
- * unreachable or the backoff delay has not passed; then errbuf says why. */
+ * unreachable or the backoff delay has not passed; then errbuf says why. A
+ * refused password, or a server that needs one when none is configured, is
+ * named as such (never showing the password). */
 redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize);
 
 /* Closes a context after an error; the next clm_redis_get() reconnects. */

@@ -10,6 +10,10 @@
  *                   dead-letter producer's message.max.bytes: dead-lettered
  *                   truncated (clm.truncated: the original size), and the
  *                   good messages after it all applied
+ *   rdkafka_log_prefix  librdkafka's own log lines carry clmd's "<P>"
+ *                   priority prefixes
+ *   redis_password  a wrong Redis password, or none where one is needed, is
+ *                   an error line at start naming the cause
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,17 +56,10 @@ typedef struct run {
     harness_proc *p;
 } run;
 
-/* A temporary directory, a Redis and a config consuming `topic` as `group`;
- * extra is appended to the top-level object. */
-static void run_init(run *r, const char *topic, const char *group, const char *extra)
+/* (Re)writes the config of r: consuming `topic` as `group`, extra appended
+ * to the top-level object. */
+static void run_init_config_only(run *r, const char *topic, const char *group, const char *extra)
 {
-    memset(r, 0, sizeof(*r));
-    snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-hostile-XXXXXX");
-    assert_non_null(mkdtemp(r->tmp));
-    snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
-    snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
-    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
-    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
@@ -73,6 +71,20 @@ static void run_init(run *r, const char *topic, const char *group, const char *e
             harness_kafka_bootstraps(K), topic, group, harness_redis_port(r->redis),
             extra ? ",\n " : "", extra ? extra : "");
     fclose(f);
+}
+
+/* A temporary directory, a Redis and a config consuming `topic` as `group`;
+ * extra is appended to the top-level object. */
+static void run_init(run *r, const char *topic, const char *group, const char *extra)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-hostile-XXXXXX");
+    assert_non_null(mkdtemp(r->tmp));
+    snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
+    snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
+    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+    run_init_config_only(r, topic, group, extra);
 }
 
 static void start(run *r)
@@ -125,6 +137,28 @@ static char *slurp(const char *path)
     buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+typedef struct logwait {
+    const char *path, *text;
+} logwait;
+
+static bool log_has(void *arg)
+{
+    logwait *w = arg;
+    char *all = slurp(w->path);
+    bool found = strstr(all, w->text) != NULL;
+    free(all);
+    return found;
+}
+
+static void wait_log(run *r, const char *text, int timeout_ms)
+{
+    logwait w = { r->log, text };
+    if (harness_wait_until(log_has, &w, timeout_ms) < 0) {
+        char *all = slurp(r->log);
+        fail_msg("no \"%s\" in the log of clmd within %d ms:\n%s", text, timeout_ms, all);
+    }
 }
 
 typedef struct waiter {
@@ -283,6 +317,70 @@ static void test_large_message(void **state)
     free(big);
 }
 
+/* ---- logs (item 12) -------------------------------------------------------- */
+
+/* librdkafka's own lines come through clmd's logger: with the brokers on a
+ * closed port, the consumer's connection failures are "<3>librdkafka FAIL
+ * <handle>: ..." lines (journald keeps the level), and no line has
+ * librdkafka's own "%3|" format. */
+static void test_rdkafka_log_prefix(void **state)
+{
+    (void)state;
+    run r;
+    run_init(&r, "nowhere", "g-logs", NULL);
+    FILE *f = fopen(r.cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"kafka\": {\"brokers\": \"127.0.0.1:1\", \"topics\": [\"nowhere\"]},\n"
+               " \"redis\": {\"port\": %d}}\n", harness_redis_port(r.redis));
+    fclose(f);
+    start(&r);
+    wait_log(&r, "<3>librdkafka FAIL rdkafka#consumer-", 20000);
+    wait_log(&r, "127.0.0.1:1 failed: Connection refused", 5000);
+    char *all = slurp(r.log);
+    for (char *line = all; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (line[0] != '<')
+            fail_msg("a log line without a priority prefix: %.*s", (int)strcspn(line, "\n"), line);
+    free(all);
+    run_free(&r);
+}
+
+/* A wrong Redis password is an error line at start that says so (and not
+ * the password); so is a server needing a password when none is set. */
+static void test_redis_password(void **state)
+{
+    (void)state;
+    run r;
+    run_init(&r, "pw", "g-pw", "\"secrets_file\": \"secrets.json\"");
+    char path[160], want[200];
+    snprintf(path, sizeof(path), "%s/secrets.json", r.tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"redis\": {\"password\": \"s3cr3t-w\"}}\n", f);
+    fclose(f);
+    chmod(path, 0600);
+    redisReply *rep = redisCommand(r.rc, "CONFIG SET requirepass right-one");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    start(&r);
+    snprintf(want, sizeof(want), "<3>Redis: Redis at 127.0.0.1:%d refused the password in "
+             "redis.password (secrets file): AUTH: ", harness_redis_port(r.redis));
+    wait_log(&r, want, 20000);
+    char *all = slurp(r.log);
+    assert_null(strstr(all, "s3cr3t-w"));
+    free(all);
+    harness_proc_free(r.p);
+    r.p = NULL;
+
+    /* no password at all */
+    unlink(r.log);
+    run_init_config_only(&r, "pw", "g-pw", NULL);
+    start(&r);
+    snprintf(want, sizeof(want), "<3>Redis: Redis at 127.0.0.1:%d requires a password: set "
+             "redis.password in the secrets file (PING: NOAUTH", harness_redis_port(r.redis));
+    wait_log(&r, want, 20000);
+    run_free(&r);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -307,6 +405,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_headers),
         cmocka_unit_test(test_large_message),
+        cmocka_unit_test(test_rdkafka_log_prefix),
+        cmocka_unit_test(test_redis_password),
     };
     const char *filter = getenv("CLM_HOSTILE_FILTER"); /* e.g. "test_forged_headers" */
     if (filter && filter[0])
