@@ -109,6 +109,7 @@ typedef struct clm_config {
     /* http */
     char *http_listen;         /* http.listen: address of /metrics and /healthz */
     int http_port;             /* http.port: 0 = no endpoint */
+    char *http_bearer_token;   /* http.bearer_token: from secrets; NULL = /metrics open */
 
     /* log */
     int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */

@@ -342,6 +342,11 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "http.port", .type = CLM_CFG_INT, .def = "9108", .min = 0, .max = 65535,
      .offset = FIELD(http_port),
      .help = "TCP port of the /metrics and /healthz endpoint; 0 turns it off."},
+    {.path = "http.bearer_token", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
+     .max = 256, .offset = FIELD(http_bearer_token),
+     .help = "Token /metrics requires as \"Authorization: Bearer <token>\"; accepted only in "
+             "the secrets file. /healthz stays open for probes. Unset: /metrics is open, and "
+             "clmd warns at start when http.listen is not a loopback address."},
 
     /* log */
     {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,

@@ -9,15 +9,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/reject.h"
 #include "daemon/redis.h"
 
+/* Connections: plenty for scrapers and probes, idle ones closed soon, so a
+ * handful of idle or slow clients cannot lock the probes out. */
+#define CONNECTION_LIMIT 256
+#define IDLE_TIMEOUT_S 3
+
 struct clm_http {
     struct MHD_Daemon *d;
     clm_http_sources src;
+    char *token; /* NULL: /metrics open */
 };
+
+/* True when the request carries "Authorization: Bearer <h->token>" (or no
+ * token is configured). Compares in constant time. */
+static bool authorized(const clm_http *h, struct MHD_Connection *conn)
+{
+    if (!h->token)
+        return true;
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return false;
+    v += 7;
+    size_t n = strlen(h->token), m = strlen(v);
+    unsigned char diff = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(h->token[i] ^ (i < m ? v[i] : 0));
+    return diff == 0;
+}
 
 /* A growable text buffer for one response. */
 typedef struct text {
@@ -194,6 +218,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
         put(&t, "only GET\n");
+    } else if (strcmp(url, "/metrics") == 0 && !authorized(h, conn)) {
+        status = MHD_HTTP_UNAUTHORIZED;
+        put(&t, "unauthorized: /metrics needs \"Authorization: Bearer <http.bearer_token>\"\n");
     } else if (strcmp(url, "/metrics") == 0) {
         type = "text/plain; version=0.0.4; charset=utf-8";
         render_metrics(h, &t);
@@ -215,18 +242,20 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", type);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-int clm_http_start(const char *listen, int port, const clm_http_sources *src, clm_http **out,
-                   char *errbuf, size_t errsize)
+int clm_http_start(const char *listen, int port, const char *token, const clm_http_sources *src,
+                   clm_http **out, char *errbuf, size_t errsize)
 {
     struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD; /* epoll or poll: no FD_SETSIZE bound */
     if (inet_pton(AF_INET, listen, &sa4.sin_addr) == 1) {
         sa = (const struct sockaddr *)&sa4;
     } else if (inet_pton(AF_INET6, listen, &sa6.sin6_addr) == 1) {
@@ -242,13 +271,19 @@ int clm_http_start(const char *listen, int port, const clm_http_sources *src, cl
         return -ENOMEM;
     }
     h->src = *src;
+    if (token && token[0] && !(h->token = strdup(token))) {
+        snprintf(errbuf, errsize, "out of memory");
+        free(h);
+        return -ENOMEM;
+    }
     h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)10, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errbuf, errsize, "http: cannot listen on %s port %d (in use, or not an address of this host)",
                  listen, port);
-        free(h);
+        clm_http_free(h);
         return -EADDRINUSE;
     }
     *out = h;
@@ -259,6 +294,11 @@ void clm_http_free(clm_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    if (h->token) {
+        memset(h->token, 0, strlen(h->token));
+        free(h->token);
+    }
     free(h);
 }

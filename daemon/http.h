@@ -8,6 +8,11 @@
  * customers, resident memory. /healthz answers 200 "ok" while partitions are
  * assigned and no flush has waited longer than max(10 s, 10 flush intervals),
  * else 503 with the reason. Reads only thread-safe snapshots.
+ *
+ * Up to 256 connections; one idle for 3 s is closed, so idle or slow clients
+ * cannot keep the probes out. With a bearer token, /metrics answers 401
+ * unless the request carries "Authorization: Bearer <token>"; /healthz stays
+ * open (it tells only "ok" or why not), so probes need no secret.
  */
 #ifndef CLM_DAEMON_HTTP_H
 #define CLM_DAEMON_HTTP_H
@@ -30,10 +35,11 @@ typedef struct clm_http_sources {
     clm_alert_pub *alerts;   /* alert deliveries; may be NULL */
 } clm_http_sources;
 
-/* Starts serving. The sources must outlive the endpoint. Returns 0, or a
- * negative errno with errbuf set (address unusable, port taken). */
-int clm_http_start(const char *listen, int port, const clm_http_sources *src, clm_http **out,
-                   char *errbuf, size_t errsize);
+/* Starts serving; token (copied; NULL or "" for none) guards /metrics. The
+ * sources must outlive the endpoint. Returns 0, or a negative errno with
+ * errbuf set (address unusable, port taken). */
+int clm_http_start(const char *listen, int port, const char *token, const clm_http_sources *src,
+                   clm_http **out, char *errbuf, size_t errsize);
 
 /* Stops serving and frees; accepts NULL. */
 void clm_http_free(clm_http *h);

@@ -384,11 +384,16 @@ static int run(const clm_config *cfg)
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,
                                 .limiter = &limiter, .alerts = alerts };
-        if (clm_http_start(cfg->http_listen, cfg->http_port, &hs, &http, err, sizeof(err)) < 0) {
+        if (clm_http_start(cfg->http_listen, cfg->http_port, cfg->http_bearer_token, &hs, &http,
+                           err, sizeof(err)) < 0) {
             log_err("%s", err);
             goto out_stop;
         }
         log_info("serving /metrics and /healthz on %s port %d", cfg->http_listen, cfg->http_port);
+        if (!cfg->http_bearer_token && strncmp(cfg->http_listen, "127.", 4) != 0 &&
+            strcmp(cfg->http_listen, "::1") != 0)
+            log_warn("http: /metrics on %s is open to anyone who can reach it; set "
+                     "http.bearer_token in the secrets file", cfg->http_listen);
     }
     stop_timeout_s = cfg->core_shutdown_timeout_s;
     if (atomic_load(&stop_requested))

@@ -846,6 +846,43 @@ static void test_secrets_file_merged(void **state)
     clm_config_free(cfg);
 }
 
+/* http.bearer_token: a secret (secrets file only, never shown), 16..256 bytes. */
+static void test_http_bearer_token(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "", expected[512];
+    const char *path, *secrets;
+
+    (void)state;
+    path = write_file("main.json", "{\"secrets_file\": \"secrets.json\"}");
+    secrets = write_file("secrets.json", "{\"http\": {\"bearer_token\": \"0123456789abcdef\"}}");
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->http_bearer_token, "0123456789abcdef");
+    clm_config_free(cfg);
+    cfg = NULL;
+
+    write_file("secrets.json", "{\"http\": {\"bearer_token\": \"short-leak\"}}");
+    snprintf(expected, sizeof expected,
+             "%s: http.bearer_token: <redacted> is too short (expected a string of 16..256 bytes)",
+             secrets);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
+    assert_string_equal(err, expected);
+    assert_null(strstr(err, "short-leak"));
+
+    assert_int_equal(load("{\"http\": {\"bearer_token\": \"0123456789abcdef-leak\"}}", &cfg, err,
+                          sizeof err), -EINVAL);
+    assert_string_equal(err, "clmd.json: http.bearer_token: <redacted> is a secret and not allowed "
+                             "here (expected it in the secrets file: secrets_file or "
+                             "$CREDENTIALS_DIRECTORY/clmd-secrets.json)");
+    assert_null(strstr(err, "leak"));
+    assert_null(cfg);
+
+    /* unset: NULL (/metrics open) */
+    assert_int_equal(load("{}", &cfg, err, sizeof err), 0);
+    assert_null(cfg->http_bearer_token);
+    clm_config_free(cfg);
+}
+
 static void test_credentials_directory_overrides(void **state)
 {
     clm_config *cfg = NULL;
@@ -918,11 +955,12 @@ static void test_secrets_file_errors(void **state)
     assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -ENOENT);
     assert_string_equal(err, expected);
 
-    /* Only redis.password and kafka.properties may appear; no hint is near
+    /* Only redis.password, kafka.properties and http.bearer_token may appear; no hint is near
      * "flush" (5 edits from both "kafka" and "redis"). */
     secrets = write_file("secrets.json", "{\"flush\": {\"interval_ms\": 10}}");
     snprintf(expected, sizeof expected,
-             "%s: flush: unknown key (a secrets file holds only kafka.properties, redis.password)",
+             "%s: flush: unknown key (a secrets file holds only kafka.properties, redis.password, "
+             "http.bearer_token)",
              secrets);
     assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
     assert_string_equal(err, expected);
@@ -1179,6 +1217,7 @@ int main(void)
         cmocka_unit_test_teardown(test_credentials_directory_without_file, teardown),
         cmocka_unit_test_teardown(test_credentials_file_errors, teardown),
         cmocka_unit_test_teardown(test_secrets_file_errors, teardown),
+        cmocka_unit_test_teardown(test_http_bearer_token, teardown),
         cmocka_unit_test_teardown(test_engine_number_bool_custom, teardown),
         cmocka_unit_test_teardown(test_engine_describe_markdown, teardown),
     };

@@ -14,6 +14,9 @@
  *                   priority prefixes
  *   redis_password  a wrong Redis password, or none where one is needed, is
  *                   an error line at start naming the cause
+ *   http_idle_connections  20 idle HTTP connections: /healthz still answers,
+ *                   the idle ones are closed after 3 s; /metrics needs
+ *                   http.bearer_token when one is set
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -24,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -381,6 +388,130 @@ static void test_redis_password(void **state)
     run_free(&r);
 }
 
+/* ---- HTTP (item 15) -------------------------------------------------------- */
+
+/* A free loopback port (bound, read and released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_true(fd >= 0);
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request on a new connection; the whole response into out ("" when the
+ * connection is refused, reset or times out). */
+static void request(int port, const char *path, const char *extra_header, char *out, size_t size)
+{
+    out[0] = '\0';
+    int fd = connect_to(port);
+    if (fd < 0)
+        return;
+    char req[512];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+                     path, extra_header ? extra_header : "");
+    size_t used = 0;
+    if (write(fd, req, (size_t)n) == n)
+        for (ssize_t k; used + 1 < size && (k = read(fd, out + used, size - used - 1)) > 0;)
+            used += (size_t)k;
+    out[used] = '\0';
+    close(fd);
+}
+
+typedef struct probe {
+    int port;
+    char resp[65536];
+} probe;
+
+static bool healthz_ok(void *arg)
+{
+    probe *p = arg;
+    request(p->port, "/healthz", NULL, p->resp, sizeof(p->resp));
+    return strncmp(p->resp, "HTTP/1.1 200", 12) == 0;
+}
+
+/* 20 idle connections (a request line, never finished) do not lock /healthz
+ * out; the server closes them once idle for 3 s. With http.bearer_token,
+ * /metrics needs the token; /healthz does not. */
+static void test_http_idle_connections(void **state)
+{
+    (void)state;
+    static probe P;
+    P.port = free_port();
+    char extra[128];
+    snprintf(extra, sizeof(extra), "\"http\": {\"port\": %d}, \"secrets_file\": \"secrets.json\"",
+             P.port);
+    harness_kv kv[1] = { kv_of("c1", PURCHASE("e1", "c1", "1")) };
+    produce("http", kv, 1);
+    run r;
+    run_init(&r, "http", "g-http", extra);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/secrets.json", r.tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"http\": {\"bearer_token\": \"0123456789abcdef-token\"}}\n", f);
+    fclose(f);
+    chmod(path, 0600);
+    start(&r);
+    wait_consumed(&r, 1);
+    if (harness_wait_until(healthz_ok, &P, 20000) < 0)
+        fail_msg("/healthz: %s", P.resp);
+
+    int idle[20];
+    for (int i = 0; i < 20; i++) {
+        idle[i] = connect_to(P.port);
+        assert_true(idle[i] >= 0);
+        assert_int_equal(write(idle[i], "GET /healthz HTTP/1.1\r\n", 23), 23);
+    }
+    usleep(200000);
+    request(P.port, "/healthz", NULL, P.resp, sizeof(P.resp));
+    if (strncmp(P.resp, "HTTP/1.1 200", 12) != 0)
+        fail_msg("/healthz with 20 idle connections open: \"%s\"", P.resp);
+    assert_non_null(strstr(P.resp, "\r\n\r\nok\n"));
+
+    /* the idle ones are closed by the server within its idle timeout */
+    for (int i = 0; i < 20; i++) {
+        char c;
+        assert_true(read(idle[i], &c, 1) <= 0);
+        close(idle[i]);
+    }
+
+    request(P.port, "/metrics", NULL, P.resp, sizeof(P.resp));
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 401", 12), 0);
+    assert_non_null(strstr(P.resp, "WWW-Authenticate: Bearer"));
+    request(P.port, "/metrics", "Authorization: Bearer 0123456789abcdef-wrong\r\n", P.resp,
+            sizeof(P.resp));
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 401", 12), 0);
+    request(P.port, "/metrics", "Authorization: Bearer 0123456789abcdef-token\r\n", P.resp,
+            sizeof(P.resp));
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 200", 12), 0);
+    assert_non_null(strstr(P.resp, "\nclmd_events_consumed_total 1\n"));
+    char *all = slurp(r.log);
+    assert_null(strstr(all, "0123456789abcdef-token"));
+    free(all);
+    stop(&r);
+    run_free(&r);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -407,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_large_message),
         cmocka_unit_test(test_rdkafka_log_prefix),
         cmocka_unit_test(test_redis_password),
+        cmocka_unit_test(test_http_idle_connections),
     };
     const char *filter = getenv("CLM_HOSTILE_FILTER"); /* e.g. "test_forged_headers" */
     if (filter && filter[0])
