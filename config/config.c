@@ -252,6 +252,13 @@ static int load_secrets(clm_config *cfg, const char *path, bool optional, char *
     r = clm_cfg_apply(clm_config_keys, clm_config_key_count, cfg, root, CLM_CFG_FROM_SECRETS, path,
                       errbuf, errsize);
     json_decref(root);
+    struct stat st;
+    if (r == 0 && stat(path, &st) == 0 && (st.st_mode & S_IROTH)) {
+        free(cfg->secrets_exposed);
+        cfg->secrets_exposed = strdup(path);
+        if (!cfg->secrets_exposed)
+            r = oom_error(errbuf, errsize, path);
+    }
     return r;
 }
 
@@ -386,6 +393,7 @@ void clm_config_free(clm_config *cfg)
         return;
     clm_cfg_release(clm_config_keys, clm_config_key_count, cfg);
     clm_stages_free(cfg->stages);
+    free(cfg->secrets_exposed);
     free(cfg->path);
     free(cfg);
 }

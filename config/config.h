@@ -117,6 +117,7 @@ typedef struct clm_config {
     char *secrets_file;        /* secrets_file: "" = none; relative to the config file's directory */
 
     char *path;                /* the file this was loaded from (for messages); NULL for defaults */
+    char *secrets_exposed;     /* a secrets file every user may read (mode o+r), to warn about; NULL if none */
 } clm_config;
 
 /* Allocates a config holding every default. Returns NULL on ENOMEM. */

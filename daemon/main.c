@@ -510,6 +510,8 @@ int main(int argc, char **argv)
         return EXIT_SUCCESS;
     }
     atomic_store(&clm_log_level, cfg->log_level);
+    if (cfg->secrets_exposed)
+        log_warn("%s is readable by every user of this host: chmod 600 it", cfg->secrets_exposed);
 
     int rc = run(cfg);
     clm_config_free(cfg);

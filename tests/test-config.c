@@ -846,6 +846,28 @@ static void test_secrets_file_merged(void **state)
     clm_config_free(cfg);
 }
 
+/* A secrets file every user may read is loaded, and named for clmd's
+ * warning at start; mode 600 is not. */
+static void test_secrets_exposed(void **state)
+{
+    clm_config *cfg = NULL;
+    char err[512] = "";
+    const char *path, *secrets;
+
+    (void)state;
+    path = write_file("main.json", "{\"secrets_file\": \"secrets.json\"}");
+    secrets = write_file("secrets.json", "{\"redis\": {\"password\": \"pw\"}}");
+    assert_int_equal(chmod(secrets, 0644), 0);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->secrets_exposed, secrets);
+    clm_config_free(cfg);
+    cfg = NULL;
+    assert_int_equal(chmod(secrets, 0640), 0);
+    assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), 0);
+    assert_null(cfg->secrets_exposed);
+    clm_config_free(cfg);
+}
+
 /* http.bearer_token: a secret (secrets file only, never shown), 16..256 bytes. */
 static void test_http_bearer_token(void **state)
 {
@@ -1218,6 +1240,7 @@ int main(void)
         cmocka_unit_test_teardown(test_credentials_file_errors, teardown),
         cmocka_unit_test_teardown(test_secrets_file_errors, teardown),
         cmocka_unit_test_teardown(test_http_bearer_token, teardown),
+        cmocka_unit_test_teardown(test_secrets_exposed, teardown),
         cmocka_unit_test_teardown(test_engine_number_bool_custom, teardown),
         cmocka_unit_test_teardown(test_engine_describe_markdown, teardown),
     };

@@ -16,7 +16,8 @@
  *                   an error line at start naming the cause
  *   http_idle_connections  20 idle HTTP connections: /healthz still answers,
  *                   the idle ones are closed after 3 s; /metrics needs
- *                   http.bearer_token when one is set
+ *                   http.bearer_token when one is set (and a world-readable
+ *                   secrets file is warned about at start)
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -470,8 +471,11 @@ static void test_http_idle_connections(void **state)
     assert_non_null(f);
     fputs("{\"http\": {\"bearer_token\": \"0123456789abcdef-token\"}}\n", f);
     fclose(f);
-    chmod(path, 0600);
+    chmod(path, 0644); /* readable by everyone: clmd warns */
     start(&r);
+    char want[256];
+    snprintf(want, sizeof(want), "<4>%s is readable by every user of this host: chmod 600 it", path);
+    wait_log(&r, want, 10000);
     wait_consumed(&r, 1);
     if (harness_wait_until(healthz_ok, &P, 20000) < 0)
         fail_msg("/healthz: %s", P.resp);
