@@ -41,6 +41,8 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     c->risk_next = -1;
     clm_risk_state_init(&c->risk);
     clm_rfm_init(&c->rfm);
+    c->changed = CLM_FACET_ALL; /* its view does not exist yet */
+    c->flags = CLM_CUST_NEW;
     return c;
 }
 
@@ -239,7 +241,45 @@ int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
     return (r > 0 ? q + 1 : q) * CLM_INDEX_ROUND_MS;
 }
 
+/* The facets that differ between two states of one customer. Reasons are
+ * flagged whenever what they are computed from may differ: the score, its
+ * day, or (for a customer with any risk) the signals' state. */
+static uint16_t facets(const clm_customer *a, const clm_customer *b)
+{
+    uint16_t m = 0;
+    m |= a->first_seen != b->first_seen ? CLM_FACET_FIRST_SEEN : 0;
+    m |= a->last_seen != b->last_seen || a->last_type != b->last_type ? CLM_FACET_LAST_SEEN : 0;
+    m |= a->events != b->events ? CLM_FACET_EVENTS : 0;
+    m |= a->orders != b->orders ? CLM_FACET_ORDERS : 0;
+    m |= a->revenue_micros != b->revenue_micros ? CLM_FACET_REVENUE : 0;
+    m |= a->refunds_micros != b->refunds_micros ? CLM_FACET_REFUNDS : 0;
+    m |= a->first_signup != b->first_signup ? CLM_FACET_FIRST_SIGNUP : 0;
+    m |= a->first_purchase != b->first_purchase ? CLM_FACET_FIRST_PURCHASE : 0;
+    m |= a->first_contact != b->first_contact ? CLM_FACET_FIRST_CONTACT : 0;
+    m |= a->clv_rate_micros != b->clv_rate_micros ? CLM_FACET_CLV_RATE : 0;
+    m |= a->stage != b->stage || a->stage_since != b->stage_since ? CLM_FACET_STAGE : 0;
+    m |= a->peak != b->peak ? CLM_FACET_PEAK : 0;
+    m |= a->risk_e4 != b->risk_e4 || a->risk_day != b->risk_day ? CLM_FACET_RISK : 0;
+    bool rfm = memcmp(&a->rfm, &b->rfm, sizeof(a->rfm)) != 0;
+    m |= rfm ? CLM_FACET_RFM : 0;
+    if ((m & CLM_FACET_RISK) ||
+        ((a->risk_e4 || b->risk_e4) && (rfm || memcmp(&a->risk, &b->risk, sizeof(a->risk)) != 0)))
+        m |= CLM_FACET_RISK_REASONS;
+    return m;
+}
+
+static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark);
+
 int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
+{
+    clm_customer before = *c;
+    int r = expire(c, o, d, watermark);
+    if (r > 0)
+        c->changed |= facets(&before, c);
+    return r;
+}
+
+static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     int did = 0, r;
     if (watermark == CLM_NO_TS)
@@ -424,8 +464,21 @@ static int count_event(clm_customer *c, const clm_event *ev, const clm_apply_opt
     }
 }
 
+static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
+                    const clm_apply_opts *o, clm_deltas *d, int64_t watermark);
+
 int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
                           const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
+{
+    clm_customer before = *c;
+    int r = apply_at(c, ev, pos, o, d, watermark);
+    if (r == CLM_APPLIED)
+        c->changed |= facets(&before, c);
+    return r;
+}
+
+static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
+                    const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     int r;
     bool dedup = o->dedup_horizon_ms > 0 && ev->has_event_id;
@@ -438,7 +491,7 @@ int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *p
                                o->dedup_max_ids)) < 0)
             return r;
     }
-    if ((o->stages || o->risk) && (r = clm_customer_expire(c, o, d, watermark)) < 0)
+    if ((o->stages || o->risk) && (r = expire(c, o, d, watermark)) < 0)
         return r;
 
     if (c->events == 0 || ev->ts_ms < c->first_seen)

@@ -38,6 +38,28 @@
 #define CLM_CUST_REF 0x02u       /* touched since the eviction clock last passed */
 #define CLM_CUST_DISARMED 0x04u  /* a churn_risk alert was raised; not yet re-armed (persisted) */
 #define CLM_CUST_AT_RISK 0x08u   /* Redis holds it in <prefix>at_risk (set by the store) */
+#define CLM_CUST_NEW 0x10u       /* Redis holds nothing of it yet (set by clm_customer_new) */
+#define CLM_CUST_POOLED 0x20u    /* loaded from the upgrade pool (set by the store) */
+
+/* What a reader of the customer can see, one bit per facet.
+ * clm_customer.changed collects the facets an apply or an expiry changed;
+ * the store writes those fields of the view and clears the mask. */
+#define CLM_FACET_FIRST_SEEN (1u << 0)
+#define CLM_FACET_LAST_SEEN (1u << 1)      /* last_seen and last_type */
+#define CLM_FACET_EVENTS (1u << 2)
+#define CLM_FACET_ORDERS (1u << 3)
+#define CLM_FACET_REVENUE (1u << 4)
+#define CLM_FACET_REFUNDS (1u << 5)
+#define CLM_FACET_FIRST_SIGNUP (1u << 6)
+#define CLM_FACET_FIRST_PURCHASE (1u << 7)
+#define CLM_FACET_FIRST_CONTACT (1u << 8)
+#define CLM_FACET_CLV_RATE (1u << 9)
+#define CLM_FACET_STAGE (1u << 10)         /* stage and stage_since */
+#define CLM_FACET_PEAK (1u << 11)
+#define CLM_FACET_RISK (1u << 12)          /* risk_e4 and risk_day */
+#define CLM_FACET_RISK_REASONS (1u << 13)  /* what the reasons are computed from */
+#define CLM_FACET_RFM (1u << 14)           /* repeat-purchase statistics */
+#define CLM_FACET_ALL ((1u << 15) - 1)
 
 /* Most ordinary stages whose first entry a customer remembers. */
 #define CLM_CUST_RANKS 12
@@ -79,6 +101,7 @@ typedef struct clm_customer {
     uint8_t last_type;      /* clm_event_type of the event at last_seen */
     uint8_t flags;          /* CLM_CUST_* */
     uint8_t id_len;
+    uint16_t changed;       /* CLM_FACET_* changed since the store last cleared it */
     char id[];              /* customer id, NUL-terminated */
 } clm_customer;
 
@@ -110,6 +133,7 @@ typedef enum clm_apply_result {
 clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part);
 
 /* Frees a customer; accepts NULL. */
+
 void clm_customer_free(clm_customer *c);
 
 /* Applies a validated event (ev->has_customer must be set and match c->id)
