@@ -123,8 +123,3 @@ char *clm_alert_summary_json(uint64_t suppressed, int64_t since_ms, int64_t emit
                           "suppressed_summary", "suppressed", (json_int_t)suppressed, "since",
                           since, "emitted_at", em));
 }
-
-char *clm_risk_reasons_json(const clm_risk_eval *e)
-{
-    return dump(reasons(e->r, e->n, false));
-}

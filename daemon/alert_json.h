@@ -47,8 +47,6 @@ char *clm_alert_json(const clm_alert *a, const clm_alert_names *n, const char *i
 char *clm_alert_summary_json(uint64_t suppressed, int64_t since_ms, int64_t emitted_ms,
                              char id[CLM_ALERT_ID_LEN + 1]);
 
-/* The reasons array as stored on the customer hash (risk_reasons):
- * [{signal, value, contribution}], compact, malloc'd; NULL on ENOMEM. */
-char *clm_risk_reasons_json(const clm_risk_eval *e);
+
 
 #endif

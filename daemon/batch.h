@@ -14,7 +14,7 @@
 
 #include "core/shard.h"
 #include "daemon/alert_json.h"
-#include "daemon/store.h"
+#include "store/cmdbuf.h"
 
 /* An alert the batch makes durable (XADD + outbox), to be published to
  * Kafka once the batch is committed. */

@@ -9,7 +9,8 @@
 #include <time.h>
 
 #include "daemon/log.h"
-#include "daemon/store.h"
+#include "store/keys.h"
+#include "store/load.h"
 
 /* A stash of items for one worker, in order (a growable ring). */
 typedef struct stash {
@@ -141,8 +142,11 @@ static void load_partition(clm_consumer *c, const char *topic, int32_t partition
         redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
         int r = -EIO;
         if (rc)
-            r = clm_store_load_partition(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
-                                         partition, offset, max_ts, err, sizeof(err));
+            r = clm_store_load_progress(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
+                                        partition, offset, max_ts, err, sizeof(err));
+        if (r == 0 && rc)
+            r = clm_store_register_partition(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id,
+                                             partition, err, sizeof(err));
         if (r == 0)
             break;
         if (r == -EPROTO)
@@ -165,7 +169,10 @@ static bool store_empty(clm_consumer *c)
     char err[256];
     for (;;) {
         redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
-        redisReply *r = rc ? redisCommand(rc, "HGET %sstats applied", c->cfg->redis_prefix) : NULL;
+        char key[CLM_KEY_MAX];
+        if (clm_key_single(key, sizeof(key), c->cfg->redis_prefix, CLM_KEY_STATS) < 0)
+            clm_fatal("consumer: redis.prefix is too long");
+        redisReply *r = rc ? redisCommand(rc, "HGET %s applied", key) : NULL;
         if (r) {
             bool empty = r->type == REDIS_REPLY_NIL ||
                          (r->type == REDIS_REPLY_STRING && strcmp(r->str, "0") == 0);

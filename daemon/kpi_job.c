@@ -16,7 +16,9 @@
 #include "core/stages.h"
 #include "core/timeutil.h"
 #include "daemon/log.h"
-#include "daemon/store.h"
+#include "store/keys.h"
+#include "store/load.h"
+#include "store/scan.h"
 
 struct clm_kpi_job {
     char lifetime[32];       /* clv_lifetime_years of the last computation */
@@ -74,23 +76,10 @@ static int64_t reply_int(const redisReply *r)
 /* The greatest max_ts over every partition of every topic, or CLM_NO_TS. */
 static int read_end(clm_kpi_job *j, redisContext *rc, int64_t *end_ms)
 {
-    int64_t best = CLM_NO_TS;
-    for (size_t t = 0; t < j->cfg->kafka_topic_count; t++) {
-        char key[512];
-        clm_store_maxts_key(key, sizeof(key), j->cfg->redis_prefix, j->cfg->kafka_group_id,
-                            j->cfg->kafka_topics[t]);
-        redisReply *r = redisCommand(rc, "HVALS %s", key);
-        if (!r)
-            return -EIO;
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            int64_t v = reply_int(r->element[i]);
-            if (r->element[i]->type == REDIS_REPLY_STRING && (best == CLM_NO_TS || v > best))
-                best = v;
-        }
-        freeReplyObject(r);
-    }
-    *end_ms = best;
-    return 0;
+    char err[256];
+    const clm_config *cfg = j->cfg;
+    return clm_store_load_max_ts(rc, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
+                                 cfg->kafka_topic_count, end_ms, err, sizeof(err)) < 0 ? -EIO : 0;
 }
 
 /* Parses one bucket hash field into the counters. */
@@ -125,14 +114,15 @@ static void parse_field(const clm_stages *m, clm_daycount *c, const char *f, siz
 
 static void bucket_hash_key(const clm_kpi_job *j, const char *bkey, char *out, size_t size)
 {
-    snprintf(out, size, "%s%s:%s", j->cfg->redis_prefix,
-             j->bucket_ms == CLM_MS_PER_DAY ? "day" : "bucket", bkey);
+    clm_key_bucket_named(out, size, j->cfg->redis_prefix, bkey, j->bucket_ms);
 }
 
 /* Reads every bucket listed in <prefix>buckets, in bucket order. */
 static int read_buckets(clm_kpi_job *j, redisContext *rc, bucket **out, size_t *nout)
 {
-    redisReply *idx = redisCommand(rc, "ZRANGE %sbuckets 0 -1 WITHSCORES", j->cfg->redis_prefix);
+    char ikey[CLM_KEY_MAX];
+    clm_key_single(ikey, sizeof(ikey), j->cfg->redis_prefix, CLM_KEY_BUCKETS);
+    redisReply *idx = redisCommand(rc, "ZRANGE %s 0 -1 WITHSCORES", ikey);
     if (!idx)
         return -EIO;
     size_t n = idx->type == REDIS_REPLY_ARRAY ? idx->elements / 2 : 0;
@@ -248,6 +238,10 @@ static int compute(clm_kpi_job *j, redisContext *rc)
 {
     const clm_config *cfg = j->cfg;
     const char *prefix = cfg->redis_prefix;
+    char counts_key[CLM_KEY_MAX], portfolio_key[CLM_KEY_MAX], model_key[CLM_KEY_MAX];
+    clm_key_single(counts_key, sizeof(counts_key), prefix, CLM_KEY_STAGE_COUNTS);
+    clm_key_single(portfolio_key, sizeof(portfolio_key), prefix, CLM_KEY_PORTFOLIO);
+    clm_key_single(model_key, sizeof(model_key), prefix, CLM_KEY_MODEL);
     int64_t end_ms;
     int r;
     if ((r = read_end(j, rc, &end_ms)) < 0)
@@ -291,8 +285,8 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     }
     /* likewise every stage in the stage counts, and the portfolio rate */
     for (size_t s = 0; cfg->stages && s < clm_stages_count(cfg->stages); s++, sent++)
-        redisAppendCommand(rc, "HINCRBY %sstage_counts %s 0", prefix, clm_stages_name(cfg->stages, (int)s));
-    redisAppendCommand(rc, "HINCRBY %sportfolio value_rate_micros 0", prefix);
+        redisAppendCommand(rc, "HINCRBY %s %s 0", counts_key, clm_stages_name(cfg->stages, (int)s));
+    redisAppendCommand(rc, "HINCRBY %s value_rate_micros 0", portfolio_key);
     sent++;
     /* whole days without events carry the previous day's customers_eod */
     if (j->bucket_ms == CLM_MS_PER_DAY) {
@@ -319,7 +313,7 @@ static int compute(clm_kpi_job *j, redisContext *rc)
         goto out_free;
 
     /* the portfolio value rate, for clv_pred_avg */
-    redisReply *pr = redisCommand(rc, "HGET %sportfolio value_rate_micros", prefix);
+    redisReply *pr = redisCommand(rc, "HGET %s value_rate_micros", portfolio_key);
     if (!pr) {
         r = -EIO;
         goto out_free;
@@ -329,7 +323,7 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     /* the model job's portfolio clv_model figures ride along, so rewriting a
      * kpi hash never drops them (daemon/model_job.h) */
     char clv_sum[CLM_KPI_FIELD_MAX + 1] = "", clv_avg[CLM_KPI_FIELD_MAX + 1] = "";
-    redisReply *mr = redisCommand(rc, "HMGET %smodel clv_model_sum clv_model_avg", prefix);
+    redisReply *mr = redisCommand(rc, "HMGET %s clv_model_sum clv_model_avg", model_key);
     if (!mr) {
         r = -EIO;
         goto out_free;
@@ -367,7 +361,7 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             r = -ENOMEM;
             goto out_free;
         }
-        snprintf(key, sizeof(key), "%skpi:%dd", prefix, cfg->kpi_windows[w]);
+        clm_key_kpi(key, sizeof(key), prefix, cfg->kpi_windows[w]);
         x->job = j;
         x->argv[0] = "HSET";
         x->argv[1] = key;
@@ -398,52 +392,52 @@ out_free:
     return r;
 }
 
-/* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer
- * hash (SCAN, then HMGET and HSET pipelined per page). The lifetime is the
- * text of clv_lifetime_years from the kpi hashes, so anyone recomputing gets
- * the same value. Runs when the lifetime changed (at most once a minute) and
- * on shutdown after the last flush, so a quiet system holds a value on every
- * customer that depends only on the flushed state. Returns 0 or -EIO. */
+#define PIPELINE 512
+
+typedef struct pred_ctx {
+    clm_kpi_job *j;
+    redisContext *rc;
+    double lifetime, margin;
+    size_t pending;
+} pred_ctx;
+
+static int write_pred(void *vctx, const clm_customer *c)
+{
+    pred_ctx *x = vctx;
+    char key[CLM_KEY_MAX], v[32];
+    if (clm_key_customer(key, sizeof(key), x->j->cfg->redis_prefix, c->id, c->id_len) < 0)
+        return -ENAMETOOLONG;
+    int64_t pred = (int64_t)llround((double)c->clv_rate_micros * x->lifetime * x->margin);
+    clm_micros_format(pred, v, sizeof(v));
+    const char *argv[] = { "HSET", key, "clv_pred", v };
+    if (redisAppendCommandArgv(x->rc, 4, argv, NULL) != REDIS_OK)
+        return -EIO;
+    if (++x->pending == PIPELINE) {
+        int r = drain(x->rc, x->pending);
+        x->pending = 0;
+        return r;
+    }
+    return 0;
+}
+
+/* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer's
+ * view, reading clv_rate from the checkpoints (store/scan.h). The lifetime
+ * is the text of clv_lifetime_years from the kpi hashes, so anyone
+ * recomputing gets the same value. Runs when the lifetime changed (at most
+ * once a minute) and on shutdown after the last flush, so a quiet system
+ * holds a value on every customer that depends only on the flushed state.
+ * Returns 0 or -EIO. */
 static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
 {
-    const clm_config *cfg = j->cfg;
-    double lifetime = strtod(j->lifetime, NULL), margin = cfg->kpi_gross_margin;
-    char pattern[256], cursor[32] = "0";
-    snprintf(pattern, sizeof(pattern), "%scustomer:*", cfg->redis_prefix);
-    do {
-        redisReply *page = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2) {
-            freeReplyObject(page);
-            return -EIO;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
-        redisReply *keys = page->element[1];
-        for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(rc, "HGET %b clv_rate", keys->element[i]->str,
-                               (size_t)keys->element[i]->len);
-        size_t sets = 0;
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *rate;
-            if (redisGetReply(rc, (void **)&rate) != REDIS_OK) {
-                freeReplyObject(page);
-                return -EIO;
-            }
-            int64_t micros;
-            if (rate->type == REDIS_REPLY_STRING &&
-                clm_micros_parse(rate->str, rate->len, &micros) == 0) {
-                char v[32];
-                int64_t pred = (int64_t)llround((double)micros * lifetime * margin);
-                clm_micros_format(pred, v, sizeof(v));
-                redisAppendCommand(rc, "HSET %b clv_pred %s", keys->element[i]->str,
-                                   (size_t)keys->element[i]->len, v);
-                sets++;
-            }
-            freeReplyObject(rate);
-        }
-        freeReplyObject(page);
-        if (drain(rc, sets) < 0)
-            return -EIO;
-    } while (strcmp(cursor, "0") != 0);
+    char err[256];
+    pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0 };
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, NULL, write_pred, &x, err, sizeof(err));
+    if (r == 0)
+        r = drain(rc, x.pending);
+    if (r == -EPROTO)
+        log_err("kpi: %s", err);
+    if (r < 0)
+        return r == -EPROTO ? r : -EIO;
     snprintf(j->refreshed, sizeof(j->refreshed), "%s", j->lifetime);
     j->refreshed_ms = clm_now_ms();
     return 0;

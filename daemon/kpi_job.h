@@ -13,7 +13,7 @@
  *     gross_margin, in a pass over the customers when the lifetime changed
  *     (at most once a minute) and always on shutdown.
  * The window ends on the UTC day of the greatest max_ts over all partitions
- * (<prefix>maxts:<group>:<topic>). Everything it writes is a function of
+ * (the maxts:<topic> fields of <prefix>progress:{<group>:<p>}). Everything it writes is a function of
  * what the flushes wrote, so it is the same after a crash and a replay.
  *
  * Threads: clm_kpi_job_poke from any thread; the rest from the owner.

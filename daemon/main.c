@@ -26,6 +26,7 @@
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "daemon/writer.h"
+#include "store/upgrade.h"
 
 static atomic_bool stop_requested;
 static atomic_bool reload_requested;
@@ -126,6 +127,45 @@ static void reloader_free(reloader *r)
     }
     free(r->kept);
     free(r->applies);
+}
+
+/* Brings the store to this release's layout before anything is consumed
+ * (store/upgrade.h), waiting for Redis as long as it takes. Returns 0, or -1
+ * when the store cannot be used (logged). */
+static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
+                         const clm_apply_opts *apply, clm_upgrade_report *up)
+{
+    char err[512];
+    clm_redis *r = clm_redis_new(ropts);
+    bool down = false;
+    int rc = -1;
+    if (!r) {
+        log_err("out of memory");
+        return -1;
+    }
+    while (!stop_requested) {
+        redisContext *c = clm_redis_get(r, err, sizeof(err));
+        int e = c ? clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err)) : -EIO;
+        if (e == 0) {
+            if (up->from_version == 1)
+                log_notice("store: upgraded from the v1 layout: %zu customers converted%s",
+                           up->customers, up->pool ? "; they move into their partitions' "
+                                                     "checkpoints as they are next loaded" : "");
+            rc = 0;
+            break;
+        }
+        if (e != -EIO) {
+            log_err("store: %s", err);
+            break;
+        }
+        if (!down)
+            log_warn("store: Redis unavailable (%s); waiting to check the layout", err);
+        down = true;
+        clm_redis_drop(r);
+        sleep(1);
+    }
+    clm_redis_free(r);
+    return rc;
 }
 
 static void on_flushed(void *kpi)
@@ -307,6 +347,9 @@ static int run(const clm_config *cfg)
         .risk = &cfg->risk,
         .alerts = &cfg->alerts,
     };
+    clm_upgrade_report up;
+    if (prepare_store(cfg, &ropts, &workers_apply, &up) < 0)
+        goto out_free;
     for (size_t i = 0; i < nworkers; i++) {
         clm_worker_conf wc = {
             .index = (int)i,
@@ -336,6 +379,7 @@ static int run(const clm_config *cfg)
             .model = model,
             .p_alive_threshold = cfg->model_p_alive_threshold,
             .model_unit_days = cfg->model_unit_days,
+            .upgrade_pool = up.pool,
         };
         if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {
             log_err("%s", err);
@@ -351,6 +395,8 @@ static int run(const clm_config *cfg)
         log_err("%s", err);
         goto out_free;
     }
+    if (model)
+        clm_model_job_on_scored(model, on_flushed, kpi);
     clm_writer_conf wrc = { .prefix = cfg->redis_prefix, .group = cfg->kafka_group_id,
                             .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
                             .redis = ropts, .dlq = dlq, .consumer = clm_consumer_handle(consumer),

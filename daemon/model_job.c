@@ -18,7 +18,9 @@
 #include "core/rfm.h"
 #include "core/timeutil.h"
 #include "daemon/log.h"
-#include "daemon/store.h"
+#include "store/keys.h"
+#include "store/load.h"
+#include "store/scan.h"
 
 #define DAYS_PER_YEAR 365.2425
 #define RESCORE_MIN_MS 60000LL /* least time between two scoring passes without a fit */
@@ -43,7 +45,10 @@ struct clm_model_job {
     long long pass_applied;  /* <prefix>stats applied when it started */
     char clv_sum[32], clv_avg[32]; /* portfolio figures of the last pass; "": none */
     char ey_field[48];       /* "expected_purchases_<horizon>" */
-    char model_key[128];     /* "<prefix>model" */
+    char model_key[CLM_KEY_MAX]; /* "<prefix>model" */
+    char stats_key[CLM_KEY_MAX]; /* "<prefix>stats" */
+    void (*scored)(void *ctx);   /* after each scoring pass; may be NULL */
+    void *scored_ctx;
 };
 
 /* What the job reads every second. */
@@ -95,7 +100,12 @@ clm_model_job *clm_model_job_new(const clm_config *cfg, const clm_redis_opts *re
     j->cfg = cfg;
     j->pass_day = CLM_NO_TS;
     snprintf(j->ey_field, sizeof(j->ey_field), "expected_purchases_%d", cfg->model_horizon);
-    snprintf(j->model_key, sizeof(j->model_key), "%smodel", cfg->redis_prefix);
+    if (clm_key_single(j->model_key, sizeof(j->model_key), cfg->redis_prefix, CLM_KEY_MODEL) < 0 ||
+        clm_key_single(j->stats_key, sizeof(j->stats_key), cfg->redis_prefix, CLM_KEY_STATS) < 0) {
+        snprintf(errbuf, errsize, "model: redis.prefix is too long");
+        free(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -229,35 +239,25 @@ static int load_model(clm_model_job *j, redisContext *rc)
 static int read_poll(clm_model_job *j, redisContext *rc, poll_state *ps)
 {
     const clm_config *cfg = j->cfg;
-    for (size_t t = 0; t < cfg->kafka_topic_count; t++) {
-        char key[512];
-        clm_store_maxts_key(key, sizeof(key), cfg->redis_prefix, cfg->kafka_group_id,
-                            cfg->kafka_topics[t]);
-        redisAppendCommand(rc, "HVALS %s", key);
-    }
-    redisAppendCommand(rc, "HGET %sstats applied", cfg->redis_prefix);
+    char err[256];
+    int64_t best;
+    if (clm_store_load_max_ts(rc, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
+                              cfg->kafka_topic_count, &best, err, sizeof(err)) < 0)
+        return -EIO;
+    redisAppendCommand(rc, "HGET %s applied", j->stats_key);
     /* two HGETs, not an HMGET: the end-to-end benchmark takes clmd's first
      * HMGET (stored offsets read on partition assignment) as its start */
     redisAppendCommand(rc, "HGET %s refit_requested", j->model_key);
     redisAppendCommand(rc, "HGET %s refit_done", j->model_key);
-    int64_t best = CLM_NO_TS;
     int r = 0;
-    size_t n = cfg->kafka_topic_count + 3;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < 3; i++) {
         redisReply *rep;
         if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
             return -EIO;
-        if (i < cfg->kafka_topic_count) {
-            for (size_t k = 0; rep->type == REDIS_REPLY_ARRAY && k < rep->elements; k++) {
-                const redisReply *e = rep->element[k];
-                int64_t v = e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : CLM_NO_TS;
-                if (v != CLM_NO_TS && (best == CLM_NO_TS || v > best))
-                    best = v;
-            }
-        } else if (i == cfg->kafka_topic_count) {
+        if (i == 0) {
             ps->applied = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
         } else if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_NIL) {
-            if (i == cfg->kafka_topic_count + 1)
+            if (i == 1)
                 copy_reply(rep, ps->request, sizeof(ps->request));
             else
                 copy_reply(rep, ps->done, sizeof(ps->done));
@@ -386,77 +386,29 @@ static int sample_finish(sample *s)
     return 0;
 }
 
-/* A customer's `rfm` reply as the model's summary. Returns 1 for a customer
- * with a purchase, 0 for one without (or without the field), -EINVAL for a
- * malformed field. */
-static int summary_of(const clm_model_job *j, const redisReply *v, int64_t now_day, double *x,
-                      double *t_x, double *T, double *m_x)
+static bool stopping(void *vj)
 {
-    if (!v || v->type != REDIS_REPLY_STRING)
-        return 0;
-    clm_rfm rfm;
-    clm_rfm_init(&rfm);
-    if (clm_rfm_load_field(&rfm, "rfm", 3, v->str, v->len) != 1)
-        return -EINVAL;
-    if (rfm.first_day < 0)
-        return 0;
-    clm_rfm_stats(&rfm, now_day, (double)j->cfg->model_unit_days, x, t_x, T, m_x);
-    return 1;
-}
-
-/* Calls page_fn for every page of SCAN MATCH <prefix>customer:*, between
- * pages giving up with -ECANCELED when the job is stopping. */
-typedef int (*page_fn)(clm_model_job *j, redisContext *rc, const redisReply *keys, void *ctx);
-
-static int scan_customers(clm_model_job *j, redisContext *rc, page_fn fn, void *ctx)
-{
-    char pattern[256], cursor[32] = "0";
-    snprintf(pattern, sizeof(pattern), "%scustomer:*", j->cfg->redis_prefix);
-    do {
-        if (atomic_load(&j->stopping))
-            return -ECANCELED;
-        redisReply *page = redisCommand(rc, "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
-        if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-            page->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(page);
-            return -EIO;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
-        int r = fn(j, rc, page->element[1], ctx);
-        freeReplyObject(page);
-        if (r < 0)
-            return r;
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    clm_model_job *j = vj;
+    return atomic_load(&j->stopping);
 }
 
 typedef struct read_ctx {
+    clm_model_job *j;
     sample *s;
     int64_t now_day;
-    size_t malformed;
 } read_ctx;
 
-static int read_page(clm_model_job *j, redisContext *rc, const redisReply *keys, void *vctx)
+/* A checkpointed customer with a purchase into the sample. */
+static int read_one(void *vctx, const clm_customer *c)
 {
     read_ctx *x = vctx;
-    for (size_t i = 0; i < keys->elements; i++)
-        redisAppendCommand(rc, "HGET %b rfm", keys->element[i]->str, (size_t)keys->element[i]->len);
-    int r = 0;
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *v;
-        if (redisGetReply(rc, (void **)&v) != REDIS_OK)
-            return -EIO;
-        summary c;
-        int k = summary_of(j, v, x->now_day, &c.x, &c.t_x, &c.T, &c.m_x);
-        freeReplyObject(v);
-        if (k < 0)
-            x->malformed++;
-        if (k > 0 && r == 0) {
-            c.key_hash = clm_dedup_hash(keys->element[i]->str, keys->element[i]->len);
-            r = sample_push(x->s, &c);
-        }
-    }
-    return r;
+    if (c->rfm.first_day < 0)
+        return 0;
+    summary m;
+    clm_rfm_stats(&c->rfm, x->now_day, (double)x->j->cfg->model_unit_days, &m.x, &m.t_x, &m.T,
+                  &m.m_x);
+    m.key_hash = clm_dedup_hash(c->id, c->id_len);
+    return sample_push(x->s, &m);
 }
 
 /* ---- scoring ------------------------------------------------------------ */
@@ -501,97 +453,63 @@ typedef struct score_ctx {
     size_t written, unpredictable;
 } score_ctx;
 
-static int score_page(clm_model_job *j, redisContext *rc, const redisReply *keys, void *vctx)
-{
-    score_ctx *x = vctx;
-    const char *fields[5] = { "rfm", "p_alive", j->ey_field, "expected_spend", "clv_model" };
-    for (size_t i = 0; i < keys->elements; i++) {
-        const char *argv[7] = { "HMGET", keys->element[i]->str };
-        size_t lens[7] = { 5, keys->element[i]->len };
-        for (int f = 0; f < 5; f++) {
-            argv[2 + f] = fields[f];
-            lens[2 + f] = strlen(fields[f]);
-        }
-        redisAppendCommandArgv(rc, 7, argv, lens);
-    }
-    size_t sets = 0;
-    int r = 0;
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *h;
-        if (redisGetReply(rc, (void **)&h) != REDIS_OK)
-            return -EIO;
-        double cx, ct, cT, cm;
-        int64_t v[4];
-        if (h->type != REDIS_REPLY_ARRAY || h->elements != 5 ||
-            summary_of(j, h->element[0], x->now_day, &cx, &ct, &cT, &cm) <= 0) {
-            freeReplyObject(h);
-            continue;
-        }
-        if (!predict(j, &x->bg, &x->gg, cx, ct, cT, cm, v)) {
-            x->unpredictable++;
-            freeReplyObject(h);
-            continue;
-        }
-        char text[4][32];
-        bool same = true;
-        for (int k = 0; k < 4; k++) {
-            clm_micros_format(v[k], text[k], sizeof(text[k]));
-            const redisReply *old = h->element[1 + k];
-            same &= old->type == REDIS_REPLY_STRING && strcmp(old->str, text[k]) == 0;
-        }
-        freeReplyObject(h);
-        if (!same) {
-            const char *argv[10] = { "HSET", keys->element[i]->str, "p_alive", text[0],
-                                     j->ey_field, text[1], "expected_spend", text[2],
-                                     "clv_model", text[3] };
-            size_t lens[10];
-            for (int a = 0; a < 10; a++)
-                lens[a] = strlen(argv[a]);
-            lens[1] = keys->element[i]->len;
-            redisAppendCommandArgv(rc, 10, argv, lens);
-            sets++;
-        }
-        if (x->n == x->cap) {
-            size_t cap = x->cap ? x->cap * 2 : 4096;
-            uint64_t *nh = realloc(x->key_hash, cap * sizeof(*nh));
-            if (nh)
-                x->key_hash = nh;
-            int64_t *nc = realloc(x->clv, cap * sizeof(*nc));
-            if (nc)
-                x->clv = nc;
-            if (!nh || !nc) {
-                r = -ENOMEM;
-                continue;
-            }
-            x->cap = cap;
-        }
-        x->key_hash[x->n] = clm_dedup_hash(keys->element[i]->str, keys->element[i]->len);
-        x->clv[x->n++] = v[3];
-    }
-    x->written += sets;
-    int d = drain(rc, sets);
-    return d < 0 ? d : r;
-}
+/* Pipelined HSETs not yet read back: drained every PIPELINE commands. */
+#define PIPELINE 512
 
-/* Writes clv_model_sum and clv_model_avg into every <prefix>kpi:<N>d; with
- * only_missing, only where a KPI rewrite removed them (HSETNX). */
-static int write_kpi_fields(clm_model_job *j, redisContext *rc, bool only_missing)
+typedef struct score_arg {
+    clm_model_job *j;
+    score_ctx *x;
+    redisContext *rc;
+    size_t pending;
+} score_arg;
+
+/* Writes the customer's predictions into its view. Written whatever they
+ * were before: clmd never reads a view back. */
+static int score_one(void *varg, const clm_customer *c)
 {
-    const clm_config *cfg = j->cfg;
-    if (!j->clv_sum[0])
+    score_arg *a = varg;
+    score_ctx *x = a->x;
+    clm_model_job *j = a->j;
+    if (c->rfm.first_day < 0)
         return 0;
-    for (size_t w = 0; w < cfg->kpi_window_count; w++) {
-        char key[160];
-        snprintf(key, sizeof(key), "%skpi:%dd", cfg->redis_prefix, cfg->kpi_windows[w]);
-        if (only_missing) {
-            redisAppendCommand(rc, "HSETNX %s clv_model_sum %s", key, j->clv_sum);
-            redisAppendCommand(rc, "HSETNX %s clv_model_avg %s", key, j->clv_avg);
-        } else {
-            redisAppendCommand(rc, "HSET %s clv_model_sum %s clv_model_avg %s", key, j->clv_sum,
-                               j->clv_avg);
-        }
+    double cx, ct, cT, cm;
+    clm_rfm_stats(&c->rfm, x->now_day, (double)j->cfg->model_unit_days, &cx, &ct, &cT, &cm);
+    int64_t v[4];
+    if (!predict(j, &x->bg, &x->gg, cx, ct, cT, cm, v)) {
+        x->unpredictable++;
+        return 0;
     }
-    return drain(rc, cfg->kpi_window_count * (only_missing ? 2 : 1));
+    char text[4][32], key[CLM_KEY_MAX];
+    for (int k = 0; k < 4; k++)
+        clm_micros_format(v[k], text[k], sizeof(text[k]));
+    if (clm_key_customer(key, sizeof(key), j->cfg->redis_prefix, c->id, c->id_len) < 0)
+        return -ENAMETOOLONG;
+    const char *argv[10] = { "HSET", key, "p_alive", text[0], j->ey_field, text[1],
+                             "expected_spend", text[2], "clv_model", text[3] };
+    if (redisAppendCommandArgv(a->rc, 10, argv, NULL) != REDIS_OK)
+        return -EIO;
+    x->written++;
+    if (++a->pending == PIPELINE) {
+        int d = drain(a->rc, a->pending);
+        a->pending = 0;
+        if (d < 0)
+            return d;
+    }
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 4096;
+        uint64_t *nh = realloc(x->key_hash, cap * sizeof(*nh));
+        if (nh)
+            x->key_hash = nh;
+        int64_t *nc = realloc(x->clv, cap * sizeof(*nc));
+        if (nc)
+            x->clv = nc;
+        if (!nh || !nc)
+            return -ENOMEM;
+        x->cap = cap;
+    }
+    x->key_hash[x->n] = clm_dedup_hash(c->id, c->id_len);
+    x->clv[x->n++] = v[3];
+    return 0;
 }
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -610,7 +528,13 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     if (clm_model_job_params(j, &x.bg, &x.gg) < 0)
         return 0;
     long long t0 = clm_now_ms();
-    int r = scan_customers(j, rc, score_page, &x);
+    char err[256];
+    score_arg sa = { j, &x, rc, 0 };
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, stopping, score_one, &sa, err, sizeof(err));
+    if (r == 0)
+        r = drain(rc, sa.pending);
+    else if (r == -EPROTO)
+        log_err("model: %s", err);
     if (r < 0)
         goto out_free;
     /* the portfolio: each customer once */
@@ -635,9 +559,10 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     const char *argv[] = { "HSET", j->model_key, "clv_model_sum", j->clv_sum, "clv_model_avg",
                            j->clv_avg, "scored_customers", count, "scored_day", day,
                            "scored_at", at };
-    if ((r = command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv)) < 0 ||
-        (r = write_kpi_fields(j, rc, false)) < 0)
+    if ((r = command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv)) < 0)
         goto out_free;
+    if (j->scored) /* the KPI job carries the portfolio figures into <prefix>kpi:<N>d */
+        j->scored(j->scored_ctx);
     j->pass_end = clm_now_ms();
     j->pass_cost = j->pass_end - t0;
     j->pass_day = now_day;
@@ -714,8 +639,10 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
         snprintf(why, sizeof(why), "no event-time watermark yet: no event was applied");
         goto out_failed;
     }
-    read_ctx rx = { .s = &s, .now_day = ps->now_day };
-    r = scan_customers(j, rc, read_page, &rx);
+    read_ctx rx = { .j = j, .s = &s, .now_day = ps->now_day };
+    r = clm_store_scan(rc, cfg->redis_prefix, stopping, read_one, &rx, err, sizeof(err));
+    if (r == -EPROTO)
+        log_err("model: %s", err);
     if (r == 0)
         r = sample_finish(&s);
     if (r == -ENOMEM) {
@@ -724,9 +651,6 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
     }
     if (r < 0)
         goto out_free;
-    if (rx.malformed)
-        log_warn("model: %zu customers have a malformed rfm field; left out of the fit",
-                 rx.malformed);
     if (s.n < (size_t)cfg->model_min_customers) {
         snprintf(why, sizeof(why), "too few customers: %zu with a purchase, model.min_customers "
                  "is %d", s.n, cfg->model_min_customers);
@@ -809,7 +733,13 @@ static int step(clm_model_job *j, redisContext *rc)
          ((ps.now_day != j->pass_day || ps.applied != j->pass_applied) &&
           clm_now_ms() - j->pass_end >= gap)))
         return score(j, rc, ps.now_day, ps.applied);
-    return write_kpi_fields(j, rc, true);
+    return 0;
+}
+
+void clm_model_job_on_scored(clm_model_job *j, void (*fn)(void *ctx), void *ctx)
+{
+    j->scored = fn;
+    j->scored_ctx = ctx;
 }
 
 static void *model_main(void *arg)

@@ -51,6 +51,11 @@ typedef struct clm_model_job clm_model_job;
 clm_model_job *clm_model_job_new(const clm_config *cfg, const clm_redis_opts *redis,
                                  char *errbuf, size_t errsize);
 
+/* Calls fn(ctx) from the job's thread after each scoring pass has written
+ * <prefix>model (clv_model_sum, clv_model_avg), so the KPI job, the one
+ * writer of <prefix>kpi:<N>d, can carry them there. Before start only. */
+void clm_model_job_on_scored(clm_model_job *j, void (*fn)(void *ctx), void *ctx);
+
 /* Starts the thread. Returns 0 or a negative errno. */
 int clm_model_job_start(clm_model_job *j);
 

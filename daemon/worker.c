@@ -12,6 +12,9 @@
 #include "core/spsc.h"
 #include "core/timeutil.h"
 #include "daemon/log.h"
+#include "store/flush.h"
+#include "store/keys.h"
+#include "store/load.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -44,7 +47,7 @@ struct clm_worker {
     bool pending;           /* messages processed since the last cut */
     bool redis_down;
     bool stop;
-    clm_store_ctx store;
+    clm_flush_fmt *fmt;  /* formats this worker's flush batches */
     int64_t *scanned_wm; /* per partition number: watermark of the last deadline scan */
     size_t nscanned;
     /* per-run scratch */
@@ -75,12 +78,11 @@ clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t err
         w->c.shard.apply.risk = &w->risk;
     }
     w->shard = clm_shard_new(&w->c.shard);
-    w->store = (clm_store_ctx){ .prefix = conf->prefix, .group = conf->group,
-                                .apply = &w->c.shard.apply };
+    w->fmt = clm_flush_fmt_new(conf->prefix, conf->group);
     w->redis = clm_redis_new(&conf->redis);
     w->in = clm_spsc_new(conf->ring_size);
     w->out = clm_spsc_new(BATCH_RING);
-    if (!w->shard || !w->redis || !w->in || !w->out)
+    if (!w->shard || !w->fmt || !w->redis || !w->in || !w->out)
         goto out_nomem;
     return w;
 
@@ -105,6 +107,7 @@ void clm_worker_free(clm_worker *w)
     clm_spsc_free(w->in);
     clm_spsc_free(w->out);
     clm_shard_free(w->shard);
+    clm_flush_fmt_free(w->fmt);
     clm_redis_free(w->redis);
     free(w->scanned_wm);
     free(w);
@@ -121,7 +124,7 @@ static void take_reload(clm_worker *w)
     const clm_apply_opts *o = atomic_exchange_explicit(&w->reload, NULL, memory_order_acq_rel);
     if (!o)
         return;
-    w->c.shard.apply = *o; /* what the store formats with (w->store.apply points here) */
+    w->c.shard.apply = *o; /* what the next cut formats with */
     if (o->risk) {
         clm_risk_opts keep = w->risk;
         w->risk = *o->risk;
@@ -207,7 +210,7 @@ static int cut_customer(void *vctx, clm_customer *c)
 {
     cut_ctx *x = vctx;
     x->b->customers++;
-    return clm_store_format_customer(&x->b->cmds, &x->w->store, c);
+    return clm_flush_fmt_customer(x->w->fmt, c);
 }
 
 static int cut_progress(void *vctx, const clm_part_progress *p)
@@ -227,7 +230,7 @@ static int cut_stats(void *vctx, const clm_shard_stats *st)
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         if (st->rejected[i])
             atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);
-    return clm_store_format_stats(&x->b->cmds, x->w->c.prefix, st);
+    return clm_flush_fmt_stats(x->w->fmt, st);
 }
 
 static int64_t realtime_ms(void)
@@ -255,7 +258,7 @@ static int cut_alerts(clm_worker *w, clm_batch *b, const clm_deltas *d)
         char *json = clm_alert_json(a, &w->c.alert_names, id, now);
         if (!json)
             return -ENOMEM;
-        if ((r = clm_store_format_alert(&b->cmds, w->c.prefix, w->c.alerts_maxlen, id, a, json)) < 0) {
+        if ((r = clm_flush_fmt_alert(w->fmt, w->c.alerts_maxlen, id, a, json)) < 0) {
             free(json);
             return r;
         }
@@ -263,13 +266,13 @@ static int cut_alerts(clm_worker *w, clm_batch *b, const clm_deltas *d)
             return r;
         emitted++;
     }
-    return clm_store_format_alert_counts(&b->cmds, w->c.prefix, emitted, suppressed);
+    return clm_flush_fmt_alert_counts(w->fmt, emitted, suppressed);
 }
 
 static int cut_deltas(void *vctx, const clm_deltas *d)
 {
     cut_ctx *x = vctx;
-    int r = clm_store_format_deltas(&x->b->cmds, &x->w->store, d);
+    int r = clm_flush_fmt_deltas(x->w->fmt, d);
     return r < 0 || d->nalerts == 0 ? r : cut_alerts(x->w, x->b, d);
 }
 
@@ -287,7 +290,12 @@ static void cut(clm_worker *w)
         clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
     cut_ctx x = { .w = w, .b = b };
     clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
+    clm_flush_fmt_begin(w->fmt, &b->cmds, &w->c.shard.apply);
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
+    if (r >= 0) {
+        int e = clm_flush_fmt_end(w->fmt);
+        r = e < 0 ? e : r;
+    }
     if (r < 0)
         clm_fatal("worker %d: cannot format a flush: %s", w->c.index, strerror(-r));
     if (b->nparts == 0 && b->cmds.ncmds == 0) {
@@ -376,8 +384,9 @@ static void expire(clm_worker *w)
         }
         if (wm == CLM_NO_TS || wm <= w->scanned_wm[number])
             continue;
-        char key[512];
-        clm_store_deadlines_key(key, sizeof(key), w->c.prefix, w->c.group, number);
+        char key[CLM_KEY_MAX];
+        if (clm_key_deadlines(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
+            clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
         for (size_t offset = 0;;) {
             redisReply *rep;
             size_t n = read_due(w, key, wm + CLM_INDEX_ROUND_MS, offset, RUN_MAX, &rep);
@@ -442,8 +451,9 @@ static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
         redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
         int r = -EIO;
         if (rc)
-            r = clm_store_load_customers(rc, w->c.prefix, &w->c.shard.apply, n, ids, lens, 0,
-                                         out, err, sizeof(err));
+            r = clm_store_load_customers(rc, w->c.prefix, w->c.group, &w->c.shard.apply,
+                                         w->c.upgrade_pool, n, ids, lens, parts, out, err,
+                                         sizeof(err));
         if (r == 0)
             break;
         if (r == -EPROTO)
@@ -460,8 +470,6 @@ static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
     if (w->redis_down)
         log_notice("worker %d: Redis reachable again", w->c.index);
     w->redis_down = false;
-    for (size_t i = 0; i < n; i++)
-        out[i]->part = parts[i];
 }
 
 /* Makes room for n customers, flushing and waiting for Redis when too many

@@ -54,6 +54,8 @@ typedef struct clm_worker_conf {
     clm_model_job *model;          /* fitted BG/NBD parameters for the p_alive signal; NULL: none */
     double p_alive_threshold;      /* model.p_alive_threshold */
     double model_unit_days;        /* model.unit_days */
+    bool upgrade_pool;             /* customers converted from the v1 layout may wait in
+                                      <prefix>upgrade:v1 (store/upgrade.h) */
 } clm_worker_conf;
 
 /* Control messages travel in the message ring, so they are ordered with the

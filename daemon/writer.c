@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "daemon/log.h"
+#include "store/keys.h"
 
 /* Upper bound on the commands of one transaction (bytes). */
 #define GROUP_MAX_BYTES (64u << 20)
@@ -125,12 +126,17 @@ static void build_spans(clm_writer *w)
 
 /* ---- the transaction -------------------------------------------------- */
 
-static void key_for(const clm_writer *w, int32_t topic, bool offsets, char *buf, size_t size)
+/* <prefix>progress:{g:p} of the span's partition number. */
+static void progress_key(const clm_writer *w, int32_t partition, char *buf, size_t size)
 {
-    if (offsets)
-        clm_store_offsets_key(buf, size, w->c.prefix, w->c.group, w->c.topics[topic]);
-    else
-        clm_store_maxts_key(buf, size, w->c.prefix, w->c.group, w->c.topics[topic]);
+    if (clm_key_progress(buf, size, w->c.prefix, w->c.group, partition) < 0)
+        clm_fatal("writer: redis.prefix and kafka.group_id are too long");
+}
+
+static void offset_field(const clm_writer *w, int32_t topic, char *buf, size_t size)
+{
+    if (clm_field_offset(buf, size, w->c.topics[topic]) < 0)
+        clm_fatal("writer: topic name too long");
 }
 
 static int append(redisContext *rc, int argc, const char **argv, const size_t *lens)
@@ -138,72 +144,74 @@ static int append(redisContext *rc, int argc, const char **argv, const size_t *l
     return redisAppendCommandArgv(rc, argc, argv, lens) == REDIS_OK ? 0 : -EIO;
 }
 
-/* Appends "HSET key p v [p v ...]" for the spans of one topic. */
-static int append_hset(clm_writer *w, redisContext *rc, int32_t topic, bool offsets)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < w->nspans; i++)
-        n += w->spans[i].topic == topic;
-    const char **argv = malloc((2 + 2 * n) * sizeof(*argv));
-    size_t *lens = malloc((2 + 2 * n) * sizeof(*lens));
-    char (*nums)[24] = malloc(2 * n * sizeof(*nums));
-    char key[512];
-    int r = -ENOMEM;
-    if (!argv || !lens || !nums)
-        goto out_free;
-    key_for(w, topic, offsets, key, sizeof(key));
-    argv[0] = "HSET";
-    argv[1] = key;
-    size_t a = 2, m = 0;
-    for (size_t i = 0; i < w->nspans; i++) {
-        const span *s = &w->spans[i];
-        if (s->topic != topic)
-            continue;
-        snprintf(nums[m], 24, "%" PRId32, s->partition);
-        argv[a++] = nums[m++];
-        snprintf(nums[m], 24, "%" PRId64, offsets ? s->to : s->max_ts);
-        argv[a++] = nums[m++];
-    }
-    for (size_t i = 0; i < a; i++)
-        lens[i] = strlen(argv[i]);
-    r = append(rc, (int)a, argv, lens);
-out_free:
-    free(argv);
-    free(lens);
-    free(nums);
-    return r;
-}
-
-static bool topic_first(const clm_writer *w, size_t i)
+/* The first span of its partition number (one progress key each). */
+static bool number_first(const clm_writer *w, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (w->spans[j].topic == w->spans[i].topic)
+        if (w->spans[j].partition == w->spans[i].partition)
             return false;
     return true;
 }
 
+/* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts> ..."
+ * for every span of span i's partition number. */
+static int append_progress(clm_writer *w, redisContext *rc, size_t first)
+{
+    int32_t part = w->spans[first].partition;
+    size_t n = 0;
+    for (size_t i = first; i < w->nspans; i++)
+        n += w->spans[i].partition == part;
+    const char **argv = malloc((2 + 4 * n) * sizeof(*argv));
+    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 4 * n) * sizeof(*bufs));
+    int r = -ENOMEM;
+    if (!argv || !bufs)
+        goto out_free;
+    progress_key(w, part, bufs[0], sizeof(bufs[0]));
+    argv[0] = "HSET";
+    argv[1] = bufs[0];
+    size_t a = 2, m = 1;
+    for (size_t i = first; i < w->nspans; i++) {
+        const span *s = &w->spans[i];
+        if (s->partition != part)
+            continue;
+        offset_field(w, s->topic, bufs[m], sizeof(bufs[m]));
+        argv[a++] = bufs[m++];
+        snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->to);
+        argv[a++] = bufs[m++];
+        if (clm_field_maxts(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0)
+            clm_fatal("writer: topic name too long");
+        argv[a++] = bufs[m++];
+        snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->max_ts);
+        argv[a++] = bufs[m++];
+    }
+    r = append(rc, (int)a, argv, NULL);
+out_free:
+    free(argv);
+    free(bufs);
+    return r;
+}
+
 typedef enum verdict { V_APPLY, V_DONE } verdict;
 
-/* WATCH + HMGET every offsets key of the group, and compares. Returns
+/* WATCH + HGET every progress key of the group, and compares. Returns
  * V_APPLY / V_DONE, or -EIO. Fatal when another owner moved an offset. */
 static int check(clm_writer *w, redisContext *rc)
 {
-    char key[512];
+    char key[CLM_KEY_MAX], field[CLM_KEY_MAX];
     size_t nkeys = 0;
     for (size_t i = 0; i < w->nspans; i++) {
-        if (!topic_first(w, i))
+        if (!number_first(w, i))
             continue;
-        key_for(w, w->spans[i].topic, true, key, sizeof(key));
+        progress_key(w, w->spans[i].partition, key, sizeof(key));
         const char *argv[] = { "WATCH", key };
         if (append(rc, 2, argv, NULL) < 0)
             return -EIO;
         nkeys++;
     }
     for (size_t i = 0; i < w->nspans; i++) {
-        char part[24];
-        key_for(w, w->spans[i].topic, true, key, sizeof(key));
-        snprintf(part, sizeof(part), "%" PRId32, w->spans[i].partition);
-        const char *argv[] = { "HGET", key, part };
+        progress_key(w, w->spans[i].partition, key, sizeof(key));
+        offset_field(w, w->spans[i].topic, field, sizeof(field));
+        const char *argv[] = { "HGET", key, field };
         if (append(rc, 3, argv, NULL) < 0)
             return -EIO;
     }
@@ -252,12 +260,11 @@ static int apply(clm_writer *w, redisContext *rc)
         sent += b->cmds.ncmds;
     }
     for (size_t i = 0; i < w->nspans; i++) {
-        if (!topic_first(w, i))
+        if (!number_first(w, i))
             continue;
-        if (append_hset(w, rc, w->spans[i].topic, true) < 0 ||
-            append_hset(w, rc, w->spans[i].topic, false) < 0)
+        if (append_progress(w, rc, i) < 0)
             return -EIO;
-        sent += 2;
+        sent++;
     }
     if (append(rc, 1, exec, NULL) < 0)
         return -EIO;

@@ -3,8 +3,11 @@
  * The writer thread collects the batches the workers have cut and applies
  * all that are ready in ONE transaction:
  *
- *   WATCH <offsets keys>; HMGET <offsets keys> <partitions>     (check)
- *   MULTI; <batch commands>; HSET offsets; HSET maxts; EXEC     (apply)
+ *   WATCH <progress keys>; HGET <progress key> offset:<topic> ...   (check)
+ *   MULTI; <batch commands>; HSET <progress key> ...; EXEC          (apply)
+ *
+ * (one progress key per partition number, <prefix>progress:{g:p}, holding
+ * each topic's next offset and max_ts: store/keys.h)
  *
  * The check compares what Redis holds for each partition with the offset
  * the batches started from. Equal: apply. Already equal to the batches'

@@ -509,9 +509,9 @@ static void stream_exact(void **state)
                                         10000, errbuf, sizeof(errbuf)));
     assert_int_equal(np, 4);
     for (int p = 0; p < np; p++) {
-        char f[16];
-        snprintf(f, sizeof(f), "%d", p);
-        assert_int_equal(harness_redis_hget_int(c, "clm:offsets:" GROUP ":" TOPIC, f), high[p]);
+        char k[64];
+        snprintf(k, sizeof(k), "clm:progress:{" GROUP ":%d}", p);
+        assert_int_equal(harness_redis_hget_int(c, k, "offset:" TOPIC), high[p]);
     }
     redisFree(c);
 

@@ -34,6 +34,8 @@ static void usage(FILE *out)
             "                      --wait waits for the fit and shows it\n"
             "  at-risk [--top N]   the N customers of highest churn risk at or above the\n"
             "                      alert threshold, and why (default 20)\n"
+            "  rebuild-view ID|--all\n"
+            "                      rewrite customer views from the checkpoints clmd keeps\n"
             "  alerts [--count N] [--tail [--max M]]\n"
             "                      the last N alerts (default 20); --tail then follows new\n"
             "                      ones until interrupted, or until M new ones with --max\n"
@@ -70,6 +72,7 @@ typedef struct options {
     int window; /* kpi --window; 0: every window */
     int last;   /* days --last */
     bool wait;  /* refit --wait */
+    bool all;   /* rebuild-view --all */
     int top;    /* at-risk --top */
     int count;  /* alerts --count */
     bool tail;  /* alerts --tail */
@@ -105,7 +108,7 @@ static int parse_count(const char *s)
 enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
        OPT_MAX };
 
-enum { OPT_WAIT = 512 };
+enum { OPT_WAIT = 512, OPT_ALL };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -119,6 +122,7 @@ static const struct option long_opts[] = {
     { "tail", no_argument, NULL, OPT_TAIL },
     { "max", required_argument, NULL, OPT_MAX },
     { "wait", no_argument, NULL, OPT_WAIT },
+    { "all", no_argument, NULL, OPT_ALL },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { 0, 0, 0, 0 },
@@ -188,6 +192,11 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
             if (global || strcmp(cmd, "refit") != 0)
                 return usage_error("--wait goes after the refit command");
             o->wait = true;
+            break;
+        case OPT_ALL:
+            if (global || strcmp(cmd, "rebuild-view") != 0)
+                return usage_error("--all goes after the rebuild-view command");
+            o->all = true;
             break;
         case 'h':
             usage(stdout);
@@ -265,20 +274,22 @@ int main(int argc, char **argv)
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts or refit)");
+        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
         strcmp(cmd, "stages") != 0 &&
-        strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0)
+        strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
+        strcmp(cmd, "rebuild-view") != 0)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
-    bool wants_id = strcmp(cmd, "customer") == 0;
+    bool rebuild = strcmp(cmd, "rebuild-view") == 0;
+    bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all);
     const char *id = NULL;
     if (wants_id && optind == cargc)
-        return usage_error("customer needs a customer ID");
+        return usage_error("%s needs a customer ID%s", cmd, rebuild ? " or --all" : "");
     if (wants_id)
         id = cargv[optind++];
     if (optind < cargc)
@@ -322,6 +333,8 @@ int main(int argc, char **argv)
         r = clmctl_at_risk(&x, o.top, err, sizeof(err));
     else if (strcmp(cmd, "alerts") == 0)
         r = clmctl_alerts(&x, o.count, o.tail, o.max, err, sizeof(err));
+    else if (rebuild)
+        r = clmctl_rebuild_view(&x, id, err, sizeof(err));
     else
         r = clmctl_days(&x, o.last, err, sizeof(err));
     redisFree(rc);

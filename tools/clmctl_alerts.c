@@ -8,6 +8,7 @@
 
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 /* How long one XREAD waits for new entries: also the longest a stop request
  * waits to be noticed. */
@@ -248,7 +249,7 @@ int clmctl_alerts(const clmctl_ctx *x, int count, bool tail, int max, char *errb
     size_t printed = 0;
     struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART }, old_int, old_term;
     int r;
-    snprintf(key, sizeof(key), "%salerts", x->prefix);
+    clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_ALERTS);
     if (tail) {
         /* handled before the first read, so that no stop request is lost */
         stop_requested = 0;

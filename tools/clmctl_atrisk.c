@@ -10,6 +10,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 /* Reasons shown in a table cell or an alert line. */
 #define TOP_REASONS 3
@@ -120,10 +121,11 @@ static int parse_scores(const char *key, const redisReply *z, row *rows, char *e
 
 static char *customer_key(const char *prefix, const char *id)
 {
-    size_t size = strlen(prefix) + strlen("customer:") + strlen(id) + 1;
-    char *key = malloc(size);
-    if (key)
-        snprintf(key, size, "%scustomer:%s", prefix, id);
+    char *key = malloc(CLM_KEY_MAX);
+    if (key && clm_key_customer(key, CLM_KEY_MAX, prefix, id, strlen(id)) < 0) {
+        free(key);
+        key = NULL;
+    }
     return key;
 }
 
@@ -334,7 +336,7 @@ out_decref:
 int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize)
 {
     char key[512], stop[16];
-    snprintf(key, sizeof(key), "%sat_risk", x->prefix);
+    clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_AT_RISK);
     snprintf(stop, sizeof(stop), "%d", top - 1);
     const char *argv[] = { "ZREVRANGE", key, "0", stop, "WITHSCORES" };
     redisReply *z = NULL;

@@ -122,4 +122,8 @@ void clmctl_reasons_text(const json_t *reasons, size_t top, char *buf, size_t si
  * an answer, -EIO with "the fit failed: <last_error>" when the fit failed. */
 int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize);
 
+/* `rebuild-view ID` / `rebuild-view --all` (id NULL): rewrites customer
+ * views from the checkpoints (tools/clmctl_rebuild.c); prints what it did. */
+int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_t errsize);
+
 #endif

@@ -7,6 +7,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 /* The fields shown first, in this order; the others follow in byte order. */
 static const char *const lead_fields[] = {
@@ -111,8 +112,7 @@ out_decref:
 
 int clmctl_customer(const clmctl_ctx *x, const char *id, char *errbuf, size_t errsize)
 {
-    size_t klen = strlen(x->prefix) + strlen("customer:") + strlen(id) + 1;
-    char *key = malloc(klen);
+    char *key = malloc(CLM_KEY_MAX);
     clmctl_hash *h = NULL;
     const char **order = NULL;
     size_t n = 0;
@@ -121,7 +121,11 @@ int clmctl_customer(const clmctl_ctx *x, const char *id, char *errbuf, size_t er
         snprintf(errbuf, errsize, "out of memory");
         return -ENOMEM;
     }
-    snprintf(key, klen, "%scustomer:%s", x->prefix, id);
+    if (clm_key_customer(key, CLM_KEY_MAX, x->prefix, id, strlen(id)) < 0) {
+        snprintf(errbuf, errsize, "customer id too long");
+        r = -EINVAL;
+        goto out_free_key;
+    }
     if ((r = clmctl_hash_read(x->rc, key, &h, errbuf, errsize)) < 0)
         goto out_free_key;
     if (clmctl_hash_count(h) == 0) {

@@ -9,6 +9,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 static const char *const day_fields[] = {
     "orders", "revenue", "new_customers", "churned", "active_customers", "customers_eod",
@@ -26,7 +27,7 @@ typedef struct day_row {
 static int bucket_edge(const clmctl_ctx *x, bool last, int64_t *day, char *errbuf, size_t errsize)
 {
     char key[512];
-    snprintf(key, sizeof(key), "%sbuckets", x->prefix);
+    clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_BUCKETS);
     const char *argv[] = { "ZRANGE", key, last ? "-1" : "0", last ? "-1" : "0", "WITHSCORES" };
     redisReply *rep;
     int r = clmctl_command(x->rc, 5, argv, &rep, errbuf, errsize);
@@ -50,7 +51,7 @@ static int kpi_end(const clmctl_ctx *x, int64_t *end, char *errbuf, size_t errsi
 {
     for (size_t w = 0; w < x->cfg->kpi_window_count; w++) {
         char key[512], ts[32];
-        snprintf(key, sizeof(key), "%skpi:%dd", x->prefix, x->cfg->kpi_windows[w]);
+        clm_key_kpi(key, sizeof(key), x->prefix, x->cfg->kpi_windows[w]);
         const char *argv[] = { "HGET", key, "window_end" };
         redisReply *rep;
         int64_t ms;
@@ -115,8 +116,9 @@ static int print_json(const clmctl_ctx *x, const day_row *rows, size_t n, char *
         for (size_t f = 0; f < NFIELDS; f++) {
             const char *v = clmctl_hash_get(rows[i].h, day_fields[f]);
             if (v && json_object_set_new(o, day_fields[f], json_string(v)) < 0) {
-                snprintf(errbuf, errsize, "%sday:%s: %s \"%s\" is not UTF-8", x->prefix,
-                         rows[i].date, day_fields[f], v);
+                char key[CLM_KEY_MAX];
+                clm_key_bucket_named(key, sizeof(key), x->prefix, rows[i].date, CLM_MS_PER_DAY);
+                snprintf(errbuf, errsize, "%s: %s \"%s\" is not UTF-8", key, day_fields[f], v);
                 json_decref(a);
                 return -EIO;
             }
@@ -157,7 +159,7 @@ int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize)
     for (int64_t d = start; d <= end; d++, n++) {
         char key[512];
         clm_day_format(d, rows[n].date);
-        snprintf(key, sizeof(key), "%sday:%s", x->prefix, rows[n].date);
+        clm_key_bucket_named(key, sizeof(key), x->prefix, rows[n].date, CLM_MS_PER_DAY);
         if ((r = clmctl_hash_read(x->rc, key, &rows[n].h, errbuf, errsize)) < 0)
             goto out_free_rows;
     }

@@ -9,6 +9,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 /* The fields of a kpi hash in the order clm_kpi_window emits them; the
  * conversion fields go between the two parts. */
@@ -69,7 +70,7 @@ static int window_cmp(const void *a, const void *b)
 static int read_window(const clmctl_ctx *x, int days, window *w, char *errbuf, size_t errsize)
 {
     char key[512];
-    snprintf(key, sizeof(key), "%skpi:%dd", x->prefix, days);
+    clm_key_kpi(key, sizeof(key), x->prefix, days);
     w->days = days;
     return clmctl_hash_read(x->rc, key, &w->h, errbuf, errsize);
 }

@@ -10,6 +10,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 /* Fields shown first, in this order; the others follow in byte order. */
 static const char *const lead_fields[] = {
@@ -74,7 +75,7 @@ int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize)
     char key[128], token[64];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    snprintf(key, sizeof(key), "%smodel", x->prefix);
+    clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_MODEL);
     snprintf(token, sizeof(token), "%lld-%ld",
              (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (long)getpid());
     const char *set[] = { "HSET", key, "refit_requested", token };

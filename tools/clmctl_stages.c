@@ -8,6 +8,7 @@
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "store/keys.h"
 
 typedef struct stage_row {
     const char *name; /* points into the config or the hash */
@@ -118,7 +119,7 @@ int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize)
     stage_row *rows = NULL;
     size_t n = 0;
     int r;
-    snprintf(key, sizeof(key), "%sstage_counts", x->prefix);
+    clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_STAGE_COUNTS);
     if ((r = clmctl_hash_read(x->rc, key, &h, errbuf, errsize)) < 0)
         return r;
     if (!(rows = calloc(x->cfg->lifecycle_stage_count + clmctl_hash_count(h) + 1, sizeof(*rows)))) {

@@ -1,0 +1,358 @@
+/* store/flush.c - see flush.h. */
+#include "store/flush.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kpi.h"
+#include "core/timeutil.h"
+#include "store/keys.h"
+#include "store/record.h"
+#include "store/view.h"
+
+/* Arguments gathered for one multi-member command. */
+typedef struct args {
+    clm_cmdbuf a; /* RESP bulk strings only; a.ncmds unused */
+    size_t n;     /* arguments */
+} args;
+
+/* What one partition number's customers add up to in a batch. */
+typedef struct part_acc {
+    int32_t part;
+    args ckpt;   /* id record ... */
+    args zadd;   /* score id ... */
+    args zrem;   /* id ... */
+    args pool;   /* id ... */
+} part_acc;
+
+struct clm_flush_fmt {
+    const char *prefix, *group;
+    clm_cmdbuf *b;
+    const clm_apply_opts *o;
+    part_acc *parts;
+    size_t nparts, cap;
+    args risk_add, risk_rem; /* <prefix>at_risk */
+    clm_record_buf rec;
+};
+
+static void args_reset(args *x)
+{
+    clm_cmdbuf_reset(&x->a);
+    x->n = 0;
+}
+
+static void args_release(args *x)
+{
+    clm_cmdbuf_release(&x->a);
+}
+
+static int args_add(args *x, const void *p, size_t len)
+{
+    int r = clm_cmdbuf_arg(&x->a, p, len);
+    if (r == 0)
+        x->n++;
+    return r;
+}
+
+static int args_add_i64(args *x, int64_t v)
+{
+    int r = clm_cmdbuf_arg_i64(&x->a, v);
+    if (r == 0)
+        x->n++;
+    return r;
+}
+
+clm_flush_fmt *clm_flush_fmt_new(const char *prefix, const char *group)
+{
+    clm_flush_fmt *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->prefix = prefix;
+    f->group = group;
+    clm_record_buf_init(&f->rec);
+    return f;
+}
+
+void clm_flush_fmt_free(clm_flush_fmt *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->cap; i++) {
+        args_release(&f->parts[i].ckpt);
+        args_release(&f->parts[i].zadd);
+        args_release(&f->parts[i].zrem);
+        args_release(&f->parts[i].pool);
+    }
+    free(f->parts);
+    args_release(&f->risk_add);
+    args_release(&f->risk_rem);
+    clm_record_buf_release(&f->rec);
+    free(f);
+}
+
+void clm_flush_fmt_begin(clm_flush_fmt *f, clm_cmdbuf *b, const clm_apply_opts *o)
+{
+    f->b = b;
+    f->o = o;
+    for (size_t i = 0; i < f->nparts; i++) {
+        args_reset(&f->parts[i].ckpt);
+        args_reset(&f->parts[i].zadd);
+        args_reset(&f->parts[i].zrem);
+        args_reset(&f->parts[i].pool);
+    }
+    f->nparts = 0;
+    args_reset(&f->risk_add);
+    args_reset(&f->risk_rem);
+}
+
+static part_acc *part_of(clm_flush_fmt *f, int32_t part)
+{
+    for (size_t i = 0; i < f->nparts; i++)
+        if (f->parts[i].part == part)
+            return &f->parts[i];
+    if (f->nparts == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        part_acc *np = realloc(f->parts, cap * sizeof(*np));
+        if (!np)
+            return NULL;
+        memset(np + f->cap, 0, (cap - f->cap) * sizeof(*np));
+        f->parts = np;
+        f->cap = cap;
+    }
+    part_acc *p = &f->parts[f->nparts++];
+    p->part = part;
+    return p;
+}
+
+/* <prefix>at_risk: a member while the risk is at or above the alert
+ * threshold; removed once it is not (CLM_CUST_AT_RISK: Redis may hold it). */
+static int gather_at_risk(clm_flush_fmt *f, clm_customer *c)
+{
+    const clm_alert_opts *ao = f->o->alerts;
+    bool at = ao && c->risk_e4 >= ao->threshold_e4;
+    if (!at && !(c->flags & CLM_CUST_AT_RISK))
+        return 0;
+    int r;
+    if (at) {
+        char num[16];
+        int n = snprintf(num, sizeof(num), "%d.%04d", c->risk_e4 / 10000, c->risk_e4 % 10000);
+        if ((r = args_add(&f->risk_add, num, (size_t)n)) == 0 &&
+            (r = args_add(&f->risk_add, c->id, c->id_len)) == 0)
+            c->flags |= CLM_CUST_AT_RISK;
+    } else if ((r = args_add(&f->risk_rem, c->id, c->id_len)) == 0) {
+        c->flags &= (uint8_t)~CLM_CUST_AT_RISK;
+    }
+    return r;
+}
+
+int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c)
+{
+    const clm_apply_opts *o = f->o;
+    part_acc *p = part_of(f, c->part);
+    if (!p)
+        return -ENOMEM;
+    int r = clm_view_format(f->b, f->prefix, c, o, c->changed, c->flags & CLM_CUST_NEW);
+    if (r < 0)
+        return r;
+    f->rec.len = 0;
+    if ((r = clm_record_encode(&f->rec, c)) < 0 || (r = args_add(&p->ckpt, c->id, c->id_len)) < 0 ||
+        (r = args_add(&p->ckpt, f->rec.p, f->rec.len)) < 0)
+        return r;
+    if ((c->flags & CLM_CUST_POOLED) && (r = args_add(&p->pool, c->id, c->id_len)) < 0)
+        return r;
+    if (o->risk && (r = gather_at_risk(f, c)) < 0)
+        return r;
+    c->changed = 0;
+    c->flags &= (uint8_t) ~(CLM_CUST_NEW | CLM_CUST_POOLED);
+    if (!o->stages && !o->risk)
+        return 0;
+    int64_t score = clm_customer_index_score(c, o);
+    if (score == c->indexed)
+        return 0; /* the index already holds this entry */
+    if (score == CLM_NO_TS)
+        r = args_add(&p->zrem, c->id, c->id_len);
+    else if ((r = args_add_i64(&p->zadd, score)) == 0)
+        r = args_add(&p->zadd, c->id, c->id_len);
+    if (r == 0)
+        c->indexed = score;
+    return r;
+}
+
+/* <cmd> <key> <gathered arguments> */
+static int emit(clm_cmdbuf *b, const char *cmd, const char *key, const args *x)
+{
+    if (x->n == 0)
+        return 0;
+    int r = clm_cmdbuf_begin(b, 2 + x->n);
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, cmd, strlen(cmd));
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, key, strlen(key));
+    if (r == 0)
+        r = clm_cmdbuf_raw(b, x->a.buf, x->a.len);
+    return r;
+}
+
+int clm_flush_fmt_end(clm_flush_fmt *f)
+{
+    char key[CLM_KEY_MAX];
+    int r = 0;
+    for (size_t i = 0; i < f->nparts && r == 0; i++) {
+        const part_acc *p = &f->parts[i];
+        if ((r = clm_key_ckpt(key, sizeof(key), f->prefix, f->group, p->part)) < 0 ||
+            (r = emit(f->b, "HSET", key, &p->ckpt)) < 0)
+            break;
+        if ((r = clm_key_deadlines(key, sizeof(key), f->prefix, f->group, p->part)) < 0 ||
+            (r = emit(f->b, "ZADD", key, &p->zadd)) < 0 || (r = emit(f->b, "ZREM", key, &p->zrem)) < 0)
+            break;
+        if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_UPGRADE_POOL)) < 0)
+            break;
+        r = emit(f->b, "HDEL", key, &p->pool);
+    }
+    if (r == 0 && (r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_AT_RISK)) >= 0) {
+        r = emit(f->b, "ZADD", key, &f->risk_add);
+        if (r == 0)
+            r = emit(f->b, "ZREM", key, &f->risk_rem);
+    }
+    return r < 0 ? r : 0;
+}
+
+/* ---- counters and deltas ---------------------------------------------- */
+
+int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st)
+{
+    char stats[CLM_KEY_MAX], rej[CLM_KEY_MAX];
+    if (clm_key_single(stats, sizeof(stats), f->prefix, CLM_KEY_STATS) < 0 ||
+        clm_key_single(rej, sizeof(rej), f->prefix, CLM_KEY_REJECTED) < 0)
+        return -ENAMETOOLONG;
+    int64_t rejected = 0;
+    int r = 0;
+    for (int i = 1; i < CLM_REJ__COUNT && r == 0; i++) {
+        rejected += st->rejected[i];
+        if (st->rejected[i])
+            r = clm_cmdbuf_hincrby(f->b, rej, clm_reason_name((clm_reason)i), st->rejected[i]);
+    }
+    if (r == 0 && st->consumed)
+        r = clm_cmdbuf_hincrby(f->b, stats, "consumed", st->consumed);
+    if (r == 0 && st->applied)
+        r = clm_cmdbuf_hincrby(f->b, stats, "applied", st->applied);
+    if (r == 0 && st->duplicates)
+        r = clm_cmdbuf_hincrby(f->b, stats, "duplicates", st->duplicates);
+    if (r == 0 && rejected)
+        r = clm_cmdbuf_hincrby(f->b, stats, "rejected", rejected);
+    return r;
+}
+
+static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
+{
+    const clm_stages *m = f->o->stages;
+    char name[CLM_BUCKET_KEY_SIZE], key[CLM_KEY_MAX], field[2 * 64 + 8];
+    int r;
+    if ((r = clm_key_bucket(key, sizeof(key), f->prefix, dd->bucket, f->o->bucket_ms, name,
+                            sizeof(name))) < 0)
+        return r;
+    for (size_t i = 0; i < clm_daycount_nfields; i++) {
+        int64_t v;
+        memcpy(&v, (const char *)&dd->c + clm_daycount_fields[i].offset, sizeof(v));
+        if (v && (r = clm_cmdbuf_hincrby(f->b, key, clm_daycount_fields[i].name, v)) < 0)
+            return r;
+    }
+    size_t nst = m ? clm_stages_count(m) : 0;
+    for (size_t s = 0; s < nst; s++) {
+        if (!dd->c.entered[s])
+            continue;
+        snprintf(field, sizeof(field), "entered_%s", clm_stages_name(m, (int)s));
+        if ((r = clm_cmdbuf_hincrby(f->b, key, field, dd->c.entered[s])) < 0)
+            return r;
+    }
+    size_t nord = m ? clm_stages_ordinary(m) : 0;
+    for (size_t k = 0; k + 1 < nord; k++) {
+        if (!dd->c.advanced[k])
+            continue;
+        snprintf(field, sizeof(field), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)k)),
+                 clm_stages_name(m, clm_stages_at_rank(m, (int)k + 1)));
+        if ((r = clm_cmdbuf_hincrby(f->b, key, field, dd->c.advanced[k])) < 0)
+            return r;
+    }
+    /* the bucket index lets the KPI job find every bucket without SCAN */
+    char idx[CLM_KEY_MAX], num[24];
+    if ((r = clm_key_single(idx, sizeof(idx), f->prefix, CLM_KEY_BUCKETS)) < 0)
+        return r;
+    int nl = clm_i64_format(dd->bucket, num);
+    const char *argv[] = { "ZADD", idx, num, name };
+    size_t lens[] = { 4, strlen(idx), (size_t)nl, strlen(name) };
+    return clm_cmdbuf_append(f->b, 4, argv, lens);
+}
+
+int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d)
+{
+    const clm_stages *m = f->o->stages;
+    char key[CLM_KEY_MAX], field[2 * 64 + 8];
+    int r;
+    for (size_t i = 0; i < d->ndays; i++)
+        if ((r = format_bucket(f, &d->days[i])) < 0)
+            return r;
+    for (size_t i = 0; m && i < d->ntrans; i++) {
+        const clm_transition_delta *t = &d->trans[i];
+        if ((r = clm_key_transitions(key, sizeof(key), f->prefix,
+                                     clm_bucket_day(t->bucket, f->o->bucket_ms))) < 0)
+            return r;
+        snprintf(field, sizeof(field), "%s>%s", clm_stages_name(m, t->from), clm_stages_name(m, t->to));
+        if ((r = clm_cmdbuf_hincrby(f->b, key, field, t->n)) < 0)
+            return r;
+    }
+    if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_STAGE_COUNTS)) < 0)
+        return r;
+    for (size_t s = 0; m && s < clm_stages_count(m); s++)
+        if (d->stage_count[s] &&
+            (r = clm_cmdbuf_hincrby(f->b, key, clm_stages_name(m, (int)s), d->stage_count[s])) < 0)
+            return r;
+    if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_PORTFOLIO)) < 0)
+        return r;
+    if (d->value_rate_micros &&
+        (r = clm_cmdbuf_hincrby(f->b, key, "value_rate_micros", d->value_rate_micros)) < 0)
+        return r;
+    return 0;
+}
+
+/* ---- alerts ----------------------------------------------------------- */
+
+int clm_flush_fmt_alert(clm_flush_fmt *f, int64_t maxlen, const char *id, const clm_alert *a,
+                        const char *json)
+{
+    char stream[CLM_KEY_MAX], outbox[CLM_KEY_MAX], len[24], risk[16];
+    int sl = clm_key_single(stream, sizeof(stream), f->prefix, CLM_KEY_ALERTS);
+    int ol = clm_key_single(outbox, sizeof(outbox), f->prefix, CLM_KEY_OUTBOX);
+    if (sl < 0 || ol < 0)
+        return -ENAMETOOLONG;
+    int nl = clm_i64_format(maxlen, len);
+    int rl = snprintf(risk, sizeof(risk), "%d.%04d", a->risk_e4 / 10000, a->risk_e4 % 10000);
+    const char *kind = clm_alert_kind_name(a->kind);
+    size_t jl = strlen(json), il = strlen(id);
+    const char *xadd[] = { "XADD", stream, "MAXLEN", "~", len, "*", "alert_id", id, "kind", kind,
+                           "customer_id", a->customer_id, "risk", risk, "json", json };
+    size_t xlens[] = { 4, (size_t)sl, 6, 1, (size_t)nl, 1, 8, il, 4, strlen(kind),
+                       11, a->id_len, 4, (size_t)rl, 4, jl };
+    int r = clm_cmdbuf_append(f->b, 16, xadd, xlens);
+    if (r < 0)
+        return r;
+    const char *hset[] = { "HSET", outbox, id, json };
+    size_t hlens[] = { 4, (size_t)ol, il, jl };
+    return clm_cmdbuf_append(f->b, 4, hset, hlens);
+}
+
+int clm_flush_fmt_alert_counts(clm_flush_fmt *f, int64_t emitted, int64_t suppressed)
+{
+    char key[CLM_KEY_MAX];
+    int r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_STATS);
+    if (r < 0)
+        return r;
+    r = 0;
+    if (emitted)
+        r = clm_cmdbuf_hincrby(f->b, key, "alerts_emitted", emitted);
+    if (r == 0 && suppressed)
+        r = clm_cmdbuf_hincrby(f->b, key, "alerts_suppressed", suppressed);
+    return r;
+}

@@ -1,0 +1,59 @@
+/* store/flush.h - the commands one flush batch carries.
+ *
+ * A worker formats everything its cut hands over into one command buffer,
+ * which the writer wraps with the partitions' progress in one MULTI/EXEC
+ * (daemon/writer.h). Per customer: the changed fields of its view (one
+ * HSET, sometimes one HDEL). Per partition number: one HSET of every
+ * checkpoint record into <prefix>ckpt:{g:p}, one ZADD (and ZREM) of changed
+ * deadline-index entries, one HDEL of customers taken over from the upgrade
+ * pool. Per batch: ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counters and
+ * KPI deltas, alerts (XADD + outbox HSET).
+ *
+ * Usage: clm_flush_fmt_begin, then any number of _customer, _deltas,
+ * _stats, _alert calls, then clm_flush_fmt_end, which appends the commands
+ * gathered per partition. Not thread-safe: one per worker.
+ */
+#ifndef CLM_STORE_FLUSH_H
+#define CLM_STORE_FLUSH_H
+
+#include <stdint.h>
+
+#include "core/alert.h"
+#include "core/customer.h"
+#include "core/shard.h"
+#include "store/cmdbuf.h"
+
+typedef struct clm_flush_fmt clm_flush_fmt;
+
+/* prefix and group must outlive the formatter. NULL on ENOMEM. */
+clm_flush_fmt *clm_flush_fmt_new(const char *prefix, const char *group);
+void clm_flush_fmt_free(clm_flush_fmt *f);
+
+/* Starts formatting into b with these rules (which must stay valid until
+ * clm_flush_fmt_end). */
+void clm_flush_fmt_begin(clm_flush_fmt *f, clm_cmdbuf *b, const clm_apply_opts *o);
+
+/* A dirty customer: its view's changed fields now, its checkpoint record,
+ * deadline-index entry and at-risk membership for the end. Updates
+ * c->indexed, the AT_RISK, NEW and POOLED flags and clears c->changed, as
+ * they will be once the batch commits. Returns 0, -ENOMEM, -ENAMETOOLONG. */
+int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c);
+
+/* KPI deltas: bucket counters (and the bucket index), transitions, stage
+ * counts, portfolio value rate. */
+int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d);
+
+/* Message counters (zero deltas omitted). */
+int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st);
+
+/* An alert into <prefix>alerts (MAXLEN ~ maxlen) and <prefix>alerts:outbox. */
+int clm_flush_fmt_alert(clm_flush_fmt *f, int64_t maxlen, const char *id, const clm_alert *a,
+                        const char *json);
+
+/* alerts_emitted / alerts_suppressed of <prefix>stats. */
+int clm_flush_fmt_alert_counts(clm_flush_fmt *f, int64_t emitted, int64_t suppressed);
+
+/* Appends what was gathered per partition and for <prefix>at_risk. */
+int clm_flush_fmt_end(clm_flush_fmt *f);
+
+#endif

@@ -1,0 +1,128 @@
+/* store/keys.c - see keys.h. */
+#include "store/keys.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/kpi.h"
+#include "core/timeutil.h"
+
+static int put(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
+int clm_key_single(char *buf, size_t size, const char *prefix, const char *name)
+{
+    return put(buf, size, "%s%s", prefix, name);
+}
+
+int clm_key_customer(char *buf, size_t size, const char *prefix, const char *id, size_t len)
+{
+    return put(buf, size, "%scustomer:%.*s", prefix, (int)len, id);
+}
+
+int clm_key_ckpt(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%sckpt:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_progress(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%sprogress:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%sdeadlines:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group)
+{
+    return put(buf, size, "%spartitions:%s", prefix, group);
+}
+
+/* prefix with the glob characters of SCAN MATCH escaped, then `rest` */
+static int pattern(char *buf, size_t size, const char *prefix, const char *rest)
+{
+    size_t n = 0;
+    for (const char *p = prefix; *p; p++) {
+        if (n + 3 >= size)
+            return -ENAMETOOLONG;
+        if (*p == '*' || *p == '?' || *p == '[' || *p == ']' || *p == '\\')
+            buf[n++] = '\\';
+        buf[n++] = *p;
+    }
+    int r = put(buf + n, size - n, "%s", rest);
+    return r < 0 ? r : (int)n + r;
+}
+
+int clm_key_ckpt_pattern(char *buf, size_t size, const char *prefix)
+{
+    return pattern(buf, size, prefix, "ckpt:*");
+}
+
+int clm_key_customer_pattern(char *buf, size_t size, const char *prefix)
+{
+    return pattern(buf, size, prefix, "customer:*");
+}
+
+int clm_key_kpi(char *buf, size_t size, const char *prefix, int days)
+{
+    return put(buf, size, "%skpi:%dd", prefix, days);
+}
+
+int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char *name,
+                         int64_t bucket_ms)
+{
+    return put(buf, size, "%s%s:%s", prefix, bucket_ms == CLM_MS_PER_DAY ? "day" : "bucket", name);
+}
+
+int clm_key_bucket(char *buf, size_t size, const char *prefix, int64_t bucket, int64_t bucket_ms,
+                   char *name, size_t name_size)
+{
+    char b[CLM_BUCKET_KEY_SIZE];
+    if (clm_bucket_key(bucket, bucket_ms, b, sizeof(b)) < 0)
+        return -EINVAL;
+    if (name && put(name, name_size, "%s", b) < 0)
+        return -ENAMETOOLONG;
+    return clm_key_bucket_named(buf, size, prefix, b, bucket_ms);
+}
+
+int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day)
+{
+    char d[16];
+    clm_day_format(day, d);
+    return put(buf, size, "%stransitions:%s", prefix, d);
+}
+
+int clm_field_offset(char *buf, size_t size, const char *topic)
+{
+    return put(buf, size, CLM_FIELD_OFFSET "%s", topic);
+}
+
+int clm_field_maxts(char *buf, size_t size, const char *topic)
+{
+    return put(buf, size, CLM_FIELD_MAXTS "%s", topic);
+}
+
+int clm_key_v1_offsets(char *buf, size_t size, const char *prefix, const char *group, const char *topic)
+{
+    return put(buf, size, "%soffsets:%s:%s", prefix, group, topic);
+}
+
+int clm_key_v1_maxts(char *buf, size_t size, const char *prefix, const char *group, const char *topic)
+{
+    return put(buf, size, "%smaxts:%s:%s", prefix, group, topic);
+}
+
+int clm_key_v1_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%sdeadlines:%s:%" PRId32, prefix, group, part);
+}

@@ -1,0 +1,120 @@
+/* store/keys.h - every Redis key clmd and clmctl use, named in one place.
+ *
+ * No other file spells a key: the daemon, its jobs, clmctl and the upgrade
+ * build names here. Each key has exactly one writing component (README
+ * "Redis keys" has the same table for users).
+ *
+ * Per partition number p of consumer group g (hash tag {g:p}, so everything
+ * one partition's flush writes atomically can live in one Redis Cluster slot):
+ *   <prefix>ckpt:{g:p}        HASH  customer id -> checkpoint record
+ *                                   (store/record.h)            flush
+ *   <prefix>progress:{g:p}    HASH  offset:<topic> -> next offset,
+ *                                   maxts:<topic> -> greatest applied
+ *                                   event time (ms)              flush
+ *   <prefix>deadlines:{g:p}   ZSET  customer id -> next due time  flush
+ * Per group:
+ *   <prefix>partitions:<g>    SET   partition numbers g has owned  consumer
+ * Views and aggregates (read by dashboards; clmd never reads them back,
+ * except the KPI job reading the counters it aggregates):
+ *   <prefix>customer:<id>     HASH  the customer view (store/view.h): the
+ *                                   flush writes its fields, the model job
+ *                                   the prediction fields, the KPI job
+ *                                   clv_pred (one writer per field)
+ *   <prefix>stats, <prefix>rejected, <prefix>day:<D>, <prefix>bucket:<B>,
+ *   <prefix>buckets, <prefix>transitions:<D>, <prefix>stage_counts,
+ *   <prefix>portfolio, <prefix>at_risk, <prefix>alerts,
+ *   <prefix>alerts:outbox                                      flush
+ *   <prefix>kpi:<N>d                                           KPI job
+ *   <prefix>model                                              model job
+ *   <prefix>schema            HASH  version, stages             start-up
+ *   <prefix>upgrade:v1        HASH  customer id -> record of a
+ *                                   customer converted from the v1
+ *                                   layout and not yet taken over by its
+ *                                   partition: start-up writes, the flush
+ *                                   that takes a customer over deletes it
+ * The v1 layout (the previous release) is only read, by the upgrade:
+ *   <prefix>offsets:<g>:<topic>, <prefix>maxts:<g>:<topic>,
+ *   <prefix>deadlines:<g>:<p>.
+ *
+ * All functions write a NUL-terminated name into buf and return its length,
+ * or -ENAMETOOLONG when it does not fit. Reentrant.
+ */
+#ifndef CLM_STORE_KEYS_H
+#define CLM_STORE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room enough for any key built from a prefix and group within their
+ * configured limits and a customer id of CLM_ID_MAX bytes. */
+#define CLM_KEY_MAX 512
+
+/* Single keys, after the prefix. */
+#define CLM_KEY_STATS "stats"
+#define CLM_KEY_REJECTED "rejected"
+#define CLM_KEY_BUCKETS "buckets"
+#define CLM_KEY_STAGE_COUNTS "stage_counts"
+#define CLM_KEY_PORTFOLIO "portfolio"
+#define CLM_KEY_AT_RISK "at_risk"
+#define CLM_KEY_ALERTS "alerts"
+#define CLM_KEY_OUTBOX "alerts:outbox"
+#define CLM_KEY_MODEL "model"
+#define CLM_KEY_SCHEMA "schema"
+#define CLM_KEY_UPGRADE_POOL "upgrade:v1"
+
+/* Field names of the progress hash. */
+#define CLM_FIELD_OFFSET "offset:"
+#define CLM_FIELD_MAXTS "maxts:"
+
+/* The layout version this release writes into <prefix>schema. */
+#define CLM_SCHEMA_VERSION 2
+
+/* <prefix><name>, name one of the CLM_KEY_* above. */
+int clm_key_single(char *buf, size_t size, const char *prefix, const char *name);
+
+/* <prefix>customer:<id> */
+int clm_key_customer(char *buf, size_t size, const char *prefix, const char *id, size_t len);
+
+/* <prefix>ckpt:{<group>:<p>}, <prefix>progress:{<group>:<p>},
+ * <prefix>deadlines:{<group>:<p>} */
+int clm_key_ckpt(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+int clm_key_progress(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+
+/* <prefix>partitions:<group> */
+int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group);
+
+/* The SCAN pattern of every checkpoint hash: <prefix>ckpt:* (with glob
+ * characters of the prefix escaped). */
+int clm_key_ckpt_pattern(char *buf, size_t size, const char *prefix);
+
+/* The SCAN pattern of every customer view: <prefix>customer:* (escaped). */
+int clm_key_customer_pattern(char *buf, size_t size, const char *prefix);
+
+/* <prefix>kpi:<days>d */
+int clm_key_kpi(char *buf, size_t size, const char *prefix, int days);
+
+/* The counters of a KPI bucket: <prefix>day:<YYYY-MM-DD> for whole-day
+ * buckets, <prefix>bucket:<YYYY-MM-DDTHH:MM> for shorter ones; `name`
+ * (may be NULL) receives the part after the colon, as kept in
+ * <prefix>buckets (CLM_BUCKET_KEY_SIZE bytes). */
+int clm_key_bucket(char *buf, size_t size, const char *prefix, int64_t bucket, int64_t bucket_ms,
+                   char *name, size_t name_size);
+
+/* <prefix>day:<name> / <prefix>bucket:<name> from a name kept in <prefix>buckets. */
+int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char *name,
+                         int64_t bucket_ms);
+
+/* <prefix>transitions:<YYYY-MM-DD> for a UTC day number. */
+int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day);
+
+/* The progress fields of a topic: offset:<topic>, maxts:<topic>. */
+int clm_field_offset(char *buf, size_t size, const char *topic);
+int clm_field_maxts(char *buf, size_t size, const char *topic);
+
+/* v1 keys (read by the upgrade only). */
+int clm_key_v1_offsets(char *buf, size_t size, const char *prefix, const char *group, const char *topic);
+int clm_key_v1_maxts(char *buf, size_t size, const char *prefix, const char *group, const char *topic);
+int clm_key_v1_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+
+#endif

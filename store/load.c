@@ -1,0 +1,299 @@
+/* store/load.c - see load.h. */
+#include "store/load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/shard.h"
+#include "store/keys.h"
+#include "store/record.h"
+
+/* An integer reply element; nil gives `absent`. */
+static int reply_i64(const redisReply *e, int64_t absent, int64_t *out)
+{
+    if (e->type == REDIS_REPLY_NIL) {
+        *out = absent;
+        return 0;
+    }
+    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20)
+        return -EPROTO;
+    char buf[24], *end;
+    memcpy(buf, e->str, e->len);
+    buf[e->len] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return -EPROTO;
+    *out = v;
+    return 0;
+}
+
+int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
+                            const char *topic, int32_t partition, int64_t *offset, int64_t *max_ts,
+                            char *errbuf, size_t errsize)
+{
+    char key[CLM_KEY_MAX], f_off[CLM_KEY_MAX], f_ts[CLM_KEY_MAX];
+    if (clm_key_progress(key, sizeof(key), prefix, group, partition) < 0 ||
+        clm_field_offset(f_off, sizeof(f_off), topic) < 0 ||
+        clm_field_maxts(f_ts, sizeof(f_ts), topic) < 0)
+        return -ENAMETOOLONG;
+    const char *argv[] = { "HMGET", key, f_off, f_ts };
+    redisReply *rep = redisCommandArgv(c, 4, argv, NULL);
+    if (!rep) {
+        snprintf(errbuf, errsize, "HMGET %s: %s", key, c->errstr);
+        return -EIO;
+    }
+    int64_t off = CLM_NO_OFFSET, ts = CLM_NO_TS;
+    int r = -EPROTO;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        r = reply_i64(rep->element[0], CLM_NO_OFFSET, &off);
+        if (r < 0)
+            snprintf(errbuf, errsize, "%s field %s: not an integer", key, f_off);
+        else if ((r = reply_i64(rep->element[1], CLM_NO_TS, &ts)) < 0)
+            snprintf(errbuf, errsize, "%s field %s: not an integer", key, f_ts);
+    } else {
+        snprintf(errbuf, errsize, "HMGET %s: %s", key,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    if (r == 0) {
+        *offset = off;
+        *max_ts = ts;
+    }
+    return r;
+}
+
+int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group,
+                          char *const *topics, size_t ntopics, int64_t *max_ts, char *errbuf,
+                          size_t errsize)
+{
+    char key[CLM_KEY_MAX], field[CLM_KEY_MAX];
+    if (clm_key_partitions(key, sizeof(key), prefix, group) < 0)
+        return -ENAMETOOLONG;
+    const char *argv[] = { "SMEMBERS", key };
+    redisReply *parts = redisCommandArgv(c, 2, argv, NULL);
+    if (!parts || parts->type != REDIS_REPLY_ARRAY) {
+        snprintf(errbuf, errsize, "SMEMBERS %s: %s", key,
+                 parts && parts->type == REDIS_REPLY_ERROR ? parts->str : c->errstr);
+        freeReplyObject(parts);
+        return -EIO;
+    }
+    int r = 0;
+    size_t sent = 0;
+    for (size_t i = 0; i < parts->elements && r == 0; i++) {
+        if (clm_key_progress(key, sizeof(key), prefix, group, atoi(parts->element[i]->str)) < 0) {
+            r = -ENAMETOOLONG;
+            break;
+        }
+        for (size_t t = 0; t < ntopics && r == 0; t++) {
+            if (clm_field_maxts(field, sizeof(field), topics[t]) < 0) {
+                r = -ENAMETOOLONG;
+                break;
+            }
+            const char *hget[] = { "HGET", key, field };
+            if (redisAppendCommandArgv(c, 3, hget, NULL) != REDIS_OK)
+                r = -EIO;
+            else
+                sent++;
+        }
+    }
+    int64_t best = CLM_NO_TS;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+            r = -EIO;
+            break;
+        }
+        int64_t v;
+        if (reply_i64(rep, CLM_NO_TS, &v) == 0 && v != CLM_NO_TS && (best == CLM_NO_TS || v > best))
+            best = v;
+        freeReplyObject(rep);
+    }
+    freeReplyObject(parts);
+    if (r == -EIO)
+        snprintf(errbuf, errsize, "reading max_ts: %s", c->errstr);
+    if (r == 0)
+        *max_ts = best;
+    return r;
+}
+
+int clm_store_register_partition(redisContext *c, const char *prefix, const char *group,
+                                 int32_t partition, char *errbuf, size_t errsize)
+{
+    char key[CLM_KEY_MAX], num[16];
+    if (clm_key_partitions(key, sizeof(key), prefix, group) < 0)
+        return -ENAMETOOLONG;
+    snprintf(num, sizeof(num), "%d", (int)partition);
+    const char *argv[] = { "SADD", key, num };
+    redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+    if (!rep) {
+        snprintf(errbuf, errsize, "SADD %s: %s", key, c->errstr);
+        return -EIO;
+    }
+    int r = rep->type == REDIS_REPLY_INTEGER ? 0 : -EPROTO;
+    if (r < 0)
+        snprintf(errbuf, errsize, "SADD %s: %s", key,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    return r;
+}
+
+int clm_store_decode(const char *key, const char *id, size_t len, uint16_t part,
+                     const clm_apply_opts *apply, const char *rec, size_t rec_len,
+                     clm_customer **out, char *errbuf, size_t errsize)
+{
+    char why[256];
+    clm_customer *c = clm_customer_new(id, len, part);
+    if (!c)
+        return -ENOMEM;
+    int r = clm_record_decode(c, (const uint8_t *)rec, rec_len, why, sizeof(why));
+    if (r < 0) {
+        snprintf(errbuf, errsize, "%s field %.*s: %s", key, (int)len, id, why);
+        clm_customer_free(c);
+        return r == -ENOMEM ? r : -EPROTO;
+    }
+    if (apply->stages && ((c->stage != CLM_STAGE_NONE && c->stage >= clm_stages_count(apply->stages)) ||
+                          (c->peak != CLM_STAGE_NONE && c->peak >= clm_stages_count(apply->stages)))) {
+        snprintf(errbuf, errsize, "%s field %.*s: record version %d: stage %d is not a stage of "
+                 "the configured model", key, (int)len, id, CLM_RECORD_VERSION, c->stage);
+        clm_customer_free(c);
+        return -EPROTO;
+    }
+    c->changed = 0;
+    c->flags &= (uint8_t)~CLM_CUST_NEW;
+    c->indexed = clm_customer_index_score(c, apply); /* written with this state */
+    if (c->risk_e4 > 0) /* it may be in the at-risk set */
+        c->flags |= CLM_CUST_AT_RISK;
+    *out = c;
+    return 0;
+}
+
+/* Distinct partition numbers of the misses, in first-seen order. */
+static size_t distinct_parts(size_t n, const uint16_t *parts, uint16_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < k && out[j] != parts[i]; j++)
+            ;
+        if (j == k)
+            out[k++] = parts[i];
+    }
+    return k;
+}
+
+static int append_hmget(redisContext *c, const char *key, size_t n, const char *const *ids,
+                        const size_t *lens, const uint16_t *parts, int32_t only)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += only < 0 || parts[i] == only;
+    const char **argv = malloc((2 + m) * sizeof(*argv));
+    size_t *alen = malloc((2 + m) * sizeof(*alen));
+    int r = -ENOMEM;
+    if (!argv || !alen)
+        goto out_free;
+    argv[0] = "HMGET";
+    alen[0] = 5;
+    argv[1] = key;
+    alen[1] = strlen(key);
+    m = 2;
+    for (size_t i = 0; i < n; i++)
+        if (only < 0 || parts[i] == only) {
+            argv[m] = ids[i];
+            alen[m++] = lens[i];
+        }
+    r = redisAppendCommandArgv(c, (int)m, argv, alen) == REDIS_OK ? 0 : -EIO;
+out_free:
+    free(argv);
+    free(alen);
+    return r;
+}
+
+int clm_store_load_customers(redisContext *c, const char *prefix, const char *group,
+                             const clm_apply_opts *apply, bool pool, size_t n,
+                             const char *const *ids, const size_t *lens, const uint16_t *parts,
+                             clm_customer **out, char *errbuf, size_t errsize)
+{
+    uint16_t *nums = malloc(n * sizeof(*nums));
+    char key[CLM_KEY_MAX], pool_key[CLM_KEY_MAX];
+    int r = 0;
+    if (!nums)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    size_t np = distinct_parts(n, parts, nums);
+    if (clm_key_single(pool_key, sizeof(pool_key), prefix, CLM_KEY_UPGRADE_POOL) < 0) {
+        r = -ENAMETOOLONG;
+        goto out_free_nums;
+    }
+    for (size_t k = 0; k < np && r == 0; k++) {
+        if (clm_key_ckpt(key, sizeof(key), prefix, group, nums[k]) < 0)
+            r = -ENAMETOOLONG;
+        else
+            r = append_hmget(c, key, n, ids, lens, parts, nums[k]);
+    }
+    if (r == 0 && pool)
+        r = append_hmget(c, pool_key, n, ids, lens, parts, -1);
+    if (r < 0) {
+        snprintf(errbuf, errsize, "HMGET: %s", r == -EIO ? c->errstr : strerror(-r));
+        goto out_free_nums;
+    }
+    /* replies: one array per partition number (its misses in order), then
+     * the pool's (every miss in order) */
+    redisReply **reps = calloc(np + 1, sizeof(*reps));
+    if (!reps) {
+        r = -ENOMEM; /* the pipeline is now out of step: the caller drops it */
+        goto out_free_nums;
+    }
+    for (size_t k = 0; k < np + (pool ? 1 : 0); k++) {
+        if (redisGetReply(c, (void **)&reps[k]) != REDIS_OK) {
+            snprintf(errbuf, errsize, "HMGET: %s", c->errstr);
+            r = -EIO;
+            goto out_free_reps;
+        }
+        if (reps[k]->type != REDIS_REPLY_ARRAY) {
+            snprintf(errbuf, errsize, "HMGET: %s",
+                     reps[k]->type == REDIS_REPLY_ERROR ? reps[k]->str : "unexpected reply");
+            r = -EPROTO;
+        }
+    }
+    if (r < 0)
+        goto out_free_reps;
+    for (size_t k = 0; k < np && r == 0; k++) {
+        clm_key_ckpt(key, sizeof(key), prefix, group, nums[k]);
+        size_t e = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+            if (parts[i] != nums[k])
+                continue;
+            const redisReply *v = e < reps[k]->elements ? reps[k]->element[e] : NULL;
+            e++;
+            const redisReply *pv = pool && i < reps[np]->elements ? reps[np]->element[i] : NULL;
+            if (v && v->type == REDIS_REPLY_STRING) {
+                r = clm_store_decode(key, ids[i], lens[i], parts[i], apply, v->str, v->len, &out[i],
+                                     errbuf, errsize);
+            } else if (pv && pv->type == REDIS_REPLY_STRING) {
+                r = clm_store_decode(pool_key, ids[i], lens[i], parts[i], apply, pv->str, pv->len,
+                                     &out[i], errbuf, errsize);
+                if (r == 0)
+                    out[i]->flags |= CLM_CUST_POOLED;
+            } else if (!(out[i] = clm_customer_new(ids[i], lens[i], parts[i]))) {
+                r = -ENOMEM;
+            }
+        }
+    }
+out_free_reps:
+    for (size_t k = 0; k < np + 1; k++)
+        freeReplyObject(reps[k]);
+    free(reps);
+    if (r < 0)
+        for (size_t i = 0; i < n; i++) {
+            clm_customer_free(out[i]);
+            out[i] = NULL;
+        }
+out_free_nums:
+    free(nums);
+    return r;
+}

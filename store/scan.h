@@ -1,0 +1,36 @@
+/* store/scan.h - reading every checkpointed customer, for the jobs that work
+ * over the whole population (the model fit and scoring, the clv_pred
+ * refresh) and for clmctl rebuild-view.
+ *
+ * Thread-safety: uses the given connection exclusively.
+ */
+#ifndef CLM_STORE_SCAN_H
+#define CLM_STORE_SCAN_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/customer.h"
+
+/* Called once per customer; c is valid during the call only. A negative
+ * return stops the scan, which returns it. */
+typedef int (*clm_scan_fn)(void *ctx, const clm_customer *c);
+
+/* Calls fn for every customer record: each <prefix>ckpt:* hash, then the
+ * upgrade pool, a page at a time (SCAN, HSCAN: a customer may be passed
+ * twice, as SCAN may return an entry twice). Between pages `stop(ctx)` (may
+ * be NULL) is polled: true gives -ECANCELED. Returns 0, -EIO, -ENOMEM,
+ * -ECANCELED, fn's error, or -EPROTO for a record that does not decode
+ * (errbuf names the key, the customer and what is wrong). */
+int clm_store_scan(redisContext *c, const char *prefix, bool (*stop)(void *ctx), clm_scan_fn fn,
+                   void *ctx, char *errbuf, size_t errsize);
+
+/* Finds one customer's record in the checkpoints (then the upgrade pool).
+ * Returns 1 with *out (owned by the caller; part set from the key) and
+ * `key` (CLM_KEY_MAX bytes) naming where it is, 0 when no checkpoint holds
+ * it, or -EIO, -ENOMEM, -EPROTO as clm_store_scan. */
+int clm_store_find(redisContext *c, const char *prefix, const char *id, size_t len,
+                   clm_customer **out, char *key, char *errbuf, size_t errsize);
+
+#endif
