@@ -1,0 +1,354 @@
+/* tests/test-upgrade.c - moving a running deployment from the previous
+ * release's Redis layout (v1: one text hash per customer that doubles as the
+ * checkpoint) to this release's (v2: binary checkpoints per partition, the
+ * customer hash a view), without losing or double counting anything.
+ *
+ * tests/data/upgrade-v1/dump.rdb is what the previous release (0.1.0, the
+ * v1 layout) left in Redis after consuming the first half of the stream this
+ * file generates (see tests/data/upgrade-v1/README.md; CLM_UPGRADE_MAKE_DUMP
+ * re-creates it with that release's clmd as CLMD_BIN).
+ *
+ *   v1_continues   Redis restored from that dump, this clmd consumes the rest
+ *                  of the stream: every key equals a clean run of this clmd
+ *                  over the whole stream (customers the upgrade could not yet
+ *                  place in their partition's checkpoint are compared by
+ *                  their decoded state), and no v1-only field is left on any
+ *                  customer view.
+ * A missing redis-server or clmd fails the test; nothing is skipped.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+#include "tools/gen.h"
+
+#define TOPIC "clm.events"
+#define DLQ "clm.events.dlq"
+#define GROUP "clmd-up"
+#define PARTITIONS 4
+
+static char errbuf[512];
+#define CHECK(call) do { int r_ = (call); if (r_ < 0) fail_msg("%s: %s (%d)", #call, errbuf, r_); } while (0)
+
+typedef struct fixture {
+    harness_kafka *kafka;
+    char tmp[64];
+    harness_kv *msgs;
+    char **bufs;
+    size_t total, half;
+} fixture;
+
+static fixture F;
+
+static const char *clmd_bin(void)
+{
+    const char *p = getenv("CLMD_BIN");
+    return p ? p : "clmd";
+}
+
+static void write_config(const char *path, int redis_port)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"" GROUP "\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
+            " \"redis\": {\"port\": %d},\n"
+            " \"flush\": {\"interval_ms\": 50},\n"
+            " \"core\": {\"workers\": 2},\n"
+            " \"http\": {\"port\": 0},\n"
+            " \"alerts\": {\"rate_per_s\": 1000000, \"burst\": 1000000},\n"
+            " \"log\": {\"level\": \"info\"}}\n",
+            harness_kafka_bootstraps(F.kafka), redis_port);
+    fclose(f);
+}
+
+static harness_proc *start_clmd(const char *cfg, const char *log)
+{
+    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    harness_proc *p = NULL;
+    CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
+    return p;
+}
+
+static void stop_clmd(harness_proc *p)
+{
+    CHECK(harness_proc_signal(p, SIGTERM));
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+}
+
+typedef struct progress {
+    harness_redis *redis;
+    long long want;
+} progress;
+
+static bool reached(void *arg)
+{
+    progress *p = arg;
+    redisContext *c = NULL;
+    if (harness_redis_connect(p->redis, &c, errbuf, sizeof(errbuf)) < 0)
+        return false;
+    bool ok = harness_redis_hget_int(c, "clm:stats", "consumed") >= p->want;
+    redisFree(c);
+    return ok;
+}
+
+static void wait_consumed(harness_redis *r, long long want)
+{
+    progress p = { .redis = r, .want = want };
+    if (harness_wait_until(reached, &p, 180000) < 0)
+        fail_msg("clmd did not consume %lld messages within 180 s", want);
+}
+
+static void produce(size_t from, size_t to)
+{
+    CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), TOPIC, F.msgs + from, to - from, true,
+                          60000, errbuf, sizeof(errbuf)));
+}
+
+/* CLM_UPGRADE_MAKE_DUMP=<path>: the previous release consumes the first half
+ * and its Redis is saved to <path>. */
+static int make_dump(const char *path)
+{
+    harness_redis *r = NULL;
+    char cfg[128], log[128], cmd[512];
+    CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
+    produce(0, F.half);
+    snprintf(cfg, sizeof(cfg), "%s/v1.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/v1.log", F.tmp);
+    write_config(cfg, harness_redis_port(r));
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(r, (long long)F.half);
+    stop_clmd(p);
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(r, &c, errbuf, sizeof(errbuf)));
+    redisReply *rep = redisCommand(c, "SAVE");
+    assert_true(rep && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    redisFree(c);
+    snprintf(cmd, sizeof(cmd), "cp '%s/dump.rdb' '%s'", harness_redis_dir(r), path);
+    assert_int_equal(system(cmd), 0);
+    harness_redis_free(r);
+    printf("# wrote %s\n", path);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(F.tmp, sizeof(F.tmp), "/tmp/clm-upgrade-XXXXXX");
+    if (!mkdtemp(F.tmp))
+        return -1;
+    if (harness_kafka_start(1, &F.kafka, errbuf, sizeof(errbuf)) < 0 ||
+        harness_kafka_create_topic(F.kafka, TOPIC, PARTITIONS, errbuf, sizeof(errbuf)) < 0 ||
+        harness_kafka_create_topic(F.kafka, DLQ, 1, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "# kafka: %s\n", errbuf);
+        return -1;
+    }
+    /* the stream of tests/data/upgrade-v1/README.md: do not change it */
+    clm_gen_opts o;
+    clm_gen_opts_default(&o);
+    o.seed = 11;
+    o.customers = 600;
+    o.events = 12000;
+    o.malformed_rate = 0.01;
+    o.dup_rate = 0.01;
+    clm_gen *g = NULL;
+    if (clm_gen_new(&o, &g, errbuf, sizeof(errbuf)) < 0)
+        return -1;
+    F.msgs = calloc((size_t)o.events, sizeof(*F.msgs));
+    F.bufs = calloc((size_t)o.events, sizeof(*F.bufs));
+    clm_gen_msg m;
+    while (F.total < (size_t)o.events && clm_gen_next(g, &m) == 1) {
+        char *b = malloc(m.key_len + m.value_len + 1);
+        memcpy(b, m.key, m.key_len);
+        memcpy(b + m.key_len, m.value, m.value_len);
+        F.bufs[F.total] = b;
+        F.msgs[F.total] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
+                                       .value_len = m.value_len };
+        F.total++;
+    }
+    clm_gen_free(g);
+    F.half = F.total / 2;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_kafka_free(F.kafka);
+    for (size_t i = 0; i < F.total; i++)
+        free(F.bufs[i]);
+    free(F.bufs);
+    free(F.msgs);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.tmp);
+    if (system(cmd) != 0)
+        return -1;
+    return 0;
+}
+
+static char *dump(harness_redis *r)
+{
+    redisContext *c = NULL;
+    char *out = NULL;
+    CHECK(harness_redis_connect(r, &c, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_dump(c, NULL, &out, errbuf, sizeof(errbuf)));
+    redisFree(c);
+    return out;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Splits a dump into its lines (modified in place). */
+static char **lines_of(char *d, size_t *n)
+{
+    size_t cap = 1024;
+    char **v = malloc(cap * sizeof(*v));
+    *n = 0;
+    for (char *save = NULL, *l = strtok_r(d, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof(*v));
+        v[(*n)++] = l;
+    }
+    return v;
+}
+
+#define POOL "clm:upgrade:v1 hash "
+
+/* A customer still in the upgrade pool sits where the clean run keeps it:
+ * its pool line takes the clean run's checkpoint key with the same entry
+ * (customer id and record bytes). Returns the rewritten dump, sorted. */
+static char *place_pool(char *got, char *clean_copy, size_t *pooled)
+{
+    size_t ng, nc;
+    char **g = lines_of(got, &ng), **cl = lines_of(clean_copy, &nc);
+    size_t total = 0;
+    *pooled = 0;
+    for (size_t i = 0; i < ng; i++) {
+        if (strncmp(g[i], POOL, strlen(POOL)) == 0) {
+            const char *entry = g[i] + strlen(POOL);
+            for (size_t k = 0; k < nc; k++) {
+                const char *sp = strstr(cl[k], " hash ");
+                if (strncmp(cl[k], "clm:ckpt:{", 10) == 0 && sp && strcmp(sp + 6, entry) == 0) {
+                    g[i] = cl[k]; /* the same entry under the partition's key */
+                    (*pooled)++;
+                    break;
+                }
+            }
+        }
+        total += strlen(g[i]) + 1;
+    }
+    qsort(g, ng, sizeof(*g), cmp_line);
+    char *out = malloc(total + 1), *w = out;
+    for (size_t i = 0; i < ng; i++) {
+        size_t l = strlen(g[i]);
+        memcpy(w, g[i], l);
+        w[l] = '\n';
+        w += l + 1;
+    }
+    *w = '\0';
+    free(g);
+    free(cl);
+    return out;
+}
+
+/* Redis restored from the previous release's dump, then this clmd over the
+ * rest of the stream; compared with this clmd over the whole stream. */
+static void v1_continues(void **state)
+{
+    (void)state;
+    char cfg[128], log[128], cmd[512];
+    produce(0, F.half);
+
+    harness_redis *up = NULL;
+    CHECK(harness_redis_start(&up, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_stop(up, errbuf, sizeof(errbuf)));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/appendonlydir' && cp '%s/upgrade-v1/dump.rdb' '%s/dump.rdb'",
+             harness_redis_dir(up), CLM_TEST_DATA_DIR, harness_redis_dir(up));
+    assert_int_equal(system(cmd), 0);
+    CHECK(harness_redis_restart(up, errbuf, sizeof(errbuf)));
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(up, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(harness_redis_hget_int(c, "clm:stats", "consumed"), (long long)F.half);
+    redisReply *v1 = redisCommand(c, "HGET clm:customer:c-1 dedup");
+    assert_true(v1 && v1->type == REDIS_REPLY_STRING); /* the v1 layout, as saved */
+    freeReplyObject(v1);
+
+    snprintf(cfg, sizeof(cfg), "%s/up.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/up.log", F.tmp);
+    write_config(cfg, harness_redis_port(up));
+    harness_proc *p = start_clmd(cfg, log);
+    produce(F.half, F.total);
+    wait_consumed(up, (long long)F.total);
+    stop_clmd(p);
+
+    /* no view keeps a field only the v1 layout had */
+    redisReply *keys = redisCommand(c, "KEYS clm:customer:*");
+    assert_true(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements > 400);
+    static const char *const v1_only[] = { "dedup", "risk_state", "rfm", "active", "stage_entered",
+                                           "source", "alert_armed", "alert_at", "risk_next",
+                                           "lead_contact" };
+    for (size_t i = 0; i < keys->elements; i++)
+        for (size_t f = 0; f < sizeof(v1_only) / sizeof(v1_only[0]); f++) {
+            redisReply *e = redisCommand(c, "HEXISTS %s %s", keys->element[i]->str, v1_only[f]);
+            if (!e || e->integer != 0)
+                fail_msg("%s still has the v1 field %s", keys->element[i]->str, v1_only[f]);
+            freeReplyObject(e);
+        }
+    freeReplyObject(keys);
+    redisFree(c);
+
+    harness_redis *clean = NULL;
+    CHECK(harness_redis_start(&clean, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
+    write_config(cfg, harness_redis_port(clean));
+    p = start_clmd(cfg, log);
+    wait_consumed(clean, (long long)F.total);
+    stop_clmd(p);
+
+    char *want = dump(clean), *got = dump(up), *copy = strdup(want), diff[2048];
+    size_t pooled;
+    char *placed = place_pool(got, copy, &pooled);
+    printf("# %zu customers still in the upgrade pool, each equal to the clean run's record\n", pooled);
+    if (harness_dump_diff(want, placed, diff, sizeof(diff)) != 0)
+        fail_msg("the upgraded store differs from a clean run: %s", diff);
+    free(want);
+    free(got);
+    free(copy);
+    free(placed);
+    harness_redis_free(up);
+    harness_redis_free(clean);
+}
+
+static void make_dump_test(void **state)
+{
+    (void)state;
+    make_dump(getenv("CLM_UPGRADE_MAKE_DUMP"));
+}
+
+int main(void)
+{
+    if (getenv("CLM_UPGRADE_MAKE_DUMP")) {
+        const struct CMUnitTest mk[] = { cmocka_unit_test(make_dump_test) };
+        return cmocka_run_group_tests_name("upgrade-make-dump", mk, setup, teardown);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(v1_continues),
+    };
+    return cmocka_run_group_tests_name("upgrade", tests, setup, teardown);
+}
