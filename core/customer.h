@@ -12,9 +12,7 @@
  * portfolio value rate) into a clm_deltas (core/deltas.h). The rules, one
  * per counter, are documented in README.md ("KPIs").
  *
- * Persistence: clm_customer_emit() lists the fields written to the Redis
- * hash <prefix>customer:<id>; clm_customer_load_field() reads them back.
- * emit -> load reproduces the state exactly (integers and fixed-point money).
+ * Persistence is the store's: store/record.h checkpoints the whole state.
  *
  * Not thread-safe: a customer is touched only by the worker owning its
  * partition.
@@ -181,23 +179,5 @@ bool clm_customer_current(const clm_customer *c, const clm_apply_opts *o);
 /* The reasons behind the customer's risk as last scored (on risk_day);
  * none when it was never scored. Needs o->risk. */
 void clm_customer_risk_eval(const clm_customer *c, const clm_apply_opts *o, clm_risk_eval *out);
-
-/* Field callback: `value` is not NUL-terminated. A negative return stops
- * clm_customer_emit, which returns it. */
-typedef int (*clm_field_fn)(void *ctx, const char *name, const char *value, size_t len);
-
-/* Calls fn once per persisted field, in a fixed order. Stage names come
- * from `stages` (may be NULL: no stage fields). Risk fields (risk, risk_at,
- * risk_state, ...) are emitted by the core; risk_reasons, which is JSON, by
- * the store (clm_risk_eval_at on risk_day gives its content). Returns 0 or
- * the first negative value fn returned. */
-int clm_customer_emit(const clm_customer *c, const clm_stages *stages, clm_field_fn fn, void *ctx);
-
-/* Restores one persisted field. Unknown names are ignored (0): other
- * versions and features may store more fields on the same hash; so is a
- * stage name the current model does not know (the customer then has no
- * stage). Returns 0, or -EINVAL when the value is malformed (c unchanged). */
-int clm_customer_load_field(clm_customer *c, const clm_stages *stages, const char *name,
-                            size_t name_len, const char *value, size_t value_len);
 
 #endif

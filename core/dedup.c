@@ -1,11 +1,7 @@
 /* core/dedup.c - per-customer recent event-id set (see dedup.h). */
 #include "core/dedup.h"
 
-#include "core/event.h"
-
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,86 +86,13 @@ int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
     return 0;
 }
 
-int clm_dedup_format(const clm_dedup *d, char *buf, size_t size)
+int clm_dedup_append(clm_dedup *d, uint64_t hash, int64_t ts_ms)
 {
-    size_t off = 0;
-    if (size == 0)
-        return -ENOSPC;
-    buf[0] = '\0';
-    static const char hex[] = "0123456789abcdef";
-    for (uint16_t i = 0; i < d->n; i++) {
-        char e[40];
-        size_t w = 0;
-        if (i)
-            e[w++] = ',';
-        for (int k = 60; k >= 0; k -= 4)
-            e[w++] = hex[(d->v[i].hash >> k) & 0xf];
-        e[w++] = ':';
-        w += (size_t)clm_i64_format(d->v[i].ts_ms, e + w);
-        if (w >= size - off)
-            return -ENOSPC;
-        memcpy(buf + off, e, w);
-        off += w;
-    }
-    buf[off] = '\0';
-    return (int)off;
-}
-
-static int parse_entry(const char *s, const char *end, clm_dedup_entry *e)
-{
-    uint64_t h = 0;
-    const char *p = s;
-    int digits = 0;
-    for (; p < end && *p != ':'; p++, digits++) {
-        int c = (unsigned char)*p, v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else
-            return -EINVAL;
-        h = (h << 4) | (uint64_t)v;
-    }
-    if (digits != 16 || p >= end)
+    if (d->n && ts_ms < d->v[d->n - 1].ts_ms)
         return -EINVAL;
-    p++;
-    bool neg = false;
-    if (p < end && *p == '-') {
-        neg = true;
-        p++;
-    }
-    if (p >= end)
-        return -EINVAL;
-    int64_t ts = 0;
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9' || ts > (INT64_MAX - 9) / 10)
-            return -EINVAL;
-        ts = ts * 10 + (*p - '0');
-    }
-    e->hash = h;
-    e->ts_ms = neg ? -ts : ts;
-    return 0;
-}
-
-int clm_dedup_parse(clm_dedup *d, const char *s, size_t len)
-{
-    const char *end = s + len, *p = s;
-    clm_dedup_init(d);
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
-        clm_dedup_entry e;
-        int r = parse_entry(p, stop, &e);
-        if (r == 0 && ((comma && comma + 1 == end) || (d->n && e.ts_ms < d->v[d->n - 1].ts_ms)))
-            r = -EINVAL; /* trailing comma, or not in time order */
-        if (r == 0)
-            r = reserve(d, (unsigned)d->n + 1u);
-        if (r < 0) {
-            clm_dedup_release(d);
-            return r;
-        }
-        d->v[d->n++] = e;
-        p = comma ? comma + 1 : end;
-    }
+    int r = reserve(d, (unsigned)d->n + 1u);
+    if (r < 0)
+        return r;
+    d->v[d->n++] = (clm_dedup_entry){ .hash = hash, .ts_ms = ts_ms };
     return 0;
 }

@@ -5,7 +5,7 @@
  * within `horizon_ms` of the customer's latest event time, at most `max_ids`
  * of them (the oldest go first). An event whose id is in the set is a
  * duplicate and is not applied again. The set is part of the customer's
- * state, written to Redis with it, so suppression survives restarts.
+ * state, checkpointed with it, so suppression survives restarts.
  *
  * Not thread-safe: a set belongs to one customer, which belongs to one worker.
  */
@@ -42,14 +42,10 @@ bool clm_dedup_contains(const clm_dedup *d, uint64_t hash);
 int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
                   int64_t horizon_ms, unsigned max_ids);
 
-/* Serialises as "<16 hex>:<ts_ms>" entries joined by ',' ("" when empty).
- * Returns the length, or -ENOSPC when size is too small (buf then unspecified).
- * 40 bytes per entry always suffice. */
-int clm_dedup_format(const clm_dedup *d, char *buf, size_t size);
-
-/* Parses clm_dedup_format output into an empty set. Returns 0, -EINVAL on
- * malformed text (entries must be in time order), -E2BIG past 65535 entries,
- * -ENOMEM; on failure the set is left empty. */
-int clm_dedup_parse(clm_dedup *d, const char *s, size_t len);
+/* Appends an entry at least as recent as the newest one: rebuilds a set
+ * kept elsewhere in time order (a stored checkpoint). No horizon or size
+ * limit applies. Returns 0, -EINVAL when ts_ms is older than the newest
+ * entry, -E2BIG past 65535 entries, -ENOMEM (set unchanged). */
+int clm_dedup_append(clm_dedup *d, uint64_t hash, int64_t ts_ms);
 
 #endif

@@ -18,16 +18,13 @@
  * so every late purchase lands inside it; one older than that (possible only
  * with a state built otherwise) counts as a new day unless it is first_day.
  *
- * Persistence: clm_rfm_emit() lists the fields written on the customer hash,
- * clm_rfm_load_field() reads them back; the field `rfm` alone carries the
- * whole state, exactly (emit -> load reproduces it bit for bit).
- *
  * Not thread-safe: a clm_rfm belongs to one customer, which belongs to one
  * worker.
  */
 #ifndef CLM_CORE_RFM_H
 #define CLM_CORE_RFM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,27 +60,11 @@ void clm_rfm_purchase(clm_rfm *r, int64_t ts_ms, int64_t amount_micros);
 void clm_rfm_stats(const clm_rfm *r, int64_t now_day, double unit_days, double *x, double *t_x,
                    double *T, double *m_x);
 
-/* Field callback: `value` is not NUL-terminated. A negative return stops
- * clm_rfm_emit, which returns it. */
-typedef int (*clm_rfm_field_fn)(void *ctx, const char *name, const char *value, size_t len);
-
-/* Calls fn once per field written on the customer hash, in this order:
- *   repeat_days         x, a decimal integer
- *   first_purchase_day  "YYYY-MM-DD", or "" without a purchase
- *   last_purchase_day   "YYYY-MM-DD", or ""
- *   repeat_spend_avg    repeat_micros / x as money (micro-units rounded half
- *                       away from zero, clm_micros_format), "0" when x = 0
- *   rfm                 "<first_day>:<last_day>:<x>:<day_bits, 16 hex>:
- *                       <first_micros>:<repeat_micros>", the whole state
- * The first four are for people and dashboards; `rfm` is for clmd.
- * Returns 0 or the first negative value fn returned. */
-int clm_rfm_emit(const clm_rfm *r, clm_rfm_field_fn fn, void *ctx);
-
-/* Restores one field written by clm_rfm_emit. Returns 1 when `name` is one
- * of those fields (for `rfm`: the state parsed into r; the four derived
- * fields are checked for form only and leave r alone, since `rfm` carries
- * everything), 0 when it is not (r untouched), or -EINVAL when the value is
- * malformed or `rfm` describes an impossible state (r untouched). */
-int clm_rfm_load_field(clm_rfm *r, const char *name, size_t nlen, const char *v, size_t vlen);
+/* True when r is a state clm_rfm_purchase can reach from clm_rfm_init:
+ * the first day's bit is the highest set in the bitmap (when it lies within
+ * it), x counts at least the repeat days the bitmap shows and at most the
+ * days between first and last, spends are >= 0 and the repeat spend is 0
+ * without a repeat day. For checking a state read from storage. */
+bool clm_rfm_valid(const clm_rfm *r);
 
 #endif

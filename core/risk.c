@@ -1,11 +1,7 @@
 /* core/risk.c - churn-risk signals and their noisy-OR combination (see risk.h). */
 #include "core/risk.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/timeutil.h"
@@ -375,149 +371,14 @@ int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm
     return best;
 }
 
-/* ---- persistence ------------------------------------------------------------ */
+/* ---- session counts by day ------------------------------------------------- */
 
-/* Format, fields separated by ' ':
- *   v1 nps nps_ts csat csat_ts first_day last_day active_days day_bits(hex)
- *   payment_failed_day downgrade_day t0,...,t7 session_day k:n,...
- * Times are decimal, "-" for none. */
-int clm_risk_state_format(const clm_risk_state *s, char *buf, size_t size)
+unsigned clm_risk_sessions_on(const clm_risk_state *s, int64_t day)
 {
-    char nps_ts[24] = "-", csat_ts[24] = "-";
-    if (s->nps_ts != CLM_NO_TS)
-        snprintf(nps_ts, sizeof(nps_ts), "%" PRId64, s->nps_ts);
-    if (s->csat_ts != CLM_NO_TS)
-        snprintf(csat_ts, sizeof(csat_ts), "%" PRId64, s->csat_ts);
-    int n = snprintf(buf, size, "v1 %d %s %d %s %" PRId32 " %" PRId32 " %" PRId32 " %" PRIx64
-                     " %" PRId32 " %" PRId32 " ",
-                     s->nps, nps_ts, s->csat, csat_ts, s->first_day, s->last_day, s->active_days,
-                     s->day_bits, s->payment_failed_day, s->downgrade_day);
-    if (n < 0 || (size_t)n >= size)
-        return -ENOSPC;
-    size_t off = (size_t)n;
-    for (int i = 0; i < CLM_RISK_TICKETS; i++) {
-        n = snprintf(buf + off, size - off, "%s%" PRId32, i ? "," : "", s->ticket_day[i]);
-        if (n < 0 || (size_t)n >= size - off)
-            return -ENOSPC;
-        off += (size_t)n;
-    }
-    n = snprintf(buf + off, size - off, " %" PRId32 " ", s->session_day);
-    if (n < 0 || (size_t)n >= size - off)
-        return -ENOSPC;
-    off += (size_t)n;
-    /* session counts: "k:n" for n sessions on session_day - k, "-" for none */
-    bool any = false;
-    for (int k = 0; s->session_day >= 0 && k < CLM_RISK_SESSION_DAYS; k++) {
-        unsigned v = s->sessions[ring((int64_t)s->session_day - k)];
-        if (!v)
-            continue;
-        n = snprintf(buf + off, size - off, "%s%d:%u", any ? "," : "", k, v);
-        if (n < 0 || (size_t)n >= size - off)
-            return -ENOSPC;
-        off += (size_t)n;
-        any = true;
-    }
-    if (!any) {
-        if (size - off < 2)
-            return -ENOSPC;
-        buf[off++] = '-';
-    }
-    return (int)off;
+    return s->sessions[ring(day)];
 }
 
-/* A cursor over a length-delimited string. */
-typedef struct cursor {
-    const char *p, *end;
-} cursor;
-
-static int next_i64(cursor *c, char sep, int64_t lo, int64_t hi, int64_t *out, bool dash_ok)
+void clm_risk_sessions_set(clm_risk_state *s, int64_t day, uint8_t n)
 {
-    const char *start = c->p;
-    while (c->p < c->end && *c->p != sep)
-        c->p++;
-    size_t len = (size_t)(c->p - start);
-    if (c->p < c->end)
-        c->p++; /* the separator */
-    if (dash_ok && len == 1 && *start == '-') {
-        *out = CLM_NO_TS;
-        return 0;
-    }
-    char tmp[24];
-    if (len == 0 || len >= sizeof(tmp))
-        return -EINVAL;
-    memcpy(tmp, start, len);
-    tmp[len] = '\0';
-    char *e;
-    errno = 0;
-    long long v = strtoll(tmp, &e, 10);
-    if (*e || errno || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-int clm_risk_state_parse(clm_risk_state *out, const char *v, size_t len)
-{
-    clm_risk_state s;
-    clm_risk_state_init(&s);
-    if (len == 0) {
-        *out = s;
-        return 0;
-    }
-    if (len < 3 || memcmp(v, "v1 ", 3) != 0)
-        return -EINVAL;
-    cursor c = { v + 3, v + len };
-    int64_t x;
-#define NUM(sep, lo, hi, dash, dst)                                   \
-    do {                                                              \
-        if (next_i64(&c, sep, lo, hi, &x, dash) < 0)                  \
-            return -EINVAL;                                           \
-        dst = x;                                                      \
-    } while (0)
-    NUM(' ', -1, 127, false, s.nps);
-    NUM(' ', INT64_MIN + 1, INT64_MAX, true, s.nps_ts);
-    NUM(' ', -1, 127, false, s.csat);
-    NUM(' ', INT64_MIN + 1, INT64_MAX, true, s.csat_ts);
-    NUM(' ', -1, INT32_MAX, false, s.first_day);
-    NUM(' ', -1, INT32_MAX, false, s.last_day);
-    NUM(' ', 0, INT32_MAX, false, s.active_days);
-    { /* hex bits */
-        const char *start = c.p;
-        while (c.p < c.end && *c.p != ' ')
-            c.p++;
-        size_t n = (size_t)(c.p - start);
-        if (n == 0 || n > 16 || c.p == c.end)
-            return -EINVAL;
-        uint64_t bits = 0;
-        for (size_t i = 0; i < n; i++) {
-            char ch = start[i];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-            if (d < 0)
-                return -EINVAL;
-            bits = bits << 4 | (uint64_t)d;
-        }
-        s.day_bits = bits;
-        c.p++;
-    }
-    NUM(' ', -1, INT32_MAX, false, s.payment_failed_day);
-    NUM(' ', -1, INT32_MAX, false, s.downgrade_day);
-    for (int i = 0; i < CLM_RISK_TICKETS; i++)
-        NUM(i + 1 < CLM_RISK_TICKETS ? ',' : ' ', -1, INT32_MAX, false, s.ticket_day[i]);
-    NUM(' ', -1, INT32_MAX, false, s.session_day);
-    if (c.end - c.p == 1 && *c.p == '-') {
-        c.p++;
-    } else {
-        while (c.p < c.end) {
-            int64_t k;
-            if (s.session_day < 0 || next_i64(&c, ':', 0, CLM_RISK_SESSION_DAYS - 1, &k, false) < 0)
-                return -EINVAL;
-            NUM(',', 1, 255, false, x);
-            s.sessions[ring((int64_t)s.session_day - k)] = (uint8_t)x;
-        }
-    }
-#undef NUM
-    if (c.p != c.end)
-        return -EINVAL;
-    *out = s;
-    return 0;
+    s->sessions[ring(day)] = n;
 }

@@ -12,7 +12,7 @@
  *     risk = 1 - prod_i (1 - c_i),
  * so a single signal alone yields exactly its contribution, and signals
  * never push risk above 1. Risk is kept in 1e-4 units (risk_e4, 0..10000)
- * so it round-trips through Redis exactly and thresholds compare on
+ * so it is stored exactly and thresholds compare on
  * integers.
  *
  * Everything here is a pure function of (state, day, options): replaying a
@@ -127,12 +127,13 @@ void clm_risk_eval_at(const clm_risk_state *s, const clm_rfm *rfm, const clm_ris
 int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm_risk_opts *o,
                           int64_t day);
 
-/* Persistence: a compact text form of the state (no NUL); returns the
- * length or -ENOSPC. 512 bytes always suffice. */
-#define CLM_RISK_STATE_MAX 512
-int clm_risk_state_format(const clm_risk_state *s, char *buf, size_t size);
-/* Parses clm_risk_state_format output; "" gives the initial state.
- * Returns 0 or -EINVAL (s unchanged). */
-int clm_risk_state_parse(clm_risk_state *s, const char *v, size_t len);
+/* The session count kept for `day`. The counts are a ring by day: only the
+ * remembered days, session_day - CLM_RISK_SESSION_DAYS + 1 .. session_day,
+ * have their own; any other day reads the slot of a remembered one. */
+unsigned clm_risk_sessions_on(const clm_risk_state *s, int64_t day);
+
+/* Sets the count kept for `day` (the same ring slot): rebuilds a state read
+ * from storage. */
+void clm_risk_sessions_set(clm_risk_state *s, int64_t day, uint8_t n);
 
 #endif

@@ -59,13 +59,6 @@ static const char *const R_NAME[R__COUNT] = {
 #define FIXED_MAX 1024u
 #define DEDUP_ENTRY_MAX 18u
 
-/* Ring slot of a session day, as core/risk.c keeps them. */
-static size_t ring(int64_t day)
-{
-    int64_t m = day % CLM_RISK_SESSION_DAYS;
-    return (size_t)(m < 0 ? m + CLM_RISK_SESSION_DAYS : m);
-}
-
 /* 64-bit wrapping difference and sum: every value has one delta. */
 static int64_t wrap_sub(int64_t a, int64_t b)
 {
@@ -229,12 +222,12 @@ static void put_risk(clm_record_buf *b, const clm_risk_state *s, const clm_custo
         uint64_t bits = 0;
         put_rel(b, s->session_day, day);
         for (int k = 0; k < CLM_RISK_SESSION_DAYS; k++)
-            if (s->sessions[ring((int64_t)s->session_day - k)])
+            if (clm_risk_sessions_on(s, (int64_t)s->session_day - k))
                 bits |= 1ull << k;
         put_uv(b, bits);
         for (int k = 0; k < CLM_RISK_SESSION_DAYS; k++)
             if (bits & (1ull << k))
-                put_byte(b, s->sessions[ring((int64_t)s->session_day - k)]);
+                put_byte(b, (uint8_t)clm_risk_sessions_on(s, (int64_t)s->session_day - k));
     }
     if (f & R_TICKETS) {
         int n = 0;
@@ -483,7 +476,7 @@ static int get_sessions(reader *r, clm_risk_state *s, int64_t day)
             return e;
         if (v == 0)
             return fail(r, "risk.sessions", "count 0 marked present (day %d back)", k);
-        s->sessions[ring((int64_t)s->session_day - k)] = v;
+        clm_risk_sessions_set(s, (int64_t)s->session_day - k, v);
     }
     return 0;
 }

@@ -3,7 +3,7 @@
  *
  * The record is the value of a field of a per-partition Redis hash whose
  * field name is the customer id, so neither the id nor the partition is in
- * it. Version 1 was the previous release's text hash (clm_customer_emit);
+ * it. Version 1 was the previous release's text hash (store/v1.h);
  * this codec reads and writes version 2 only and refuses any other.
  *
  * Not persisted (transient or derived): flags DIRTY, REF and AT_RISK,

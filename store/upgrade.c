@@ -9,6 +9,7 @@
 #include "store/cmdbuf.h"
 #include "store/keys.h"
 #include "store/record.h"
+#include "store/v1.h"
 #include "store/view.h"
 
 #define PAGE "200"
@@ -74,7 +75,7 @@ static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *
     int r = 0;
     for (size_t k = 0; k + 1 < h->elements && r == 0; k += 2) {
         const redisReply *f = h->element[k], *v = h->element[k + 1];
-        if (clm_customer_load_field(c, apply->stages, f->str, f->len, v->str, v->len) < 0) {
+        if (clm_v1_customer_load_field(c, apply->stages, f->str, f->len, v->str, v->len) < 0) {
             snprintf(errbuf, errsize, "%.*s field %.*s: not a value the previous release wrote",
                      (int)key->len, key->str, (int)f->len, f->str);
             r = -EPROTO;

@@ -1,6 +1,7 @@
-/* tests/test-customer.c - customer state, event application, persistence and
- * the per-bucket KPI deltas of events (core/customer.c), without a stage
- * model; the lifecycle rules are in test-lifecycle.c. */
+/* tests/test-customer.c - customer state, event application and the
+ * per-bucket KPI deltas of events (core/customer.c), without a stage
+ * model; the lifecycle rules are in test-lifecycle.c, the v1 text of the
+ * state in test-v1.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,40 +143,9 @@ static clm_customer *three_events(void)
     return c;
 }
 
-/* Every persisted field as text, for comparing two customers' states. */
-typedef struct field_log {
-    char names[40][24];
-    char values[40][2048];
-    int n;
-    int stop_at; /* field index at which the callback fails (-1: never) */
-} field_log;
-
-static int log_field(void *ctx, const char *name, const char *value, size_t len)
-{
-    field_log *l = ctx;
-
-    if (l->n == l->stop_at)
-        return -EIO;
-    assert_true(l->n < 40);
-    assert_true(len < sizeof(l->values[0]));
-    snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
-    memcpy(l->values[l->n], value, len);
-    l->values[l->n][len] = '\0';
-    l->n++;
-    return 0;
-}
-
-static void emit_all(const clm_customer *c, field_log *l)
-{
-    memset(l, 0, sizeof(*l));
-    l->stop_at = -1;
-    assert_int_equal(clm_customer_emit(c, NULL, log_field, l), 0);
-}
-
+/* The two customers hold the same state, field by field. */
 static void assert_same_state(const clm_customer *a, const clm_customer *b)
 {
-    field_log la, lb;
-
     assert_int_equal(a->first_seen, b->first_seen);
     assert_int_equal(a->last_seen, b->last_seen);
     assert_int_equal(a->events, b->events);
@@ -197,13 +167,19 @@ static void assert_same_state(const clm_customer *a, const clm_customer *b)
         assert_true(a->dedup.v[i].hash == b->dedup.v[i].hash);
         assert_int_equal(a->dedup.v[i].ts_ms, b->dedup.v[i].ts_ms);
     }
-    emit_all(a, &la);
-    emit_all(b, &lb);
-    assert_int_equal(la.n, lb.n);
-    for (int i = 0; i < la.n; i++) {
-        assert_string_equal(la.names[i], lb.names[i]);
-        assert_string_equal(la.values[i], lb.values[i]);
-    }
+    /* the rest of the persisted state */
+    assert_int_equal(a->stage, b->stage);
+    assert_int_equal(a->peak, b->peak);
+    assert_int_equal(a->stage_since, b->stage_since);
+    assert_int_equal(a->risk_e4, b->risk_e4);
+    assert_int_equal(a->risk_day, b->risk_day);
+    assert_int_equal(a->risk_next, b->risk_next);
+    assert_int_equal(a->alert_at, b->alert_at);
+    assert_int_equal(a->src_topic, b->src_topic);
+    assert_int_equal(a->src_offset, b->src_offset);
+    assert_int_equal(a->flags & CLM_CUST_DISARMED, b->flags & CLM_CUST_DISARMED);
+    assert_memory_equal(&a->risk, &b->risk, sizeof(a->risk));
+    assert_memory_equal(&a->rfm, &b->rfm, sizeof(a->rfm));
 }
 
 static void test_new(void **state)
@@ -364,229 +340,6 @@ static void test_dedup_horizon(void **state)
     assert_int_equal(c->events, 3);
     clm_deltas_release(&d);
     clm_customer_free(c);
-}
-
-static void test_emit(void **state)
-{
-    (void)state;
-    clm_customer *c = three_events();
-    field_log l;
-
-    emit_all(c, &l);
-    assert_int_equal(l.n, 27);
-    static const char *const want[27][2] = {
-        { "first_seen", "1000" },
-        { "last_seen", "3000" },
-        { "events", "3" },
-        { "orders", "1" },
-        { "revenue", "49.9" }, /* 49900000 micros */
-        { "refunds", "10" },   /* 10000000 micros */
-        { "clv", "39.9" },     /* 49.9 - 10 */
-        /* tenure 3000 - 3000 = 0 is raised to 30 days:
-         * 49900000 * 365 / 30 = 18213500000 / 30 = 607116666.67 -> 607116666 */
-        { "clv_rate", "607.116666" },
-        { "last_type", "purchase" },
-        { "first_purchase", "3000" },
-        { "first_signup", "" },  /* never signed up */
-        { "first_contact", "" }, /* never contacted */
-        { "lead_contact", "" },
-        /* all three events on day 0: bucket 0, bit 0 */
-        { "active", "0:0000000000000001" },
-        /* no risk scoring in these options: the initial risk fields */
-        { "risk", "0.0000" },
-        { "risk_at", "" },
-        { "risk_next", "" },
-        { "risk_state", "v1 -1 - -1 - -1 -1 0 0 -1 -1 -1,-1,-1,-1,-1,-1,-1,-1 -1 -" },
-        { "alert_armed", "1" },
-        { "alert_at", "" },
-        { "source", "" }, /* applied without a position */
-        /* one purchase, on day 0: no repeat day yet */
-        { "repeat_days", "0" },
-        { "first_purchase_day", "1970-01-01" },
-        { "last_purchase_day", "1970-01-01" },
-        { "repeat_spend_avg", "0" },
-        { "rfm", "0:0:0:0000000000000001:49900000:0" },
-        /* XXH3 of e-3, e-2, e-1 (xxhsum -H3), ascending event time. */
-        { "dedup", "f7d563a3590f8ad9:1000,d99f0192e8394c6e:2000,3d21bc8729acd985:3000" },
-    };
-    for (int i = 0; i < 27; i++) {
-        assert_string_equal(l.names[i], want[i][0]);
-        assert_string_equal(l.values[i], want[i][1]);
-    }
-
-    /* A fresh customer: zeros, "other", empty times, no activity, empty dedup. */
-    clm_customer *fresh = clm_customer_new("c-2", 3, 0);
-    emit_all(fresh, &l);
-    assert_int_equal(l.n, 27);
-    assert_string_equal(l.values[0], "0");
-    assert_string_equal(l.values[4], "0");
-    assert_string_equal(l.values[6], "0");
-    assert_string_equal(l.values[7], "0");
-    assert_string_equal(l.values[8], "other");
-    assert_string_equal(l.values[9], "");
-    assert_string_equal(l.values[10], "");
-    assert_string_equal(l.values[11], "");
-    assert_string_equal(l.values[12], "");
-    assert_string_equal(l.values[13], "");
-    assert_string_equal(l.values[14], "0.0000");
-    assert_string_equal(l.values[26], "");
-    clm_customer_free(fresh);
-
-    /* A failing callback stops the walk and its value comes back. */
-    memset(&l, 0, sizeof(l));
-    l.stop_at = 2;
-    assert_int_equal(clm_customer_emit(c, NULL, log_field, &l), -EIO);
-    assert_int_equal(l.n, 2);
-    l.n = 0;
-    l.stop_at = 12; /* the active field */
-    assert_int_equal(clm_customer_emit(c, NULL, log_field, &l), -EIO);
-    assert_int_equal(l.n, 12);
-    l.n = 0;
-    l.stop_at = 26; /* the dedup field */
-    assert_int_equal(clm_customer_emit(c, NULL, log_field, &l), -EIO);
-    assert_int_equal(l.n, 26);
-    clm_customer_free(c);
-}
-
-static void test_emit_many_ids(void **state)
-{
-    (void)state;
-    /* 100 remembered ids: more than the emitter's 256-byte stack buffer holds. */
-    clm_apply_opts o = DEDUP_ON;
-    clm_customer *c = clm_customer_new("c-1", 3, 0);
-    clm_customer *back = clm_customer_new("c-1", 3, 0);
-    clm_deltas d;
-    char id[16];
-    field_log l;
-
-    o.dedup_max_ids = 100;
-    clm_deltas_init(&d);
-    for (int i = 0; i < 100; i++) {
-        snprintf(id, sizeof(id), "e-%d", i);
-        clm_event ev = make_event(CLM_EV_VISIT, id, i, -1);
-        assert_int_equal(clm_customer_apply(c, &ev, &o, &d, CLM_NO_TS), CLM_APPLIED);
-    }
-    assert_int_equal(c->dedup.n, 100);
-    emit_all(c, &l);
-    assert_string_equal(l.names[26], "dedup");
-    /* "<16 hex>:<ts>": ts 0..9 gives 18 chars, ts 10..99 gives 19; plus 99 commas:
-     * 10 * 18 + 90 * 19 + 99 = 180 + 1710 + 99 = 1989. */
-    assert_int_equal(strlen(l.values[26]), 1989);
-    for (int i = 0; i < l.n; i++)
-        assert_int_equal(clm_customer_load_field(back, NULL, l.names[i], strlen(l.names[i]),
-                                                 l.values[i], strlen(l.values[i])), 0);
-    assert_same_state(c, back);
-    clm_deltas_release(&d);
-    clm_customer_free(back);
-    clm_customer_free(c);
-}
-
-static void test_load_roundtrip(void **state)
-{
-    (void)state;
-    clm_customer *c = three_events();
-    clm_customer *back = clm_customer_new("c-1", 3, 7);
-    clm_deltas d;
-    field_log l;
-
-    clm_deltas_init(&d);
-    emit_all(c, &l);
-    for (int i = 0; i < l.n; i++)
-        assert_int_equal(clm_customer_load_field(back, NULL, l.names[i], strlen(l.names[i]),
-                                                 l.values[i], strlen(l.values[i])), 0);
-    assert_same_state(c, back);
-    assert_int_equal(back->flags & CLM_CUST_DIRTY, 0); /* loading is not a change */
-    assert_int_equal(back->first_purchase, 3000);
-    assert_int_equal(back->first_signup, CLM_NO_TS);
-    assert_int_equal(back->active_bucket, 0);
-    assert_true(back->active_bits == 1);
-    assert_int_equal(back->clv_rate_micros, 607116666);
-
-    /* The restored id set still suppresses e-1. */
-    clm_event ev = make_event(CLM_EV_PURCHASE, "e-1", 3000, 49900000);
-    assert_int_equal(clm_customer_apply(back, &ev, &DEDUP_ON, &d, CLM_NO_TS), CLM_DUPLICATE);
-    /* And the restored counters continue: first_seen 1000 stays (2500 > 1000). */
-    ev = make_event(CLM_EV_PURCHASE, "e-7", 2500, 100000);
-    assert_int_equal(clm_customer_apply(back, &ev, &DEDUP_ON, &d, CLM_NO_TS), CLM_APPLIED);
-    assert_int_equal(back->first_seen, 1000);
-    assert_int_equal(back->revenue_micros, 50000000); /* 49.9 + 0.1 */
-    assert_int_equal(back->orders, 2);
-    /* Day 0 is already active (restored bits): no second active customer;
-     * 2500 < 3000 becomes the first purchase, the old one a repeat order. */
-    assert_int_equal(on_day(&d, 0, CLM_DAY(active_customers)), 0);
-    assert_int_equal(on_day(&d, 0, CLM_DAY(repeat_orders)), 1);
-    assert_int_equal(back->first_purchase, 2500);
-    /* The rate moves from the restored 607116666 to 50000000 * 365 / 30 =
-     * 608333333.33 -> 608333333: a delta of 1216667. */
-    assert_int_equal(d.value_rate_micros, 1216667);
-    clm_deltas_release(&d);
-    clm_customer_free(back);
-    clm_customer_free(c);
-}
-
-static void test_load_unknown(void **state)
-{
-    (void)state;
-    clm_customer *c = three_events();
-    clm_customer *before = three_events();
-
-    assert_int_equal(clm_customer_load_field(c, NULL, "ltv", 3, "12.5", 4), 0);
-    assert_int_equal(clm_customer_load_field(c, NULL, "event", 5, "9", 1), 0);   /* prefix of "events" */
-    assert_int_equal(clm_customer_load_field(c, NULL, "eventsx", 7, "9", 1), 0); /* "events" + 1 */
-    /* clv is derived (revenue - refunds): written, never read back. */
-    assert_int_equal(clm_customer_load_field(c, NULL, "clv", 3, "99", 2), 0);
-    /* Without a model, stage fields are not this customer's. */
-    assert_int_equal(clm_customer_load_field(c, NULL, "stage", 5, "conversion", 10), 0);
-    assert_int_equal(clm_customer_load_field(c, NULL, "peak_stage", 10, "conversion", 10), 0);
-    assert_same_state(c, before);
-    assert_int_equal(c->stage, CLM_STAGE_NONE);
-    assert_int_equal(c->peak, CLM_STAGE_NONE);
-    /* The name's length decides: "ordersX" cut at 6 is "orders". */
-    assert_int_equal(clm_customer_load_field(c, NULL, "ordersX", 6, "4", 1), 0);
-    assert_int_equal(c->orders, 4);
-    clm_customer_free(before);
-    clm_customer_free(c);
-}
-
-static void check_load_bad(const char *name, const char *value)
-{
-    clm_customer *c = three_events();
-    clm_customer *before = three_events();
-
-    assert_int_equal(clm_customer_load_field(c, NULL, name, strlen(name), value, strlen(value)),
-                     -EINVAL);
-    assert_same_state(c, before);
-    clm_customer_free(before);
-    clm_customer_free(c);
-}
-
-static void test_load_malformed(void **state)
-{
-    (void)state;
-    check_load_bad("events", "");
-    check_load_bad("events", "12x");
-    check_load_bad("orders", "1.5");
-    check_load_bad("first_seen", "99999999999999999999"); /* > INT64_MAX */
-    check_load_bad("last_seen", "abc");
-    check_load_bad("revenue", "");
-    check_load_bad("revenue", "1.2345678"); /* 7 fraction digits */
-    check_load_bad("revenue", "12.");
-    check_load_bad("refunds", "ten");
-    check_load_bad("clv_rate", "1.2345678");
-    check_load_bad("first_purchase", "3000ms");
-    check_load_bad("first_signup", "-");
-    check_load_bad("first_contact", "2x");
-    check_load_bad("lead_contact", "--1");
-    check_load_bad("active", "0:1");                  /* 1 hex digit, not 16 */
-    check_load_bad("active", "0000000000000001");     /* no bucket */
-    check_load_bad("active", "0:000000000000000g");
-    check_load_bad("active", "x:0000000000000001");
-    check_load_bad("stage_entered", "1");             /* no colon */
-    check_load_bad("stage_entered", "12:20454");      /* rank 12 >= CLM_CUST_RANKS */
-    check_load_bad("stage_entered", "0:-1");
-    check_load_bad("stage_entered", "0:20454,,1:20455"); /* empty entry */
-    check_load_bad("dedup", "zz:1");
-    check_load_bad("dedup", "3d21bc8729acd985:1,0123:5");
 }
 
 /* ---- per-bucket counters ------------------------------------------------- */
@@ -956,11 +709,6 @@ int main(void)
         cmocka_unit_test(test_duplicate),
         cmocka_unit_test(test_dedup_disabled),
         cmocka_unit_test(test_dedup_horizon),
-        cmocka_unit_test(test_emit),
-        cmocka_unit_test(test_emit_many_ids),
-        cmocka_unit_test(test_load_roundtrip),
-        cmocka_unit_test(test_load_unknown),
-        cmocka_unit_test(test_load_malformed),
         cmocka_unit_test(test_orders_refunds),
         cmocka_unit_test(test_nps_csat),
         cmocka_unit_test(test_sessions_upgrades),

@@ -291,33 +291,27 @@ static void test_p_alive(void **state)
     assert_null(reason(&e, CLM_SIG_P_ALIVE));
 }
 
-static void test_state_roundtrip(void **state)
+/* Session counts by day: the remembered 64 days end at session_day. */
+static void test_sessions_by_day(void **state)
 {
     (void)state;
-    clm_risk_state s, back;
-    char buf[CLM_RISK_STATE_MAX];
+    clm_risk_state s;
     clm_risk_state_init(&s);
-    clm_event evs[] = { scored_at(CLM_EV_NPS_RESPONSE, 100, 4), scored_at(CLM_EV_CSAT_RESPONSE, 101, 1),
-                        ev_at(CLM_EV_SUPPORT_TICKET, 102), ev_at(CLM_EV_PAYMENT_FAILED, 103),
-                        ev_at(CLM_EV_DOWNGRADE, 104), ev_at(CLM_EV_SESSION, 105),
-                        ev_at(CLM_EV_SESSION, 105), ev_at(CLM_EV_SESSION, 140) };
-    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
-        clm_risk_note(&s, &evs[i]);
-    int n = clm_risk_state_format(&s, buf, sizeof(buf));
-    assert_true(n > 0);
-    buf[n] = '\0';
-    /* nps 4 at day 100 noon (100 x 86400000 + 43200000), csat 1 at day 101
-     * noon; active on 100..105 and 140: 7 days, bits 0 and 35..40 of 140;
-     * payment_failed 103, downgrade 104, one ticket on 102; sessions: 1 on
-     * day 140 (k 0), 2 on day 105 (k 35) */
-    assert_string_equal(buf, "v1 4 8683200000 1 8769600000 100 140 7 1f800000001 103 104 "
-                             "102,-1,-1,-1,-1,-1,-1,-1 140 0:1,35:2");
-    assert_int_equal(s.payment_failed_day, 103);
-    assert_int_equal(clm_risk_state_parse(&back, buf, (size_t)n), 0);
-    assert_memory_equal(&s, &back, sizeof(s));
-    assert_int_equal(clm_risk_state_parse(&back, "v1 x", 4), -EINVAL);
-    assert_int_equal(clm_risk_state_parse(&back, "", 0), 0);
-    assert_int_equal(back.last_day, -1);
+    assert_int_equal(clm_risk_sessions_on(&s, 100), 0); /* no session yet */
+    clm_event ev = ev_at(CLM_EV_SESSION, 105);
+    clm_risk_note(&s, &ev);
+    clm_risk_note(&s, &ev);
+    ev = ev_at(CLM_EV_SESSION, 140);
+    clm_risk_note(&s, &ev);
+    assert_int_equal(clm_risk_sessions_on(&s, 105), 2);
+    assert_int_equal(clm_risk_sessions_on(&s, 140), 1);
+    assert_int_equal(clm_risk_sessions_on(&s, 139), 0);
+    /* a ring by day: 140 - 64 = 76 reads 140's slot */
+    assert_int_equal(clm_risk_sessions_on(&s, 76), 1);
+    clm_risk_sessions_set(&s, 77, 9); /* the oldest remembered day */
+    assert_int_equal(clm_risk_sessions_on(&s, 77), 9);
+    assert_int_equal(clm_risk_sessions_on(&s, 141), 9);
+    assert_int_equal(clm_risk_sessions_on(&s, 140), 1);
 }
 
 /* ---- alerts from a customer ------------------------------------------------ */
@@ -502,43 +496,6 @@ static void test_churned_alert(void **state)
     clm_config_free(cfg);
 }
 
-static int load_into(void *ctx, const char *name, const char *value, size_t len)
-{
-    return clm_customer_load_field(ctx, NULL, name, strlen(name), value, len);
-}
-
-static void test_customer_risk_roundtrip(void **state)
-{
-    (void)state;
-    fixture f;
-    fx_init(&f, true);
-    put(&f, ev_at(CLM_EV_PURCHASE, 100), 100);
-    put(&f, ev_at(CLM_EV_PAYMENT_FAILED, 100), 100);
-    put(&f, ev_at(CLM_EV_DOWNGRADE, 100), 100);
-    put(&f, scored_at(CLM_EV_NPS_RESPONSE, 100, 2), 100);
-    assert_int_equal(f.d.nalerts, 1);
-    clm_customer *back = clm_customer_new("c1", 2, 3);
-    assert_int_equal(clm_customer_emit(f.c, NULL, load_into, back), 0);
-    assert_int_equal(back->risk_e4, f.c->risk_e4);
-    assert_int_equal(back->risk_day, 100);
-    assert_int_equal(back->risk_next, f.c->risk_next);
-    assert_int_equal(back->alert_at, f.c->alert_at);
-    assert_int_equal(back->src_offset, 3);
-    assert_true(back->flags & CLM_CUST_DISARMED);
-    assert_memory_equal(&back->risk, &f.c->risk, sizeof(back->risk));
-    clm_risk_eval e;
-    clm_customer_risk_eval(back, &f.o, &e);
-    assert_int_equal(e.risk_e4, 7060);
-    assert_int_equal(e.n, 3);
-    /* malformed values are refused */
-    assert_int_equal(clm_customer_load_field(back, NULL, "risk", 4, "0.75", 4), -EINVAL);
-    assert_int_equal(clm_customer_load_field(back, NULL, "risk", 4, "1.0001", 6), -EINVAL);
-    assert_int_equal(clm_customer_load_field(back, NULL, "alert_armed", 11, "2", 1), -EINVAL);
-    assert_int_equal(clm_customer_load_field(back, NULL, "source", 6, "0-3", 3), -EINVAL);
-    clm_customer_free(back);
-    fx_free(&f);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,12 +506,11 @@ int main(void)
         cmocka_unit_test(test_payment_failed_downgrade),
         cmocka_unit_test(test_engagement_drop),
         cmocka_unit_test(test_p_alive),
-        cmocka_unit_test(test_state_roundtrip),
+        cmocka_unit_test(test_sessions_by_day),
         cmocka_unit_test(test_threshold_hysteresis_cooldown),
         cmocka_unit_test(test_clv_floor),
         cmocka_unit_test(test_silence_raises_risk),
         cmocka_unit_test(test_churned_alert),
-        cmocka_unit_test(test_customer_risk_roundtrip),
     };
     return cmocka_run_group_tests_name("risk", tests, NULL, NULL);
 }
