@@ -46,7 +46,7 @@
  * resident-set growth (/proc/self/statm) and peak growth (getrusage
  * ru_maxrss) per customer, and where the bytes go: the customer and dedup
  * allocations as malloc reports them (malloc_usable_size plus glibc's size
- * word), the freed chunks malloc keeps (mallinfo2 fordblks), and the table
+ * word; a set of up to CLM_DEDUP_INLINE ids lives inside the customer), the freed chunks malloc keeps (mallinfo2 fordblks), and the table
  * and everything else by difference.
  *
  * Prints tables and one final line of key=value pairs, all keys "core_*".
@@ -684,7 +684,7 @@ static int rss_measure(const opts *o, rss_result *out)
     if (peak < after) /* the two counters are sampled differently */
         peak = after;
 
-    double cust = 0, ids = 0, idbytes = 0, dedup = 0;
+    double cust = 0, ids = 0, heap_ids = 0, idbytes = 0, dedup = 0;
     for (uint64_t n = 1; n <= k; n++) {
         char id[CLM_ID_MAX + 1];
         int len = id_len(id, sizeof(id), 'c', n);
@@ -695,7 +695,10 @@ static int rss_measure(const opts *o, rss_result *out)
             goto out_free_shard;
         }
         cust += (double)heap_bytes((void *)c);
-        dedup += (double)heap_bytes(c->dedup.v);
+        if (clm_dedup_on_heap(&c->dedup)) {
+            dedup += (double)heap_bytes(c->dedup.u.heap);
+            heap_ids += c->dedup.n;
+        }
         ids += c->dedup.n;
         idbytes += c->id_len + 1;
     }
@@ -706,7 +709,7 @@ static int rss_measure(const opts *o, rss_result *out)
         .cust_struct = (double)sizeof(clm_customer),
         .id = idbytes / kd,
         .mean_ids = ids / kd,
-        .dedup_used = ids * (double)sizeof(clm_dedup_entry) / kd,
+        .dedup_used = heap_ids * (double)sizeof(clm_dedup_entry) / kd,
     };
     res.cust_over = cust / kd - res.cust_struct - res.id;
     res.dedup_over = dedup / kd - res.dedup_used;
@@ -740,7 +743,7 @@ static int bench_memory(const opts *o, rss_result *m)
     printf("  %-38s %8.1f\n", "sizeof(clm_customer)", m->cust_struct);
     printf("  %-38s %8.1f\n", "id bytes + NUL", m->id);
     printf("  %-38s %8.1f\n", "customer chunk rounding + size word", m->cust_over);
-    printf("  %-38s %8.1f\n", "dedup entries (n x 16)", m->dedup_used);
+    printf("  %-38s %8.1f\n", "dedup entries on the heap (n x 16)", m->dedup_used);
     printf("  %-38s %8.1f\n", "dedup spare capacity + chunk overhead", m->dedup_over);
     printf("  %-38s %8.1f\n", "freed chunks malloc keeps (fordblks)", m->heap_free);
     printf("  %-38s %8.1f\n", "table slots + rest (by difference)", m->rest);

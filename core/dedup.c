@@ -10,17 +10,24 @@
 
 void clm_dedup_init(clm_dedup *d)
 {
-    d->v = NULL;
+    memset(&d->u, 0, sizeof(d->u));
     d->n = 0;
-    d->cap = 0;
+    d->cap = CLM_DEDUP_INLINE;
 }
 
 void clm_dedup_release(clm_dedup *d)
 {
     if (!d)
         return;
-    free(d->v);
+    if (clm_dedup_on_heap(d))
+        free(d->u.heap);
     clm_dedup_init(d);
+}
+
+/* The entries, writable. */
+static clm_dedup_entry *entries(clm_dedup *d)
+{
+    return clm_dedup_on_heap(d) ? d->u.heap : d->u.in;
 }
 
 uint64_t clm_dedup_hash(const char *id, size_t len)
@@ -30,8 +37,9 @@ uint64_t clm_dedup_hash(const char *id, size_t len)
 
 bool clm_dedup_contains(const clm_dedup *d, uint64_t hash)
 {
+    const clm_dedup_entry *v = clm_dedup_entries(d);
     for (uint16_t i = 0; i < d->n; i++)
-        if (d->v[i].hash == hash)
+        if (v[i].hash == hash)
             return true;
     return false;
 }
@@ -42,17 +50,35 @@ static int reserve(clm_dedup *d, unsigned want)
         return 0;
     if (want > UINT16_MAX)
         return -E2BIG;
-    unsigned cap = d->cap ? d->cap * 2u : 2u;
+    unsigned cap = d->cap * 2u;
     while (cap < want)
         cap *= 2u;
     if (cap > UINT16_MAX)
         cap = UINT16_MAX;
-    clm_dedup_entry *v = realloc(d->v, cap * sizeof(*v));
+    clm_dedup_entry *v;
+    if (clm_dedup_on_heap(d)) {
+        v = realloc(d->u.heap, cap * sizeof(*v));
+    } else {
+        v = malloc(cap * sizeof(*v));
+        if (v)
+            memcpy(v, d->u.in, (size_t)d->n * sizeof(*v));
+    }
     if (!v)
         return -ENOMEM;
-    d->v = v;
+    d->u.heap = v;
     d->cap = (uint16_t)cap;
     return 0;
+}
+
+/* Moves a heap set small enough back inside. */
+static void shrink(clm_dedup *d)
+{
+    if (!clm_dedup_on_heap(d) || d->n > CLM_DEDUP_INLINE)
+        return;
+    clm_dedup_entry *v = d->u.heap;
+    memcpy(d->u.in, v, (size_t)d->n * sizeof(*v));
+    d->cap = CLM_DEDUP_INLINE;
+    free(v);
 }
 
 int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
@@ -61,38 +87,36 @@ int clm_dedup_add(clm_dedup *d, uint64_t hash, int64_t ts_ms, int64_t latest_ms,
     int r = reserve(d, (unsigned)d->n + 1u);
     if (r < 0)
         return r;
+    clm_dedup_entry *v = entries(d);
     /* insert keeping ts order; equal times keep arrival order */
     uint16_t pos = d->n;
-    while (pos > 0 && d->v[pos - 1].ts_ms > ts_ms)
+    while (pos > 0 && v[pos - 1].ts_ms > ts_ms)
         pos--;
-    memmove(&d->v[pos + 1], &d->v[pos], (size_t)(d->n - pos) * sizeof(*d->v));
-    d->v[pos] = (clm_dedup_entry){ .hash = hash, .ts_ms = ts_ms };
+    memmove(&v[pos + 1], &v[pos], (size_t)(d->n - pos) * sizeof(*v));
+    v[pos] = (clm_dedup_entry){ .hash = hash, .ts_ms = ts_ms };
     d->n++;
 
     uint16_t drop = 0;
     int64_t cutoff = latest_ms - horizon_ms;
-    while (drop < d->n && d->v[drop].ts_ms < cutoff)
+    while (drop < d->n && v[drop].ts_ms < cutoff)
         drop++;
     if (d->n - drop > (int)max_ids)
         drop = (uint16_t)(d->n - max_ids);
     if (drop) {
-        memmove(d->v, d->v + drop, (size_t)(d->n - drop) * sizeof(*d->v));
+        memmove(v, v + drop, (size_t)(d->n - drop) * sizeof(*v));
         d->n = (uint16_t)(d->n - drop);
     }
-    if (d->n == 0) {
-        free(d->v);
-        clm_dedup_init(d);
-    }
+    shrink(d);
     return 0;
 }
 
 int clm_dedup_append(clm_dedup *d, uint64_t hash, int64_t ts_ms)
 {
-    if (d->n && ts_ms < d->v[d->n - 1].ts_ms)
+    if (d->n && ts_ms < clm_dedup_entries(d)[d->n - 1].ts_ms)
         return -EINVAL;
     int r = reserve(d, (unsigned)d->n + 1u);
     if (r < 0)
         return r;
-    d->v[d->n++] = (clm_dedup_entry){ .hash = hash, .ts_ms = ts_ms };
+    entries(d)[d->n++] = (clm_dedup_entry){ .hash = hash, .ts_ms = ts_ms };
     return 0;
 }

@@ -21,14 +21,38 @@ typedef struct clm_dedup_entry {
     int64_t ts_ms;
 } clm_dedup_entry;
 
-/* Embedded in the customer; init/release, not new/free. */
+/* Entries a set keeps inside itself, without an allocation: the usual
+ * handful of a customer's recent ids. A larger set moves to the heap, and
+ * back inside once pruning leaves it this small. */
+#define CLM_DEDUP_INLINE 3
+
+/* Embedded in the customer; init/release, not new/free. It holds no pointer
+ * into itself, so a copy of the struct is a valid view of the same set (the
+ * copy must not be released as well when the entries are on the heap). */
 typedef struct clm_dedup {
-    clm_dedup_entry *v; /* sorted by ts_ms ascending (ties: insertion order) */
+    union {
+        clm_dedup_entry *heap;                /* cap > CLM_DEDUP_INLINE */
+        clm_dedup_entry in[CLM_DEDUP_INLINE]; /* cap == CLM_DEDUP_INLINE */
+    } u;
     uint16_t n, cap;
 } clm_dedup;
 
 void clm_dedup_init(clm_dedup *d);
 void clm_dedup_release(clm_dedup *d);
+
+/* The n entries, sorted by ts_ms ascending (ties: insertion order). Valid
+ * until the set changes. */
+static inline const clm_dedup_entry *clm_dedup_entries(const clm_dedup *d)
+{
+    return d->cap > CLM_DEDUP_INLINE ? d->u.heap : d->u.in;
+}
+
+/* True when the entries are on the heap (more than CLM_DEDUP_INLINE of
+ * them, or room for more kept since). */
+static inline bool clm_dedup_on_heap(const clm_dedup *d)
+{
+    return d->cap > CLM_DEDUP_INLINE;
+}
 
 /* Hash of an event id (XXH3 64-bit, seed 0). */
 uint64_t clm_dedup_hash(const char *id, size_t len);

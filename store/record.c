@@ -319,7 +319,7 @@ int clm_record_encode(clm_record_buf *b, const clm_customer *c)
         put_zz(b, c->rfm.repeat_micros);
     }
     if (f & F_DEDUP) {
-        const clm_dedup_entry *v = c->dedup.v;
+        const clm_dedup_entry *v = clm_dedup_entries(&c->dedup);
         put_uv(b, c->dedup.n);
         for (int i = c->dedup.n - 1; i >= 0; i--) {
             put_le64(b, v[i].hash);
@@ -582,6 +582,7 @@ static int get_entered(reader *r, int32_t *entered, int64_t day)
 /* Fills the empty set d; on failure the caller releases it. */
 static int get_dedup(reader *r, clm_dedup *d, int64_t last_seen)
 {
+    clm_dedup_entry small[16], *v = small;
     uint64_t n;
     int e;
     if ((e = get_uv(r, "dedup", &n)) < 0)
@@ -591,33 +592,39 @@ static int get_dedup(reader *r, clm_dedup *d, int64_t last_seen)
                     UINT16_MAX);
     if ((size_t)(r->end - r->p) < n * 9u) /* an entry takes at least 9 bytes */
         return fail(r, "dedup", "truncated");
-    d->v = malloc((size_t)n * sizeof(*d->v));
-    if (!d->v)
+    if (n > sizeof(small) / sizeof(small[0]) && !(v = malloc((size_t)n * sizeof(*v))))
         return -ENOMEM;
-    d->cap = (uint16_t)n;
+    /* newest first in the record; the set is built oldest first */
     for (int i = (int)n - 1; i >= 0; i--) {
         uint64_t h = 0;
         for (int k = 0; k < 8; k++) {
             uint8_t b = 0;
             if ((e = get_byte(r, "dedup", &b)) < 0)
-                return e;
+                goto out_free_entries;
             h |= (uint64_t)b << (8 * k);
         }
-        d->v[i].hash = h;
+        v[i].hash = h;
         if (i == (int)n - 1) {
-            if ((e = get_rel(r, "dedup", last_seen, &d->v[i].ts_ms)) < 0)
-                return e;
+            if ((e = get_rel(r, "dedup", last_seen, &v[i].ts_ms)) < 0)
+                goto out_free_entries;
         } else {
             uint64_t gap;
             if ((e = get_uv(r, "dedup", &gap)) < 0)
-                return e;
-            d->v[i].ts_ms = wrap_sub(d->v[i + 1].ts_ms, (int64_t)gap);
-            if (d->v[i].ts_ms > d->v[i + 1].ts_ms)
-                return fail(r, "dedup", "entry %d: time out of range", i);
+                goto out_free_entries;
+            v[i].ts_ms = wrap_sub(v[i + 1].ts_ms, (int64_t)gap);
+            if (v[i].ts_ms > v[i + 1].ts_ms) {
+                e = fail(r, "dedup", "entry %d: time out of range", i);
+                goto out_free_entries;
+            }
         }
     }
-    d->n = (uint16_t)n;
-    return 0;
+    for (size_t i = 0; i < n && e == 0; i++)
+        e = clm_dedup_append(d, v[i].hash, v[i].ts_ms); /* in order: only -ENOMEM */
+
+out_free_entries:
+    if (v != small)
+        free(v);
+    return e;
 }
 
 /* Decodes everything after the version into t (a copy of a fresh customer). */

@@ -306,15 +306,16 @@ int clm_v1_dedup_format(const clm_dedup *d, char *buf, size_t size)
         return -ENOSPC;
     buf[0] = '\0';
     static const char hex[] = "0123456789abcdef";
+    const clm_dedup_entry *v = clm_dedup_entries(d);
     for (uint16_t i = 0; i < d->n; i++) {
         char e[40];
         size_t w = 0;
         if (i)
             e[w++] = ',';
         for (int k = 60; k >= 0; k -= 4)
-            e[w++] = hex[(d->v[i].hash >> k) & 0xf];
+            e[w++] = hex[(v[i].hash >> k) & 0xf];
         e[w++] = ':';
-        w += (size_t)clm_i64_format(d->v[i].ts_ms, e + w);
+        w += (size_t)clm_i64_format(v[i].ts_ms, e + w);
         if (w >= size - off)
             return -ENOSPC;
         memcpy(buf + off, e, w);

@@ -164,8 +164,8 @@ static void assert_same_state(const clm_customer *a, const clm_customer *b)
         assert_int_equal(a->entered[i], b->entered[i]);
     assert_int_equal(a->dedup.n, b->dedup.n);
     for (uint16_t i = 0; i < a->dedup.n; i++) {
-        assert_true(a->dedup.v[i].hash == b->dedup.v[i].hash);
-        assert_int_equal(a->dedup.v[i].ts_ms, b->dedup.v[i].ts_ms);
+        assert_true(clm_dedup_entries(&a->dedup)[i].hash == clm_dedup_entries(&b->dedup)[i].hash);
+        assert_int_equal(clm_dedup_entries(&a->dedup)[i].ts_ms, clm_dedup_entries(&b->dedup)[i].ts_ms);
     }
     /* the rest of the persisted state */
     assert_int_equal(a->stage, b->stage);

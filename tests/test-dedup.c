@@ -29,7 +29,7 @@ static void check_format(const clm_dedup *d, const char *want)
     buf[0] = '\0';
     for (uint16_t i = 0; i < d->n; i++) {
         int n = snprintf(buf + off, sizeof(buf) - off, "%s%016" PRIx64 ":%" PRId64, i ? "," : "",
-                         d->v[i].hash, d->v[i].ts_ms);
+                         clm_dedup_entries(d)[i].hash, clm_dedup_entries(d)[i].ts_ms);
         assert_true(n > 0 && (size_t)n < sizeof(buf) - off);
         off += (size_t)n;
     }
@@ -61,7 +61,7 @@ static void test_contains_add(void **state)
     assert_false(clm_dedup_contains(&d, 3));
     clm_dedup_release(&d);
     assert_int_equal(d.n, 0);
-    assert_null(d.v);
+    assert_false(clm_dedup_on_heap(&d)); /* nothing allocated */
     assert_false(clm_dedup_contains(&d, 1));
     clm_dedup_release(NULL);
 }
@@ -92,7 +92,7 @@ static void test_horizon_prune(void **state)
     /* latest 5000 -> cutoff 4000 drops everything, the new 3000 included. */
     assert_int_equal(clm_dedup_add(&d, 0xf, 3000, 5000, 1000, 10), 0);
     assert_int_equal(d.n, 0);
-    assert_null(d.v);
+    assert_false(clm_dedup_on_heap(&d)); /* nothing allocated */
     clm_dedup_release(&d);
 }
 
@@ -134,8 +134,8 @@ static void test_out_of_order(void **state)
     assert_int_equal(clm_dedup_add(&d, 0xd, 100, 300, HORIZON_NONE, 10), 0);
     check_format(&d, "000000000000000b:100,000000000000000d:100,"
                      "000000000000000c:200,000000000000000a:300");
-    assert_int_equal(d.v[0].ts_ms, 100);
-    assert_int_equal(d.v[3].ts_ms, 300);
+    assert_int_equal(clm_dedup_entries(&d)[0].ts_ms, 100);
+    assert_int_equal(clm_dedup_entries(&d)[3].ts_ms, 300);
     clm_dedup_release(&d);
 }
 

@@ -268,8 +268,8 @@ static void assert_same_state(const clm_customer *a, const clm_customer *b,
         assert_int_equal(a->entered[i], b->entered[i]);
     assert_int_equal(a->dedup.n, b->dedup.n);
     for (uint16_t i = 0; i < a->dedup.n; i++) {
-        assert_true(a->dedup.v[i].hash == b->dedup.v[i].hash);
-        assert_int_equal(a->dedup.v[i].ts_ms, b->dedup.v[i].ts_ms);
+        assert_true(clm_dedup_entries(&a->dedup)[i].hash == clm_dedup_entries(&b->dedup)[i].hash);
+        assert_int_equal(clm_dedup_entries(&a->dedup)[i].ts_ms, clm_dedup_entries(&b->dedup)[i].ts_ms);
     }
     emit_all(a, stages, &la);
     emit_all(b, stages, &lb);
@@ -1068,12 +1068,12 @@ static void test_dedup_parse_roundtrip(void **state)
 
     assert_int_equal(clm_v1_dedup_parse(&d, text, strlen(text)), 0);
     assert_int_equal(d.n, 3);
-    assert_true(d.v[0].hash == 1);
-    assert_int_equal(d.v[0].ts_ms, -5);
-    assert_true(d.v[1].hash == HASH_E1);
-    assert_int_equal(d.v[1].ts_ms, 1700000000000);
-    assert_true(d.v[2].hash == UINT64_MAX);
-    assert_int_equal(d.v[2].ts_ms, INT64_C(9000000000000000000));
+    assert_true(clm_dedup_entries(&d)[0].hash == 1);
+    assert_int_equal(clm_dedup_entries(&d)[0].ts_ms, -5);
+    assert_true(clm_dedup_entries(&d)[1].hash == HASH_E1);
+    assert_int_equal(clm_dedup_entries(&d)[1].ts_ms, 1700000000000);
+    assert_true(clm_dedup_entries(&d)[2].hash == UINT64_MAX);
+    assert_int_equal(clm_dedup_entries(&d)[2].ts_ms, INT64_C(9000000000000000000));
     assert_true(clm_dedup_contains(&d, HASH_E1));
     check_format(&d, text);
     clm_dedup_release(&d);
@@ -1095,7 +1095,7 @@ static void check_parse_bad(const char *s)
 
     assert_int_equal(clm_v1_dedup_parse(&d, s, strlen(s)), -EINVAL);
     assert_int_equal(d.n, 0);
-    assert_null(d.v);
+    assert_false(clm_dedup_on_heap(&d)); /* nothing allocated */
     clm_dedup_release(&d);
 }
 
