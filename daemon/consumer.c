@@ -152,12 +152,13 @@ static void load_partition(clm_consumer *c, const char *topic, int32_t partition
         if (r == -EPROTO)
             clm_fatal("consumer: stored progress of %s [%d] is malformed: %s", topic,
                       (int)partition, err);
-        clm_redis_drop(c->redis);
+        if (r != -EAGAIN)
+            clm_redis_drop(c->redis);
         if (!down)
-            log_warn("consumer: Redis unavailable (%s) while taking %s [%d]; retrying", err,
-                     topic, (int)partition);
+            log_warn("consumer: Redis %s (%s) while taking %s [%d]; retrying",
+                     r == -EAGAIN ? "refuses writes" : "unavailable", err, topic, (int)partition);
         down = true;
-        sleep_ms(100);
+        sleep_ms(r == -EAGAIN ? 1000 : 100);
     }
 }
 

@@ -184,8 +184,9 @@ static void render_metrics(const clm_http *h, text *t)
     put(t, "clmd_resident_memory_bytes %lld\n", rss_bytes());
 }
 
-/* Health: consuming (partitions assigned) and flushing (no batch waiting
- * too long). Writes the reason when unhealthy. */
+/* Health: consuming (partitions assigned) and flushing (the writer not
+ * holding flushes for Redis, no batch waiting too long). Writes the reason
+ * when unhealthy. */
 static bool healthy(const clm_http *h, text *t)
 {
     clm_writer_stats ws;
@@ -195,6 +196,11 @@ static bool healthy(const clm_http *h, text *t)
         bound = 10000;
     if (clm_consumer_assigned(h->src.consumer) <= 0) {
         put(t, "not consuming: no partition assigned\n");
+        return false;
+    }
+    char why[300];
+    if (clm_writer_held(h->src.writer, why, sizeof(why))) {
+        put(t, "not flushing: %s\n", why);
         return false;
     }
     if (ws.waiting_ms > bound) {

@@ -6,8 +6,10 @@
  * delivered, flushes and a flush-latency histogram, Redis errors and
  * connections, consumer lag per partition, partitions assigned, cached
  * customers, resident memory. /healthz answers 200 "ok" while partitions are
- * assigned and no flush has waited longer than max(10 s, 10 flush intervals),
- * else 503 with the reason. Reads only thread-safe snapshots.
+ * assigned, the writer is not holding flushes (Redis unreachable or refusing
+ * writes: clm_writer_held) and no flush has waited longer than max(10 s, 10
+ * flush intervals), else 503 with the reason. Reads only thread-safe
+ * snapshots.
  *
  * Up to 256 connections; one idle for 3 s is closed, so idle or slow clients
  * cannot keep the probes out. With a bearer token, /metrics answers 401

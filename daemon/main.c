@@ -129,15 +129,31 @@ static void reloader_free(reloader *r)
     free(r->applies);
 }
 
-/* Brings the store to this release's layout before anything is consumed
- * (store/upgrade.h), waiting for Redis as long as it takes. Returns 0, or -1
- * when the store cannot be used (logged). */
+/* Checks what clmd needs of the Redis server: keys never evicted. Returns
+ * 0, -EIO, or -EINVAL (logged). A server that does not tell its policy is
+ * warned about once (*warned), not refused. */
+static int check_server(redisContext *c, bool *warned)
+{
+    char err[512];
+    int e = clm_redis_check_noeviction(c, err, sizeof(err));
+    if (e == -EINVAL)
+        log_err("store: %s", err);
+    if (e == -ENOTSUP && !*warned)
+        log_warn("store: cannot check Redis' maxmemory-policy (%s); it must be noeviction", err);
+    *warned |= e == -ENOTSUP;
+    return e == -ENOTSUP ? 0 : e;
+}
+
+/* Checks the Redis server (check_server) and brings the store to this
+ * release's layout before anything is consumed (store/upgrade.h), waiting
+ * for Redis as long as it takes. Returns 0, or -1 when the store cannot be
+ * used (logged). */
 static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
                          const clm_apply_opts *apply, clm_upgrade_report *up)
 {
     char err[512];
     clm_redis *r = clm_redis_new(ropts);
-    bool down = false;
+    bool down = false, warned = false;
     int rc = -1;
     if (!r) {
         log_err("out of memory");
@@ -145,7 +161,13 @@ static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
     }
     while (!stop_requested) {
         redisContext *c = clm_redis_get(r, err, sizeof(err));
-        int e = c ? clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err)) : -EIO;
+        int e = c ? check_server(c, &warned) : -EIO;
+        if (e == -EINVAL)
+            break;
+        if (e == 0)
+            e = clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err));
+        else if (c)
+            snprintf(err, sizeof(err), "%s", c->errstr);
         if (e == 0) {
             if (up->from_version == 1)
                 log_notice("store: upgraded from the v1 layout: %zu customers converted%s",

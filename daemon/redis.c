@@ -163,3 +163,41 @@ out_free_ctx:
     backoff(r);
     return NULL;
 }
+
+bool clm_redis_write_refused(const char *err)
+{
+    return err && (strncmp(err, "OOM ", 4) == 0 || strncmp(err, "MISCONF ", 8) == 0);
+}
+
+int clm_redis_check_noeviction(redisContext *c, char *errbuf, size_t errsize)
+{
+    const char *argv[] = { "INFO", "memory" };
+    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    if (!rep) {
+        snprintf(errbuf, errsize, "INFO memory: %s", c->errstr);
+        return -EIO;
+    }
+    int r = -ENOTSUP;
+    const char *f = NULL;
+    if (rep->type == REDIS_REPLY_STRING)
+        f = strstr(rep->str, "\nmaxmemory_policy:");
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errbuf, errsize, "INFO memory: %s", rep->str);
+    } else if (!f) {
+        snprintf(errbuf, errsize, "INFO memory has no maxmemory_policy");
+    } else {
+        f += strlen("\nmaxmemory_policy:");
+        int len = (int)strcspn(f, "\r\n");
+        if (len == 10 && strncmp(f, "noeviction", 10) == 0) {
+            r = 0;
+        } else {
+            snprintf(errbuf, errsize, "Redis evicts keys under memory pressure (maxmemory-policy %.*s): "
+                     "an evicted offset would replay its partition and an evicted customer would "
+                     "come back reset; set maxmemory-policy noeviction (clmd then holds its writes "
+                     "while Redis is full, and resumes once there is room)", len > 64 ? 64 : len, f);
+            r = -EINVAL;
+        }
+    }
+    freeReplyObject(rep);
+    return r;
+}

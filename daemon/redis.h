@@ -41,6 +41,23 @@ void clm_redis_drop(clm_redis *r);
 /* True while a context is open. */
 bool clm_redis_connected(const clm_redis *r);
 
+/* True when an error reply (its text) means Redis refuses writes for now
+ * and will take them again once an operator acts, with clmd changing
+ * nothing: "OOM" (used memory above maxmemory under the noeviction policy)
+ * or "MISCONF" (its last RDB save or an AOF write failed). Redis refuses
+ * such commands when they are queued, so a transaction that got one runs
+ * nothing (EXEC answers EXECABORT): retrying it later loses nothing. */
+bool clm_redis_write_refused(const char *err);
+
+/* Checks that the server never evicts keys: its maxmemory-policy (read with
+ * INFO memory, which managed services allow more often than CONFIG GET)
+ * must be noeviction, whatever maxmemory is (it can be set at any time).
+ * An evicted progress key makes its partition replay from the start, an
+ * evicted checkpoint brings a customer back reset. Returns 0; -EINVAL when
+ * the policy evicts (errbuf names it and the fix); -ENOTSUP when the server
+ * does not tell (errbuf says why); -EIO when the connection failed. */
+int clm_redis_check_noeviction(redisContext *c, char *errbuf, size_t errsize);
+
 /* Successful connections made by every clm_redis of the process (the first
  * connection of each counts too). Any thread. */
 unsigned long long clm_redis_connects_total(void);

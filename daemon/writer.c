@@ -21,13 +21,19 @@ typedef struct span {
     int64_t from, to, max_ts;
 } span;
 
+/* Why the writer is not committing: Redis unreachable, or refusing writes
+ * (OOM, MISCONF). */
+typedef enum hold_kind { HOLD_NONE, HOLD_DOWN, HOLD_REFUSED } hold_kind;
+
 struct clm_writer {
     clm_writer_conf c;
     clm_redis *redis;
     pthread_t thread;
     bool started;
     atomic_bool stopping;
-    bool redis_down;
+    hold_kind hold;              /* why flushes are held (writer thread) */
+    pthread_mutex_t why_lock;    /* guards why: /healthz reads it */
+    char why[256];               /* "" while flushing */
     clm_batch **group;
     size_t ngroup, cap_group;
     span *spans;
@@ -52,6 +58,7 @@ clm_writer *clm_writer_new(const clm_writer_conf *conf, char *errbuf, size_t err
         return NULL;
     }
     w->c = *conf;
+    pthread_mutex_init(&w->why_lock, NULL);
     return w;
 }
 
@@ -245,8 +252,10 @@ static int check(clm_writer *w, redisContext *rc)
     return done && !pending ? V_DONE : V_APPLY;
 }
 
-/* MULTI ... EXEC. Returns 1 committed, 0 aborted by WATCH (check again), -EIO. */
-static int apply(clm_writer *w, redisContext *rc)
+/* MULTI ... EXEC. Returns 1 committed, 0 aborted by WATCH (check again),
+ * -EAGAIN when Redis refused the writes for now (clm_redis_write_refused:
+ * nothing was applied; why says what Redis answered), -EIO. */
+static int apply(clm_writer *w, redisContext *rc, char *why, size_t whysize)
 {
     const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
     size_t sent = 0;
@@ -270,13 +279,24 @@ static int apply(clm_writer *w, redisContext *rc)
         return -EIO;
     sent++;
     int result = -EIO;
+    bool refused = false;
     for (size_t i = 0; i < sent; i++) {
         redisReply *rep;
         if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
             return -EIO;
         if (i + 1 < sent) {
-            if (rep->type == REDIS_REPLY_ERROR)
+            if (rep->type == REDIS_REPLY_ERROR && !clm_redis_write_refused(rep->str))
                 clm_fatal("writer: Redis refused a flush command: %s", rep->str);
+            if (rep->type == REDIS_REPLY_ERROR && !refused)
+                snprintf(why, whysize, "%s", rep->str);
+            refused |= rep->type == REDIS_REPLY_ERROR;
+        } else if (refused || (rep->type == REDIS_REPLY_ERROR && clm_redis_write_refused(rep->str))) {
+            /* EXECABORT after a refused command, or EXEC itself refused */
+            if (rep->type != REDIS_REPLY_ERROR)
+                clm_fatal("writer: Redis ran a transaction after refusing one of its commands");
+            if (!refused)
+                snprintf(why, whysize, "%s", rep->str);
+            result = -EAGAIN;
         } else if (rep->type == REDIS_REPLY_NIL) {
             result = 0;
         } else if (rep->type == REDIS_REPLY_ARRAY) {
@@ -293,29 +313,53 @@ static int apply(clm_writer *w, redisContext *rc)
     return result;
 }
 
-static void note_redis_down(clm_writer *w, const char *why)
+/* Enters (or stays in) a hold; logs once per kind of hold. */
+static void note_hold(clm_writer *w, hold_kind kind, const char *why)
 {
     atomic_fetch_add(&w->redis_errors, 1);
-    if (!w->redis_down)
+    if (w->hold != kind && kind == HOLD_DOWN)
         log_warn("writer: Redis unavailable (%s); holding flushes until it is back", why);
-    w->redis_down = true;
+    else if (w->hold != kind)
+        log_warn("writer: Redis refuses writes (%s); holding flushes and retrying until it takes "
+                 "them (OOM: raise maxmemory or free memory; MISCONF: fix the disk or the failed "
+                 "save); nothing is lost meanwhile", why);
+    w->hold = kind;
+    pthread_mutex_lock(&w->why_lock);
+    snprintf(w->why, sizeof(w->why), "%s: %s",
+             kind == HOLD_DOWN ? "Redis unavailable" : "Redis refuses writes", why);
+    pthread_mutex_unlock(&w->why_lock);
+}
+
+static void end_hold(clm_writer *w)
+{
+    if (w->hold == HOLD_DOWN)
+        log_notice("writer: Redis reachable again; flushing resumed");
+    else if (w->hold == HOLD_REFUSED)
+        log_notice("writer: Redis takes writes again; flushing resumed");
+    if (w->hold == HOLD_NONE)
+        return;
+    w->hold = HOLD_NONE;
+    pthread_mutex_lock(&w->why_lock);
+    w->why[0] = '\0';
+    pthread_mutex_unlock(&w->why_lock);
 }
 
 /* Makes the current group durable, however long Redis takes to come back. */
 static void commit_group(clm_writer *w)
 {
     char err[256];
+    long refused_ms = 100; /* pause after a refusal, doubling to 5 s */
     build_spans(w);
     for (;;) {
         redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
         if (!rc) {
-            note_redis_down(w, err);
+            note_hold(w, HOLD_DOWN, err);
             sleep_ms(50);
             continue;
         }
         int r = check(w, rc);
         if (r == V_APPLY)
-            r = apply(w, rc);
+            r = apply(w, rc, err, sizeof(err));
         else if (r == V_DONE) {
             const char *unwatch[] = { "UNWATCH" };
             redisReply *rep = redisCommandArgv(rc, 1, unwatch, NULL);
@@ -324,16 +368,18 @@ static void commit_group(clm_writer *w)
         }
         if (r == 1)
             break;
-        if (r < 0) {
-            note_redis_down(w, rc->errstr[0] ? rc->errstr : "I/O error");
+        if (r == -EAGAIN) {
+            note_hold(w, HOLD_REFUSED, err); /* the connection is fine: keep it */
+            sleep_ms(refused_ms);
+            refused_ms = refused_ms * 2 > 5000 ? 5000 : refused_ms * 2;
+        } else if (r < 0) {
+            note_hold(w, HOLD_DOWN, rc->errstr[0] ? rc->errstr : "I/O error");
             clm_redis_drop(w->redis);
             sleep_ms(50);
         }
         /* r == 0: a watched key changed between check and EXEC: check again */
     }
-    if (w->redis_down)
-        log_notice("writer: Redis reachable again; flushing resumed");
-    w->redis_down = false;
+    end_hold(w);
 }
 
 static void commit_kafka(clm_writer *w)
@@ -452,7 +498,18 @@ void clm_writer_free(clm_writer *w)
     free(w->group);
     free(w->spans);
     clm_redis_free(w->redis);
+    pthread_mutex_destroy(&w->why_lock);
     free(w);
+}
+
+bool clm_writer_held(clm_writer *w, char *why, size_t size)
+{
+    pthread_mutex_lock(&w->why_lock);
+    bool held = w->why[0] != '\0';
+    if (held)
+        snprintf(why, size, "%s", w->why);
+    pthread_mutex_unlock(&w->why_lock);
+    return held;
 }
 
 void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out)

@@ -24,14 +24,18 @@
  * Alerts the batches carried (already in the stream and the outbox) are
  * then handed to the alert publisher.
  *
- * While Redis is unreachable the writer retries with backoff (logging once
- * per change of state); workers then block on their full batch rings and
- * consumption stops, bounding memory.
+ * While Redis is unreachable, or refuses writes for now (OOM under
+ * maxmemory with noeviction, MISCONF after a failed save: Redis refuses
+ * them when queued, so the transaction ran nothing), the writer holds the
+ * group and retries it with backoff, logging once per change of state;
+ * workers then block on their full batch rings and consumption stops,
+ * bounding memory. The group commits unchanged once Redis takes it.
  */
 #ifndef CLM_DAEMON_WRITER_H
 #define CLM_DAEMON_WRITER_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,5 +92,10 @@ void clm_writer_stop(clm_writer *w);
 void clm_writer_free(clm_writer *w);
 
 void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out);
+
+/* True while the writer holds flushes because Redis is unreachable or
+ * refuses writes; then why receives the reason ("Redis refuses writes: OOM
+ * command not allowed ..."). Any thread. */
+bool clm_writer_held(clm_writer *w, char *why, size_t size);
 
 #endif

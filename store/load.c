@@ -133,6 +133,10 @@ int clm_store_register_partition(redisContext *c, const char *prefix, const char
         return -EIO;
     }
     int r = rep->type == REDIS_REPLY_INTEGER ? 0 : -EPROTO;
+    /* the refusals of daemon/redis.h clm_redis_write_refused */
+    if (rep->type == REDIS_REPLY_ERROR &&
+        (strncmp(rep->str, "OOM ", 4) == 0 || strncmp(rep->str, "MISCONF ", 8) == 0))
+        r = -EAGAIN;
     if (r < 0)
         snprintf(errbuf, errsize, "SADD %s: %s", key,
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");

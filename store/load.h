@@ -31,7 +31,9 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
 
 /* Records that `group` owns partition number `partition` (SADD to
  * <prefix>partitions:<group>), so the jobs know which progress keys to
- * read. Returns 0, -EIO or -EPROTO (errbuf says why). */
+ * read. Returns 0, -EIO, -EAGAIN (Redis refuses writes for now: out of
+ * memory, or a failed save; call again later) or -EPROTO (errbuf says
+ * why). */
 int clm_store_register_partition(redisContext *c, const char *prefix, const char *group,
                                  int32_t partition, char *errbuf, size_t errsize);
 
