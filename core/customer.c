@@ -5,6 +5,7 @@
 #include "core/timeutil.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
 {
     if (len == 0 || len > CLM_ID_MAX)
         return NULL;
-    clm_customer *c = calloc(1, sizeof(*c) + len + 1);
+    size_t size = offsetof(clm_customer, id) + len + 1;
+    clm_customer *c = calloc(1, size < sizeof(*c) ? sizeof(*c) : size);
     if (!c)
         return NULL;
     memcpy(c->id, id, len);

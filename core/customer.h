@@ -89,10 +89,11 @@ typedef struct clm_customer {
     int32_t risk_next;      /* next day the risk changes without events, -1: none */
     clm_risk_state risk;    /* what the churn-risk signals are computed from */
     clm_rfm rfm;            /* repeat-purchase statistics (BG/NBD, Gamma-Gamma) */
-    uint16_t risk_e4;       /* churn risk x 10000 as last evaluated */
-    uint8_t src_topic;      /* topic index of the latest applied event */
     clm_dedup dedup;        /* recent event ids */
     int32_t entered[CLM_CUST_RANKS]; /* bucket of first entry per ordinary rank, -1: never */
+    /* the narrow fields last, together, so no padding sits between them */
+    uint16_t risk_e4;       /* churn risk x 10000 as last evaluated */
+    uint8_t src_topic;      /* topic index of the latest applied event */
     uint16_t part;          /* owning partition number */
     uint8_t stage;          /* stage index, CLM_STAGE_NONE */
     uint8_t peak;           /* highest ordinary stage reached (index), CLM_STAGE_NONE */
@@ -126,8 +127,9 @@ typedef enum clm_apply_result {
     CLM_DUPLICATE = 1, /* event id already applied: state unchanged */
 } clm_apply_result;
 
-/* Allocates an empty customer for an id of 1..CLM_ID_MAX bytes. Returns NULL
- * on ENOMEM. */
+/* Allocates an empty customer for an id of 1..CLM_ID_MAX bytes (the
+ * allocation ends with the id's NUL: sizeof(clm_customer) counts tail
+ * padding the id may use). Returns NULL on ENOMEM. */
 clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part);
 
 /* Frees a customer; accepts NULL. */
