@@ -2,16 +2,38 @@
 #include "core/custtab.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-typedef struct slot {
-    uint64_t hash;
-    clm_customer *c; /* NULL: empty */
-} slot;
+/* A slot is 8 bytes: the customer's address with TAG_BITS bits of its id's
+ * hash in the low bits, which malloc's alignment leaves zero, so a probe
+ * passes over most other customers without reading them. 0: empty. The
+ * full hash, needed to grow and to close gaps, is computed again. */
+typedef uintptr_t slot;
+
+#define TAG_BITS 3
+#define TAG_MASK (((uintptr_t)1 << TAG_BITS) - 1)
+_Static_assert(_Alignof(max_align_t) >= ((size_t)1 << TAG_BITS),
+               "malloc's alignment leaves the tag bits of a customer's address zero");
+
+static slot make_slot(clm_customer *c, uint64_t h)
+{
+    return (uintptr_t)c | (uintptr_t)(h >> (64 - TAG_BITS));
+}
+
+static clm_customer *slot_customer(slot s)
+{
+    return (clm_customer *)(s & ~TAG_MASK);
+}
+
+static bool slot_tag_is(slot s, uint64_t h)
+{
+    return (s & TAG_MASK) == (uintptr_t)(h >> (64 - TAG_BITS));
+}
 
 struct clm_custtab {
     slot *slots;
@@ -54,7 +76,7 @@ void clm_custtab_free(clm_custtab *t)
     if (!t)
         return;
     for (size_t i = 0; i <= t->mask; i++)
-        clm_customer_free(t->slots[i].c);
+        clm_customer_free(slot_customer(t->slots[i]));
     free(t->slots);
     free(t);
 }
@@ -64,16 +86,23 @@ static uint64_t hash_id(const char *id, size_t len)
     return XXH3_64bits(id, len);
 }
 
+static uint64_t slot_hash(slot s)
+{
+    const clm_customer *c = slot_customer(s);
+    return hash_id(c->id, c->id_len);
+}
+
 static size_t find(const clm_custtab *t, uint64_t h, const char *id, size_t len, bool *found)
 {
     size_t i = (size_t)h & t->mask;
     for (;;) {
-        const slot *s = &t->slots[i];
-        if (!s->c) {
+        slot s = t->slots[i];
+        if (!s) {
             *found = false;
             return i;
         }
-        if (s->hash == h && s->c->id_len == len && memcmp(s->c->id, id, len) == 0) {
+        const clm_customer *c = slot_customer(s);
+        if (slot_tag_is(s, h) && c->id_len == len && memcmp(c->id, id, len) == 0) {
             *found = true;
             return i;
         }
@@ -87,8 +116,9 @@ clm_customer *clm_custtab_get(clm_custtab *t, const char *id, size_t len)
     size_t i = find(t, hash_id(id, len), id, len, &found);
     if (!found)
         return NULL;
-    t->slots[i].c->flags |= CLM_CUST_REF;
-    return t->slots[i].c;
+    clm_customer *c = slot_customer(t->slots[i]);
+    c->flags |= CLM_CUST_REF;
+    return c;
 }
 
 static int grow(clm_custtab *t)
@@ -98,10 +128,10 @@ static int grow(clm_custtab *t)
     if (!ns)
         return -ENOMEM;
     for (size_t i = 0; i <= t->mask; i++) {
-        if (!t->slots[i].c)
+        if (!t->slots[i])
             continue;
-        size_t j = (size_t)t->slots[i].hash & (n - 1);
-        while (ns[j].c)
+        size_t j = (size_t)slot_hash(t->slots[i]) & (n - 1);
+        while (ns[j])
             j = (j + 1) & (n - 1);
         ns[j] = t->slots[i];
     }
@@ -126,8 +156,7 @@ int clm_custtab_put(clm_custtab *t, clm_customer *c)
     size_t i = find(t, h, c->id, c->id_len, &found);
     if (found)
         return -EEXIST;
-    t->slots[i].hash = h;
-    t->slots[i].c = c;
+    t->slots[i] = make_slot(c, h);
     t->count++;
     return 0;
 }
@@ -147,22 +176,22 @@ size_t clm_custtab_max(const clm_custtab *t)
  * different customer that must be examined again. */
 static void remove_at(clm_custtab *t, size_t i)
 {
-    clm_customer_free(t->slots[i].c);
-    t->slots[i].c = NULL;
+    clm_customer_free(slot_customer(t->slots[i]));
+    t->slots[i] = 0;
     t->count--;
     size_t hole = i, j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        if (!t->slots[j].c)
+        if (!t->slots[j])
             break;
-        size_t home = (size_t)t->slots[j].hash & t->mask;
+        size_t home = (size_t)slot_hash(t->slots[j]) & t->mask;
         /* may slot j's entry move back to the hole? Only if its home is not
          * cyclically inside (hole, j]. */
         bool in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (in_range)
             continue;
         t->slots[hole] = t->slots[j];
-        t->slots[j].c = NULL;
+        t->slots[j] = 0;
         hole = j;
     }
 }
@@ -173,11 +202,11 @@ size_t clm_custtab_evict(clm_custtab *t, size_t want, clm_custtab_pred can_evict
      * eviction does not move the hand, so only moves count against the limit. */
     size_t done = 0, moves = 0, limit = 2 * (t->mask + 1) + 1;
     while (done < want && t->count > 0 && moves < limit) {
-        slot *s = &t->slots[t->hand];
-        if (s->c) {
-            if (s->c->flags & CLM_CUST_REF) {
-                s->c->flags &= (uint8_t)~CLM_CUST_REF;
-            } else if (can_evict(s->c, ctx)) {
+        clm_customer *c = slot_customer(t->slots[t->hand]);
+        if (c) {
+            if (c->flags & CLM_CUST_REF) {
+                c->flags &= (uint8_t)~CLM_CUST_REF;
+            } else if (can_evict(c, ctx)) {
                 remove_at(t, t->hand);
                 done++;
                 continue; /* slot may now hold a shifted entry */
@@ -194,13 +223,13 @@ size_t clm_custtab_remove_if(clm_custtab *t, clm_custtab_pred pred, void *ctx)
     size_t removed = 0;
     /* Start after an empty slot so no entry wraps past the scan start. */
     size_t start = 0;
-    while (start <= t->mask && t->slots[start].c)
+    while (start <= t->mask && t->slots[start])
         start++;
     if (start > t->mask)
         start = 0;
     for (size_t k = 0; k <= t->mask; k++) {
         size_t i = (start + k) & t->mask;
-        while (t->slots[i].c && pred(t->slots[i].c, ctx)) {
+        while (t->slots[i] && pred(slot_customer(t->slots[i]), ctx)) {
             remove_at(t, i);
             removed++;
         }
@@ -211,6 +240,6 @@ size_t clm_custtab_remove_if(clm_custtab *t, clm_custtab_pred pred, void *ctx)
 void clm_custtab_foreach(clm_custtab *t, void (*fn)(clm_customer *c, void *ctx), void *ctx)
 {
     for (size_t i = 0; i <= t->mask; i++)
-        if (t->slots[i].c)
-            fn(t->slots[i].c, ctx);
+        if (t->slots[i])
+            fn(slot_customer(t->slots[i]), ctx);
 }
