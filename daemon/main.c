@@ -23,9 +23,11 @@
 #include "daemon/alert_pub.h"
 #include "daemon/kpi_job.h"
 #include "daemon/model_job.h"
+#include "daemon/owner.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "daemon/writer.h"
+#include "store/keys.h"
 #include "store/upgrade.h"
 
 static atomic_bool stop_requested;
@@ -144,12 +146,34 @@ static int check_server(redisContext *c, bool *warned)
     return e == -ENOTSUP ? 0 : e;
 }
 
-/* Checks the Redis server (check_server) and brings the store to this
- * release's layout before anything is consumed (store/upgrade.h), waiting
- * for Redis as long as it takes. Returns 0, or -1 when the store cannot be
- * used (logged). */
+/* Makes sure cfg's group owns the prefix (daemon/owner.h), taking it over
+ * when asked. Returns 0, -EIO, -EAGAIN (errbuf), or -1 (logged). */
+static int claim_prefix(redisContext *c, const clm_config *cfg, bool take_over, char *err,
+                        size_t errsize)
+{
+    char from[CLM_KEY_MAX];
+    int e = clm_owner_claim(c, cfg->redis_prefix, cfg->kafka_group_id, take_over, from,
+                            sizeof(from), err, errsize);
+    if (e == 1)
+        log_notice("store: consumer group %s took redis.prefix %s over from group %s: it "
+                   "continues from that group's offsets and state", cfg->kafka_group_id,
+                   cfg->redis_prefix, from);
+    else if (e == 0 && take_over)
+        log_notice("store: --take-over: redis.prefix %s already belongs to consumer group %s",
+                   cfg->redis_prefix, cfg->kafka_group_id);
+    if (e >= 0 || e == -EIO || e == -EAGAIN)
+        return e < 0 ? e : 0;
+    log_err("store: %s", err);
+    return -1;
+}
+
+/* Checks the Redis server (check_server), brings the store to this
+ * release's layout (store/upgrade.h) and makes sure the configured group
+ * owns the prefix (claim_prefix) before anything is consumed, waiting for
+ * Redis as long as it takes. Returns 0, or -1 when the store cannot be used
+ * (logged). */
 static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
-                         const clm_apply_opts *apply, clm_upgrade_report *up)
+                         const clm_apply_opts *apply, bool take_over, clm_upgrade_report *up)
 {
     char err[512];
     clm_redis *r = clm_redis_new(ropts);
@@ -168,6 +192,16 @@ static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
             e = clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err));
         else if (c)
             snprintf(err, sizeof(err), "%s", c->errstr);
+        if (e == 0 && (e = claim_prefix(c, cfg, take_over, err, sizeof(err))) == -1)
+            break;
+        if (e == -EAGAIN) {
+            if (!down)
+                log_warn("store: Redis refuses writes (%s); waiting to record the prefix's "
+                         "consumer group", err);
+            down = true;
+            sleep(1);
+            continue;
+        }
         if (e == 0) {
             if (up->from_version == 1)
                 log_notice("store: upgraded from the v1 layout: %zu customers converted%s",
@@ -236,6 +270,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: clmd -c FILE          run with the config FILE\n"
+            "       clmd -c FILE --take-over  run, taking redis.prefix over from the consumer\n"
+            "                             group that owns it (continuing from its offsets)\n"
             "       clmd --check-config FILE  validate FILE and exit (0: valid)\n"
             "       clmd --help-config    list every config key with its default\n"
             "       clmd --help-config-markdown   the same as a Markdown table\n"
@@ -274,7 +310,7 @@ out_destroy:
     return NULL;
 }
 
-static int run(const clm_config *cfg)
+static int run(const clm_config *cfg, bool take_over)
 {
     char err[512];
     int rc = EXIT_FAILURE;
@@ -370,7 +406,7 @@ static int run(const clm_config *cfg)
         .alerts = &cfg->alerts,
     };
     clm_upgrade_report up;
-    if (prepare_store(cfg, &ropts, &workers_apply, &up) < 0)
+    if (prepare_store(cfg, &ropts, &workers_apply, take_over, &up) < 0)
         goto out_free;
     for (size_t i = 0; i < nworkers; i++) {
         clm_worker_conf wc = {
@@ -521,10 +557,11 @@ int main(int argc, char **argv)
         { "help-config-markdown", no_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "take-over", no_argument, NULL, 'T' },
         { 0, 0, 0, 0 },
     };
     const char *path = NULL;
-    bool check_only = false;
+    bool check_only = false, take_over = false;
     int o;
     /* First thing: a SIGTERM during start-up must stop cleanly, not kill. */
     struct sigaction sa = { .sa_handler = on_signal };
@@ -543,6 +580,9 @@ int main(int argc, char **argv)
         case 'k':
             path = optarg;
             check_only = true;
+            break;
+        case 'T':
+            take_over = true;
             break;
         case 'H':
         case 'M':
@@ -581,7 +621,7 @@ int main(int argc, char **argv)
     if (cfg->secrets_exposed)
         log_warn("%s is readable by every user of this host: chmod 600 it", cfg->secrets_exposed);
 
-    int rc = run(cfg);
+    int rc = run(cfg, take_over);
     clm_config_free(cfg);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/kpi.h"
 #include "core/timeutil.h"
@@ -61,6 +62,19 @@ static int pattern(char *buf, size_t size, const char *prefix, const char *rest)
     }
     int r = put(buf + n, size - n, "%s", rest);
     return r < 0 ? r : (int)n + r;
+}
+
+int clm_key_partitions_pattern(char *buf, size_t size, const char *prefix)
+{
+    return pattern(buf, size, prefix, "partitions:*");
+}
+
+const char *clm_key_partitions_group(const char *key, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(key, prefix, n) != 0 || strncmp(key + n, "partitions:", 11) != 0)
+        return NULL;
+    return key + n + 11;
 }
 
 int clm_key_ckpt_pattern(char *buf, size_t size, const char *prefix)

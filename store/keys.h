@@ -27,6 +27,8 @@
  *   <prefix>kpi:<N>d                                           KPI job
  *   <prefix>model                                              model job
  *   <prefix>schema            HASH  version, stages             start-up
+ *   <prefix>owner             STRING the consumer group whose state the
+ *                                   prefix holds (daemon/owner.h)  start-up
  *   <prefix>upgrade:v1        HASH  customer id -> record of a
  *                                   customer converted from the v1
  *                                   layout and not yet taken over by its
@@ -61,6 +63,7 @@
 #define CLM_KEY_MODEL "model"
 #define CLM_KEY_SCHEMA "schema"
 #define CLM_KEY_UPGRADE_POOL "upgrade:v1"
+#define CLM_KEY_OWNER "owner"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
@@ -83,6 +86,12 @@ int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *gr
 
 /* <prefix>partitions:<group> */
 int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group);
+
+/* The SCAN pattern of every group's partition set: <prefix>partitions:*
+ * (escaped); clm_key_partitions_group gives the group of a matching key
+ * (NULL when `key` is not <prefix>partitions:<group>). */
+int clm_key_partitions_pattern(char *buf, size_t size, const char *prefix);
+const char *clm_key_partitions_group(const char *key, const char *prefix);
 
 /* The SCAN pattern of every checkpoint hash: <prefix>ckpt:* (with glob
  * characters of the prefix escaped). */

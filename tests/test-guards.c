@@ -11,6 +11,12 @@
  *                   run does
  *   evicting_policy maxmemory-policy allkeys-lru: clmd refuses to start,
  *                   saying why, and writes nothing
+ *   second_group    group clmd-a consumed half the stream; clmd of group
+ *                   clmd-b on the same prefix refuses to start and changes
+ *                   nothing; with --take-over it continues from clmd-a's
+ *                   offsets over the rest, and Redis ends as after the clean
+ *                   run of clmd-b over the whole stream (nothing counted
+ *                   twice); clmd-a is then refused
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -406,6 +412,95 @@ static void evicting_policy(void **state)
     run_free(&r);
 }
 
+/* ---- two groups on one prefix (issue 12 item 5) -------------------------- */
+
+/* Produces messages [from, to) of the fixture's stream to topic. */
+static void produce_range(const char *topic, int64_t from, int64_t to)
+{
+    clm_gen *g = NULL;
+    CHECK(clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)));
+    harness_kv *kv = calloc((size_t)(to - from), sizeof(*kv));
+    char **bufs = calloc((size_t)(to - from), sizeof(*bufs));
+    assert_true(kv && bufs);
+    clm_gen_msg m;
+    for (int64_t i = 0; i < to && clm_gen_next(g, &m) == 1; i++) {
+        if (i < from)
+            continue;
+        char *b = malloc(m.key_len + m.value_len + 1);
+        assert_non_null(b);
+        memcpy(b, m.key, m.key_len);
+        memcpy(b + m.key_len, m.value, m.value_len);
+        bufs[i - from] = b;
+        kv[i - from] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
+                                     .value_len = m.value_len };
+    }
+    clm_gen_free(g);
+    CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), topic, kv, (size_t)(to - from), true,
+                          60000, errbuf, sizeof(errbuf)));
+    for (int64_t i = 0; i < to - from; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(kv);
+}
+
+static void expect_refused(run *r, const char *text)
+{
+    CHECK(harness_proc_expect_exit(r->p, 30000, 1, errbuf, sizeof(errbuf)));
+    harness_proc_free(r->p);
+    r->p = NULL;
+    char *all = slurp(r->log);
+    if (!strstr(all, text))
+        fail_msg("no \"%s\" in the log of clmd:\n%s", text, all);
+    free(all);
+}
+
+static void second_group(void **state)
+{
+    (void)state;
+    const char *topic = TOPIC ".t";
+    int64_t half = F.total / 2;
+    CHECK(harness_kafka_create_topic(F.kafka, topic, 2, errbuf, sizeof(errbuf)));
+    produce_range(topic, 0, half);
+    run r;
+    run_init(&r, "group", topic, "clmd-a");
+    start(&r, NULL);
+    wait_consumed(&r, half, 60000);
+    stop(&r);
+
+    /* another group: refused, and Redis is left as it was */
+    char *before = NULL, *after = NULL;
+    CHECK(harness_redis_dump(r.rc, NULL, &before, errbuf, sizeof(errbuf)));
+    write_config(&r, harness_kafka_bootstraps(F.kafka), topic, GROUP);
+    start(&r, NULL);
+    expect_refused(&r, "<3>store: redis.prefix \"clm:\" holds the state of consumer group "
+                       "\"clmd-a\", and kafka.group_id is \"clmd-b\": a second group on one "
+                       "prefix would apply every event again. Use kafka.group_id \"clmd-a\" or "
+                       "another redis.prefix, or start once with --take-over");
+    CHECK(harness_redis_dump(r.rc, NULL, &after, errbuf, sizeof(errbuf)));
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* taken over: the rest of the stream, applied once */
+    produce_range(topic, half, F.total);
+    start(&r, "--take-over");
+    wait_log(&r, "<5>store: consumer group clmd-b took redis.prefix clm: over from group "
+                 "clmd-a: it continues from that group's offsets and state", 30000);
+    wait_consumed(&r, F.total, 60000);
+    stop(&r);
+    expect_clean(&r, topic, "second_group");
+    char *all = slurp(r.log);
+    assert_non_null(strstr(all, "resuming at offset"));
+    free(all);
+
+    /* and now the first group is the stranger */
+    write_config(&r, harness_kafka_bootstraps(F.kafka), topic, "clmd-a");
+    start(&r, NULL);
+    expect_refused(&r, "holds the state of consumer group \"clmd-b\", and kafka.group_id is "
+                       "\"clmd-a\"");
+    run_free(&r);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -461,6 +556,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_oom),
         cmocka_unit_test(evicting_policy),
+        cmocka_unit_test(second_group),
     };
     const char *filter = getenv("CLM_GUARDS_FILTER"); /* e.g. "redis_*" */
     if (filter && filter[0])
