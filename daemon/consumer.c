@@ -162,6 +162,42 @@ static void load_partition(clm_consumer *c, const char *topic, int32_t partition
     }
 }
 
+/* Stops clmd when a stored offset lies outside what Kafka has for the
+ * partition: below its low watermark (the messages between were deleted,
+ * by retention say) or above its high watermark (the topic was recreated,
+ * or the brokers are another cluster's). Consuming from there would skip
+ * messages, or apply another topic's messages on top of this one's state.
+ * A partition whose watermarks cannot be read in three tries is resumed
+ * unchecked (logged). */
+static void check_range(clm_consumer *c, const char *topic, int32_t partition, int64_t offset)
+{
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < 3; i++)
+        if (!(e = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi, 5000)))
+            break;
+    if (e) {
+        log_warn("consumer: cannot read the watermarks of %s [%d] (%s): resuming at offset %" PRId64
+                 " unchecked", topic, (int)partition, rd_kafka_err2str(e), offset);
+        return;
+    }
+    if (offset >= lo && offset <= hi)
+        return;
+    char key[CLM_KEY_MAX], field[CLM_KEY_MAX];
+    clm_key_progress(key, sizeof(key), c->cfg->redis_prefix, c->cfg->kafka_group_id, partition);
+    clm_field_offset(field, sizeof(field), topic);
+    clm_fatal("consumer: %s [%d]: the offset stored in Redis, %" PRId64 ", is %s the partition's "
+              "offsets in Kafka (low watermark %" PRId64 ", high watermark %" PRId64 "): %s. "
+              "Nothing was consumed. To go on, set the offset to resume from in Redis "
+              "(HSET %s %s <offset>), or use a new redis.prefix",
+              topic, (int)partition, offset, offset < lo ? "below" : "above", lo, hi,
+              offset < lo ? "the messages in between were deleted (retention?) and would be "
+                            "skipped"
+                          : "the topic was recreated or these are another cluster's brokers, "
+                            "and its messages would be applied on top of the old topic's state",
+              key, field);
+}
+
 /* True when no event was ever applied to this Redis (clm:stats applied is
  * absent or 0): then a partition without stored offset has no customers in
  * Redis, and its workers need not look them up (clm_shard_part_add). */
@@ -195,6 +231,8 @@ static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
             continue;
         int64_t offset, max_ts;
         load_partition(c, p->topic, p->partition, &offset, &max_ts);
+        if (offset >= 0)
+            check_range(c, p->topic, p->partition, offset);
         int w = worker_for(c, p->partition);
         clm_ctl *ctl = calloc(1, sizeof(*ctl));
         if (!ctl)

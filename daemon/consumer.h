@@ -4,8 +4,12 @@
  * (rd_kafka_consume_batch_queue) and hands each one, undecoded, to the worker
  * owning its partition. It also runs the rebalance protocol:
  *   assigned partitions: their next offset and watermark are read from Redis
- *     (Redis, not Kafka, is the source of truth), an ASSIGN control goes to
- *     the chosen worker, and consumption starts at that offset;
+ *     (Redis, not Kafka, is the source of truth) and the offset is checked
+ *     against the partition's low and high watermarks in Kafka (outside
+ *     them clmd stops, naming both: the topic was recreated, the cluster
+ *     switched, or retention deleted unconsumed messages), an ASSIGN
+ *     control goes to the chosen worker, and consumption starts at that
+ *     offset;
  *   revoked partitions: a REVOKE control goes to the owning worker, and the
  *     partitions are given up only after the worker's final flush for them
  *     is durable in Redis, so the next owner resumes exactly.

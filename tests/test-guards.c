@@ -17,6 +17,10 @@
  *                   offsets over the rest, and Redis ends as after the clean
  *                   run of clmd-b over the whole stream (nothing counted
  *                   twice); clmd-a is then refused
+ *   offsets_beyond_end  Redis holds offsets of 40 messages, and clmd is
+ *                   pointed at another cluster whose topic of that name has
+ *                   10: it stops, naming the topic, the partition, the
+ *                   stored offset and the watermarks, and consumes nothing
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -501,6 +505,63 @@ static void second_group(void **state)
     run_free(&r);
 }
 
+/* ---- offsets outside the partition (issue 12 item 8) ---------------------- */
+
+static void offsets_beyond_end(void **state)
+{
+    (void)state;
+    const char *topic = TOPIC ".r";
+    harness_kafka *other = NULL;
+    CHECK(harness_kafka_create_topic(F.kafka, topic, 2, errbuf, sizeof(errbuf)));
+    produce_range(topic, 0, 40);
+    run r;
+    run_init(&r, "range", topic, GROUP);
+    start(&r, NULL);
+    wait_consumed(&r, 40, 60000);
+    stop(&r);
+    char *before = NULL, *after = NULL;
+    CHECK(harness_redis_dump(r.rc, NULL, &before, errbuf, sizeof(errbuf)));
+
+    /* the same topic name on another cluster, with fewer messages */
+    CHECK(harness_kafka_start(1, &other, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(other, topic, 2, errbuf, sizeof(errbuf)));
+    harness_kafka *k = F.kafka;
+    F.kafka = other;
+    produce_range(topic, 0, 10);
+    F.kafka = k;
+    int64_t high[2];
+    int np = 0;
+    CHECK(harness_kafka_high_watermarks(harness_kafka_bootstraps(other), topic, high, 2, &np,
+                                        10000, errbuf, sizeof(errbuf)));
+    assert_int_equal(np, 2);
+    write_config(&r, harness_kafka_bootstraps(other), topic, GROUP);
+    start(&r, NULL);
+    CHECK(harness_proc_expect_exit(r.p, 60000, 1, errbuf, sizeof(errbuf)));
+    char *all = slurp(r.log);
+    bool named = false;
+    for (int p = 0; p < 2; p++) {
+        char key[64], want[512];
+        snprintf(key, sizeof(key), "clm:progress:{" GROUP ":%d}", p);
+        long long stored = harness_redis_hget_int(r.rc, key, "offset:" TOPIC ".r");
+        if (stored <= high[p])
+            continue;
+        snprintf(want, sizeof(want), "<2>consumer: %s [%d]: the offset stored in Redis, %lld, is "
+                 "above the partition's offsets in Kafka (low watermark 0, high watermark %lld): "
+                 "the topic was recreated or these are another cluster's brokers", topic, p,
+                 stored, (long long)high[p]);
+        named |= strstr(all, want) != NULL;
+    }
+    if (!named)
+        fail_msg("no line naming the partition, its stored offset and its watermarks:\n%s", all);
+    free(all);
+    CHECK(harness_redis_dump(r.rc, NULL, &after, errbuf, sizeof(errbuf)));
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    harness_kafka_free(other);
+    run_free(&r);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -557,6 +618,7 @@ int main(void)
         cmocka_unit_test(redis_oom),
         cmocka_unit_test(evicting_policy),
         cmocka_unit_test(second_group),
+        cmocka_unit_test(offsets_beyond_end),
     };
     const char *filter = getenv("CLM_GUARDS_FILTER"); /* e.g. "redis_*" */
     if (filter && filter[0])
