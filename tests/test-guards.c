@@ -9,6 +9,10 @@
  *                   Redis' OOM answer) instead of exiting; once maxmemory is
  *                   raised with CONFIG SET it resumes and ends as the clean
  *                   run does
+ *   redis_misconf   Redis' RDB save fails halfway through the stream (its
+ *                   target is a directory) with stop-writes-on-bgsave-error:
+ *                   clmd holds on MISCONF as on OOM, and once a save
+ *                   succeeds it resumes and ends as the clean run does
  *   evicting_policy maxmemory-policy allkeys-lru: clmd refuses to start,
  *                   saying why, and writes nothing
  *   second_group    group clmd-a consumed half the stream; clmd of group
@@ -33,7 +37,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -341,6 +347,36 @@ static void expect_clean(run *r, const char *topic, const char *name)
 
 /* ---- Redis out of memory (issue 12 item 6) -------------------------------- */
 
+/* Produces messages [from, to) of the fixture's stream to topic. */
+static void produce_range(const char *topic, int64_t from, int64_t to)
+{
+    clm_gen *g = NULL;
+    CHECK(clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)));
+    harness_kv *kv = calloc((size_t)(to - from), sizeof(*kv));
+    char **bufs = calloc((size_t)(to - from), sizeof(*bufs));
+    assert_true(kv && bufs);
+    clm_gen_msg m;
+    for (int64_t i = 0; i < to && clm_gen_next(g, &m) == 1; i++) {
+        if (i < from)
+            continue;
+        char *b = malloc(m.key_len + m.value_len + 1);
+        assert_non_null(b);
+        memcpy(b, m.key, m.key_len);
+        memcpy(b + m.key_len, m.value, m.value_len);
+        bufs[i - from] = b;
+        kv[i - from] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
+                                     .value_len = m.value_len };
+    }
+    clm_gen_free(g);
+    CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), topic, kv, (size_t)(to - from), true,
+                          60000, errbuf, sizeof(errbuf)));
+    for (int64_t i = 0; i < to - from; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(kv);
+}
+
+
 static long long used_memory(redisContext *c)
 {
     redisReply *rep = redisCommand(c, "INFO memory");
@@ -396,6 +432,73 @@ static void redis_oom(void **state)
     run_free(&r);
 }
 
+static bool bgsave_status(redisContext *c, const char *want)
+{
+    redisReply *rep = redisCommand(c, "INFO persistence");
+    bool ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "rdb_bgsave_in_progress:0") &&
+              strstr(rep->str, want);
+    freeReplyObject(rep);
+    return ok;
+}
+
+static bool bgsave_failed(void *arg)
+{
+    return bgsave_status(arg, "rdb_last_bgsave_status:err");
+}
+
+static bool bgsave_done(void *arg)
+{
+    return bgsave_status(arg, "rdb_last_bgsave_status:ok");
+}
+
+/* Half the stream applied, then an RDB save that fails (a save point is
+ * configured and dump.rdb is a directory): Redis answers writes "MISCONF
+ * ...". The second half is produced; clmd holds (one warning, /healthz
+ * naming MISCONF) until a save succeeds, then ends as the clean run. */
+static void redis_misconf(void **state)
+{
+    (void)state;
+    const char *topic = TOPIC ".m";
+    int64_t half = F.total / 2;
+    CHECK(harness_kafka_create_topic(F.kafka, topic, 2, errbuf, sizeof(errbuf)));
+    produce_range(topic, 0, half);
+    run r;
+    run_init(&r, "misconf", topic, GROUP);
+    start(&r, NULL);
+    wait_consumed(&r, half, 60000);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/dump.rdb", harness_redis_dir(r.redis));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    redisReply *sv = redisCommand(r.rc, "CONFIG SET save %s", "3600 1");
+    assert_true(sv && sv->type == REDIS_REPLY_STATUS);
+    freeReplyObject(sv);
+    redis_cmd(r.rc, "BGSAVE");
+    if (harness_wait_until(bgsave_failed, r.rc, 10000) < 0)
+        fail_msg("the RDB save did not fail");
+
+    produce_range(topic, half, F.total);
+    wait_log(&r, "<4>writer: Redis refuses writes (MISCONF ", 60000);
+    wait_health(&r, 503, "not flushing: Redis refuses writes: MISCONF ", 10000);
+    long long held = harness_redis_hget_int(r.rc, "clm:stats", "consumed");
+    assert_true(held < F.total);
+
+    assert_int_equal(rmdir(dir), 0);
+    redis_cmd(r.rc, "BGSAVE");
+    if (harness_wait_until(bgsave_done, r.rc, 10000) < 0)
+        fail_msg("the RDB save did not succeed");
+    wait_consumed(&r, F.total, 120000);
+    wait_health(&r, 200, "ok", 10000);
+    stop(&r);
+    char *all = slurp(r.log);
+    assert_int_equal(count_of(all, "writer: Redis refuses writes"), 1);
+    free(all);
+    sv = redisCommand(r.rc, "CONFIG SET save %s", "");
+    assert_true(sv && sv->type == REDIS_REPLY_STATUS);
+    freeReplyObject(sv);
+    expect_clean(&r, topic, "redis_misconf");
+    run_free(&r);
+}
+
 /* maxmemory-policy allkeys-lru: clmd exits 1 at start with a line naming the
  * policy and the fix, having consumed nothing. */
 static void evicting_policy(void **state)
@@ -417,35 +520,6 @@ static void evicting_policy(void **state)
 }
 
 /* ---- two groups on one prefix (issue 12 item 5) -------------------------- */
-
-/* Produces messages [from, to) of the fixture's stream to topic. */
-static void produce_range(const char *topic, int64_t from, int64_t to)
-{
-    clm_gen *g = NULL;
-    CHECK(clm_gen_new(&F.gen, &g, errbuf, sizeof(errbuf)));
-    harness_kv *kv = calloc((size_t)(to - from), sizeof(*kv));
-    char **bufs = calloc((size_t)(to - from), sizeof(*bufs));
-    assert_true(kv && bufs);
-    clm_gen_msg m;
-    for (int64_t i = 0; i < to && clm_gen_next(g, &m) == 1; i++) {
-        if (i < from)
-            continue;
-        char *b = malloc(m.key_len + m.value_len + 1);
-        assert_non_null(b);
-        memcpy(b, m.key, m.key_len);
-        memcpy(b + m.key_len, m.value, m.value_len);
-        bufs[i - from] = b;
-        kv[i - from] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
-                                     .value_len = m.value_len };
-    }
-    clm_gen_free(g);
-    CHECK(harness_produce(harness_kafka_bootstraps(F.kafka), topic, kv, (size_t)(to - from), true,
-                          60000, errbuf, sizeof(errbuf)));
-    for (int64_t i = 0; i < to - from; i++)
-        free(bufs[i]);
-    free(bufs);
-    free(kv);
-}
 
 static void expect_refused(run *r, const char *text)
 {
@@ -616,6 +690,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_oom),
+        cmocka_unit_test(redis_misconf),
         cmocka_unit_test(evicting_policy),
         cmocka_unit_test(second_group),
         cmocka_unit_test(offsets_beyond_end),
