@@ -420,6 +420,15 @@ static int write_pred(void *vctx, const clm_customer *c)
     return 0;
 }
 
+/* Between pages: the HSETs are read back before the scan's next command. */
+static int pred_page(void *vctx)
+{
+    pred_ctx *x = vctx;
+    int r = drain(x->rc, x->pending);
+    x->pending = 0;
+    return r;
+}
+
 /* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer's
  * view, reading clv_rate from the checkpoints (store/scan.h). The lifetime
  * is the text of clv_lifetime_years from the kpi hashes, so anyone
@@ -431,7 +440,7 @@ static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
 {
     char err[256];
     pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0 };
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, NULL, write_pred, &x, err, sizeof(err));
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err));
     if (r == 0)
         r = drain(rc, x.pending);
     if (r == -EPROTO)

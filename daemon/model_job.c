@@ -386,17 +386,19 @@ static int sample_finish(sample *s)
     return 0;
 }
 
-static bool stopping(void *vj)
-{
-    clm_model_job *j = vj;
-    return atomic_load(&j->stopping);
-}
 
 typedef struct read_ctx {
     clm_model_job *j;
     sample *s;
     int64_t now_day;
 } read_ctx;
+
+/* Between pages of the fit's read: stop when clmd stops. */
+static int read_page(void *vrx)
+{
+    read_ctx *x = vrx;
+    return atomic_load(&x->j->stopping) ? -ECANCELED : 0;
+}
 
 /* A checkpointed customer with a purchase into the sample. */
 static int read_one(void *vctx, const clm_customer *c)
@@ -512,6 +514,18 @@ static int score_one(void *varg, const clm_customer *c)
     return 0;
 }
 
+/* Between pages of the scoring pass: the pipelined HSETs are read back
+ * before the scan sends its next command; stop when clmd stops. */
+static int score_page(void *varg)
+{
+    score_arg *a = varg;
+    int d = drain(a->rc, a->pending);
+    a->pending = 0;
+    if (d < 0)
+        return d;
+    return atomic_load(&a->j->stopping) ? -ECANCELED : 0;
+}
+
 static int64_t sat_add(int64_t a, int64_t b)
 {
     if (b > 0 && a > INT64_MAX - b)
@@ -530,10 +544,10 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     long long t0 = clm_now_ms();
     char err[256];
     score_arg sa = { j, &x, rc, 0 };
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, stopping, score_one, &sa, err, sizeof(err));
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err));
     if (r == 0)
         r = drain(rc, sa.pending);
-    else if (r == -EPROTO)
+    if (r == -EPROTO)
         log_err("model: %s", err);
     if (r < 0)
         goto out_free;
@@ -640,7 +654,7 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
         goto out_failed;
     }
     read_ctx rx = { .j = j, .s = &s, .now_day = ps->now_day };
-    r = clm_store_scan(rc, cfg->redis_prefix, stopping, read_one, &rx, err, sizeof(err));
+    r = clm_store_scan(rc, cfg->redis_prefix, read_page, read_one, &rx, err, sizeof(err));
     if (r == -EPROTO)
         log_err("model: %s", err);
     if (r == 0)

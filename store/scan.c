@@ -45,13 +45,14 @@ static int decode(const char *key, const redisReply *id, const redisReply *rec,
 }
 
 /* HSCAN one hash, calling fn per record. */
-static int scan_hash(redisContext *c, const char *key, bool (*stop)(void *), clm_scan_fn fn,
+static int scan_hash(redisContext *c, const char *key, clm_scan_page_fn before, clm_scan_fn fn,
                      void *ctx, char *errbuf, size_t errsize)
 {
     char cursor[32] = "0";
     do {
-        if (stop && stop(ctx))
-            return -ECANCELED;
+        int pr = before ? before(ctx) : 0;
+        if (pr < 0)
+            return pr;
         const char *argv[] = { "HSCAN", key, cursor, "COUNT", PAGE };
         redisReply *page = redisCommandArgv(c, 5, argv, NULL);
         if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
@@ -109,7 +110,7 @@ static int each_key(redisContext *c, const char *prefix, key_fn each, void *arg,
 }
 
 typedef struct scan_arg {
-    bool (*stop)(void *);
+    clm_scan_page_fn page;
     clm_scan_fn fn;
     void *ctx;
     char *errbuf;
@@ -119,13 +120,18 @@ typedef struct scan_arg {
 static int scan_one(redisContext *c, const char *key, void *varg)
 {
     scan_arg *a = varg;
-    return scan_hash(c, key, a->stop, a->fn, a->ctx, a->errbuf, a->errsize);
+    int r = scan_hash(c, key, a->page, a->fn, a->ctx, a->errbuf, a->errsize);
+    /* The hook again after the hash's last page: the next command the scan
+     * sends (SCAN, or the next hash's HSCAN) must find no reply pending. */
+    if (r == 0 && a->page)
+        r = a->page(a->ctx);
+    return r;
 }
 
-int clm_store_scan(redisContext *c, const char *prefix, bool (*stop)(void *ctx), clm_scan_fn fn,
+int clm_store_scan(redisContext *c, const char *prefix, clm_scan_page_fn page, clm_scan_fn fn,
                    void *ctx, char *errbuf, size_t errsize)
 {
-    scan_arg a = { stop, fn, ctx, errbuf, errsize };
+    scan_arg a = { page, fn, ctx, errbuf, errsize };
     return each_key(c, prefix, scan_one, &a, errbuf, errsize);
 }
 

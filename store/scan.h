@@ -17,13 +17,20 @@
  * return stops the scan, which returns it. */
 typedef int (*clm_scan_fn)(void *ctx, const clm_customer *c);
 
+/* Before each page and after each hash's last page (before the scan sends
+ * its next command); a negative return stops the scan, which returns it. */
+typedef int (*clm_scan_page_fn)(void *ctx);
+
 /* Calls fn for every customer record: each <prefix>ckpt:* hash, then the
  * upgrade pool, a page at a time (SCAN, HSCAN: a customer may be passed
- * twice, as SCAN may return an entry twice). Between pages `stop(ctx)` (may
- * be NULL) is polled: true gives -ECANCELED. Returns 0, -EIO, -ENOMEM,
- * -ECANCELED, fn's error, or -EPROTO for a record that does not decode
- * (errbuf names the key, the customer and what is wrong). */
-int clm_store_scan(redisContext *c, const char *prefix, bool (*stop)(void *ctx), clm_scan_fn fn,
+ * twice, as SCAN may return an entry twice). The scan sends its own
+ * commands on c and reads their replies in order: a caller pipelining
+ * commands from fn must have read all their replies when `page(ctx)` (may be
+ * NULL) returns, and that hook is where it does so (or stops the scan, e.g.
+ * with -ECANCELED). Returns 0, -EIO, -ENOMEM, page's or fn's error, or
+ * -EPROTO for a record that does not decode (errbuf names the key, the
+ * customer and what is wrong). */
+int clm_store_scan(redisContext *c, const char *prefix, clm_scan_page_fn page, clm_scan_fn fn,
                    void *ctx, char *errbuf, size_t errsize);
 
 /* Finds one customer's record in the checkpoints (then the upgrade pool).
