@@ -264,14 +264,14 @@ static bool ping(int port)
     return ok;
 }
 
-static int redis_launch(harness_redis *r, char *errbuf, size_t errsize)
+static int redis_launch(harness_redis *r, bool aof, char *errbuf, size_t errsize)
 {
     char port[16], logfile[PATH_MAX + 16], outfile[PATH_MAX + 16];
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(logfile, sizeof(logfile), "%s/redis.log", r->dir);
     snprintf(outfile, sizeof(outfile), "%s/redis.out", r->dir);
     const char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
-                          "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                          "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
                           "--daemonize", "no", "--logfile", logfile, NULL};
     int e = harness_proc_spawn(argv, outfile, &r->proc, errbuf, errsize);
     if (e)
@@ -315,7 +315,7 @@ int harness_redis_start(harness_redis **out, char *errbuf, size_t errsize)
     }
     int e = free_port(&r->port, errbuf, errsize);
     if (!e)
-        e = redis_launch(r, errbuf, errsize);
+        e = redis_launch(r, true, errbuf, errsize);
     if (e) {
         harness_redis_free(r);
         return e;
@@ -342,7 +342,53 @@ int harness_redis_restart(harness_redis *r, char *errbuf, size_t errsize)
     int e = harness_redis_stop(r, errbuf, errsize);
     if (e)
         return e;
-    return redis_launch(r, errbuf, errsize);
+    return redis_launch(r, true, errbuf, errsize);
+}
+
+/* True once INFO persistence says the AOF is on and no rewrite is pending. */
+static bool aof_ready(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "INFO persistence");
+    bool ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "aof_enabled:1") &&
+              strstr(rep->str, "aof_rewrite_in_progress:0") &&
+              strstr(rep->str, "aof_rewrite_scheduled:0");
+    freeReplyObject(rep);
+    return ok;
+}
+
+int harness_redis_load_rdb(harness_redis *r, const char *rdb, char *errbuf, size_t errsize)
+{
+    char cmd[3 * PATH_MAX];
+    int e = harness_redis_stop(r, errbuf, errsize);
+    if (e)
+        return e;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/appendonlydir' && cp '%s' '%s/dump.rdb'", r->dir, rdb,
+             r->dir);
+    if (system(cmd) != 0)
+        return fail(-EIO, errbuf, errsize, "%s: failed", cmd);
+    if ((e = redis_launch(r, false, errbuf, errsize)))
+        return e;
+    redisContext *c = NULL;
+    if ((e = harness_redis_connect(r, &c, errbuf, errsize)))
+        return e;
+    redisReply *rep = redisCommand(c, "CONFIG SET appendonly yes");
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        e = fail(-EIO, errbuf, errsize, "CONFIG SET appendonly yes: %s",
+                 rep ? rep->str : c->errstr);
+        goto out;
+    }
+    int64_t deadline = now_ms() + 10000;
+    while (!aof_ready(c)) {
+        if (now_ms() >= deadline) {
+            e = fail(-ETIMEDOUT, errbuf, errsize, "redis port %d: AOF not written in 10 s", r->port);
+            goto out;
+        }
+        sleep_ms(20);
+    }
+out:
+    freeReplyObject(rep);
+    redisFree(c);
+    return e;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

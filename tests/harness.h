@@ -72,6 +72,11 @@ int harness_redis_stop(harness_redis *r, char *errbuf, size_t errsize);
  * directory; the data comes back from the AOF. */
 int harness_redis_restart(harness_redis *r, char *errbuf, size_t errsize);
 
+/* Stops the server, replaces its data by the RDB file `rdb` and starts it
+ * again: loaded with the AOF off, then the AOF switched on and written, so
+ * later restarts keep that data. */
+int harness_redis_load_rdb(harness_redis *r, const char *rdb, char *errbuf, size_t errsize);
+
 /* Stops the server, removes its directory, frees. Accepts NULL. */
 void harness_redis_free(harness_redis *r);
 

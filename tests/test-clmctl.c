@@ -519,7 +519,7 @@ static void test_usage_errors(void **state)
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, NULL);
-    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts or refit)\n"
+    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)\n"
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(0, "--version", NULL);
