@@ -401,8 +401,9 @@ typedef struct pred_ctx {
     size_t pending;
 } pred_ctx;
 
-static int write_pred(void *vctx, const clm_customer *c)
+static int write_pred(void *vctx, const char *where, const clm_customer *c)
 {
+    (void)where;
     pred_ctx *x = vctx;
     char key[CLM_KEY_MAX], v[32];
     if (clm_key_customer(key, sizeof(key), x->j->cfg->redis_prefix, c->id, c->id_len) < 0)

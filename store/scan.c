@@ -68,7 +68,7 @@ static int scan_hash(redisContext *c, const char *key, clm_scan_page_fn before, 
         for (size_t i = 0; i + 1 < kv->elements && r == 0; i += 2) {
             clm_customer *cu = NULL;
             if ((r = decode(key, kv->element[i], kv->element[i + 1], &cu, errbuf, errsize)) == 0)
-                r = fn(ctx, cu);
+                r = fn(ctx, key, cu);
             clm_customer_free(cu);
         }
         freeReplyObject(page);
@@ -144,29 +144,39 @@ typedef struct find_arg {
     size_t errsize;
 } find_arg;
 
+int clm_store_get(redisContext *c, const char *key, const char *id, size_t len,
+                  clm_customer **out, char *errbuf, size_t errsize)
+{
+    *out = NULL;
+    const char *argv[] = { "HGET", key, id };
+    size_t lens[] = { 4, strlen(key), len };
+    redisReply *rep = redisCommandArgv(c, 3, argv, lens);
+    if (!rep) {
+        snprintf(errbuf, errsize, "HGET %s: %s", key, c->errstr);
+        return -EIO;
+    }
+    int r = 0;
+    if (rep->type == REDIS_REPLY_STRING) {
+        redisReply rid = { .type = REDIS_REPLY_STRING, .str = (char *)id, .len = len };
+        r = decode(key, &rid, rep, out, errbuf, errsize);
+        r = r < 0 ? r : 1;
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errbuf, errsize, "HGET %s: %s", key, rep->str);
+        r = -EIO;
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
 static int find_one(redisContext *c, const char *key, void *varg)
 {
     find_arg *a = varg;
     if (*a->out)
         return 0;
-    const char *argv[] = { "HGET", key, a->id };
-    size_t lens[] = { 4, strlen(key), a->len };
-    redisReply *rep = redisCommandArgv(c, 3, argv, lens);
-    if (!rep) {
-        snprintf(a->errbuf, a->errsize, "HGET %s: %s", key, c->errstr);
-        return -EIO;
-    }
-    int r = 0;
-    if (rep->type == REDIS_REPLY_STRING) {
-        redisReply id = { .type = REDIS_REPLY_STRING, .str = (char *)a->id, .len = a->len };
-        if ((r = decode(key, &id, rep, a->out, a->errbuf, a->errsize)) == 0)
-            snprintf(a->key, CLM_KEY_MAX, "%s", key);
-    } else if (rep->type == REDIS_REPLY_ERROR) {
-        snprintf(a->errbuf, a->errsize, "HGET %s: %s", key, rep->str);
-        r = -EIO;
-    }
-    freeReplyObject(rep);
-    return r;
+    int r = clm_store_get(c, key, a->id, a->len, a->out, a->errbuf, a->errsize);
+    if (r == 1)
+        snprintf(a->key, CLM_KEY_MAX, "%s", key);
+    return r < 0 ? r : 0;
 }
 
 int clm_store_find(redisContext *c, const char *prefix, const char *id, size_t len,

@@ -13,9 +13,10 @@
 
 #include "core/customer.h"
 
-/* Called once per customer; c is valid during the call only. A negative
- * return stops the scan, which returns it. */
-typedef int (*clm_scan_fn)(void *ctx, const clm_customer *c);
+/* Called once per customer with the key of the hash holding its record; key
+ * and c are valid during the call only. A negative return stops the scan,
+ * which returns it. */
+typedef int (*clm_scan_fn)(void *ctx, const char *key, const clm_customer *c);
 
 /* Before each page and after each hash's last page (before the scan sends
  * its next command); a negative return stops the scan, which returns it. */
@@ -32,6 +33,12 @@ typedef int (*clm_scan_page_fn)(void *ctx);
  * customer and what is wrong). */
 int clm_store_scan(redisContext *c, const char *prefix, clm_scan_page_fn page, clm_scan_fn fn,
                    void *ctx, char *errbuf, size_t errsize);
+
+/* Reads one customer's record from the hash `key` (a checkpoint or the
+ * upgrade pool). Returns 1 with *out (owned by the caller), 0 when `key`
+ * does not hold the customer, or -EIO, -ENOMEM, -EPROTO as clm_store_scan. */
+int clm_store_get(redisContext *c, const char *key, const char *id, size_t len,
+                  clm_customer **out, char *errbuf, size_t errsize);
 
 /* Finds one customer's record in the checkpoints (then the upgrade pool).
  * Returns 1 with *out (owned by the caller; part set from the key) and

@@ -4,12 +4,14 @@
  * transaction WATCHing the checkpoint hash it was read from, and read again
  * when a flush changed that hash meanwhile. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/cmdbuf.h"
 #include "store/keys.h"
+#include "store/record.h"
 #include "store/scan.h"
 #include "store/view.h"
 #include "tools/clmctl_cmd.h"
@@ -54,15 +56,33 @@ static int load_rules(const clmctl_ctx *x, rules *ru, char *errbuf, size_t errsi
     return 0;
 }
 
-/* Rewrites one view. Returns 1 done, 0 no checkpoint holds the customer,
- * or an error. */
-static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, size_t len,
-                       char *errbuf, size_t errsize)
+/* True when the stored record `rec` is the record of c. */
+static bool same_record(const redisReply *rec, const clm_customer *c)
 {
+    if (!rec || rec->type != REDIS_REPLY_STRING)
+        return false;
+    clm_record_buf b;
+    clm_record_buf_init(&b);
+    bool same = clm_record_encode(&b, c) == 0 && b.len == rec->len &&
+                memcmp(b.p, rec->str, b.len) == 0;
+    clm_record_buf_release(&b);
+    return same;
+}
+
+/* Rewrites one view. `where` (CLM_KEY_MAX bytes; may be "" or NULL) is the
+ * hash that held the record when the caller saw it. Returns 1 done, 0 no
+ * checkpoint holds the customer, or an error. */
+static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, size_t len,
+                       const char *where, char *errbuf, size_t errsize)
+{
+    char key[CLM_KEY_MAX] = "";
+    if (where)
+        snprintf(key, sizeof(key), "%s", where);
     for (int attempt = 0; attempt < 100; attempt++) {
-        char key[CLM_KEY_MAX];
         clm_customer *c = NULL;
-        int r = clm_store_find(x->rc, x->prefix, id, len, &c, key, errbuf, errsize);
+        int r = key[0] ? clm_store_get(x->rc, key, id, len, &c, errbuf, errsize) : 0;
+        if (r == 0) /* not (or no longer) there: look everywhere */
+            r = clm_store_find(x->rc, x->prefix, id, len, &c, key, errbuf, errsize);
         if (r <= 0)
             return r;
         clm_cmdbuf b;
@@ -90,13 +110,14 @@ static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, siz
             r = clm_view_format(&b, x->prefix, c, &ru->o, CLM_FACET_ALL, false);
         if (r == 0)
             r = clm_cmdbuf_append(&b, 1, (const char *[]){ "EXEC" }, NULL);
-        clm_customer_free(c);
         if (r < 0) {
+            clm_customer_free(c);
             clm_cmdbuf_release(&b);
             snprintf(errbuf, errsize, "%s", r == -ENOMEM ? "out of memory" : "customer id too long");
             return r;
         }
         if (redisAppendFormattedCommand(x->rc, b.buf, b.len) != REDIS_OK) {
+            clm_customer_free(c);
             clm_cmdbuf_release(&b);
             snprintf(errbuf, errsize, "rebuild-view: %s", x->rc->errstr);
             return -EIO;
@@ -117,17 +138,11 @@ static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, siz
             }
         }
         clm_cmdbuf_release(&b);
-        bool same = false;
-        if (r == 0 && rec && rec->type == REDIS_REPLY_STRING) {
-            /* what was projected must be what is stored now */
-            clm_customer *now = NULL;
-            char k2[CLM_KEY_MAX];
-            if (clm_store_find(x->rc, x->prefix, id, len, &now, k2, errbuf, errsize) == 1)
-                same = strcmp(k2, key) == 0;
-            clm_customer_free(now);
-        }
+        /* what was projected must be what is stored now */
+        bool same = r == 0 && same_record(rec, c);
+        clm_customer_free(c);
         bool committed = r == 0 && last && last->type == REDIS_REPLY_ARRAY;
-        if (r == 0 && last && last->type == REDIS_REPLY_ARRAY)
+        if (committed)
             for (size_t i = 0; i < last->elements; i++)
                 if (last->element[i]->type == REDIS_REPLY_ERROR) {
                     snprintf(errbuf, errsize, "%s: %s", vkey, last->element[i]->str);
@@ -139,19 +154,22 @@ static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, siz
             return r;
         if (committed && same)
             return 1;
-        /* a flush changed the checkpoint meanwhile: read it again */
+        /* a flush changed or moved the record meanwhile: read it again */
+        if (!same)
+            key[0] = '\0';
     }
     snprintf(errbuf, errsize, "%.*s: its checkpoint kept changing; try again", (int)len, id);
     return -EAGAIN;
 }
 
+/* Customer ids with the hash each was found in (an id may come twice). */
 typedef struct ids {
-    char **v;
+    char **v, **key;
     size_t *len;
     size_t n, cap;
 } ids;
 
-static int collect_id(void *vctx, const clm_customer *c)
+static int collect_id(void *vctx, const char *key, const clm_customer *c)
 {
     ids *s = vctx;
     if (s->n == s->cap) {
@@ -159,15 +177,22 @@ static int collect_id(void *vctx, const clm_customer *c)
         char **nv = realloc(s->v, cap * sizeof(*nv));
         if (nv)
             s->v = nv;
+        char **nk = realloc(s->key, cap * sizeof(*nk));
+        if (nk)
+            s->key = nk;
         size_t *nl = realloc(s->len, cap * sizeof(*nl));
         if (nl)
             s->len = nl;
-        if (!nv || !nl)
+        if (!nv || !nk || !nl)
             return -ENOMEM;
         s->cap = cap;
     }
     if (!(s->v[s->n] = malloc(c->id_len + 1u)))
         return -ENOMEM;
+    if (!(s->key[s->n] = strdup(key))) {
+        free(s->v[s->n]);
+        return -ENOMEM;
+    }
     memcpy(s->v[s->n], c->id, c->id_len + 1u);
     s->len[s->n++] = c->id_len;
     return 0;
@@ -180,7 +205,7 @@ int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_
     if (r < 0)
         return r;
     if (id) {
-        r = rebuild_one(x, &ru, id, strlen(id), errbuf, errsize);
+        r = rebuild_one(x, &ru, id, strlen(id), NULL, errbuf, errsize);
         if (r == 0) {
             snprintf(errbuf, errsize, "no checkpoint holds customer %s", id);
             return -ENOENT;
@@ -197,14 +222,17 @@ int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_
     for (size_t i = 0; i < s.n && r == 0; i++) {
         if (i > 0 && s.len[i] == s.len[i - 1] && memcmp(s.v[i], s.v[i - 1], s.len[i]) == 0)
             continue;
-        int k = rebuild_one(x, &ru, s.v[i], s.len[i], errbuf, errsize);
+        int k = rebuild_one(x, &ru, s.v[i], s.len[i], s.key[i], errbuf, errsize);
         if (k < 0)
             r = k;
         done += k > 0;
     }
-    for (size_t i = 0; i < s.n; i++)
+    for (size_t i = 0; i < s.n; i++) {
         free(s.v[i]);
+        free(s.key[i]);
+    }
     free(s.v);
+    free(s.key);
     free(s.len);
     if (r == 0)
         fprintf(x->out, "rebuilt %zu customer views\n", done);
