@@ -401,8 +401,9 @@ static int read_page(void *vrx)
 }
 
 /* A checkpointed customer with a purchase into the sample. */
-static int read_one(void *vctx, const clm_customer *c)
+static int read_one(void *vctx, const char *where, const clm_customer *c)
 {
+    (void)where;
     read_ctx *x = vctx;
     if (c->rfm.first_day < 0)
         return 0;
@@ -467,8 +468,9 @@ typedef struct score_arg {
 
 /* Writes the customer's predictions into its view. Written whatever they
  * were before: clmd never reads a view back. */
-static int score_one(void *varg, const clm_customer *c)
+static int score_one(void *varg, const char *where, const clm_customer *c)
 {
+    (void)where;
     score_arg *a = varg;
     score_ctx *x = a->x;
     clm_model_job *j = a->j;
@@ -547,8 +549,15 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     int r = clm_store_scan(rc, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err));
     if (r == 0)
         r = drain(rc, sa.pending);
-    if (r == -EPROTO)
-        log_err("model: %s", err);
+    if (r == -EPROTO) { /* said once per pass, not as a write error; the pass is spent */
+        log_err("model: scoring stopped: %s", err);
+        j->pass_end = clm_now_ms();
+        j->pass_cost = j->pass_end - t0;
+        j->pass_day = now_day;
+        j->pass_applied = applied;
+        r = 0;
+        goto out_free;
+    }
     if (r < 0)
         goto out_free;
     /* the portfolio: each customer once */
@@ -655,8 +664,10 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
     }
     read_ctx rx = { .j = j, .s = &s, .now_day = ps->now_day };
     r = clm_store_scan(rc, cfg->redis_prefix, read_page, read_one, &rx, err, sizeof(err));
-    if (r == -EPROTO)
-        log_err("model: %s", err);
+    if (r == -EPROTO) { /* a record that does not decode: a failed fit, said in <prefix>model */
+        snprintf(why, sizeof(why), "reading the checkpoints: %s", err);
+        goto out_failed;
+    }
     if (r == 0)
         r = sample_finish(&s);
     if (r == -ENOMEM) {

@@ -7,8 +7,10 @@
  *   fit   when `clmctl refit` asked for one (refit_requested) or
  *         model.refit_interval_s passed since the last fit (on start: since
  *         the fitted_at stored in <prefix>model; with none stored, since
- *         start). It SCANs <prefix>customer:* reading the `rfm` field
- *         (core/rfm.h) of each, pipelined per page, turns it into (x, t_x, T)
+ *         start). It reads every customer's checkpoint record
+ *         (store/scan.h: each <prefix>ckpt:* hash, then the upgrade pool,
+ *         a page at a time), turns its repeat-purchase statistics
+ *         (core/rfm.h) into (x, t_x, T)
  *         in model.unit_days units with T measured to the model's now (the
  *         UTC day of the greatest partition max_ts minus
  *         events.allowed_lateness_s), and fits BG/NBD over every customer
@@ -22,16 +24,17 @@
  *         the watermark's day moved or events were applied since the last
  *         pass (at most once a minute, and at least ten times the last pass's
  *         duration apart): on every customer with a purchase, p_alive,
- *         expected_purchases_<model.horizon>, expected_spend and clv_model,
- *         written only where the value changed; then clv_model_sum and
- *         clv_model_avg into <prefix>model and every <prefix>kpi:<N>d.
- * The KPI job replaces the <prefix>kpi:<N>d hashes whole (DEL + HSET) and
- * copies the two fields from <prefix>model into each rewrite; as a second
- * line, every second this job puts them back into any hash that lacks them
- * (HSETNX).
- * It only reads the customer hashes the writer writes and adds fields the
- * writer never writes, so ingestion does not wait for it, and nothing is
- * written before the first fit.
+ *         expected_purchases_<model.horizon>, expected_spend and clv_model
+ *         into its view (pipelined HSETs, drained between scan pages); then
+ *         clv_model_sum and clv_model_avg into <prefix>model, which the KPI
+ *         job copies into each <prefix>kpi:<N>d it writes (clm_model_job_on_scored).
+ * A checkpoint record that does not decode fails the fit (status "failed",
+ * last_error naming the key, the customer and what is wrong) or stops that
+ * scoring pass with one error line; the worker owning the customer stops
+ * clmd when it loads it.
+ * It only reads checkpoints and writes view fields the flush never writes,
+ * so ingestion does not wait for it, and nothing is written before the
+ * first fit.
  *
  * Threads: clm_model_job_params from any thread; the rest from the owner.
  */
