@@ -787,6 +787,16 @@ static void test_table_escapes(void **state)
     assert_null(strchr(out, '\x1b'));
     assert_null(strchr(out, '\r'));
     free(out);
+
+    /* alert lines too: the id and stage come from the stored document */
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    cmd(c, "XADD h:alerts 1-1 json {\"kind\":\"churn_risk\",\"customer_id\":\"c\\u001b[2J\\nforged\","
+           "\"risk\":0.8,\"stage\":\"b\\u202e\",\"emitted_at\":\"2026-02-02T00:00:00Z\"}");
+    redisFree(c);
+    out = run(0, "-c", F.config, "--prefix", "h:", "alerts", NULL);
+    assert_string_equal(out, "2026-02-02T00:00:00Z  churn_risk  c\\e[2J\\nforged  risk 0.8000  stage "
+                             "b\\u{202E}\n");
+    free(out);
 }
 
 typedef struct log_wait {

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "tools/clmctl_cmd.h"
+#include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
 #include "store/keys.h"
 
@@ -55,6 +56,15 @@ static void number_text(const json_t *v, char *buf, size_t size)
 
 /* The human line of an alert (its reasons sorted in place). -EINVAL, with
  * nothing printed, when the reasons are malformed; -ENOMEM. */
+/* fputs with control characters made visible (clmctl_text_escape): the
+ * fields come from event producers and the alert stream. */
+static void put_text(FILE *out, const char *s)
+{
+    char buf[2048];
+    clmctl_text_escape(s, buf, sizeof(buf));
+    fputs(buf, out);
+}
+
 static int print_line(FILE *out, json_t *a)
 {
     const char *at = member_str(a, "emitted_at"), *kind = member_str(a, "kind");
@@ -68,7 +78,9 @@ static int print_line(FILE *out, json_t *a)
             return r;
         clmctl_reasons_text(reasons, TOP_REASONS, text, sizeof(text));
     }
-    fprintf(out, "%s  %s", at ? at : "-", kind ? kind : "-");
+    put_text(out, at ? at : "-");
+    fputs("  ", out);
+    put_text(out, kind ? kind : "-");
     if (kind && strcmp(kind, "suppressed_summary") == 0) {
         json_t *n = json_object_get(a, "suppressed");
         const char *since = member_str(a, "since");
@@ -76,26 +88,33 @@ static int print_line(FILE *out, json_t *a)
             number_text(n, num, sizeof(num));
         else
             snprintf(num, sizeof(num), "?");
-        fprintf(out, "  %s %s suppressed since %s\n", num, strcmp(num, "1") == 0 ? "alert" : "alerts",
-                since ? since : "-");
+        fprintf(out, "  %s %s suppressed since ", num, strcmp(num, "1") == 0 ? "alert" : "alerts");
+        put_text(out, since ? since : "-");
+        fputc('\n', out);
         return 0;
     }
-    if (customer && *customer)
-        fprintf(out, "  %s", customer);
+    if (customer && *customer) {
+        fputs("  ", out);
+        put_text(out, customer);
+    }
     if (json_is_number(risk)) {
         fputs("  risk ", out);
         if (kind && strcmp(kind, "churn_risk") == 0 && json_is_number(prev))
             fprintf(out, "%.4f -> ", json_number_value(prev));
         fprintf(out, "%.4f", json_number_value(risk));
     }
-    if (stage && *stage)
-        fprintf(out, "  stage %s", stage);
+    if (stage && *stage) {
+        fputs("  stage ", out);
+        put_text(out, stage);
+    }
     if (json_is_number(clv)) {
         number_text(clv, num, sizeof(num));
         fprintf(out, "  clv %s", num);
     }
-    if (*text)
-        fprintf(out, "  %s", text);
+    if (*text) {
+        fputs("  ", out);
+        put_text(out, text);
+    }
     fputc('\n', out);
     return 0;
 }
