@@ -207,6 +207,11 @@ static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
                 log_notice("store: upgraded from the v1 layout: %zu customers converted%s",
                            up->customers, up->pool ? "; they move into their partitions' "
                                                      "checkpoints as they are next loaded" : "");
+            if (up->stage_unknown)
+                log_warn("store: %zu converted customers (e.g. %s) had a stage or peak stage "
+                         "that lifecycle.stages does not name; they now have none, as the "
+                         "previous release read them",
+                         up->stage_unknown, up->stage_example);
             rc = 0;
             break;
         }

@@ -57,9 +57,30 @@ static redisReply *send_all(redisContext *c, const clm_cmdbuf *b, char *errbuf, 
 /* Adds the conversion of one v1 hash (key, HGETALL reply) to b. Returns 1
  * when it was a v1 hash, 0 when it is not (already a view), or -EPROTO,
  * -ENOMEM. */
+/* True when the v1 hash h names a stage (stage or peak_stage not empty)
+ * that c, loaded with the configured model, does not have. */
+static bool stage_lost(const redisReply *h, const clm_customer *c)
+{
+    for (size_t k = 0; k + 1 < h->elements; k += 2) {
+        const redisReply *f = h->element[k], *v = h->element[k + 1];
+        if (v->len == 0)
+            continue;
+        if ((f->len == 5 && memcmp(f->str, "stage", 5) == 0 && c->stage == CLM_STAGE_NONE) ||
+            (f->len == 10 && memcmp(f->str, "peak_stage", 10) == 0 && c->peak == CLM_STAGE_NONE))
+            return true;
+    }
+    return false;
+}
+
+/* Customers whose v1 stage the configured model does not know. */
+typedef struct stage_loss {
+    size_t n;
+    char example[CLM_ID_MAX + 1];
+} stage_loss;
+
 static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *apply,
                        const redisReply *key, const redisReply *h, clm_record_buf *rec,
-                       char *errbuf, size_t errsize)
+                       stage_loss *lost, char *errbuf, size_t errsize)
 {
     size_t plen = strlen(prefix) + strlen("customer:");
     bool v1 = false;
@@ -81,6 +102,8 @@ static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *
             r = -EPROTO;
         }
     }
+    if (r == 0 && stage_lost(h, c) && lost->n++ == 0)
+        snprintf(lost->example, sizeof(lost->example), "%.*s", (int)idlen, id);
     char pool[CLM_KEY_MAX];
     if (r == 0 && clm_key_single(pool, sizeof(pool), prefix, CLM_KEY_UPGRADE_POOL) < 0)
         r = -ENAMETOOLONG;
@@ -114,8 +137,10 @@ static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *
  * the number converted, 0 when none was v1, -EAGAIN when a watched hash
  * changed meanwhile (convert the page again), or an error. */
 static int convert_page(redisContext *c, const char *prefix, const clm_apply_opts *apply,
-                        const redisReply *keys, char *errbuf, size_t errsize)
+                        const redisReply *keys, clm_upgrade_report *rep, char *errbuf,
+                        size_t errsize)
 {
+    stage_loss lost = { 0 };
     size_t n = keys->elements;
     clm_cmdbuf b;
     clm_record_buf rec;
@@ -153,7 +178,8 @@ static int convert_page(redisContext *c, const char *prefix, const clm_apply_opt
     if (r == 0)
         r = clm_cmdbuf_append(&b, 1, (const char *[]){ "MULTI" }, NULL);
     for (size_t i = 0; i < n && r == 0; i++) {
-        int k = convert_one(&b, prefix, apply, keys->element[i], h[i + 1], &rec, errbuf, errsize);
+        int k = convert_one(&b, prefix, apply, keys->element[i], h[i + 1], &rec, &lost, errbuf,
+                            errsize);
         if (k < 0)
             r = k;
         converted += k;
@@ -184,6 +210,11 @@ static int convert_page(redisContext *c, const char *prefix, const clm_apply_opt
             }
     }
     freeReplyObject(res);
+    if (r == 0 && lost.n) { /* committed: count them once */
+        if (rep->stage_unknown == 0)
+            snprintf(rep->stage_example, sizeof(rep->stage_example), "%s", lost.example);
+        rep->stage_unknown += lost.n;
+    }
     if (r == 0)
         r = converted;
 out_free:
@@ -209,7 +240,7 @@ static int convert_customers(redisContext *c, const char *prefix, const clm_appl
         int r = 0;
         if (page->element[1]->elements)
             do
-                r = convert_page(c, prefix, apply, page->element[1], errbuf, errsize);
+                r = convert_page(c, prefix, apply, page->element[1], rep, errbuf, errsize);
             while (r == -EAGAIN);
         freeReplyObject(page);
         if (r < 0)

@@ -41,6 +41,11 @@ typedef struct clm_upgrade_report {
     size_t customers;      /* v1 customer hashes converted by this call */
     size_t groups;         /* consumer groups whose progress was converted */
     bool pool;             /* the upgrade pool holds customers */
+    /* converted customers whose v1 stage or peak stage lifecycle.stages does
+     * not name (they now have none, as the previous release read them), and
+     * the id of the first */
+    size_t stage_unknown;
+    char stage_example[CLM_ID_MAX + 1];
 } clm_upgrade_report;
 
 /* Makes the store ready for this release: an empty store gets its schema; a
