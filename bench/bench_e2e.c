@@ -41,7 +41,9 @@
  * Item 4: CONFIG RESETSTAT before clmd starts; after the run, every
  * command's calls in INFO commandstats except this program's own (all INFO
  * and CONFIG calls, and the HGETs it counted) over M. Runs with a cache that
- * holds every customer; the 100k run is item 3's run.
+ * holds every customer; the 100k run is item 3's run. Redis memory per
+ * customer: used_memory once clm:stats consumed reaches M minus used_memory
+ * just after clmd started, over the number of clm:customer:* views.
  * Item 6: a steady background stream (100k customers; 20000 events/s, 5000
  * with --quick; its own producer, linger.ms 20, zstd) into a topic of 8
  * partitions while every 20 ms a marker event for a new customer "lat-<n>"
@@ -64,7 +66,7 @@
  *
  * Output: a table per item, then one line of key=value pairs:
  *   e2e_eps floor_eps e2e_ratio cmds_per_event_10k cmds_per_event_100k
- *   cmds_per_event_1m lat_p50_ms lat_p99_ms eps_10k eps_100k eps_1m [eps_10m]
+ *   cmds_per_event_1m redis_bytes_per_customer_<10k|100k|1m> lat_p50_ms lat_p99_ms eps_10k eps_100k eps_1m [eps_10m]
  *   scale_ratio_1m rss_peak_mb
  * (keys of items not run are left out; rss_peak_mb is clmd's VmHWM in item
  * 3). A benchmark, not a test: the exit status is non-zero only when a peer
@@ -133,6 +135,8 @@ typedef struct run_result {
     long long hgetall, hset, hincrby, txn, other;
     double rss_mb;          /* clmd's VmHWM */
     int64_t max_customers;
+    long long views;        /* <prefix>customer:* keys at the end */
+    long long redis_mem;    /* growth of Redis' used_memory over the run */
     /* CPU seconds over the timed window: clmd (or the floor consumer), its
      * Redis, this process (the mock cluster serving fetches; for the floor
      * the consumer too), everything else on the machine; and the share of
@@ -400,6 +404,36 @@ static long long redis_int(redisContext *c, const char *cmd)
     return v;
 }
 
+/* used_memory from INFO memory, -1 when unreadable. */
+static long long redis_used_memory(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "INFO memory");
+    long long v = -1;
+    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_memory:") : NULL;
+    if (p)
+        v = atoll(p + strlen("used_memory:"));
+    freeReplyObject(r);
+    return v;
+}
+
+/* The number of customer views (SCAN MATCH clm:customer:*), -1 on error. */
+static long long count_views(redisContext *c)
+{
+    char cursor[32] = "0";
+    long long n = 0;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH clm:customer:* COUNT 10000", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        n += (long long)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
 /* Starts a fresh Redis and clmd consuming `topic`. */
 static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_customers,
                       int flush_ms, char *err, size_t es)
@@ -476,6 +510,7 @@ static int clmd_run(bench *b, const char *topic, int64_t want, int64_t max_custo
     bu_cmdstats st;
     long long my_hgets = 0, consumed = 0;
     int e = clmd_start(b, &x, topic, max_customers, FLUSH_MS, err, es);
+    long long mem0 = e ? 0 : redis_used_memory(x.c);
     double t_spawn = bu_now_ms(), t0 = 0, t1 = 0;
     cpu_snap c0 = { 0 }, c1 = { 0 };
     while (!e) {
@@ -520,13 +555,17 @@ static int clmd_run(bench *b, const char *topic, int64_t want, int64_t max_custo
         res.join_s = (t0 - t_spawn) / 1000;
         res.cmds = bu_cmdstats_total(&st) - bu_cmdstats_family(&st, "info") -
                    bu_cmdstats_family(&st, "config") - my_hgets;
-        res.hgetall = bu_cmdstats_calls(&st, "hgetall");
+        res.hgetall = bu_cmdstats_calls(&st, "hmget");
         res.hset = bu_cmdstats_calls(&st, "hset");
         res.hincrby = bu_cmdstats_calls(&st, "hincrby");
         res.txn = bu_cmdstats_calls(&st, "multi") + bu_cmdstats_calls(&st, "exec") +
                   bu_cmdstats_calls(&st, "watch") + bu_cmdstats_calls(&st, "unwatch");
         res.other = res.cmds - res.hgetall - res.hset - res.hincrby - res.txn;
         cpu_account(&res, &c0, &c1);
+        /* after the command count: these are this program's */
+        long long mem1 = redis_used_memory(x.c);
+        res.views = count_views(x.c);
+        res.redis_mem = mem0 >= 0 && mem1 >= 0 ? mem1 - mem0 : -1;
     }
     char err2[256];
     int e2 = clmd_finish(&x, e ? err2 : err, e ? sizeof(err2) : es);
@@ -815,20 +854,26 @@ static int item3(bench *b, results *r, char *err, size_t es)
     return 0;
 }
 
+/* Redis' used_memory growth per customer view, 0 when unknown. */
+static double bytes_per_view(const run_result *r)
+{
+    return r->views > 0 && r->redis_mem > 0 ? (double)r->redis_mem / (double)r->views : 0;
+}
+
 static void print_cmds_header(void)
 {
-    printf("  %9s %8s %8s %8s %8s %8s %8s %8s %6s %5s %6s %7s %7s %6s %6s\n", "customers",
-           "appear", "cache", "events/s", "cmds", "cmds/ev", "hgetall", "hset", "hincr", "txn",
-           "other", "rss_MB", "us/ev", "redis", "busy%");
+    printf("  %9s %8s %8s %8s %8s %8s %8s %8s %6s %5s %6s %7s %7s %6s %6s %7s\n", "customers",
+           "appear", "cache", "events/s", "cmds", "cmds/ev", "hmget", "hset", "hincr", "txn",
+           "other", "rss_MB", "us/ev", "redis", "busy%", "B/cust");
 }
 
 static void print_cmds_row(const stream *s, const run_result *r, int64_t events)
 {
     printf("  %9" PRId64 " %8" PRId64 " %8" PRId64 " %8.0f %8lld %8.4f %8lld %8lld %6lld %5lld "
-           "%6lld %7.1f %7.2f %6.2f %6.1f\n", s->customers, s->distinct, r->max_customers, r->eps,
-           r->cmds, (double)r->cmds / (double)events, r->hgetall, r->hset, r->hincrby, r->txn,
-           r->other, r->rss_mb, r->cpu_s * 1e6 / (double)events, r->redis_cpu_s,
-           100 * r->host_busy);
+           "%6lld %7.1f %7.2f %6.2f %6.1f %7.0f\n", s->customers, s->distinct, r->max_customers,
+           r->eps, r->cmds, (double)r->cmds / (double)events, r->hgetall, r->hset, r->hincrby,
+           r->txn, r->other, r->rss_mb, r->cpu_s * 1e6 / (double)events, r->redis_cpu_s,
+           100 * r->host_busy, bytes_per_view(r));
 }
 
 static int item4(bench *b, results *r, char *err, size_t es)
@@ -850,7 +895,9 @@ static int item4(bench *b, results *r, char *err, size_t es)
     for (int i = 0; i < NSCALES_DEFAULT; i++)
         print_cmds_row(&streams[i], &r->unbounded[i], b->events);
     printf("  (target <= 0.05 at 100k customers; txn = multi+exec+watch+unwatch, other = hget "
-           "hmget select ...;\n   us/ev = clmd CPU per event, redis = its CPU seconds, busy%% = "
+           "hdel zadd select ...;\n   B/cust = growth of Redis used_memory over the run / customer "
+           "views (checkpoint, view and\n   everything else clmd keeps), read once every event is "
+           "in Redis (prediction fields the model and\n   KPI jobs add later may be missing);\n   us/ev = clmd CPU per event, redis = its CPU seconds, busy%% = "
            "share of all CPUs busy, all over the timed window)\n");
     fflush(stdout);
     return 0;
@@ -924,8 +971,9 @@ static void final_line(const bench *b, const results *r)
     if (b->only == 0 || b->only == 4)
         for (int i = 0; i < NSCALES_DEFAULT; i++)
             if (r->unbounded[i].done)
-                put(line, size, &len, " cmds_per_event_%s=%.4f", streams[i].label,
-                    (double)r->unbounded[i].cmds / (double)b->events);
+                put(line, size, &len, " cmds_per_event_%s=%.4f redis_bytes_per_customer_%s=%.0f",
+                    streams[i].label, (double)r->unbounded[i].cmds / (double)b->events,
+                    streams[i].label, bytes_per_view(&r->unbounded[i]));
     if (r->lat_done)
         put(line, size, &len, " lat_p50_ms=%.1f lat_p99_ms=%.1f", r->lat.p50, r->lat.p99);
     for (int i = 0; i < 4; i++)
