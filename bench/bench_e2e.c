@@ -72,6 +72,7 @@
  * 3). A benchmark, not a test: the exit status is non-zero only when a peer
  * cannot be started or clmd fails, never for a slow figure.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -85,6 +86,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +127,7 @@ typedef struct stream {
     int64_t customers;
     char topic[32];
     int64_t distinct;   /* customers appearing in the M events */
+    int parts;          /* partitions of its topic */
     bool ready;
 } stream;
 
@@ -136,6 +140,8 @@ typedef struct run_result {
     double rss_mb;          /* clmd's VmHWM */
     int64_t max_customers;
     long long views;        /* <prefix>customer:* keys at the end */
+    long long written;      /* customers written by flushes (clmd /metrics) */
+    long long flushes;      /* flush transactions committed (clmd /metrics) */
     long long redis_mem;    /* growth of Redis' used_memory over the run */
     /* CPU seconds over the timed window: clmd (or the floor consumer), its
      * Redis, this process (the mock cluster serving fetches; for the floor
@@ -293,6 +299,7 @@ static int stream_prepare(bench *b, stream *s, char *err, size_t es)
            " appear), %d partitions, produced in %.1f s\n",
            s->topic, produced, s->customers, s->distinct, parts, (bu_now_ms() - t0) / 1000);
     fflush(stdout);
+    s->parts = parts;
     s->ready = true;
     return 0;
 }
@@ -377,8 +384,50 @@ typedef struct clmd_ctx {
     harness_redis *redis;
     redisContext *c;
     harness_proc *proc;
+    int http_port; /* clmd's /metrics on 127.0.0.1 */
     char log[PATH_MAX];
 } clmd_ctx;
+
+/* A loopback TCP port free right now (0 when none could be found). */
+static int loopback_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* The value of counter `name` in clmd's /metrics, -1 when unreadable. */
+static long long metric_value(int port, const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    static const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    char buf[65536];
+    size_t n = 0;
+    long long v = -1;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+        goto out;
+    for (ssize_t k; n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0;)
+        n += (size_t)k;
+    buf[n] = '\0';
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", name);
+    const char *p = strstr(buf, line);
+    if (p)
+        v = atoll(p + strlen(line));
+out:
+    if (fd >= 0)
+        close(fd);
+    return v;
+}
 
 static int redis_ok(redisContext *c, const char *cmd, char *err, size_t es)
 {
@@ -440,6 +489,8 @@ static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_cust
 {
     char cfg[PATH_MAX], ring[48] = "";
     int n = ++b->runs;
+    if (!(x->http_port = loopback_port()))
+        return fail(-EADDRNOTAVAIL, err, es, "no free loopback port for clmd's /metrics");
     if (b->ring_size)
         snprintf(ring, sizeof(ring), ", \"ring_size\": %ld", b->ring_size);
     int e = harness_redis_start(&x->redis, err, es);
@@ -459,10 +510,10 @@ static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_cust
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"core\": {\"workers\": 0, \"max_customers\": %" PRId64 "%s},\n"
-            " \"http\": {\"port\": 0},%s\n"
+            " \"http\": {\"port\": %d},%s\n"
             " \"log\": {\"level\": \"notice\"}}\n",
             b->brokers, topic, n, harness_redis_port(x->redis), flush_ms, max_customers, ring,
-            getenv("BENCH_E2E_CONFIG") ? getenv("BENCH_E2E_CONFIG") : "");
+            x->http_port, getenv("BENCH_E2E_CONFIG") ? getenv("BENCH_E2E_CONFIG") : "");
     if (fclose(f) != 0)
         return fail(-EIO, err, es, "%s: write failed", cfg);
     if ((e = redis_ok(x->c, "CONFIG RESETSTAT", err, es)))
@@ -565,6 +616,8 @@ static int clmd_run(bench *b, const char *topic, int64_t want, int64_t max_custo
         /* after the command count: these are this program's */
         long long mem1 = redis_used_memory(x.c);
         res.views = count_views(x.c);
+        res.written = metric_value(x.http_port, "clmd_flush_customers_total");
+        res.flushes = metric_value(x.http_port, "clmd_flushes_total");
         res.redis_mem = mem0 >= 0 && mem1 >= 0 ? mem1 - mem0 : -1;
     }
     char err2[256];
@@ -894,6 +947,19 @@ static int item4(bench *b, results *r, char *err, size_t es)
     print_cmds_header();
     for (int i = 0; i < NSCALES_DEFAULT; i++)
         print_cmds_row(&streams[i], &r->unbounded[i], b->events);
+    printf("  per customer written: commands over the customers the flushes wrote, and the "
+           "commands per flush besides one per customer\n  (a flush covers the partitions of one "
+           "worker; %ld workers)\n", b->workers);
+    for (int i = 0; i < NSCALES_DEFAULT; i++) {
+        const run_result *u = &r->unbounded[i];
+        if (u->written <= 0 || u->flushes <= 0)
+            continue;
+        printf("  %9" PRId64 " customers: %lld written in %lld flushes, %d partitions: %.3f "
+               "commands per customer written; %.1f per flush besides\n",
+               streams[i].customers, u->written, u->flushes, streams[i].parts,
+               (double)u->cmds / (double)u->written,
+               (double)(u->cmds - u->written) / (double)u->flushes);
+    }
     printf("  (target <= 0.05 at 100k customers; txn = multi+exec+watch+unwatch, other = hget "
            "hdel zadd select ...;\n   B/cust = growth of Redis used_memory over the run / customer "
            "views (checkpoint, view and\n   everything else clmd keeps), read once every event is "

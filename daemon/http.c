@@ -157,7 +157,7 @@ static void render_metrics(const clm_http *h, text *t)
     }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
     put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);
-    metric(t, "clmd_flush_customers_total", "counter", "Customer hashes written.");
+    metric(t, "clmd_flush_customers_total", "counter", "Customers written (checkpoint records).");
     put(t, "clmd_flush_customers_total %" PRIu64 "\n", ws.customers);
     metric(t, "clmd_flush_latency_seconds", "histogram",
            "Time from a flush batch's cut to its EXEC, per flush (oldest batch).");
