@@ -224,12 +224,10 @@ static unsigned sessions_between(const clm_risk_state *s, int64_t from, int64_t 
     return n;
 }
 
-static double engagement(const clm_risk_state *s, const clm_risk_opts *o, int64_t day,
-                         double *value)
+/* The engagement signal from its two window sums (sessions in the recent
+ * and in the base window). */
+static double engagement_of(unsigned recent, unsigned base, const clm_risk_opts *o, double *value)
 {
-    unsigned recent = sessions_between(s, day - CLM_RISK_RECENT_DAYS + 1, INT64_MAX);
-    unsigned base = sessions_between(s, day - CLM_RISK_RECENT_DAYS - CLM_RISK_BASE_DAYS + 1,
-                                     day - CLM_RISK_RECENT_DAYS);
     double weekly = (double)base * CLM_RISK_RECENT_DAYS / CLM_RISK_BASE_DAYS;
     if (weekly <= 0 || weekly < o->engagement_min_weekly) {
         *value = 0;
@@ -237,6 +235,51 @@ static double engagement(const clm_risk_state *s, const clm_risk_opts *o, int64_
     }
     *value = (double)recent / weekly;
     return (double)recent < o->engagement_ratio * weekly ? 1 : 0;
+}
+
+static double engagement(const clm_risk_state *s, const clm_risk_opts *o, int64_t day,
+                         double *value)
+{
+    unsigned recent = sessions_between(s, day - CLM_RISK_RECENT_DAYS + 1, INT64_MAX);
+    unsigned base = sessions_between(s, day - CLM_RISK_RECENT_DAYS - CLM_RISK_BASE_DAYS + 1,
+                                     day - CLM_RISK_RECENT_DAYS);
+    return engagement_of(recent, base, o, value);
+}
+
+/* Session counts of the ring as prefix sums: pre[i] is the sum over the
+ * days lo .. lo + i - 1, lo the ring's first day. */
+typedef struct session_sums {
+    int64_t lo, hi;
+    unsigned pre[CLM_RISK_SESSION_DAYS + 1];
+} session_sums;
+
+static void session_sums_init(session_sums *p, const clm_risk_state *s)
+{
+    p->lo = s->session_day - CLM_RISK_SESSION_DAYS + 1;
+    p->hi = s->session_day;
+    p->pre[0] = 0;
+    for (int i = 0; i < CLM_RISK_SESSION_DAYS; i++)
+        p->pre[i + 1] = p->pre[i] + s->sessions[ring(p->lo + i)];
+}
+
+/* sessions_between over the sums: the same value in constant time. */
+static unsigned sums_between(const session_sums *p, int64_t from, int64_t to)
+{
+    if (from < p->lo)
+        from = p->lo;
+    if (to > p->hi)
+        to = p->hi;
+    return from > to ? 0 : p->pre[to - p->lo + 1] - p->pre[from - p->lo];
+}
+
+/* engagement() over the sums. */
+static double engagement_sums(const session_sums *p, const clm_risk_opts *o, int64_t day,
+                              double *value)
+{
+    unsigned recent = sums_between(p, day - CLM_RISK_RECENT_DAYS + 1, INT64_MAX);
+    unsigned base = sums_between(p, day - CLM_RISK_RECENT_DAYS - CLM_RISK_BASE_DAYS + 1,
+                                 day - CLM_RISK_RECENT_DAYS);
+    return engagement_of(recent, base, o, value);
 }
 
 /* P(alive) on `day`, or -1 when the signal does not apply (no model, no
@@ -347,7 +390,9 @@ int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm
     if (o->weight[CLM_SIG_ENGAGEMENT_DROP] > 0 && s->session_day >= 0) {
         /* the windows change only where a session day enters or leaves one */
         double v;
-        double now = engagement(s, o, day, &v);
+        session_sums sums;
+        session_sums_init(&sums, s);
+        double now = engagement_sums(&sums, o, day, &v);
         int64_t lo = s->session_day - CLM_RISK_SESSION_DAYS + 1;
         int64_t cands[2 * CLM_RISK_SESSION_DAYS];
         size_t nc = 0;
@@ -362,7 +407,7 @@ int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm
             if (cands[i] <= day || (first >= 0 && cands[i] >= first) ||
                 (best >= 0 && cands[i] >= best))
                 continue;
-            if (engagement(s, o, cands[i], &v) != now)
+            if (engagement_sums(&sums, o, cands[i], &v) != now)
                 first = cands[i];
         }
         if (first >= 0)

@@ -241,6 +241,47 @@ static void test_engagement_drop(void **state)
     assert_int_equal(clm_risk_next_day(&s, NULL, &o, 131), 134);
 }
 
+/* The next day the engagement signal changes, against a day-by-day walk:
+ * random session patterns, every other signal off. */
+static void test_engagement_next_day_walk(void **state)
+{
+    (void)state;
+    clm_risk_opts o = defaults();
+    for (int i = 0; i < CLM_SIG__COUNT; i++)
+        o.weight[i] = i == CLM_SIG_ENGAGEMENT_DROP ? 1 : 0;
+    uint64_t seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        clm_risk_state s;
+        clm_risk_state_init(&s);
+        int first = 1000, span = 1 + (int)(seed % 64);
+        for (int d = first; d < first + span; d++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            int n = (int)((seed >> 33) % 4) - (round % 3 == 0 ? 0 : 1); /* some empty days */
+            for (int k = 0; k < n; k++) {
+                clm_event ev = ev_at(CLM_EV_SESSION, d);
+                clm_risk_note(&s, &ev);
+            }
+        }
+        if (s.session_day < 0)
+            continue;
+        int64_t end = s.session_day + CLM_RISK_RECENT_DAYS + CLM_RISK_BASE_DAYS + 2;
+        for (int64_t d = s.session_day - 3; d <= end; d++) {
+            clm_risk_eval e0, e1;
+            clm_risk_eval_at(&s, NULL, &o, d, true, &e0);
+            int64_t want = -1;
+            for (int64_t t = d + 1; t <= end && want < 0; t++) {
+                clm_risk_eval_at(&s, NULL, &o, t, true, &e1);
+                if (e1.risk_e4 != e0.risk_e4)
+                    want = t;
+            }
+            int64_t got = clm_risk_next_day(&s, NULL, &o, d);
+            if (got != want)
+                fail_msg("round %d, day %lld: next change %lld, walked %lld", round, (long long)d,
+                         (long long)got, (long long)want);
+        }
+    }
+}
+
 static void test_p_alive(void **state)
 {
     (void)state;
@@ -505,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_tickets),
         cmocka_unit_test(test_payment_failed_downgrade),
         cmocka_unit_test(test_engagement_drop),
+        cmocka_unit_test(test_engagement_next_day_walk),
         cmocka_unit_test(test_p_alive),
         cmocka_unit_test(test_sessions_by_day),
         cmocka_unit_test(test_threshold_hysteresis_cooldown),
