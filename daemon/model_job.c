@@ -18,13 +18,13 @@
 #include "core/rfm.h"
 #include "core/timeutil.h"
 #include "daemon/log.h"
+#include "daemon/model_sample.h"
 #include "store/keys.h"
 #include "store/load.h"
 #include "store/scan.h"
 
 #define DAYS_PER_YEAR 365.2425
 #define RESCORE_MIN_MS 60000LL /* least time between two scoring passes without a fit */
-#define SCAN_COUNT "1000"
 
 struct clm_model_job {
     const clm_config *cfg;
@@ -58,21 +58,6 @@ typedef struct poll_state {
     char request[64];  /* <prefix>model refit_requested, "" when absent */
     char done[64];     /* <prefix>model refit_done: the request the last attempt answered */
 } poll_state;
-
-/* One customer read for a fit: its summary and its key's hash (SCAN may
- * return a key twice). */
-typedef struct summary {
-    double x, t_x, T, m_x;
-    uint64_t key_hash;
-} summary;
-
-/* The customers read for a fit; then, in a canonical order, the columns the
- * fits take. */
-typedef struct sample {
-    summary *v;
-    size_t n, cap;
-    double *x, *t_x, *T, *m_x;
-} sample;
 
 static void sleep_ms(long ms)
 {
@@ -272,148 +257,6 @@ static int read_poll(clm_model_job *j, redisContext *rc, poll_state *ps)
     return r;
 }
 
-static int sample_push(sample *s, const summary *c)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4096;
-        summary *nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        s->v = nv;
-        s->cap = cap;
-    }
-    s->v[s->n++] = *c;
-    return 0;
-}
-
-static void sample_free(sample *s)
-{
-    free(s->v);
-    free(s->x);
-    free(s->t_x);
-    free(s->T);
-    free(s->m_x);
-    *s = (sample){ 0 };
-}
-
-typedef struct keyed {
-    uint64_t hash;
-    size_t index;
-} keyed;
-
-static int keyed_cmp(const void *a, const void *b)
-{
-    const keyed *x = a, *y = b;
-    if (x->hash != y->hash)
-        return x->hash < y->hash ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Indices of the entries whose key hash was already seen, sorted, so that a
- * key SCAN returned twice counts once. Returns 0 with *dup (to free) and
- * *ndup, or -ENOMEM. */
-static int find_repeats(const uint64_t *hashes, size_t n, size_t **dup, size_t *ndup)
-{
-    keyed *k = malloc((n ? n : 1) * sizeof(*k));
-    size_t *d = malloc((n ? n : 1) * sizeof(*d));
-    if (!k || !d) {
-        free(k);
-        free(d);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        k[i] = (keyed){ hashes[i], i };
-    if (n)
-        qsort(k, n, sizeof(*k), keyed_cmp);
-    size_t m = 0;
-    for (size_t i = 1; i < n; i++)
-        if (k[i].hash == k[i - 1].hash)
-            d[m++] = k[i].index;
-    free(k);
-    *dup = d;
-    *ndup = m;
-    return 0;
-}
-
-static int summary_cmp(const void *a, const void *b)
-{
-    const summary *x = a, *y = b;
-    const double u[4] = { x->x, x->t_x, x->T, x->m_x }, v[4] = { y->x, y->t_x, y->T, y->m_x };
-    for (int k = 0; k < 4; k++)
-        if (u[k] != v[k])
-            return u[k] < v[k] ? -1 : 1;
-    return 0;
-}
-
-/* Drops the repeats find_repeats reports, sorts the summaries (so the fit
- * sees the same input in the same order whatever order SCAN returned), and
- * fills the columns, freeing the rows. Returns 0 or -ENOMEM. */
-static int sample_finish(sample *s)
-{
-    size_t *dup, ndup;
-    uint64_t *hashes = malloc((s->n ? s->n : 1) * sizeof(*hashes));
-    if (!hashes)
-        return -ENOMEM;
-    for (size_t i = 0; i < s->n; i++)
-        hashes[i] = s->v[i].key_hash;
-    int r = find_repeats(hashes, s->n, &dup, &ndup);
-    free(hashes);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i < ndup; i++)
-        s->v[dup[i]].x = -1; /* marks a repeat */
-    free(dup);
-    size_t w = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].x >= 0)
-            s->v[w++] = s->v[i];
-    s->n = w;
-    if (s->n)
-        qsort(s->v, s->n, sizeof(*s->v), summary_cmp);
-    size_t size = (s->n ? s->n : 1) * sizeof(double);
-    if (!(s->x = malloc(size)) || !(s->t_x = malloc(size)) || !(s->T = malloc(size)) ||
-        !(s->m_x = malloc(size)))
-        return -ENOMEM;
-    for (size_t i = 0; i < s->n; i++) {
-        s->x[i] = s->v[i].x;
-        s->t_x[i] = s->v[i].t_x;
-        s->T[i] = s->v[i].T;
-        s->m_x[i] = s->v[i].m_x;
-    }
-    free(s->v);
-    s->v = NULL;
-    s->cap = 0;
-    return 0;
-}
-
-
-typedef struct read_ctx {
-    clm_model_job *j;
-    sample *s;
-    int64_t now_day;
-} read_ctx;
-
-/* Between pages of the fit's read: stop when clmd stops. */
-static int read_page(void *vrx)
-{
-    read_ctx *x = vrx;
-    return atomic_load(&x->j->stopping) ? -ECANCELED : 0;
-}
-
-/* A checkpointed customer with a purchase into the sample. */
-static int read_one(void *vctx, const char *where, const clm_customer *c)
-{
-    (void)where;
-    read_ctx *x = vctx;
-    if (c->rfm.first_day < 0)
-        return 0;
-    summary m;
-    clm_rfm_stats(&c->rfm, x->now_day, (double)x->j->cfg->model_unit_days, &m.x, &m.t_x, &m.T,
-                  &m.m_x);
-    m.key_hash = clm_dedup_hash(c->id, c->id_len);
-    return sample_push(x->s, &m);
-}
-
 /* ---- scoring ------------------------------------------------------------ */
 
 /* The four predictions in micro-units, or false when one is not finite. */
@@ -562,7 +405,7 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
         goto out_free;
     /* the portfolio: each customer once */
     size_t *dup = NULL, ndup = 0;
-    if ((r = find_repeats(x.key_hash, x.n, &dup, &ndup)) < 0)
+    if ((r = clm_model_find_repeats(x.key_hash, x.n, &dup, &ndup)) < 0)
         goto out_free;
     for (size_t i = 0; i < ndup; i++)
         x.clv[dup[i]] = 0;
@@ -655,21 +498,19 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
     const clm_config *cfg = j->cfg;
     long long t0 = clm_now_ms();
     char why[512] = "", err[256] = "";
-    sample s = { 0 };
+    clm_model_sample s = { 0 };
     double *gx = NULL, *gm = NULL;
     int r;
     if (ps->now_day == CLM_NO_TS) {
         snprintf(why, sizeof(why), "no event-time watermark yet: no event was applied");
         goto out_failed;
     }
-    read_ctx rx = { .j = j, .s = &s, .now_day = ps->now_day };
-    r = clm_store_scan(rc, cfg->redis_prefix, read_page, read_one, &rx, err, sizeof(err));
+    r = clm_model_sample_read(&s, rc, cfg->redis_prefix, ps->now_day, (double)cfg->model_unit_days,
+                              &j->stopping, err, sizeof(err));
     if (r == -EPROTO) { /* a record that does not decode: a failed fit, said in <prefix>model */
         snprintf(why, sizeof(why), "reading the checkpoints: %s", err);
         goto out_failed;
     }
-    if (r == 0)
-        r = sample_finish(&s);
     if (r == -ENOMEM) {
         snprintf(why, sizeof(why), "out of memory reading %zu customers", s.n);
         goto out_failed;
@@ -711,7 +552,7 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
     log_info("model: fitted %zu customers (%zu repeat) in %lld ms: r=%.4g alpha=%.4g a=%.4g "
              "b=%.4g, p=%.4g q=%.4g gamma=%.4g", s.n, ng, fit_ms, bg.r, bg.alpha, bg.a, bg.b,
              gg.p, gg.q, gg.gamma);
-    sample_free(&s); /* before the pass, which needs its own memory */
+    clm_model_sample_free(&s); /* before the pass, which needs its own memory */
     r = score(j, rc, ps->now_day, ps->applied);
     goto out_free;
 
@@ -723,7 +564,7 @@ out_failed:
 out_free:
     free(gx);
     free(gm);
-    sample_free(&s);
+    clm_model_sample_free(&s);
     return r;
 }
 
