@@ -92,10 +92,12 @@ static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas
             tenure = o->clv_min_tenure_ms;
         if (tenure < 1)
             tenure = 1;
-        __extension__ __int128 wide = (__int128)c->revenue_micros * YEAR_MS;
-        rate = (int64_t)(wide / tenure);
+        /* revenue (<= INT64_MAX) x a year fits in 128 bits; the rate stops
+         * at INT64_MAX. Both rates are >= 0, so their difference fits. */
+        __extension__ __int128 wide = (__int128)c->revenue_micros * YEAR_MS / tenure;
+        rate = wide > INT64_MAX ? INT64_MAX : (int64_t)wide;
     }
-    d->value_rate_micros += rate - c->clv_rate_micros;
+    d->value_rate_micros = clm_sat_add(d->value_rate_micros, rate - c->clv_rate_micros);
     if (rate != c->clv_rate_micros)
         d->any = true;
     c->clv_rate_micros = rate;
@@ -341,7 +343,7 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
         (r = clm_deltas_add(d, b, CLM_DAY(revenue_micros), ev->amount_micros)) < 0)
         return r;
     c->orders++;
-    c->revenue_micros += ev->amount_micros;
+    c->revenue_micros = clm_sat_add(c->revenue_micros, ev->amount_micros);
     clm_rfm_purchase(&c->rfm, ev->ts_ms, ev->amount_micros);
     if (c->orders == 1) {
         c->first_purchase = ev->ts_ms;
@@ -434,7 +436,7 @@ static int count_event(clm_customer *c, const clm_event *ev, const clm_apply_opt
     case CLM_EV_PURCHASE:
         return on_purchase(c, ev, o, d, b);
     case CLM_EV_REFUND:
-        c->refunds_micros += ev->amount_micros;
+        c->refunds_micros = clm_sat_add(c->refunds_micros, ev->amount_micros);
         return clm_deltas_add(d, b, CLM_DAY(refunds_micros), ev->amount_micros);
     case CLM_EV_SIGNUP:
         return on_signup(c, ev, o, d, b);

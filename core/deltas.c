@@ -1,6 +1,8 @@
 /* core/deltas.c - see deltas.h. */
 #include "core/deltas.h"
 
+#include "core/event.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +62,7 @@ int clm_deltas_add(clm_deltas *d, int64_t bucket, size_t off, int64_t n)
         return -ENOMEM;
     int64_t v;
     memcpy(&v, (char *)c + off, sizeof(v));
-    v += n;
+    v = clm_sat_add(v, n);
     memcpy((char *)c + off, &v, sizeof(v));
     d->any = true;
     return 0;

@@ -37,7 +37,7 @@ typedef struct clm_deltas {
     clm_transition_delta *trans;
     size_t ntrans, cap_trans;
     int64_t stage_count[CLM_STAGES_MAX];
-    int64_t value_rate_micros; /* change of the sum of customers' clv_rate */
+    int64_t value_rate_micros; /* change of the sum of customers' clv_rate (saturating) */
     clm_alert *alerts;         /* raised since the last reset, in order */
     size_t nalerts, cap_alerts;
     bool any;                  /* something changed since the last reset */
@@ -51,8 +51,8 @@ void clm_deltas_reset(clm_deltas *d);
 /* The counters of a bucket, created zeroed on first use. NULL on ENOMEM. */
 clm_daycount *clm_deltas_day(clm_deltas *d, int64_t bucket);
 
-/* Adds n to the int64 field at byte offset `off` of a bucket's counters.
- * Returns 0 or -ENOMEM. */
+/* Adds n to the int64 field at byte offset `off` of a bucket's counters,
+ * stopping at INT64_MAX / INT64_MIN (clm_sat_add). Returns 0 or -ENOMEM. */
 int clm_deltas_add(clm_deltas *d, int64_t bucket, size_t off, int64_t n);
 
 /* Counts a stage transition in a bucket and moves one customer between the

@@ -2,7 +2,6 @@
 #include "core/event.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,9 +49,90 @@ clm_event_type clm_event_type_from_name(const char *name, size_t len)
     return CLM_EV_OTHER;
 }
 
-int64_t clm_amount_to_micros(double v)
+static int is_digit(char c)
 {
-    return llround(v * 1e6);
+    return c >= '0' && c <= '9';
+}
+
+/* Digit k of the number's digits with the '.' left out. */
+static unsigned digit_at(const char *s, size_t int_start, size_t nint, size_t frac_start,
+                         size_t k)
+{
+    return (unsigned)((k < nint ? s[int_start + k] : s[frac_start + k - nint]) - '0');
+}
+
+int clm_amount_parse(const char *s, size_t len, int64_t *micros)
+{
+    size_t i = 0, int_start, nint, frac_start, nfrac = 0, k, first, last;
+    int neg = 0, eneg = 0;
+    int64_t e = 0, p_first, p_last;
+    uint64_t mag = 0;
+
+    if (i < len && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    int_start = i;
+    if (i >= len || !is_digit(s[i]))
+        return -EINVAL;
+    if (s[i] == '0')
+        i++;
+    else
+        while (i < len && is_digit(s[i]))
+            i++;
+    nint = i - int_start;
+    frac_start = i;
+    if (i < len && s[i] == '.') {
+        frac_start = ++i;
+        if (i >= len || !is_digit(s[i]))
+            return -EINVAL;
+        while (i < len && is_digit(s[i]))
+            i++;
+        nfrac = i - frac_start;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        if (i >= len || !is_digit(s[i]))
+            return -EINVAL;
+        /* Past 10^9 the exponent decides alone (a huge one is out of range,
+         * a tiny one too fine), so it stops growing there. */
+        for (; i < len && is_digit(s[i]); i++)
+            if (e < 1000000000)
+                e = e * 10 + (s[i] - '0');
+        if (eneg)
+            e = -e;
+    }
+    if (i != len)
+        return -EINVAL;
+
+    /* The first and last non-zero digits; none: the value is zero. */
+    for (first = 0; first < nint + nfrac && digit_at(s, int_start, nint, frac_start, first) == 0;
+         first++)
+        ;
+    if (first == nint + nfrac) {
+        *micros = 0;
+        return 0;
+    }
+    if (neg)
+        return -ERANGE;
+    for (last = nint + nfrac - 1; digit_at(s, int_start, nint, frac_start, last) == 0; last--)
+        ;
+    /* Digit k weighs 10^(nint - 1 - k + e) units, 10^(that + 6) micro-units. */
+    p_first = (int64_t)nint - 1 - (int64_t)first + e + 6;
+    p_last = (int64_t)nint - 1 - (int64_t)last + e + 6;
+    if (p_last < 0 || p_first > 18)
+        return -ERANGE;
+    /* At most 19 digits below 10^19: fits in a uint64. */
+    for (k = first; k <= last; k++)
+        mag = mag * 10 + digit_at(s, int_start, nint, frac_start, k);
+    for (int64_t z = 0; z < p_last; z++)
+        mag *= 10;
+    if (mag > (uint64_t)CLM_AMOUNT_MAX_MICROS)
+        return -ERANGE;
+    *micros = (int64_t)mag;
+    return 0;
 }
 
 static int u64_format(uint64_t v, char *buf)

@@ -7,6 +7,11 @@
  * Money is fixed-point: amounts are kept in micro-units (1e-6) in an int64, so
  * sums are exact, order-independent and round-trip through Redis unchanged.
  * Durations are kept in milliseconds for the same reason.
+ *
+ * One amount is at most CLM_AMOUNT_MAX_MICROS (10^18), so a sum of nine
+ * always fits in an int64 but ten may not: every money sum (per customer,
+ * per bucket, the portfolio) is added with clm_sat_add and stops at
+ * INT64_MAX (INT64_MIN for a falling one) instead of wrapping.
  */
 #ifndef CLM_CORE_EVENT_H
 #define CLM_CORE_EVENT_H
@@ -18,8 +23,8 @@
 #define CLM_ID_MAX 128
 /* Maximum length in bytes of the "type" string. */
 #define CLM_TYPE_MAX 64
-/* Largest accepted amount, in whole currency units (keeps micro-units in int64). */
-#define CLM_AMOUNT_MAX 1e12
+/* Largest accepted amount: 10^12 whole currency units, in micro-units. */
+#define CLM_AMOUNT_MAX_MICROS 1000000000000000000LL
 /* "No time": a timestamp field that has no value yet. */
 #define CLM_NO_TS INT64_MIN
 
@@ -72,9 +77,24 @@ const char *clm_event_type_name(clm_event_type t);
  * or CLM_EV_OTHER when the name is not a built-in type. */
 clm_event_type clm_event_type_from_name(const char *name, size_t len);
 
-/* Converts a validated, finite, non-negative amount to micro-units
- * (rounded to nearest). Caller guarantees 0 <= v <= CLM_AMOUNT_MAX. */
-int64_t clm_amount_to_micros(double v);
+/* Reads an amount exactly from the text of a JSON number (RFC 8259 grammar:
+ * optional '-', an integer part without leading zeros, optional fraction,
+ * optional exponent), digit by digit, without going through a double.
+ * Returns 0 and sets *micros (0..CLM_AMOUNT_MAX_MICROS); -ERANGE when the
+ * value is negative (negative zero is 0), above 10^12, or not a whole number
+ * of micro-units (a non-zero digit past the 6th decimal, exponent applied);
+ * -EINVAL when s is not a JSON number. *micros is untouched on failure. */
+int clm_amount_parse(const char *s, size_t len, int64_t *micros);
+
+/* a + b, stopping at INT64_MAX or INT64_MIN instead of overflowing. */
+static inline int64_t clm_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
 
 /* Writes v in decimal (no NUL) into buf, which must hold 20 bytes; returns
  * the length. A fast, locale-free snprintf("%" PRId64) for hot paths. */

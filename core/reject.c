@@ -23,6 +23,7 @@ static const char *const reason_names[CLM_REJ__COUNT] = {
     [CLM_REJ_BAD_AMOUNT] = "bad_amount",
     [CLM_REJ_BAD_SCORE] = "bad_score",
     [CLM_REJ_BAD_DURATION] = "bad_duration",
+    [CLM_REJ_MISSING_KEY] = "missing_key",
     [CLM_REJ_KEY_MISMATCH] = "key_mismatch",
     [CLM_REJ_LATE_DROPPED] = "late_dropped",
 };

@@ -23,9 +23,10 @@ typedef enum clm_reason {
     CLM_REJ_UNKNOWN_TYPE,     /* "unknown_type": not a built-in type and events.unknown_type = reject */
     CLM_REJ_BAD_TIMESTAMP,    /* "bad_timestamp": ts does not parse (RFC 3339 or integer epoch ms) */
     CLM_REJ_FUTURE_TIMESTAMP, /* "future_timestamp": ts beyond events.max_future_s after the message time */
-    CLM_REJ_BAD_AMOUNT,       /* "bad_amount": negative, or above 1e12 */
+    CLM_REJ_BAD_AMOUNT,       /* "bad_amount": negative, above 1e12, or finer than 1e-6 */
     CLM_REJ_BAD_SCORE,        /* "bad_score": out of range for the type */
     CLM_REJ_BAD_DURATION,     /* "bad_duration": negative, or above one year */
+    CLM_REJ_MISSING_KEY,      /* "missing_key": an event with a customer_id has no message key */
     CLM_REJ_KEY_MISMATCH,     /* "key_mismatch": message key present and != customer_id */
     CLM_REJ_LATE_DROPPED,     /* "late_dropped": older than its partition's watermark */
     CLM_REJ__COUNT

@@ -730,6 +730,8 @@ static int jval_of(const walk *w, int ti, clm_jval *v, char *buf)
             v->what = p[0] == 't' ? "true" : p[0] == 'f' ? "false" : "null";
             return 0;
         }
+        v->num = p;
+        v->num_len = n;
         if (memchr(p, '.', n) == NULL && memchr(p, 'e', n) == NULL && memchr(p, 'E', n) == NULL) {
             v->kind = CLM_J_INTEGER;
             return num_int(p, n, &v->i);

@@ -258,7 +258,7 @@ static int apply_ts(const clm_fields *f, const clm_msg_meta *meta, const clm_dec
 static int apply_amount(const clm_fields *f, clm_event *ev, clm_reject *rej)
 {
     const clm_jval *v = &f->amount;
-    double a;
+    char snip[64];
 
     if (v->kind == CLM_J_ABSENT) {
         if (ev->type == CLM_EV_PURCHASE || ev->type == CLM_EV_REFUND ||
@@ -268,12 +268,14 @@ static int apply_amount(const clm_fields *f, clm_event *ev, clm_reject *rej)
                                   clm_event_type_name(ev->type));
         return 0;
     }
-    if (number_of(v, &a) < 0)
+    if (v->kind != CLM_J_INTEGER && v->kind != CLM_J_REAL)
         return wrong_type(rej, "amount", "a number", v);
-    if (!(a >= 0 && a <= CLM_AMOUNT_MAX))
-        return clm_reject_set(rej, CLM_REJ_BAD_AMOUNT, "field 'amount': %.17g is outside 0..1e12",
-                              a);
-    ev->amount_micros = clm_amount_to_micros(a);
+    /* Read from the text, never through a double: exact or rejected. */
+    if (v->num == NULL || clm_amount_parse(v->num, v->num_len, &ev->amount_micros) < 0)
+        return clm_reject_set(rej, CLM_REJ_BAD_AMOUNT,
+                              "field 'amount': %s is negative, above 1e12 or not a whole "
+                              "number of millionths",
+                              v->num ? clm_snippet(v->num, v->num_len, snip, sizeof(snip)) : "?");
     ev->has_amount = 1;
     return 0;
 }
@@ -329,6 +331,7 @@ static int apply_duration(const clm_fields *f, clm_event *ev, clm_reject *rej)
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
                      const clm_decode_opts *opts, clm_event *ev, clm_reject *rej)
 {
+    char snip[64];
     clm_event e;
     int r;
 
@@ -339,7 +342,14 @@ int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
         (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0)
         return r;
 
-    if (meta->key != NULL && meta->key_len > 0 && e.has_customer &&
+    /* A customer's events must all arrive on the partition its key picks:
+     * a keyless one lands on any partition, so two workers would own it. */
+    if (e.has_customer && (meta->key == NULL || meta->key_len == 0))
+        return clm_reject_set(rej, CLM_REJ_MISSING_KEY,
+                              "the message has no key; an event of customer_id '%s' must be "
+                              "keyed by it",
+                              clm_snippet(e.customer_id, e.customer_id_len, snip, sizeof(snip)));
+    if (e.has_customer &&
         (meta->key_len != e.customer_id_len ||
          memcmp(meta->key, e.customer_id, meta->key_len) != 0)) {
         char k[64], c[64];

@@ -36,6 +36,11 @@ typedef struct clm_jval {
     size_t len;
     long long i;      /* CLM_J_INTEGER */
     double d;         /* CLM_J_REAL */
+    /* CLM_J_INTEGER, CLM_J_REAL: the number's JSON text as sent (num_len
+     * bytes, not NUL-terminated). Required for `amount`, which is read from
+     * the text exactly; other fields may leave it NULL. */
+    const char *num;
+    size_t num_len;
     const char *what; /* CLM_J_OTHER: "true", "false", "null", "object" or "array" */
 } clm_jval;
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/daycount.h"
+#include "core/event.h"
 #include "core/kpi.h"
 #include "core/stages.h"
 #include "core/timeutil.h"
@@ -192,7 +193,7 @@ static void add_counts(clm_daycount *dst, const clm_daycount *src)
     const int64_t *s = (const int64_t *)src;
     int64_t *d = (int64_t *)dst;
     for (size_t i = 0; i < sizeof(*src) / sizeof(int64_t); i++)
-        d[i] += s[i];
+        d[i] = clm_sat_add(d[i], s[i]);
 }
 
 typedef struct emit_ctx {
@@ -270,13 +271,17 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     /* derived fields of every bucket, customers_eod as a running sum */
     for (size_t i = 0; i < nb; i++) {
         add_counts(&days[clm_bucket_day(bs[i].number, j->bucket_ms) - first_day], &bs[i].c);
-        eod += bs[i].c.customers_delta;
+        eod = clm_sat_add(eod, bs[i].c.customers_delta);
         char key[256], rev[32], ref[32], spend[32], sess[32], eodv[24];
         bucket_hash_key(j, bs[i].key, key, sizeof(key));
         clm_micros_format(bs[i].c.revenue_micros, rev, sizeof(rev));
         clm_micros_format(bs[i].c.refunds_micros, ref, sizeof(ref));
         clm_micros_format(bs[i].c.spend_micros, spend, sizeof(spend));
-        clm_micros_format(bs[i].c.session_ms * 1000, sess, sizeof(sess));
+        /* ms as micro-units of a second; a saturated sum stays saturated */
+        int64_t sess_us = bs[i].c.session_ms > INT64_MAX / 1000 ? INT64_MAX
+                          : bs[i].c.session_ms < INT64_MIN / 1000 ? INT64_MIN
+                                                                  : bs[i].c.session_ms * 1000;
+        clm_micros_format(sess_us, sess, sizeof(sess));
         snprintf(eodv, sizeof(eodv), "%" PRId64, eod);
         redisAppendCommand(rc, "HSET %s revenue %s refunds %s spend %s session_seconds %s customers_eod %s",
                            key, rev, ref, spend, sess, eodv);
@@ -296,7 +301,7 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             bool has = false;
             while (bi < nb && bs[bi].number <= d) {
                 has |= bs[bi].number == d;
-                run += bs[bi].c.customers_delta;
+                run = clm_sat_add(run, bs[bi].c.customers_delta);
                 bi++;
             }
             if (has)

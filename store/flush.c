@@ -34,6 +34,7 @@ struct clm_flush_fmt {
     part_acc *parts;
     size_t nparts, cap;
     args risk_add, risk_rem; /* <prefix>at_risk */
+    args sums;               /* field delta ... of one saturating add */
     clm_record_buf rec;
 };
 
@@ -88,6 +89,7 @@ void clm_flush_fmt_free(clm_flush_fmt *f)
     free(f->parts);
     args_release(&f->risk_add);
     args_release(&f->risk_rem);
+    args_release(&f->sums);
     clm_record_buf_release(&f->rec);
     free(f);
 }
@@ -221,6 +223,48 @@ int clm_flush_fmt_end(clm_flush_fmt *f)
 
 /* ---- counters and deltas ---------------------------------------------- */
 
+/* Adds each (field, delta) pair of ARGV to the hash KEYS[1] as HINCRBY
+ * would, except that a sum leaving int64 stops at INT64_MAX (INT64_MIN for
+ * a negative delta) instead of failing: a command of the transaction that
+ * failed after others ran would apply half a flush. Any other error (a
+ * field that is not an integer) is returned as HINCRBY's. */
+static const char HADD_SAT_LUA[] =
+    "local k = KEYS[1]\n"
+    "for i = 1, #ARGV, 2 do\n"
+    "  local r = redis.pcall('HINCRBY', k, ARGV[i], ARGV[i + 1])\n"
+    "  if type(r) == 'table' and r.err then\n"
+    "    if not string.find(r.err, 'overflow', 1, true) then return r end\n"
+    "    redis.call('HSET', k, ARGV[i], string.sub(ARGV[i + 1], 1, 1) == '-'\n"
+    "      and '-9223372036854775808' or '9223372036854775807')\n"
+    "  end\n"
+    "end\n"
+    "return #ARGV / 2\n";
+
+/* EVAL HADD_SAT_LUA 1 <key> <field delta ...> */
+static int emit_hadd_sat(clm_cmdbuf *b, const char *key, const args *x)
+{
+    if (x->n == 0)
+        return 0;
+    int r = clm_cmdbuf_begin(b, 4 + x->n);
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, "EVAL", 4);
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, HADD_SAT_LUA, sizeof(HADD_SAT_LUA) - 1);
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, "1", 1);
+    if (r == 0)
+        r = clm_cmdbuf_arg(b, key, strlen(key));
+    if (r == 0)
+        r = clm_cmdbuf_raw(b, x->a.buf, x->a.len);
+    return r;
+}
+
+static int add_pair(args *x, const char *field, int64_t v)
+{
+    int r = args_add(x, field, strlen(field));
+    return r == 0 ? args_add_i64(x, v) : r;
+}
+
 int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st)
 {
     char stats[CLM_KEY_MAX], rej[CLM_KEY_MAX];
@@ -249,14 +293,16 @@ static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
 {
     const clm_stages *m = f->o->stages;
     char name[CLM_BUCKET_KEY_SIZE], key[CLM_KEY_MAX], field[2 * 64 + 8];
+    args *x = &f->sums;
     int r;
     if ((r = clm_key_bucket(key, sizeof(key), f->prefix, dd->bucket, f->o->bucket_ms, name,
                             sizeof(name))) < 0)
         return r;
+    args_reset(x);
     for (size_t i = 0; i < clm_daycount_nfields; i++) {
         int64_t v;
         memcpy(&v, (const char *)&dd->c + clm_daycount_fields[i].offset, sizeof(v));
-        if (v && (r = clm_cmdbuf_hincrby(f->b, key, clm_daycount_fields[i].name, v)) < 0)
+        if (v && (r = add_pair(x, clm_daycount_fields[i].name, v)) < 0)
             return r;
     }
     size_t nst = m ? clm_stages_count(m) : 0;
@@ -264,7 +310,7 @@ static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
         if (!dd->c.entered[s])
             continue;
         snprintf(field, sizeof(field), "entered_%s", clm_stages_name(m, (int)s));
-        if ((r = clm_cmdbuf_hincrby(f->b, key, field, dd->c.entered[s])) < 0)
+        if ((r = add_pair(x, field, dd->c.entered[s])) < 0)
             return r;
     }
     size_t nord = m ? clm_stages_ordinary(m) : 0;
@@ -273,9 +319,12 @@ static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
             continue;
         snprintf(field, sizeof(field), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)k)),
                  clm_stages_name(m, clm_stages_at_rank(m, (int)k + 1)));
-        if ((r = clm_cmdbuf_hincrby(f->b, key, field, dd->c.advanced[k])) < 0)
+        if ((r = add_pair(x, field, dd->c.advanced[k])) < 0)
             return r;
     }
+    /* money and durations can pass int64 there: added saturating */
+    if ((r = emit_hadd_sat(f->b, key, x)) < 0)
+        return r;
     /* the bucket index lets the KPI job find every bucket without SCAN */
     char idx[CLM_KEY_MAX], num[24];
     if ((r = clm_key_single(idx, sizeof(idx), f->prefix, CLM_KEY_BUCKETS)) < 0)
@@ -311,8 +360,10 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d)
             return r;
     if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_PORTFOLIO)) < 0)
         return r;
+    args_reset(&f->sums);
     if (d->value_rate_micros &&
-        (r = clm_cmdbuf_hincrby(f->b, key, "value_rate_micros", d->value_rate_micros)) < 0)
+        ((r = add_pair(&f->sums, "value_rate_micros", d->value_rate_micros)) < 0 ||
+         (r = emit_hadd_sat(f->b, key, &f->sums)) < 0))
         return r;
     return 0;
 }

@@ -6,8 +6,11 @@
  * HSET, sometimes one HDEL). Per partition number: one HSET of every
  * checkpoint record into <prefix>ckpt:{g:p}, one ZADD (and ZREM) of changed
  * deadline-index entries, one HDEL of customers taken over from the upgrade
- * pool. Per batch: ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counters and
- * KPI deltas, alerts (XADD + outbox HSET).
+ * pool. Per batch: ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counts
+ * (stats, rejected, transitions, stage counts: at most a few per event, so
+ * they cannot reach 2^63), one saturating add (EVAL) per bucket hash and for
+ * the portfolio (money and durations, which can), alerts (XADD + outbox
+ * HSET). No command of the batch fails on overflow.
  *
  * Usage: clm_flush_fmt_begin, then any number of _customer, _deltas,
  * _stats, _alert calls, then clm_flush_fmt_end, which appends the commands

@@ -700,9 +700,48 @@ static void test_last_active(void **state)
     clm_customer_free(c);
 }
 
+/* Ten purchases and ten refunds of the largest amount (10^12 = 10^18
+ * micro-units): the sums stop at INT64_MAX instead of wrapping negative, the
+ * clv rate too, and so do the day's and the portfolio's deltas. Two
+ * customers' rates together saturate the portfolio delta. */
+static void test_money_saturates(void **state)
+{
+    (void)state;
+    const int64_t max = CLM_AMOUNT_MAX_MICROS;
+    clm_customer *c = clm_customer_new("c-1", 3, 7), *c2 = clm_customer_new("c-2", 3, 7);
+    clm_deltas d;
+
+    assert_non_null(c);
+    assert_non_null(c2);
+    clm_deltas_init(&d);
+    put_money(c, &d, CLM_EV_PURCHASE, at(0, 10, 0), max);
+    put_money(c, &d, CLM_EV_PURCHASE, at(0, 11, 0), max);
+    assert_int_equal(c->revenue_micros, 2 * max);
+    /* 2e18 over the 30-day floor of tenure: 2e18 x 365 / 30, past int64 */
+    assert_int_equal(c->clv_rate_micros, INT64_MAX);
+    assert_int_equal(d.value_rate_micros, INT64_MAX);
+    for (int i = 2; i < 10; i++)
+        put_money(c, &d, CLM_EV_PURCHASE, at(0, 12, i), max);
+    assert_int_equal(c->orders, 10);
+    assert_int_equal(c->revenue_micros, INT64_MAX);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(revenue_micros)), INT64_MAX);
+    assert_int_equal(c->clv_rate_micros, INT64_MAX);
+    for (int i = 0; i < 10; i++)
+        put_money(c, &d, CLM_EV_REFUND, at(0, 13, i), max);
+    assert_int_equal(c->refunds_micros, INT64_MAX);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(refunds_micros)), INT64_MAX);
+    put_money(c2, &d, CLM_EV_PURCHASE, at(0, 10, 0), max);
+    assert_int_equal(c2->clv_rate_micros, INT64_MAX); /* 10^18 x 365 / 30 */
+    assert_int_equal(d.value_rate_micros, INT64_MAX);
+    clm_deltas_release(&d);
+    clm_customer_free(c2);
+    clm_customer_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_money_saturates),
         cmocka_unit_test(test_new),
         cmocka_unit_test(test_day_numbers),
         cmocka_unit_test(test_apply),

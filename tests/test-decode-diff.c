@@ -152,6 +152,9 @@ static void gen_number(text *t)
         "-0.0", "0e0", "0E+0", "1E-0", "123456789012345678901234567890", "2147483648",
         "-2147483649", "1000000000000", "1000000000000.000001", "31536000", "31536000.0001",
         "253402300799999", "253402300800000", "1795342800001", "0.0000005", "1e2", "1.5E1",
+        "1e12", "1E12", "0.1e13", "1.0000000000001e12", "1000000000000.0000001", "0.000001",
+        "1e-6", "1e-7", "0.00000100", "4294967296.000001", "999999999999.999999", "0e999999",
+        "-0e-5", "1e-999999999999", "12.5e-1",
     };
 
     if (chance(25)) {
@@ -538,12 +541,15 @@ static void test_decoders_agree(void **state)
                 mutate(&t);
         }
 
-        if (chance(20)) {
+        if (chance(75)) {
             meta.key = cust;
             meta.key_len = strlen(cust);
-        } else if (chance(5)) {
+        } else if (chance(25)) {
             meta.key = other_key;
             meta.key_len = sizeof(other_key) - 1;
+        } else if (chance(10)) {
+            meta.key = other_key;
+            meta.key_len = 0; /* an empty key is no key */
         }
         if (chance(3))
             opts.max_bytes = rn(t.len + 2);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "daemon/decode.h"
 #include "daemon/decode_util.h"
@@ -37,11 +38,31 @@ static const struct {
     decode_fn fn;
 } decoders[] = {{"json", clm_decode_json}, {"fast", clm_decode_fast}};
 
+/* The message key a test means: NULL stands for "keyed by its customer_id"
+ * (as every producer must key a customer's events), which is read from buf
+ * into own (jansson; a message without one stays keyless); "" for no key. */
+static clm_msg_meta meta_for(const char *buf, size_t len, const char *key, char *own)
+{
+    if (key == NULL) {
+        json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, NULL);
+        const json_t *c = json_is_object(root) ? json_object_get(root, "customer_id") : NULL;
+
+        if (json_is_string(c) && json_string_length(c) <= CLM_ID_MAX) {
+            memcpy(own, json_string_value(c), json_string_length(c));
+            own[json_string_length(c)] = '\0';
+            key = own;
+        }
+        json_decref(root);
+    }
+    return (clm_msg_meta){key, key ? strlen(key) : 0, REF_MS};
+}
+
 /* Both decoders must reject buf with want. */
 static void expect_reason_n(const char *buf, size_t len, const char *key,
                             const clm_decode_opts *o, clm_reason want)
 {
-    clm_msg_meta meta = {key, key ? strlen(key) : 0, REF_MS};
+    char own[CLM_ID_MAX + 1];
+    clm_msg_meta meta = meta_for(buf, len, key, own);
 
     for (size_t d = 0; d < 2; d++) {
         clm_event ev;
@@ -71,7 +92,8 @@ static void expect_reason(const char *json, const char *key, clm_reason want)
 static clm_event expect_ok_n(const char *buf, size_t len, const char *key,
                              const clm_decode_opts *o)
 {
-    clm_msg_meta meta = {key, key ? strlen(key) : 0, REF_MS};
+    char own[CLM_ID_MAX + 1];
+    clm_msg_meta meta = meta_for(buf, len, key, own);
     clm_event ev[2];
 
     for (size_t d = 0; d < 2; d++) {
@@ -650,10 +672,88 @@ static void test_key_mismatch(void **state)
     expect_reason(ev, "c-4", CLM_REJ_KEY_MISMATCH);  /* a prefix is not equal */
     expect_reason(ev, "c-420", CLM_REJ_KEY_MISMATCH);
     expect_ok_o(ev, "c-42", &opts_activity);
-    expect_ok_o(ev, "", &opts_activity); /* empty key: no check */
-    /* Without a customer there is nothing to compare. */
+    /* Without a customer there is nothing to compare, and no key is needed. */
     expect_ok_o("{\"type\":\"marketing_spend\",\"ts\":0,\"amount\":5}", "mkt:search",
                 &opts_activity);
+    expect_ok_o("{\"type\":\"marketing_spend\",\"ts\":0,\"amount\":5}", "", &opts_activity);
+}
+
+/* A customer's event without a key (or with an empty one) would land on any
+ * partition: missing_key, after every field check. */
+static void test_missing_key(void **state)
+{
+    (void)state;
+    const char *ev = "{\"type\":\"purchase\",\"customer_id\":\"c-42\",\"ts\":0,\"amount\":1}";
+    clm_msg_meta meta = {NULL, 0, REF_MS};
+
+    expect_reason(ev, "", CLM_REJ_MISSING_KEY);
+    for (size_t d = 0; d < 2; d++) {
+        clm_event e;
+        clm_reject rej = {CLM_REJ_NONE, ""};
+
+        assert_int_equal(decoders[d].fn(ev, strlen(ev), &meta, &opts_activity, &e, &rej), -EINVAL);
+        assert_int_equal(rej.reason, CLM_REJ_MISSING_KEY);
+        assert_non_null(strstr(rej.detail, "c-42"));
+    }
+    /* a marketing_spend naming a customer is a customer's event too */
+    expect_reason("{\"type\":\"marketing_spend\",\"customer_id\":\"c\",\"ts\":0,\"amount\":5}", "",
+                  CLM_REJ_MISSING_KEY);
+    /* field checks come first */
+    expect_reason("{\"type\":\"purchase\",\"customer_id\":\"c\",\"ts\":0,\"amount\":-1}", "",
+                  CLM_REJ_BAD_AMOUNT);
+}
+
+/* Amounts are read from the JSON text exactly, in both decoders. */
+static void test_amount_exact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t micros; /* -1: bad_amount */
+    } cases[] = {
+        {"1000000000000", 1000000000000000000LL},
+        {"1e12", 1000000000000000000LL},
+        {"1E3", 1000000000LL},
+        {"49.9", 49900000},
+        {"-0", 0},
+        {"-0.0", 0},
+        {"0.000001", 1},
+        {"4294967296.000001", 4294967296000001LL},
+        {"999999999999.999999", 999999999999999999LL},
+        {"12.50000000000000000000000", 12500000},
+        {"0.0000001", -1},
+        {"1e-7", -1},
+        {"1000000000000.000001", -1},
+        {"1000000000000.0000001", -1},
+        {"1.0000000000001e12", -1},
+        {"1000000000001", -1},
+        {"1e300", -1},
+        {"-1e-300", -1},
+        {"-0.000001", -1},
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"purchase\",\"customer_id\":\"c\",\"ts\":0,\"amount\":%s}",
+                 cases[i].text);
+        if (cases[i].micros < 0) {
+            expect_reason(buf, NULL, CLM_REJ_BAD_AMOUNT);
+        } else {
+            clm_event e = expect_ok(buf);
+
+            assert_true(e.has_amount);
+            assert_int_equal(e.amount_micros, cases[i].micros);
+        }
+    }
+    /* the amount found among escaped keys, nested values and other numbers */
+    clm_event e = expect_ok("{\"a\":{\"amount\":7},\"am\\u006fun\":8,\"x\":[\"amount\",1.5],"
+                            "\"type\":\"refund\",\"customer_id\":\"c\",\"ts\":0,"
+                            "\"\\u0061mount\" : 0.25e1 ,\"z\":\"}\"}");
+    assert_int_equal(e.amount_micros, 2500000);
+    /* leading zeros are not JSON */
+    expect_reason("{\"type\":\"purchase\",\"customer_id\":\"c\",\"ts\":0,\"amount\":01}", NULL,
+                  CLM_REJ_INVALID_JSON);
 }
 
 static void test_first_failure_wins(void **state)
@@ -720,7 +820,7 @@ static void test_malformed_corpus(void **state)
         n = fread(buf, 1, sizeof(buf), f);
         fclose(f);
         /* "-" in the key column means the message has no key. */
-        expect_reason_n(buf, n, strcmp(key, "-") == 0 ? NULL : key, &opts_corpus,
+        expect_reason_n(buf, n, strcmp(key, "-") == 0 ? "" : key, &opts_corpus,
                         reason_by_name(reason));
         seen |= 1u << reason_by_name(reason);
         files++;
@@ -755,6 +855,8 @@ int main(void)
         cmocka_unit_test(test_bad_score),
         cmocka_unit_test(test_bad_duration),
         cmocka_unit_test(test_key_mismatch),
+        cmocka_unit_test(test_missing_key),
+        cmocka_unit_test(test_amount_exact),
         cmocka_unit_test(test_first_failure_wins),
         cmocka_unit_test(test_malformed_corpus),
     };

@@ -52,15 +52,88 @@ static void test_type_round_trip(void **state)
     assert_int_equal(n, 19);
 }
 
-static void test_amount_to_micros(void **state)
+static int64_t amount_ok(const char *text)
+{
+    int64_t m = -1;
+
+    if (clm_amount_parse(text, strlen(text), &m) != 0)
+        fail_msg("'%s' was refused", text);
+    return m;
+}
+
+static void amount_bad(const char *text, int want)
+{
+    int64_t m = 42;
+
+    assert_int_equal(clm_amount_parse(text, strlen(text), &m), want);
+    assert_int_equal(m, 42); /* untouched */
+}
+
+/* Exact decimal reading: integer micro-units straight from the digits. */
+static void test_amount_parse(void **state)
 {
     (void)state;
-    assert_int_equal(clm_amount_to_micros(49.9), 49900000);      /* 49.9 * 1e6 */
-    assert_int_equal(clm_amount_to_micros(0.000001), 1);
-    assert_int_equal(clm_amount_to_micros(0.0), 0);
-    assert_int_equal(clm_amount_to_micros(-0.0), 0);
-    assert_int_equal(clm_amount_to_micros(12.3456789), 12345679); /* 12345678.9 rounds up */
-    assert_int_equal(clm_amount_to_micros(1e12), 1000000000000000000LL);
+    assert_int_equal(amount_ok("49.9"), 49900000);
+    assert_int_equal(amount_ok("0.000001"), 1);
+    assert_int_equal(amount_ok("0"), 0);
+    assert_int_equal(amount_ok("-0"), 0);           /* negative zero is zero */
+    assert_int_equal(amount_ok("-0.0e5"), 0);
+    assert_int_equal(amount_ok("0e999999999999"), 0);
+    assert_int_equal(amount_ok("1000000000000"), 1000000000000000000LL);
+    assert_int_equal(amount_ok("1e12"), 1000000000000000000LL);
+    assert_int_equal(amount_ok("1E+12"), 1000000000000000000LL);
+    assert_int_equal(amount_ok("1000000000000.000000000"), 1000000000000000000LL);
+    assert_int_equal(amount_ok("0.1e13"), 1000000000000000000LL);
+    assert_int_equal(amount_ok("1E3"), 1000000000);
+    assert_int_equal(amount_ok("12.5e-1"), 1250000);
+    assert_int_equal(amount_ok("1e-6"), 1);
+    assert_int_equal(amount_ok("49.90000000000000000000"), 49900000); /* zeros past the 6th */
+    assert_int_equal(amount_ok("4294967296.000001"), 4294967296000001LL); /* inexact as a double */
+    assert_int_equal(amount_ok("999999999999.999999"), 999999999999999999LL);
+    assert_int_equal(amount_ok("0.00000100"), 1);
+
+    /* finer than a micro-unit, negative, or above 10^12 */
+    amount_bad("0.0000001", -ERANGE);
+    amount_bad("1e-7", -ERANGE);
+    amount_bad("12.3456789", -ERANGE);
+    amount_bad("1000000000000.000001", -ERANGE);
+    amount_bad("1000000000000.1", -ERANGE);
+    amount_bad("1000000000001", -ERANGE);
+    amount_bad("1.0000000000001e12", -ERANGE);
+    amount_bad("2e12", -ERANGE);
+    amount_bad("1e19", -ERANGE);
+    amount_bad("1e999999999999", -ERANGE);
+    amount_bad("1e-999999999999", -ERANGE);
+    amount_bad("-1", -ERANGE);
+    amount_bad("-0.000001", -ERANGE);
+    amount_bad("18446744073709551617", -ERANGE); /* 2^64 + 1: no wrap */
+
+    /* not JSON number text: leading zeros, bare signs and points, spaces */
+    amount_bad("007", -EINVAL);
+    amount_bad("00.5", -EINVAL);
+    amount_bad("+1", -EINVAL);
+    amount_bad(".5", -EINVAL);
+    amount_bad("5.", -EINVAL);
+    amount_bad("1e", -EINVAL);
+    amount_bad("1e+", -EINVAL);
+    amount_bad("", -EINVAL);
+    amount_bad("-", -EINVAL);
+    amount_bad(" 1", -EINVAL);
+    amount_bad("1 ", -EINVAL);
+    amount_bad("0x10", -EINVAL);
+    amount_bad("NaN", -EINVAL);
+}
+
+/* Sums stop at the int64 limits instead of wrapping. */
+static void test_sat_add(void **state)
+{
+    (void)state;
+    assert_int_equal(clm_sat_add(1, 2), 3);
+    assert_int_equal(clm_sat_add(INT64_MAX - 1, 1), INT64_MAX);
+    assert_int_equal(clm_sat_add(INT64_MAX, 1000000000000000000LL), INT64_MAX);
+    assert_int_equal(clm_sat_add(9 * 1000000000000000000LL, 1000000000000000000LL), INT64_MAX);
+    assert_int_equal(clm_sat_add(INT64_MIN, -1), INT64_MIN);
+    assert_int_equal(clm_sat_add(INT64_MAX, INT64_MIN), -1);
 }
 
 static void check_format(int64_t micros, const char *want)
@@ -171,7 +244,8 @@ int main(void)
         cmocka_unit_test(test_type_name),
         cmocka_unit_test(test_type_from_name),
         cmocka_unit_test(test_type_round_trip),
-        cmocka_unit_test(test_amount_to_micros),
+        cmocka_unit_test(test_amount_parse),
+        cmocka_unit_test(test_sat_add),
         cmocka_unit_test(test_micros_format),
         cmocka_unit_test(test_micros_format_small_buffer),
         cmocka_unit_test(test_micros_parse),
