@@ -373,7 +373,11 @@ static int compute(clm_kpi_job *j, redisContext *rc)
         x->argc = 2;
         r = clm_kpi_window(&in, cfg->kpi_windows[w], emit_kpi, x);
         if (r < 0) {
-            log_err("kpi: window %dd: %s", cfg->kpi_windows[w], strerror(-r));
+            if (r == -EOVERFLOW)
+                log_err("kpi: window %dd: a sum over the window passes the int64 limit (a day "
+                        "hash holds a saturated sum); %s is not updated", cfg->kpi_windows[w], key);
+            else
+                log_err("kpi: window %dd: %s", cfg->kpi_windows[w], strerror(-r));
             free(x);
             goto out_free;
         }
