@@ -129,14 +129,6 @@ clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf
     snprintf(p->stream, sizeof(p->stream), "%salerts", p->prefix);
     atomic_store(&p->deferring, true); /* until the start's replay of the outbox */
     atomic_store(&p->backlog, -1);
-    static const char *const forced[][2] = {
-        { "enable.idempotence", "true" },
-        { "message.timeout.ms", "0" }, /* retry forever: never lose an alert */
-    };
-    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
-        if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
-            RD_KAFKA_CONF_OK)
-            goto out_free;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errsize);
