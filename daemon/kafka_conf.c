@@ -33,6 +33,8 @@ static int set(rd_kafka_conf_t *conf, const clm_config *cfg, clm_kafka_client cl
     char e[512];
     if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) == RD_KAFKA_CONF_OK)
         return 0;
+    for (size_t n = strlen(e); n > 0 && (e[n - 1] == '\n' || e[n - 1] == ' '); n--)
+        e[n - 1] = '\0'; /* some reasons end with a newline */
     const char *file = cfg->path ? cfg->path : "built-in defaults";
     if (secret)
         clm_cfg_errorf(errbuf, errsize, "%s: %s: the value (not shown) is not accepted by "
