@@ -296,7 +296,7 @@ static void republish(clm_alert_pub *p)
                 atomic_store(&p->deferring, true);
                 return;
             }
-            sleep_ms(200);
+            rd_kafka_poll(p->rk, 200); /* deliveries go on meanwhile */
         }
         redisReply *rep = redisCommand(rc, "HSCAN %s %s COUNT 1000", p->outbox, cursor);
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
