@@ -54,7 +54,8 @@ typedef struct clm_alert_pub_stats {
     bool stalled;        /* nothing delivered for 5 s while alerts wait */
 } clm_alert_pub_stats;
 
-/* Takes ownership of conf (a producer configuration) in every case.
+/* Takes ownership of conf (clm_kafka_conf_new(cfg, CLM_KAFKA_ALERTS)) in
+ * every case.
  * Returns NULL with errbuf set. */
 clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf *c,
                                  char *errbuf, size_t errsize);
