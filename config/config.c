@@ -15,6 +15,8 @@
 #include "config/lifecycle.h"
 #include "config/risk.h"
 #include "config/schema.h"
+#include "core/customer.h"
+#include "core/kpi.h"
 
 /* Longest key component considered for a "did you mean" hint. */
 #define HINT_KEY_MAX 64
@@ -282,6 +284,33 @@ static char *path_beside(const char *name, const char *file)
     return path;
 }
 
+/* Cross-key checks of what the daemon builds from the config: the KPI
+ * buckets a partition's late events may fall in, and the stage ranks a
+ * customer record holds. */
+static int check_limits(const clm_config *cfg, const char *name, char *errbuf, size_t errsize)
+{
+    int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
+
+    if (clm_bucket_check(bucket_ms) < 0) {
+        clm_cfg_errorf(errbuf, errsize, "%s: kpi.bucket_s: %d is not supported (expected a whole "
+                       "number of minutes dividing 86400)", name, cfg->kpi_bucket_s);
+        return -EINVAL;
+    }
+    if (cfg->events_allowed_lateness_s * 1000 > 62 * bucket_ms) {
+        clm_cfg_errorf(errbuf, errsize, "%s: events.allowed_lateness_s: %lld spans more than 62 "
+                       "buckets of kpi.bucket_s %d (expected at most %lld, or a larger "
+                       "kpi.bucket_s)", name, (long long)cfg->events_allowed_lateness_s,
+                       cfg->kpi_bucket_s, (long long)(62 * bucket_ms / 1000));
+        return -EINVAL;
+    }
+    if (cfg->stages && clm_stages_ordinary(cfg->stages) > CLM_CUST_RANKS) {
+        clm_cfg_errorf(errbuf, errsize, "%s: lifecycle.stages: %zu ordinary stages (expected at "
+                       "most %d)", name, clm_stages_ordinary(cfg->stages), CLM_CUST_RANKS);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Builds a config from the parsed main document; dir_of names the file the
  * secrets_file path is relative to (NULL: the working directory). */
 static int build(const char *name, const char *dir_of, json_t *root, clm_config **out, char *errbuf,
@@ -333,6 +362,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
     if (r < 0)
         goto out_free_cfg;
     r = clm_cfg_derive_risk(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
+    r = check_limits(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;
     *out = cfg;

@@ -19,10 +19,12 @@
 #include "core/risk.h"
 #include "core/stages.h"
 
-/* A librdkafka property passed through verbatim. */
+/* A librdkafka property passed through verbatim (a JSON number or boolean
+ * in the config becomes its text: 1000, 0.5, true). */
 typedef struct clm_kv {
     char *key;
     char *value;
+    bool secret; /* from a secrets file or a credential property: never shown */
 } clm_kv;
 
 typedef struct clm_config {

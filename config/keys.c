@@ -51,8 +51,11 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "kafka.properties", .type = CLM_CFG_STRMAP, .def = "{}",
      .allowed = kafka_secret_properties, .flags = CLM_CFG_IN_SECRETS,
      .offset = FIELD(kafka_props), .count_offset = FIELD(kafka_prop_count),
-     .help = "Further librdkafka properties, passed verbatim; every value is a string "
-             "(\"security.protocol\": \"SASL_SSL\"). sasl.password, ssl.key.password, "
+     .help = "Further librdkafka properties, passed verbatim; a value is a string "
+             "(\"security.protocol\": \"SASL_SSL\"), a number (\"linger.ms\": 5) or a boolean "
+             "(\"enable.ssl.certificate.verification\": false), given to librdkafka as text. "
+             "Each is checked by librdkafka for the consumer and both producers at start and by "
+             "--check-config. sasl.password, ssl.key.password, "
              "ssl.key.pem, ssl.keystore.password, sasl.oauthbearer.client.secret and "
              "sasl.oauthbearer.config are accepted only in the secrets file."},
     {.path = "kafka.batch_size", .type = CLM_CFG_INT, .def = "4096", .min = 1, .max = 100000,

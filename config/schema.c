@@ -110,7 +110,7 @@ static void expect_text(const clm_cfg_key *row, char *buf, size_t size)
             snprintf(buf, size, "a list of strings");
         break;
     case CLM_CFG_STRMAP:
-        snprintf(buf, size, "an object of string values");
+        snprintf(buf, size, "an object of string, number or boolean values");
         break;
     case CLM_CFG_INTLIST:
         snprintf(buf, size, "a list of at least %zu integer%s, each %lld..%lld%s", row->min_count,
@@ -306,7 +306,7 @@ static int set_intlist(const value_ctx *c)
 }
 
 /* Sets key to value in the map, replacing the value of an existing entry. */
-static int map_put(clm_kv **map, size_t *count, const char *key, const char *value)
+static int map_put(clm_kv **map, size_t *count, const char *key, const char *value, bool secret)
 {
     char *k = NULL, *val = strdup(value);
     clm_kv *grown;
@@ -317,6 +317,7 @@ static int map_put(clm_kv **map, size_t *count, const char *key, const char *val
         if (strcmp((*map)[i].key, key) == 0) {
             free((*map)[i].value);
             (*map)[i].value = val;
+            (*map)[i].secret = secret;
             return 0;
         }
     }
@@ -326,7 +327,7 @@ static int map_put(clm_kv **map, size_t *count, const char *key, const char *val
     grown = realloc(*map, (*count + 1) * sizeof *grown);
     if (!grown)
         goto out_free_copies;
-    grown[*count] = (clm_kv){.key = k, .value = val};
+    grown[*count] = (clm_kv){.key = k, .value = val, .secret = secret};
     *map = grown;
     (*count)++;
     return 0;
@@ -335,6 +336,35 @@ out_free_copies:
     free(k);
     free(val);
     return -ENOMEM;
+}
+
+/* A map value other than a string in librdkafka's text form: an integer
+ * in decimal, a real in the fewest digits that read back the same, true or
+ * false. False for any other JSON type (a string is taken as it is). */
+static bool map_text(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_string(v)) {
+        buf[0] = '\0';
+        return true;
+    }
+    if (json_is_integer(v)) {
+        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, size, "%.*g", prec, d);
+            if (strtod(buf, NULL) == d)
+                break;
+        }
+        return true;
+    }
+    if (json_is_boolean(v)) {
+        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+        return true;
+    }
+    return false;
 }
 
 static int set_map(const value_ctx *c)
@@ -347,7 +377,7 @@ static int set_map(const value_ctx *c)
         return bad(c, "has the wrong type");
     json_object_foreach(c->v, k, e) {
         bool secret = in_list(c->row->allowed, k);
-        char *key;
+        char *key, text[40];
         int r;
 
         if (clm_cfg_is_comment(k))
@@ -358,10 +388,11 @@ static int set_map(const value_ctx *c)
         if (secret && c->from == CLM_CFG_FROM_MAIN)
             r = clm_cfg_error(c->errbuf, c->errsize, c->name, key, e, true, secret_problem,
                               secret_expect);
-        else if (!json_is_string(e))
+        else if (!map_text(e, text, sizeof text))
             r = clm_cfg_error(c->errbuf, c->errsize, c->name, key, e, c->redact || secret,
-                              "has the wrong type", "a string");
-        else if (map_put(c->field, count, k, json_string_value(e)) < 0)
+                              "has the wrong type", "a string, a number or a boolean");
+        else if (map_put(c->field, count, k, json_is_string(e) ? json_string_value(e) : text,
+                         c->redact || secret) < 0)
             r = oom_error(c->errbuf, c->errsize, c->name);
         else
             r = 0;
@@ -575,7 +606,7 @@ static void allowed_text(const clm_cfg_key *row, char *buf, size_t size)
                                     row->min == 1 ? "y" : "ies");
         break;
     case CLM_CFG_STRMAP:
-        used = (size_t)snprintf(buf, size, "string values");
+        used = (size_t)snprintf(buf, size, "string, number or boolean values");
         break;
     case CLM_CFG_INTLIST:
         used = (size_t)snprintf(buf, size, "at least %zu entr%s, each %lld..%lld%s", row->min_count,

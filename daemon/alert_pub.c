@@ -21,6 +21,8 @@
 #endif
 
 #define HDEL_MAX 512
+#define STALL_MS 5000     /* no delivery for this long while alerts wait: stalled */
+#define BACKLOG_EVERY_MS 1000
 
 struct clm_alert_pub {
     clm_alert_pub_conf c;
@@ -30,6 +32,14 @@ struct clm_alert_pub {
     pthread_t thread;
     bool started;
     atomic_bool stopping;
+    /* Set when an alert could not be handed to the producer (its queue is
+     * full, or it refused it): clm_alert_pub_send then leaves new alerts in
+     * the outbox, and the publisher thread produces the outbox again once
+     * the producer's queue has drained. Set at start: the first pass is the
+     * replay of what an earlier run left. */
+    atomic_bool deferring;
+    atomic_bool stalled;                /* reported as stalled (log, /healthz) */
+    _Atomic int64_t backlog;            /* HLEN of the outbox, -1 until read */
     _Atomic uint64_t sent, delivered, replayed, summaries;
     /* publisher thread only */
     char (*done)[CLM_ALERT_ID_LEN + 1]; /* delivered, still in the outbox */
@@ -38,6 +48,10 @@ struct clm_alert_pub {
     long long last_summary_ms;
     int64_t since_ms;                   /* wall time the current summary period began */
     bool redis_down;
+    bool replay_done;                   /* the start's pass over the outbox is over */
+    uint64_t seen_delivered;            /* delivered, as of the last progress check */
+    long long progress_ms;              /* last time a delivery was seen (or none waited) */
+    long long backlog_ms;               /* last HLEN of the outbox */
 };
 
 static int64_t realtime_ms(void)
@@ -84,9 +98,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)), RD_KAFKA_V_KEY(m->key, m->key_len),
             RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE(id), RD_KAFKA_V_END);
-        if (e) {
-            log_err("cannot re-produce an alert (%s); it stays in the outbox",
-                    rd_kafka_err2str(e));
+        if (e) { /* it stays in the outbox and is produced again from there */
+            atomic_store(&p->deferring, true);
             free(id);
         }
         return;
@@ -114,14 +127,8 @@ clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf
     p->c.prefix = p->prefix;
     snprintf(p->outbox, sizeof(p->outbox), "%salerts:outbox", p->prefix);
     snprintf(p->stream, sizeof(p->stream), "%salerts", p->prefix);
-    static const char *const forced[][2] = {
-        { "enable.idempotence", "true" },
-        { "message.timeout.ms", "0" }, /* retry forever: never lose an alert */
-    };
-    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
-        if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
-            RD_KAFKA_CONF_OK)
-            goto out_free;
+    atomic_store(&p->deferring, true); /* until the start's replay of the outbox */
+    atomic_store(&p->backlog, -1);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errsize);
@@ -137,36 +144,34 @@ out_free:
     return NULL;
 }
 
-static int produce(clm_alert_pub *p, const char *id, const char *key, size_t key_len,
-                   const char *json, size_t len)
+/* One attempt to hand an alert to the producer; never waits. id NULL: a
+ * summary (not in the outbox). Returns 0, -ENOBUFS when the producer's
+ * queue is full, -EIO when it refuses the message, -ENOMEM. */
+static int produce_once(clm_alert_pub *p, const char *id, const char *key, size_t key_len,
+                        const char *json, size_t len)
 {
     char *tag = NULL;
     if (id && !(tag = strdup(id)))
         return -ENOMEM;
-    for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_VALUE((void *)json, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            atomic_fetch_add(&p->sent, 1);
-            return 0;
-        }
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            free(tag);
-            return -EIO;
-        }
-        sleep_ms(10);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_VALUE((void *)json, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(&p->sent, 1);
+        return 0; /* the delivery report frees tag */
     }
+    free(tag);
+    return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
 }
 
-int clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json)
+void clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json)
 {
-    int r = produce(p, id, key, strlen(key), json, strlen(json));
-    if (r < 0)
-        log_err("alerts: cannot produce %s to %s; it stays in the outbox until the next start",
-                id, p->topic);
-    return r;
+    /* Never waits: an alert the producer does not take now stays in the
+     * outbox, and so do the following ones until the publisher thread has
+     * produced the outbox again (republish). */
+    if (!atomic_load(&p->deferring) && produce_once(p, id, key, strlen(key), json, strlen(json)) < 0)
+        atomic_store(&p->deferring, true);
 }
 
 /* Redis context, or NULL while it is down (logged once per outage). */
@@ -213,46 +218,135 @@ static void clean_outbox(clm_alert_pub *p)
     }
 }
 
-/* Produces every alert left in the outbox by an earlier run. */
-static void replay_outbox(clm_alert_pub *p)
+/* The backlog gauge: HLEN of the outbox, at most every BACKLOG_EVERY_MS
+ * unless forced; kept as it was while Redis is down. */
+static void refresh_backlog(clm_alert_pub *p, bool force)
 {
+    long long now = clm_now_ms();
+    if (!force && now - p->backlog_ms < BACKLOG_EVERY_MS)
+        return;
+    p->backlog_ms = now;
+    redisContext *rc = redis_ctx(p);
+    if (!rc)
+        return;
+    redisReply *rep = redisCommand(rc, "HLEN %s", p->outbox);
+    if (rep && rep->type == REDIS_REPLY_INTEGER)
+        atomic_store(&p->backlog, (int64_t)rep->integer);
+    else
+        clm_redis_drop(p->redis);
+    freeReplyObject(rep);
+}
+
+/* Delivery is stalled when alerts wait in the producer and none has been
+ * delivered for STALL_MS (the alert topic has no leader, the brokers are
+ * unreachable). Logged once when it stalls and once when it moves again. */
+static void watch_progress(clm_alert_pub *p)
+{
+    long long now = clm_now_ms();
+    uint64_t d = atomic_load(&p->delivered);
+    int queued = rd_kafka_outq_len(p->rk);
+    if (d != p->seen_delivered || queued == 0)
+        p->progress_ms = now;
+    p->seen_delivered = d;
+    bool stalled = now - p->progress_ms >= STALL_MS;
+    if (stalled == atomic_load(&p->stalled))
+        return;
+    atomic_store(&p->stalled, stalled);
+    refresh_backlog(p, true);
+    long long backlog = (long long)atomic_load(&p->backlog);
+    if (stalled)
+        log_warn("alerts: nothing delivered to %s for %d s (%d alerts queued in the producer, "
+                 "%lld in %s); new alerts wait in the outbox and are published when the topic "
+                 "takes them; consuming goes on",
+                 p->topic, STALL_MS / 1000, queued, backlog, p->outbox);
+    else
+        log_notice("alerts: %s takes alerts again; publishing the %lld alerts in %s", p->topic,
+                   backlog, p->outbox);
+}
+
+/* The publisher thread's periodic work; waits up to 100 ms for deliveries. */
+static void service(clm_alert_pub *p)
+{
+    rd_kafka_poll(p->rk, 100);
+    clean_outbox(p);
+    refresh_backlog(p, false);
+    watch_progress(p);
+}
+
+/* Produces every alert in the outbox: the replay of what an earlier run
+ * left, and again each time alerts were deferred. Called with the
+ * producer's queue empty and every delivered alert removed from the
+ * outbox, so nothing it finds is in flight. A full queue is waited out
+ * here (the writer never waits); a stop ends the pass, what is left stays
+ * in the outbox. */
+static void republish(clm_alert_pub *p)
+{
+    /* From here on clm_alert_pub_send produces again; an alert it deferred
+     * is in the outbox for the whole scan, and HSCAN returns every such
+     * field. One made durable during the scan may be produced twice (same
+     * alert_id). */
+    atomic_store(&p->deferring, false);
+    uint64_t n = 0, refused = 0;
     char cursor[32] = "0";
-    do {
+    bool first = true;
+    while (first || strcmp(cursor, "0") != 0) {
         redisContext *rc;
         while (!(rc = redis_ctx(p))) {
-            if (atomic_load(&p->stopping))
+            if (atomic_load(&p->stopping)) {
+                atomic_store(&p->deferring, true);
                 return;
-            sleep_ms(200);
+            }
+            rd_kafka_poll(p->rk, 200); /* deliveries go on meanwhile */
         }
         redisReply *rep = redisCommand(rc, "HSCAN %s %s COUNT 1000", p->outbox, cursor);
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
             freeReplyObject(rep);
             clm_redis_drop(p->redis);
-            continue;
+            continue; /* the same cursor again */
         }
+        first = false;
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         const redisReply *kv = rep->element[1];
         for (size_t i = 0; i + 1 < kv->elements; i += 2) {
             const redisReply *id = kv->element[i], *doc = kv->element[i + 1];
             json_t *j = json_loadb(doc->str, doc->len, 0, NULL);
             const char *key = j ? json_string_value(json_object_get(j, "customer_id")) : NULL;
-            if (id->len != CLM_ALERT_ID_LEN || !key) {
+            int r = -EINVAL;
+            if (id->len == CLM_ALERT_ID_LEN && key)
+                while ((r = produce_once(p, id->str, key, strlen(key), doc->str, doc->len)) ==
+                           -ENOBUFS &&
+                       !atomic_load(&p->stopping))
+                    service(p);
+            if (r == 0)
+                n++;
+            else if (r == -EINVAL && !p->replay_done)
                 log_warn("alerts: outbox entry %.*s is malformed; left in place", (int)id->len,
                          id->str);
-            } else if (produce(p, id->str, key, strlen(key), doc->str, doc->len) == 0) {
-                atomic_fetch_add(&p->replayed, 1);
-            }
+            else if (r == -EIO || r == -ENOMEM)
+                refused++;
             json_decref(j);
+            if (r == -ENOBUFS) { /* stopping */
+                freeReplyObject(rep);
+                atomic_store(&p->deferring, true);
+                return;
+            }
         }
         freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    uint64_t n = atomic_load(&p->replayed);
-    if (n)
-        log_notice("alerts: publishing %llu alerts left in the outbox by an earlier run",
-                   (unsigned long long)n);
+    }
+    if (refused)
+        log_err("alerts: the producer refused %llu alerts of %s; they stay there until the next "
+                "start", (unsigned long long)refused, p->outbox);
+    if (!p->replay_done) {
+        atomic_store(&p->replayed, n);
+        if (n)
+            log_notice("alerts: publishing %llu alerts left in the outbox by an earlier run",
+                       (unsigned long long)n);
+        p->replay_done = true;
+    }
 }
 
-/* A suppressed_summary when the rate limit held alerts back in the period. */
+/* A suppressed_summary when the rate limit held alerts back in the period;
+ * one the producer does not take now is folded into the next one. */
 static void maybe_summarize(clm_alert_pub *p, bool force)
 {
     if (!p->c.limiter)
@@ -260,13 +354,18 @@ static void maybe_summarize(clm_alert_pub *p, bool force)
     long long now = clm_now_ms();
     if (!force && now - p->last_summary_ms < (long long)p->c.summary_interval_s * 1000)
         return;
+    p->last_summary_ms = now;
     uint64_t refused = atomic_load(&p->c.limiter->refused);
     int64_t wall = realtime_ms();
-    if (refused > p->reported) {
-        char id[CLM_ALERT_ID_LEN + 1];
-        uint64_t n = refused - p->reported;
-        char *json = clm_alert_summary_json(n, p->since_ms, wall, id);
-        redisContext *rc = json ? redis_ctx(p) : NULL;
+    if (refused <= p->reported) {
+        p->since_ms = wall;
+        return;
+    }
+    char id[CLM_ALERT_ID_LEN + 1];
+    uint64_t n = refused - p->reported;
+    char *json = clm_alert_summary_json(n, p->since_ms, wall, id);
+    if (json && produce_once(p, NULL, "suppressed_summary", 18, json, strlen(json)) == 0) {
+        redisContext *rc = redis_ctx(p);
         if (rc) {
             char len[24];
             snprintf(len, sizeof(len), "%lld", (long long)p->c.stream_maxlen);
@@ -278,26 +377,24 @@ static void maybe_summarize(clm_alert_pub *p, bool force)
                 clm_redis_drop(p->redis);
             freeReplyObject(rep);
         }
-        if (json && produce(p, NULL, "suppressed_summary", 18, json, strlen(json)) == 0) {
-            atomic_fetch_add(&p->summaries, 1);
-            log_warn("alerts: the rate limit held back %llu alerts since the last summary",
-                     (unsigned long long)n);
-            p->reported = refused;
-        }
-        free(json);
+        atomic_fetch_add(&p->summaries, 1);
+        log_warn("alerts: the rate limit held back %llu alerts since the last summary",
+                 (unsigned long long)n);
+        p->reported = refused;
+        p->since_ms = wall;
     }
-    p->last_summary_ms = now;
-    p->since_ms = wall;
+    free(json);
 }
 
 static void *pub_main(void *arg)
 {
     clm_alert_pub *p = arg;
-    replay_outbox(p);
+    republish(p); /* what an earlier run left in the outbox */
     while (!atomic_load(&p->stopping)) {
-        rd_kafka_poll(p->rk, 100);
-        clean_outbox(p);
+        service(p);
         maybe_summarize(p, false);
+        if (atomic_load(&p->deferring) && rd_kafka_outq_len(p->rk) == 0 && p->ndone == 0)
+            republish(p);
     }
     return NULL;
 }
@@ -305,6 +402,7 @@ static void *pub_main(void *arg)
 int clm_alert_pub_start(clm_alert_pub *p)
 {
     p->last_summary_ms = clm_now_ms();
+    p->progress_ms = p->last_summary_ms;
     p->since_ms = realtime_ms();
     int r = pthread_create(&p->thread, NULL, pub_main, p);
     if (r)
@@ -361,4 +459,6 @@ void clm_alert_pub_get_stats(const clm_alert_pub *p, clm_alert_pub_stats *out)
     out->delivered = atomic_load(&m->delivered);
     out->replayed = atomic_load(&m->replayed);
     out->summaries = atomic_load(&m->summaries);
+    out->backlog = atomic_load(&m->backlog);
+    out->stalled = atomic_load(&m->stalled);
 }

@@ -10,6 +10,13 @@
  * an alert whose process died between EXEC and delivery is published after
  * the restart, with the same alert_id: at least once, never lost.
  *
+ * Delivery never holds the writer up: when the alert topic takes nothing
+ * (no leader, brokers down) the producer's queue fills, new alerts stay in
+ * the outbox only, and once the queue has drained the publisher produces
+ * the whole outbox again. A stall (nothing delivered for 5 s while alerts
+ * wait) is logged once when it starts and once when it ends; the outbox's
+ * length is kept as the backlog (clm_alert_pub_get_stats).
+ *
  * The publisher thread also reports the rate limit: every
  * summary_interval_s in which alerts were held back it publishes (topic and
  * stream) one suppressed_summary alert with their number.
@@ -42,9 +49,13 @@ typedef struct clm_alert_pub_stats {
     uint64_t delivered;  /* acknowledged by Kafka */
     uint64_t replayed;   /* found in the outbox at start */
     uint64_t summaries;  /* suppressed_summary alerts published */
+    int64_t backlog;     /* alerts in the outbox (durable, not yet delivered), read
+                            about every second; -1 until first read */
+    bool stalled;        /* nothing delivered for 5 s while alerts wait */
 } clm_alert_pub_stats;
 
-/* Takes ownership of conf (a producer configuration) in every case.
+/* Takes ownership of conf (clm_kafka_conf_new(cfg, CLM_KAFKA_ALERTS)) in
+ * every case.
  * Returns NULL with errbuf set. */
 clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf *c,
                                  char *errbuf, size_t errsize);
@@ -52,9 +63,13 @@ clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf
 /* Starts the thread, which first replays the outbox. 0 or -errno. */
 int clm_alert_pub_start(clm_alert_pub *p);
 
-/* Produces one durable alert (copies everything). 0, or -errno when the
- * producer refuses it (the alert stays in the outbox for the next start). */
-int clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json);
+/* Hands one durable alert to the producer (copies everything); never
+ * waits. When the producer does not take it (its queue is full because the
+ * alert topic takes nothing, or it refuses the message) the alert stays in
+ * the outbox, and so do the following ones, until the publisher thread has
+ * produced the outbox again once the producer's queue has drained: alerts
+ * back up in Redis, not in front of the writer. */
+void clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const char *json);
 
 /* Joins the thread, waits up to timeout_ms for in-flight alerts to be
  * delivered (those that are not stay in the outbox), then up to timeout_ms

@@ -335,23 +335,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errbuf,
-                    size_t errsize)
-{
-    char e[256];
-    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) == RD_KAFKA_CONF_OK)
-        return 0;
-    snprintf(errbuf, errsize, "kafka.properties.%s: %s", k, e);
-    return -EINVAL;
-}
-
-clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size_t nworkers,
-                               const clm_redis_opts *redis, char *errbuf, size_t errsize)
+clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm_worker **workers,
+                               size_t nworkers, const clm_redis_opts *redis, char *errbuf,
+                               size_t errsize)
 {
     clm_consumer *c = calloc(1, sizeof(*c));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *subs = NULL;
-    if (!c || !conf)
+    if (!c)
         goto out_nomem;
     c->cfg = cfg;
     c->workers = workers;
@@ -362,31 +352,11 @@ clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size
     c->redis = clm_redis_new(redis);
     if (!c->stash || !c->owned || !c->batch || !c->redis)
         goto out_nomem;
-
-    static const char *const defaults[][2] = {
-        { "auto.offset.reset", "earliest" },
-        { "partition.assignment.strategy", "range" },
-        { "queued.min.messages", "1000000" },
-        { "fetch.wait.max.ms", "10" },
-    };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        if (conf_set(conf, defaults[i][0], defaults[i][1], errbuf, errsize) < 0)
-            goto out_free;
-    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, errbuf, errsize) < 0)
-        goto out_free;
-    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
-        if (conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, errbuf, errsize) < 0)
-            goto out_free;
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++)
         if (strcmp(cfg->kafka_props[i].key, "auto.offset.reset") == 0)
             c->reset_latest = strcmp(cfg->kafka_props[i].value, "latest") == 0 ||
                               strcmp(cfg->kafka_props[i].value, "end") == 0 ||
                               strcmp(cfg->kafka_props[i].value, "largest") == 0;
-    }
-    /* Not negotiable: Redis holds the offsets, committed with the state. */
-    if (conf_set(conf, "group.id", cfg->kafka_group_id, errbuf, errsize) < 0 ||
-        conf_set(conf, "enable.auto.commit", "false", errbuf, errsize) < 0 ||
-        conf_set(conf, "enable.auto.offset.store", "false", errbuf, errsize) < 0)
-        goto out_free;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_log_cb(conf, clm_log_rdkafka);
     rd_kafka_conf_set_opaque(conf, c);

@@ -36,10 +36,13 @@
 
 typedef struct clm_consumer clm_consumer;
 
-/* Creates the consumer and subscribes to cfg's topics. The config must
- * outlive the consumer. Returns NULL with errbuf set. */
-clm_consumer *clm_consumer_new(const clm_config *cfg, clm_worker **workers, size_t nworkers,
-                               const clm_redis_opts *redis, char *errbuf, size_t errsize);
+/* Creates the consumer from conf (clm_kafka_conf_new(cfg,
+ * CLM_KAFKA_CONSUMER); taken over in every case) and subscribes to cfg's
+ * topics. The config must outlive the consumer. Returns NULL with errbuf
+ * set. */
+clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm_worker **workers,
+                               size_t nworkers, const clm_redis_opts *redis, char *errbuf,
+                               size_t errsize);
 
 /* The librdkafka handle (for offset commits from the writer thread). */
 rd_kafka_t *clm_consumer_handle(clm_consumer *c);

@@ -231,15 +231,6 @@ clm_dlq *clm_dlq_new(rd_kafka_conf_t *conf, int nworkers, char *errbuf, size_t e
     for (int i = 0; i < nworkers; i++)
         if (!(d->t[i].done = calloc(WINDOW / 8, 1)))
             goto out_nomem;
-    static const char *const forced[][2] = {
-        { "enable.idempotence", "true" },
-        { "message.timeout.ms", "0" }, /* retry forever: never lose a dead letter */
-        { "queue.buffering.max.messages", "100000" },
-    };
-    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
-        if (rd_kafka_conf_set(conf, forced[i][0], forced[i][1], errbuf, errsize) !=
-            RD_KAFKA_CONF_OK)
-            goto out_free;
     char max[32];
     size_t max_size = sizeof(max);
     if (rd_kafka_conf_get(conf, "message.max.bytes", max, &max_size) != RD_KAFKA_CONF_OK)

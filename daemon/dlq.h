@@ -39,8 +39,9 @@
 
 typedef struct clm_dlq clm_dlq;
 
-/* Creates the DLQ producer from `conf` (taken over in every case: the caller
- * must not touch it afterwards) for `nworkers` workers. Returns NULL with
+/* Creates the DLQ producer from `conf` (clm_kafka_conf_new(cfg,
+ * CLM_KAFKA_DLQ); taken over in every case: the caller must not touch it
+ * afterwards) for `nworkers` workers. Returns NULL with
  * errbuf set on failure. */
 clm_dlq *clm_dlq_new(rd_kafka_conf_t *conf, int nworkers, char *errbuf, size_t errsize);
 

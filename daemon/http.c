@@ -154,6 +154,11 @@ static void render_metrics(const clm_http *h, text *t)
         metric(t, "clmd_alerts_replayed_total", "counter",
                "Alerts found in the outbox at start and published again.");
         put(t, "clmd_alerts_replayed_total %" PRIu64 "\n", as.replayed);
+        if (as.backlog >= 0) {
+            metric(t, "clmd_alerts_backlog", "gauge",
+                   "Alerts in the outbox: durable in Redis, not yet delivered to Kafka.");
+            put(t, "clmd_alerts_backlog %" PRId64 "\n", as.backlog);
+        }
     }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
     put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);
@@ -209,6 +214,13 @@ static bool healthy(const clm_http *h, text *t)
         return false;
     }
     put(t, "ok\n");
+    if (h->src.alerts) { /* consuming goes on: said, not a failure */
+        clm_alert_pub_stats as;
+        clm_alert_pub_get_stats(h->src.alerts, &as);
+        if (as.stalled)
+            put(t, "alerts stalled: %" PRId64 " alerts wait in the outbox for the alert topic\n",
+                as.backlog);
+    }
     return true;
 }
 

@@ -19,6 +19,8 @@
 #include "core/kpi.h"
 #include "daemon/dlq.h"
 #include "daemon/http.h"
+#include "daemon/kafka_conf.h"
+#include "daemon/preflight.h"
 #include "config/reload.h"
 #include "daemon/alert_pub.h"
 #include "daemon/kpi_job.h"
@@ -88,6 +90,8 @@ static void reload(reloader *r)
     char err[512];
     clm_config *next = NULL;
     int e = clm_config_load(r->cur->path, &next, err, sizeof(err));
+    if (e == 0 && (e = clm_preflight(next, err, sizeof(err))) < 0)
+        clm_config_free(next); /* what a start would refuse */
     if (e < 0) {
         log_err("reload: %s; keeping the running configuration", err);
         return;
@@ -286,41 +290,11 @@ static void usage(FILE *out)
             "and churn alerts in Redis. Logs go to stderr with syslog priority prefixes.\n");
 }
 
-static rd_kafka_conf_t *producer_conf(const clm_config *cfg, char *errbuf, size_t errsize)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, clm_log_rdkafka); /* librdkafka's lines get our prefixes */
-    char e[256];
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, e, sizeof(e))) {
-        snprintf(errbuf, errsize, "kafka.brokers: %s", e);
-        goto out_destroy;
-    }
-    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
-        /* consumer-only properties are meaningless for the producer: skip them
-         * quietly rather than have librdkafka warn about each */
-        const char *k = cfg->kafka_props[i].key;
-        if (!strncmp(k, "fetch.", 6) || !strncmp(k, "auto.", 5) || !strncmp(k, "group.", 6) ||
-            !strncmp(k, "session.", 8) || !strncmp(k, "queued.", 7) ||
-            !strcmp(k, "partition.assignment.strategy") || !strncmp(k, "heartbeat.", 10) ||
-            !strcmp(k, "max.poll.interval.ms") || !strcmp(k, "isolation.level"))
-            continue;
-        if (rd_kafka_conf_set(conf, k, cfg->kafka_props[i].value, e, sizeof(e))) {
-            snprintf(errbuf, errsize, "kafka.properties.%s: %s", k, e);
-            goto out_destroy;
-        }
-    }
-    return conf;
-out_destroy:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-}
-
 static int run(const clm_config *cfg, bool take_over)
 {
     char err[512];
     int rc = EXIT_FAILURE;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nworkers = cfg->core_workers > 0 ? (size_t)cfg->core_workers : (size_t)(ncpu > 0 ? ncpu : 1);
+    size_t nworkers = clm_preflight_workers(cfg);
     clm_worker **workers = calloc(nworkers, sizeof(*workers));
     char **dlq_topics = calloc(cfg->kafka_topic_count, sizeof(*dlq_topics));
     clm_dlq *dlq = NULL;
@@ -349,7 +323,7 @@ static int run(const clm_config *cfg, bool take_over)
         }
     }
 
-    rd_kafka_conf_t *pconf = producer_conf(cfg, err, sizeof(err));
+    rd_kafka_conf_t *pconf = clm_kafka_conf_new(cfg, CLM_KAFKA_DLQ, err, sizeof(err));
     if (!pconf || !(dlq = clm_dlq_new(pconf, (int)nworkers, err, sizeof(err)))) {
         log_err("dead-letter producer: %s", err);
         goto out_free;
@@ -363,39 +337,18 @@ static int run(const clm_config *cfg, bool take_over)
     if (probe && !clm_redis_get(probe, err, sizeof(err)))
         log_err("Redis: %s (retrying in the background)", err);
     clm_redis_free(probe);
-    int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
-    if (clm_bucket_check(bucket_ms) < 0) {
-        log_err("kpi.bucket_s: %d is not supported (expected a whole number of minutes dividing 86400)",
-                cfg->kpi_bucket_s);
-        goto out_free;
-    }
-    if (cfg->events_allowed_lateness_s * 1000 > 62 * bucket_ms) {
-        log_err("events.allowed_lateness_s: %lld spans more than 62 buckets of kpi.bucket_s %d "
-                "(expected at most %lld)", (long long)cfg->events_allowed_lateness_s,
-                cfg->kpi_bucket_s, (long long)(62 * bucket_ms / 1000));
-        goto out_free;
-    }
-    if (cfg->stages && clm_stages_ordinary(cfg->stages) > CLM_CUST_RANKS) {
-        log_err("lifecycle.stages: %zu ordinary stages (expected at most %d)",
-                clm_stages_ordinary(cfg->stages), CLM_CUST_RANKS);
-        goto out_free;
-    }
+    int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000; /* checked by clm_config_load */
     clm_alert_pub_conf apc = { .topic = cfg->alerts_topic, .prefix = cfg->redis_prefix,
                                .redis = ropts, .stream_maxlen = cfg->alerts_stream_maxlen,
                                .summary_interval_s = cfg->alerts_summary_interval_s,
                                .limiter = &limiter };
-    pconf = producer_conf(cfg, err, sizeof(err));
+    pconf = clm_kafka_conf_new(cfg, CLM_KAFKA_ALERTS, err, sizeof(err));
     if (!pconf || !(alerts = clm_alert_pub_new(pconf, &apc, err, sizeof(err)))) {
         log_err("alert producer: %s", err);
         goto out_free;
     }
     pconf = NULL; /* clm_alert_pub_new took ownership */
-    size_t per_worker = (size_t)cfg->core_max_customers / nworkers;
-    if (per_worker < 2048) {
-        log_err("core.max_customers: %lld is too small for %zu workers (expected at least %zu)",
-                (long long)cfg->core_max_customers, nworkers, nworkers * 2048);
-        goto out_free;
-    }
+    size_t per_worker = (size_t)cfg->core_max_customers / nworkers; /* clm_preflight checked it */
     if (cfg->model_enabled && !(model = clm_model_job_new(cfg, &ropts, err, sizeof(err)))) {
         log_err("%s", err);
         goto out_free;
@@ -449,7 +402,9 @@ static int run(const clm_config *cfg, bool take_over)
             goto out_free;
         }
     }
-    consumer = clm_consumer_new(cfg, workers, nworkers, &ropts, err, sizeof(err));
+    rd_kafka_conf_t *cconf = clm_kafka_conf_new(cfg, CLM_KAFKA_CONSUMER, err, sizeof(err));
+    consumer = cconf ? clm_consumer_new(cfg, cconf, workers, nworkers, &ropts, err, sizeof(err))
+                     : NULL; /* clm_consumer_new took ownership of cconf */
     if (!consumer) {
         log_err("%s", err);
         goto out_free;
@@ -615,6 +570,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
         else
             log_err("%s", err);
+        return EXIT_FAILURE;
+    }
+    /* the same checks for a check and a start: what one accepts, so does the other */
+    if (clm_preflight(cfg, err, sizeof(err)) < 0) {
+        if (check_only)
+            fprintf(stderr, "%s\n", err);
+        else
+            log_err("%s", err);
+        clm_config_free(cfg);
         return EXIT_FAILURE;
     }
     if (check_only) {

@@ -408,7 +408,7 @@ static void test_every_key_set(void **state)
                           " \"flush\": {\"interval_ms\": 10, \"max_dirty\": 10000000},"
                           " \"events\": {\"max_bytes\": 64, \"max_future_s\": 31536000,"
                           " \"unknown_type\": \"reject\", \"dedup_horizon_s\": 0,"
-                          " \"dedup_max_ids\": 1024},"
+                          " \"dedup_max_ids\": 1024, \"allowed_lateness_s\": 3720},"
                           " \"core\": {\"workers\": 256, \"max_customers\": 1000000000,"
                           " \"ring_size\": 64},"
                           " \"lifecycle\": {\"stages\": [\"new\", \"gone\", \"back\"],"
@@ -556,16 +556,61 @@ static void test_wrong_types(void **state)
                    " (expected a list of at least 1 string)");
     assert_rejects("{\"kafka\": {\"properties\": [\"a=b\"]}}",
                    "clmd.json: kafka.properties: [\"a=b\"] has the wrong type"
-                   " (expected an object of string values)");
-    assert_rejects("{\"kafka\": {\"properties\": {\"fetch.wait.max.ms\": 10}}}",
-                   "clmd.json: kafka.properties.fetch.wait.max.ms: 10 has the wrong type"
-                   " (expected a string)");
-    assert_rejects("{\"kafka\": {\"properties\": {\"enable.idempotence\": false}}}",
-                   "clmd.json: kafka.properties.enable.idempotence: false has the wrong type"
-                   " (expected a string)");
+                   " (expected an object of string, number or boolean values)");
+    assert_rejects("{\"kafka\": {\"properties\": {\"fetch.wait.max.ms\": null}}}",
+                   "clmd.json: kafka.properties.fetch.wait.max.ms: null has the wrong type"
+                   " (expected a string, a number or a boolean)");
+    assert_rejects("{\"kafka\": {\"properties\": {\"client.id\": [\"a\"]}}}",
+                   "clmd.json: kafka.properties.client.id: [\"a\"] has the wrong type"
+                   " (expected a string, a number or a boolean)");
     assert_rejects("{\"flush\": 1000}",
                    "clmd.json: flush: 1000 has the wrong type (expected an object)");
     assert_rejects("[1]", "clmd.json: top level: [1] has the wrong type (expected an object)");
+}
+
+/* kafka.properties takes numbers and booleans as librdkafka's text. */
+static void test_kafka_property_types(void **state)
+{
+    (void)state;
+    clm_config *cfg = NULL;
+    char err[512];
+    static const char json[] =
+        "{\"kafka\": {\"properties\": {\"linger.ms\": 5, \"enable.idempotence\": false,"
+        " \"socket.keepalive.enable\": true, \"batch.num.messages\": 10000000000,"
+        " \"x.ratio\": 0.1, \"y.ratio\": 2.5e-3, \"z.ratio\": -1.0, \"client.id\": \"c\"}}}";
+    static const char *const want[][2] = {
+        { "linger.ms", "5" },          { "enable.idempotence", "false" },
+        { "socket.keepalive.enable", "true" }, { "batch.num.messages", "10000000000" },
+        { "x.ratio", "0.1" },          { "y.ratio", "0.0025" },
+        { "z.ratio", "-1" },           { "client.id", "c" },
+    };
+
+    assert_int_equal(load(json, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->kafka_prop_count, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(cfg->kafka_props[i].key, want[i][0]);
+        assert_string_equal(cfg->kafka_props[i].value, want[i][1]);
+        assert_false(cfg->kafka_props[i].secret);
+    }
+    clm_config_free(cfg);
+}
+
+/* kpi.bucket_s and events.allowed_lateness_s: at most 62 buckets of lateness. */
+static void test_bucket_lateness(void **state)
+{
+    (void)state;
+    clm_config *cfg = NULL;
+    char err[512];
+
+    assert_rejects("{\"kpi\": {\"bucket_s\": 60}}",
+                   "clmd.json: events.allowed_lateness_s: 604800 spans more than 62 buckets of "
+                   "kpi.bucket_s 60 (expected at most 3720, or a larger kpi.bucket_s)");
+    assert_rejects("{\"kpi\": {\"bucket_s\": 3600}, \"events\": {\"allowed_lateness_s\": 223201}}",
+                   "clmd.json: events.allowed_lateness_s: 223201 spans more than 62 buckets of "
+                   "kpi.bucket_s 3600 (expected at most 223200, or a larger kpi.bucket_s)");
+    assert_int_equal(load("{\"kpi\": {\"bucket_s\": 60}, \"events\": {\"allowed_lateness_s\": 3720}}",
+                          &cfg, err, sizeof err), 0);
+    clm_config_free(cfg);
 }
 
 static void test_out_of_range(void **state)
@@ -654,9 +699,11 @@ static void test_kpi_bucket_day_aligned(void **state)
     (void)state;
     /* whole minutes dividing a day: 86400 / 60 = 1440, / 900 = 96, / 3600 = 24, / 86400 = 1 */
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        char json[64];
+        char json[96];
 
-        snprintf(json, sizeof json, "{\"kpi\": {\"bucket_s\": %d}}", good[i]);
+        snprintf(json, sizeof json,
+                 "{\"kpi\": {\"bucket_s\": %d}, \"events\": {\"allowed_lateness_s\": 0}}",
+                 good[i]);
         assert_int_equal(load(json, &cfg, err, sizeof err), 0);
         assert_int_equal(cfg->kpi_bucket_s, good[i]);
         clm_config_free(cfg);
@@ -988,9 +1035,10 @@ static void test_secrets_file_errors(void **state)
     assert_string_equal(err, expected);
 
     /* A value from a secrets file is never shown, even a harmless one. */
-    write_file("secrets.json", "{\"kafka\": {\"properties\": {\"client.id\": 7}}}");
+    write_file("secrets.json", "{\"kafka\": {\"properties\": {\"client.id\": null}}}");
     snprintf(expected, sizeof expected,
-             "%s: kafka.properties.client.id: <redacted> has the wrong type (expected a string)",
+             "%s: kafka.properties.client.id: <redacted> has the wrong type (expected a string, "
+             "a number or a boolean)",
              secrets);
     assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
     assert_string_equal(err, expected);
@@ -1222,6 +1270,8 @@ int main(void)
         cmocka_unit_test_teardown(test_comment_keys_ignored, teardown),
         cmocka_unit_test_teardown(test_unknown_key, teardown),
         cmocka_unit_test_teardown(test_wrong_types, teardown),
+        cmocka_unit_test_teardown(test_kafka_property_types, teardown),
+        cmocka_unit_test_teardown(test_bucket_lateness, teardown),
         cmocka_unit_test_teardown(test_out_of_range, teardown),
         cmocka_unit_test_teardown(test_lifecycle_and_kpi_bounds, teardown),
         cmocka_unit_test_teardown(test_kpi_windows, teardown),
