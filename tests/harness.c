@@ -1244,3 +1244,43 @@ out_destroy_consumer:
     rd_kafka_destroy(rk);
     return e;
 }
+
+/* ---- generated streams in memory ---------------------------------------- */
+
+int harness_stream_gen(const clm_gen_opts *o, harness_stream *out, char *errbuf, size_t errsize)
+{
+    *out = (harness_stream){ 0 };
+    clm_gen *g = NULL;
+    int e = clm_gen_new(o, &g, errbuf, errsize);
+    if (e < 0)
+        return e;
+    harness_kv *v = calloc(o->events > 0 ? (size_t)o->events : 1, sizeof(*v));
+    if (!v) {
+        clm_gen_free(g);
+        return fail(-ENOMEM, errbuf, errsize, "out of memory");
+    }
+    out->msgs = v;
+    clm_gen_msg m;
+    while (out->n < (size_t)o->events && clm_gen_next(g, &m) == 1) {
+        char *b = malloc(m.key_len + m.value_len + 1);
+        if (!b) {
+            clm_gen_free(g);
+            harness_stream_free(out);
+            return fail(-ENOMEM, errbuf, errsize, "out of memory");
+        }
+        memcpy(b, m.key, m.key_len);
+        memcpy(b + m.key_len, m.value, m.value_len);
+        v[out->n++] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
+                                    .value_len = m.value_len };
+    }
+    clm_gen_free(g);
+    return 0;
+}
+
+void harness_stream_free(harness_stream *s)
+{
+    for (size_t i = 0; s->msgs && i < s->n; i++)
+        free((void *)s->msgs[i].key);
+    free(s->msgs);
+    *s = (harness_stream){ 0 };
+}

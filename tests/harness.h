@@ -152,6 +152,20 @@ typedef struct harness_kv {
 int harness_produce(const char *brokers, const char *topic, const harness_kv *msgs, size_t n,
                     bool zstd, int timeout_ms, char *errbuf, size_t errsize);
 
+/* A generated stream kept in memory: msgs[0..n) (each key and value in one
+ * allocation the stream owns). */
+typedef struct harness_stream {
+    harness_kv *msgs;
+    size_t n;
+} harness_stream;
+
+/* The first o->events messages of the stream o describes. Returns 0 or
+ * -ENOMEM / clm_gen_new's error (errbuf says why); *out is then empty. */
+int harness_stream_gen(const clm_gen_opts *o, harness_stream *out, char *errbuf, size_t errsize);
+
+/* Frees the messages; accepts an empty stream. */
+void harness_stream_free(harness_stream *s);
+
 /* Same for every remaining message of a generator, keyed by its keys; sets
  * *produced (may be NULL) to the number of messages on success. */
 int harness_produce_gen(const char *brokers, const char *topic, clm_gen *g, bool zstd,

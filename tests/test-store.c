@@ -41,8 +41,8 @@ static char errbuf[512];
 typedef struct fixture {
     harness_kafka *kafka;
     char tmp[64];
-    harness_kv *msgs;
-    char **bufs;
+    harness_stream stream;
+    harness_kv *msgs; /* stream.msgs */
     size_t total, half;
     harness_redis *clean; /* clmd over the whole stream, untouched */
     char *clean_dump;
@@ -160,22 +160,12 @@ static int setup(void **state)
     o.events = 6000;
     o.malformed_rate = 0.01;
     o.dup_rate = 0.01;
-    clm_gen *g = NULL;
-    if (clm_gen_new(&o, &g, errbuf, sizeof(errbuf)) < 0)
+    if (harness_stream_gen(&o, &F.stream, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "# stream: %s\n", errbuf);
         return -1;
-    F.msgs = calloc((size_t)o.events, sizeof(*F.msgs));
-    F.bufs = calloc((size_t)o.events, sizeof(*F.bufs));
-    clm_gen_msg m;
-    while (F.total < (size_t)o.events && clm_gen_next(g, &m) == 1) {
-        char *b = malloc(m.key_len + m.value_len + 1);
-        memcpy(b, m.key, m.key_len);
-        memcpy(b + m.key_len, m.value, m.value_len);
-        F.bufs[F.total] = b;
-        F.msgs[F.total] = (harness_kv){ .key = b, .key_len = m.key_len, .value = b + m.key_len,
-                                       .value_len = m.value_len };
-        F.total++;
     }
-    clm_gen_free(g);
+    F.msgs = F.stream.msgs;
+    F.total = F.stream.n;
     F.half = F.total / 2;
 
     /* the untouched run everything is compared with */
@@ -199,10 +189,7 @@ static int teardown(void **state)
     harness_redis_free(F.clean);
     free(F.clean_dump);
     harness_kafka_free(F.kafka);
-    for (size_t i = 0; i < F.total; i++)
-        free(F.bufs[i]);
-    free(F.bufs);
-    free(F.msgs);
+    harness_stream_free(&F.stream);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.tmp);
     if (system(cmd) != 0)
