@@ -75,8 +75,10 @@ static void run_init_config_only(run *r, const char *topic, const char *group, c
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"core\": {\"workers\": 1, \"shutdown_timeout_s\": 5},\n"
-            " \"events\": {\"allowed_lateness_s\": 0}%s%s}\n",
+            " \"events\": {\"allowed_lateness_s\": 0}%s%s%s}\n",
             harness_kafka_bootstraps(K), topic, group, harness_redis_port(r->redis),
+            /* no HTTP endpoint unless the test wants one: nothing to collide on */
+            extra && strstr(extra, "\"http\"") ? "" : ",\n \"http\": {\"port\": 0}",
             extra ? ",\n " : "", extra ? extra : "");
     fclose(f);
 }

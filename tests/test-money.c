@@ -79,6 +79,7 @@ static void run_init(run *r, const char *topic, const char *group, int workers)
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 100},\n"
+            " \"http\": {\"port\": 0},\n"
             " \"core\": {\"workers\": %d, \"shutdown_timeout_s\": 5},\n"
             " \"events\": {\"allowed_lateness_s\": 0}}\n",
             harness_kafka_bootstraps(K), topic, group, harness_redis_port(r->redis), workers);
