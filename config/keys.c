@@ -122,7 +122,7 @@ const clm_cfg_key clm_config_keys[] = {
      .help = "An applied event more than this many seconds after its partition's greatest "
              "confirmed event time raises it (and the watermark) only once events.jump_quorum "
              "distinct customers are that far ahead; 0 lets every event raise it."},
-    {.path = "events.jump_quorum", .type = CLM_CFG_INT, .def = "3", .min = 1,
+    {.path = "events.jump_quorum", .type = CLM_CFG_INT, .def = "2", .min = 1,
      .max = 16, .offset = FIELD(events_jump_quorum),
      .help = "Distinct customers whose events must lie more than events.max_jump_s ahead "
              "before the watermark jumps (to the earliest of their times); 1 lets one "
