@@ -58,7 +58,9 @@ typedef struct clm_config {
     int64_t events_dedup_horizon_s; /* events.dedup_horizon_s */
     int events_dedup_max_ids;  /* events.dedup_max_ids: per-customer remembered ids */
     int64_t events_allowed_lateness_s; /* events.allowed_lateness_s: watermark = greatest
-                                          applied event time of the partition minus this */
+                                          confirmed event time of the partition minus this */
+    int64_t events_max_jump_s; /* events.max_jump_s: a larger jump needs a quorum (0: none) */
+    int events_jump_quorum;    /* events.jump_quorum: distinct customers confirming a jump */
 
     /* core */
     int core_workers;          /* core.workers: 0 = number of online CPUs */

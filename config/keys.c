@@ -118,8 +118,18 @@ const clm_cfg_key clm_config_keys[] = {
      .help = "Event ids remembered per customer for duplicate suppression."},
     {.path = "events.allowed_lateness_s", .type = CLM_CFG_INT64, .def = "604800", .min = 0,
      .max = 5184000, .offset = FIELD(events_allowed_lateness_s),
-     .help = "Events older than their partition's watermark (the greatest applied event time "
-             "minus this many seconds) are rejected as late_dropped."},
+     .help = "Events older than their partition's watermark (its greatest confirmed event "
+             "time minus this many seconds) are rejected as late_dropped."},
+    {.path = "events.max_jump_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
+     .max = 31536000, .offset = FIELD(events_max_jump_s),
+     .help = "An applied event more than this many seconds after its partition's greatest "
+             "confirmed event time raises it (and the watermark) only once events.jump_quorum "
+             "distinct customers are that far ahead; 0 lets every event raise it."},
+    {.path = "events.jump_quorum", .type = CLM_CFG_INT, .def = "2", .min = 1,
+     .max = 16, .offset = FIELD(events_jump_quorum),
+     .help = "Distinct customers whose events must lie more than events.max_jump_s ahead "
+             "before the watermark jumps (to the earliest of their times); 1 lets one "
+             "event do it."},
 
     /* core */
     {.path = "core.workers", .type = CLM_CFG_INT, .def = "0", .min = 0, .max = 256,

@@ -13,7 +13,7 @@ typedef struct part {
     int32_t partition; /* -1: free slot */
     int64_t next;      /* next offset to consume */
     int64_t cut;       /* offset carried by the latest cut (what Redis will hold) */
-    int64_t max_ts;
+    clm_wm wm;         /* confirmed max_ts and sources ahead (core/watermark.h) */
     bool fresh;
 } part;
 
@@ -94,8 +94,17 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
         s->nparts++;
     }
     s->parts[slot] = (part){ .topic = topic, .partition = partition, .next = stored_offset,
-                             .cut = stored_offset, .max_ts = max_ts, .fresh = fresh };
+                             .cut = stored_offset, .fresh = fresh };
+    clm_wm_init(&s->parts[slot].wm, max_ts);
     return (int)slot;
+}
+
+int clm_shard_part_restore_wm(clm_shard *s, int slot, const clm_wm *wm)
+{
+    if (clm_wm_check(wm) < 0)
+        return -EINVAL;
+    s->parts[slot].wm = *wm;
+    return 0;
 }
 
 size_t clm_shard_part_count(const clm_shard *s)
@@ -157,7 +166,7 @@ static void advance(part *p, int64_t offset)
 
 static int64_t watermark_of(const clm_shard *s, const part *p)
 {
-    return p->max_ts == CLM_NO_TS ? CLM_NO_TS : p->max_ts - s->o.allowed_lateness_ms;
+    return p->wm.max_ts == CLM_NO_TS ? CLM_NO_TS : p->wm.max_ts - s->o.allowed_lateness_ms;
 }
 
 bool clm_shard_is_late(const clm_shard *s, int slot, int64_t ts_ms)
@@ -251,10 +260,19 @@ static int reserve_dirty(clm_shard *s)
 int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c)
 {
     part *p = &s->parts[slot];
-    int64_t old_max = p->max_ts;
+    /* The state before this event, restored when it is not applied: a
+     * duplicate (or a failure) moves nothing. Copied only when the event can
+     * change it. */
+    clm_wm old;
+    bool touched = p->wm.max_ts == CLM_NO_TS || ev->ts_ms > p->wm.max_ts;
     int r = CLM_APPLIED;
-    if (p->max_ts == CLM_NO_TS || ev->ts_ms > p->max_ts)
-        p->max_ts = ev->ts_ms;
+    if (touched) {
+        old = p->wm;
+        clm_wm_observe(&p->wm, &s->o.wm_rule,
+                       clm_wm_source(ev->has_customer ? ev->customer_id : "",
+                                     ev->has_customer ? ev->customer_id_len : 0),
+                       ev->ts_ms);
+    }
     if (c) {
         bool was_dirty = c->flags & CLM_CUST_DIRTY;
         if (!was_dirty && (r = reserve_dirty(s)) < 0)
@@ -269,7 +287,8 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
     s->st.consumed++;
     if (r == CLM_DUPLICATE) {
         s->st.duplicates++;
-        p->max_ts = old_max; /* a duplicate is not applied: it moves nothing */
+        if (touched)
+            p->wm = old; /* a duplicate is not applied: it moves nothing */
     } else {
         s->st.applied++;
         if (ev->type == CLM_EV_MARKETING_SPEND && ev->has_amount &&
@@ -281,7 +300,8 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
     return r;
 
 out_restore:
-    p->max_ts = old_max;
+    if (touched)
+        p->wm = old;
     return r;
 }
 
@@ -363,7 +383,7 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
         if (p->partition < 0 || p->next == p->cut)
             continue;
         clm_part_progress pp = { .topic = p->topic, .partition = p->partition,
-                                 .from = p->cut, .to = p->next, .max_ts = p->max_ts };
+                                 .from = p->cut, .to = p->next, .wm = p->wm };
         if ((r = sink->progress(sink->ctx, &pp)) < 0)
             return r;
         p->cut = p->next;

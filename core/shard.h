@@ -27,6 +27,7 @@
 #include "core/customer.h"
 #include "core/event.h"
 #include "core/reject.h"
+#include "core/watermark.h"
 
 #define CLM_NO_OFFSET (-1)      /* no offset known/stored */
 
@@ -35,6 +36,7 @@ typedef struct clm_shard clm_shard;
 typedef struct clm_shard_opts {
     size_t max_customers;   /* cached customers in this shard */
     int64_t allowed_lateness_ms; /* watermark = max_ts - this */
+    clm_wm_rule wm_rule;         /* when an event far ahead moves max_ts (core/watermark.h) */
     clm_apply_opts apply;
 } clm_shard_opts;
 
@@ -52,7 +54,8 @@ typedef struct clm_part_progress {
     int32_t partition;
     int64_t from;      /* offset Redis held before this flush (CLM_NO_OFFSET: none) */
     int64_t to;        /* next offset to consume after this flush */
-    int64_t max_ts;    /* greatest applied event time (CLM_NO_TS: none) */
+    clm_wm wm;         /* max_ts (greatest confirmed event time, CLM_NO_TS: none)
+                          and the sources ahead of it */
 } clm_part_progress;
 
 clm_shard *clm_shard_new(const clm_shard_opts *o);
@@ -67,6 +70,11 @@ void clm_shard_free(clm_shard *s);
  * -ENOMEM. */
 int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
                        int64_t stored_offset, int64_t max_ts, bool fresh);
+
+/* Resumes the partition's watermark state as stored (max_ts and the sources
+ * ahead, core/watermark.h), replacing what clm_shard_part_add set. Returns 0,
+ * or -EINVAL when wm is not a state the rule can reach (clm_wm_check). */
+int clm_shard_part_restore_wm(clm_shard *s, int slot, const clm_wm *wm);
 
 /* True while a cache miss of this partition's customers means a new
  * customer (see clm_shard_part_add). */
@@ -89,8 +97,8 @@ size_t clm_shard_part_count(const clm_shard *s);
 size_t clm_shard_part_slots(const clm_shard *s);
 int clm_shard_part_get(const clm_shard *s, int slot, int32_t *topic, int32_t *partition);
 
-/* True when an event time is older than the partition's watermark (the
- * greatest applied event time minus the allowed lateness): such an event is
+/* True when an event time is older than the partition's watermark (its
+ * confirmed max_ts, core/watermark.h, minus the allowed lateness): such an event is
  * rejected as late_dropped (clm_shard_note_reject). */
 bool clm_shard_is_late(const clm_shard *s, int slot, int64_t ts_ms);
 
@@ -137,7 +145,8 @@ int clm_shard_insert(clm_shard *s, clm_customer *c);
 
 /* Applies a decoded event read at `offset` of the partition in `slot` (the
  * caller has checked it is not late). `c` is the event's cached customer, or
- * NULL for an event without customer. Raises the partition's max_ts first,
+ * NULL for an event without customer. Feeds the event time to the partition's
+ * watermark rule first (core/watermark.h; it may raise max_ts),
  * so a customer whose inactivity deadline the new watermark passes churns
  * before the event applies. marketing_spend amounts count as spend of their
  * bucket. Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (the shard must

@@ -8,6 +8,7 @@
 #include "core/timeutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 int64_t clm_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -121,9 +122,28 @@ static int expect(const char *s, size_t len, size_t *i, char c)
     return 0;
 }
 
-/* A leap second (SS = 60) is accepted at any minute and counts as the first
- * second of the next minute: epoch milliseconds have no leap seconds, so
- * "23:59:60Z" and the following "00:00:00Z" map to the same instant. */
+/* UTC days (since 1970-01-01) that ended with a positive leap second, from
+ * IERS Bulletin C as in the IERS leap-seconds.list expiring 2026-06-28: the
+ * 27 leap seconds from 1972-06-30 to 2016-12-31, none announced since. */
+static const int32_t leap_days[] = {
+    911,   1095,  1460,  1825,  2190,  2556,  2921,  3286,  3651,  4198,
+    4563,  4928,  5659,  6573,  7304,  7669,  8216,  8581,  8946,  9495,
+    10042, 10591, 13148, 14244, 15521, 16616, 17166,
+};
+
+bool clm_leap_second_day(int64_t day)
+{
+    for (size_t i = 0; i < sizeof(leap_days) / sizeof(leap_days[0]); i++)
+        if (leap_days[i] == day)
+            return true;
+    return false;
+}
+
+/* A leap second (SS = 60) is accepted only where one happened: at
+ * 23:59:60 UTC (after applying the offset) of a day clm_leap_second_day()
+ * knows. It counts as the first second of the next minute: epoch
+ * milliseconds have no leap seconds, so "23:59:60Z" and the following
+ * "00:00:00Z" map to the same instant. */
 int clm_rfc3339_parse(const char *s, size_t len, int64_t *ms)
 {
     size_t i = 0;
@@ -178,6 +198,13 @@ int clm_rfc3339_parse(const char *s, size_t len, int64_t *ms)
 
     /* Local time minus the offset is UTC. */
     t = clm_days_from_civil(year, mon, day) * 86400 + hh * 3600 + mi * 60 + ss - offset_s;
+    if (ss == 60) {
+        int64_t last = t - 1; /* the 23:59:59 UTC this second follows */
+        int64_t d = last >= 0 ? last / 86400 : (last - 86399) / 86400;
+
+        if (last - d * 86400 != 86399 || !clm_leap_second_day(d))
+            return -EINVAL;
+    }
     t = t * 1000 + frac_ms;
     if (t < 0 || t > CLM_TS_MAX_MS)
         return -EINVAL;

@@ -383,6 +383,8 @@ static int run(const clm_config *cfg, bool take_over)
             .shard = {
                 .max_customers = per_worker,
                 .allowed_lateness_ms = cfg->events_allowed_lateness_s * 1000,
+                .wm_rule = { .max_jump_ms = cfg->events_max_jump_s * 1000,
+                             .quorum = (unsigned)cfg->events_jump_quorum },
                 .apply = workers_apply,
             },
             .ring_size = (unsigned)cfg->core_ring_size,

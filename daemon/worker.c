@@ -657,10 +657,13 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
     int slot;
     switch (ctl->kind) {
     case CLM_CTL_ASSIGN:
-        slot = clm_shard_part_add(w->shard, ctl->topic, ctl->partition, ctl->offset, ctl->max_ts,
+        slot = clm_shard_part_add(w->shard, ctl->topic, ctl->partition, ctl->offset, ctl->wm.max_ts,
                                   ctl->fresh);
         if (slot < 0 && slot != -EEXIST)
             clm_fatal("worker %d: cannot take a partition: %s", w->c.index, strerror(-slot));
+        if (slot >= 0 && clm_shard_part_restore_wm(w->shard, slot, &ctl->wm) < 0)
+            clm_fatal("worker %d: partition %d: stored sources ahead of max_ts are not a state "
+                      "the watermark rule reaches", w->c.index, (int)ctl->partition);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:

@@ -61,7 +61,7 @@ typedef struct clm_worker_conf {
 /* Control messages travel in the message ring, so they are ordered with the
  * messages: everything pushed before a REVOKE is applied before it. */
 typedef enum clm_ctl_kind {
-    CLM_CTL_ASSIGN, /* start owning (topic, partition) at offset, with max_ts */
+    CLM_CTL_ASSIGN, /* start owning (topic, partition) at offset, with watermark state wm */
     CLM_CTL_REVOKE, /* flush, wait for Redis, then forget (topic, partition) */
     CLM_CTL_STOP,   /* flush everything, wait for Redis, and end the thread */
 } clm_ctl_kind;
@@ -69,7 +69,8 @@ typedef enum clm_ctl_kind {
 typedef struct clm_ctl {
     clm_ctl_kind kind;
     int32_t topic, partition;
-    int64_t offset, max_ts;
+    int64_t offset;
+    clm_wm wm;       /* ASSIGN: max_ts and the sources ahead, as stored */
     bool fresh;      /* ASSIGN: Redis holds none of its customers (clm_shard_part_add) */
     atomic_int done; /* set to 1 by the worker once handled */
 } clm_ctl;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "daemon/log.h"
+#include "store/ahead.h"
 #include "store/keys.h"
 
 /* Upper bound on the commands of one transaction (bytes). */
@@ -18,7 +19,8 @@
 
 typedef struct span {
     int32_t topic, partition;
-    int64_t from, to, max_ts;
+    int64_t from, to;
+    clm_wm wm; /* the last batch's max_ts and sources ahead */
 } span;
 
 /* Why the writer is not committing: Redis unreachable, or refusing writes
@@ -100,7 +102,7 @@ static size_t gather(clm_writer *w)
 }
 
 /* Folds the group's partition progress into one span per partition: the
- * first batch's `from`, the last batch's `to` and max_ts. */
+ * first batch's `from`, the last batch's `to` and watermark state. */
 static void build_spans(clm_writer *w)
 {
     w->nspans = 0;
@@ -121,11 +123,11 @@ static void build_spans(clm_writer *w)
                     w->spans = s;
                     w->cap_spans = cap;
                 }
-                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->max_ts };
+                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->wm };
                 w->nspans++;
             } else {
                 w->spans[j].to = p->to;
-                w->spans[j].max_ts = p->max_ts;
+                w->spans[j].wm = p->wm;
             }
         }
     }
@@ -160,23 +162,30 @@ static bool number_first(const clm_writer *w, size_t i)
     return true;
 }
 
-/* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts> ..."
- * for every span of span i's partition number. */
+/* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts>
+ * [ahead:<topic> <sources ahead>] ..." for every span of span i's partition
+ * number, and "HDEL <progress key> ahead:<topic> ..." for those with no
+ * source ahead (store/ahead.h). Returns the number of commands appended
+ * (1 or 2), or a negative errno. */
 static int append_progress(clm_writer *w, redisContext *rc, size_t first)
 {
     int32_t part = w->spans[first].partition;
     size_t n = 0;
     for (size_t i = first; i < w->nspans; i++)
         n += w->spans[i].partition == part;
-    const char **argv = malloc((2 + 4 * n) * sizeof(*argv));
-    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 4 * n) * sizeof(*bufs));
+    const char **argv = malloc((2 + 6 * n) * sizeof(*argv));
+    const char **dargv = malloc((2 + n) * sizeof(*dargv));
+    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 5 * n) * sizeof(*bufs));
+    char (*ahead)[CLM_AHEAD_TEXT_MAX] = malloc(n * sizeof(*ahead));
     int r = -ENOMEM;
-    if (!argv || !bufs)
+    if (!argv || !dargv || !bufs || !ahead)
         goto out_free;
     progress_key(w, part, bufs[0], sizeof(bufs[0]));
     argv[0] = "HSET";
     argv[1] = bufs[0];
-    size_t a = 2, m = 1;
+    dargv[0] = "HDEL";
+    dargv[1] = bufs[0];
+    size_t a = 2, d = 2, m = 1, k = 0;
     for (size_t i = first; i < w->nspans; i++) {
         const span *s = &w->spans[i];
         if (s->partition != part)
@@ -185,16 +194,29 @@ static int append_progress(clm_writer *w, redisContext *rc, size_t first)
         argv[a++] = bufs[m++];
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->to);
         argv[a++] = bufs[m++];
-        if (clm_field_maxts(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0)
+        if (clm_field_maxts(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0 ||
+            clm_field_ahead(bufs[m + 2], sizeof(bufs[m + 2]), w->c.topics[s->topic]) < 0)
             clm_fatal("writer: topic name too long");
         argv[a++] = bufs[m++];
-        snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->max_ts);
+        snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->wm.max_ts);
         argv[a++] = bufs[m++];
+        if (clm_ahead_encode(&s->wm, ahead[k]) > 0) {
+            argv[a++] = bufs[m++];
+            argv[a++] = ahead[k++];
+        } else {
+            dargv[d++] = bufs[m++];
+        }
     }
     r = append(rc, (int)a, argv, NULL);
+    if (r == 0 && d > 2)
+        r = append(rc, (int)d, dargv, NULL);
+    if (r == 0)
+        r = d > 2 ? 2 : 1;
 out_free:
     free(argv);
+    free(dargv);
     free(bufs);
+    free(ahead);
     return r;
 }
 
@@ -271,9 +293,10 @@ static int apply(clm_writer *w, redisContext *rc, char *why, size_t whysize)
     for (size_t i = 0; i < w->nspans; i++) {
         if (!number_first(w, i))
             continue;
-        if (append_progress(w, rc, i) < 0)
+        int n = append_progress(w, rc, i);
+        if (n < 0)
             return -EIO;
-        sent++;
+        sent += (size_t)n;
     }
     if (append(rc, 1, exec, NULL) < 0)
         return -EIO;

@@ -126,6 +126,11 @@ int clm_field_maxts(char *buf, size_t size, const char *topic)
     return put(buf, size, CLM_FIELD_MAXTS "%s", topic);
 }
 
+int clm_field_ahead(char *buf, size_t size, const char *topic)
+{
+    return put(buf, size, CLM_FIELD_AHEAD "%s", topic);
+}
+
 int clm_key_v1_offsets(char *buf, size_t size, const char *prefix, const char *group, const char *topic)
 {
     return put(buf, size, "%soffsets:%s:%s", prefix, group, topic);

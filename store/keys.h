@@ -9,8 +9,10 @@
  *   <prefix>ckpt:{g:p}        HASH  customer id -> checkpoint record
  *                                   (store/record.h)            flush
  *   <prefix>progress:{g:p}    HASH  offset:<topic> -> next offset,
- *                                   maxts:<topic> -> greatest applied
- *                                   event time (ms)              flush
+ *                                   maxts:<topic> -> greatest confirmed
+ *                                   event time (ms), ahead:<topic> ->
+ *                                   sources ahead of it (store/ahead.h,
+ *                                   absent when none)            flush
  *   <prefix>deadlines:{g:p}   ZSET  customer id -> next due time  flush
  * Per group:
  *   <prefix>partitions:<g>    SET   partition numbers g has owned  consumer
@@ -68,6 +70,7 @@
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
 #define CLM_FIELD_MAXTS "maxts:"
+#define CLM_FIELD_AHEAD "ahead:"
 
 /* The layout version this release writes into <prefix>schema. */
 #define CLM_SCHEMA_VERSION 2
@@ -117,9 +120,10 @@ int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char 
 /* <prefix>transitions:<YYYY-MM-DD> for a UTC day number. */
 int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day);
 
-/* The progress fields of a topic: offset:<topic>, maxts:<topic>. */
+/* The progress fields of a topic: offset:<topic>, maxts:<topic>, ahead:<topic>. */
 int clm_field_offset(char *buf, size_t size, const char *topic);
 int clm_field_maxts(char *buf, size_t size, const char *topic);
+int clm_field_ahead(char *buf, size_t size, const char *topic);
 
 /* v1 keys (read by the upgrade only). */
 int clm_key_v1_offsets(char *buf, size_t size, const char *prefix, const char *group, const char *topic);

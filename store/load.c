@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/shard.h"
+#include "store/ahead.h"
 #include "store/keys.h"
 #include "store/record.h"
 
@@ -31,28 +32,40 @@ static int reply_i64(const redisReply *e, int64_t absent, int64_t *out)
 }
 
 int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
-                            const char *topic, int32_t partition, int64_t *offset, int64_t *max_ts,
+                            const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
                             char *errbuf, size_t errsize)
 {
-    char key[CLM_KEY_MAX], f_off[CLM_KEY_MAX], f_ts[CLM_KEY_MAX];
+    char key[CLM_KEY_MAX], f_off[CLM_KEY_MAX], f_ts[CLM_KEY_MAX], f_ahead[CLM_KEY_MAX];
     if (clm_key_progress(key, sizeof(key), prefix, group, partition) < 0 ||
         clm_field_offset(f_off, sizeof(f_off), topic) < 0 ||
-        clm_field_maxts(f_ts, sizeof(f_ts), topic) < 0)
+        clm_field_maxts(f_ts, sizeof(f_ts), topic) < 0 ||
+        clm_field_ahead(f_ahead, sizeof(f_ahead), topic) < 0)
         return -ENAMETOOLONG;
-    const char *argv[] = { "HMGET", key, f_off, f_ts };
-    redisReply *rep = redisCommandArgv(c, 4, argv, NULL);
+    const char *argv[] = { "HMGET", key, f_off, f_ts, f_ahead };
+    redisReply *rep = redisCommandArgv(c, 5, argv, NULL);
     if (!rep) {
         snprintf(errbuf, errsize, "HMGET %s: %s", key, c->errstr);
         return -EIO;
     }
     int64_t off = CLM_NO_OFFSET, ts = CLM_NO_TS;
+    clm_wm w;
     int r = -EPROTO;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
+        const redisReply *a = rep->element[2];
         r = reply_i64(rep->element[0], CLM_NO_OFFSET, &off);
-        if (r < 0)
+        if (r < 0) {
             snprintf(errbuf, errsize, "%s field %s: not an integer", key, f_off);
-        else if ((r = reply_i64(rep->element[1], CLM_NO_TS, &ts)) < 0)
+        } else if ((r = reply_i64(rep->element[1], CLM_NO_TS, &ts)) < 0) {
             snprintf(errbuf, errsize, "%s field %s: not an integer", key, f_ts);
+        } else {
+            clm_wm_init(&w, ts);
+            if (a->type != REDIS_REPLY_NIL &&
+                (a->type != REDIS_REPLY_STRING || clm_ahead_decode(a->str, a->len, &w) < 0)) {
+                r = -EPROTO;
+                snprintf(errbuf, errsize, "%s field %s: not a list of sources ahead of %s "
+                         "(store/ahead.h)", key, f_ahead, f_ts);
+            }
+        }
     } else {
         snprintf(errbuf, errsize, "HMGET %s: %s", key,
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
@@ -60,7 +73,7 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
     freeReplyObject(rep);
     if (r == 0) {
         *offset = off;
-        *max_ts = ts;
+        *wm = w;
     }
     return r;
 }

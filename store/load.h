@@ -12,13 +12,15 @@
 #include <stdint.h>
 
 #include "core/customer.h"
+#include "core/watermark.h"
 
-/* Reads a partition's stored next offset and max_ts for one topic
- * (CLM_NO_OFFSET / CLM_NO_TS when absent). Returns 0, -EIO (connection
+/* Reads a partition's stored next offset and watermark state (max_ts and
+ * the sources ahead of it, core/watermark.h) for one topic (CLM_NO_OFFSET /
+ * CLM_NO_TS and no source when absent). Returns 0, -EIO (connection
  * unusable: drop it) or -EPROTO (a stored value is malformed; errbuf names
  * the key and field). */
 int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
-                            const char *topic, int32_t partition, int64_t *offset, int64_t *max_ts,
+                            const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
                             char *errbuf, size_t errsize);
 
 /* The greatest max_ts stored for any topic of any partition `group` has

@@ -18,6 +18,12 @@
  *                   the idle ones are closed after 3 s; /metrics needs
  *                   http.bearer_token when one is set (and a world-readable
  *                   secrets file is warned about at start)
+ *   watermark_poison  one event (and its Kafka message) dated 2031 in a 2025
+ *                   partition: the events after it are applied, nobody
+ *                   churns, max_ts stays in 2025
+ *   watermark_real_advance  a whole partition resuming after a pause moves
+ *                   its watermark once two customers are past the pause,
+ *                   across a restart
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -518,6 +524,182 @@ static void test_http_idle_connections(void **state)
     run_free(&r);
 }
 
+/* ---- watermark poisoning (issue 12) -------------------------------------- */
+
+/* A string field of a hash, or "" (free it). */
+static char *hget_str(redisContext *c, const char *key, const char *field)
+{
+    redisReply *rep = redisCommand(c, "HGET %s %s", key, field);
+    assert_non_null(rep);
+    char *v = strdup(rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return v;
+}
+
+static long long xlen(redisContext *c, const char *key)
+{
+    redisReply *rep = redisCommand(c, "XLEN %s", key);
+    assert_non_null(rep);
+    long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    freeReplyObject(rep);
+    return n;
+}
+
+typedef struct fieldwait {
+    redisContext *c;
+    const char *key, *field, *want;
+} fieldwait;
+
+static bool field_is(void *arg)
+{
+    fieldwait *w = arg;
+    char *v = hget_str(w->c, w->key, w->field);
+    bool yes = strcmp(v, w->want) == 0;
+    free(v);
+    return yes;
+}
+
+/* One message per line of `n` values, keyed by the customer id in keys[]. */
+static void produce_lines(const char *topic, const char *const *keys, const char *const *vals,
+                          size_t n, int64_t timestamp)
+{
+    harness_kv *kv = calloc(n, sizeof(*kv));
+    assert_non_null(kv);
+    for (size_t i = 0; i < n; i++) {
+        kv[i] = kv_of(keys[i], vals[i]);
+        kv[i].timestamp = timestamp;
+    }
+    produce(topic, kv, n);
+    free(kv);
+}
+
+#define EV(c, t) "{\"customer_id\":\"" c "\",\"type\":\"purchase\",\"amount\":5,\"ts\":\"" t "\"}"
+
+/* One purchase dated 2031 (its Kafka message dated 2031 too) in a partition
+ * of 2025 events, with the default events.max_jump_s and jump_quorum and no
+ * allowed lateness: the events after it are all applied (none late), no
+ * customer churns and no alert is raised; the partition's max_ts stays in
+ * 2025 and the poison waits in ahead:<topic>. Two days on, the partition
+ * has forgotten it. (Before: max_ts 2031, the ten events after it late,
+ * every customer churned with an alert.) */
+static void test_watermark_poison(void **state)
+{
+    (void)state;
+    static const char *const keys[] = { "c0", "c1", "c2", "c3", "c4", "c0", "c1", "c2", "c3", "c4" };
+    static const char *const day1[] = {
+        EV("c0", "2025-01-01T10:00:00Z"), EV("c1", "2025-01-01T10:01:00Z"),
+        EV("c2", "2025-01-01T10:02:00Z"), EV("c3", "2025-01-01T10:03:00Z"),
+        EV("c4", "2025-01-01T10:04:00Z"), EV("c0", "2025-01-01T11:00:00Z"),
+        EV("c1", "2025-01-01T11:01:00Z"), EV("c2", "2025-01-01T11:02:00Z"),
+        EV("c3", "2025-01-01T11:03:00Z"), EV("c4", "2025-01-01T11:04:00Z"),
+    };
+    static const char *const after[] = {
+        EV("c0", "2025-01-02T10:00:00Z"), EV("c1", "2025-01-02T10:01:00Z"),
+        EV("c2", "2025-01-02T10:02:00Z"), EV("c3", "2025-01-02T10:03:00Z"),
+        EV("c4", "2025-01-02T10:04:00Z"), EV("c0", "2025-01-02T11:00:00Z"),
+        EV("c1", "2025-01-02T11:01:00Z"), EV("c2", "2025-01-02T11:02:00Z"),
+        EV("c3", "2025-01-02T11:03:00Z"), EV("c4", "2025-01-02T11:04:00Z"),
+    };
+    static const char *const pk[] = { "px" };
+    static const char *const poison[] = { EV("px", "2031-06-01T00:00:00Z") };
+    static const char *const k3[] = { "c0" };
+    static const char *const day3[] = { EV("c0", "2025-01-03T11:04:00Z") };
+    CHECK(harness_kafka_create_topic(K, "poison", 1, errbuf, sizeof(errbuf)));
+    produce_lines("poison", keys, day1, 10, 0);
+    produce_lines("poison", pk, poison, 1, 1938038400000LL); /* 2031-06-01T00:00:00Z */
+    produce_lines("poison", keys, after, 10, 0);
+    run r;
+    run_init(&r, "poison", "g-poison", "\"http\": {\"port\": 0}");
+    start(&r);
+    wait_consumed(&r, 21);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "applied"), 21);
+    assert_true(harness_redis_hget_int(r.rc, "clm:rejected", "late_dropped") <= 0);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:c0", "orders"), 4);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:px", "orders"), 1);
+    char *stage = hget_str(r.rc, "clm:customer:c4", "stage");
+    assert_string_not_equal(stage, "churned");
+    free(stage);
+    assert_int_equal(xlen(r.rc, "clm:alerts"), 0);
+    /* 2025-01-02T11:04:00Z */
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:progress:{g-poison:0}", "maxts:poison"),
+                     1735815840000LL);
+    char *ahead = hget_str(r.rc, "clm:progress:{g-poison:0}", "ahead:poison");
+    /* px's time, and the max_ts of its latest event: 2025-01-01T11:04:00Z */
+    assert_non_null(strstr(ahead, ":1938038400000:1735729440000"));
+    assert_int_equal(strncmp(ahead, "1;", 2), 0);
+    assert_null(strchr(ahead + 2, ';')); /* one source */
+    free(ahead);
+
+    /* More than a day past the poison's max_ts, the partition forgets it. */
+    produce_lines("poison", k3, day3, 1, 0);
+    wait_consumed(&r, 22);
+    ahead = hget_str(r.rc, "clm:progress:{g-poison:0}", "ahead:poison");
+    assert_string_equal(ahead, "");
+    free(ahead);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:progress:{g-poison:0}", "maxts:poison"),
+                     1735902240000LL);
+    stop(&r);
+    run_free(&r);
+}
+
+/* A whole partition resuming 59 days after a pause: the first customer of
+ * the new day waits (max_ts stays, and what waits survives a restart), the
+ * second confirms, max_ts moves to the earlier of the two, an event from
+ * before the pause is then late, and the customers silent since the pause
+ * churn (lifecycle.churn_inactive_days 30). */
+static void test_watermark_real_advance(void **state)
+{
+    (void)state;
+    static const char *const k1[] = { "c1", "c2", "a" };
+    static const char *const v1[] = {
+        EV("c1", "2025-01-01T12:00:00Z"), EV("c2", "2025-01-01T12:00:00Z"),
+        EV("a", "2025-03-01T10:00:00Z"),
+    };
+    static const char *const k2[] = { "b", "c1", "c1" };
+    static const char *const v2[] = {
+        EV("b", "2025-03-01T11:00:00Z"), EV("c1", "2025-02-27T00:00:00Z"),
+        EV("c1", "2025-03-01T10:30:00Z"),
+    };
+    CHECK(harness_kafka_create_topic(K, "advance", 1, errbuf, sizeof(errbuf)));
+    produce_lines("advance", k1, v1, 3, 0);
+    run r;
+    run_init(&r, "advance", "g-advance",
+             "\"lifecycle\": {\"churn_inactive_days\": 30}, \"http\": {\"port\": 0}");
+    start(&r);
+    wait_consumed(&r, 3);
+    stop(&r);
+    /* 2025-01-01T12:00:00Z: a waits */
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:progress:{g-advance:0}", "maxts:advance"),
+                     1735732800000LL);
+    char *ahead = hget_str(r.rc, "clm:progress:{g-advance:0}", "ahead:advance");
+    assert_int_equal(strncmp(ahead, "1;", 2), 0);
+    assert_non_null(strstr(ahead, ":1740823200000:1735732800000"));
+    assert_null(strchr(ahead + 2, ';'));
+    free(ahead);
+    char *stage = hget_str(r.rc, "clm:customer:c2", "stage");
+    assert_string_not_equal(stage, "churned");
+    free(stage);
+
+    produce_lines("advance", k2, v2, 3, 0);
+    start(&r);
+    wait_consumed(&r, 6);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:rejected", "late_dropped"), 1);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "applied"), 5);
+    /* confirmed at a's 10:00, then c1's 10:30 within a day of it */
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:progress:{g-advance:0}", "maxts:advance"),
+                     1740825000000LL);
+    ahead = hget_str(r.rc, "clm:progress:{g-advance:0}", "ahead:advance");
+    assert_string_equal(ahead, "");
+    free(ahead);
+    fieldwait fw = { r.rc, "clm:customer:c2", "stage", "churned" };
+    if (harness_wait_until(field_is, &fw, 20000) < 0) {
+        stage = hget_str(r.rc, "clm:customer:c2", "stage");
+        fail_msg("c2 is \"%s\", not churned", stage);
+    }
+    stop(&r);
+    run_free(&r);
+}
+
 /* ---- the suite ----------------------------------------------------------- */
 
 static int setup(void **state)
@@ -545,6 +727,8 @@ int main(void)
         cmocka_unit_test(test_rdkafka_log_prefix),
         cmocka_unit_test(test_redis_password),
         cmocka_unit_test(test_http_idle_connections),
+        cmocka_unit_test(test_watermark_poison),
+        cmocka_unit_test(test_watermark_real_advance),
     };
     const char *filter = getenv("CLM_HOSTILE_FILTER"); /* e.g. "test_forged_headers" */
     if (filter && filter[0])

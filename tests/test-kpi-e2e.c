@@ -6,7 +6,9 @@
  * KPI hashes are compared with values recomputed here from the raw messages
  * by a model of the README rules that shares no code with core/:
  *   model_rules  the model itself on a small hand-made stream, every value
- *                worked out by hand
+ *                worked out by hand (every event raising max_ts)
+ *   model_rules_jump  the same stream with the default watermark rule: a
+ *                lone source far ahead waits for a second
  *   kpi_stream       the generated stream (1% of events up to 1 h late)
  *                    through clmd, compared key by key and field by field;
  *                    each mismatch is printed as key, field, expected, got
@@ -38,6 +40,9 @@
 
 #define DAY_MS 86400000LL
 #define LATENESS_MS (7 * DAY_MS)      /* events.allowed_lateness_s default */
+#define MAX_JUMP_MS DAY_MS            /* events.max_jump_s default */
+#define QUORUM 2                      /* events.jump_quorum default */
+#define QUORUM_MAX 16                 /* events.jump_quorum at most */
 #define CHURN_MS (90 * DAY_MS)        /* lifecycle.churn_inactive_days default */
 #define MIN_TENURE_MS (30 * DAY_MS)   /* kpi.clv_min_tenure_days default */
 #define CLV_MAX_YEARS 5               /* kpi.clv_max_years default; gross_margin 1 */
@@ -181,6 +186,13 @@ typedef struct model {
     mcust *cust;        /* index n is "c-<n>" */
     size_t ncust;
     int64_t max_ts[PARTITIONS];
+    struct mahead {        /* customers more than MAX_JUMP_MS ahead of max_ts */
+        char src[32];
+        int64_t ts, base;
+    } ahead[PARTITIONS][QUORUM_MAX - 1];
+    int nahead[PARTITIONS];
+    int64_t max_jump_ms; /* events.max_jump_s in ms (0: every event raises max_ts) */
+    int quorum;          /* events.jump_quorum */
     int64_t consumed, applied, duplicates, rejected, late, inactivity_churns;
 } model;
 
@@ -222,6 +234,8 @@ static model *model_new(int64_t base_day, size_t ndays, size_t ncust)
     m->ncust = ncust;
     for (size_t p = 0; p < PARTITIONS; p++)
         m->max_ts[p] = NO_TS;
+    m->max_jump_ms = MAX_JUMP_MS;
+    m->quorum = QUORUM;
     return m;
 }
 
@@ -422,6 +436,58 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
         enter(m, c, to, ts);
 }
 
+/* The partition's max_ts takes an applied event time of customer `src`
+ * ("" without customer), as README "Event time, watermarks and late
+ * events" says: a step of at most max_jump_ms moves it (and forgets the
+ * customers ahead whose max_ts it has left more than max_jump_ms behind); a
+ * larger one waits until `quorum` distinct customers are ahead, then max_ts
+ * moves to the earliest of their times. */
+static void raise_max_ts(model *m, int part, const char *src, int64_t ts)
+{
+    int64_t *mx = &m->max_ts[part];
+    struct mahead *a = m->ahead[part];
+    int *n = &m->nahead[part];
+    if (*mx == NO_TS) {
+        *mx = ts;
+        return;
+    }
+    if (m->quorum <= 1 || m->max_jump_ms == 0 || ts - *mx <= m->max_jump_ms) {
+        if (ts <= *mx)
+            return;
+        *mx = ts;
+        int keep = 0;
+        for (int i = 0; i < *n; i++)
+            if (*mx - a[i].base <= m->max_jump_ms)
+                a[keep++] = a[i];
+        *n = keep;
+        return;
+    }
+    int i = 0;
+    while (i < *n && strcmp(a[i].src, src) != 0)
+        i++;
+    if (i < *n) {
+        if (ts > a[i].ts)
+            a[i].ts = ts;
+        a[i].base = *mx;
+        return;
+    }
+    if (*n + 1 < m->quorum) {
+        assert_true(strlen(src) < sizeof(a[i].src));
+        strcpy(a[i].src, src);
+        a[i].ts = ts;
+        a[i].base = *mx;
+        (*n)++;
+        return;
+    }
+    int64_t earliest = ts;
+    for (int k = 0; k < *n; k++)
+        if (a[k].ts < earliest)
+            earliest = a[k].ts;
+    *n = 0;
+    if (earliest > *mx)
+        *mx = earliest;
+}
+
 /* One message of a partition, in offset order. `malformed`: the generator's
  * flag (the message is rejected before it is decoded). */
 static void model_msg(model *m, int part, const char *value, size_t len, bool malformed)
@@ -457,8 +523,7 @@ static void model_msg(model *m, int part, const char *value, size_t len, bool ma
             return;
         }
     }
-    if (m->max_ts[part] == NO_TS || ts > m->max_ts[part])
-        m->max_ts[part] = ts;
+    raise_max_ts(m, part, cid ? cid : "", ts);
     expire(m, part);
     m->applied++;
     if (c) {
@@ -905,29 +970,35 @@ static int64_t at(const model *m, int y, int mo, int d, int f)
     return m->counters[day_index(m, day_number(y, mo, d))][f];
 }
 
+/* A hand-made stream of one partition. */
+static const char *const RULES_STREAM[] = {
+    "{\"event_id\":\"e-1\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-01-01T10:00:00.000Z\"}",
+    "{\"event_id\":\"e-2\",\"customer_id\":\"c-1\",\"type\":\"signup\",\"ts\":\"2025-01-01T10:05:00.000Z\"}",
+    "{\"event_id\":\"e-3\",\"customer_id\":\"c-2\",\"type\":\"purchase\",\"ts\":\"2025-01-01T00:00:00.000Z\",\"amount\":20}",
+    "{\"event_id\":\"e-4\",\"customer_id\":\"c-1\",\"type\":\"lead_contacted\",\"ts\":\"2025-01-01T12:05:00.000Z\"}",
+    "{\"event_id\":\"e-5\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-02T09:00:00.000Z\",\"amount\":49.9}",
+    "{\"event_id\":\"e-6\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-03T09:00:00.000Z\",\"amount\":10.1}",
+    "{\"event_id\":\"e-7\",\"customer_id\":\"c-1\",\"type\":\"cancel\",\"ts\":\"2025-01-04T09:00:00.000Z\"}",
+    "{\"event_id\":\"e-8\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-01-05T09:00:00.000Z\"}",
+    "{\"event_id\":\"e-9\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-06T09:00:00.000Z\",\"amount\":5}",
+    "{\"event_id\":\"e-9\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-06T09:00:00.000Z\",\"amount\":5}",
+    "{\"customer_id\":\"c-1\",\"type\":",
+    "{\"event_id\":\"e-10\",\"type\":\"marketing_spend\",\"ts\":\"2025-04-09T00:00:00.000Z\",\"amount\":100}",
+    "{\"event_id\":\"e-11\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-03-01T00:00:00.000Z\"}",
+};
+
 static void model_rules(void **state)
 {
     (void)state;
     /* 2025-01-01 is day 20089 (55 years x 365 + 14 leap days = 20089) */
     assert_int_equal(day_number(2025, 1, 1), 20089);
     model *m = model_new(20089 - 10, 200, 2);
-    static const char *const stream[] = {
-        "{\"event_id\":\"e-1\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-01-01T10:00:00.000Z\"}",
-        "{\"event_id\":\"e-2\",\"customer_id\":\"c-1\",\"type\":\"signup\",\"ts\":\"2025-01-01T10:05:00.000Z\"}",
-        "{\"event_id\":\"e-3\",\"customer_id\":\"c-2\",\"type\":\"purchase\",\"ts\":\"2025-01-01T00:00:00.000Z\",\"amount\":20}",
-        "{\"event_id\":\"e-4\",\"customer_id\":\"c-1\",\"type\":\"lead_contacted\",\"ts\":\"2025-01-01T12:05:00.000Z\"}",
-        "{\"event_id\":\"e-5\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-02T09:00:00.000Z\",\"amount\":49.9}",
-        "{\"event_id\":\"e-6\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-03T09:00:00.000Z\",\"amount\":10.1}",
-        "{\"event_id\":\"e-7\",\"customer_id\":\"c-1\",\"type\":\"cancel\",\"ts\":\"2025-01-04T09:00:00.000Z\"}",
-        "{\"event_id\":\"e-8\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-01-05T09:00:00.000Z\"}",
-        "{\"event_id\":\"e-9\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-06T09:00:00.000Z\",\"amount\":5}",
-        "{\"event_id\":\"e-9\",\"customer_id\":\"c-1\",\"type\":\"purchase\",\"ts\":\"2025-01-06T09:00:00.000Z\",\"amount\":5}",
-        "{\"customer_id\":\"c-1\",\"type\":",
-        "{\"event_id\":\"e-10\",\"type\":\"marketing_spend\",\"ts\":\"2025-04-09T00:00:00.000Z\",\"amount\":100}",
-        "{\"event_id\":\"e-11\",\"customer_id\":\"c-1\",\"type\":\"visit\",\"ts\":\"2025-03-01T00:00:00.000Z\"}",
-    };
-    for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++)
-        model_msg(m, 0, stream[i], strlen(stream[i]), i == 10);
+    /* Every event raises max_ts here (events.max_jump_s 0), so the lone
+     * spend dated 04-09 moves the watermark; model_rules_jump has the
+     * default. */
+    m->max_jump_ms = 0;
+    for (size_t i = 0; i < sizeof(RULES_STREAM) / sizeof(RULES_STREAM[0]); i++)
+        model_msg(m, 0, RULES_STREAM[i], strlen(RULES_STREAM[i]), i == 10);
     model_finish(m);
 
     /* 13 messages: the second e-9 is a duplicate; the truncated one is
@@ -1048,6 +1119,28 @@ static void model_rules(void **state)
     assert_string_equal(buf, "49.9");
     fmt_micros(1, buf, sizeof(buf));
     assert_string_equal(buf, "0.000001");
+    model_free(m);
+}
+
+/* The same stream with the default events.max_jump_s (1 day) and
+ * events.jump_quorum (2): the spend dated 04-09 is more than a day after
+ * max_ts (01-06 09:00), one source ahead, and waits; c-1's 03-01 visit is
+ * the second, so max_ts moves to the earlier of the two, 03-01: the visit
+ * is applied, not late, and c-2 (due 04-01) does not churn. */
+static void model_rules_jump(void **state)
+{
+    (void)state;
+    model *m = model_new(20089 - 10, 200, 2);
+    for (size_t i = 0; i < sizeof(RULES_STREAM) / sizeof(RULES_STREAM[0]); i++)
+        model_msg(m, 0, RULES_STREAM[i], strlen(RULES_STREAM[i]), i == 10);
+    model_finish(m);
+    assert_int_equal(m->late, 0);
+    assert_int_equal(m->applied, 11);
+    assert_int_equal(m->max_ts[0], day_number(2025, 3, 1) * DAY_MS);
+    assert_int_equal(m->nahead[0], 0);
+    assert_int_equal(m->inactivity_churns, 0);
+    assert_int_equal(m->cust[2].stage, CONVERSION);
+    assert_int_equal(model_end_day(m), day_number(2025, 3, 1));
     model_free(m);
 }
 
@@ -1257,6 +1350,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_rules),
+        cmocka_unit_test(model_rules_jump),
         cmocka_unit_test(kpi_stream),
         cmocka_unit_test(kpi_stream_late),
     };

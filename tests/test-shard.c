@@ -294,7 +294,7 @@ static void test_apply_and_cut(void **state)
     assert_int_equal(l.prog[0].partition, 3);
     assert_int_equal(l.prog[0].from, 41);   /* the stored offset */
     assert_int_equal(l.prog[0].to, 45);     /* 44 + 1 */
-    assert_int_equal(l.prog[0].max_ts, 3000); /* max(1000, 3000, 2000) */
+    assert_int_equal(l.prog[0].wm.max_ts, 3000); /* max(1000, 3000, 2000) */
     assert_int_equal(l.nstats, 1);
     assert_int_equal(l.st.consumed, 4);     /* 3 applied + 1 rejected */
     assert_int_equal(l.st.applied, 3);
@@ -314,7 +314,7 @@ static void test_apply_and_cut(void **state)
     assert_int_equal(l.ncust, 1);
     assert_int_equal(l.prog[0].from, 45);   /* where the first cut ended */
     assert_int_equal(l.prog[0].to, 47);
-    assert_int_equal(l.prog[0].max_ts, 5000);
+    assert_int_equal(l.prog[0].wm.max_ts, 5000);
     assert_int_equal(l.st.consumed, 2);
     assert_int_equal(l.st.applied, 1);
     assert_int_equal(l.st.duplicates, 1);
@@ -351,11 +351,11 @@ static void test_offsets(void **state)
     assert_int_equal(l.prog[0].partition, 0);
     assert_int_equal(l.prog[0].from, CLM_NO_OFFSET);
     assert_int_equal(l.prog[0].to, 1);           /* 0 + 1 */
-    assert_int_equal(l.prog[0].max_ts, 1500);
+    assert_int_equal(l.prog[0].wm.max_ts, 1500);
     assert_int_equal(l.prog[1].partition, 1);
     assert_int_equal(l.prog[1].from, 100);
     assert_int_equal(l.prog[1].to, 101);         /* max(100, 99) + 1 */
-    assert_int_equal(l.prog[1].max_ts, 8000);    /* max(7000, 6000, 8000) */
+    assert_int_equal(l.prog[1].wm.max_ts, 8000);    /* max(7000, 6000, 8000) */
     assert_int_equal(l.st.applied, 3);
     assert_int_equal(l.ncust, 0);
 
@@ -366,7 +366,7 @@ static void test_offsets(void **state)
     assert_int_equal(l.prog[0].partition, 1);
     assert_int_equal(l.prog[0].from, 101);
     assert_int_equal(l.prog[0].to, 102);
-    assert_int_equal(l.prog[0].max_ts, 8000);    /* rejects leave it */
+    assert_int_equal(l.prog[0].wm.max_ts, 8000);    /* rejects leave it */
     clm_shard_free(s);
 }
 
@@ -392,7 +392,7 @@ static void test_note_reject(void **state)
     assert_int_equal(l.prog[0].topic, 2);
     assert_int_equal(l.prog[0].from, 10);
     assert_int_equal(l.prog[0].to, 15);  /* 14 + 1 */
-    assert_int_equal(l.prog[0].max_ts, CLM_NO_TS);
+    assert_int_equal(l.prog[0].wm.max_ts, CLM_NO_TS);
     clm_shard_free(s);
 }
 
@@ -636,6 +636,59 @@ static void test_lateness(void **state)
     assert_int_equal(clm_shard_watermark(s, slot), at(5, 0));
     assert_true(clm_shard_is_late(s, slot, at(5, 0) - 1));
     assert_false(clm_shard_is_late(s, slot, at(5, 0)));
+    clm_shard_free(s);
+}
+
+/* With events.max_jump_s 1 day and events.jump_quorum 3: an event far
+ * ahead is applied but leaves the watermark; a duplicate of an event ahead
+ * changes nothing; the third customer ahead moves max_ts to the earliest of
+ * the three; the cut carries what waits. */
+static void test_jump_quorum(void **state)
+{
+    (void)state;
+    clm_shard_opts o = {
+        .max_customers = 16,
+        .allowed_lateness_ms = 7 * DAY_MS,
+        .wm_rule = { .max_jump_ms = DAY_MS, .quorum = 3 },
+        .apply = { .dedup_horizon_ms = 86400000, .dedup_max_ids = 16, .bucket_ms = DAY_MS,
+                   .churn_inactive_ms = 90 * DAY_MS, .clv_min_tenure_ms = 30 * DAY_MS },
+    };
+    clm_shard *s = clm_shard_new(&o);
+    assert_non_null(s);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
+    clm_customer *c = add_customer(s, "c-1", 0), *p = add_customer(s, "p", 0),
+                 *q = add_customer(s, "q", 0), *r = add_customer(s, "r", 0);
+    cut_log l;
+
+    apply(s, slot, 0, c, "e-1", at(10, 0), CLM_APPLIED);
+    apply(s, slot, 1, p, "p-1", at(2000, 0), CLM_APPLIED); /* about 5 years ahead */
+    assert_int_equal(p->last_seen, at(2000, 0));
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 0));
+    apply(s, slot, 2, c, "e-2", at(10, 12), CLM_APPLIED);   /* not late, moves it */
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 12));
+    apply(s, slot, 3, q, "q-1", at(40, 0), CLM_APPLIED);
+    apply(s, slot, 4, q, "q-1", at(50, 0), CLM_DUPLICATE);
+    assert_int_equal(clm_shard_watermark(s, slot), at(3, 12));
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.prog[0].wm.max_ts, at(10, 12));
+    assert_int_equal(l.prog[0].wm.nahead, 2);
+    assert_int_equal(l.prog[0].wm.ahead[0].ts, at(2000, 0));
+    assert_int_equal(l.prog[0].wm.ahead[1].ts, at(40, 0)); /* not the duplicate's day 50 */
+    assert_int_equal(l.prog[0].wm.ahead[1].base, at(10, 12));
+
+    apply(s, slot, 5, r, "r-1", at(41, 0), CLM_APPLIED);
+    assert_int_equal(clm_shard_watermark(s, slot), at(33, 0)); /* q's day 40 - 7 */
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.prog[0].wm.max_ts, at(40, 0));
+    assert_int_equal(l.prog[0].wm.nahead, 0);
+
+    /* A stored state the rule cannot reach is refused. */
+    clm_wm bad = l.prog[0].wm;
+    bad.nahead = 1;
+    bad.ahead[0] = (clm_wm_ahead){ .source = 1, .ts = at(50, 0), .base = at(41, 0) };
+    assert_int_equal(clm_shard_part_restore_wm(s, slot, &bad), -EINVAL);
+    bad.ahead[0].base = at(39, 0);
+    assert_int_equal(clm_shard_part_restore_wm(s, slot, &bad), 0);
     clm_shard_free(s);
 }
 
@@ -886,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_make_room_all_evictable),
         cmocka_unit_test(test_part_remove),
         cmocka_unit_test(test_lateness),
+        cmocka_unit_test(test_jump_quorum),
         cmocka_unit_test(test_number_watermark),
         cmocka_unit_test(test_marketing_spend),
         cmocka_unit_test(test_deltas_cut),

@@ -153,7 +153,28 @@ static void test_rfc3339_leap_second(void **state)
      * 17167 * 86400000 = 1483228800000. */
     check_ok("2016-12-31T23:59:60Z", 1483228800000LL);
     check_ok("2017-01-01T00:00:00Z", 1483228800000LL);
-    check_bad("9999-12-31T23:59:60Z"); /* one ms past the range */
+    check_ok("2016-12-31T23:59:60.250Z", 1483228800250LL);
+    /* The same second at an offset: 18:59:60-05:00 and 05:29:60+05:30 are
+     * 23:59:60 UTC. */
+    check_ok("2016-12-31T18:59:60-05:00", 1483228800000LL);
+    check_ok("2017-01-01T05:29:60+05:30", 1483228800000LL);
+    /* The first and an early leap second: 1972-07-01 is day 912. */
+    check_ok("1972-06-30T23:59:60Z", 912LL * 86400000);
+    check_ok("2015-06-30T23:59:60Z", 16617LL * 86400000);
+    /* Second 60 anywhere else is not a time: not at 23:59 UTC ... */
+    check_bad("2016-12-31T12:34:60Z");
+    check_bad("2016-12-31T23:58:60Z");
+    check_bad("2016-12-31T23:59:60+01:00"); /* 22:59:60 UTC */
+    check_bad("2017-01-01T00:59:60-01:00"); /* 01:59:60 UTC */
+    /* ... nor at 23:59:60 UTC of a day without a leap second */
+    check_bad("2026-03-10T23:59:60Z");
+    check_bad("2016-06-30T23:59:60Z");
+    check_bad("2031-12-31T23:59:60Z");
+    check_bad("9999-12-31T23:59:60Z");
+    assert_true(clm_leap_second_day(17166));  /* 2016-12-31 */
+    assert_false(clm_leap_second_day(17167));
+    assert_true(clm_leap_second_day(911));    /* 1972-06-30 */
+    assert_false(clm_leap_second_day(0));
 }
 
 static void test_rfc3339_invalid(void **state)

@@ -20,6 +20,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,20 +56,26 @@ static const char *clmd_bin(void)
     return p ? p : "clmd";
 }
 
-static void write_config(const char *path, int redis_port)
+/* `previous`: the config the previous release runs with (it knows no
+ * events.max_jump_s). This release runs with the watermark rule off
+ * (events.max_jump_s 0), as the previous release had it: the dump's first
+ * half was consumed that way, and the clean run must consume it alike. */
+static void write_config(const char *path, int redis_port, bool previous)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f,
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"" GROUP "\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
+            "%s"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 50},\n"
             " \"core\": {\"workers\": 2},\n"
             " \"http\": {\"port\": 0},\n"
             " \"alerts\": {\"rate_per_s\": 1000000, \"burst\": 1000000},\n"
             " \"log\": {\"level\": \"info\"}}\n",
-            harness_kafka_bootstraps(F.kafka), redis_port);
+            harness_kafka_bootstraps(F.kafka), previous ? "" : " \"events\": {\"max_jump_s\": 0},\n",
+            redis_port);
     fclose(f);
 }
 
@@ -126,7 +133,7 @@ static int make_dump(const char *path)
     produce(0, F.half);
     snprintf(cfg, sizeof(cfg), "%s/v1.json", F.tmp);
     snprintf(log, sizeof(log), "%s/v1.log", F.tmp);
-    write_config(cfg, harness_redis_port(r));
+    write_config(cfg, harness_redis_port(r), true);
     harness_proc *p = start_clmd(cfg, log);
     wait_consumed(r, (long long)F.half);
     stop_clmd(p);
@@ -274,7 +281,7 @@ static void v1_continues(void **state)
 
     snprintf(cfg, sizeof(cfg), "%s/up.json", F.tmp);
     snprintf(log, sizeof(log), "%s/up.log", F.tmp);
-    write_config(cfg, harness_redis_port(up));
+    write_config(cfg, harness_redis_port(up), false);
     harness_proc *p = start_clmd(cfg, log);
     produce(F.half, F.total);
     wait_consumed(up, (long long)F.total);
@@ -300,7 +307,7 @@ static void v1_continues(void **state)
     CHECK(harness_redis_start(&clean, errbuf, sizeof(errbuf)));
     snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
     snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
-    write_config(cfg, harness_redis_port(clean));
+    write_config(cfg, harness_redis_port(clean), false);
     p = start_clmd(cfg, log);
     wait_consumed(clean, (long long)F.total);
     stop_clmd(p);
