@@ -332,7 +332,12 @@ static int run(const clm_config *cfg, bool take_over)
     clm_ratelimit_init(&limiter, cfg->alerts_rate_per_s, cfg->alerts_burst);
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
-                             .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+                             .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
+                             .user = cfg->redis_user, .tls = cfg->redis_tls,
+                             .tls_opts = { .ca_file = cfg->redis_tls_ca_file,
+                                           .cert_file = cfg->redis_tls_cert_file,
+                                           .key_file = cfg->redis_tls_key_file,
+                                           .server_name = cfg->redis_tls_server_name } };
     clm_redis *probe = clm_redis_new(&ropts); /* a wrong password is said once, at start */
     if (probe && !clm_redis_get(probe, err, sizeof(err)))
         log_err("Redis: %s (retrying in the background)", err);
