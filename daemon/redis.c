@@ -182,6 +182,8 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
     return c;
 
 out_free_ctx:
+    if (link)
+        clm_tls_ended(link, errbuf, errsize); /* "closed the connection" says less */
     clm_tls_close(c, link); /* plain redisFree without a link; accepts NULL */
     backoff(r);
     return NULL;

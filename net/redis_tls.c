@@ -29,6 +29,9 @@ struct clm_tls_link {
     int tcp;  /* the TLS connection to Redis */
     int pair; /* the pump's end of the socket pair */
     bool tls_open; /* written by the pump only; read after the join */
+    char where[300]; /* "HOST:PORT" */
+    pthread_mutex_t lock; /* guards ended */
+    char ended[256]; /* why the TLS connection ended; "" while it is open */
     unsigned char in[PUMP_BUF];  /* from Redis, for hiredis */
     size_t in_off, in_len;
     unsigned char out[PUMP_BUF]; /* from hiredis, for Redis */
@@ -90,9 +93,13 @@ static int load_files(SSL_CTX *sctx, const clm_tls_opts *o, clm_tls_file *which,
         return -EINVAL;
     }
     if (SSL_CTX_use_PrivateKey_file(sctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+        bool other = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         ssl_reason(reason, sizeof(reason));
         *which = CLM_TLS_KEY_FILE;
-        snprintf(why, whysize, "does not load: %s", reason);
+        if (other)
+            snprintf(why, whysize, "does not match the client certificate");
+        else
+            snprintf(why, whysize, "does not load: %s", reason);
         return -EINVAL;
     }
     if (SSL_CTX_check_private_key(sctx) != 1) {
@@ -253,15 +260,25 @@ static int handshake(clm_tls_link *l, const char *name, long long deadline, char
 /* ---- the pump -------------------------------------------------------------- */
 
 /* SSL_read/SSL_write outcome: the poll events it waits for, or -1 when the TLS
- * connection is over. */
-static int tls_wants(SSL *ssl, int n)
+ * connection is over (why is then in l->ended). */
+static int tls_wants(clm_tls_link *l, int n)
 {
-    int e = SSL_get_error(ssl, n);
+    int saved = errno;
+    int e = SSL_get_error(l->ssl, n);
     if (e == SSL_ERROR_WANT_READ)
         return POLLIN;
     if (e == SSL_ERROR_WANT_WRITE)
         return POLLOUT;
-    ERR_clear_error();
+    char reason[200];
+    ssl_reason(reason, sizeof(reason));
+    if (e == SSL_ERROR_ZERO_RETURN)
+        snprintf(reason, sizeof(reason), "the server closed the connection");
+    else if (!reason[0])
+        snprintf(reason, sizeof(reason), "%s", e == SSL_ERROR_SYSCALL && saved
+                 ? strerror(saved) : "the connection was cut");
+    pthread_mutex_lock(&l->lock);
+    snprintf(l->ended, sizeof(l->ended), "%s", reason);
+    pthread_mutex_unlock(&l->lock);
     return -1;
 }
 
@@ -277,7 +294,7 @@ static void *pump(void *arg)
         /* Redis -> hiredis */
         if (l->tls_open && l->in_len == 0) {
             int n = SSL_read(l->ssl, l->in, sizeof(l->in));
-            int w = n > 0 ? 0 : tls_wants(l->ssl, n);
+            int w = n > 0 ? 0 : tls_wants(l, n);
             if (n > 0) {
                 l->in_off = 0;
                 l->in_len = (size_t)n;
@@ -312,7 +329,7 @@ static void *pump(void *arg)
         }
         if (l->tls_open && l->out_off < l->out_len) {
             int n = SSL_write(l->ssl, l->out + l->out_off, (int)(l->out_len - l->out_off));
-            int w = n > 0 ? 0 : tls_wants(l->ssl, n);
+            int w = n > 0 ? 0 : tls_wants(l, n);
             if (n > 0) {
                 l->out_off += (size_t)n;
                 if (l->out_off == l->out_len)
@@ -354,12 +371,23 @@ static void link_free(clm_tls_link *l)
         SSL_free(l->ssl);
     }
     SSL_CTX_free(l->sctx);
+    pthread_mutex_destroy(&l->lock);
     if (l->tcp >= 0)
         close(l->tcp);
     if (l->pair >= 0)
         close(l->pair);
     ERR_clear_error();
     free(l);
+}
+
+bool clm_tls_ended(clm_tls_link *l, char *errbuf, size_t errsize)
+{
+    pthread_mutex_lock(&l->lock);
+    bool ended = l->ended[0] != '\0';
+    if (ended)
+        snprintf(errbuf, errsize, "TLS to %s: %s", l->where, l->ended);
+    pthread_mutex_unlock(&l->lock);
+    return ended;
 }
 
 void clm_tls_close(redisContext *ctx, clm_tls_link *link)
@@ -384,9 +412,11 @@ int clm_tls_connect(const char *host, int port, const clm_tls_opts *o, int timeo
         goto out_report;
     }
     l->tcp = l->pair = -1;
+    pthread_mutex_init(&l->lock, NULL);
+    snprintf(l->where, sizeof(l->where), "%s:%d", host, port);
     long long deadline = now_ms() + timeout_ms;
     clm_tls_file which;
-    if (!(l->sctx = ctx_new()) || !(l->ssl = SSL_new(l->sctx))) {
+    if (!(l->sctx = ctx_new())) {
         snprintf(why, sizeof(why), "out of memory");
         goto out_free_link;
     }
@@ -394,6 +424,11 @@ int clm_tls_connect(const char *host, int port, const clm_tls_opts *o, int timeo
     if ((r = load_files(l->sctx, o, &which, file_why, sizeof(file_why))) < 0) {
         const char *names[] = { "CA file", "client certificate", "client key" };
         snprintf(why, sizeof(why), "%s %s", names[which], file_why);
+        goto out_free_link;
+    }
+    if (!(l->ssl = SSL_new(l->sctx))) { /* after the files: it copies the certificate */
+        r = -ENOMEM;
+        snprintf(why, sizeof(why), "out of memory");
         goto out_free_link;
     }
     if ((r = l->tcp = tcp_connect(host, port, deadline, why, sizeof(why))) < 0)

@@ -21,6 +21,7 @@
 #define CLM_NET_REDIS_TLS_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct clm_tls_opts {
@@ -43,6 +44,12 @@ typedef struct clm_tls_link clm_tls_link;
  * clm_tls_close. */
 int clm_tls_connect(const char *host, int port, const clm_tls_opts *o, int timeout_ms,
                     redisContext **ctx, clm_tls_link **link, char *errbuf, size_t errsize);
+
+/* Whether the TLS connection has ended; then writes why into errbuf, e.g.
+ * "TLS to 127.0.0.1:6380: tlsv13 alert certificate required" (with TLS 1.3
+ * a server that refuses the client's certificate says so only after the
+ * handshake, and hiredis sees just a closed connection). Any thread. */
+bool clm_tls_ended(clm_tls_link *link, char *errbuf, size_t errsize);
 
 /* Frees ctx (redisFree), which ends the pump, then waits for the pump and
  * frees link (closing the TLS connection). Either may be NULL. */

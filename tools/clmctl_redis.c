@@ -88,6 +88,8 @@ int clmctl_connect(const clmctl_target *t, clmctl_conn *out, char *errbuf, size_
     return 0;
 
 out_free_ctx:
+    if (link)
+        clm_tls_ended(link, reason, sizeof(reason)); /* "closed the connection" says less */
     clm_tls_close(c, link);
 out_report:
     snprintf(errbuf, errsize, "cannot reach Redis at %s: %s", at, reason);
