@@ -6,7 +6,9 @@
  * and clmctl are given) and plain TCP on another (the test's own reads);
  * its default user has a password and the ACL user "clmd" another.
  *   pump_large_value  the transport itself: a 5 MB value written and read
- *                     back whole, and 2000 pipelined commands
+ *                     back whole, 2000 pipelined commands, a connection the
+ *                     server kills seen as closed, a stopped server as a
+ *                     command timeout
  *   clmd_over_tls     clmd with redis.tls and redis.user: its state arrives
  *                     (clm:stats, the customer), its connections are user
  *                     clmd; clmctl reads the customer over TLS
@@ -34,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -333,6 +336,26 @@ static void test_pump_large_value(void **state)
     rep = redisCommand(c, "PING");
     assert_null(rep);
     assert_int_not_equal(c->err, 0);
+    char why[256];
+    assert_true(clm_tls_ended(link, why, sizeof(why)));
+    clm_tls_close(c, link);
+
+    /* a silent server: the command times out after redis.timeout_ms, and the
+     * connection closes without waiting for the server */
+    CHECK(clm_tls_connect("127.0.0.1", F.tls_port, &o, 5000, &c, &link, errbuf, sizeof(errbuf)));
+    struct timeval short_tv = { .tv_usec = 300000 };
+    assert_int_equal(redisSetTimeout(c, short_tv), REDIS_OK);
+    CHECK(harness_proc_signal(F.redis, SIGSTOP));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rep = redisCommand(c, "PING");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(harness_proc_signal(F.redis, SIGCONT));
+    assert_null(rep);
+    assert_int_not_equal(c->err, 0);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 250 && ms < 3000);
+    assert_false(clm_tls_ended(link, why, sizeof(why)));
     clm_tls_close(c, link);
 }
 
