@@ -375,6 +375,10 @@ static void test_clmd_over_tls(void **state)
         char *all = slurp(path_of("clmd.log"));
         fail_msg("clmd wrote %lld consumed over TLS, wanted 2; log:\n%s", consumed, all);
     }
+    char want[200];
+    snprintf(want, sizeof(want), "state in Redis 127.0.0.1:%d over TLS as user clmd prefix tls:",
+             F.tls_port);
+    wait_log(want, 1000);
     /* every client connection but the test's own is the ACL user clmd */
     redisReply *rep = redisCommand(F.rc, "CLIENT LIST");
     assert_non_null(rep);
