@@ -238,7 +238,8 @@ static int handshake(clm_tls_link *l, const char *name, long long deadline, char
             int w = wait_fd(l->tcp, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
             if (w > 0)
                 continue;
-            snprintf(why, whysize, "%s", w == 0 ? "handshake timed out" : strerror(-w));
+            snprintf(why, whysize, "%s", w == 0 ? "handshake timed out (is it a TLS port?)"
+                                                 : strerror(-w));
             return -ECONNREFUSED;
         }
         long v = SSL_get_verify_result(l->ssl);
@@ -293,6 +294,7 @@ static void *pump(void *arg)
         short tcp_events = 0;
         /* Redis -> hiredis */
         if (l->tls_open && l->in_len == 0) {
+            ERR_clear_error();
             int n = SSL_read(l->ssl, l->in, sizeof(l->in));
             int w = n > 0 ? 0 : tls_wants(l, n);
             if (n > 0) {
@@ -328,6 +330,7 @@ static void *pump(void *arg)
             }
         }
         if (l->tls_open && l->out_off < l->out_len) {
+            ERR_clear_error();
             int n = SSL_write(l->ssl, l->out + l->out_off, (int)(l->out_len - l->out_off));
             int w = n > 0 ? 0 : tls_wants(l, n);
             if (n > 0) {

@@ -14,7 +14,8 @@
  *                     clmd; clmctl reads the customer over TLS
  *   wrong_ca          a CA that did not sign the server's certificate:
  *                     "certificate verify failed" from clmd (which keeps
- *                     retrying, no crash) and from clmctl (exit 1)
+ *                     retrying, no crash) and from clmctl (exit 1); a server
+ *                     name the certificate lacks; TLS to a plain port
  *   wrong_password    "refused the user \"clmd\"" from clmd and clmctl
  *   client_cert       tls-auth-clients yes: without a client certificate the
  *                     handshake fails; with one clmctl reads
@@ -416,6 +417,25 @@ static void test_wrong_ca(void **state)
     if (st != 1 || !strstr(out, want))
         fail_msg("clmctl with the wrong CA: exit %d: %s", st, out);
     free(out);
+
+    /* the plain port: no TLS there */
+    write_file("plain.json", "{\"redis\": {\"port\": %d, \"tls\": true, \"tls_ca_file\": \"%s\", "
+               "\"timeout_ms\": 300}}\n", F.plain_port, path_of("ca.crt"));
+    {
+        const char *argv[] = { bin("CLMCTL_BIN", "clmctl"), "-c", path_of("plain.json"), "kpi",
+                               NULL };
+        harness_proc *p2;
+        CHECK(harness_proc_spawn(argv, path_of("clmctl.out"), &p2, errbuf, sizeof(errbuf)));
+        CHECK(harness_proc_expect_exit(p2, 20000, 1, errbuf, sizeof(errbuf)));
+        harness_proc_free(p2);
+        char *o2 = slurp(path_of("clmctl.out"));
+        snprintf(want, sizeof(want), "TLS to 127.0.0.1:%d: handshake timed out (is it a TLS "
+                 "port?)", F.plain_port);
+        if (!strstr(o2, want))
+            fail_msg("clmctl over TLS to a plain port: %s", o2);
+        free(o2);
+        unlink(path_of("clmctl.out"));
+    }
 
     /* a name the certificate does not carry */
     write_config("tls-ca", "ca.crt", "secret", "\"tls_server_name\": \"redis.example.com\"");
