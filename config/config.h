@@ -45,6 +45,12 @@ typedef struct clm_config {
     char *redis_prefix;        /* redis.prefix, default "clm:" */
     int redis_timeout_ms;      /* redis.timeout_ms: connect and command timeout */
     char *redis_password;      /* never in the main file; from secrets (may be NULL) */
+    char *redis_user;          /* redis.user: ACL user of AUTH; NULL or "" = AUTH password alone */
+    bool redis_tls;            /* redis.tls: connect over TLS */
+    char *redis_tls_ca_file;   /* redis.tls_ca_file: "" = the system's CA store */
+    char *redis_tls_cert_file; /* redis.tls_cert_file: client certificate, "" = none */
+    char *redis_tls_key_file;  /* redis.tls_key_file: its private key, "" = none */
+    char *redis_tls_server_name; /* redis.tls_server_name: "" = redis.host */
 
     /* flush */
     int flush_interval_ms;     /* flush.interval_ms */

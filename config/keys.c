@@ -82,6 +82,29 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "redis.password", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET,
      .offset = FIELD(redis_password),
      .help = "Redis AUTH password; accepted only in the secrets file. Unset: no AUTH."},
+    {.path = "redis.user", .type = CLM_CFG_STRING, .def = "\"\"", .max = 128,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(redis_user),
+     .help = "Redis ACL user name: clmd authenticates with AUTH user password (redis.password "
+             "is then required). Empty: AUTH password alone, as the default user."},
+    {.path = "redis.tls", .type = CLM_CFG_BOOL, .def = "false", .offset = FIELD(redis_tls),
+     .help = "Connect to Redis over TLS (TLS 1.2 or later), verifying the server's certificate "
+             "and name; not with a unix socket."},
+    {.path = "redis.tls_ca_file", .type = CLM_CFG_STRING, .def = "\"\"",
+     .offset = FIELD(redis_tls_ca_file),
+     .help = "PEM file of the CA certificates the Redis server's certificate must chain to. "
+             "Empty: the system's CA store (a managed Redis with a public certificate)."},
+    {.path = "redis.tls_cert_file", .type = CLM_CFG_STRING, .def = "\"\"",
+     .offset = FIELD(redis_tls_cert_file),
+     .help = "PEM client certificate (chain) shown to Redis, for servers that require one "
+             "(tls-auth-clients yes); needs redis.tls_key_file. Empty: none."},
+    {.path = "redis.tls_key_file", .type = CLM_CFG_STRING, .def = "\"\"",
+     .offset = FIELD(redis_tls_key_file),
+     .help = "PEM private key (unencrypted) of redis.tls_cert_file; keep the file readable by "
+             "clmd's user only. Empty: none."},
+    {.path = "redis.tls_server_name", .type = CLM_CFG_STRING, .def = "\"\"", .max = 255,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(redis_tls_server_name),
+     .help = "Name sent as SNI and verified against the server's certificate (a DNS name, or "
+             "an IP address matched against its IP addresses). Empty: redis.host."},
 
     /* flush */
     {.path = "flush.interval_ms", .type = CLM_CFG_INT, .def = "1000", .min = 10, .max = 600000,

@@ -332,7 +332,12 @@ static int run(const clm_config *cfg, bool take_over)
     clm_ratelimit_init(&limiter, cfg->alerts_rate_per_s, cfg->alerts_burst);
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
-                             .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+                             .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
+                             .user = cfg->redis_user, .tls = cfg->redis_tls,
+                             .tls_opts = { .ca_file = cfg->redis_tls_ca_file,
+                                           .cert_file = cfg->redis_tls_cert_file,
+                                           .key_file = cfg->redis_tls_key_file,
+                                           .server_name = cfg->redis_tls_server_name } };
     clm_redis *probe = clm_redis_new(&ropts); /* a wrong password is said once, at start */
     if (probe && !clm_redis_get(probe, err, sizeof(err)))
         log_err("Redis: %s (retrying in the background)", err);
@@ -443,9 +448,10 @@ static int run(const clm_config *cfg, bool take_over)
         log_err("cannot start the model thread");
         goto out_stop;
     }
-    log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d prefix %s",
-               CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers, cfg->redis_host,
-               cfg->redis_port, cfg->redis_prefix);
+    log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
+               "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
+               cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
+               cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,

@@ -3,7 +3,8 @@
  *
  * clm_config_load has checked each key and the cross-key rules; what is left
  * depends on this host or on librdkafka: core.max_customers for the number
- * of workers, http.listen an address, and each Kafka client's librdkafka
+ * of workers, http.listen an address, the Redis TLS files load
+ * (net/redis_tls.h), and each Kafka client's librdkafka
  * configuration (daemon/kafka_conf.h). A start, `clmd --check-config` and a
  * reload (SIGHUP) all call clm_preflight, so what one accepts the others
  * accept; a start can still fail on what only running shows (a port in

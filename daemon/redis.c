@@ -8,10 +8,14 @@
 #include <string.h>
 #include <time.h>
 
+/* The strings of clm_redis_opts, copied. */
+enum { S_HOST, S_PASSWORD, S_USER, S_CA, S_CERT, S_KEY, S_NAME, S_COUNT };
+
 struct clm_redis {
     clm_redis_opts o;
-    char *host, *password;
+    char *s[S_COUNT];
     redisContext *ctx;
+    clm_tls_link *link; /* with redis.tls: the pump behind ctx */
     long long next_try_ms;
     long long backoff_ms;
 };
@@ -36,14 +40,20 @@ clm_redis *clm_redis_new(const clm_redis_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
-    r->host = strdup(o->host);
-    r->password = o->password ? strdup(o->password) : NULL;
-    if (!r->host || (o->password && !r->password)) {
-        clm_redis_free(r);
-        return NULL;
+    const char **from[S_COUNT] = {
+        [S_HOST] = &r->o.host, [S_PASSWORD] = &r->o.password, [S_USER] = &r->o.user,
+        [S_CA] = &r->o.tls_opts.ca_file, [S_CERT] = &r->o.tls_opts.cert_file,
+        [S_KEY] = &r->o.tls_opts.key_file, [S_NAME] = &r->o.tls_opts.server_name,
+    };
+    for (int i = 0; i < S_COUNT; i++) {
+        if (!*from[i])
+            continue;
+        if (!(r->s[i] = strdup(*from[i]))) {
+            clm_redis_free(r);
+            return NULL;
+        }
+        *from[i] = r->s[i];
     }
-    r->o.host = r->host;
-    r->o.password = r->password;
     r->backoff_ms = 100;
     return r;
 }
@@ -52,13 +62,11 @@ void clm_redis_free(clm_redis *r)
 {
     if (!r)
         return;
-    if (r->ctx)
-        redisFree(r->ctx);
-    free(r->host);
-    if (r->password) {
-        memset(r->password, 0, strlen(r->password));
-        free(r->password);
-    }
+    clm_redis_drop(r);
+    if (r->s[S_PASSWORD])
+        memset(r->s[S_PASSWORD], 0, strlen(r->s[S_PASSWORD]));
+    for (int i = 0; i < S_COUNT; i++)
+        free(r->s[i]);
     free(r);
 }
 
@@ -69,9 +77,10 @@ bool clm_redis_connected(const clm_redis *r)
 
 void clm_redis_drop(clm_redis *r)
 {
-    if (r->ctx) {
-        redisFree(r->ctx);
+    if (r->ctx || r->link) {
+        clm_tls_close(r->ctx, r->link); /* plain redisFree without a link */
         r->ctx = NULL;
+        r->link = NULL;
     }
 }
 
@@ -107,8 +116,16 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
     }
     struct timeval tv = { .tv_sec = r->o.timeout_ms / 1000,
                           .tv_usec = (r->o.timeout_ms % 1000) * 1000 };
-    redisContext *c = r->o.host[0] == '/' ? redisConnectUnixWithTimeout(r->o.host, tv)
-                                           : redisConnectWithTimeout(r->o.host, r->o.port, tv);
+    redisContext *c = NULL;
+    clm_tls_link *link = NULL;
+    if (r->o.tls) {
+        if (clm_tls_connect(r->o.host, r->o.port, &r->o.tls_opts, r->o.timeout_ms, &c, &link,
+                            errbuf, errsize) < 0)
+            goto out_free_ctx;
+    } else {
+        c = r->o.host[0] == '/' ? redisConnectUnixWithTimeout(r->o.host, tv)
+                                : redisConnectWithTimeout(r->o.host, r->o.port, tv);
+    }
     if (!c || c->err) {
         snprintf(errbuf, errsize, "connect to %s:%d: %s", r->o.host, r->o.port,
                  c ? c->errstr : "out of memory");
@@ -123,12 +140,18 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
         snprintf(where, sizeof(where), "%s", r->o.host);
     else
         snprintf(where, sizeof(where), "%s:%d", r->o.host, r->o.port);
+    bool user = r->o.user && r->o.user[0];
     if (r->o.password) {
-        const char *argv[] = { "AUTH", r->o.password };
+        const char *argv[] = { "AUTH", user ? r->o.user : r->o.password, r->o.password };
         char why[200];
-        if (expect_ok(c, why, sizeof(why), "AUTH", 2, argv) < 0) {
-            snprintf(errbuf, errsize, "Redis at %s refused the password in redis.password "
-                     "(secrets file): %s", where, why);
+        if (expect_ok(c, why, sizeof(why), "AUTH", user ? 3 : 2, argv) < 0) {
+            if (user)
+                snprintf(errbuf, errsize, "Redis at %s refused the user \"%s\" in redis.user with "
+                         "the password in redis.password (secrets file): %s", where, r->o.user,
+                         why);
+            else
+                snprintf(errbuf, errsize, "Redis at %s refused the password in redis.password "
+                         "(secrets file): %s", where, why);
             goto out_free_ctx;
         }
     } else {
@@ -153,13 +176,15 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
             goto out_free_ctx;
     }
     r->ctx = c;
+    r->link = link;
     r->backoff_ms = 100;
     atomic_fetch_add(&connects, 1);
     return c;
 
 out_free_ctx:
-    if (c)
-        redisFree(c);
+    if (link)
+        clm_tls_ended(link, errbuf, errsize); /* "closed the connection" says less */
+    clm_tls_close(c, link); /* plain redisFree without a link; accepts NULL */
     backoff(r);
     return NULL;
 }

@@ -1,7 +1,8 @@
 /* daemon/redis.h - one Redis connection that survives outages.
  *
- * Wraps a hiredis context: connects (TCP or unix socket), authenticates with
- * the password from the secrets file (never logged), selects the database,
+ * Wraps a hiredis context: connects (TCP, TLS through net/redis_tls.h, or a
+ * unix socket), authenticates with the password from the secrets file (never
+ * logged) as the ACL user when one is configured, selects the database,
  * and applies the command timeout. After any I/O or protocol error the
  * caller calls clm_redis_drop(); clm_redis_get() reconnects, pacing attempts
  * with an exponential backoff (100 ms doubling to 5 s).
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net/redis_tls.h"
+
 typedef struct clm_redis clm_redis;
 
 typedef struct clm_redis_opts {
@@ -23,6 +26,9 @@ typedef struct clm_redis_opts {
     int db;
     int timeout_ms;
     const char *password; /* NULL: no AUTH */
+    const char *user;     /* NULL or "": AUTH password; else AUTH user password */
+    bool tls;             /* TCP over TLS, verified with tls_opts */
+    clm_tls_opts tls_opts;
 } clm_redis_opts;
 
 /* Copies the options; connects lazily. Returns NULL on ENOMEM. */

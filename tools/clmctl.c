@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -270,6 +271,7 @@ static int load_config(const char *path, clm_config **out, char *errbuf, size_t 
 int main(int argc, char **argv)
 {
     options o = { .last = 7, .top = 20, .count = 20 };
+    signal(SIGPIPE, SIG_IGN); /* a closed Redis connection is an error reply, not a kill */
     int st = parse_pass(argc, argv, true, NULL, &o);
     if (st >= 0)
         return st;
@@ -311,15 +313,20 @@ int main(int argc, char **argv)
         return 1;
     }
     clmctl_target t = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
-                        .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password };
+                        .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
+                        .user = cfg->redis_user, .tls = cfg->redis_tls,
+                        .tls_opts = { .ca_file = cfg->redis_tls_ca_file,
+                                      .cert_file = cfg->redis_tls_cert_file,
+                                      .key_file = cfg->redis_tls_key_file,
+                                      .server_name = cfg->redis_tls_server_name } };
     if (o.redis) {
         t.host = over.host;
         t.port = over.port ? over.port : t.port;
     }
-    redisContext *rc = NULL;
-    if ((r = clmctl_connect(&t, &rc, err, sizeof(err))) < 0)
+    clmctl_conn conn = { 0 };
+    if ((r = clmctl_connect(&t, &conn, err, sizeof(err))) < 0)
         goto out_free_config;
-    clmctl_ctx x = { .rc = rc, .cfg = cfg, .prefix = o.prefix ? o.prefix : cfg->redis_prefix,
+    clmctl_ctx x = { .rc = conn.rc, .cfg = cfg, .prefix = o.prefix ? o.prefix : cfg->redis_prefix,
                      .json = o.json, .out = stdout };
     if (strcmp(cmd, "kpi") == 0)
         r = clmctl_kpi(&x, o.window, err, sizeof(err));
@@ -337,7 +344,7 @@ int main(int argc, char **argv)
         r = clmctl_rebuild_view(&x, id, err, sizeof(err));
     else
         r = clmctl_days(&x, o.last, err, sizeof(err));
-    redisFree(rc);
+    clmctl_disconnect(&conn);
     if (r == 0 && fflush(stdout) == EOF) {
         snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
         r = -EIO;

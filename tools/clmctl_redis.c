@@ -33,14 +33,30 @@ static int expect_ok(redisContext *c, int argc, const char **argv, char *reason,
     return r;
 }
 
-int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, size_t errsize)
+void clmctl_disconnect(clmctl_conn *c)
+{
+    clm_tls_close(c->rc, c->link); /* plain redisFree without a link */
+    c->rc = NULL;
+    c->link = NULL;
+}
+
+int clmctl_connect(const clmctl_target *t, clmctl_conn *out, char *errbuf, size_t errsize)
 {
     struct timeval tv = { .tv_sec = t->timeout_ms / 1000, .tv_usec = (t->timeout_ms % 1000) * 1000 };
     char at[300], reason[512];
     int r = -ECONNREFUSED;
     where(t, at, sizeof(at));
-    redisContext *c = t->host[0] == '/' ? redisConnectUnixWithTimeout(t->host, tv)
-                                        : redisConnectWithTimeout(t->host, t->port, tv);
+    redisContext *c = NULL;
+    clm_tls_link *link = NULL;
+    if (t->tls) {
+        if ((r = clm_tls_connect(t->host, t->port, &t->tls_opts, t->timeout_ms, &c, &link, reason,
+                                 sizeof(reason))) < 0)
+            goto out_report;
+        r = -ECONNREFUSED;
+    } else {
+        c = t->host[0] == '/' ? redisConnectUnixWithTimeout(t->host, tv)
+                              : redisConnectWithTimeout(t->host, t->port, tv);
+    }
     if (!c) {
         snprintf(reason, sizeof(reason), "out of memory");
         r = -ENOMEM;
@@ -55,8 +71,9 @@ int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, siz
         goto out_free_ctx;
     }
     if (t->password) {
-        const char *argv[] = { "AUTH", t->password };
-        if ((r = expect_ok(c, 2, argv, reason, sizeof(reason))) < 0)
+        bool user = t->user && t->user[0];
+        const char *argv[] = { "AUTH", user ? t->user : t->password, t->password };
+        if ((r = expect_ok(c, user ? 3 : 2, argv, reason, sizeof(reason))) < 0)
             goto out_free_ctx;
     }
     if (t->db != 0) {
@@ -66,11 +83,14 @@ int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, siz
         if ((r = expect_ok(c, 2, argv, reason, sizeof(reason))) < 0)
             goto out_free_ctx;
     }
-    *out = c;
+    out->rc = c;
+    out->link = link;
     return 0;
 
 out_free_ctx:
-    redisFree(c);
+    if (link)
+        clm_tls_ended(link, reason, sizeof(reason)); /* "closed the connection" says less */
+    clm_tls_close(c, link);
 out_report:
     snprintf(errbuf, errsize, "cannot reach Redis at %s: %s", at, reason);
     return r;

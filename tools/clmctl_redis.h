@@ -11,7 +11,10 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "net/redis_tls.h"
 
 typedef struct clmctl_target {
     const char *host;     /* a leading '/' names a unix socket */
@@ -19,13 +22,25 @@ typedef struct clmctl_target {
     int db;               /* SELECTed when not 0 */
     int timeout_ms;       /* connect and command timeout */
     const char *password; /* NULL: no AUTH */
+    const char *user;     /* NULL or "": AUTH password; else AUTH user password */
+    bool tls;             /* TCP over TLS (net/redis_tls.h), verified with tls_opts */
+    clm_tls_opts tls_opts;
 } clmctl_target;
+
+/* A connection: the hiredis context and, over TLS, its pump. */
+typedef struct clmctl_conn {
+    redisContext *rc;
+    clm_tls_link *link; /* NULL without TLS */
+} clmctl_conn;
 
 /* Connects, authenticates and selects the database. On failure returns
  * -ECONNREFUSED (or -EACCES when AUTH or SELECT is refused, -ENOMEM) and
  * writes "cannot reach Redis at HOST:PORT: <reason>" into errbuf (HOST alone
- * for a socket). The caller frees *out with redisFree. */
-int clmctl_connect(const clmctl_target *t, redisContext **out, char *errbuf, size_t errsize);
+ * for a socket). The caller frees *out with clmctl_disconnect. */
+int clmctl_connect(const clmctl_target *t, clmctl_conn *out, char *errbuf, size_t errsize);
+
+/* Closes a connection made by clmctl_connect; a zeroed one is a no-op. */
+void clmctl_disconnect(clmctl_conn *c);
 
 /* Runs one command (argv[1] names its key in messages). Returns 0 and sets
  * *out to a reply that is not an error (free it with freeReplyObject), or
