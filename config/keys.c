@@ -185,6 +185,18 @@ const clm_cfg_key clm_config_keys[] = {
      .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
      .help = "A customer without activity for this many days is moved to the churned stage "
              "once the partition's watermark passes that deadline."},
+    {.path = "lifecycle.inactive_types", .type = CLM_CFG_CUSTOM,
+     .def = "[\"cancel\", \"refund\", \"payment_failed\", \"marketing_spend\"]",
+     .offset = FIELD(lifecycle_inactive_types), .parse = clm_cfg_inactive_parse,
+     .release = clm_cfg_inactive_release, .type_name = "string list",
+     .expect = clm_cfg_inactive_expect,
+     .help = "Event types that are not activity: such an event still counts in events and "
+             "does what its type does (a refund's amount, a cancel's move into the churned "
+             "stage, the payment_failed signal), but does not move last_seen, does not count "
+             "its customer as active, does not restart the churn_inactive_days clock or the "
+             "inactivity signal, and never moves a churned customer out of the churned stage. "
+             "Built-in type names or \"other\" (types outside the built-in list); purchase "
+             "is always activity."},
 
     /* risk */
     {.path = "risk.inactivity_weight", .type = CLM_CFG_DOUBLE, .def = "0.75", .dmin = 0, .dmax = 1,

@@ -221,9 +221,9 @@ static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_
 }
 
 /* The churned alert of a customer about to enter the churned stage: it
- * carries the customer's last score and the reasons behind it (the event
- * that churns it, a cancel say, is itself activity, so a fresh score would
- * say less). */
+ * carries the customer's last score and the reasons behind it (the score
+ * after the churn would say less: a churned customer is not scored as a
+ * current one). */
 static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
                          const clm_pos *src, int64_t event_ts)
 {
@@ -496,9 +496,11 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     if ((o->stages || o->risk) && (r = expire(c, o, d, watermark)) < 0)
         return r;
 
+    bool active = !(o->inactive_types & (1u << ev->type));
     if (c->events == 0 || ev->ts_ms < c->first_seen)
         c->first_seen = ev->ts_ms;
-    if (c->events == 0 || ev->ts_ms >= c->last_seen) {
+    /* last_seen is the latest activity; active_bucket is set by the first */
+    if (active && (c->active_bucket == CLM_NO_TS || ev->ts_ms >= c->last_seen)) {
         c->last_seen = ev->ts_ms;
         c->last_type = (uint8_t)ev->type;
     }
@@ -509,10 +511,10 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     }
 
     int64_t b = clm_bucket_of_ms(ev->ts_ms, o->bucket_ms);
-    if ((r = mark_active(c, b, d)) < 0 || (r = count_event(c, ev, o, d, b)) < 0)
+    if ((active && (r = mark_active(c, b, d)) < 0) || (r = count_event(c, ev, o, d, b)) < 0)
         return r;
     if (o->risk)
-        clm_risk_note(&c->risk, ev);
+        clm_risk_note(&c->risk, ev, active);
     /* risk is scored on the watermark's day (the event's own when none) */
     int64_t at = watermark != CLM_NO_TS ? watermark : ev->ts_ms;
     int64_t day = clm_day_of_ms(at);
@@ -520,6 +522,8 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
         int to = clm_stages_next(o->stages, c->stage, c->peak, ev->type, ev->has_score,
                                  ev->score, c->orders);
         int churned = clm_stages_churned(o->stages);
+        if (!active && c->stage == churned)
+            to = -1; /* only activity brings a churned customer back */
         if (to >= 0 && to == churned && c->stage != churned &&
             (r = raise_churned(c, o, d, pos, ev->ts_ms)) < 0)
             return r;

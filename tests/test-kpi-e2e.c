@@ -156,11 +156,13 @@ static void field_name(int f, char *buf, size_t size)
 typedef struct mcust {
     bool seen;
     int part;
-    int64_t last_seen, orders, revenue;
+    int64_t last_seen;         /* latest activity (not lifecycle.inactive_types), NO_TS: none */
+    int64_t id_ts;             /* latest event time of an applied id, NO_TS: none */
+    int64_t orders, revenue;
     int64_t first_purchase, first_signup, stage_since;
     int stage, peak;
     int64_t entered_day[NORD]; /* day of the first entry, NO_TS when never */
-    int64_t *days;             /* distinct days with an applied event */
+    int64_t *days;             /* distinct days with an applied activity event */
     size_t ndays, capdays;
     int64_t *contacts;         /* times of applied lead_contacted events */
     size_t ncontacts, capcontacts;
@@ -331,14 +333,28 @@ static int64_t micros_of(json_t *o)
 }
 
 /* Duplicate suppression: an id applied for the customer whose event time
- * lies within the horizon (1 day) of the customer's latest event. */
+ * lies within the horizon (1 day) of the later of the customer's latest
+ * activity and latest event with an id. */
 #define DEDUP_HORIZON_MS DAY_MS
 #define DEDUP_MAX_IDS 64
+
+static int64_t dedup_floor(const mcust *c)
+{
+    int64_t latest = c->last_seen > c->id_ts ? c->last_seen : c->id_ts;
+    return latest == NO_TS ? NO_TS : latest - DEDUP_HORIZON_MS;
+}
+
+/* lifecycle.inactive_types' default: events that are not activity. */
+static bool inactive_type(const char *type)
+{
+    return strcmp(type, "cancel") == 0 || strcmp(type, "refund") == 0 ||
+           strcmp(type, "payment_failed") == 0 || strcmp(type, "marketing_spend") == 0;
+}
 
 static bool applied_before(const mcust *c, const char *id)
 {
     for (size_t i = 0; i < c->nids; i++)
-        if (c->ids[i].ts >= c->last_seen - DEDUP_HORIZON_MS && strcmp(c->ids[i].id, id) == 0)
+        if (c->ids[i].ts >= dedup_floor(c) && strcmp(c->ids[i].id, id) == 0)
             return true;
     return false;
 }
@@ -353,9 +369,11 @@ static void remember_id(mcust *c, const char *id, int64_t ts)
         assert_non_null(c->ids);
     }
     c->ids[c->nids++] = (struct applied_id){ .id = strdup(id), .ts = ts };
+    if (ts > c->id_ts)
+        c->id_ts = ts;
     size_t within = 0;
     for (size_t i = 0; i < c->nids; i++)
-        within += c->ids[i].ts >= c->last_seen - DEDUP_HORIZON_MS;
+        within += c->ids[i].ts >= dedup_floor(c);
     if (within > DEDUP_MAX_IDS)
         fail_msg("event %s: %zu ids of its customer within the dedup horizon, more than %d", id,
                  within, DEDUP_MAX_IDS);
@@ -369,20 +387,21 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
     if (!c->seen) {
         c->seen = true;
         c->part = part;
-        c->last_seen = ts;
+        c->last_seen = c->id_ts = NO_TS;
         c->first_purchase = c->first_signup = NO_TS;
         c->stage = c->peak = ST_NONE;
         for (int r = 0; r < NORD; r++)
             c->entered_day[r] = NO_TS;
     }
     assert_int_equal(c->part, part);
-    if (ts > c->last_seen)
+    bool active = !inactive_type(type);
+    if (active && ts > c->last_seen)
         c->last_seen = ts;
     int64_t day = day_of(ts);
     size_t k;
     for (k = 0; k < c->ndays && c->days[k] != day; k++)
         ;
-    if (k == c->ndays)
+    if (active && k == c->ndays)
         push_i64(&c->days, &c->ndays, &c->capdays, day);
 
     json_t *sv = json_object_get(o, "score");
@@ -417,7 +436,10 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
     } else if (strcmp(type, "upgrade") == 0) {
         count(m, ts, F_UPGRADES, 1);
     }
-    int to = next_stage(c->stage, c->peak, type, c->orders, has_score, score);
+    /* only activity brings a churned customer back */
+    int to = active || c->stage != CHURNED
+                 ? next_stage(c->stage, c->peak, type, c->orders, has_score, score)
+                 : ST_NONE;
     if (to != ST_NONE)
         enter(m, c, to, ts);
 }

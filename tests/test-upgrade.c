@@ -67,6 +67,9 @@ static void write_config(const char *path, int redis_port)
             " \"core\": {\"workers\": 2},\n"
             " \"http\": {\"port\": 0},\n"
             " \"alerts\": {\"rate_per_s\": 1000000, \"burst\": 1000000},\n"
+            /* the v1 release counted every event as activity: so does the
+             * run it is compared with */
+            " \"lifecycle\": {\"inactive_types\": []},\n"
             " \"log\": {\"level\": \"info\"}}\n",
             harness_kafka_bootstraps(F.kafka), redis_port);
     fclose(f);
