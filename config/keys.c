@@ -111,8 +111,9 @@ const clm_cfg_key clm_config_keys[] = {
              "activity, \"reject\" rejects them as unknown_type."},
     {.path = "events.dedup_horizon_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
      .max = 31536000, .offset = FIELD(events_dedup_horizon_s),
-     .help = "An event whose event_id was seen for the same customer within this many "
-             "seconds is dropped as a duplicate; 0 disables duplicate suppression."},
+     .help = "An event whose event_id was seen for the same customer (an event without "
+             "customer: on the same partition, at most 64 ids) within this many seconds is "
+             "dropped as a duplicate; 0 disables duplicate suppression."},
     {.path = "events.dedup_max_ids", .type = CLM_CFG_INT, .def = "16", .min = 1, .max = 1024,
      .offset = FIELD(events_dedup_max_ids),
      .help = "Event ids remembered per customer for duplicate suppression."},

@@ -661,6 +661,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
                                   ctl->fresh);
         if (slot < 0 && slot != -EEXIST)
             clm_fatal("worker %d: cannot take a partition: %s", w->c.index, strerror(-slot));
+        if (slot >= 0 && clm_shard_part_set_anon(w->shard, slot, &ctl->anon) < 0)
+            clm_fatal("worker %d: cannot restore a partition's event ids", w->c.index);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:

@@ -70,6 +70,7 @@ typedef struct clm_ctl {
     clm_ctl_kind kind;
     int32_t topic, partition;
     int64_t offset, max_ts;
+    clm_anon_ids anon; /* ASSIGN: its stored customer-less event ids */
     bool fresh;      /* ASSIGN: Redis holds none of its customers (clm_shard_part_add) */
     atomic_int done; /* set to 1 by the worker once handled */
 } clm_ctl;

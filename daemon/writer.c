@@ -12,6 +12,7 @@
 
 #include "daemon/log.h"
 #include "store/keys.h"
+#include "store/load.h"
 
 /* Upper bound on the commands of one transaction (bytes). */
 #define GROUP_MAX_BYTES (64u << 20)
@@ -19,6 +20,7 @@
 typedef struct span {
     int32_t topic, partition;
     int64_t from, to, max_ts;
+    clm_anon_ids anon;
 } span;
 
 /* Why the writer is not committing: Redis unreachable, or refusing writes
@@ -121,11 +123,12 @@ static void build_spans(clm_writer *w)
                     w->spans = s;
                     w->cap_spans = cap;
                 }
-                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->max_ts };
+                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->max_ts, p->anon };
                 w->nspans++;
             } else {
                 w->spans[j].to = p->to;
                 w->spans[j].max_ts = p->max_ts;
+                w->spans[j].anon = p->anon;
             }
         }
     }
@@ -160,41 +163,61 @@ static bool number_first(const clm_writer *w, size_t i)
     return true;
 }
 
-/* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts> ..."
- * for every span of span i's partition number. */
+/* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts>
+ * [anon_ids:<topic> <ids>] ..." for every span of span i's partition number
+ * (anon_ids only when the partition remembers any: once it does, it always
+ * will, since ids leave only as others come). */
 static int append_progress(clm_writer *w, redisContext *rc, size_t first)
 {
     int32_t part = w->spans[first].partition;
     size_t n = 0;
     for (size_t i = first; i < w->nspans; i++)
         n += w->spans[i].partition == part;
-    const char **argv = malloc((2 + 4 * n) * sizeof(*argv));
-    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 4 * n) * sizeof(*bufs));
+    const char **argv = malloc((2 + 6 * n) * sizeof(*argv));
+    size_t *lens = malloc((2 + 6 * n) * sizeof(*lens));
+    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 5 * n) * sizeof(*bufs));
+    char *ids = malloc(n * 16 * CLM_ANON_IDS_MAX);
     int r = -ENOMEM;
-    if (!argv || !bufs)
+    if (!argv || !lens || !bufs || !ids)
         goto out_free;
     progress_key(w, part, bufs[0], sizeof(bufs[0]));
-    argv[0] = "HSET";
-    argv[1] = bufs[0];
-    size_t a = 2, m = 1;
+    size_t a = 0, m = 1, k = 0;
+#define ARG(p, len) (argv[a] = (p), lens[a] = (len), a++)
+    ARG("HSET", 4);
+    ARG(bufs[0], strlen(bufs[0]));
     for (size_t i = first; i < w->nspans; i++) {
         const span *s = &w->spans[i];
         if (s->partition != part)
             continue;
         offset_field(w, s->topic, bufs[m], sizeof(bufs[m]));
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->to);
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
         if (clm_field_maxts(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0)
             clm_fatal("writer: topic name too long");
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->max_ts);
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
+        if (s->anon.n > 0) {
+            if (clm_field_anon(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0)
+                clm_fatal("writer: topic name too long");
+            ARG(bufs[m], strlen(bufs[m]));
+            m++;
+            char *at = ids + k++ * 16 * CLM_ANON_IDS_MAX;
+            ARG(at, clm_anon_ids_encode(&s->anon, at));
+        }
     }
-    r = append(rc, (int)a, argv, NULL);
+#undef ARG
+    r = append(rc, (int)a, argv, lens);
 out_free:
     free(argv);
+    free(lens);
     free(bufs);
+    free(ids);
     return r;
 }
 

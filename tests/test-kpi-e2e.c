@@ -183,6 +183,10 @@ typedef struct model {
     mcust *cust;        /* index n is "c-<n>" */
     size_t ncust;
     int64_t max_ts[PARTITIONS];
+    struct anon_ids {          /* ids of customer-less events a partition remembers */
+        struct applied_id *ids;
+        size_t n, cap;
+    } anon[PARTITIONS];
     int64_t consumed, applied, duplicates, rejected, late, inactivity_churns;
 } model;
 
@@ -238,6 +242,11 @@ static void model_free(model *m)
         free(c->ids);
         free(c->days);
         free(c->contacts);
+    }
+    for (int p = 0; p < PARTITIONS; p++) {
+        for (size_t k = 0; k < m->anon[p].n; k++)
+            free(m->anon[p].ids[k].id);
+        free(m->anon[p].ids);
     }
     free(m->cust);
     free(m->trans);
@@ -468,6 +477,15 @@ static void model_msg(model *m, int part, const char *value, size_t len, bool ma
     }
     const char *cid = json_string_value(json_object_get(o, "customer_id"));
     const char *eid = json_string_value(json_object_get(o, "event_id"));
+    struct anon_ids *an = &m->anon[part];
+    if (!cid && eid && *eid) {
+        for (size_t i = 0; i < an->n; i++)
+            if (strcmp(an->ids[i].id, eid) == 0) {
+                m->duplicates++;
+                json_decref(o);
+                return;
+            }
+    }
     mcust *c = NULL;
     if (cid) {
         long n = strtol(cid + 2, NULL, 10);
@@ -489,6 +507,26 @@ static void model_msg(model *m, int part, const char *value, size_t len, bool ma
             remember_id(c, eid, ts);
     } else if (strcmp(type, "marketing_spend") == 0) {
         count(m, ts, F_SPEND, micros_of(o));
+    }
+    if (!cid && eid && *eid) {
+        /* remembered within the horizon of the partition's max_ts, pruned
+         * when an id is added, at most 64 */
+        if (an->n == an->cap) {
+            an->cap = an->cap ? an->cap * 2 : 8;
+            an->ids = realloc(an->ids, an->cap * sizeof(*an->ids));
+            assert_non_null(an->ids);
+        }
+        an->ids[an->n++] = (struct applied_id){ .id = strdup(eid), .ts = ts };
+        size_t keep = 0;
+        for (size_t i = 0; i < an->n; i++) {
+            if (an->ids[i].ts >= m->max_ts[part] - DEDUP_HORIZON_MS)
+                an->ids[keep++] = an->ids[i];
+            else
+                free(an->ids[i].id);
+        }
+        an->n = keep;
+        if (an->n > 64)
+            fail_msg("partition %d: %zu customer-less ids within the dedup horizon", part, an->n);
     }
     json_decref(o);
 }
