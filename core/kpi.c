@@ -242,6 +242,8 @@ static int check_input(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn
     if (!isfinite(in->clv_max_years) || !(in->clv_max_years > 0) ||
         !isfinite(in->gross_margin) || !(in->gross_margin >= 0))
         return -EINVAL;
+    if (in->has_pred_sum && in->pred_count < 0)
+        return -EINVAL;
     if (in->nordinary > CLM_STAGES_MAX ||
         (in->nordinary > 0 && (!in->ordinary_stage_names || !in->ordinary_stage_index)))
         return -EINVAL;
@@ -299,6 +301,12 @@ static int compute_clv(const clm_kpi_input *in, int64_t eod_end, clv *out)
         if (!(fabs(scaled) < 0x1p63))
             return -EOVERFLOW;
         format_fixed((i128)scaled, DEC_RATE, out->lifetime);
+    }
+    if (in->has_pred_sum) {
+        out->has_pred = in->pred_count > 0;
+        if (out->has_pred)
+            out->pred_micros = (int64_t)div_round(in->pred_sum_micros, in->pred_count);
+        return 0;
     }
     out->has_pred = eod_end > 0;
     if (out->has_pred) {

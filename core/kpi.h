@@ -26,6 +26,7 @@
 #ifndef CLM_CORE_KPI_H
 #define CLM_CORE_KPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,14 @@ typedef struct clm_kpi_input {
     /* Sum over current customers of aov x orders per year, in micro-units
      * per year, as the daemon maintains it. */
     int64_t value_rate_sum_micros;
+    /* The clv_pred values as stored (written by the KPI job's latest pass
+     * over the customers): their sum over the current customers, in
+     * micro-units, and how many there were (>= 0). Without them
+     * (has_pred_sum false) clv_pred_avg is estimated from
+     * value_rate_sum_micros. */
+    bool has_pred_sum;
+    int64_t pred_sum_micros;
+    int64_t pred_count;
     double clv_max_years;    /* > 0: cap on the expected remaining lifetime */
     double gross_margin;     /* >= 0: share of revenue kept as margin */
     int longest_window_days; /* >= 1: the longest configured window */
@@ -99,11 +108,15 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  *                    capped at clv_max_years. It is the cap when that
  *                    window has no churn or no customers at its start
  *                    (S_L = 0, where its churn_rate is absent). Always present.
- *   clv_pred_avg     lifetime x gross_margin x value_rate_sum / E, money
- *                    rounded to a micro-unit; absent when E is 0
+ *   clv_pred_avg     the mean of the stored clv_pred values: pred_sum /
+ *                    pred_count, money rounded half away from zero to a
+ *                    micro-unit, absent when pred_count is 0; without
+ *                    has_pred_sum, the estimate lifetime x gross_margin x
+ *                    value_rate_sum / E (same rounding), absent when E is 0
  * The clv fields do not depend on window_days: every window reports the same.
  * Returns 0; -EINVAL (NULL input or fn, window_days < 1, bad stage arrays,
- * a stage name pair too long, clv_max_years not finite and > 0,
+ * a stage name pair too long, clv_max_years not finite and > 0, a negative
+ * pred_count,
  * gross_margin not finite and >= 0, first_day or end_day outside
  * 1970-01-01 .. 9999-12-31) or -EOVERFLOW (a sum, or clv_max_years or
  * clv_pred_avg in micro-units, leaves int64), both before any call of fn;

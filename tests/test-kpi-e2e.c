@@ -570,19 +570,40 @@ static void model_finish(model *m)
 /* Sum of the customers' clv_rate: revenue x 365 days / max(last_seen -
  * first_purchase, 30 days), truncated to a micro-unit, for customers with an
  * order who are not churned. */
+static bool model_current(const mcust *c)
+{
+    return c->seen && c->orders >= 1 && c->stage != CHURNED;
+}
+
+static int64_t model_rate(const mcust *c)
+{
+    int64_t tenure = c->last_seen - c->first_purchase;
+    if (tenure < MIN_TENURE_MS)
+        tenure = MIN_TENURE_MS;
+    return (int64_t)((i128)c->revenue * 365 * DAY_MS / tenure);
+}
+
 static int64_t model_value_rate(const model *m)
 {
     int64_t sum = 0;
-    for (size_t n = 1; n <= m->ncust; n++) {
-        const mcust *c = &m->cust[n];
-        if (!c->seen || c->orders < 1 || c->stage == CHURNED)
-            continue;
-        int64_t tenure = c->last_seen - c->first_purchase;
-        if (tenure < MIN_TENURE_MS)
-            tenure = MIN_TENURE_MS;
-        sum += (int64_t)((i128)c->revenue * 365 * DAY_MS / tenure);
-    }
+    for (size_t n = 1; n <= m->ncust; n++)
+        if (model_current(&m->cust[n]))
+            sum += model_rate(&m->cust[n]);
     return sum;
+}
+
+/* Sum and count of the current customers' clv_pred: clv_rate x lifetime (the
+ * text of clv_lifetime_years) x margin (1), rounded to a micro-unit, as the
+ * KPI job's pass writes them. */
+static void model_pred(const model *m, const char *lifetime, int64_t *sum, int64_t *count)
+{
+    double years = strtod(lifetime, NULL);
+    *sum = *count = 0;
+    for (size_t n = 1; n <= m->ncust; n++)
+        if (model_current(&m->cust[n])) {
+            *sum += (int64_t)llround((double)model_rate(&m->cust[n]) * years);
+            (*count)++;
+        }
 }
 
 /* ---- number formats (README "KPIs") --------------------------------------- */
@@ -775,8 +796,8 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
 #undef W
     /* lifetime = 1 / (churn_rate_L x 365 / L) = L x S_L / (365 x churned_L),
      * capped at 5 years (also when there is no churn or no customer at the
-     * start of the longest window); clv_pred_avg = lifetime x margin (1) x
-     * value rate / E, rounded to a micro-unit */
+     * start of the longest window); clv_pred_avg = the mean of the current
+     * customers' clv_pred, rounded to a micro-unit */
     int64_t sl = model_eod(m, end_day - longest), chl = window_sum(m, end_day - longest + 1, end_day, F_CHURNED);
     i128 num = CLV_MAX_YEARS, den = 1;
     if (sl > 0 && chl > 0 && (i128)longest * sl < (i128)CLV_MAX_YEARS * 365 * chl) {
@@ -784,8 +805,12 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
         den = (i128)365 * chl;
     }
     put_quot(h, "clv_lifetime_years", num, den, 6);
-    if (E > 0)
-        put_micros(h, "clv_pred_avg", (int64_t)div_round(num * value_rate, den * E));
+    (void)value_rate;
+    int64_t psum, pcount;
+    model_pred(m, get(h, "clv_lifetime_years"), &psum, &pcount);
+    assert_int_equal(pcount, E); /* the current customers are those counted in E */
+    if (pcount > 0)
+        put_micros(h, "clv_pred_avg", (int64_t)div_round(psum, pcount));
 }
 
 /* ---- comparing with Redis ------------------------------------------------- */
@@ -1065,7 +1090,9 @@ static void model_rules(void **state)
      * S = eod(01-09) = 2, E = eod(04-09) = 1, churned 1 (04-01), no new
      * customers or reactivations; churn_rate 1/2, retention (1 - 0)/2;
      * lifetime 90 x 2 / (365 x 1) = 0.4931506.. -> 0.493151; clv_pred_avg
-     * 180/365 x 790,833,333 / 1 = 389,999,999.84 micros -> 390 */
+     * is the mean of the stored clv_pred, c-1's only: 790,833,333 x 0.493151
+     * = 390,000,249.05 micros -> 390.000249 (the unrounded lifetime would
+     * give 389,999,999.84 -> 390, a value no customer holds) */
     kvs h = { .n = 0 };
     int64_t end = model_end_day(m);
     assert_int_equal(end, day_number(2025, 4, 9));
@@ -1078,7 +1105,7 @@ static void model_rules(void **state)
     assert_string_equal(get(&h, "churn_rate"), "0.5");
     assert_string_equal(get(&h, "retention_rate"), "0.5");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
-    assert_string_equal(get(&h, "clv_pred_avg"), "390");
+    assert_string_equal(get(&h, "clv_pred_avg"), "390.000249");
     assert_null(get(&h, "aov"));             /* no orders in the window */
     assert_null(get(&h, "cpa"));             /* no new customers */
     assert_null(get(&h, "lead_to_customer")); /* no new leads */

@@ -655,6 +655,49 @@ static void test_clv_cap_cases(void **state)
     assert_null(get(&e, "clv_pred_avg"));
 }
 
+/* With the stored clv_pred values given, clv_pred_avg is their mean over
+ * the current customers, whatever the estimate from the value rate says. */
+static void test_clv_pred_mean(void **state)
+{
+    (void)state;
+    clm_daycount days[NDAYS];
+    clm_kpi_input in;
+    emitted e;
+
+    churn_days(days);
+    in = input_of(days);
+    in.eod_before_first = 100;
+    in.value_rate_sum_micros = INT64_C(2920000000); /* estimate: 14.018692 (test_clv) */
+    in.has_pred_sum = true;
+    /* three customers holding 1.000001, 2 and 7.000001: 10000002 / 3 =
+     * 3333334 micro-units exactly -> 3.333334 */
+    in.pred_sum_micros = 10000002;
+    in.pred_count = 3;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "clv_lifetime_years"), "1.027397"); /* unchanged */
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333334");
+    /* 10000001 / 3 = 3333333.67 -> 3333334; 10000000 / 3 = 3333333.33 ->
+     * 3333333; 5 / 2 = 2.5 -> 3 (half away from zero) */
+    in.pred_sum_micros = 10000001;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333334");
+    in.pred_sum_micros = 10000000;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333333");
+    in.pred_sum_micros = 5;
+    in.pred_count = 2;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "0.000003");
+    /* no current customer held a value: absent, though E = 107 */
+    in.pred_sum_micros = 0;
+    in.pred_count = 0;
+    e = run(&in, 7);
+    assert_null(get(&e, "clv_pred_avg"));
+    /* a negative count is a caller's mistake */
+    in.pred_count = -1;
+    assert_int_equal(clm_kpi_window(&in, 7, collect, &e), -EINVAL);
+}
+
 static void test_rejects(void **state)
 {
     (void)state;
@@ -834,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_upsell),
         cmocka_unit_test(test_clv),
         cmocka_unit_test(test_clv_cap_cases),
+        cmocka_unit_test(test_clv_pred_mean),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_emit_stops),
