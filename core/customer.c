@@ -343,6 +343,8 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
         (r = clm_deltas_add(d, b, CLM_DAY(revenue_micros), ev->amount_micros)) < 0)
         return r;
     c->orders++;
+    if (c->orders == 2)
+        d->repeat_customers++;
     c->revenue_micros = clm_sat_add(c->revenue_micros, ev->amount_micros);
     clm_rfm_purchase(&c->rfm, ev->ts_ms, ev->amount_micros);
     if (c->orders == 1) {

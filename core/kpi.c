@@ -242,7 +242,8 @@ static int check_input(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn
     if (!isfinite(in->clv_max_years) || !(in->clv_max_years > 0) ||
         !isfinite(in->gross_margin) || !(in->gross_margin >= 0))
         return -EINVAL;
-    if (in->has_pred_sum && in->pred_count < 0)
+    if ((in->has_pred_sum && in->pred_count < 0) || in->customers_total < 0 ||
+        in->repeat_customers_total < 0)
         return -EINVAL;
     if (in->nordinary > CLM_STAGES_MAX ||
         (in->nordinary > 0 && (!in->ordinary_stage_names || !in->ordinary_stage_index)))
@@ -373,6 +374,8 @@ int clm_kpi_window(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn fn,
                   DEC_SECONDS);
     emit_quotient(&e, "avg_engagement_s", w.session_ms, (i128)1000 * w.sessions, DEC_SECONDS);
     emit_quotient(&e, "upsell_rate", (i128)w.upgrades + w.repeat_orders, w.last_active, DEC_RATE);
+    emit_quotient(&e, "repeat_purchase_rate", in->repeat_customers_total, in->customers_total,
+                  DEC_RATE);
     emit(&e, "clv_lifetime_years", c.lifetime);
     if (c.has_pred)
         emit_money(&e, "clv_pred_avg", c.pred_micros);

@@ -67,6 +67,11 @@ typedef struct clm_kpi_input {
      * (has_pred_sum false) clv_pred_avg is estimated from
      * value_rate_sum_micros. */
     bool has_pred_sum;
+    /* Customers to date (anyone with an order: the sum of new_customers
+     * over every day) and those of them with at least two orders, for
+     * repeat_purchase_rate; both >= 0. */
+    int64_t customers_total;
+    int64_t repeat_customers_total;
     int64_t pred_sum_micros;
     int64_t pred_count;
     double clv_max_years;    /* > 0: cap on the expected remaining lifetime */
@@ -102,6 +107,9 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  *   avg_engagement_s session_ms / sessions / 1000
  *   upsell_rate      (upgrades + repeat_orders) / last_active (the distinct
  *                    customers active in the window)
+ *   repeat_purchase_rate  repeat_customers_total / customers_total: customers
+ *                    with >= 2 orders over customers, to date (not a window
+ *                    sum: every window reports the same)
  *   clv_lifetime_years  expected remaining lifetime: 1 / annualised churn
  *                    rate of the longest window (churn_rate x 365 / L, L =
  *                    longest_window_days), i.e. L x S_L / (365 x churned_L),
@@ -116,7 +124,7 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  * The clv fields do not depend on window_days: every window reports the same.
  * Returns 0; -EINVAL (NULL input or fn, window_days < 1, bad stage arrays,
  * a stage name pair too long, clv_max_years not finite and > 0, a negative
- * pred_count,
+ * pred_count, customers_total or repeat_customers_total,
  * gross_margin not finite and >= 0, first_day or end_day outside
  * 1970-01-01 .. 9999-12-31) or -EOVERFLOW (a sum, or clv_max_years or
  * clv_pred_avg in micro-units, leaves int64), both before any call of fn;

@@ -329,6 +329,16 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     }
     int64_t value_rate = reply_int(pr);
     freeReplyObject(pr);
+    pr = redisCommand(rc, "HGET %s repeat_customers", portfolio_key);
+    if (!pr) {
+        r = -EIO;
+        goto out_free;
+    }
+    int64_t repeat_customers = reply_int(pr);
+    freeReplyObject(pr);
+    int64_t customers_total = 0;
+    for (size_t i = 0; i < nb; i++)
+        customers_total = clm_sat_add(customers_total, bs[i].c.new_customers);
     /* the model job's portfolio clv_model figures ride along, so rewriting a
      * kpi hash never drops them (daemon/model_job.h) */
     char clv_sum[CLM_KPI_FIELD_MAX + 1] = "", clv_avg[CLM_KPI_FIELD_MAX + 1] = "";
@@ -361,7 +371,8 @@ static int compute(clm_kpi_job *j, redisContext *rc)
                          .ordinary_stage_names = names, .ordinary_stage_index = idx,
                          .nordinary = nord, .value_rate_sum_micros = value_rate,
                          .has_pred_sum = j->has_pred, .pred_sum_micros = j->pred_sum,
-                         .pred_count = j->pred_count,
+                         .pred_count = j->pred_count, .customers_total = customers_total,
+                         .repeat_customers_total = repeat_customers,
                          .clv_max_years = cfg->kpi_clv_max_years,
                          .gross_margin = cfg->kpi_gross_margin, .longest_window_days = longest };
     sent = 0;

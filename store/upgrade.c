@@ -129,6 +129,14 @@ static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *
     }
     if (r == 0)
         r = clm_view_format(b, prefix, c, apply, CLM_FACET_ALL, false);
+    if (r == 0 && c->orders >= 2) {
+        /* the portfolio's count of repeat customers, kept by the flush since */
+        char portfolio[CLM_KEY_MAX];
+        if (clm_key_single(portfolio, sizeof(portfolio), prefix, CLM_KEY_PORTFOLIO) < 0)
+            r = -ENAMETOOLONG;
+        else
+            r = clm_cmdbuf_hincrby(b, portfolio, "repeat_customers", 1);
+    }
     clm_customer_free(c);
     return r < 0 ? r : 1;
 }

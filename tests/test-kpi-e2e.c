@@ -793,6 +793,13 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
     put_quot(h, "lead_response_s", W(F_RESPONSE_MS), (i128)1000 * W(F_CONTACTED), 3);
     put_quot(h, "avg_engagement_s", W(F_SESSION_MS), (i128)1000 * W(F_SESSIONS), 3);
     put_quot(h, "upsell_rate", (i128)W(F_UPGRADES) + W(F_REPEAT), W(F_LAST_ACTIVE), 6);
+    /* customers with >= 2 orders over customers (>= 1), to date */
+    int64_t customers = 0, repeaters = 0;
+    for (size_t k = 1; k <= m->ncust; k++) {
+        customers += m->cust[k].orders >= 1;
+        repeaters += m->cust[k].orders >= 2;
+    }
+    put_quot(h, "repeat_purchase_rate", repeaters, customers, 6);
 #undef W
     /* lifetime = 1 / (churn_rate_L x 365 / L) = L x S_L / (365 x churned_L),
      * capped at 5 years (also when there is no churn or no customer at the
@@ -1106,6 +1113,8 @@ static void model_rules(void **state)
     assert_string_equal(get(&h, "retention_rate"), "0.5");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
     assert_string_equal(get(&h, "clv_pred_avg"), "390.000249");
+    /* c-1 ordered 3 times, c-2 once: 1 of 2 customers */
+    assert_string_equal(get(&h, "repeat_purchase_rate"), "0.5");
     assert_null(get(&h, "aov"));             /* no orders in the window */
     assert_null(get(&h, "cpa"));             /* no new customers */
     assert_null(get(&h, "lead_to_customer")); /* no new leads */

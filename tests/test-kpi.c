@@ -161,7 +161,8 @@ static void test_field_order(void **state)
         "window_start", "window_end", "revenue", "orders", "new_customers", "churned",
         "aov", "cpa", "nps", "csat", "csat_mean", "churn_rate", "retention_rate",
         "lead_to_customer", "conv_awareness_acquisition", "lead_response_s",
-        "avg_engagement_s", "upsell_rate", "clv_lifetime_years", "clv_pred_avg",
+        "avg_engagement_s", "upsell_rate", "repeat_purchase_rate", "clv_lifetime_years",
+        "clv_pred_avg",
     };
     clm_daycount *d = &days[I(10)];
     emitted e;
@@ -172,9 +173,10 @@ static void test_field_order(void **state)
     in.eod_before_first = 1;
     d->orders = d->new_customers = d->nps_passives = d->csat_n = d->new_leads = 1;
     d->leads_contacted = d->sessions = d->last_active = d->entered[1] = 1;
+    in.customers_total = 1;
     e = run(&in, 7);
-    assert_int_equal(e.n, 20);
-    for (size_t i = 0; i < 20; i++)
+    assert_int_equal(e.n, 21);
+    for (size_t i = 0; i < 21; i++)
         assert_string_equal(e.field[i], want[i]);
 }
 
@@ -655,6 +657,38 @@ static void test_clv_cap_cases(void **state)
     assert_null(get(&e, "clv_pred_avg"));
 }
 
+/* repeat_purchase_rate: customers with two orders or more over customers,
+ * to date, the same in every window. */
+static void test_repeat_purchase_rate(void **state)
+{
+    (void)state;
+    clm_daycount days[NDAYS] = { 0 };
+    clm_kpi_input in = input_of(days);
+    emitted e;
+
+    /* 3 of 7 customers ordered again: 0.4285714.. -> 0.428571 */
+    in.customers_total = 7;
+    in.repeat_customers_total = 3;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.428571");
+    e = run(&in, 1);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.428571");
+    /* 2 of 3: 0.6666666.. -> 0.666667; all: 1 */
+    in.customers_total = 3;
+    in.repeat_customers_total = 2;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.666667");
+    in.repeat_customers_total = 3;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "1");
+    /* no customer yet: absent */
+    in.customers_total = in.repeat_customers_total = 0;
+    e = run(&in, 30);
+    assert_null(get(&e, "repeat_purchase_rate"));
+    in.customers_total = -1;
+    assert_int_equal(clm_kpi_window(&in, 7, collect, &e), -EINVAL);
+}
+
 /* With the stored clv_pred values given, clv_pred_avg is their mean over
  * the current customers, whatever the estimate from the value rate says. */
 static void test_clv_pred_mean(void **state)
@@ -878,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_clv),
         cmocka_unit_test(test_clv_cap_cases),
         cmocka_unit_test(test_clv_pred_mean),
+        cmocka_unit_test(test_repeat_purchase_rate),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_emit_stops),
