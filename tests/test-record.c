@@ -15,6 +15,7 @@
 
 #include "core/customer.h"
 #include "core/timeutil.h"
+#include "store/load.h"
 #include "store/record.h"
 
 #define DAY_MS 86400000LL
@@ -647,6 +648,34 @@ static void test_lives_on(void **state)
     clm_stages_free(model);
 }
 
+/* The stored form of a partition's customer-less event ids (anon_ids:<topic>
+ * of the progress hash): 16 bytes an entry, hash then event time, int64
+ * little-endian, oldest first. */
+static void test_anon_ids(void **state)
+{
+    (void)state;
+    clm_anon_ids a = { .n = 2, .e = { { 0x0102030405060708ull, 1 }, { UINT64_MAX, INT64_MAX } } };
+    char buf[16 * CLM_ANON_IDS_MAX];
+    static const char want[32] = "\x08\x07\x06\x05\x04\x03\x02\x01\x01\0\0\0\0\0\0\0"
+                                 "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f";
+    assert_int_equal(clm_anon_ids_encode(&a, buf), 32);
+    assert_memory_equal(buf, want, 32);
+    clm_anon_ids b;
+    assert_int_equal(clm_anon_ids_decode(buf, 32, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_true(b.e[0].hash == a.e[0].hash && b.e[0].ts_ms == 1);
+    assert_true(b.e[1].hash == UINT64_MAX && b.e[1].ts_ms == INT64_MAX);
+    assert_int_equal(clm_anon_ids_decode(buf, 0, &b), 0);
+    assert_int_equal(b.n, 0);
+    /* not whole entries, out of time order, too many */
+    assert_int_equal(clm_anon_ids_decode(buf, 31, &b), -EPROTO);
+    clm_anon_ids r = { .n = 2, .e = { { 1, 5 }, { 2, 4 } } };
+    clm_anon_ids_encode(&r, buf);
+    assert_int_equal(clm_anon_ids_decode(buf, 32, &b), -EPROTO);
+    static char big[16 * (CLM_ANON_IDS_MAX + 1)];
+    assert_int_equal(clm_anon_ids_decode(big, sizeof(big), &b), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_unknown_version),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_lives_on),
+        cmocka_unit_test(test_anon_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
