@@ -76,6 +76,9 @@ typedef struct clm_customer {
                                earliest known at or after first_signup, or CLM_NO_TS */
     int64_t stage_since;    /* event time the current stage was entered */
     int64_t active_bucket;  /* latest bucket with activity, or CLM_NO_TS */
+    int64_t returned;       /* bucket of the latest return from the churn stage
+                               as a customer (orders >= 1), or CLM_NO_TS: with
+                               first_purchase, when the current spell began */
     uint64_t active_bits;   /* bit k: active in bucket active_bucket - k */
     int64_t indexed;        /* score of its entry in the deadline index (what Redis
                                holds), or CLM_NO_TS: see clm_customer_index_score */

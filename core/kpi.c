@@ -362,8 +362,10 @@ int clm_kpi_window(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn fn,
     emit_quotient(&e, "csat", (i128)100 * w.csat_satisfied, w.csat_n, DEC_PERCENT);
     emit_quotient(&e, "csat_mean", w.csat_sum, w.csat_n, DEC_MEAN);
     emit_quotient(&e, "churn_rate", w.churned, eod_before_start, DEC_RATE);
-    emit_quotient(&e, "retention_rate",
-                  (i128)eod_end - w.new_customers - w.reactivated, eod_before_start, DEC_RATE);
+    /* current at the end and active in the window, less those whose spell
+     * began in it: the current at its start, never churned, active in it */
+    emit_quotient(&e, "retention_rate", (i128)w.current_last_active - w.current_since,
+                  eod_before_start, DEC_RATE);
     emit_quotient(&e, "lead_to_customer", w.leads_converted, w.new_leads, DEC_RATE);
     for (size_t r = 0; r + 1 < in->nordinary; r++) {
         snprintf(field, sizeof(field), "conv_%s_%s", in->ordinary_stage_names[r],

@@ -97,8 +97,11 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  *   csat       100 x csat_satisfied / csat_n
  *   csat_mean  csat_sum / csat_n
  *   churn_rate       churned / S
- *   retention_rate   (E - (new_customers + reactivated)) / S
- *                    with S = customers_eod(window_start - 1), E = customers_eod(end_day)
+ *   retention_rate   (current_last_active - current_since) / S, with
+ *                    S = customers_eod(window_start - 1): of the customers
+ *                    current at the window's start, those still current at
+ *                    its end without having churned in it, and active in it
+ *                    (E = customers_eod(end_day) below)
  *   lead_to_customer leads_converted / new_leads
  *   conv_<a>_<b>     for each pair of adjacent ordinary stages a (rank r) and
  *                    b (rank r + 1), in rank order: advanced[r] / entered[a];

@@ -129,7 +129,8 @@ static int next_stage(int cur, int peak, const char *type, int64_t orders, bool 
 enum { F_NEW_LEADS, F_NEW_CUSTOMERS, F_ORDERS, F_REVENUE, F_REFUNDS, F_SPEND, F_PROMOTERS,
        F_PASSIVES, F_DETRACTORS, F_CSAT_N, F_CSAT_SUM, F_CSAT_SAT, F_SESSIONS, F_SESSION_MS,
        F_CHURNED, F_REACTIVATED, F_CONTACTED, F_RESPONSE_MS, F_UPGRADES, F_REPEAT, F_ACTIVE,
-       F_LAST_ACTIVE, F_DELTA, F_CONVERTED, F_ENTERED, F_ADVANCED = F_ENTERED + NSTAGES,
+       F_LAST_ACTIVE, F_DELTA, F_CONVERTED, F_CUR_ACTIVE, F_CUR_SINCE, F_ENTERED,
+       F_ADVANCED = F_ENTERED + NSTAGES,
        NFIELDS = F_ADVANCED + NORD - 1 };
 
 static const char *const BASE_FIELD[F_ENTERED] = {
@@ -137,7 +138,7 @@ static const char *const BASE_FIELD[F_ENTERED] = {
     "nps_promoters", "nps_passives", "nps_detractors", "csat_n", "csat_sum", "csat_satisfied",
     "sessions", "session_ms", "churned", "reactivated", "leads_contacted", "lead_response_ms_sum",
     "upgrades", "repeat_orders", "active_customers", "last_active", "customers_delta",
-    "leads_converted",
+    "leads_converted", "current_last_active", "current_since",
 };
 
 /* Redis field name of counter f: the table above, entered_<stage>, <a>_to_<b>. */
@@ -160,6 +161,8 @@ typedef struct mcust {
     int64_t id_ts;             /* latest event time of an applied id, NO_TS: none */
     int64_t orders, revenue;
     int64_t first_purchase, first_signup, stage_since;
+    int64_t spell;             /* when the current spell as a customer began */
+    bool spell_returned;       /* it began with a return from churned */
     int stage, peak;
     int64_t entered_day[NORD]; /* day of the first entry, NO_TS when never */
     int64_t *days;             /* distinct days with an applied activity event */
@@ -285,8 +288,11 @@ static void enter(model *m, mcust *c, int to, int64_t ts)
     } else if (c->stage == CHURNED) {
         if (to == REACTIVATED)
             count(m, ts, F_REACTIVATED, 1);
-        if (c->orders >= 1)
+        if (c->orders >= 1) {
             count(m, ts, F_DELTA, 1);
+            c->spell = ts;
+            c->spell_returned = true;
+        }
     }
     if (to < NORD) {
         if (c->entered_day[to] == NO_TS) {
@@ -397,7 +403,7 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
         c->seen = true;
         c->part = part;
         c->last_seen = c->id_ts = NO_TS;
-        c->first_purchase = c->first_signup = NO_TS;
+        c->first_purchase = c->first_signup = c->spell = NO_TS;
         c->stage = c->peak = ST_NONE;
         for (int r = 0; r < NORD; r++)
             c->entered_day[r] = NO_TS;
@@ -422,8 +428,13 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
         count(m, ts, F_ORDERS, 1);
         count(m, ts, F_REVENUE, micros_of(o));
         count(m, ts, F_REPEAT, 1); /* the first purchase is taken off in model_finish */
-        if (c->first_purchase == NO_TS || ts < c->first_purchase)
+        if (c->first_purchase == NO_TS || ts < c->first_purchase) {
+            /* a spell begins with the first purchase (earlier when an earlier
+             * one arrives late), unless it began with a return */
+            if (c->stage != CHURNED && !(c->orders > 1 && c->spell_returned))
+                c->spell = ts;
             c->first_purchase = ts;
+        }
     } else if (strcmp(type, "refund") == 0) {
         count(m, ts, F_REFUNDS, micros_of(o));
     } else if (strcmp(type, "signup") == 0) {
@@ -563,6 +574,10 @@ static void model_finish(model *m)
             count(m, c->first_purchase, F_REPEAT, -1);
             count(m, c->first_purchase, F_DELTA, 1);
             count(m, c->last_seen, F_LAST_ACTIVE, 1);
+            if (c->stage != CHURNED) {
+                count(m, c->last_seen, F_CUR_ACTIVE, 1);
+                count(m, c->spell, F_CUR_SINCE, 1);
+            }
         }
     }
 }
@@ -783,7 +798,7 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
     put_quot(h, "csat", (i128)100 * W(F_CSAT_SAT), W(F_CSAT_N), 4);
     put_quot(h, "csat_mean", W(F_CSAT_SUM), W(F_CSAT_N), 4);
     put_quot(h, "churn_rate", W(F_CHURNED), S, 6);
-    put_quot(h, "retention_rate", (i128)E - W(F_NEW_CUSTOMERS) - W(F_REACTIVATED), S, 6);
+    put_quot(h, "retention_rate", (i128)W(F_CUR_ACTIVE) - W(F_CUR_SINCE), S, 6);
     put_quot(h, "lead_to_customer", W(F_CONVERTED), W(F_NEW_LEADS), 6);
     for (int r = 0; r + 1 < NORD; r++) {
         char name[64];
@@ -1076,6 +1091,12 @@ static void model_rules(void **state)
     assert_int_equal(at(m, 2025, 1, 6, F_REPEAT), 1);
     assert_int_equal(at(m, 2025, 1, 6, F_ENTERED + RETENTION), 0);
     assert_int_equal(at(m, 2025, 1, 6, F_LAST_ACTIVE), 1);
+    /* c-1, the one current customer at the end: its spell began with the
+     * return on 01-05, its latest activity is 01-06 (c-2 churned: neither) */
+    assert_int_equal(at(m, 2025, 1, 5, F_CUR_SINCE), 1);
+    assert_int_equal(at(m, 2025, 1, 6, F_CUR_ACTIVE), 1);
+    assert_int_equal(at(m, 2025, 1, 2, F_CUR_SINCE), 0); /* its first spell ended */
+    assert_int_equal(at(m, 2025, 1, 1, F_CUR_ACTIVE), 0);
     assert_int_equal(at(m, 2025, 4, 1, F_CHURNED), 1);
     assert_int_equal(at(m, 2025, 4, 1, F_DELTA), -1);
     assert_int_equal(at(m, 2025, 4, 9, F_SPEND), 100000000);
@@ -1095,7 +1116,9 @@ static void model_rules(void **state)
 
     /* 90-day window ending 04-09 (day 99 of 2025) starts on day 10 = 01-10:
      * S = eod(01-09) = 2, E = eod(04-09) = 1, churned 1 (04-01), no new
-     * customers or reactivations; churn_rate 1/2, retention (1 - 0)/2;
+     * customers or reactivations; churn_rate 1/2; retention 0/2 = 0: c-2
+     * churned, and c-1, still current, was not active in the window (the
+     * old (E - new - reactivated) / S said 1/2);
      * lifetime 90 x 2 / (365 x 1) = 0.4931506.. -> 0.493151; clv_pred_avg
      * is the mean of the stored clv_pred, c-1's only: 790,833,333 x 0.493151
      * = 390,000,249.05 micros -> 390.000249 (the unrounded lifetime would
@@ -1110,7 +1133,7 @@ static void model_rules(void **state)
     assert_string_equal(get(&h, "orders"), "0");
     assert_string_equal(get(&h, "churned"), "1");
     assert_string_equal(get(&h, "churn_rate"), "0.5");
-    assert_string_equal(get(&h, "retention_rate"), "0.5");
+    assert_string_equal(get(&h, "retention_rate"), "0");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
     assert_string_equal(get(&h, "clv_pred_avg"), "390.000249");
     /* c-1 ordered 3 times, c-2 once: 1 of 2 customers */
@@ -1119,11 +1142,12 @@ static void model_rules(void **state)
     assert_null(get(&h, "cpa"));             /* no new customers */
     assert_null(get(&h, "lead_to_customer")); /* no new leads */
     /* 7-day window 04-03 .. 04-09: S = eod(04-02) = 1, no churn in it:
-     * churn_rate 0/1 = "0", lifetime still from the 90-day window */
+     * churn_rate 0/1 = "0", retention 0/1 (c-1 was quiet), lifetime still
+     * from the 90-day window */
     expect_kpi(m, 7, 90, end, vr, &h);
     assert_string_equal(get(&h, "window_start"), "2025-04-03");
     assert_string_equal(get(&h, "churn_rate"), "0");
-    assert_string_equal(get(&h, "retention_rate"), "1");
+    assert_string_equal(get(&h, "retention_rate"), "0");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
 
     /* formats: 2/3 to 6 decimals 0.6666666.. -> 0.666667; -1/8 to 6

@@ -484,6 +484,47 @@ static void test_inactive_no_reactivation(void **state)
     clm_customer_free(c);
 }
 
+/* current_last_active and current_since follow the current spell: dated
+ * by the latest activity and by the spell's first purchase or return. */
+static void test_current_spell(void **state)
+{
+    (void)state;
+    clm_customer *c = customer();
+    clm_deltas d;
+
+    clm_deltas_init(&d);
+    put(c, &d, CLM_EV_PURCHASE, at(1, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_last_active)), 1);
+    put(c, &d, CLM_EV_LOGIN, at(2, 10, 0)); /* activity moves, the spell stays */
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_last_active)), 0);
+    assert_int_equal(on_day(&d, D0 + 2, CLM_DAY(current_last_active)), 1);
+    /* a late, earlier first purchase: the spell begins on day 0 */
+    put(c, &d, CLM_EV_PURCHASE, at(0, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_since)), 0);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_since)), 1);
+    /* a cancel ends it: both leave */
+    put(c, &d, CLM_EV_CANCEL, at(3, 10, 0));
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 0);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 0);
+    /* back on day 5: a new spell from the return */
+    put(c, &d, CLM_EV_VISIT, at(5, 10, 0));
+    assert_int_equal(c->returned, D0 + 5);
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_last_active)), 1);
+    put(c, &d, CLM_EV_PURCHASE, at(6, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 6, CLM_DAY(current_last_active)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 1);
+    /* an inactivity churn 90 days after day 6 ends it again */
+    assert_int_equal(clm_customer_expire(c, &opts, &d, at(96, 10, 0)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 0);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 0);
+    clm_deltas_release(&d);
+    clm_customer_free(c);
+}
+
 /* ---- inactivity churn ---------------------------------------------------- */
 
 /* Inactive events do not restart the inactivity clock: a customer whose last
@@ -575,7 +616,9 @@ static void test_deadline_expire(void **state)
     assert_int_equal(on_day(&d, D0 + 90, ENTERED(CHURNED)), 1);
     assert_int_equal(trans(&d, D0 + 90, CONVERSION, CHURNED), 1);
     assert_int_equal(d.ntrans, 1);
-    assert_int_equal(d.ndays, 1); /* day 90 only */
+    assert_int_equal(d.ndays, 2); /* day 90, and day 0: the spell's counters */
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_since)), -1);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_last_active)), -1);
     assert_int_equal(d.stage_count[CONVERSION], -1);
     assert_int_equal(d.stage_count[CHURNED], 1);
     assert_int_equal(d.value_rate_micros, -1216666666); /* the rate drops to 0 */
@@ -718,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_cancel_reactivate),
         cmocka_unit_test(test_inactive_no_reactivation),
         cmocka_unit_test(test_inactive_keeps_deadline),
+        cmocka_unit_test(test_current_spell),
         cmocka_unit_test(test_deadline_expire),
         cmocka_unit_test(test_expire_on_apply),
         cmocka_unit_test(test_clv_rate),

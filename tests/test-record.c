@@ -81,6 +81,7 @@ static void assert_same(const clm_customer *a, const clm_customer *b)
     assert_int_equal(a->src_offset, b->src_offset);
     assert_int_equal(a->src_topic, b->src_topic);
     assert_int_equal(a->alert_at, b->alert_at);
+    assert_int_equal(a->returned, b->returned);
     assert_int_equal(a->risk_day, b->risk_day);
     assert_int_equal(a->risk_next, b->risk_next);
     /* field by field: struct assignments in the core leave padding unspecified */
@@ -141,6 +142,7 @@ static clm_customer *full_customer(void)
     c->src_offset = (1LL << 53) + 17;
     c->src_topic = 200;
     c->alert_at = at(30, 12, 0);
+    c->returned = D0 + 20;
     c->risk_day = D0 + 30;
     c->risk_next = D0 + 44;
     c->risk_e4 = 10000;
@@ -202,6 +204,7 @@ static clm_customer *extreme_customer(void)
     c->src_offset = INT64_MAX;
     c->src_topic = 255;
     c->alert_at = INT64_MIN + 1;
+    c->returned = INT64_MAX;
     c->active_bucket = INT64_MIN + 7;
     c->risk_day = INT32_MAX;
     c->risk_next = INT32_MIN;
@@ -457,7 +460,7 @@ static void test_malformed(void **state)
     REJECT("record version 2: 1 trailing byte", 2, 0x00, 0x00);
     REJECT("record version 2: 3 trailing bytes", 2, 0x00, 1, 2, 3);
     /* flags: unknown bits; a group marked present that holds its fresh value */
-    REJECT("record version 2: field flags: unknown bits 0x1", 2, 0x80, 0x80, 0x10);
+    REJECT("record version 2: field flags: unknown bits 0x1", 2, 0x80, 0x80, 0x20);
     REJECT("record version 2: field first_seen: marked present but holds its fresh value", 2,
            0x01, 0x00, 0x00, 0x00);
     REJECT("record version 2: field first_purchase: marked present but holds its fresh value",
