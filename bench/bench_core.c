@@ -860,6 +860,7 @@ int main(int argc, char **argv)
                    .stages = cfg->stages,
                    .bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000,
                    .churn_inactive_ms = (int64_t)cfg->lifecycle_churn_inactive_days * CLM_MS_PER_DAY,
+                   .inactive_types = cfg->lifecycle_inactive_types,
                    .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY },
     };
     o.max_dirty = (size_t)cfg->flush_max_dirty;

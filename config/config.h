@@ -82,6 +82,8 @@ typedef struct clm_config {
     bool lifecycle_forward_only;       /* lifecycle.forward_only */
     struct clm_cfg_rules *lifecycle_rules; /* lifecycle.rules as read (internal to config/) */
     int lifecycle_churn_inactive_days; /* lifecycle.churn_inactive_days: silence before churn */
+    uint32_t lifecycle_inactive_types; /* lifecycle.inactive_types: bit t = clm_event_type t
+                                          is not activity */
     clm_stages *stages;        /* the model compiled from the keys above; set in every config
                                   that clm_config_new_defaults or clm_config_load* returns */
 

@@ -134,8 +134,9 @@ const clm_cfg_key clm_config_keys[] = {
              "activity, \"reject\" rejects them as unknown_type."},
     {.path = "events.dedup_horizon_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
      .max = 31536000, .offset = FIELD(events_dedup_horizon_s),
-     .help = "An event whose event_id was seen for the same customer within this many "
-             "seconds is dropped as a duplicate; 0 disables duplicate suppression."},
+     .help = "An event whose event_id was seen for the same customer (an event without "
+             "customer: on the same partition, at most 64 ids) within this many seconds is "
+             "dropped as a duplicate; 0 disables duplicate suppression."},
     {.path = "events.dedup_max_ids", .type = CLM_CFG_INT, .def = "16", .min = 1, .max = 1024,
      .offset = FIELD(events_dedup_max_ids),
      .help = "Event ids remembered per customer for duplicate suppression."},
@@ -218,6 +219,18 @@ const clm_cfg_key clm_config_keys[] = {
      .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
      .help = "A customer without activity for this many days is moved to the churned stage "
              "once the partition's watermark passes that deadline."},
+    {.path = "lifecycle.inactive_types", .type = CLM_CFG_CUSTOM,
+     .def = "[\"cancel\", \"refund\", \"payment_failed\", \"marketing_spend\"]",
+     .offset = FIELD(lifecycle_inactive_types), .parse = clm_cfg_inactive_parse,
+     .release = clm_cfg_inactive_release, .type_name = "string list",
+     .expect = clm_cfg_inactive_expect,
+     .help = "Event types that are not activity: such an event still counts in events and "
+             "does what its type does (a refund's amount, a cancel's move into the churned "
+             "stage, the payment_failed signal), but does not move last_seen, does not count "
+             "its customer as active, does not restart the churn_inactive_days clock or the "
+             "inactivity signal, and never moves a churned customer out of the churned stage. "
+             "Built-in type names or \"other\" (types outside the built-in list); purchase "
+             "is always activity."},
 
     /* risk */
     {.path = "risk.inactivity_weight", .type = CLM_CFG_DOUBLE, .def = "0.75", .dmin = 0, .dmax = 1,

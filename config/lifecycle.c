@@ -180,6 +180,52 @@ int clm_cfg_rules_parse(json_t *v, void *field, clm_cfg_problem *problem)
     return 0;
 }
 
+/* ---- lifecycle.inactive_types ------------------------------------------ */
+
+const char clm_cfg_inactive_expect[] = "a list of event type names other than \"purchase\" "
+                                       "(\"other\": the types outside the built-in list)";
+
+int clm_cfg_inactive_parse(json_t *v, void *field, clm_cfg_problem *problem)
+{
+    uint32_t mask = 0;
+
+    if (!json_is_array(v)) {
+        problem->text = "has the wrong type";
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        const char *name = json_string_value(e);
+        size_t len = json_string_length(e);
+        clm_event_type t = name ? clm_event_type_from_name(name, len) : CLM_EV_OTHER;
+
+        snprintf(problem->at, sizeof problem->at, "[%zu]", i);
+        problem->value = e;
+        if (!name) {
+            problem->text = "has the wrong type";
+            return -EINVAL;
+        }
+        if (t == CLM_EV_OTHER && strcmp(name, "other") != 0) {
+            problem->text = "is not an event type";
+            return -EINVAL;
+        }
+        if (t == CLM_EV_PURCHASE) {
+            problem->text = "is always activity";
+            return -EINVAL;
+        }
+        mask |= 1u << t;
+    }
+    problem->at[0] = '\0';
+    problem->value = NULL;
+    *(uint32_t *)field = mask;
+    return 0;
+}
+
+void clm_cfg_inactive_release(void *field)
+{
+    *(uint32_t *)field = 0;
+}
+
 void clm_cfg_rules_release(void *field)
 {
     struct clm_cfg_rules **rules = field;

@@ -28,6 +28,12 @@ struct clm_cfg_rules;
 int clm_cfg_rules_parse(json_t *v, void *field, clm_cfg_problem *problem);
 void clm_cfg_rules_release(void *field);
 
+/* CUSTOM row callbacks of lifecycle.inactive_types: the field is a uint32_t
+ * with bit t set for each clm_event_type t listed. */
+int clm_cfg_inactive_parse(json_t *v, void *field, clm_cfg_problem *problem);
+void clm_cfg_inactive_release(void *field);
+extern const char clm_cfg_inactive_expect[];
+
 /* The rules as specs for clm_stages_new; *n is set to their count. rules
  * may be NULL (no rules). The specs live as long as rules. */
 const clm_stage_rule_spec *clm_cfg_rules_specs(const struct clm_cfg_rules *rules, size_t *n);

@@ -94,6 +94,8 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
         }
         return true;
     case CLM_CFG_CUSTOM:
+        if (strcmp(row->path, "lifecycle.inactive_types") == 0)
+            return *(const uint32_t *)pa == *(const uint32_t *)pb;
         return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;
     }
     return false;

@@ -30,6 +30,7 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     c->indexed = CLM_NO_TS;
     c->lead_contact = CLM_NO_TS;
     c->active_bucket = CLM_NO_TS;
+    c->returned = CLM_NO_TS;
     c->stage = CLM_STAGE_NONE;
     c->peak = CLM_STAGE_NONE;
     for (int i = 0; i < CLM_CUST_RANKS; i++)
@@ -103,6 +104,24 @@ static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas
     c->clv_rate_micros = rate;
 }
 
+/* The bucket the current spell as a customer began: the latest return from
+ * the churn stage, else the first purchase. */
+static int64_t since_bucket(const clm_customer *c, const clm_apply_opts *o)
+{
+    return c->returned != CLM_NO_TS ? c->returned : clm_bucket_of_ms(c->first_purchase, o->bucket_ms);
+}
+
+/* A customer becomes current (n = 1) or stops being (n = -1): the counters
+ * dated by its latest activity and by the start of its spell. */
+static int spell(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t n)
+{
+    int r;
+    if (c->active_bucket != CLM_NO_TS &&
+        (r = clm_deltas_add(d, c->active_bucket, CLM_DAY(current_last_active), n)) < 0)
+        return r;
+    return clm_deltas_add(d, since_bucket(c, o), CLM_DAY(current_since), n);
+}
+
 /* Moves the customer to stage `to` at time ts, with its counters. */
 static int enter_stage(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int to,
                        int64_t ts)
@@ -115,13 +134,18 @@ static int enter_stage(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, 
         return r;
     if (to == churned) {
         if ((r = clm_deltas_add(d, b, CLM_DAY(churned), 1)) < 0 ||
-            (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), -1)) < 0))
+            (c->orders >= 1 && ((r = clm_deltas_add(d, b, CLM_DAY(customers_delta), -1)) < 0 ||
+                                (r = spell(c, o, d, -1)) < 0)))
             return r;
     } else if (from == churned) {
         if (to == clm_stages_reactivated(m) && (r = clm_deltas_add(d, b, CLM_DAY(reactivated), 1)) < 0)
             return r;
-        if (c->orders >= 1 && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0)
-            return r;
+        if (c->orders >= 1) {
+            c->returned = b;
+            if ((r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0 ||
+                (r = spell(c, o, d, 1)) < 0)
+                return r;
+        }
     }
     int rank = clm_stages_rank(m, to);
     if (rank >= 0 && rank < CLM_CUST_RANKS) {
@@ -221,9 +245,9 @@ static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_
 }
 
 /* The churned alert of a customer about to enter the churned stage: it
- * carries the customer's last score and the reasons behind it (the event
- * that churns it, a cancel say, is itself activity, so a fresh score would
- * say less). */
+ * carries the customer's last score and the reasons behind it (the score
+ * after the churn would say less: a churned customer is not scored as a
+ * current one). */
 static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
                          const clm_pos *src, int64_t event_ts)
 {
@@ -313,15 +337,20 @@ static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64
  * the bucket of each customer's latest activity (for distinct counts over
  * windows). Buckets more than 63 behind the latest cannot occur (they are
  * late) and are ignored. */
-static int mark_active(clm_customer *c, int64_t b, clm_deltas *d)
+static int mark_active(clm_customer *c, const clm_apply_opts *o, int64_t b, clm_deltas *d)
 {
     int r;
     bool counted = c->orders >= 1; /* last_active counts customers only */
+    bool current = is_current(c, o); /* current_last_active current ones */
     if (c->active_bucket == CLM_NO_TS || b > c->active_bucket) {
         if (counted && c->active_bucket != CLM_NO_TS &&
             (r = clm_deltas_add(d, c->active_bucket, CLM_DAY(last_active), -1)) < 0)
             return r;
         if (counted && (r = clm_deltas_add(d, b, CLM_DAY(last_active), 1)) < 0)
+            return r;
+        if (current && c->active_bucket != CLM_NO_TS &&
+            ((r = clm_deltas_add(d, c->active_bucket, CLM_DAY(current_last_active), -1)) < 0 ||
+             (r = clm_deltas_add(d, b, CLM_DAY(current_last_active), 1)) < 0))
             return r;
         int64_t shift = c->active_bucket == CLM_NO_TS ? 64 : b - c->active_bucket;
         c->active_bits = (shift >= 64 ? 0 : c->active_bits << shift) | 1u;
@@ -343,12 +372,15 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
         (r = clm_deltas_add(d, b, CLM_DAY(revenue_micros), ev->amount_micros)) < 0)
         return r;
     c->orders++;
+    if (c->orders == 2)
+        d->repeat_customers++;
     c->revenue_micros = clm_sat_add(c->revenue_micros, ev->amount_micros);
     clm_rfm_purchase(&c->rfm, ev->ts_ms, ev->amount_micros);
     if (c->orders == 1) {
         c->first_purchase = ev->ts_ms;
         if ((r = clm_deltas_add(d, b, CLM_DAY(new_customers), 1)) < 0 ||
-            (!is_churned(c, o) && (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0) ||
+            (!is_churned(c, o) && ((r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0 ||
+                                   (r = spell(c, o, d, 1)) < 0)) ||
             (r = clm_deltas_add(d, c->active_bucket, CLM_DAY(last_active), 1)) < 0)
             return r;
         if (c->first_signup != CLM_NO_TS &&
@@ -366,6 +398,11 @@ static int on_purchase(clm_customer *c, const clm_event *ev, const clm_apply_opt
             (r = clm_deltas_add(d, ob, CLM_DAY(customers_delta), -1)) < 0 ||
             (r = clm_deltas_add(d, b, CLM_DAY(customers_delta), 1)) < 0 ||
             (r = clm_deltas_add(d, ob, CLM_DAY(repeat_orders), 1)) < 0)
+            return r;
+        /* a spell that began with the first purchase begins earlier */
+        if (is_current(c, o) && c->returned == CLM_NO_TS &&
+            ((r = clm_deltas_add(d, ob, CLM_DAY(current_since), -1)) < 0 ||
+             (r = clm_deltas_add(d, b, CLM_DAY(current_since), 1)) < 0))
             return r;
         c->first_purchase = ev->ts_ms;
         return 0;
@@ -496,9 +533,11 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     if ((o->stages || o->risk) && (r = expire(c, o, d, watermark)) < 0)
         return r;
 
+    bool active = !(o->inactive_types & (1u << ev->type));
     if (c->events == 0 || ev->ts_ms < c->first_seen)
         c->first_seen = ev->ts_ms;
-    if (c->events == 0 || ev->ts_ms >= c->last_seen) {
+    /* last_seen is the latest activity; active_bucket is set by the first */
+    if (active && (c->active_bucket == CLM_NO_TS || ev->ts_ms >= c->last_seen)) {
         c->last_seen = ev->ts_ms;
         c->last_type = (uint8_t)ev->type;
     }
@@ -509,10 +548,10 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     }
 
     int64_t b = clm_bucket_of_ms(ev->ts_ms, o->bucket_ms);
-    if ((r = mark_active(c, b, d)) < 0 || (r = count_event(c, ev, o, d, b)) < 0)
+    if ((active && (r = mark_active(c, o, b, d)) < 0) || (r = count_event(c, ev, o, d, b)) < 0)
         return r;
     if (o->risk)
-        clm_risk_note(&c->risk, ev);
+        clm_risk_note(&c->risk, ev, active);
     /* risk is scored on the watermark's day (the event's own when none) */
     int64_t at = watermark != CLM_NO_TS ? watermark : ev->ts_ms;
     int64_t day = clm_day_of_ms(at);
@@ -520,6 +559,8 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
         int to = clm_stages_next(o->stages, c->stage, c->peak, ev->type, ev->has_score,
                                  ev->score, c->orders);
         int churned = clm_stages_churned(o->stages);
+        if (!active && c->stage == churned)
+            to = -1; /* only activity brings a churned customer back */
         if (to >= 0 && to == churned && c->stage != churned &&
             (r = raise_churned(c, o, d, pos, ev->ts_ms)) < 0)
             return r;

@@ -76,6 +76,9 @@ typedef struct clm_customer {
                                earliest known at or after first_signup, or CLM_NO_TS */
     int64_t stage_since;    /* event time the current stage was entered */
     int64_t active_bucket;  /* latest bucket with activity, or CLM_NO_TS */
+    int64_t returned;       /* bucket of the latest return from the churn stage
+                               as a customer (orders >= 1), or CLM_NO_TS: with
+                               first_purchase, when the current spell began */
     uint64_t active_bits;   /* bit k: active in bucket active_bucket - k */
     int64_t indexed;        /* score of its entry in the deadline index (what Redis
                                holds), or CLM_NO_TS: see clm_customer_index_score */
@@ -111,6 +114,9 @@ typedef struct clm_apply_opts {
     const clm_stages *stages;  /* the stage model; NULL: no stages */
     int64_t bucket_ms;         /* KPI bucket size (a UTC day by default); > 0 */
     int64_t churn_inactive_ms; /* silence after which a customer churns */
+    uint32_t inactive_types;   /* bit t set: events of clm_event_type t are not
+                                  activity (see clm_customer_apply_at); never
+                                  CLM_EV_PURCHASE */
     int64_t clv_min_tenure_ms; /* floor of the tenure a purchase rate is taken over */
     const clm_risk_opts *risk; /* churn-risk scoring; NULL: none */
     const clm_alert_opts *alerts; /* when alerts are raised (needs risk); NULL: never */
@@ -138,6 +144,12 @@ void clm_customer_free(clm_customer *c);
 
 /* Applies a validated event (ev->has_customer must be set and match c->id)
  * read at `pos` (NULL: unknown, as in tests).
+ * An event of a type in o->inactive_types is not activity: it counts in
+ * `events`, `first_seen` and its type's own effects (refund amounts, the
+ * payment_failed risk signal, a cancel's move into the churned stage) but
+ * leaves last_seen/last_type (the latest activity), the active buckets, the
+ * inactivity clock and the risk's active days untouched, and never moves a
+ * customer out of the churned stage.
  * `watermark` is the partition's event-time watermark with this event
  * counted: what is due by then happens first (clm_customer_expire), then
  * the event applies, then the churn risk is scored on the watermark's day

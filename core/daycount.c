@@ -34,6 +34,8 @@ const clm_daycount_field clm_daycount_fields[] = {
     FIELD(last_active),
     FIELD(customers_delta),
     FIELD(leads_converted),
+    FIELD(current_last_active),
+    FIELD(current_since),
 };
 
 const size_t clm_daycount_nfields = sizeof(clm_daycount_fields) / sizeof(clm_daycount_fields[0]);

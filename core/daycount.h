@@ -24,7 +24,8 @@
  *                          contact), lead_response_ms_sum: signup -> contact
  *   upgrades               upgrade events
  *   repeat_orders          orders beyond a customer's first
- *   active_customers       distinct customers with any event in the bucket
+ *   active_customers       distinct customers with an activity event in the
+ *                          bucket (not lifecycle.inactive_types)
  *   last_active            customers (orders >= 1) whose latest active bucket
  *                          is this one (sums over a window ending now give
  *                          the distinct active customers of the window)
@@ -33,6 +34,12 @@
  *                          running sum
  *   leads_converted        of the leads whose first signup is in the bucket,
  *                          those who have made a first purchase
+ *   current_last_active    current customers (orders >= 1, not churned) whose
+ *                          latest active bucket is this one
+ *   current_since          current customers whose current spell (as a
+ *                          customer, not churned) began in this bucket: their
+ *                          first purchase, or their latest return from the
+ *                          churn stage
  *   entered[s]             customers entering stage s in the bucket: for an
  *                          ordinary stage a customer's first entry only; for
  *                          the churn and reactivation stages every entry
@@ -52,7 +59,7 @@ typedef struct clm_daycount {
     int64_t nps_promoters, nps_passives, nps_detractors, csat_n, csat_sum, csat_satisfied;
     int64_t sessions, session_ms, churned, reactivated, leads_contacted, lead_response_ms_sum;
     int64_t upgrades, repeat_orders, active_customers, last_active, customers_delta;
-    int64_t leads_converted;
+    int64_t leads_converted, current_last_active, current_since;
     int64_t entered[CLM_STAGES_MAX];
     int64_t advanced[CLM_STAGES_MAX];
 } clm_daycount;

@@ -27,6 +27,7 @@ void clm_deltas_reset(clm_deltas *d)
     d->last_hit = 0;
     memset(d->stage_count, 0, sizeof(d->stage_count));
     d->value_rate_micros = 0;
+    d->repeat_customers = 0;
     d->nalerts = 0;
     d->any = false;
 }

@@ -38,6 +38,7 @@ typedef struct clm_deltas {
     size_t ntrans, cap_trans;
     int64_t stage_count[CLM_STAGES_MAX];
     int64_t value_rate_micros; /* change of the sum of customers' clv_rate (saturating) */
+    int64_t repeat_customers;  /* customers whose order count reached 2 */
     clm_alert *alerts;         /* raised since the last reset, in order */
     size_t nalerts, cap_alerts;
     bool any;                  /* something changed since the last reset */

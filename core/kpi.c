@@ -242,6 +242,9 @@ static int check_input(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn
     if (!isfinite(in->clv_max_years) || !(in->clv_max_years > 0) ||
         !isfinite(in->gross_margin) || !(in->gross_margin >= 0))
         return -EINVAL;
+    if ((in->has_pred_sum && in->pred_count < 0) || in->customers_total < 0 ||
+        in->repeat_customers_total < 0)
+        return -EINVAL;
     if (in->nordinary > CLM_STAGES_MAX ||
         (in->nordinary > 0 && (!in->ordinary_stage_names || !in->ordinary_stage_index)))
         return -EINVAL;
@@ -300,6 +303,12 @@ static int compute_clv(const clm_kpi_input *in, int64_t eod_end, clv *out)
             return -EOVERFLOW;
         format_fixed((i128)scaled, DEC_RATE, out->lifetime);
     }
+    if (in->has_pred_sum) {
+        out->has_pred = in->pred_count > 0;
+        if (out->has_pred)
+            out->pred_micros = (int64_t)div_round(in->pred_sum_micros, in->pred_count);
+        return 0;
+    }
     out->has_pred = eod_end > 0;
     if (out->has_pred) {
         double pred = round(years * in->gross_margin * (double)in->value_rate_sum_micros /
@@ -353,8 +362,10 @@ int clm_kpi_window(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn fn,
     emit_quotient(&e, "csat", (i128)100 * w.csat_satisfied, w.csat_n, DEC_PERCENT);
     emit_quotient(&e, "csat_mean", w.csat_sum, w.csat_n, DEC_MEAN);
     emit_quotient(&e, "churn_rate", w.churned, eod_before_start, DEC_RATE);
-    emit_quotient(&e, "retention_rate",
-                  (i128)eod_end - w.new_customers - w.reactivated, eod_before_start, DEC_RATE);
+    /* current at the end and active in the window, less those whose spell
+     * began in it: the current at its start, never churned, active in it */
+    emit_quotient(&e, "retention_rate", (i128)w.current_last_active - w.current_since,
+                  eod_before_start, DEC_RATE);
     emit_quotient(&e, "lead_to_customer", w.leads_converted, w.new_leads, DEC_RATE);
     for (size_t r = 0; r + 1 < in->nordinary; r++) {
         snprintf(field, sizeof(field), "conv_%s_%s", in->ordinary_stage_names[r],
@@ -365,6 +376,8 @@ int clm_kpi_window(const clm_kpi_input *in, int window_days, clm_kpi_emit_fn fn,
                   DEC_SECONDS);
     emit_quotient(&e, "avg_engagement_s", w.session_ms, (i128)1000 * w.sessions, DEC_SECONDS);
     emit_quotient(&e, "upsell_rate", (i128)w.upgrades + w.repeat_orders, w.last_active, DEC_RATE);
+    emit_quotient(&e, "repeat_purchase_rate", in->repeat_customers_total, in->customers_total,
+                  DEC_RATE);
     emit(&e, "clv_lifetime_years", c.lifetime);
     if (c.has_pred)
         emit_money(&e, "clv_pred_avg", c.pred_micros);

@@ -26,6 +26,7 @@
 #ifndef CLM_CORE_KPI_H
 #define CLM_CORE_KPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,19 @@ typedef struct clm_kpi_input {
     /* Sum over current customers of aov x orders per year, in micro-units
      * per year, as the daemon maintains it. */
     int64_t value_rate_sum_micros;
+    /* The clv_pred values as stored (written by the KPI job's latest pass
+     * over the customers): their sum over the current customers, in
+     * micro-units, and how many there were (>= 0). Without them
+     * (has_pred_sum false) clv_pred_avg is estimated from
+     * value_rate_sum_micros. */
+    bool has_pred_sum;
+    /* Customers to date (anyone with an order: the sum of new_customers
+     * over every day) and those of them with at least two orders, for
+     * repeat_purchase_rate; both >= 0. */
+    int64_t customers_total;
+    int64_t repeat_customers_total;
+    int64_t pred_sum_micros;
+    int64_t pred_count;
     double clv_max_years;    /* > 0: cap on the expected remaining lifetime */
     double gross_margin;     /* >= 0: share of revenue kept as margin */
     int longest_window_days; /* >= 1: the longest configured window */
@@ -83,8 +97,11 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  *   csat       100 x csat_satisfied / csat_n
  *   csat_mean  csat_sum / csat_n
  *   churn_rate       churned / S
- *   retention_rate   (E - (new_customers + reactivated)) / S
- *                    with S = customers_eod(window_start - 1), E = customers_eod(end_day)
+ *   retention_rate   (current_last_active - current_since) / S, with
+ *                    S = customers_eod(window_start - 1): of the customers
+ *                    current at the window's start, those still current at
+ *                    its end without having churned in it, and active in it
+ *                    (E = customers_eod(end_day) below)
  *   lead_to_customer leads_converted / new_leads
  *   conv_<a>_<b>     for each pair of adjacent ordinary stages a (rank r) and
  *                    b (rank r + 1), in rank order: advanced[r] / entered[a];
@@ -93,17 +110,24 @@ int clm_kpi_eod(const clm_kpi_input *in, int64_t day, int64_t *out);
  *   avg_engagement_s session_ms / sessions / 1000
  *   upsell_rate      (upgrades + repeat_orders) / last_active (the distinct
  *                    customers active in the window)
+ *   repeat_purchase_rate  repeat_customers_total / customers_total: customers
+ *                    with >= 2 orders over customers, to date (not a window
+ *                    sum: every window reports the same)
  *   clv_lifetime_years  expected remaining lifetime: 1 / annualised churn
  *                    rate of the longest window (churn_rate x 365 / L, L =
  *                    longest_window_days), i.e. L x S_L / (365 x churned_L),
  *                    capped at clv_max_years. It is the cap when that
  *                    window has no churn or no customers at its start
  *                    (S_L = 0, where its churn_rate is absent). Always present.
- *   clv_pred_avg     lifetime x gross_margin x value_rate_sum / E, money
- *                    rounded to a micro-unit; absent when E is 0
+ *   clv_pred_avg     the mean of the stored clv_pred values: pred_sum /
+ *                    pred_count, money rounded half away from zero to a
+ *                    micro-unit, absent when pred_count is 0; without
+ *                    has_pred_sum, the estimate lifetime x gross_margin x
+ *                    value_rate_sum / E (same rounding), absent when E is 0
  * The clv fields do not depend on window_days: every window reports the same.
  * Returns 0; -EINVAL (NULL input or fn, window_days < 1, bad stage arrays,
- * a stage name pair too long, clv_max_years not finite and > 0,
+ * a stage name pair too long, clv_max_years not finite and > 0, a negative
+ * pred_count, customers_total or repeat_customers_total,
  * gross_margin not finite and >= 0, first_day or end_day outside
  * 1970-01-01 .. 9999-12-31) or -EOVERFLOW (a sum, or clv_max_years or
  * clv_pred_avg in micro-units, leaves int64), both before any call of fn;

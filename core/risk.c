@@ -130,10 +130,11 @@ static void note_session(clm_risk_state *s, int32_t day)
         (*n)++;
 }
 
-void clm_risk_note(clm_risk_state *s, const clm_event *ev)
+void clm_risk_note(clm_risk_state *s, const clm_event *ev, bool active)
 {
     int32_t day = (int32_t)clm_day_of_ms(ev->ts_ms);
-    note_active(s, day);
+    if (active)
+        note_active(s, day);
     switch (ev->type) {
     case CLM_EV_NPS_RESPONSE:
         if (ev->has_score && (s->nps_ts == CLM_NO_TS || ev->ts_ms >= s->nps_ts)) {

@@ -100,8 +100,10 @@ typedef struct clm_risk_state {
 
 void clm_risk_state_init(clm_risk_state *s);
 
-/* Takes an applied event into account. */
-void clm_risk_note(clm_risk_state *s, const clm_event *ev);
+/* Takes an applied event into account. `active`: the event is activity
+ * (counts as an active day for the inactivity signal); its type's own
+ * signal (support_ticket, payment_failed, ...) is noted either way. */
+void clm_risk_note(clm_risk_state *s, const clm_event *ev, bool active);
 
 typedef struct clm_risk_reason {
     clm_signal signal;

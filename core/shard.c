@@ -15,6 +15,7 @@ typedef struct part {
     int64_t cut;       /* offset carried by the latest cut (what Redis will hold) */
     clm_wm wm;         /* confirmed max_ts and sources ahead (core/watermark.h) */
     bool fresh;
+    clm_dedup anon; /* ids of customer-less events (clm_anon_ids) */
 } part;
 
 struct clm_shard {
@@ -57,6 +58,9 @@ void clm_shard_free(clm_shard *s)
         return;
     clm_custtab_free(s->tab);
     clm_deltas_release(&s->deltas);
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition >= 0)
+            clm_dedup_release(&s->parts[i].anon);
     free(s->parts);
     free(s->dirty);
     free(s->inflight);
@@ -96,6 +100,7 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
     s->parts[slot] = (part){ .topic = topic, .partition = partition, .next = stored_offset,
                              .cut = stored_offset, .fresh = fresh };
     clm_wm_init(&s->parts[slot].wm, max_ts);
+    clm_dedup_init(&s->parts[slot].anon);
     return (int)slot;
 }
 
@@ -104,6 +109,23 @@ int clm_shard_part_restore_wm(clm_shard *s, int slot, const clm_wm *wm)
     if (clm_wm_check(wm) < 0)
         return -EINVAL;
     s->parts[slot].wm = *wm;
+    return 0;
+}
+
+int clm_shard_part_set_anon(clm_shard *s, int slot, const clm_anon_ids *a)
+{
+    clm_dedup d;
+    int r;
+    if (a->n > CLM_ANON_IDS_MAX)
+        return -EINVAL;
+    clm_dedup_init(&d);
+    for (uint32_t i = 0; i < a->n; i++)
+        if ((r = clm_dedup_append(&d, a->e[i].hash, a->e[i].ts_ms)) < 0) {
+            clm_dedup_release(&d);
+            return r;
+        }
+    clm_dedup_release(&s->parts[slot].anon);
+    s->parts[slot].anon = d;
     return 0;
 }
 
@@ -144,6 +166,7 @@ size_t clm_shard_part_remove(clm_shard *s, int slot)
     part *p = &s->parts[slot];
     int32_t number = p->partition;
     p->partition = -1;
+    clm_dedup_release(&p->anon);
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].partition == number)
             return 0; /* another topic's partition with this number stays */
@@ -273,6 +296,14 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
                                      ev->has_customer ? ev->customer_id_len : 0),
                        ev->ts_ms);
     }
+    if (!c && ev->has_event_id && s->o.apply.dedup_horizon_ms > 0) {
+        uint64_t h = clm_dedup_hash(ev->event_id, ev->event_id_len);
+        if (clm_dedup_contains(&p->anon, h))
+            r = CLM_DUPLICATE;
+        else if ((r = clm_dedup_add(&p->anon, h, ev->ts_ms, p->wm.max_ts,
+                                    s->o.apply.dedup_horizon_ms, CLM_ANON_IDS_MAX)) < 0)
+            goto out_restore;
+    }
     if (c) {
         bool was_dirty = c->flags & CLM_CUST_DIRTY;
         if (!was_dirty && (r = reserve_dirty(s)) < 0)
@@ -384,6 +415,8 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
             continue;
         clm_part_progress pp = { .topic = p->topic, .partition = p->partition,
                                  .from = p->cut, .to = p->next, .wm = p->wm };
+        pp.anon.n = p->anon.n;
+        memcpy(pp.anon.e, clm_dedup_entries(&p->anon), p->anon.n * sizeof(pp.anon.e[0]));
         if ((r = sink->progress(sink->ctx, &pp)) < 0)
             return r;
         p->cut = p->next;

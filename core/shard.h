@@ -48,6 +48,18 @@ typedef struct clm_shard_stats {
     int64_t rejected[CLM_REJ__COUNT];
 } clm_shard_stats;
 
+/* Most event ids of customer-less events a partition remembers. */
+#define CLM_ANON_IDS_MAX 64
+
+/* A partition's remembered ids of customer-less events (event_id without
+ * customer_id), oldest first: the hashes of those applied whose event time
+ * lies within the dedup horizon of the partition's max_ts, at most
+ * CLM_ANON_IDS_MAX (the oldest go first). Checkpointed with the progress. */
+typedef struct clm_anon_ids {
+    uint32_t n;
+    clm_dedup_entry e[CLM_ANON_IDS_MAX];
+} clm_anon_ids;
+
 /* A partition's progress as carried by one flush. */
 typedef struct clm_part_progress {
     int32_t topic;     /* index into the configured topic list */
@@ -56,6 +68,7 @@ typedef struct clm_part_progress {
     int64_t to;        /* next offset to consume after this flush */
     clm_wm wm;         /* max_ts (greatest confirmed event time, CLM_NO_TS: none)
                           and the sources ahead of it */
+    clm_anon_ids anon; /* its customer-less event ids as of `to` */
 } clm_part_progress;
 
 clm_shard *clm_shard_new(const clm_shard_opts *o);
@@ -75,6 +88,11 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
  * ahead, core/watermark.h), replacing what clm_shard_part_add set. Returns 0,
  * or -EINVAL when wm is not a state the rule can reach (clm_wm_check). */
 int clm_shard_part_restore_wm(clm_shard *s, int slot, const clm_wm *wm);
+
+/* Restores the partition's remembered customer-less event ids (what its
+ * stored progress holds; entries oldest first). Returns 0, -EINVAL when
+ * they are not in time order or too many, -ENOMEM. */
+int clm_shard_part_set_anon(clm_shard *s, int slot, const clm_anon_ids *a);
 
 /* True while a cache miss of this partition's customers means a new
  * customer (see clm_shard_part_add). */
@@ -149,7 +167,8 @@ int clm_shard_insert(clm_shard *s, clm_customer *c);
  * watermark rule first (core/watermark.h; it may raise max_ts),
  * so a customer whose inactivity deadline the new watermark passes churns
  * before the event applies. marketing_spend amounts count as spend of their
- * bucket. Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (the shard must
+ * bucket. A customer-less event with an event_id the partition remembers
+ * (clm_anon_ids; when dedup_horizon_ms > 0) is a duplicate. Returns CLM_APPLIED or CLM_DUPLICATE, or -ENOMEM (the shard must
  * then be abandoned). */
 int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c);
 

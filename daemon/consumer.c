@@ -134,7 +134,7 @@ static int topic_index(const clm_consumer *c, const char *name)
 }
 
 static void load_partition(clm_consumer *c, const char *topic, int32_t partition,
-                           int64_t *offset, clm_wm *wm)
+                           int64_t *offset, clm_wm *wm, clm_anon_ids *anon)
 {
     char err[256];
     bool down = false;
@@ -143,7 +143,7 @@ static void load_partition(clm_consumer *c, const char *topic, int32_t partition
         int r = -EIO;
         if (rc)
             r = clm_store_load_progress(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
-                                        partition, offset, wm, err, sizeof(err));
+                                        partition, offset, wm, anon, err, sizeof(err));
         if (r == 0 && rc)
             r = clm_store_register_partition(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id,
                                              partition, err, sizeof(err));
@@ -231,7 +231,8 @@ static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
             continue;
         int64_t offset;
         clm_wm wm;
-        load_partition(c, p->topic, p->partition, &offset, &wm);
+        clm_anon_ids anon;
+        load_partition(c, p->topic, p->partition, &offset, &wm, &anon);
         if (offset >= 0)
             check_range(c, p->topic, p->partition, offset);
         int w = worker_for(c, p->partition);
@@ -239,7 +240,7 @@ static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (!ctl)
             clm_fatal("consumer: out of memory");
         *ctl = (clm_ctl){ .kind = CLM_CTL_ASSIGN, .topic = t, .partition = p->partition,
-                          .offset = offset, .wm = wm,
+                          .offset = offset, .wm = wm, .anon = anon,
                           .fresh = empty && offset == CLM_NO_OFFSET };
         hand_ctl(c, (size_t)w, ctl);
         c->owned[w]++;

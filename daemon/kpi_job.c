@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/customer.h"
 #include "core/daycount.h"
 #include "core/event.h"
 #include "core/kpi.h"
@@ -25,6 +26,9 @@ struct clm_kpi_job {
     char lifetime[32];       /* clv_lifetime_years of the last computation */
     char refreshed[32];      /* the lifetime the last clv_pred pass used */
     long long refreshed_ms;  /* when that pass ran */
+    bool has_pred;           /* that pass ran: pred_sum and pred_count hold */
+    int64_t pred_sum;        /* sum of the clv_pred it wrote to current customers */
+    int64_t pred_count;      /* how many current customers it wrote */
     const clm_config *cfg;
     clm_redis *redis;
     pthread_t thread;
@@ -325,6 +329,16 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     }
     int64_t value_rate = reply_int(pr);
     freeReplyObject(pr);
+    pr = redisCommand(rc, "HGET %s repeat_customers", portfolio_key);
+    if (!pr) {
+        r = -EIO;
+        goto out_free;
+    }
+    int64_t repeat_customers = reply_int(pr);
+    freeReplyObject(pr);
+    int64_t customers_total = 0;
+    for (size_t i = 0; i < nb; i++)
+        customers_total = clm_sat_add(customers_total, bs[i].c.new_customers);
     /* the model job's portfolio clv_model figures ride along, so rewriting a
      * kpi hash never drops them (daemon/model_job.h) */
     char clv_sum[CLM_KPI_FIELD_MAX + 1] = "", clv_avg[CLM_KPI_FIELD_MAX + 1] = "";
@@ -356,6 +370,9 @@ static int compute(clm_kpi_job *j, redisContext *rc)
                          .eod_before_first = 0, .end_day = end_day,
                          .ordinary_stage_names = names, .ordinary_stage_index = idx,
                          .nordinary = nord, .value_rate_sum_micros = value_rate,
+                         .has_pred_sum = j->has_pred, .pred_sum_micros = j->pred_sum,
+                         .pred_count = j->pred_count, .customers_total = customers_total,
+                         .repeat_customers_total = repeat_customers,
                          .clv_max_years = cfg->kpi_clv_max_years,
                          .gross_margin = cfg->kpi_gross_margin, .longest_window_days = longest };
     sent = 0;
@@ -408,6 +425,8 @@ typedef struct pred_ctx {
     redisContext *rc;
     double lifetime, margin;
     size_t pending;
+    clm_apply_opts o;       /* the stage model, to tell current customers */
+    int64_t sum, count;     /* clv_pred written to current customers */
 } pred_ctx;
 
 static int write_pred(void *vctx, const char *where, const clm_customer *c)
@@ -418,6 +437,10 @@ static int write_pred(void *vctx, const char *where, const clm_customer *c)
     if (clm_key_customer(key, sizeof(key), x->j->cfg->redis_prefix, c->id, c->id_len) < 0)
         return -ENAMETOOLONG;
     int64_t pred = (int64_t)llround((double)c->clv_rate_micros * x->lifetime * x->margin);
+    if (clm_customer_current(c, &x->o)) {
+        x->sum = clm_sat_add(x->sum, pred);
+        x->count++;
+    }
     clm_micros_format(pred, v, sizeof(v));
     const char *argv[] = { "HSET", key, "clv_pred", v };
     if (redisAppendCommandArgv(x->rc, 4, argv, NULL) != REDIS_OK)
@@ -440,7 +463,8 @@ static int pred_page(void *vctx)
 }
 
 /* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer's
- * view, reading clv_rate from the checkpoints (store/scan.h). The lifetime
+ * view, reading clv_rate from the checkpoints (store/scan.h), and keeps the
+ * sum and count of those written to current customers for clv_pred_avg. The lifetime
  * is the text of clv_lifetime_years from the kpi hashes, so anyone
  * recomputing gets the same value. Runs when the lifetime changed (at most
  * once a minute) and on shutdown after the last flush, so a quiet system
@@ -449,7 +473,8 @@ static int pred_page(void *vctx)
 static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
 {
     char err[256];
-    pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0 };
+    pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0,
+                   { .stages = j->cfg->stages }, 0, 0 };
     int r = clm_store_scan(rc, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err));
     if (r == 0)
         r = drain(rc, x.pending);
@@ -459,6 +484,9 @@ static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
         return r == -EPROTO ? r : -EIO;
     snprintf(j->refreshed, sizeof(j->refreshed), "%s", j->lifetime);
     j->refreshed_ms = clm_now_ms();
+    j->has_pred = true;
+    j->pred_sum = x.sum;
+    j->pred_count = x.count;
     return 0;
 }
 
@@ -472,7 +500,8 @@ static void run_once(clm_kpi_job *j)
         if (r == 0 && j->lifetime[0] &&
             (stopping || (strcmp(j->lifetime, j->refreshed) != 0 &&
                           clm_now_ms() - j->refreshed_ms >= 60000)))
-            r = refresh_clv_pred(j, rc);
+            if ((r = refresh_clv_pred(j, rc)) == 0)
+                r = compute(j, rc); /* clv_pred_avg: the mean of what the pass wrote */
         if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
             return;
         clm_redis_drop(j->redis);

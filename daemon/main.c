@@ -364,6 +364,7 @@ static int run(const clm_config *cfg, bool take_over)
         .stages = cfg->stages,
         .bucket_ms = bucket_ms,
         .churn_inactive_ms = (int64_t)cfg->lifecycle_churn_inactive_days * CLM_MS_PER_DAY,
+        .inactive_types = cfg->lifecycle_inactive_types,
         .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY,
         .risk = &cfg->risk,
         .alerts = &cfg->alerts,

@@ -664,6 +664,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
         if (slot >= 0 && clm_shard_part_restore_wm(w->shard, slot, &ctl->wm) < 0)
             clm_fatal("worker %d: partition %d: stored sources ahead of max_ts are not a state "
                       "the watermark rule reaches", w->c.index, (int)ctl->partition);
+        if (slot >= 0 && clm_shard_part_set_anon(w->shard, slot, &ctl->anon) < 0)
+            clm_fatal("worker %d: cannot restore a partition's event ids", w->c.index);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:

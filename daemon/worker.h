@@ -71,6 +71,7 @@ typedef struct clm_ctl {
     int32_t topic, partition;
     int64_t offset;
     clm_wm wm;       /* ASSIGN: max_ts and the sources ahead, as stored */
+    clm_anon_ids anon; /* ASSIGN: its stored customer-less event ids */
     bool fresh;      /* ASSIGN: Redis holds none of its customers (clm_shard_part_add) */
     atomic_int done; /* set to 1 by the worker once handled */
 } clm_ctl;

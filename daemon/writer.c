@@ -13,6 +13,7 @@
 #include "daemon/log.h"
 #include "store/ahead.h"
 #include "store/keys.h"
+#include "store/load.h"
 
 /* Upper bound on the commands of one transaction (bytes). */
 #define GROUP_MAX_BYTES (64u << 20)
@@ -20,7 +21,8 @@
 typedef struct span {
     int32_t topic, partition;
     int64_t from, to;
-    clm_wm wm; /* the last batch's max_ts and sources ahead */
+    clm_wm wm;         /* the last batch's max_ts and sources ahead */
+    clm_anon_ids anon; /* the last batch's customer-less event ids */
 } span;
 
 /* Why the writer is not committing: Redis unreachable, or refusing writes
@@ -123,11 +125,12 @@ static void build_spans(clm_writer *w)
                     w->spans = s;
                     w->cap_spans = cap;
                 }
-                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->wm };
+                w->spans[j] = (span){ p->topic, p->partition, p->from, p->to, p->wm, p->anon };
                 w->nspans++;
             } else {
                 w->spans[j].to = p->to;
                 w->spans[j].wm = p->wm;
+                w->spans[j].anon = p->anon;
             }
         }
     }
@@ -163,60 +166,85 @@ static bool number_first(const clm_writer *w, size_t i)
 }
 
 /* Appends "HSET <progress key> offset:<topic> <to> maxts:<topic> <max_ts>
- * [ahead:<topic> <sources ahead>] ..." for every span of span i's partition
- * number, and "HDEL <progress key> ahead:<topic> ..." for those with no
- * source ahead (store/ahead.h). Returns the number of commands appended
- * (1 or 2), or a negative errno. */
+ * [ahead:<topic> <sources ahead>] [anon_ids:<topic> <ids>] ..." for every
+ * span of span i's partition number, and "HDEL <progress key> ahead:<topic>
+ * ..." for those with no source ahead (store/ahead.h). anon_ids only when
+ * the partition remembers any: once it does, it always will, since ids leave
+ * only as others come. Returns the number of commands appended (1 or 2), or
+ * a negative errno. */
 static int append_progress(clm_writer *w, redisContext *rc, size_t first)
 {
     int32_t part = w->spans[first].partition;
     size_t n = 0;
     for (size_t i = first; i < w->nspans; i++)
         n += w->spans[i].partition == part;
-    const char **argv = malloc((2 + 6 * n) * sizeof(*argv));
+    const char **argv = malloc((2 + 8 * n) * sizeof(*argv));
+    size_t *lens = malloc((2 + 8 * n) * sizeof(*lens));
     const char **dargv = malloc((2 + n) * sizeof(*dargv));
-    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 5 * n) * sizeof(*bufs));
+    char (*bufs)[CLM_KEY_MAX] = malloc((1 + 6 * n) * sizeof(*bufs));
     char (*ahead)[CLM_AHEAD_TEXT_MAX] = malloc(n * sizeof(*ahead));
+    char *ids = malloc(n * 16 * CLM_ANON_IDS_MAX);
     int r = -ENOMEM;
-    if (!argv || !dargv || !bufs || !ahead)
+    if (!argv || !lens || !dargv || !bufs || !ahead || !ids)
         goto out_free;
     progress_key(w, part, bufs[0], sizeof(bufs[0]));
-    argv[0] = "HSET";
-    argv[1] = bufs[0];
+    size_t a = 0, d = 2, m = 1, k = 0, q = 0;
+#define ARG(p, len) (argv[a] = (p), lens[a] = (len), a++)
+    ARG("HSET", 4);
+    ARG(bufs[0], strlen(bufs[0]));
     dargv[0] = "HDEL";
     dargv[1] = bufs[0];
-    size_t a = 2, d = 2, m = 1, k = 0;
     for (size_t i = first; i < w->nspans; i++) {
         const span *s = &w->spans[i];
         if (s->partition != part)
             continue;
+        const char *topic = w->c.topics[s->topic];
         offset_field(w, s->topic, bufs[m], sizeof(bufs[m]));
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->to);
-        argv[a++] = bufs[m++];
-        if (clm_field_maxts(bufs[m], sizeof(bufs[m]), w->c.topics[s->topic]) < 0 ||
-            clm_field_ahead(bufs[m + 2], sizeof(bufs[m + 2]), w->c.topics[s->topic]) < 0)
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
+        if (clm_field_maxts(bufs[m], sizeof(bufs[m]), topic) < 0)
             clm_fatal("writer: topic name too long");
-        argv[a++] = bufs[m++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->wm.max_ts);
-        argv[a++] = bufs[m++];
-        if (clm_ahead_encode(&s->wm, ahead[k]) > 0) {
-            argv[a++] = bufs[m++];
-            argv[a++] = ahead[k++];
+        ARG(bufs[m], strlen(bufs[m]));
+        m++;
+        if (clm_field_ahead(bufs[m], sizeof(bufs[m]), topic) < 0)
+            clm_fatal("writer: topic name too long");
+        size_t alen = clm_ahead_encode(&s->wm, ahead[k]);
+        if (alen > 0) {
+            ARG(bufs[m], strlen(bufs[m]));
+            ARG(ahead[k], strlen(ahead[k]));
+            k++;
         } else {
-            dargv[d++] = bufs[m++];
+            dargv[d++] = bufs[m];
+        }
+        m++;
+        if (s->anon.n > 0) {
+            if (clm_field_anon(bufs[m], sizeof(bufs[m]), topic) < 0)
+                clm_fatal("writer: topic name too long");
+            ARG(bufs[m], strlen(bufs[m]));
+            m++;
+            char *at = ids + q++ * 16 * CLM_ANON_IDS_MAX;
+            ARG(at, clm_anon_ids_encode(&s->anon, at));
         }
     }
-    r = append(rc, (int)a, argv, NULL);
+#undef ARG
+    r = append(rc, (int)a, argv, lens);
     if (r == 0 && d > 2)
         r = append(rc, (int)d, dargv, NULL);
     if (r == 0)
         r = d > 2 ? 2 : 1;
 out_free:
     free(argv);
+    free(lens);
     free(dargv);
     free(bufs);
     free(ahead);
+    free(ids);
     return r;
 }
 

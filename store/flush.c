@@ -365,6 +365,9 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d)
         ((r = add_pair(&f->sums, "value_rate_micros", d->value_rate_micros)) < 0 ||
          (r = emit_hadd_sat(f->b, key, &f->sums)) < 0))
         return r;
+    if (d->repeat_customers &&
+        (r = clm_cmdbuf_hincrby(f->b, key, "repeat_customers", d->repeat_customers)) < 0)
+        return r;
     return 0;
 }
 

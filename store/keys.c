@@ -121,6 +121,11 @@ int clm_field_offset(char *buf, size_t size, const char *topic)
     return put(buf, size, CLM_FIELD_OFFSET "%s", topic);
 }
 
+int clm_field_anon(char *buf, size_t size, const char *topic)
+{
+    return put(buf, size, CLM_FIELD_ANON "%s", topic);
+}
+
 int clm_field_maxts(char *buf, size_t size, const char *topic)
 {
     return put(buf, size, CLM_FIELD_MAXTS "%s", topic);

@@ -12,7 +12,11 @@
  *                                   maxts:<topic> -> greatest confirmed
  *                                   event time (ms), ahead:<topic> ->
  *                                   sources ahead of it (store/ahead.h,
- *                                   absent when none)            flush
+ *                                   absent when none), anon_ids:<topic>
+ *                                   -> remembered ids of customer-less
+ *                                   events (clm_anon_ids, 16 bytes each:
+ *                                   hash and event time, int64
+ *                                   little-endian; absent: none)  flush
  *   <prefix>deadlines:{g:p}   ZSET  customer id -> next due time  flush
  * Per group:
  *   <prefix>partitions:<g>    SET   partition numbers g has owned  consumer
@@ -71,6 +75,7 @@
 #define CLM_FIELD_OFFSET "offset:"
 #define CLM_FIELD_MAXTS "maxts:"
 #define CLM_FIELD_AHEAD "ahead:"
+#define CLM_FIELD_ANON "anon_ids:"
 
 /* The layout version this release writes into <prefix>schema. */
 #define CLM_SCHEMA_VERSION 2
@@ -120,10 +125,12 @@ int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char 
 /* <prefix>transitions:<YYYY-MM-DD> for a UTC day number. */
 int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day);
 
-/* The progress fields of a topic: offset:<topic>, maxts:<topic>, ahead:<topic>. */
+/* The progress fields of a topic: offset:<topic>, maxts:<topic>,
+ * ahead:<topic>, anon_ids:<topic>. */
 int clm_field_offset(char *buf, size_t size, const char *topic);
 int clm_field_maxts(char *buf, size_t size, const char *topic);
 int clm_field_ahead(char *buf, size_t size, const char *topic);
+int clm_field_anon(char *buf, size_t size, const char *topic);
 
 /* v1 keys (read by the upgrade only). */
 int clm_key_v1_offsets(char *buf, size_t size, const char *prefix, const char *group, const char *topic);

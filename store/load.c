@@ -31,18 +31,57 @@ static int reply_i64(const redisReply *e, int64_t absent, int64_t *out)
     return 0;
 }
 
+static void put_le64(char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    return v;
+}
+
+size_t clm_anon_ids_encode(const clm_anon_ids *a, char *buf)
+{
+    for (uint32_t i = 0; i < a->n; i++) {
+        put_le64(buf + 16 * i, a->e[i].hash);
+        put_le64(buf + 16 * i + 8, (uint64_t)a->e[i].ts_ms);
+    }
+    return 16 * (size_t)a->n;
+}
+
+int clm_anon_ids_decode(const char *s, size_t len, clm_anon_ids *a)
+{
+    if (len % 16 || len / 16 > CLM_ANON_IDS_MAX)
+        return -EPROTO;
+    a->n = (uint32_t)(len / 16);
+    for (uint32_t i = 0; i < a->n; i++) {
+        a->e[i].hash = get_le64(s + 16 * i);
+        a->e[i].ts_ms = (int64_t)get_le64(s + 16 * i + 8);
+        if (i > 0 && a->e[i].ts_ms < a->e[i - 1].ts_ms)
+            return -EPROTO;
+    }
+    return 0;
+}
+
 int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
                             const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
-                            char *errbuf, size_t errsize)
+                            clm_anon_ids *anon, char *errbuf, size_t errsize)
 {
-    char key[CLM_KEY_MAX], f_off[CLM_KEY_MAX], f_ts[CLM_KEY_MAX], f_ahead[CLM_KEY_MAX];
+    char key[CLM_KEY_MAX], f_off[CLM_KEY_MAX], f_ts[CLM_KEY_MAX], f_ahead[CLM_KEY_MAX],
+        f_anon[CLM_KEY_MAX];
     if (clm_key_progress(key, sizeof(key), prefix, group, partition) < 0 ||
         clm_field_offset(f_off, sizeof(f_off), topic) < 0 ||
         clm_field_maxts(f_ts, sizeof(f_ts), topic) < 0 ||
-        clm_field_ahead(f_ahead, sizeof(f_ahead), topic) < 0)
+        clm_field_ahead(f_ahead, sizeof(f_ahead), topic) < 0 ||
+        clm_field_anon(f_anon, sizeof(f_anon), topic) < 0)
         return -ENAMETOOLONG;
-    const char *argv[] = { "HMGET", key, f_off, f_ts, f_ahead };
-    redisReply *rep = redisCommandArgv(c, 5, argv, NULL);
+    const char *argv[] = { "HMGET", key, f_off, f_ts, f_ahead, f_anon };
+    redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
     if (!rep) {
         snprintf(errbuf, errsize, "HMGET %s: %s", key, c->errstr);
         return -EIO;
@@ -50,8 +89,9 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
     int64_t off = CLM_NO_OFFSET, ts = CLM_NO_TS;
     clm_wm w;
     int r = -EPROTO;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
-        const redisReply *a = rep->element[2];
+    anon->n = 0;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
+        const redisReply *a = rep->element[2], *n = rep->element[3];
         r = reply_i64(rep->element[0], CLM_NO_OFFSET, &off);
         if (r < 0) {
             snprintf(errbuf, errsize, "%s field %s: not an integer", key, f_off);
@@ -64,6 +104,12 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
                 r = -EPROTO;
                 snprintf(errbuf, errsize, "%s field %s: not a list of sources ahead of %s "
                          "(store/ahead.h)", key, f_ahead, f_ts);
+            } else if (n->type != REDIS_REPLY_NIL &&
+                       (n->type != REDIS_REPLY_STRING ||
+                        clm_anon_ids_decode(n->str, n->len, anon) < 0)) {
+                r = -EPROTO;
+                snprintf(errbuf, errsize, "%s field %s: not whole 16-byte entries in time "
+                         "order, at most %d", key, f_anon, CLM_ANON_IDS_MAX);
             }
         }
     } else {
@@ -74,6 +120,8 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
     if (r == 0) {
         *offset = off;
         *wm = w;
+    } else {
+        anon->n = 0;
     }
     return r;
 }

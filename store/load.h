@@ -12,16 +12,24 @@
 #include <stdint.h>
 
 #include "core/customer.h"
+#include "core/shard.h"
 #include "core/watermark.h"
 
-/* Reads a partition's stored next offset and watermark state (max_ts and
- * the sources ahead of it, core/watermark.h) for one topic (CLM_NO_OFFSET /
- * CLM_NO_TS and no source when absent). Returns 0, -EIO (connection
- * unusable: drop it) or -EPROTO (a stored value is malformed; errbuf names
- * the key and field). */
+/* Reads a partition's stored next offset, watermark state (max_ts and the
+ * sources ahead of it, core/watermark.h) and remembered customer-less event
+ * ids for one topic (CLM_NO_OFFSET / CLM_NO_TS / none when absent). Returns
+ * 0, -EIO (connection unusable: drop it) or -EPROTO (a stored value is
+ * malformed; errbuf names the key and field). */
 int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
                             const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
-                            char *errbuf, size_t errsize);
+                            clm_anon_ids *anon, char *errbuf, size_t errsize);
+
+/* The stored form of clm_anon_ids (keys.h: anon_ids:<topic>): writes
+ * 16 x a->n bytes into buf (room for CLM_ANON_IDS_MAX entries); returns the
+ * length. Parsing returns 0 or -EPROTO (not whole entries, too many, not
+ * in time order). */
+size_t clm_anon_ids_encode(const clm_anon_ids *a, char *buf);
+int clm_anon_ids_decode(const char *s, size_t len, clm_anon_ids *a);
 
 /* The greatest max_ts stored for any topic of any partition `group` has
  * registered (CLM_NO_TS when none): what the KPI window and the model's

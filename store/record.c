@@ -83,6 +83,8 @@ uint32_t clm_record_presence(const clm_customer *c)
         f |= F_ALERT_AT;
     if (c->flags & CLM_CUST_DISARMED)
         f |= F_DISARMED;
+    if (c->returned != CLM_NO_TS)
+        f |= F_RETURNED;
     return f;
 }
 
@@ -276,6 +278,8 @@ int clm_record_encode(clm_record_buf *b, const clm_customer *c)
         put_rel(b, c->lead_contact, c->first_seen);
     if (f & F_ALERT_AT)
         put_rel(b, c->alert_at, c->last_seen);
+    if (f & F_RETURNED)
+        put_rel(b, c->returned, day);
     return 0;
 }
 

@@ -54,6 +54,7 @@
  *   15  lead_contact             zz(v - first_seen)           != CLM_NO_TS
  *   16  alert_at                 zz(v - last_seen)            != CLM_NO_TS
  *   17  CLM_CUST_DISARMED        (the bit itself)             flag set
+ *   18  returned                 zz(v - D)                    != CLM_NO_TS
  *
  *   risk block: uv risk flags, then
  *   r0  last_day                 zz(last_day - D)             any of the four not -1,-1,0,0

@@ -28,7 +28,8 @@ enum {
     F_LEAD_CONTACT = 1u << 15,
     F_ALERT_AT = 1u << 16,
     F_DISARMED = 1u << 17,
-    F__COUNT = 18,
+    F_RETURNED = 1u << 18,
+    F__COUNT = 19,
 };
 
 /* Presence bits of the risk block. */

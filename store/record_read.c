@@ -17,7 +17,7 @@
 static const char *const F_NAME[F__COUNT] = {
     "first_seen", "last_type", "orders", "clv_rate", "first_purchase", "first_signup",
     "stage", "entered", "active_bucket", "src_offset", "risk_day", "risk", "rfm", "dedup",
-    "first_contact", "lead_contact", "alert_at", "disarmed",
+    "first_contact", "lead_contact", "alert_at", "disarmed", "returned",
 };
 static const char *const R_NAME[R__COUNT] = {
     "risk.last_day", "risk.sessions", "risk.ticket_day", "risk.payment_failed_day",
@@ -384,6 +384,8 @@ static int get_customer(reader *r, clm_customer *t)
         return e;
     if (f & F_DISARMED)
         t->flags |= CLM_CUST_DISARMED;
+    if ((f & F_RETURNED) && (e = get_rel(r, "returned", day, &t->returned)) < 0)
+        return e;
     uint64_t extra = f & ~(uint64_t)clm_record_presence(t);
     if (extra)
         return fail_default(r, F_NAME, extra);

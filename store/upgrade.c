@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kpi.h"
 #include "store/cmdbuf.h"
 #include "store/keys.h"
 #include "store/record.h"
@@ -78,6 +79,53 @@ typedef struct stage_loss {
     char example[CLM_ID_MAX + 1];
 } stage_loss;
 
+/* Adds 1 to a counter of the bucket's hash (registered in <prefix>buckets). */
+static int count_bucket(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *apply,
+                        int64_t bucket, const char *field)
+{
+    char key[CLM_KEY_MAX], name[CLM_BUCKET_KEY_SIZE], idx[CLM_KEY_MAX], num[24];
+    int r;
+    if ((r = clm_key_bucket(key, sizeof(key), prefix, bucket, apply->bucket_ms, name,
+                            sizeof(name))) < 0 ||
+        (r = clm_key_single(idx, sizeof(idx), prefix, CLM_KEY_BUCKETS)) < 0)
+        return r;
+    if ((r = clm_cmdbuf_hincrby(b, key, field, 1)) < 0)
+        return r;
+    int nl = clm_i64_format(bucket, num);
+    const char *argv[] = { "ZADD", idx, num, name };
+    size_t lens[] = { 4, strlen(idx), (size_t)nl, strlen(name) };
+    return clm_cmdbuf_append(b, 4, argv, lens);
+}
+
+/* The counters the previous release did not keep, for a converted customer:
+ * repeat_customers (two orders or more) and, for a current customer, its
+ * current_last_active and current_since. The previous release did not say
+ * when a spell began with a return from churned unless the customer is
+ * still in the reactivation stage (stage_since); otherwise the spell is
+ * taken to begin with the first purchase. */
+static int count_converted(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *apply,
+                           clm_customer *c)
+{
+    int r;
+    if (apply->stages && c->orders >= 1 && c->stage == clm_stages_reactivated(apply->stages))
+        c->returned = clm_bucket_of_ms(c->stage_since, apply->bucket_ms);
+    if (c->orders >= 2) {
+        char portfolio[CLM_KEY_MAX];
+        if (clm_key_single(portfolio, sizeof(portfolio), prefix, CLM_KEY_PORTFOLIO) < 0)
+            return -ENAMETOOLONG;
+        if ((r = clm_cmdbuf_hincrby(b, portfolio, "repeat_customers", 1)) < 0)
+            return r;
+    }
+    if (!clm_customer_current(c, apply))
+        return 0;
+    if (c->active_bucket != CLM_NO_TS &&
+        (r = count_bucket(b, prefix, apply, c->active_bucket, "current_last_active")) < 0)
+        return r;
+    int64_t since = c->returned != CLM_NO_TS ? c->returned
+                                              : clm_bucket_of_ms(c->first_purchase, apply->bucket_ms);
+    return count_bucket(b, prefix, apply, since, "current_since");
+}
+
 static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *apply,
                        const redisReply *key, const redisReply *h, clm_record_buf *rec,
                        stage_loss *lost, char *errbuf, size_t errsize)
@@ -108,6 +156,8 @@ static int convert_one(clm_cmdbuf *b, const char *prefix, const clm_apply_opts *
     if (r == 0 && clm_key_single(pool, sizeof(pool), prefix, CLM_KEY_UPGRADE_POOL) < 0)
         r = -ENAMETOOLONG;
     rec->len = 0;
+    if (r == 0)
+        r = count_converted(b, prefix, apply, c);
     if (r == 0)
         r = clm_record_encode(rec, c);
     if (r == 0) {

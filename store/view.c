@@ -139,9 +139,11 @@ int clm_view_project(const clm_customer *c, const clm_apply_opts *o, uint16_t ma
     if (mask & CLM_FACET_FIRST_SEEN)
         STEP(put_ts(fn, ctx, "first_seen", seen ? c->first_seen : CLM_NO_TS));
     if (mask & CLM_FACET_LAST_SEEN) {
-        STEP(put_ts(fn, ctx, "last_seen", seen ? c->last_seen : CLM_NO_TS));
+        /* the latest activity: none while only inactive_types events came */
+        bool active = seen && c->active_bucket != CLM_NO_TS;
+        STEP(put_ts(fn, ctx, "last_seen", active ? c->last_seen : CLM_NO_TS));
         STEP(put_str(fn, ctx, "last_type",
-                     seen ? clm_event_type_name((clm_event_type)c->last_type) : NULL));
+                     active ? clm_event_type_name((clm_event_type)c->last_type) : NULL));
     }
     if (mask & CLM_FACET_EVENTS)
         STEP(put_i64(fn, ctx, "events", c->events));

@@ -532,6 +532,45 @@ static void test_unknown_key(void **state)
                    " \"alert\", \"crit\", \"err\", \"warning\", \"notice\", \"info\", \"debug\")");
 }
 
+/* lifecycle.inactive_types: a bit per listed type; the default, an empty
+ * list, and each mistake named with its place and what is expected. */
+static void test_inactive_types(void **state)
+{
+    (void)state;
+    clm_config *cfg;
+    char err[512];
+
+    assert_int_equal(load("{}", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->lifecycle_inactive_types,
+                     1u << CLM_EV_CANCEL | 1u << CLM_EV_REFUND | 1u << CLM_EV_PAYMENT_FAILED |
+                         1u << CLM_EV_MARKETING_SPEND);
+    clm_config_free(cfg);
+    assert_int_equal(load("{\"lifecycle\": {\"inactive_types\": []}}", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->lifecycle_inactive_types, 0);
+    clm_config_free(cfg);
+    assert_int_equal(load("{\"lifecycle\": {\"inactive_types\": [\"other\", \"visit\"]}}", &cfg,
+                          err, sizeof err),
+                     0);
+    assert_int_equal(cfg->lifecycle_inactive_types, 1u << CLM_EV_OTHER | 1u << CLM_EV_VISIT);
+    clm_config_free(cfg);
+
+    static const char expect[] = " (expected a list of event type names other than \"purchase\""
+                                 " (\"other\": the types outside the built-in list))";
+    char want[512];
+    snprintf(want, sizeof want, "clmd.json: lifecycle.inactive_types[1]: \"refnud\" is not an "
+             "event type%s", expect);
+    assert_rejects("{\"lifecycle\": {\"inactive_types\": [\"cancel\", \"refnud\"]}}", want);
+    snprintf(want, sizeof want, "clmd.json: lifecycle.inactive_types[0]: \"purchase\" is always "
+             "activity%s", expect);
+    assert_rejects("{\"lifecycle\": {\"inactive_types\": [\"purchase\"]}}", want);
+    snprintf(want, sizeof want, "clmd.json: lifecycle.inactive_types[0]: 3 has the wrong type%s",
+             expect);
+    assert_rejects("{\"lifecycle\": {\"inactive_types\": [3]}}", want);
+    snprintf(want, sizeof want, "clmd.json: lifecycle.inactive_types: \"cancel\" has the wrong "
+             "type%s", expect);
+    assert_rejects("{\"lifecycle\": {\"inactive_types\": \"cancel\"}}", want);
+}
+
 static void test_wrong_types(void **state)
 {
     (void)state;
@@ -1269,6 +1308,7 @@ int main(void)
         cmocka_unit_test_teardown(test_every_key_set, teardown),
         cmocka_unit_test_teardown(test_comment_keys_ignored, teardown),
         cmocka_unit_test_teardown(test_unknown_key, teardown),
+        cmocka_unit_test(test_inactive_types),
         cmocka_unit_test_teardown(test_wrong_types, teardown),
         cmocka_unit_test_teardown(test_kafka_property_types, teardown),
         cmocka_unit_test_teardown(test_bucket_lateness, teardown),

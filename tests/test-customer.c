@@ -318,6 +318,10 @@ static void test_dedup_disabled(void **state)
     /* Both count: 2 orders on day 0, the second a repeat order. */
     assert_int_equal(on_day(&d, 0, CLM_DAY(orders)), 2);
     assert_int_equal(on_day(&d, 0, CLM_DAY(repeat_orders)), 1);
+    /* the second order makes a repeat customer; a third does not again */
+    assert_int_equal(d.repeat_customers, 1);
+    assert_int_equal(clm_customer_apply(c, &ev, &DEDUP_OFF, &d, CLM_NO_TS), CLM_APPLIED);
+    assert_int_equal(d.repeat_customers, 1);
     clm_deltas_release(&d);
     clm_customer_free(c);
 }

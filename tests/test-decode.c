@@ -777,6 +777,16 @@ static void test_first_failure_wins(void **state)
                   NULL, CLM_REJ_BAD_SCORE);
     expect_reason("{\"type\":\"session\",\"customer_id\":\"c\",\"ts\":0,\"duration_s\":-1}", "k",
                   CLM_REJ_BAD_DURATION);
+    /* A field's value check comes before a later field's presence or type
+     * (the README's examples). */
+    expect_reason("{\"type\":\"\",\"ts\":true}", NULL, CLM_REJ_BAD_TYPE);
+    expect_reason("{\"type\":\"visit\",\"customer_id\":\"\",\"ts\":true}", NULL,
+                  CLM_REJ_BAD_CUSTOMER_ID);
+    expect_reason("{\"type\":\"nps_response\",\"customer_id\":\"c\",\"ts\":0,\"amount\":-1,"
+                  "\"score\":\"9\"}",
+                  "c", CLM_REJ_BAD_AMOUNT);
+    expect_reason("{\"type\":\"visit\",\"customer_id\":\"c\",\"ts\":1.5}", NULL,
+                  CLM_REJ_BAD_TIMESTAMP);
 }
 
 /* ---- the malformed-message corpus -------------------------------------- */

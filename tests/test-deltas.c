@@ -123,14 +123,16 @@ static void test_field_table(void **state)
     (void)state;
     clm_deltas d;
 
-    /* 24 fixed counters, new_leads first and leads_converted last. */
-    assert_int_equal(clm_daycount_nfields, 24);
+    /* 26 fixed counters, new_leads first and current_since last. */
+    assert_int_equal(clm_daycount_nfields, 26);
     assert_string_equal(clm_daycount_fields[0].name, "new_leads");
     assert_int_equal(clm_daycount_fields[0].offset, offsetof(clm_daycount, new_leads));
     assert_string_equal(clm_daycount_fields[5].name, "spend_micros");
     assert_int_equal(clm_daycount_fields[5].offset, offsetof(clm_daycount, spend_micros));
     assert_string_equal(clm_daycount_fields[23].name, "leads_converted");
     assert_int_equal(clm_daycount_fields[23].offset, offsetof(clm_daycount, leads_converted));
+    assert_string_equal(clm_daycount_fields[25].name, "current_since");
+    assert_int_equal(clm_daycount_fields[25].offset, offsetof(clm_daycount, current_since));
 
     /* Adding i + 1 through row i reaches the member the row names. */
     clm_deltas_init(&d);
@@ -144,6 +146,8 @@ static void test_field_table(void **state)
     assert_int_equal(c->lead_response_ms_sum, 18);
     assert_int_equal(c->customers_delta, 23);
     assert_int_equal(c->leads_converted, 24);
+    assert_int_equal(c->current_last_active, 25);
+    assert_int_equal(c->current_since, 26);
     assert_int_equal(c->entered[0], 0); /* the arrays lie past the table */
     clm_deltas_release(&d);
 }

@@ -134,7 +134,8 @@ static int next_stage(int cur, int peak, const char *type, int64_t orders, bool 
 enum { F_NEW_LEADS, F_NEW_CUSTOMERS, F_ORDERS, F_REVENUE, F_REFUNDS, F_SPEND, F_PROMOTERS,
        F_PASSIVES, F_DETRACTORS, F_CSAT_N, F_CSAT_SUM, F_CSAT_SAT, F_SESSIONS, F_SESSION_MS,
        F_CHURNED, F_REACTIVATED, F_CONTACTED, F_RESPONSE_MS, F_UPGRADES, F_REPEAT, F_ACTIVE,
-       F_LAST_ACTIVE, F_DELTA, F_CONVERTED, F_ENTERED, F_ADVANCED = F_ENTERED + NSTAGES,
+       F_LAST_ACTIVE, F_DELTA, F_CONVERTED, F_CUR_ACTIVE, F_CUR_SINCE, F_ENTERED,
+       F_ADVANCED = F_ENTERED + NSTAGES,
        NFIELDS = F_ADVANCED + NORD - 1 };
 
 static const char *const BASE_FIELD[F_ENTERED] = {
@@ -142,7 +143,7 @@ static const char *const BASE_FIELD[F_ENTERED] = {
     "nps_promoters", "nps_passives", "nps_detractors", "csat_n", "csat_sum", "csat_satisfied",
     "sessions", "session_ms", "churned", "reactivated", "leads_contacted", "lead_response_ms_sum",
     "upgrades", "repeat_orders", "active_customers", "last_active", "customers_delta",
-    "leads_converted",
+    "leads_converted", "current_last_active", "current_since",
 };
 
 /* Redis field name of counter f: the table above, entered_<stage>, <a>_to_<b>. */
@@ -161,11 +162,15 @@ static void field_name(int f, char *buf, size_t size)
 typedef struct mcust {
     bool seen;
     int part;
-    int64_t last_seen, orders, revenue;
+    int64_t last_seen;         /* latest activity (not lifecycle.inactive_types), NO_TS: none */
+    int64_t id_ts;             /* latest event time of an applied id, NO_TS: none */
+    int64_t orders, revenue;
     int64_t first_purchase, first_signup, stage_since;
+    int64_t spell;             /* when the current spell as a customer began */
+    bool spell_returned;       /* it began with a return from churned */
     int stage, peak;
     int64_t entered_day[NORD]; /* day of the first entry, NO_TS when never */
-    int64_t *days;             /* distinct days with an applied event */
+    int64_t *days;             /* distinct days with an applied activity event */
     size_t ndays, capdays;
     int64_t *contacts;         /* times of applied lead_contacted events */
     size_t ncontacts, capcontacts;
@@ -193,6 +198,10 @@ typedef struct model {
     int nahead[PARTITIONS];
     int64_t max_jump_ms; /* events.max_jump_s in ms (0: every event raises max_ts) */
     int quorum;          /* events.jump_quorum */
+    struct anon_ids {          /* ids of customer-less events a partition remembers */
+        struct applied_id *ids;
+        size_t n, cap;
+    } anon[PARTITIONS];
     int64_t consumed, applied, duplicates, rejected, late, inactivity_churns;
 } model;
 
@@ -251,6 +260,11 @@ static void model_free(model *m)
         free(c->days);
         free(c->contacts);
     }
+    for (int p = 0; p < PARTITIONS; p++) {
+        for (size_t k = 0; k < m->anon[p].n; k++)
+            free(m->anon[p].ids[k].id);
+        free(m->anon[p].ids);
+    }
     free(m->cust);
     free(m->trans);
     free(m->touched);
@@ -288,8 +302,11 @@ static void enter(model *m, mcust *c, int to, int64_t ts)
     } else if (c->stage == CHURNED) {
         if (to == REACTIVATED)
             count(m, ts, F_REACTIVATED, 1);
-        if (c->orders >= 1)
+        if (c->orders >= 1) {
             count(m, ts, F_DELTA, 1);
+            c->spell = ts;
+            c->spell_returned = true;
+        }
     }
     if (to < NORD) {
         if (c->entered_day[to] == NO_TS) {
@@ -345,14 +362,28 @@ static int64_t micros_of(json_t *o)
 }
 
 /* Duplicate suppression: an id applied for the customer whose event time
- * lies within the horizon (1 day) of the customer's latest event. */
+ * lies within the horizon (1 day) of the later of the customer's latest
+ * activity and latest event with an id. */
 #define DEDUP_HORIZON_MS DAY_MS
 #define DEDUP_MAX_IDS 64
+
+static int64_t dedup_floor(const mcust *c)
+{
+    int64_t latest = c->last_seen > c->id_ts ? c->last_seen : c->id_ts;
+    return latest == NO_TS ? NO_TS : latest - DEDUP_HORIZON_MS;
+}
+
+/* lifecycle.inactive_types' default: events that are not activity. */
+static bool inactive_type(const char *type)
+{
+    return strcmp(type, "cancel") == 0 || strcmp(type, "refund") == 0 ||
+           strcmp(type, "payment_failed") == 0 || strcmp(type, "marketing_spend") == 0;
+}
 
 static bool applied_before(const mcust *c, const char *id)
 {
     for (size_t i = 0; i < c->nids; i++)
-        if (c->ids[i].ts >= c->last_seen - DEDUP_HORIZON_MS && strcmp(c->ids[i].id, id) == 0)
+        if (c->ids[i].ts >= dedup_floor(c) && strcmp(c->ids[i].id, id) == 0)
             return true;
     return false;
 }
@@ -367,9 +398,11 @@ static void remember_id(mcust *c, const char *id, int64_t ts)
         assert_non_null(c->ids);
     }
     c->ids[c->nids++] = (struct applied_id){ .id = strdup(id), .ts = ts };
+    if (ts > c->id_ts)
+        c->id_ts = ts;
     size_t within = 0;
     for (size_t i = 0; i < c->nids; i++)
-        within += c->ids[i].ts >= c->last_seen - DEDUP_HORIZON_MS;
+        within += c->ids[i].ts >= dedup_floor(c);
     if (within > DEDUP_MAX_IDS)
         fail_msg("event %s: %zu ids of its customer within the dedup horizon, more than %d", id,
                  within, DEDUP_MAX_IDS);
@@ -383,20 +416,21 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
     if (!c->seen) {
         c->seen = true;
         c->part = part;
-        c->last_seen = ts;
-        c->first_purchase = c->first_signup = NO_TS;
+        c->last_seen = c->id_ts = NO_TS;
+        c->first_purchase = c->first_signup = c->spell = NO_TS;
         c->stage = c->peak = ST_NONE;
         for (int r = 0; r < NORD; r++)
             c->entered_day[r] = NO_TS;
     }
     assert_int_equal(c->part, part);
-    if (ts > c->last_seen)
+    bool active = !inactive_type(type);
+    if (active && ts > c->last_seen)
         c->last_seen = ts;
     int64_t day = day_of(ts);
     size_t k;
     for (k = 0; k < c->ndays && c->days[k] != day; k++)
         ;
-    if (k == c->ndays)
+    if (active && k == c->ndays)
         push_i64(&c->days, &c->ndays, &c->capdays, day);
 
     json_t *sv = json_object_get(o, "score");
@@ -408,8 +442,13 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
         count(m, ts, F_ORDERS, 1);
         count(m, ts, F_REVENUE, micros_of(o));
         count(m, ts, F_REPEAT, 1); /* the first purchase is taken off in model_finish */
-        if (c->first_purchase == NO_TS || ts < c->first_purchase)
+        if (c->first_purchase == NO_TS || ts < c->first_purchase) {
+            /* a spell begins with the first purchase (earlier when an earlier
+             * one arrives late), unless it began with a return */
+            if (c->stage != CHURNED && !(c->orders > 1 && c->spell_returned))
+                c->spell = ts;
             c->first_purchase = ts;
+        }
     } else if (strcmp(type, "refund") == 0) {
         count(m, ts, F_REFUNDS, micros_of(o));
     } else if (strcmp(type, "signup") == 0) {
@@ -431,7 +470,10 @@ static void apply(model *m, mcust *c, int part, const char *type, int64_t ts, js
     } else if (strcmp(type, "upgrade") == 0) {
         count(m, ts, F_UPGRADES, 1);
     }
-    int to = next_stage(c->stage, c->peak, type, c->orders, has_score, score);
+    /* only activity brings a churned customer back */
+    int to = active || c->stage != CHURNED
+                 ? next_stage(c->stage, c->peak, type, c->orders, has_score, score)
+                 : ST_NONE;
     if (to != ST_NONE)
         enter(m, c, to, ts);
 }
@@ -512,6 +554,15 @@ static void model_msg(model *m, int part, const char *value, size_t len, bool ma
     }
     const char *cid = json_string_value(json_object_get(o, "customer_id"));
     const char *eid = json_string_value(json_object_get(o, "event_id"));
+    struct anon_ids *an = &m->anon[part];
+    if (!cid && eid && *eid) {
+        for (size_t i = 0; i < an->n; i++)
+            if (strcmp(an->ids[i].id, eid) == 0) {
+                m->duplicates++;
+                json_decref(o);
+                return;
+            }
+    }
     mcust *c = NULL;
     if (cid) {
         long n = strtol(cid + 2, NULL, 10);
@@ -532,6 +583,26 @@ static void model_msg(model *m, int part, const char *value, size_t len, bool ma
             remember_id(c, eid, ts);
     } else if (strcmp(type, "marketing_spend") == 0) {
         count(m, ts, F_SPEND, micros_of(o));
+    }
+    if (!cid && eid && *eid) {
+        /* remembered within the horizon of the partition's max_ts, pruned
+         * when an id is added, at most 64 */
+        if (an->n == an->cap) {
+            an->cap = an->cap ? an->cap * 2 : 8;
+            an->ids = realloc(an->ids, an->cap * sizeof(*an->ids));
+            assert_non_null(an->ids);
+        }
+        an->ids[an->n++] = (struct applied_id){ .id = strdup(eid), .ts = ts };
+        size_t keep = 0;
+        for (size_t i = 0; i < an->n; i++) {
+            if (an->ids[i].ts >= m->max_ts[part] - DEDUP_HORIZON_MS)
+                an->ids[keep++] = an->ids[i];
+            else
+                free(an->ids[i].id);
+        }
+        an->n = keep;
+        if (an->n > 64)
+            fail_msg("partition %d: %zu customer-less ids within the dedup horizon", part, an->n);
     }
     json_decref(o);
 }
@@ -568,6 +639,10 @@ static void model_finish(model *m)
             count(m, c->first_purchase, F_REPEAT, -1);
             count(m, c->first_purchase, F_DELTA, 1);
             count(m, c->last_seen, F_LAST_ACTIVE, 1);
+            if (c->stage != CHURNED) {
+                count(m, c->last_seen, F_CUR_ACTIVE, 1);
+                count(m, c->spell, F_CUR_SINCE, 1);
+            }
         }
     }
 }
@@ -575,19 +650,40 @@ static void model_finish(model *m)
 /* Sum of the customers' clv_rate: revenue x 365 days / max(last_seen -
  * first_purchase, 30 days), truncated to a micro-unit, for customers with an
  * order who are not churned. */
+static bool model_current(const mcust *c)
+{
+    return c->seen && c->orders >= 1 && c->stage != CHURNED;
+}
+
+static int64_t model_rate(const mcust *c)
+{
+    int64_t tenure = c->last_seen - c->first_purchase;
+    if (tenure < MIN_TENURE_MS)
+        tenure = MIN_TENURE_MS;
+    return (int64_t)((i128)c->revenue * 365 * DAY_MS / tenure);
+}
+
 static int64_t model_value_rate(const model *m)
 {
     int64_t sum = 0;
-    for (size_t n = 1; n <= m->ncust; n++) {
-        const mcust *c = &m->cust[n];
-        if (!c->seen || c->orders < 1 || c->stage == CHURNED)
-            continue;
-        int64_t tenure = c->last_seen - c->first_purchase;
-        if (tenure < MIN_TENURE_MS)
-            tenure = MIN_TENURE_MS;
-        sum += (int64_t)((i128)c->revenue * 365 * DAY_MS / tenure);
-    }
+    for (size_t n = 1; n <= m->ncust; n++)
+        if (model_current(&m->cust[n]))
+            sum += model_rate(&m->cust[n]);
     return sum;
+}
+
+/* Sum and count of the current customers' clv_pred: clv_rate x lifetime (the
+ * text of clv_lifetime_years) x margin (1), rounded to a micro-unit, as the
+ * KPI job's pass writes them. */
+static void model_pred(const model *m, const char *lifetime, int64_t *sum, int64_t *count)
+{
+    double years = strtod(lifetime, NULL);
+    *sum = *count = 0;
+    for (size_t n = 1; n <= m->ncust; n++)
+        if (model_current(&m->cust[n])) {
+            *sum += (int64_t)llround((double)model_rate(&m->cust[n]) * years);
+            (*count)++;
+        }
 }
 
 /* ---- number formats (README "KPIs") --------------------------------------- */
@@ -767,7 +863,7 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
     put_quot(h, "csat", (i128)100 * W(F_CSAT_SAT), W(F_CSAT_N), 4);
     put_quot(h, "csat_mean", W(F_CSAT_SUM), W(F_CSAT_N), 4);
     put_quot(h, "churn_rate", W(F_CHURNED), S, 6);
-    put_quot(h, "retention_rate", (i128)E - W(F_NEW_CUSTOMERS) - W(F_REACTIVATED), S, 6);
+    put_quot(h, "retention_rate", (i128)W(F_CUR_ACTIVE) - W(F_CUR_SINCE), S, 6);
     put_quot(h, "lead_to_customer", W(F_CONVERTED), W(F_NEW_LEADS), 6);
     for (int r = 0; r + 1 < NORD; r++) {
         char name[64];
@@ -777,11 +873,18 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
     put_quot(h, "lead_response_s", W(F_RESPONSE_MS), (i128)1000 * W(F_CONTACTED), 3);
     put_quot(h, "avg_engagement_s", W(F_SESSION_MS), (i128)1000 * W(F_SESSIONS), 3);
     put_quot(h, "upsell_rate", (i128)W(F_UPGRADES) + W(F_REPEAT), W(F_LAST_ACTIVE), 6);
+    /* customers with >= 2 orders over customers (>= 1), to date */
+    int64_t customers = 0, repeaters = 0;
+    for (size_t k = 1; k <= m->ncust; k++) {
+        customers += m->cust[k].orders >= 1;
+        repeaters += m->cust[k].orders >= 2;
+    }
+    put_quot(h, "repeat_purchase_rate", repeaters, customers, 6);
 #undef W
     /* lifetime = 1 / (churn_rate_L x 365 / L) = L x S_L / (365 x churned_L),
      * capped at 5 years (also when there is no churn or no customer at the
-     * start of the longest window); clv_pred_avg = lifetime x margin (1) x
-     * value rate / E, rounded to a micro-unit */
+     * start of the longest window); clv_pred_avg = the mean of the current
+     * customers' clv_pred, rounded to a micro-unit */
     int64_t sl = model_eod(m, end_day - longest), chl = window_sum(m, end_day - longest + 1, end_day, F_CHURNED);
     i128 num = CLV_MAX_YEARS, den = 1;
     if (sl > 0 && chl > 0 && (i128)longest * sl < (i128)CLV_MAX_YEARS * 365 * chl) {
@@ -789,8 +892,12 @@ static void expect_kpi(const model *m, int n, int longest, int64_t end_day, int6
         den = (i128)365 * chl;
     }
     put_quot(h, "clv_lifetime_years", num, den, 6);
-    if (E > 0)
-        put_micros(h, "clv_pred_avg", (int64_t)div_round(num * value_rate, den * E));
+    (void)value_rate;
+    int64_t psum, pcount;
+    model_pred(m, get(h, "clv_lifetime_years"), &psum, &pcount);
+    assert_int_equal(pcount, E); /* the current customers are those counted in E */
+    if (pcount > 0)
+        put_micros(h, "clv_pred_avg", (int64_t)div_round(psum, pcount));
 }
 
 /* ---- comparing with Redis ------------------------------------------------- */
@@ -1055,6 +1162,12 @@ static void model_rules(void **state)
     assert_int_equal(at(m, 2025, 1, 6, F_REPEAT), 1);
     assert_int_equal(at(m, 2025, 1, 6, F_ENTERED + RETENTION), 0);
     assert_int_equal(at(m, 2025, 1, 6, F_LAST_ACTIVE), 1);
+    /* c-1, the one current customer at the end: its spell began with the
+     * return on 01-05, its latest activity is 01-06 (c-2 churned: neither) */
+    assert_int_equal(at(m, 2025, 1, 5, F_CUR_SINCE), 1);
+    assert_int_equal(at(m, 2025, 1, 6, F_CUR_ACTIVE), 1);
+    assert_int_equal(at(m, 2025, 1, 2, F_CUR_SINCE), 0); /* its first spell ended */
+    assert_int_equal(at(m, 2025, 1, 1, F_CUR_ACTIVE), 0);
     assert_int_equal(at(m, 2025, 4, 1, F_CHURNED), 1);
     assert_int_equal(at(m, 2025, 4, 1, F_DELTA), -1);
     assert_int_equal(at(m, 2025, 4, 9, F_SPEND), 100000000);
@@ -1074,9 +1187,13 @@ static void model_rules(void **state)
 
     /* 90-day window ending 04-09 (day 99 of 2025) starts on day 10 = 01-10:
      * S = eod(01-09) = 2, E = eod(04-09) = 1, churned 1 (04-01), no new
-     * customers or reactivations; churn_rate 1/2, retention (1 - 0)/2;
+     * customers or reactivations; churn_rate 1/2; retention 0/2 = 0: c-2
+     * churned, and c-1, still current, was not active in the window (the
+     * old (E - new - reactivated) / S said 1/2);
      * lifetime 90 x 2 / (365 x 1) = 0.4931506.. -> 0.493151; clv_pred_avg
-     * 180/365 x 790,833,333 / 1 = 389,999,999.84 micros -> 390 */
+     * is the mean of the stored clv_pred, c-1's only: 790,833,333 x 0.493151
+     * = 390,000,249.05 micros -> 390.000249 (the unrounded lifetime would
+     * give 389,999,999.84 -> 390, a value no customer holds) */
     kvs h = { .n = 0 };
     int64_t end = model_end_day(m);
     assert_int_equal(end, day_number(2025, 4, 9));
@@ -1087,18 +1204,21 @@ static void model_rules(void **state)
     assert_string_equal(get(&h, "orders"), "0");
     assert_string_equal(get(&h, "churned"), "1");
     assert_string_equal(get(&h, "churn_rate"), "0.5");
-    assert_string_equal(get(&h, "retention_rate"), "0.5");
+    assert_string_equal(get(&h, "retention_rate"), "0");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
-    assert_string_equal(get(&h, "clv_pred_avg"), "390");
+    assert_string_equal(get(&h, "clv_pred_avg"), "390.000249");
+    /* c-1 ordered 3 times, c-2 once: 1 of 2 customers */
+    assert_string_equal(get(&h, "repeat_purchase_rate"), "0.5");
     assert_null(get(&h, "aov"));             /* no orders in the window */
     assert_null(get(&h, "cpa"));             /* no new customers */
     assert_null(get(&h, "lead_to_customer")); /* no new leads */
     /* 7-day window 04-03 .. 04-09: S = eod(04-02) = 1, no churn in it:
-     * churn_rate 0/1 = "0", lifetime still from the 90-day window */
+     * churn_rate 0/1 = "0", retention 0/1 (c-1 was quiet), lifetime still
+     * from the 90-day window */
     expect_kpi(m, 7, 90, end, vr, &h);
     assert_string_equal(get(&h, "window_start"), "2025-04-03");
     assert_string_equal(get(&h, "churn_rate"), "0");
-    assert_string_equal(get(&h, "retention_rate"), "1");
+    assert_string_equal(get(&h, "retention_rate"), "0");
     assert_string_equal(get(&h, "clv_lifetime_years"), "0.493151");
 
     /* formats: 2/3 to 6 decimals 0.6666666.. -> 0.666667; -1/8 to 6

@@ -84,9 +84,10 @@ static void test_daycount_fields(void **state)
         "csat_sum", "csat_satisfied", "sessions", "session_ms", "churned", "reactivated",
         "leads_contacted", "lead_response_ms_sum", "upgrades", "repeat_orders",
         "active_customers", "last_active", "customers_delta", "leads_converted",
+        "current_last_active", "current_since",
     };
 
-    assert_int_equal(clm_daycount_nfields, 24);
+    assert_int_equal(clm_daycount_nfields, 26);
     for (size_t i = 0; i < clm_daycount_nfields; i++) {
         assert_string_equal(clm_daycount_fields[i].name, want[i]);
         /* Members are consecutive int64s: field i sits at 8 x i. */
@@ -94,8 +95,8 @@ static void test_daycount_fields(void **state)
     }
     assert_int_equal(clm_daycount_fields[3].offset, offsetof(clm_daycount, revenue_micros));
     assert_int_equal(clm_daycount_fields[22].offset, offsetof(clm_daycount, customers_delta));
-    /* 24 x 8 = 192: the last row ends where entered[] begins. */
-    assert_int_equal(offsetof(clm_daycount, entered), 192);
+    /* 26 x 8 = 208: the last row ends where entered[] begins. */
+    assert_int_equal(offsetof(clm_daycount, entered), 208);
 }
 
 static void test_window_bounds(void **state)
@@ -161,7 +162,8 @@ static void test_field_order(void **state)
         "window_start", "window_end", "revenue", "orders", "new_customers", "churned",
         "aov", "cpa", "nps", "csat", "csat_mean", "churn_rate", "retention_rate",
         "lead_to_customer", "conv_awareness_acquisition", "lead_response_s",
-        "avg_engagement_s", "upsell_rate", "clv_lifetime_years", "clv_pred_avg",
+        "avg_engagement_s", "upsell_rate", "repeat_purchase_rate", "clv_lifetime_years",
+        "clv_pred_avg",
     };
     clm_daycount *d = &days[I(10)];
     emitted e;
@@ -172,9 +174,10 @@ static void test_field_order(void **state)
     in.eod_before_first = 1;
     d->orders = d->new_customers = d->nps_passives = d->csat_n = d->new_leads = 1;
     d->leads_contacted = d->sessions = d->last_active = d->entered[1] = 1;
+    in.customers_total = 1;
     e = run(&in, 7);
-    assert_int_equal(e.n, 20);
-    for (size_t i = 0; i < 20; i++)
+    assert_int_equal(e.n, 21);
+    for (size_t i = 0; i < 21; i++)
         assert_string_equal(e.field[i], want[i]);
 }
 
@@ -318,6 +321,21 @@ static void churn_days(clm_daycount *days)
     days[I(4)] = (clm_daycount){ .churned = 3, .customers_delta = -3 };
     days[I(6)] = (clm_daycount){ .new_customers = 4, .customers_delta = 4 };
     days[I(8)] = (clm_daycount){ .reactivated = 1, .customers_delta = 1 };
+    /* The 107 current customers at the end (with 100 before 03-01): 92 of
+     * the 100 stayed (5 churned 03-03, 3 on 03-04), one of those 3 came back
+     * on 03-08, 10 joined on 03-01 and 4 on 03-06. Their spells began on
+     * 03-01 (10), 03-06 (4), 03-08 (1), before 03-01 (92). Their latest
+     * activity: of the 92, 50 on 03-10, 20 on 03-05, 22 before 03-01; of the
+     * 10, 6 on 03-09 and 4 on 03-02; the 4 on 03-06; the returner on 03-08. */
+    days[I(1)].current_since = 10;
+    days[I(6)].current_since = 4;
+    days[I(8)].current_since = 1;
+    days[I(2)].current_last_active = 4;
+    days[I(5)].current_last_active = 20;
+    days[I(6)].current_last_active = 4;
+    days[I(8)].current_last_active = 1;
+    days[I(9)].current_last_active = 6;
+    days[I(10)].current_last_active = 50;
 }
 
 static void test_eod_carry(void **state)
@@ -353,12 +371,13 @@ static void test_eod_carry(void **state)
 
     /* A window ending after the array: E = 107 carried to 03-15; 7 days
      * 03-09 .. 03-15 hold nothing, S = eod(03-08) = 107 -> churn 0 / 107 = 0,
-     * retention (107 - 0) / 107 = 1. */
+     * retention (6 + 50 active - 0 new spells) / 107 = 0.5233644.. ->
+     * 0.523364. */
     in.end_day = MAR(15);
     emitted e = run(&in, 7);
     assert_string_equal(get(&e, "window_start"), "2026-03-09");
     assert_string_equal(get(&e, "churn_rate"), "0");
-    assert_string_equal(get(&e, "retention_rate"), "1");
+    assert_string_equal(get(&e, "retention_rate"), "0.523364");
 
     /* The array's last day counts in both: 2 orders on 03-10 are in the
      * window 03-09 .. 03-15, and a +1 on 03-10 carries: 107 + 1 = 108. */
@@ -381,25 +400,31 @@ static void test_churn_retention(void **state)
     in = input_of(days);
     in.eod_before_first = 100;
     /* 7d (03-04 .. 03-10): S = eod(03-03) = 105 (not eod(03-04) = 102),
-     * churned 3 -> 3 / 105 = 0.0285714.. -> 0.028571; E = 107, N = 4 new +
-     * 1 reactivated = 5 -> (107 - 5) / 105 = 0.9714285.. -> 0.971429
-     * (check: 105 - 3 + 5 = 107). */
+     * churned 3 -> 3 / 105 = 0.0285714.. -> 0.028571. Retention: current
+     * and last active in the window 20 + 4 + 1 + 6 + 50 = 81, less the
+     * spells begun in it 4 + 1 = 5: 76 / 105 = 0.7238095.. -> 0.72381.
+     * (By hand: of the 105 current at the start, 95 old and 10 new, 3
+     * churned in the window, leaving 92 + 10 = 102; of those, 50 + 20 old
+     * and 6 new were active: 76. The returner churned in the window, so it
+     * is not retained, though current at both ends.) Under the old formula
+     * (E - new - reactivated) / S it was 0.971429, 1 - churn_rate. */
     e = run(&in, 7);
     assert_string_equal(get(&e, "churned"), "3");
     assert_string_equal(get(&e, "new_customers"), "4");
     assert_string_equal(get(&e, "churn_rate"), "0.028571");
-    assert_string_equal(get(&e, "retention_rate"), "0.971429");
-    /* 2d (03-09 .. 03-10): S = eod(03-08) = 107, no churn -> 0; retention 107 / 107 = 1. */
+    assert_string_equal(get(&e, "retention_rate"), "0.72381");
+    /* 2d (03-09 .. 03-10): S = eod(03-08) = 107, no churn -> 0; retention
+     * (6 + 50 - 0) / 107 = 0.5233644.. -> 0.523364: the others were quiet. */
     e = run(&in, 2);
     assert_string_equal(get(&e, "churn_rate"), "0");
-    assert_string_equal(get(&e, "retention_rate"), "1");
+    assert_string_equal(get(&e, "retention_rate"), "0.523364");
     /* 10d (03-01 .. 03-10), exactly the data: S = eod(02-28) = 100 (not
-     * eod(03-01) = 110), churned 5 + 3 = 8 -> 0.08; N = 10 + 4 + 1 = 15 ->
-     * (107 - 15) / 100 = 0.92. */
+     * eod(03-01) = 110), churned 5 + 3 = 8 -> 0.08; retention (85 - 15) /
+     * 100 = 0.7: the 92 old customers who stayed, less the 22 quiet ones. */
     e = run(&in, 10);
     assert_string_equal(get(&e, "window_start"), "2026-03-01");
     assert_string_equal(get(&e, "churn_rate"), "0.08");
-    assert_string_equal(get(&e, "retention_rate"), "0.92");
+    assert_string_equal(get(&e, "retention_rate"), "0.7");
 }
 
 /* A window longer than the data: 30d (02-09 .. 03-10) starts before the
@@ -414,14 +439,14 @@ static void test_window_longer_than_data(void **state)
     churn_days(days);
     in = input_of(days);
     in.eod_before_first = 100;
-    /* churned 5 + 3 = 8 -> 8 / 100 = 0.08; N = 10 + 4 + 1 = 15 ->
-     * (107 - 15) / 100 = 0.92 (check: 100 - 8 + 15 = 107). */
+    /* churned 5 + 3 = 8 -> 8 / 100 = 0.08; retention as over 10 days
+     * (85 - 15) / 100 = 0.7: days before the array count as zero. */
     e = run(&in, 30);
     assert_string_equal(get(&e, "window_start"), "2026-02-09");
     assert_string_equal(get(&e, "churned"), "8");
     assert_string_equal(get(&e, "new_customers"), "14");
     assert_string_equal(get(&e, "churn_rate"), "0.08");
-    assert_string_equal(get(&e, "retention_rate"), "0.92");
+    assert_string_equal(get(&e, "retention_rate"), "0.7");
     /* No customers before the data: S = 0 -> both absent. */
     in.eod_before_first = 0;
     e = run(&in, 30);
@@ -655,6 +680,81 @@ static void test_clv_cap_cases(void **state)
     assert_null(get(&e, "clv_pred_avg"));
 }
 
+/* repeat_purchase_rate: customers with two orders or more over customers,
+ * to date, the same in every window. */
+static void test_repeat_purchase_rate(void **state)
+{
+    (void)state;
+    clm_daycount days[NDAYS] = { 0 };
+    clm_kpi_input in = input_of(days);
+    emitted e;
+
+    /* 3 of 7 customers ordered again: 0.4285714.. -> 0.428571 */
+    in.customers_total = 7;
+    in.repeat_customers_total = 3;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.428571");
+    e = run(&in, 1);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.428571");
+    /* 2 of 3: 0.6666666.. -> 0.666667; all: 1 */
+    in.customers_total = 3;
+    in.repeat_customers_total = 2;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "0.666667");
+    in.repeat_customers_total = 3;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "repeat_purchase_rate"), "1");
+    /* no customer yet: absent */
+    in.customers_total = in.repeat_customers_total = 0;
+    e = run(&in, 30);
+    assert_null(get(&e, "repeat_purchase_rate"));
+    in.customers_total = -1;
+    assert_int_equal(clm_kpi_window(&in, 7, collect, &e), -EINVAL);
+}
+
+/* With the stored clv_pred values given, clv_pred_avg is their mean over
+ * the current customers, whatever the estimate from the value rate says. */
+static void test_clv_pred_mean(void **state)
+{
+    (void)state;
+    clm_daycount days[NDAYS];
+    clm_kpi_input in;
+    emitted e;
+
+    churn_days(days);
+    in = input_of(days);
+    in.eod_before_first = 100;
+    in.value_rate_sum_micros = INT64_C(2920000000); /* estimate: 14.018692 (test_clv) */
+    in.has_pred_sum = true;
+    /* three customers holding 1.000001, 2 and 7.000001: 10000002 / 3 =
+     * 3333334 micro-units exactly -> 3.333334 */
+    in.pred_sum_micros = 10000002;
+    in.pred_count = 3;
+    e = run(&in, 30);
+    assert_string_equal(get(&e, "clv_lifetime_years"), "1.027397"); /* unchanged */
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333334");
+    /* 10000001 / 3 = 3333333.67 -> 3333334; 10000000 / 3 = 3333333.33 ->
+     * 3333333; 5 / 2 = 2.5 -> 3 (half away from zero) */
+    in.pred_sum_micros = 10000001;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333334");
+    in.pred_sum_micros = 10000000;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "3.333333");
+    in.pred_sum_micros = 5;
+    in.pred_count = 2;
+    e = run(&in, 7);
+    assert_string_equal(get(&e, "clv_pred_avg"), "0.000003");
+    /* no current customer held a value: absent, though E = 107 */
+    in.pred_sum_micros = 0;
+    in.pred_count = 0;
+    e = run(&in, 7);
+    assert_null(get(&e, "clv_pred_avg"));
+    /* a negative count is a caller's mistake */
+    in.pred_count = -1;
+    assert_int_equal(clm_kpi_window(&in, 7, collect, &e), -EINVAL);
+}
+
 static void test_rejects(void **state)
 {
     (void)state;
@@ -834,6 +934,8 @@ int main(void)
         cmocka_unit_test(test_upsell),
         cmocka_unit_test(test_clv),
         cmocka_unit_test(test_clv_cap_cases),
+        cmocka_unit_test(test_clv_pred_mean),
+        cmocka_unit_test(test_repeat_purchase_rate),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_emit_stops),

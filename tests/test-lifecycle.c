@@ -86,6 +86,9 @@ static int setup_model(void **state)
         .bucket_ms = DAY_MS,
         .churn_inactive_ms = 90 * DAY_MS,
         .clv_min_tenure_ms = 30 * DAY_MS,
+        /* lifecycle.inactive_types' default */
+        .inactive_types = 1u << CLM_EV_CANCEL | 1u << CLM_EV_REFUND | 1u << CLM_EV_PAYMENT_FAILED |
+                          1u << CLM_EV_MARKETING_SPEND,
     };
     return 0;
 }
@@ -438,7 +441,143 @@ static void test_cancel_reactivate(void **state)
     clm_customer_free(c);
 }
 
+/* A churned customer's own refund, failed payment or cancel is not a return:
+ * they stay churned, uncounted as active, until an activity event. */
+static void test_inactive_no_reactivation(void **state)
+{
+    (void)state;
+    clm_customer *c = customer();
+    clm_deltas d;
+
+    clm_deltas_init(&d);
+    put(c, &d, CLM_EV_PURCHASE, at(1, 10, 0));
+    put(c, &d, CLM_EV_CANCEL, at(2, 10, 0));
+    assert_int_equal(c->stage, CHURNED);
+    assert_int_equal(c->last_seen, at(1, 10, 0)); /* a cancel is not activity */
+    assert_int_equal(c->last_type, CLM_EV_PURCHASE);
+    assert_int_equal(on_day(&d, D0 + 2, CLM_DAY(active_customers)), 0);
+    clm_deltas_reset(&d);
+
+    clm_event refund = make_event(CLM_EV_REFUND, at(3, 10, 0));
+    refund.has_amount = 1;
+    refund.amount_micros = 100000000;
+    assert_int_equal(clm_customer_apply(c, &refund, &opts, &d, CLM_NO_TS), CLM_APPLIED);
+    put(c, &d, CLM_EV_PAYMENT_FAILED, at(4, 10, 0));
+    put(c, &d, CLM_EV_CANCEL, at(5, 10, 0));
+    assert_int_equal(c->stage, CHURNED);
+    assert_int_equal(c->stage_since, at(2, 10, 0));
+    assert_int_equal(c->events, 5);                /* still counted as events */
+    assert_int_equal(c->refunds_micros, 100000000); /* and the refund as money */
+    assert_int_equal(on_day(&d, D0 + 3, CLM_DAY(refunds_micros)), 100000000);
+    assert_int_equal(c->last_seen, at(1, 10, 0));
+    assert_int_equal(total(&d, CLM_DAY(reactivated)), 0);
+    assert_int_equal(total(&d, CLM_DAY(customers_delta)), 0);
+    assert_int_equal(total(&d, CLM_DAY(active_customers)), 0);
+    assert_int_equal(d.ntrans, 0);
+
+    /* an activity event brings them back */
+    put(c, &d, CLM_EV_LOGIN, at(6, 10, 0));
+    assert_int_equal(c->stage, REACTIVATED);
+    assert_int_equal(on_day(&d, D0 + 6, CLM_DAY(reactivated)), 1);
+    assert_int_equal(c->last_seen, at(6, 10, 0));
+    clm_deltas_release(&d);
+    clm_customer_free(c);
+}
+
+/* current_last_active and current_since follow the current spell: dated
+ * by the latest activity and by the spell's first purchase or return. */
+static void test_current_spell(void **state)
+{
+    (void)state;
+    clm_customer *c = customer();
+    clm_deltas d;
+
+    clm_deltas_init(&d);
+    put(c, &d, CLM_EV_PURCHASE, at(1, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_last_active)), 1);
+    put(c, &d, CLM_EV_LOGIN, at(2, 10, 0)); /* activity moves, the spell stays */
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_last_active)), 0);
+    assert_int_equal(on_day(&d, D0 + 2, CLM_DAY(current_last_active)), 1);
+    /* a late, earlier first purchase: the spell begins on day 0 */
+    put(c, &d, CLM_EV_PURCHASE, at(0, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 1, CLM_DAY(current_since)), 0);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_since)), 1);
+    /* a cancel ends it: both leave */
+    put(c, &d, CLM_EV_CANCEL, at(3, 10, 0));
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 0);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 0);
+    /* back on day 5: a new spell from the return */
+    put(c, &d, CLM_EV_VISIT, at(5, 10, 0));
+    assert_int_equal(c->returned, D0 + 5);
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_last_active)), 1);
+    put(c, &d, CLM_EV_PURCHASE, at(6, 10, 0));
+    assert_int_equal(on_day(&d, D0 + 5, CLM_DAY(current_since)), 1);
+    assert_int_equal(on_day(&d, D0 + 6, CLM_DAY(current_last_active)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 1);
+    /* an inactivity churn 90 days after day 6 ends it again */
+    assert_int_equal(clm_customer_expire(c, &opts, &d, at(96, 10, 0)), 1);
+    assert_int_equal(total(&d, CLM_DAY(current_since)), 0);
+    assert_int_equal(total(&d, CLM_DAY(current_last_active)), 0);
+    clm_deltas_release(&d);
+    clm_customer_free(c);
+}
+
 /* ---- inactivity churn ---------------------------------------------------- */
+
+/* Inactive events do not restart the inactivity clock: a customer whose last
+ * activity is a purchase on day 0 churns on day 90 whatever refunds, failed
+ * payments or (ruleless) cancels came since; their inactivity risk signal
+ * counts idle days from day 0 too. */
+static void test_inactive_keeps_deadline(void **state)
+{
+    (void)state;
+    clm_risk_opts ro;
+    clm_risk_opts_default(&ro);
+    clm_apply_opts o = opts;
+    o.risk = &ro;
+    o.stages = NULL; /* no cancel rule: the cancel alone must not reset the clock */
+    clm_customer *c = customer();
+    clm_deltas d;
+
+    clm_deltas_init(&d);
+    clm_event ev = make_event(CLM_EV_PURCHASE, at(0, 12, 0));
+    ev.has_amount = 1;
+    ev.amount_micros = 100000000;
+    assert_int_equal(clm_customer_apply(c, &ev, &o, &d, CLM_NO_TS), CLM_APPLIED);
+    int32_t active_day = c->risk.last_day;
+    const clm_event_type quiet[] = { CLM_EV_CANCEL, CLM_EV_PAYMENT_FAILED, CLM_EV_REFUND };
+    for (int i = 0; i < 3; i++) {
+        ev = make_event(quiet[i], at(60 + 10 * i, 12, 0));
+        if (quiet[i] == CLM_EV_REFUND) {
+            ev.has_amount = 1;
+            ev.amount_micros = 1000000;
+        }
+        assert_int_equal(clm_customer_apply(c, &ev, &o, &d, CLM_NO_TS), CLM_APPLIED);
+    }
+    assert_int_equal(c->events, 4);
+    assert_int_equal(c->last_seen, at(0, 12, 0));
+    assert_int_equal(c->risk.last_day, active_day);
+    assert_int_equal(c->risk.active_days, 1);
+    assert_true(c->risk.payment_failed_day >= 0); /* its own signal still noted */
+
+    /* under the stage model, the deadline is day 90 of the purchase */
+    clm_customer *s = customer();
+    put(s, &d, CLM_EV_PURCHASE, at(0, 12, 0));
+    put(s, &d, CLM_EV_PAYMENT_FAILED, at(80, 12, 0));
+    put(s, &d, CLM_EV_REFUND, at(85, 12, 0));
+    assert_int_equal(clm_customer_deadline(s, &opts), at(90, 12, 0));
+    clm_deltas_reset(&d);
+    assert_int_equal(clm_customer_expire(s, &opts, &d, at(90, 12, 0)), 1);
+    assert_int_equal(s->stage, CHURNED);
+    assert_int_equal(on_day(&d, D0 + 90, CLM_DAY(churned)), 1);
+    clm_deltas_release(&d);
+    clm_customer_free(s);
+    clm_customer_free(c);
+}
+
 
 static void test_deadline_expire(void **state)
 {
@@ -477,7 +616,9 @@ static void test_deadline_expire(void **state)
     assert_int_equal(on_day(&d, D0 + 90, ENTERED(CHURNED)), 1);
     assert_int_equal(trans(&d, D0 + 90, CONVERSION, CHURNED), 1);
     assert_int_equal(d.ntrans, 1);
-    assert_int_equal(d.ndays, 1); /* day 90 only */
+    assert_int_equal(d.ndays, 2); /* day 90, and day 0: the spell's counters */
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_since)), -1);
+    assert_int_equal(on_day(&d, D0, CLM_DAY(current_last_active)), -1);
     assert_int_equal(d.stage_count[CONVERSION], -1);
     assert_int_equal(d.stage_count[CHURNED], 1);
     assert_int_equal(d.value_rate_micros, -1216666666); /* the rate drops to 0 */
@@ -618,6 +759,9 @@ int main(void)
         cmocka_unit_test(test_first_entries_only),
         cmocka_unit_test(test_entered_special_every_time),
         cmocka_unit_test(test_cancel_reactivate),
+        cmocka_unit_test(test_inactive_no_reactivation),
+        cmocka_unit_test(test_inactive_keeps_deadline),
+        cmocka_unit_test(test_current_spell),
         cmocka_unit_test(test_deadline_expire),
         cmocka_unit_test(test_expire_on_apply),
         cmocka_unit_test(test_clv_rate),

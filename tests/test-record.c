@@ -15,6 +15,7 @@
 
 #include "core/customer.h"
 #include "core/timeutil.h"
+#include "store/load.h"
 #include "store/record.h"
 
 #define DAY_MS 86400000LL
@@ -80,6 +81,7 @@ static void assert_same(const clm_customer *a, const clm_customer *b)
     assert_int_equal(a->src_offset, b->src_offset);
     assert_int_equal(a->src_topic, b->src_topic);
     assert_int_equal(a->alert_at, b->alert_at);
+    assert_int_equal(a->returned, b->returned);
     assert_int_equal(a->risk_day, b->risk_day);
     assert_int_equal(a->risk_next, b->risk_next);
     /* field by field: struct assignments in the core leave padding unspecified */
@@ -140,6 +142,7 @@ static clm_customer *full_customer(void)
     c->src_offset = (1LL << 53) + 17;
     c->src_topic = 200;
     c->alert_at = at(30, 12, 0);
+    c->returned = D0 + 20;
     c->risk_day = D0 + 30;
     c->risk_next = D0 + 44;
     c->risk_e4 = 10000;
@@ -201,6 +204,7 @@ static clm_customer *extreme_customer(void)
     c->src_offset = INT64_MAX;
     c->src_topic = 255;
     c->alert_at = INT64_MIN + 1;
+    c->returned = INT64_MAX;
     c->active_bucket = INT64_MIN + 7;
     c->risk_day = INT32_MAX;
     c->risk_next = INT32_MIN;
@@ -456,7 +460,7 @@ static void test_malformed(void **state)
     REJECT("record version 2: 1 trailing byte", 2, 0x00, 0x00);
     REJECT("record version 2: 3 trailing bytes", 2, 0x00, 1, 2, 3);
     /* flags: unknown bits; a group marked present that holds its fresh value */
-    REJECT("record version 2: field flags: unknown bits 0x1", 2, 0x80, 0x80, 0x10);
+    REJECT("record version 2: field flags: unknown bits 0x1", 2, 0x80, 0x80, 0x20);
     REJECT("record version 2: field first_seen: marked present but holds its fresh value", 2,
            0x01, 0x00, 0x00, 0x00);
     REJECT("record version 2: field first_purchase: marked present but holds its fresh value",
@@ -647,6 +651,34 @@ static void test_lives_on(void **state)
     clm_stages_free(model);
 }
 
+/* The stored form of a partition's customer-less event ids (anon_ids:<topic>
+ * of the progress hash): 16 bytes an entry, hash then event time, int64
+ * little-endian, oldest first. */
+static void test_anon_ids(void **state)
+{
+    (void)state;
+    clm_anon_ids a = { .n = 2, .e = { { 0x0102030405060708ull, 1 }, { UINT64_MAX, INT64_MAX } } };
+    char buf[16 * CLM_ANON_IDS_MAX];
+    static const char want[32] = "\x08\x07\x06\x05\x04\x03\x02\x01\x01\0\0\0\0\0\0\0"
+                                 "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f";
+    assert_int_equal(clm_anon_ids_encode(&a, buf), 32);
+    assert_memory_equal(buf, want, 32);
+    clm_anon_ids b;
+    assert_int_equal(clm_anon_ids_decode(buf, 32, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_true(b.e[0].hash == a.e[0].hash && b.e[0].ts_ms == 1);
+    assert_true(b.e[1].hash == UINT64_MAX && b.e[1].ts_ms == INT64_MAX);
+    assert_int_equal(clm_anon_ids_decode(buf, 0, &b), 0);
+    assert_int_equal(b.n, 0);
+    /* not whole entries, out of time order, too many */
+    assert_int_equal(clm_anon_ids_decode(buf, 31, &b), -EPROTO);
+    clm_anon_ids r = { .n = 2, .e = { { 1, 5 }, { 2, 4 } } };
+    clm_anon_ids_encode(&r, buf);
+    assert_int_equal(clm_anon_ids_decode(buf, 32, &b), -EPROTO);
+    static char big[16 * (CLM_ANON_IDS_MAX + 1)];
+    assert_int_equal(clm_anon_ids_decode(big, sizeof(big), &b), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_unknown_version),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_lives_on),
+        cmocka_unit_test(test_anon_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

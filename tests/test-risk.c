@@ -75,7 +75,7 @@ static void test_inactivity_usual_gap(void **state)
      * ramp from max(2 x 5, 7) = 10 to max(4 x 5, 10 + 7) = 20 idle days */
     for (int d = 100; d <= 115; d += 5) {
         clm_event ev = ev_at(CLM_EV_VISIT, d);
-        clm_risk_note(&s, &ev);
+        clm_risk_note(&s, &ev, true);
     }
     assert_int_equal(s.active_days, 4);
     clm_risk_eval_at(&s, NULL, &o, 125, true, &e); /* idle 10: not yet */
@@ -98,7 +98,7 @@ static void test_inactivity_usual_gap(void **state)
     clm_risk_state_init(&daily);
     for (int d = 200; d < 210; d++) {
         clm_event ev = ev_at(CLM_EV_SESSION, d);
-        clm_risk_note(&daily, &ev);
+        clm_risk_note(&daily, &ev, true);
     }
     o.weight[CLM_SIG_ENGAGEMENT_DROP] = 0;
     clm_risk_eval_at(&daily, NULL, &o, 209 + 10, true, &e); /* idle 10: 3/7 x 0.75 */
@@ -117,8 +117,8 @@ static void test_inactivity_short_history(void **state)
     clm_risk_eval e;
     clm_risk_state_init(&s);
     clm_event ev = ev_at(CLM_EV_PURCHASE, 100);
-    clm_risk_note(&s, &ev);
-    clm_risk_note(&s, &ev); /* the same day again: still one active day */
+    clm_risk_note(&s, &ev, true);
+    clm_risk_note(&s, &ev, true); /* the same day again: still one active day */
     assert_int_equal(s.active_days, 1);
     /* absolute ramp 14..42: idle 28 -> 14/28 = 0.5 x 0.75 = 0.375 */
     clm_risk_eval_at(&s, NULL, &o, 128, true, &e);
@@ -136,14 +136,14 @@ static void test_nps_csat(void **state)
     /* the latest answer by event time counts, whatever the arrival order */
     clm_event late = scored_at(CLM_EV_NPS_RESPONSE, 101, 3);
     clm_event early = scored_at(CLM_EV_NPS_RESPONSE, 100, 9);
-    clm_risk_note(&s, &late);
-    clm_risk_note(&s, &early);
+    clm_risk_note(&s, &late, true);
+    clm_risk_note(&s, &early, true);
     clm_risk_eval_at(&s, NULL, &o, 101, true, &e);
     assert_int_equal(e.risk_e4, 3000);
     assert_int_equal(e.n, 1);
     assert_true(e.r[0].value == 3.0);
     clm_event csat = scored_at(CLM_EV_CSAT_RESPONSE, 101, 2);
-    clm_risk_note(&s, &csat);
+    clm_risk_note(&s, &csat, true);
     /* 1 - 0.7 x 0.75 = 0.475 */
     clm_risk_eval_at(&s, NULL, &o, 101, true, &e);
     assert_int_equal(e.risk_e4, 4750);
@@ -153,8 +153,8 @@ static void test_nps_csat(void **state)
     /* a passive NPS (7) and a CSAT of 3 raise nothing */
     clm_event nps7 = scored_at(CLM_EV_NPS_RESPONSE, 102, 7);
     clm_event csat3 = scored_at(CLM_EV_CSAT_RESPONSE, 102, 3);
-    clm_risk_note(&s, &nps7);
-    clm_risk_note(&s, &csat3);
+    clm_risk_note(&s, &nps7, true);
+    clm_risk_note(&s, &csat3, true);
     clm_risk_eval_at(&s, NULL, &o, 102, true, &e);
     assert_int_equal(e.risk_e4, 0);
     /* NPS and CSAT do not change with time */
@@ -173,7 +173,7 @@ static void test_tickets(void **state)
     clm_risk_state_init(&s);
     for (int d = 100; d <= 110; d += 5) {
         clm_event t = ev_at(CLM_EV_SUPPORT_TICKET, d);
-        clm_risk_note(&s, &t);
+        clm_risk_note(&s, &t, true);
     }
     /* day 113: tickets on 100, 105, 110 all within 113-13 = 100.. */
     clm_risk_eval_at(&s, NULL, &o, 113, true, &e);
@@ -196,8 +196,8 @@ static void test_payment_failed_downgrade(void **state)
     clm_risk_state_init(&s);
     clm_event pf = ev_at(CLM_EV_PAYMENT_FAILED, 100);
     clm_event dg = ev_at(CLM_EV_DOWNGRADE, 110);
-    clm_risk_note(&s, &pf);
-    clm_risk_note(&s, &dg);
+    clm_risk_note(&s, &pf, true);
+    clm_risk_note(&s, &dg, true);
     /* day 129: both within 30 days; 1 - 0.6 x 0.7 = 0.58 */
     clm_risk_eval_at(&s, NULL, &o, 129, true, &e);
     assert_int_equal(e.risk_e4, 5800);
@@ -220,11 +220,11 @@ static void test_engagement_drop(void **state)
      * 3 sessions on days 128..134: 3 < 0.5 x 7 */
     for (int d = 100; d <= 127; d++) {
         clm_event ev = ev_at(CLM_EV_SESSION, d);
-        clm_risk_note(&s, &ev);
+        clm_risk_note(&s, &ev, true);
     }
     for (int d = 128; d <= 134; d += 3) {
         clm_event ev = ev_at(CLM_EV_SESSION, d);
-        clm_risk_note(&s, &ev);
+        clm_risk_note(&s, &ev, true);
     }
     clm_risk_eval_at(&s, NULL, &o, 134, true, &e);
     assert_int_equal(e.n, 1);
@@ -259,7 +259,7 @@ static void test_engagement_next_day_walk(void **state)
             int n = (int)((seed >> 33) % 4) - (round % 3 == 0 ? 0 : 1); /* some empty days */
             for (int k = 0; k < n; k++) {
                 clm_event ev = ev_at(CLM_EV_SESSION, d);
-                clm_risk_note(&s, &ev);
+                clm_risk_note(&s, &ev, true);
             }
         }
         if (s.session_day < 0)
@@ -296,7 +296,7 @@ static void test_p_alive(void **state)
     int days[] = { 1000, 1070, 1213 };
     for (int i = 0; i < 3; i++) {
         clm_event ev = ev_at(CLM_EV_PURCHASE, days[i]);
-        clm_risk_note(&s, &ev);
+        clm_risk_note(&s, &ev, true);
         clm_rfm_purchase(&rfm, ev.ts_ms, 10000000);
     }
     /* no model yet: the signal stays off */
@@ -340,10 +340,10 @@ static void test_sessions_by_day(void **state)
     clm_risk_state_init(&s);
     assert_int_equal(clm_risk_sessions_on(&s, 100), 0); /* no session yet */
     clm_event ev = ev_at(CLM_EV_SESSION, 105);
-    clm_risk_note(&s, &ev);
-    clm_risk_note(&s, &ev);
+    clm_risk_note(&s, &ev, true);
+    clm_risk_note(&s, &ev, true);
     ev = ev_at(CLM_EV_SESSION, 140);
-    clm_risk_note(&s, &ev);
+    clm_risk_note(&s, &ev, true);
     assert_int_equal(clm_risk_sessions_on(&s, 105), 2);
     assert_int_equal(clm_risk_sessions_on(&s, 140), 1);
     assert_int_equal(clm_risk_sessions_on(&s, 139), 0);

@@ -747,6 +747,70 @@ static void test_marketing_spend(void **state)
     clm_shard_free(s);
 }
 
+/* Customer-less events with an event_id are deduplicated per partition, and
+ * the ids travel with the progress so a restarted shard still knows them. */
+static void test_marketing_spend_dedup(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
+    int other = clm_shard_part_add(s, 0, 1, 0, CLM_NO_TS, false);
+    clm_event m1 = typed_event(CLM_EV_MARKETING_SPEND, NULL, "m-1", at(3, 10));
+    clm_event m2 = typed_event(CLM_EV_MARKETING_SPEND, NULL, "m-2", at(3, 11));
+    cut_log l;
+
+    m1.has_amount = m2.has_amount = 1;
+    m1.amount_micros = 2500000;
+    m2.amount_micros = 1000000;
+    apply_ev(s, slot, 0, &m1, NULL, CLM_APPLIED);
+    apply_ev(s, slot, 1, &m1, NULL, CLM_DUPLICATE); /* a producer's retry */
+    apply_ev(s, slot, 2, &m2, NULL, CLM_APPLIED);
+    apply_ev(s, other, 0, &m1, NULL, CLM_APPLIED); /* another partition's own set */
+    assert_int_equal(cut(s, 1, &l), 2);
+    assert_int_equal(cut_day(&l, D0 + 3, CLM_DAY(spend_micros)), 6000000); /* 2.5 + 1 + 2.5 */
+    assert_int_equal(l.st.applied, 3);
+    assert_int_equal(l.st.duplicates, 1);
+    assert_int_equal(l.st.consumed, 4);
+    const clm_part_progress *pp = l.prog[0].partition == 0 ? &l.prog[0] : &l.prog[1];
+    assert_int_equal(pp->to, 3);
+    assert_int_equal(pp->anon.n, 2);
+    assert_int_equal(pp->anon.e[0].ts_ms, at(3, 10));
+    clm_anon_ids kept = pp->anon;
+    clm_shard_free(s);
+
+    /* A restart resumes at offset 3 with the stored ids: m-1 is still a
+     * duplicate, m-3 is new. */
+    s = shard(16);
+    slot = clm_shard_part_add(s, 0, 0, 3, at(3, 11), false);
+    assert_int_equal(clm_shard_part_set_anon(s, slot, &kept), 0);
+    m1.ts_ms = at(3, 12);
+    apply_ev(s, slot, 3, &m1, NULL, CLM_DUPLICATE);
+    clm_event m3 = typed_event(CLM_EV_MARKETING_SPEND, NULL, "m-3", at(3, 13));
+    m3.has_amount = 1;
+    m3.amount_micros = 4000000;
+    apply_ev(s, slot, 4, &m3, NULL, CLM_APPLIED);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(cut_day(&l, D0 + 3, CLM_DAY(spend_micros)), 4000000);
+    assert_int_equal(l.st.duplicates, 1);
+    assert_int_equal(l.prog[0].anon.n, 3);
+
+    /* Ids older than the horizon (1 day) of the partition's max_ts go once
+     * another id arrives: m-1 (day 3) is then applied again. */
+    clm_event late = typed_event(CLM_EV_MARKETING_SPEND, NULL, "m-4", at(5, 0));
+    apply_ev(s, slot, 5, &late, NULL, CLM_APPLIED);
+    m1.ts_ms = at(5, 1);
+    apply_ev(s, slot, 6, &m1, NULL, CLM_APPLIED);
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.prog[0].anon.n, 2); /* m-4, m-1 */
+
+    /* Out of order or too many stored ids are refused. */
+    clm_anon_ids bad = { .n = 2, .e = { { 1, at(3, 0) }, { 2, at(2, 0) } } };
+    assert_int_equal(clm_shard_part_set_anon(s, slot, &bad), -EINVAL);
+    bad.n = CLM_ANON_IDS_MAX + 1;
+    assert_int_equal(clm_shard_part_set_anon(s, slot, &bad), -EINVAL);
+    clm_shard_free(s);
+}
+
 static void test_deltas_cut(void **state)
 {
     (void)state;
@@ -942,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_jump_quorum),
         cmocka_unit_test(test_number_watermark),
         cmocka_unit_test(test_marketing_spend),
+        cmocka_unit_test(test_marketing_spend_dedup),
         cmocka_unit_test(test_deltas_cut),
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_fresh_until_eviction),

@@ -13,7 +13,10 @@
  *                  over the whole stream (customers the upgrade could not yet
  *                  place in their partition's checkpoint are compared by
  *                  their decoded state), and no v1-only field is left on any
- *                  customer view.
+ *                  customer view. The exception is what the previous release
+ *                  counted differently: it applied re-sent customer-less
+ *                  events again, so their spend, their count as applied and
+ *                  the cpa built on them are worked out apart.
  * A missing redis-server or clmd fails the test; nothing is skipped.
  */
 #include <errno.h>
@@ -28,6 +31,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "core/event.h"
 
 #include "tests/harness.h"
 #include "tools/gen.h"
@@ -46,6 +56,7 @@ typedef struct fixture {
     harness_stream stream;
     harness_kv *msgs; /* stream.msgs */
     size_t total, half;
+    int64_t v1_extra; /* customer-less re-sends the upgraded run applies again */
 } fixture;
 
 static fixture F;
@@ -73,6 +84,9 @@ static void write_config(const char *path, int redis_port, bool previous)
             " \"core\": {\"workers\": 2},\n"
             " \"http\": {\"port\": 0},\n"
             " \"alerts\": {\"rate_per_s\": 1000000, \"burst\": 1000000},\n"
+            /* the v1 release counted every event as activity: so does the
+             * run it is compared with */
+            " \"lifecycle\": {\"inactive_types\": []},\n"
             " \"log\": {\"level\": \"info\"}}\n",
             harness_kafka_bootstraps(F.kafka), previous ? "" : " \"events\": {\"max_jump_s\": 0},\n",
             redis_port);
@@ -221,6 +235,144 @@ static char **lines_of(char *d, size_t *n)
     return v;
 }
 
+/* ---- what the previous release counted differently --------------------- */
+
+/* Re-sent customer-less events (marketing_spend): the previous release
+ * applied them again, and partitions start this release with no remembered
+ * ids. So an id first sent in the first half is applied again by the
+ * upgraded run at each re-send in the first half and at its first re-send
+ * in the second; a clean run applies it once. Their amounts per day (the
+ * only counter they touch) are v1_spend. */
+typedef struct day_spend {
+    char day[11];
+    int64_t micros;
+} day_spend;
+
+static void v1_extra_spend(day_spend *v, size_t *n, size_t cap)
+{
+    char (*ids)[CLM_ID_MAX + 1] = calloc(F.total, sizeof(*ids));
+    bool *first_half = calloc(F.total, sizeof(*first_half));
+    bool *readded = calloc(F.total, sizeof(*readded));
+    size_t nids = 0;
+    assert_true(ids && first_half && readded);
+    *n = 0;
+    F.v1_extra = 0;
+    for (size_t i = 0; i < F.total; i++) {
+        json_t *o = json_loadb(F.msgs[i].value, F.msgs[i].value_len, 0, NULL);
+        const char *eid = o ? json_string_value(json_object_get(o, "event_id")) : NULL;
+        if (!o || json_object_get(o, "customer_id") || !eid || !*eid) {
+            json_decref(o);
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < nids && strcmp(ids[k], eid) != 0; k++)
+            ;
+        if (k == nids) {
+            snprintf(ids[nids], sizeof(ids[0]), "%s", eid);
+            first_half[nids++] = i < F.half;
+        } else if (first_half[k] && (i < F.half || !readded[k])) {
+            readded[k] = i >= F.half;
+            json_t *ts = json_object_get(o, "ts");
+            char day[11];
+            if (json_is_string(ts)) {
+                snprintf(day, sizeof(day), "%.10s", json_string_value(ts));
+            } else {
+                time_t t = (time_t)(json_integer_value(ts) / 1000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+            }
+            int64_t micros = llround(json_number_value(json_object_get(o, "amount")) * 1e6);
+            size_t d;
+            for (d = 0; d < *n && strcmp(v[d].day, day) != 0; d++)
+                ;
+            if (d == *n) {
+                assert_true(*n < cap);
+                snprintf(v[(*n)++].day, sizeof(v[0].day), "%s", day);
+            }
+            v[d].micros += micros;
+            F.v1_extra++;
+        }
+        json_decref(o);
+    }
+    free(ids);
+    free(first_half);
+    free(readded);
+}
+
+/* Drops the kpi hashes' cpa lines (spend over new customers: the spend is
+ * compared instead). Returns a new dump. */
+static char *drop_cpa(const char *d)
+{
+    char *out = malloc(strlen(d) + 1), *o = out;
+    assert_non_null(out);
+    for (const char *l = d; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+        if (!(strncmp(l, "clm:kpi:", 8) == 0 && memmem(l, len, " hash cpa=", 10))) {
+            memcpy(o, l, len);
+            o += len;
+        }
+        l += len;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The clean run's dump as the upgraded run must differ from it: the spend
+ * of the days those events are dated, and their count as applied rather
+ * than duplicates; cpa lines dropped. Returns a new dump. */
+static char *v1_counting(const char *want)
+{
+    day_spend v[64] = { 0 };
+    size_t n;
+    v1_extra_spend(v, &n, 64);
+    char *in = drop_cpa(want);
+    char *out = malloc(strlen(in) + 64 * (n + 2) + 1), *o = out;
+    assert_non_null(out);
+    for (const char *l = in; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+        char line[256];
+        int64_t add = 0;
+        bool money = false, changed = false;
+        for (size_t d = 0; d < n && len < sizeof(line); d++)
+            if (strncmp(l, "clm:day:", 8) == 0 && strncmp(l + 8, v[d].day, 10) == 0 && l[18] == ' ') {
+                if (strncmp(l + 19, "hash spend_micros=", 18) == 0)
+                    add = v[d].micros, changed = true;
+                else if (strncmp(l + 19, "hash spend=", 11) == 0)
+                    add = v[d].micros, money = changed = true;
+            }
+        if (strncmp(l, "clm:stats hash applied=", 23) == 0)
+            add = F.v1_extra, changed = true;
+        else if (strncmp(l, "clm:stats hash duplicates=", 26) == 0)
+            add = -F.v1_extra, changed = true;
+        if (changed) {
+            const char *eq = memchr(l, '=', len);
+            size_t klen = (size_t)(eq - l) + 1, vlen = len - klen - (e ? 1 : 0);
+            int64_t cur = 0;
+            char num[32];
+            assert_int_equal(money ? clm_micros_parse(eq + 1, vlen, &cur)
+                                   : (sscanf(eq + 1, "%" SCNd64, &cur) == 1 ? 0 : -1),
+                             0);
+            if (money)
+                clm_micros_format(cur + add, num, sizeof(num));
+            else
+                snprintf(num, sizeof(num), "%" PRId64, cur + add);
+            int w = snprintf(line, sizeof(line), "%.*s%s\n", (int)klen, l, num);
+            memcpy(o, line, (size_t)w);
+            o += w;
+        } else {
+            memcpy(o, l, len);
+            o += len;
+        }
+        l += len;
+    }
+    *o = '\0';
+    free(in);
+    return out;
+}
+
 #define POOL "clm:upgrade:v1 hash "
 
 /* A customer still in the upgrade pool sits where the clean run keeps it:
@@ -316,9 +468,14 @@ static void v1_continues(void **state)
     size_t pooled;
     char *placed = place_pool(got, copy, &pooled);
     printf("# %zu customers still in the upgrade pool, each equal to the clean run's record\n", pooled);
-    if (harness_dump_diff(want, placed, diff, sizeof(diff)) != 0)
+    char *fixed = v1_counting(want), *kept = drop_cpa(placed);
+    printf("# the previous release applied %lld re-sent customer-less events again\n",
+           (long long)F.v1_extra);
+    if (harness_dump_diff(fixed, kept, diff, sizeof(diff)) != 0)
         fail_msg("the upgraded store differs from a clean run: %s", diff);
     free(want);
+    free(fixed);
+    free(kept);
     free(got);
     free(copy);
     free(placed);

@@ -729,7 +729,7 @@ static void test_risk_state_roundtrip(void **state)
                         ev_at(CLM_EV_DOWNGRADE, 104), ev_at(CLM_EV_SESSION, 105),
                         ev_at(CLM_EV_SESSION, 105), ev_at(CLM_EV_SESSION, 140) };
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
-        clm_risk_note(&s, &evs[i]);
+        clm_risk_note(&s, &evs[i], true);
     int n = clm_v1_risk_state_format(&s, buf, sizeof(buf));
     assert_true(n > 0);
     buf[n] = '\0';
