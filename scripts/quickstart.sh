@@ -99,8 +99,11 @@ echo "-- customers most at risk of churning (clm:at_risk): clmctl at-risk --top 
 "$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: at-risk --top 5 | sed 's/^/   /'
 echo "-- the latest alerts (stream clm:alerts; also on the Kafka topic clm.alerts): clmctl alerts --count 5"
 "$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: alerts --count 5 | sed 's/^/   /'
-echo "-- progress (clm:offsets:clmd-quickstart:clm.events): partition -> next offset"
-rcli hgetall clm:offsets:clmd-quickstart:clm.events | paste - - | sort -n | awk '{printf "   [%s] %s", $1, $2} END {print ""}'
+echo "-- progress (clm:progress:{clmd-quickstart:<partition>} offset:clm.events): partition -> next offset"
+for p in $(rcli smembers clm:partitions:clmd-quickstart | sort -n); do
+  printf '   [%s] %s' "$p" "$(rcli hget "clm:progress:{clmd-quickstart:$p}" offset:clm.events)"
+done
+echo
 
 echo
 echo "Kafka (mock cluster) bootstrap address: $brokers"
