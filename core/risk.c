@@ -210,45 +210,9 @@ static int tickets_in(const clm_risk_state *s, int64_t day, int days)
     return n;
 }
 
-static unsigned sessions_between(const clm_risk_state *s, int64_t from, int64_t to)
-{
-    unsigned n = 0;
-    if (s->session_day < 0)
-        return 0;
-    int64_t lo = s->session_day - CLM_RISK_SESSION_DAYS + 1;
-    if (from < lo)
-        from = lo;
-    if (to > s->session_day)
-        to = s->session_day;
-    for (int64_t d = from; d <= to; d++)
-        n += s->sessions[ring(d)];
-    return n;
-}
-
-/* The engagement signal from its two window sums (sessions in the recent
- * and in the base window). */
-static double engagement_of(unsigned recent, unsigned base, const clm_risk_opts *o, double *value)
-{
-    double weekly = (double)base * CLM_RISK_RECENT_DAYS / CLM_RISK_BASE_DAYS;
-    if (weekly <= 0 || weekly < o->engagement_min_weekly) {
-        *value = 0;
-        return 0;
-    }
-    *value = (double)recent / weekly;
-    return (double)recent < o->engagement_ratio * weekly ? 1 : 0;
-}
-
-static double engagement(const clm_risk_state *s, const clm_risk_opts *o, int64_t day,
-                         double *value)
-{
-    unsigned recent = sessions_between(s, day - CLM_RISK_RECENT_DAYS + 1, INT64_MAX);
-    unsigned base = sessions_between(s, day - CLM_RISK_RECENT_DAYS - CLM_RISK_BASE_DAYS + 1,
-                                     day - CLM_RISK_RECENT_DAYS);
-    return engagement_of(recent, base, o, value);
-}
-
 /* Session counts of the ring as prefix sums: pre[i] is the sum over the
- * days lo .. lo + i - 1, lo the ring's first day. */
+ * days lo .. lo + i - 1, lo the ring's first day; all zero without a
+ * session day. */
 typedef struct session_sums {
     int64_t lo, hi;
     unsigned pre[CLM_RISK_SESSION_DAYS + 1];
@@ -260,10 +224,10 @@ static void session_sums_init(session_sums *p, const clm_risk_state *s)
     p->hi = s->session_day;
     p->pre[0] = 0;
     for (int i = 0; i < CLM_RISK_SESSION_DAYS; i++)
-        p->pre[i + 1] = p->pre[i] + s->sessions[ring(p->lo + i)];
+        p->pre[i + 1] = p->pre[i] + (s->session_day < 0 ? 0 : s->sessions[ring(p->lo + i)]);
 }
 
-/* sessions_between over the sums: the same value in constant time. */
+/* Sessions on the remembered days from .. to, in constant time. */
 static unsigned sums_between(const session_sums *p, int64_t from, int64_t to)
 {
     if (from < p->lo)
@@ -273,14 +237,21 @@ static unsigned sums_between(const session_sums *p, int64_t from, int64_t to)
     return from > to ? 0 : p->pre[to - p->lo + 1] - p->pre[from - p->lo];
 }
 
-/* engagement() over the sums. */
-static double engagement_sums(const session_sums *p, const clm_risk_opts *o, int64_t day,
-                              double *value)
+/* The engagement signal on `day`: sessions in the recent window against the
+ * weekly rate of the base window before it. */
+static double engagement(const session_sums *p, const clm_risk_opts *o, int64_t day,
+                         double *value)
 {
     unsigned recent = sums_between(p, day - CLM_RISK_RECENT_DAYS + 1, INT64_MAX);
     unsigned base = sums_between(p, day - CLM_RISK_RECENT_DAYS - CLM_RISK_BASE_DAYS + 1,
                                  day - CLM_RISK_RECENT_DAYS);
-    return engagement_of(recent, base, o, value);
+    double weekly = (double)base * CLM_RISK_RECENT_DAYS / CLM_RISK_BASE_DAYS;
+    if (weekly <= 0 || weekly < o->engagement_min_weekly) {
+        *value = 0;
+        return 0;
+    }
+    *value = (double)recent / weekly;
+    return (double)recent < o->engagement_ratio * weekly ? 1 : 0;
 }
 
 /* P(alive) on `day`, or -1 when the signal does not apply (no model, no
@@ -318,7 +289,9 @@ static void strengths(const clm_risk_state *s, const clm_rfm *rfm, const clm_ris
     for (int i = CLM_SIG_PAYMENT_FAILED; i <= CLM_SIG_DOWNGRADE; i++)
         if (value[i] < 0)
             value[i] = 0;
-    str[CLM_SIG_ENGAGEMENT_DROP] = engagement(s, o, day, &value[CLM_SIG_ENGAGEMENT_DROP]);
+    session_sums sums;
+    session_sums_init(&sums, s);
+    str[CLM_SIG_ENGAGEMENT_DROP] = engagement(&sums, o, day, &value[CLM_SIG_ENGAGEMENT_DROP]);
 }
 
 void clm_risk_eval_at(const clm_risk_state *s, const clm_rfm *rfm, const clm_risk_opts *o,
@@ -393,7 +366,7 @@ int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm
         double v;
         session_sums sums;
         session_sums_init(&sums, s);
-        double now = engagement_sums(&sums, o, day, &v);
+        double now = engagement(&sums, o, day, &v);
         int64_t lo = s->session_day - CLM_RISK_SESSION_DAYS + 1;
         int64_t cands[2 * CLM_RISK_SESSION_DAYS];
         size_t nc = 0;
@@ -408,7 +381,7 @@ int64_t clm_risk_next_day(const clm_risk_state *s, const clm_rfm *rfm, const clm
             if (cands[i] <= day || (first >= 0 && cands[i] >= first) ||
                 (best >= 0 && cands[i] >= best))
                 continue;
-            if (engagement_sums(&sums, o, cands[i], &v) != now)
+            if (engagement(&sums, o, cands[i], &v) != now)
                 first = cands[i];
         }
         if (first >= 0)
