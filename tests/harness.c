@@ -454,3 +454,35 @@ long long harness_redis_hget_int(redisContext *c, const char *key, const char *f
     freeReplyObject(r);
     return v;
 }
+
+typedef struct consumed_wait {
+    const harness_redis *r;
+    redisContext *c;
+    long long want, got;
+} consumed_wait;
+
+static bool consumed_reached(void *arg)
+{
+    consumed_wait *w = arg;
+    if (!w->c || w->c->err) {
+        if (w->c)
+            redisFree(w->c);
+        w->c = NULL;
+        char err[256];
+        if (harness_redis_connect(w->r, &w->c, err, sizeof(err)) < 0)
+            return false;
+    }
+    w->got = harness_redis_hget_int(w->c, "clm:stats", "consumed");
+    return w->got >= w->want;
+}
+
+int harness_wait_consumed(const harness_redis *r, long long want, int timeout_ms, long long *got)
+{
+    consumed_wait w = { .r = r, .want = want, .got = -1 };
+    int rc = harness_wait_until(consumed_reached, &w, timeout_ms);
+    if (w.c)
+        redisFree(w.c);
+    if (got)
+        *got = w.got;
+    return rc < 0 ? -ETIMEDOUT : 0;
+}

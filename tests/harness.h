@@ -87,6 +87,11 @@ pid_t harness_redis_pid(const harness_redis *r); /* 0 while stopped */
 /* A new connection (2 s connect, 5 s command timeout); free it with redisFree. */
 int harness_redis_connect(const harness_redis *r, redisContext **out, char *errbuf, size_t errsize);
 
+/* Polls clm:stats consumed every few ms (reconnecting when the server was
+ * restarted) until it reaches `want`. Returns 0, or -ETIMEDOUT after
+ * timeout_ms; *got (may be NULL) receives the last value read (-1: none). */
+int harness_wait_consumed(const harness_redis *r, long long want, int timeout_ms, long long *got);
+
 /* Dumps every key matching pattern (NULL: all) as canonical text, one line per
  * item, keys in byte order:
  *   <key> string <value>

@@ -105,35 +105,10 @@ static harness_proc *start_clmd(const char *cfg, const char *log)
     return p;
 }
 
-typedef struct progress {
-    harness_redis *redis;
-    redisContext *c;
-    long long want;
-} progress;
-
-/* True once clmd has flushed at least `want` consumed messages. Reconnects
- * when Redis was restarted. */
-static bool reached(void *arg)
-{
-    progress *p = arg;
-    if (!p->c || p->c->err) {
-        if (p->c)
-            redisFree(p->c);
-        p->c = NULL;
-        if (harness_redis_connect(p->redis, &p->c, errbuf, sizeof(errbuf)) < 0)
-            return false;
-    }
-    return harness_redis_hget_int(p->c, "clm:stats", "consumed") >= p->want;
-}
-
 static void wait_consumed(harness_redis *r, long long want, int timeout_ms)
 {
-    progress p = { .redis = r, .want = want };
-    int rc = harness_wait_until(reached, &p, timeout_ms);
-    long long got = p.c ? harness_redis_hget_int(p.c, "clm:stats", "consumed") : -1;
-    if (p.c)
-        redisFree(p.c);
-    if (rc < 0)
+    long long got;
+    if (harness_wait_consumed(r, want, timeout_ms, &got) < 0)
         fail_msg("clmd consumed %lld of %lld messages within %d ms", got, want, timeout_ms);
 }
 

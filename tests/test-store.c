@@ -102,27 +102,11 @@ static int clmctl(const char *cfg, const char *a1, const char *a2, char *out, si
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-typedef struct progress {
-    harness_redis *redis;
-    long long want;
-} progress;
-
-static bool reached(void *arg)
-{
-    progress *p = arg;
-    redisContext *c = NULL;
-    if (harness_redis_connect(p->redis, &c, errbuf, sizeof(errbuf)) < 0)
-        return false;
-    bool ok = harness_redis_hget_int(c, "clm:stats", "consumed") >= p->want;
-    redisFree(c);
-    return ok;
-}
-
 static void wait_consumed(harness_redis *r, long long want)
 {
-    progress p = { .redis = r, .want = want };
-    if (harness_wait_until(reached, &p, 180000) < 0)
-        fail_msg("clmd did not consume %lld messages within 180 s", want);
+    long long got;
+    if (harness_wait_consumed(r, want, 180000, &got) < 0)
+        fail_msg("clmd consumed %lld of %lld messages within 180 s", got, want);
 }
 
 static void produce(const char *topic, size_t from, size_t to)
