@@ -388,45 +388,13 @@ typedef struct clmd_ctx {
     char log[PATH_MAX];
 } clmd_ctx;
 
-/* A loopback TCP port free right now (0 when none could be found). */
-static int loopback_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* The value of counter `name` in clmd's /metrics, -1 when unreadable. */
 static long long metric_value(int port, const char *name)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    static const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    char buf[65536];
-    size_t n = 0;
-    long long v = -1;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
-        goto out;
-    for (ssize_t k; n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0;)
-        n += (size_t)k;
-    buf[n] = '\0';
-    char line[128];
-    snprintf(line, sizeof(line), "\n%s ", name);
-    const char *p = strstr(buf, line);
-    if (p)
-        v = atoll(p + strlen(line));
-out:
-    if (fd >= 0)
-        close(fd);
-    return v;
+    static char body[262144];
+    return harness_http_get(port, "/metrics", body, sizeof(body)) == 200
+               ? harness_metric_value(body, name)
+               : -1;
 }
 
 static int redis_ok(redisContext *c, const char *cmd, char *err, size_t es)
@@ -489,8 +457,9 @@ static int clmd_start(bench *b, clmd_ctx *x, const char *topic, int64_t max_cust
 {
     char cfg[PATH_MAX], ring[48] = "";
     int n = ++b->runs;
-    if (!(x->http_port = loopback_port()))
-        return fail(-EADDRNOTAVAIL, err, es, "no free loopback port for clmd's /metrics");
+    int e0 = harness_free_port(&x->http_port, err, es);
+    if (e0 < 0)
+        return e0;
     if (b->ring_size)
         snprintf(ring, sizeof(ring), ", \"ring_size\": %ld", b->ring_size);
     int e = harness_redis_start(&x->redis, err, es);

@@ -217,23 +217,6 @@ struct harness_redis {
     harness_proc *proc;
 };
 
-static int free_port(int *port, char *errbuf, size_t errsize)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t len = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return harness_fail(-errno, errbuf, errsize, "socket: %s", strerror(errno));
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        int e = errno;
-        close(fd);
-        return harness_fail(-e, errbuf, errsize, "cannot bind 127.0.0.1:0: %s", strerror(e));
-    }
-    close(fd);
-    *port = ntohs(a.sin_port);
-    return 0;
-}
 
 /* Last line of a file, for error messages. */
 static void last_line(const char *path, char *buf, size_t size)
@@ -315,7 +298,7 @@ int harness_redis_start(harness_redis **out, char *errbuf, size_t errsize)
         free(r);
         return -e;
     }
-    int e = free_port(&r->port, errbuf, errsize);
+    int e = harness_free_port(&r->port, errbuf, errsize);
     if (!e)
         e = redis_launch(r, true, errbuf, errsize);
     if (e) {

@@ -55,6 +55,20 @@ void harness_proc_free(harness_proc *p);
 typedef bool (*harness_pred)(void *arg);
 int harness_wait_until(harness_pred pred, void *arg, int timeout_ms);
 
+/* ---- loopback ports and HTTP ------------------------------------------- */
+
+/* A loopback TCP port free right now (bound, read and released). Returns 0
+ * or a negative errno (errbuf says why). */
+int harness_free_port(int *port, char *errbuf, size_t errsize);
+
+/* GET path on 127.0.0.1:port (HTTP/1.0, 5 s read timeout): the status, 0
+ * when unreachable or not HTTP; the body (at most 256 KiB read) into body. */
+int harness_http_get(int port, const char *path, char *body, size_t size);
+
+/* The value of an unlabelled metric line "<name> <value>" of a /metrics
+ * body, -1 when absent. */
+long long harness_metric_value(const char *body, const char *name);
+
 /* ---- redis --------------------------------------------------------------- */
 
 typedef struct harness_redis harness_redis;

@@ -47,54 +47,10 @@ static const char *clmd_bin(void)
 
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-/* GET path on 127.0.0.1:port: the status (0 when unreachable), the body into body. */
-static int http_get(int port, const char *path, char *body, size_t size)
-{
-    body[0] = '\0';
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_true(fd >= 0);
-    struct timeval tv = { .tv_sec = 5 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return 0;
-    }
-    char req[256], resp[65536];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
-    size_t got = 0;
-    if (write(fd, req, (size_t)n) == n)
-        for (ssize_t k; got + 1 < sizeof(resp) && (k = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0;)
-            got += (size_t)k;
-    close(fd);
-    resp[got] = '\0';
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-        return 0;
-    const char *b = strstr(resp, "\r\n\r\n");
-    snprintf(body, size, "%s", b ? b + 4 : "");
-    return status;
-}
-
-/* The value of an unlabelled metric line "<name> <value>", -1 when absent. */
-static long long metric_value(const char *body, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (strncmp(l, name, n) == 0 && l[n] == ' ')
-            return strtoll(l + n + 1, NULL, 10);
-    return -1;
+    int port = 0;
+    if (harness_free_port(&port, errbuf, sizeof(errbuf)) < 0)
+        fail_msg("%s", errbuf);
+    return port;
 }
 
 typedef struct probe {
@@ -108,9 +64,9 @@ typedef struct probe {
 static bool metric_is(void *arg)
 {
     probe *p = arg;
-    if (http_get(p->port, "/metrics", p->body, sizeof(p->body)) != 200)
+    if (harness_http_get(p->port, "/metrics", p->body, sizeof(p->body)) != 200)
         return false;
-    p->last = metric_value(p->body, p->metric);
+    p->last = harness_metric_value(p->body, p->metric);
     return p->last == p->want;
 }
 
@@ -293,7 +249,7 @@ static void test_topic_leaderless(void **state)
     pr.want = 0;
     assert_true(metric_is(&pr));
     char body[4096];
-    assert_int_equal(http_get(port, "/healthz", body, sizeof(body)), 200);
+    assert_int_equal(harness_http_get(port, "/healthz", body, sizeof(body)), 200);
     if (!strstr(body, "ok\n") || !strstr(body, "alerts stalled:"))
         fail_msg("/healthz: \"%s\"", body);
     assert_int_equal(log_count(logp, "alerts: nothing delivered to"), 1);

@@ -87,14 +87,10 @@ typedef struct run {
 
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = 0;
+    if (harness_free_port(&port, errbuf, sizeof(errbuf)) < 0)
+        fail_msg("%s", errbuf);
+    return port;
 }
 
 /* (Re)writes the config of r: `topic` as `group` into r's Redis. */
@@ -221,36 +217,6 @@ static void wait_consumed(run *r, long long n, int timeout_ms)
     }
 }
 
-/* One GET on a new connection: the HTTP status, the body into body. */
-static int http_get(int port, const char *path, char *body, size_t size)
-{
-    body[0] = '\0';
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_true(fd >= 0);
-    struct timeval tv = { .tv_sec = 5 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return 0;
-    }
-    char req[256], resp[8192];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
-    size_t got = 0;
-    if (write(fd, req, (size_t)n) == n)
-        for (ssize_t k; got + 1 < sizeof(resp) && (k = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0;)
-            got += (size_t)k;
-    close(fd);
-    resp[got] = '\0';
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-        return 0;
-    const char *b = strstr(resp, "\r\n\r\n");
-    snprintf(body, size, "%s", b ? b + 4 : "");
-    return status;
-}
-
 typedef struct health {
     int port, want;
     const char *text;
@@ -260,7 +226,7 @@ typedef struct health {
 static bool health_is(void *arg)
 {
     health *h = arg;
-    return http_get(h->port, "/healthz", h->body, sizeof(h->body)) == h->want &&
+    return harness_http_get(h->port, "/healthz", h->body, sizeof(h->body)) == h->want &&
            strstr(h->body, h->text) != NULL;
 }
 

@@ -402,14 +402,10 @@ static void test_redis_password(void **state)
 /* A free loopback port (bound, read and released). */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = 0;
+    if (harness_free_port(&port, errbuf, sizeof(errbuf)) < 0)
+        fail_msg("%s", errbuf);
+    return port;
 }
 
 static int connect_to(int port)

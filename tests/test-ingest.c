@@ -753,37 +753,18 @@ static bool notified(int fd, const char *want, int timeout_ms, char *log, size_t
  * body (NUL-terminated, truncated to size). */
 static int http_get(int port, const char *path, char *body, size_t size)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    char req[256];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    static char resp[262144];
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fd);
-    resp[got] = '\0';
-    int status = 0;
-    assert_int_equal(sscanf(resp, "HTTP/1.%*d %d", &status), 1);
-    const char *b = strstr(resp, "\r\n\r\n");
-    snprintf(body, size, "%s", b ? b + 4 : "");
+    int status = harness_http_get(port, path, body, size);
+    if (status == 0)
+        fail_msg("GET http://127.0.0.1:%d%s: no HTTP answer", port, path);
     return status;
 }
 
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = 0;
+    if (harness_free_port(&port, errbuf, sizeof(errbuf)) < 0)
+        fail_msg("%s", errbuf);
+    return port;
 }
 
 /* As a systemd Type=notify service: READY=1 once partitions are assigned,
