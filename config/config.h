@@ -99,6 +99,9 @@ typedef struct clm_config {
     double alerts_rate_per_s;  /* alerts.rate_per_s */
     int alerts_burst;          /* alerts.burst */
     int alerts_summary_interval_s; /* alerts.summary_interval_s */
+    int alerts_digest_customers; /* alerts.digest_customers */
+    double alerts_severity_critical; /* alerts.severity.critical */
+    double alerts_severity_warning;  /* alerts.severity.warning */
 
     /* kpi */
     int *kpi_windows;          /* kpi.windows: rolling windows in days, >= 1 entry, all different */

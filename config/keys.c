@@ -308,6 +308,10 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "alerts.churned", .type = CLM_CFG_BOOL, .def = "true",
      .offset = FIELD(alerts.enabled[CLM_ALERT_CHURNED]),
      .help = "Raise churned alerts when a customer enters the churned stage."},
+    {.path = "alerts.resolved", .type = CLM_CFG_BOOL, .def = "true",
+     .offset = FIELD(alerts.enabled[CLM_ALERT_RESOLVED]),
+     .help = "Raise a resolved alert when a customer's incident ends: its risk falls below "
+             "alerts.threshold minus alerts.rearm_margin, or it reactivates after churning."},
     {.path = "alerts.threshold", .type = CLM_CFG_DOUBLE, .def = "0.7", .dmin = 0.0001, .dmax = 1,
      .offset = FIELD(alerts_threshold),
      .help = "Risk at or above which a customer is at risk (listed in <prefix>at_risk) and a churn_risk alert is raised."},
@@ -326,15 +330,28 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "alerts.stream_maxlen", .type = CLM_CFG_INT64, .def = "100000", .min = 1, .max = 100000000,
      .offset = FIELD(alerts_stream_maxlen),
      .help = "Approximate length the Redis stream <prefix>alerts is capped at."},
-    {.path = "alerts.rate_per_s", .type = CLM_CFG_DOUBLE, .def = "20", .dmin = 0.001, .dmax = 1000000.0,
+    {.path = "alerts.rate_per_s", .type = CLM_CFG_DOUBLE, .def = "20", .dmin = 0.00001, .dmax = 1000000.0,
      .offset = FIELD(alerts_rate_per_s),
-     .help = "Alerts published per second at most, over the whole process; the excess is counted and reported by a suppressed_summary alert."},
+     .help = "Alerts that page at most, per second of event time (their paging time) and "
+             "per partition; the others are folded into a digest alert. Every alert is kept "
+             "in <prefix>alerts and published to alerts.topic whatever the rate."},
     {.path = "alerts.burst", .type = CLM_CFG_INT, .def = "100", .min = 1, .max = 1000000,
      .offset = FIELD(alerts_burst),
-     .help = "Alerts that may be published at once before alerts.rate_per_s applies."},
+     .help = "Alerts that may page at once, per partition, before alerts.rate_per_s applies."},
     {.path = "alerts.summary_interval_s", .type = CLM_CFG_INT, .def = "60", .min = 1, .max = 86400,
      .offset = FIELD(alerts_summary_interval_s),
-     .help = "How often, in seconds, a suppressed_summary alert reports alerts held back by the rate limit."},
+     .help = "Paging window, in seconds of event time: the alerts whose paging time falls in "
+             "one window are decided together once the partition's watermark has passed it, "
+             "and those over the rate limit are named by one digest alert."},
+    {.path = "alerts.digest_customers", .type = CLM_CFG_INT, .def = "20", .min = 1, .max = 1000,
+     .offset = FIELD(alerts_digest_customers),
+     .help = "Customers a digest alert names (id, kind, risk); it counts the rest."},
+    {.path = "alerts.severity.critical", .type = CLM_CFG_DOUBLE, .def = "0.9", .dmin = 0, .dmax = 1,
+     .offset = FIELD(alerts_severity_critical),
+     .help = "Risk at or above which an alert's severity is critical."},
+    {.path = "alerts.severity.warning", .type = CLM_CFG_DOUBLE, .def = "0.7", .dmin = 0, .dmax = 1,
+     .offset = FIELD(alerts_severity_warning),
+     .help = "Risk at or above which an alert's severity is warning (below it: info)."},
 
     /* kpi */
     {.path = "kpi.windows", .type = CLM_CFG_INTLIST, .def = "[7, 30, 90]", .min = 1, .max = 3650,

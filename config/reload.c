@@ -10,6 +10,8 @@ static const char *const live_keys[] = {
     "log.level",
     "alerts.churn_risk", "alerts.churned", "alerts.threshold", "alerts.rearm_margin",
     "alerts.cooldown_s", "alerts.min_clv", "alerts.rate_per_s", "alerts.burst",
+    "alerts.resolved", "alerts.summary_interval_s", "alerts.digest_customers",
+    "alerts.severity.critical", "alerts.severity.warning",
     "lifecycle.rules", "lifecycle.forward_only",
     NULL,
 };

@@ -29,10 +29,22 @@ int clm_cfg_derive_risk(clm_config *cfg, const char *name, char *errbuf, size_t 
                        cfg->alerts_rearm_margin, cfg->alerts_threshold);
         return -EINVAL;
     }
+    if (cfg->alerts_severity_warning > cfg->alerts_severity_critical) {
+        clm_cfg_errorf(errbuf, errsize,
+                       "%s: alerts.severity.warning: %g is above alerts.severity.critical (%g)",
+                       name, cfg->alerts_severity_warning, cfg->alerts_severity_critical);
+        return -EINVAL;
+    }
     clm_alert_opts *a = &cfg->alerts;
     a->threshold_e4 = (int)lround(cfg->alerts_threshold * 10000.0);
     a->rearm_e4 = (int)lround(cfg->alerts_rearm_margin * 10000.0);
     a->cooldown_ms = (int64_t)cfg->alerts_cooldown_s * 1000;
     a->clv_floor_micros = (int64_t)llround(cfg->alerts_min_clv * 1e6);
+    a->page_rate_per_s = cfg->alerts_rate_per_s;
+    a->page_burst = cfg->alerts_burst;
+    a->page_window_ms = (int64_t)cfg->alerts_summary_interval_s * 1000;
+    a->digest_customers = cfg->alerts_digest_customers;
+    a->critical_e4 = (int)lround(cfg->alerts_severity_critical * 10000.0);
+    a->warning_e4 = (int)lround(cfg->alerts_severity_warning * 10000.0);
     return 0;
 }

@@ -6,7 +6,20 @@
 static const char *const kind_names[CLM_ALERT__COUNT] = {
     [CLM_ALERT_CHURN_RISK] = "churn_risk",
     [CLM_ALERT_CHURNED] = "churned",
+    [CLM_ALERT_RESOLVED] = "resolved",
 };
+
+const char *clm_resolve_reason_name(clm_resolve_reason r)
+{
+    switch (r) {
+    case CLM_RESOLVE_RISK_FELL:
+        return "risk_fell";
+    case CLM_RESOLVE_REACTIVATED:
+        return "reactivated";
+    default:
+        return NULL;
+    }
+}
 
 const char *clm_alert_kind_name(clm_alert_kind k)
 {

@@ -38,6 +38,7 @@ clm_customer *clm_customer_new(const char *id, size_t len, uint16_t part)
     clm_dedup_init(&c->dedup);
     c->src_offset = -1;
     c->alert_at = CLM_NO_TS;
+    c->incident_at = CLM_NO_TS;
     c->risk_day = -1;
     c->risk_next = -1;
     clm_risk_state_init(&c->risk);
@@ -189,16 +190,27 @@ int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
 
 /* ---- churn risk and alerts ---------------------------------------------- */
 
+/* Raises an alert of `kind` (unless its kind is off, or, for churn_risk and
+ * churned, the customer's clv is below the floor) and keeps the incident:
+ * churn_risk and churned open one when none is open, resolved closes it
+ * (the caller checks one is open). */
 static int raise_alert(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, clm_alert_kind kind,
-                       const clm_pos *src, int64_t event_ts, int risk_e4, int prev_e4,
-                       const clm_risk_eval *e)
+                       clm_resolve_reason reason, const clm_pos *src, int64_t event_ts,
+                       int64_t page_ms, int risk_e4, int prev_e4, const clm_risk_eval *e)
 {
     const clm_alert_opts *ao = o->alerts;
-    int64_t clv = c->revenue_micros - c->refunds_micros;
-    if (!ao || !ao->enabled[kind] || clv < ao->clv_floor_micros)
+    int64_t clv = c->revenue_micros - c->refunds_micros, incident = c->incident_at;
+    if (kind == CLM_ALERT_RESOLVED)
+        c->incident_at = CLM_NO_TS; /* closed even when resolved alerts are off */
+    if (!ao || !ao->enabled[kind] || (kind != CLM_ALERT_RESOLVED && clv < ao->clv_floor_micros))
         return 0;
+    if (kind != CLM_ALERT_RESOLVED && incident == CLM_NO_TS)
+        incident = c->incident_at = event_ts;
     clm_alert a;
     a.kind = kind;
+    a.reason = reason;
+    a.incident_at = incident;
+    a.page_ms = page_ms;
     a.topic = src ? src->topic : c->src_topic;
     a.partition = src ? src->partition : c->part;
     a.offset = src ? src->offset : c->src_offset;
@@ -216,24 +228,31 @@ static int raise_alert(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, 
     return clm_deltas_alert(d, &a);
 }
 
-/* Scores the customer on `day` (evaluation time at_ms) and raises a
- * churn_risk alert when the score reaches the threshold while armed and out
- * of cooldown. */
+/* Scores the customer on `day` (evaluation time at_ms, also the paging time
+ * of what it raises). A churn_risk alert is raised when the score reaches
+ * the threshold while armed and out of cooldown; the open incident of a
+ * current customer is resolved when the score falls below threshold -
+ * rearm_margin (which also re-arms it). */
 static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t day,
                  const clm_pos *src, int64_t event_ts, int64_t at_ms)
 {
     clm_risk_eval e;
     bool current = is_current(c, o);
     clm_risk_eval_at(&c->risk, &c->rfm, o->risk, day, current, &e);
-    int prev = c->risk_e4;
+    int prev = c->risk_e4, r;
     c->risk_e4 = (uint16_t)e.risk_e4;
     c->risk_day = (int32_t)day;
     c->risk_next = current ? (int32_t)clm_risk_next_day(&c->risk, &c->rfm, o->risk, day) : -1;
     const clm_alert_opts *ao = o->alerts;
     if (!ao)
         return 0;
-    if ((c->flags & CLM_CUST_DISARMED) && e.risk_e4 < ao->threshold_e4 - ao->rearm_e4)
+    if (e.risk_e4 < ao->threshold_e4 - ao->rearm_e4) {
         c->flags &= (uint8_t)~CLM_CUST_DISARMED;
+        if (current && c->incident_at != CLM_NO_TS &&
+            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_RISK_FELL, src, event_ts,
+                             at_ms, e.risk_e4, prev, &e)) < 0)
+            return r;
+    }
     if ((c->flags & CLM_CUST_DISARMED) || e.risk_e4 < ao->threshold_e4 ||
         !ao->enabled[CLM_ALERT_CHURN_RISK] ||
         (c->alert_at != CLM_NO_TS && at_ms < c->alert_at + ao->cooldown_ms) ||
@@ -241,21 +260,24 @@ static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_
         return 0;
     c->flags |= CLM_CUST_DISARMED;
     c->alert_at = at_ms;
-    return raise_alert(c, o, d, CLM_ALERT_CHURN_RISK, src, event_ts, e.risk_e4, prev, &e);
+    return raise_alert(c, o, d, CLM_ALERT_CHURN_RISK, CLM_RESOLVE_NONE, src, event_ts, at_ms,
+                       e.risk_e4, prev, &e);
 }
 
 /* The churned alert of a customer about to enter the churned stage: it
- * carries the customer's last score and the reasons behind it (the score
- * after the churn would say less: a churned customer is not scored as a
- * current one). */
+ * carries the risk the customer had as a current customer on the day it
+ * churns (page_ms's day), with the reasons behind it, and the last score
+ * as previous_risk (the score after the churn would say less: a churned
+ * customer is not scored). */
 static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
-                         const clm_pos *src, int64_t event_ts)
+                         const clm_pos *src, int64_t event_ts, int64_t page_ms)
 {
     clm_risk_eval e = { 0 };
-    if (o->risk && c->risk_day >= 0)
-        clm_risk_eval_at(&c->risk, &c->rfm, o->risk, c->risk_day, true, &e);
+    if (o->risk)
+        clm_risk_eval_at(&c->risk, &c->rfm, o->risk, clm_day_of_ms(page_ms), true, &e);
     c->flags &= (uint8_t)~CLM_CUST_DISARMED; /* scoring starts afresh if it comes back */
-    return raise_alert(c, o, d, CLM_ALERT_CHURNED, src, event_ts, c->risk_e4, c->risk_e4, &e);
+    return raise_alert(c, o, d, CLM_ALERT_CHURNED, CLM_RESOLVE_NONE, src, event_ts, page_ms,
+                       e.risk_e4, c->risk_e4, &e);
 }
 
 int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
@@ -317,7 +339,7 @@ static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64
             break;
         if (do_churn) {
             int64_t day = clm_day_of_ms(churn);
-            if ((r = raise_churned(c, o, d, NULL, churn)) < 0 ||
+            if ((r = raise_churned(c, o, d, NULL, churn, churn)) < 0 ||
                 (r = enter_stage(c, o, d, clm_stages_churned(o->stages), churn)) < 0)
                 return r;
             update_clv_rate(c, o, d);
@@ -562,7 +584,11 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
         if (!active && c->stage == churned)
             to = -1; /* only activity brings a churned customer back */
         if (to >= 0 && to == churned && c->stage != churned &&
-            (r = raise_churned(c, o, d, pos, ev->ts_ms)) < 0)
+            (r = raise_churned(c, o, d, pos, ev->ts_ms, at)) < 0)
+            return r;
+        if (to >= 0 && c->stage == churned && to != churned && c->incident_at != CLM_NO_TS &&
+            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_REACTIVATED, pos, ev->ts_ms,
+                             at, c->risk_e4, c->risk_e4, NULL)) < 0)
             return r;
         if (to >= 0 && (r = enter_stage(c, o, d, to, ev->ts_ms)) < 0)
             return r;

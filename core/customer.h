@@ -88,6 +88,8 @@ typedef struct clm_customer {
     int64_t src_offset;     /* offset of the latest applied event, -1: unknown */
     int64_t alert_at;       /* when the last churn_risk alert was raised (evaluation
                                time, epoch ms), or CLM_NO_TS */
+    int64_t incident_at;    /* when its open incident opened (core/alert.h), or
+                               CLM_NO_TS when none is open */
     int32_t risk_day;       /* day the risk was last evaluated, -1: never */
     int32_t risk_next;      /* next day the risk changes without events, -1: none */
     clm_risk_state risk;    /* what the churn-risk signals are computed from */

@@ -26,7 +26,7 @@
 
 struct clm_alert_pub {
     clm_alert_pub_conf c;
-    char *topic, *prefix, outbox[256], stream[256];
+    char *topic, *prefix, outbox[256];
     rd_kafka_t *rk;
     clm_redis *redis;
     pthread_t thread;
@@ -40,13 +40,15 @@ struct clm_alert_pub {
     atomic_bool deferring;
     atomic_bool stalled;                /* reported as stalled (log, /healthz) */
     _Atomic int64_t backlog;            /* HLEN of the outbox, -1 until read */
-    _Atomic uint64_t sent, delivered, replayed, summaries;
+    _Atomic uint64_t sent, delivered, replayed, errors;
+    _Atomic long long defer_since_ms;   /* when deferring last began */
+    /* alerts handed to the producer and not yet delivered, oldest first
+     * (sends happen in time order); any thread, under `lock` */
+    pthread_mutex_t lock;
+    struct tag *head, *tail;
     /* publisher thread only */
     char (*done)[CLM_ALERT_ID_LEN + 1]; /* delivered, still in the outbox */
     size_t ndone, cap_done;
-    uint64_t reported;                  /* refusals already summarized */
-    long long last_summary_ms;
-    int64_t since_ms;                   /* wall time the current summary period began */
     bool redis_down;
     bool replay_done;                   /* the start's pass over the outbox is over */
     uint64_t seen_delivered;            /* delivered, as of the last progress check */
@@ -54,11 +56,60 @@ struct clm_alert_pub {
     long long backlog_ms;               /* last HLEN of the outbox */
 };
 
-static int64_t realtime_ms(void)
+/* The opaque of a produced alert: its id and when it was handed over. */
+typedef struct tag {
+    struct tag *prev, *next;
+    long long sent_ms;
+    char id[CLM_ALERT_ID_LEN + 1];
+} tag;
+
+static void tag_link(clm_alert_pub *p, tag *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&p->lock);
+    t->prev = p->tail;
+    t->next = NULL;
+    if (p->tail)
+        p->tail->next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void tag_unlink(clm_alert_pub *p, tag *t)
+{
+    pthread_mutex_lock(&p->lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        p->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        p->tail = t->prev;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void defer(clm_alert_pub *p)
+{
+    if (!atomic_exchange(&p->deferring, true))
+        atomic_store(&p->defer_since_ms, clm_now_ms());
+}
+
+/* Age of the oldest alert waiting: handed to the producer and not
+ * delivered, or left in the outbox since deferring began. */
+static int64_t oldest_age(clm_alert_pub *p)
+{
+    long long now = clm_now_ms(), oldest = now;
+    pthread_mutex_lock(&p->lock);
+    if (p->head)
+        oldest = p->head->sent_ms;
+    pthread_mutex_unlock(&p->lock);
+    if (atomic_load(&p->deferring) && atomic_load(&p->backlog) != 0) {
+        long long since = atomic_load(&p->defer_since_ms);
+        oldest = since < oldest ? since : oldest;
+    }
+    return now - oldest;
 }
 
 static void sleep_ms(long ms)
@@ -86,29 +137,31 @@ static void note_done(clm_alert_pub *p, const char *id)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     clm_alert_pub *p = opaque;
-    char *id = m->_private; /* NULL: a summary, not in the outbox */
+    tag *t = m->_private;
     if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-        free(id); /* shutting down without waiting: it stays in the outbox */
+        tag_unlink(p, t); /* shutting down without waiting: it stays in the outbox */
+        free(t);
         return;
     }
     if (m->err) {
+        atomic_fetch_add(&p->errors, 1);
         log_warn("alert delivery to %s failed (%s); producing it again",
                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)), RD_KAFKA_V_KEY(m->key, m->key_len),
             RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(id), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (e) { /* it stays in the outbox and is produced again from there */
-            atomic_store(&p->deferring, true);
-            free(id);
+            defer(p);
+            tag_unlink(p, t);
+            free(t);
         }
         return;
     }
     atomic_fetch_add(&p->delivered, 1);
-    if (id) {
-        note_done(p, id);
-        free(id);
-    }
+    tag_unlink(p, t);
+    note_done(p, t->id);
+    free(t);
 }
 
 clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf *c,
@@ -117,6 +170,7 @@ clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf
     clm_alert_pub *p = calloc(1, sizeof(*p));
     if (!p)
         goto out_nomem;
+    pthread_mutex_init(&p->lock, NULL);
     p->c = *c;
     p->topic = strdup(c->topic);
     p->prefix = strdup(c->prefix);
@@ -126,8 +180,8 @@ clm_alert_pub *clm_alert_pub_new(rd_kafka_conf_t *conf, const clm_alert_pub_conf
     p->c.topic = p->topic;
     p->c.prefix = p->prefix;
     snprintf(p->outbox, sizeof(p->outbox), "%salerts:outbox", p->prefix);
-    snprintf(p->stream, sizeof(p->stream), "%salerts", p->prefix);
     atomic_store(&p->deferring, true); /* until the start's replay of the outbox */
+    atomic_store(&p->defer_since_ms, clm_now_ms());
     atomic_store(&p->backlog, -1);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
@@ -144,24 +198,28 @@ out_free:
     return NULL;
 }
 
-/* One attempt to hand an alert to the producer; never waits. id NULL: a
- * summary (not in the outbox). Returns 0, -ENOBUFS when the producer's
- * queue is full, -EIO when it refuses the message, -ENOMEM. */
+/* One attempt to hand an alert to the producer; never waits. Returns 0,
+ * -ENOBUFS when the producer's queue is full, -EIO when it refuses the
+ * message, -ENOMEM. */
 static int produce_once(clm_alert_pub *p, const char *id, const char *key, size_t key_len,
                         const char *json, size_t len)
 {
-    char *tag = NULL;
-    if (id && !(tag = strdup(id)))
+    tag *t = malloc(sizeof(*t));
+    if (!t)
         return -ENOMEM;
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->sent_ms = clm_now_ms();
+    tag_link(p, t);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)json, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_add(&p->sent, 1);
-        return 0; /* the delivery report frees tag */
+        return 0; /* the delivery report frees t */
     }
-    free(tag);
+    tag_unlink(p, t);
+    free(t);
     return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
 }
 
@@ -171,7 +229,7 @@ void clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const
      * outbox, and so do the following ones until the publisher thread has
      * produced the outbox again (republish). */
     if (!atomic_load(&p->deferring) && produce_once(p, id, key, strlen(key), json, strlen(json)) < 0)
-        atomic_store(&p->deferring, true);
+        defer(p);
 }
 
 /* Redis context, or NULL while it is down (logged once per outage). */
@@ -293,7 +351,7 @@ static void republish(clm_alert_pub *p)
         redisContext *rc;
         while (!(rc = redis_ctx(p))) {
             if (atomic_load(&p->stopping)) {
-                atomic_store(&p->deferring, true);
+                defer(p);
                 return;
             }
             rd_kafka_poll(p->rk, 200); /* deliveries go on meanwhile */
@@ -311,6 +369,9 @@ static void republish(clm_alert_pub *p)
             const redisReply *id = kv->element[i], *doc = kv->element[i + 1];
             json_t *j = json_loadb(doc->str, doc->len, 0, NULL);
             const char *key = j ? json_string_value(json_object_get(j, "customer_id")) : NULL;
+            const char *kind = j ? json_string_value(json_object_get(j, "kind")) : NULL;
+            if (!key && kind && strcmp(kind, "digest") == 0)
+                key = "digest"; /* digests are keyed by their kind */
             int r = -EINVAL;
             if (id->len == CLM_ALERT_ID_LEN && key)
                 while ((r = produce_once(p, id->str, key, strlen(key), doc->str, doc->len)) ==
@@ -327,7 +388,7 @@ static void republish(clm_alert_pub *p)
             json_decref(j);
             if (r == -ENOBUFS) { /* stopping */
                 freeReplyObject(rep);
-                atomic_store(&p->deferring, true);
+                defer(p);
                 return;
             }
         }
@@ -345,54 +406,12 @@ static void republish(clm_alert_pub *p)
     }
 }
 
-/* A suppressed_summary when the rate limit held alerts back in the period;
- * one the producer does not take now is folded into the next one. */
-static void maybe_summarize(clm_alert_pub *p, bool force)
-{
-    if (!p->c.limiter)
-        return;
-    long long now = clm_now_ms();
-    if (!force && now - p->last_summary_ms < (long long)p->c.summary_interval_s * 1000)
-        return;
-    p->last_summary_ms = now;
-    uint64_t refused = atomic_load(&p->c.limiter->refused);
-    int64_t wall = realtime_ms();
-    if (refused <= p->reported) {
-        p->since_ms = wall;
-        return;
-    }
-    char id[CLM_ALERT_ID_LEN + 1];
-    uint64_t n = refused - p->reported;
-    char *json = clm_alert_summary_json(n, p->since_ms, wall, id);
-    if (json && produce_once(p, NULL, "suppressed_summary", 18, json, strlen(json)) == 0) {
-        redisContext *rc = redis_ctx(p);
-        if (rc) {
-            char len[24];
-            snprintf(len, sizeof(len), "%lld", (long long)p->c.stream_maxlen);
-            redisReply *rep = redisCommand(rc,
-                                           "XADD %s MAXLEN ~ %s * alert_id %s kind "
-                                           "suppressed_summary customer_id %s risk %s json %s",
-                                           p->stream, len, id, "", "", json);
-            if (!rep || rep->type == REDIS_REPLY_ERROR)
-                clm_redis_drop(p->redis);
-            freeReplyObject(rep);
-        }
-        atomic_fetch_add(&p->summaries, 1);
-        log_warn("alerts: the rate limit held back %llu alerts since the last summary",
-                 (unsigned long long)n);
-        p->reported = refused;
-        p->since_ms = wall;
-    }
-    free(json);
-}
-
 static void *pub_main(void *arg)
 {
     clm_alert_pub *p = arg;
     republish(p); /* what an earlier run left in the outbox */
     while (!atomic_load(&p->stopping)) {
         service(p);
-        maybe_summarize(p, false);
         if (atomic_load(&p->deferring) && rd_kafka_outq_len(p->rk) == 0 && p->ndone == 0)
             republish(p);
     }
@@ -401,9 +420,7 @@ static void *pub_main(void *arg)
 
 int clm_alert_pub_start(clm_alert_pub *p)
 {
-    p->last_summary_ms = clm_now_ms();
-    p->progress_ms = p->last_summary_ms;
-    p->since_ms = realtime_ms();
+    p->progress_ms = clm_now_ms();
     int r = pthread_create(&p->thread, NULL, pub_main, p);
     if (r)
         return -r;
@@ -418,7 +435,6 @@ void clm_alert_pub_stop(clm_alert_pub *p, int timeout_ms)
     atomic_store(&p->stopping, true);
     pthread_join(p->thread, NULL);
     p->started = false;
-    maybe_summarize(p, true);
     if (rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_warn("alerts: %d alerts not delivered within %d ms; they stay in the outbox",
                  rd_kafka_outq_len(p->rk), timeout_ms);
@@ -446,6 +462,7 @@ void clm_alert_pub_free(clm_alert_pub *p)
         rd_kafka_destroy(p->rk);
     }
     clm_redis_free(p->redis);
+    pthread_mutex_destroy(&p->lock);
     free(p->done);
     free(p->topic);
     free(p->prefix);
@@ -458,7 +475,8 @@ void clm_alert_pub_get_stats(const clm_alert_pub *p, clm_alert_pub_stats *out)
     out->sent = atomic_load(&m->sent);
     out->delivered = atomic_load(&m->delivered);
     out->replayed = atomic_load(&m->replayed);
-    out->summaries = atomic_load(&m->summaries);
+    out->errors = atomic_load(&m->errors);
+    out->oldest_ms = oldest_age(m);
     out->backlog = atomic_load(&m->backlog);
     out->stalled = atomic_load(&m->stalled);
 }

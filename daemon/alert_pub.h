@@ -17,9 +17,8 @@
  * wait) is logged once when it starts and once when it ends; the outbox's
  * length is kept as the backlog (clm_alert_pub_get_stats).
  *
- * The publisher thread also reports the rate limit: every
- * summary_interval_s in which alerts were held back it publishes (topic and
- * stream) one suppressed_summary alert with their number.
+ * Every alert is published, whatever the paging rate limit decided
+ * (daemon/paging.h): the topic is the record, paging is for people.
  *
  * Threads: clm_alert_pub_send from any thread; the rest from the owner.
  */
@@ -30,7 +29,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/ratelimit.h"
 #include "daemon/redis.h"
 
 typedef struct clm_alert_pub clm_alert_pub;
@@ -39,16 +37,15 @@ typedef struct clm_alert_pub_conf {
     const char *topic;        /* alerts.topic */
     const char *prefix;       /* redis.prefix */
     clm_redis_opts redis;
-    int64_t stream_maxlen;    /* alerts.stream_maxlen */
-    int summary_interval_s;   /* alerts.summary_interval_s */
-    clm_ratelimit *limiter;   /* whose refusals are summarized; NULL: none */
 } clm_alert_pub_conf;
 
 typedef struct clm_alert_pub_stats {
     uint64_t sent;       /* handed to the producer (including outbox replays) */
     uint64_t delivered;  /* acknowledged by Kafka */
     uint64_t replayed;   /* found in the outbox at start */
-    uint64_t summaries;  /* suppressed_summary alerts published */
+    uint64_t errors;     /* deliveries Kafka reported failed (each produced again) */
+    int64_t oldest_ms;   /* age of the oldest alert waiting: handed to the producer and
+                            not delivered, or left in the outbox while deferring */
     int64_t backlog;     /* alerts in the outbox (durable, not yet delivered), read
                             about every second; -1 until first read */
     bool stalled;        /* nothing delivered for 5 s while alerts wait */

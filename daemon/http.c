@@ -138,27 +138,49 @@ static void render_metrics(const clm_http *h, text *t)
             clm_reason_name((clm_reason)r), tot.rejected[r]);
     metric(t, "clmd_dlq_delivered_total", "counter", "Dead letters delivered to Kafka.");
     put(t, "clmd_dlq_delivered_total %" PRIu64 "\n", ws.dlq_delivered);
-    if (h->src.limiter) {
-        metric(t, "clmd_alerts_emitted_total", "counter",
-               "Alerts raised and let through by the rate limit (made durable, then published).");
-        put(t, "clmd_alerts_emitted_total %" PRIu64 "\n", (uint64_t)atomic_load(&h->src.limiter->allowed));
-        metric(t, "clmd_alerts_suppressed_total", "counter",
-               "Alerts held back by the rate limit (reported by suppressed_summary alerts).");
-        put(t, "clmd_alerts_suppressed_total %" PRIu64 "\n", (uint64_t)atomic_load(&h->src.limiter->refused));
+    clm_alerting_stats al = { 0 };
+    for (size_t i = 0; i < h->src.nworkers; i++) {
+        clm_alerting_stats one;
+        clm_worker_alert_totals(h->src.workers[i], &one);
+        al.raised += one.raised;
+        al.paged += one.paged;
+        al.held += one.held;
+        al.digests += one.digests;
+        al.pending += one.pending;
     }
+    metric(t, "clmd_alerts_emitted_total", "counter",
+           "Alerts raised by customers: every one kept in the stream and published.");
+    put(t, "clmd_alerts_emitted_total %" PRIu64 "\n", al.raised);
+    metric(t, "clmd_alerts_held", "gauge",
+           "Alerts waiting for their paging window to be decided (the watermark to pass it).");
+    put(t, "clmd_alerts_held %" PRIu64 "\n", al.pending);
+    metric(t, "clmd_alerts_paged_total", "counter", "Alerts decided to page.");
+    put(t, "clmd_alerts_paged_total %" PRIu64 "\n", al.paged);
+    metric(t, "clmd_alerts_in_digest_total", "counter",
+           "Alerts over the paging rate limit, folded into a digest alert.");
+    put(t, "clmd_alerts_in_digest_total %" PRIu64 "\n", al.held);
+    metric(t, "clmd_alerts_digests_total", "counter", "Digest alerts made.");
+    put(t, "clmd_alerts_digests_total %" PRIu64 "\n", al.digests);
     if (h->src.alerts) {
         clm_alert_pub_stats as;
         clm_alert_pub_get_stats(h->src.alerts, &as);
-        metric(t, "clmd_alerts_delivered_total", "counter", "Alert messages acknowledged by Kafka.");
-        put(t, "clmd_alerts_delivered_total %" PRIu64 "\n", as.delivered);
+        metric(t, "clmd_alerts_delivered_total", "counter", "Alerts delivered, per sink.");
+        put(t, "clmd_alerts_delivered_total{sink=\"kafka\"} %" PRIu64 "\n", as.delivered);
+        metric(t, "clmd_alerts_sink_errors_total", "counter",
+               "Failed deliveries, per sink (each is retried).");
+        put(t, "clmd_alerts_sink_errors_total{sink=\"kafka\"} %" PRIu64 "\n", as.errors);
         metric(t, "clmd_alerts_replayed_total", "counter",
                "Alerts found in the outbox at start and published again.");
         put(t, "clmd_alerts_replayed_total %" PRIu64 "\n", as.replayed);
         if (as.backlog >= 0) {
-            metric(t, "clmd_alerts_backlog", "gauge",
-                   "Alerts in the outbox: durable in Redis, not yet delivered to Kafka.");
-            put(t, "clmd_alerts_backlog %" PRId64 "\n", as.backlog);
+            metric(t, "clmd_alerts_outbox_depth", "gauge",
+                   "Alerts durable in Redis and not yet delivered, per sink.");
+            put(t, "clmd_alerts_outbox_depth{sink=\"kafka\"} %" PRId64 "\n", as.backlog);
         }
+        metric(t, "clmd_alerts_outbox_oldest_age_seconds", "gauge",
+               "Age of the oldest alert not yet delivered, per sink (0: none).");
+        put(t, "clmd_alerts_outbox_oldest_age_seconds{sink=\"kafka\"} %.3f\n",
+            (double)as.oldest_ms / 1000.0);
     }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
     put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);

@@ -33,7 +33,6 @@ typedef struct clm_http_sources {
     size_t nworkers;
     clm_writer *writer;
     int flush_interval_ms;
-    clm_ratelimit *limiter;  /* alert counts; may be NULL */
     clm_alert_pub *alerts;   /* alert deliveries; may be NULL */
 } clm_http_sources;
 

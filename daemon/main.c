@@ -67,7 +67,6 @@ typedef struct reloader {
     clm_apply_opts base;        /* the rules the workers started with */
     clm_worker **workers;
     size_t nworkers;
-    clm_ratelimit *limiter;
     /* configurations loaded by reloads: their options are in use, so they
      * live until the daemon exits */
     clm_config **kept;
@@ -118,7 +117,6 @@ static void reload(reloader *r)
     r->kept[r->nkept] = next;
     r->applies[r->nkept++] = apply;
     atomic_store(&clm_log_level, next->log_level);
-    clm_ratelimit_set(r->limiter, next->alerts_rate_per_s, next->alerts_burst);
     for (size_t i = 0; i < r->nworkers; i++)
         clm_worker_reload(r->workers[i], apply);
     log_notice("reload: %s read; live settings applied%s", r->cur->path,
@@ -304,7 +302,6 @@ static int run(const clm_config *cfg, bool take_over)
     clm_model_job *model = NULL; /* NULL when model.enabled is false */
     clm_http *http = NULL;
     clm_alert_pub *alerts = NULL;
-    clm_ratelimit limiter;
     reloader rl = { 0 };
     size_t started = 0;
     if (!workers || !dlq_topics) {
@@ -329,7 +326,6 @@ static int run(const clm_config *cfg, bool take_over)
         goto out_free;
     }
     pconf = NULL; /* clm_dlq_new took ownership */
-    clm_ratelimit_init(&limiter, cfg->alerts_rate_per_s, cfg->alerts_burst);
 
     clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                              .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
@@ -344,9 +340,7 @@ static int run(const clm_config *cfg, bool take_over)
     clm_redis_free(probe);
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000; /* checked by clm_config_load */
     clm_alert_pub_conf apc = { .topic = cfg->alerts_topic, .prefix = cfg->redis_prefix,
-                               .redis = ropts, .stream_maxlen = cfg->alerts_stream_maxlen,
-                               .summary_interval_s = cfg->alerts_summary_interval_s,
-                               .limiter = &limiter };
+                               .redis = ropts };
     pconf = clm_kafka_conf_new(cfg, CLM_KAFKA_ALERTS, err, sizeof(err));
     if (!pconf || !(alerts = clm_alert_pub_new(pconf, &apc, err, sizeof(err)))) {
         log_err("alert producer: %s", err);
@@ -399,7 +393,7 @@ static int run(const clm_config *cfg, bool take_over)
             .alert_names = { .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
                              .stages = cfg->stages },
             .alerts_maxlen = cfg->alerts_stream_maxlen,
-            .limiter = &limiter,
+            .page_stream = false,
             .model = model,
             .p_alive_threshold = cfg->model_p_alive_threshold,
             .model_unit_days = cfg->model_unit_days,
@@ -456,7 +450,7 @@ static int run(const clm_config *cfg, bool take_over)
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,
-                                .limiter = &limiter, .alerts = alerts };
+                                .alerts = alerts };
         if (clm_http_start(cfg->http_listen, cfg->http_port, cfg->http_bearer_token, &hs, &http,
                            err, sizeof(err)) < 0) {
             log_err("%s", err);
@@ -471,8 +465,7 @@ static int run(const clm_config *cfg, bool take_over)
     stop_timeout_s = cfg->core_shutdown_timeout_s;
     if (atomic_load(&stop_requested))
         alarm((unsigned)stop_timeout_s); /* asked to stop during start-up */
-    rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers,
-                     .limiter = &limiter };
+    rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers };
     heartbeat hb = { .consumer = consumer, .reload = &rl };
     clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);

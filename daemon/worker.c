@@ -11,6 +11,7 @@
 #include "core/shard.h"
 #include "core/spsc.h"
 #include "core/timeutil.h"
+#include "daemon/alerting.h"
 #include "daemon/log.h"
 #include "store/flush.h"
 #include "store/keys.h"
@@ -48,6 +49,7 @@ struct clm_worker {
     bool redis_down;
     bool stop;
     clm_flush_fmt *fmt;  /* formats this worker's flush batches */
+    clm_alerting *alerting; /* its customers' alerts: kept, paged, digested */
     int64_t *scanned_wm; /* per partition number: watermark of the last deadline scan */
     size_t nscanned;
     /* per-run scratch */
@@ -79,10 +81,14 @@ clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t err
     }
     w->shard = clm_shard_new(&w->c.shard);
     w->fmt = clm_flush_fmt_new(conf->prefix, conf->group);
+    clm_alerting_conf ac = { .prefix = conf->prefix, .group = conf->group,
+                             .names = conf->alert_names, .stream_maxlen = conf->alerts_maxlen,
+                             .page_stream = conf->page_stream };
+    w->alerting = clm_alerting_new(&ac);
     w->redis = clm_redis_new(&conf->redis);
     w->in = clm_spsc_new(conf->ring_size);
     w->out = clm_spsc_new(BATCH_RING);
-    if (!w->shard || !w->fmt || !w->redis || !w->in || !w->out)
+    if (!w->shard || !w->fmt || !w->alerting || !w->redis || !w->in || !w->out)
         goto out_nomem;
     return w;
 
@@ -108,6 +114,7 @@ void clm_worker_free(clm_worker *w)
     clm_spsc_free(w->out);
     clm_shard_free(w->shard);
     clm_flush_fmt_free(w->fmt);
+    clm_alerting_free(w->alerting);
     clm_redis_free(w->redis);
     free(w->scanned_wm);
     free(w);
@@ -184,6 +191,11 @@ bool clm_worker_finished(clm_worker *w)
     return atomic_load(&w->finished) && clm_spsc_count(w->out) == 0;
 }
 
+void clm_worker_alert_totals(const clm_worker *w, clm_alerting_stats *out)
+{
+    clm_alerting_get_stats(w->alerting, out);
+}
+
 void clm_worker_totals(const clm_worker *w, clm_shard_stats *out)
 {
     clm_worker *m = (clm_worker *)w; /* atomic loads of a const object */
@@ -233,47 +245,35 @@ static int cut_stats(void *vctx, const clm_shard_stats *st)
     return clm_flush_fmt_stats(x->w->fmt, st);
 }
 
-static int64_t realtime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Alerts raised since the last cut: those the rate limit lets through are
- * made durable with the batch (stream + outbox) and published after it
- * commits; the others are only counted. */
-static int cut_alerts(clm_worker *w, clm_batch *b, const clm_deltas *d)
-{
-    int64_t emitted = 0, suppressed = 0, now = realtime_ms();
-    int r;
-    for (size_t i = 0; i < d->nalerts; i++) {
-        const clm_alert *a = &d->alerts[i];
-        if (w->c.limiter && !clm_ratelimit_take(w->c.limiter, clm_now_ms() * 1000)) {
-            suppressed++;
-            continue;
-        }
-        char id[CLM_ALERT_ID_LEN + 1];
-        clm_alert_id(a, &w->c.alert_names, id);
-        char *json = clm_alert_json(a, &w->c.alert_names, id, now);
-        if (!json)
-            return -ENOMEM;
-        if ((r = clm_flush_fmt_alert(w->fmt, w->c.alerts_maxlen, id, a, json)) < 0) {
-            free(json);
-            return r;
-        }
-        if ((r = clm_batch_add_alert(b, id, a->customer_id, a->id_len, json)) < 0)
-            return r;
-        emitted++;
-    }
-    return clm_flush_fmt_alert_counts(w->fmt, emitted, suppressed);
-}
-
 static int cut_deltas(void *vctx, const clm_deltas *d)
 {
     cut_ctx *x = vctx;
+    const clm_alert_opts *ao = x->w->c.shard.apply.alerts;
     int r = clm_flush_fmt_deltas(x->w->fmt, d);
-    return r < 0 || d->nalerts == 0 ? r : cut_alerts(x->w, x->b, d);
+    return r < 0 || d->nalerts == 0 || !ao ? r : clm_alerting_raise(x->w->alerting, x->b, d, ao);
+}
+
+/* The watermark up to which a partition number's paging windows may be
+ * decided: that of its last deadline scan (every due step up to it has
+ * run), or, without stages (no due steps), its watermark. */
+static int64_t paging_watermark(const clm_worker *w, int32_t number)
+{
+    if (!w->c.shard.apply.stages)
+        return clm_shard_number_watermark(w->shard, number);
+    return (size_t)number < w->nscanned ? w->scanned_wm[number] : CLM_NO_TS;
+}
+
+/* Decides the paging windows of every partition number owned. */
+static int cut_paging(clm_worker *w, clm_batch *b)
+{
+    const clm_alert_opts *ao = w->c.shard.apply.alerts;
+    int r = 0;
+    for (size_t slot = 0; ao && r >= 0 && slot < clm_shard_part_slots(w->shard); slot++) {
+        int32_t topic, number;
+        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) == 0)
+            r = clm_alerting_close(w->alerting, b, number, paging_watermark(w, number), ao);
+    }
+    return r;
 }
 
 static void refresh_acked(clm_worker *w)
@@ -292,6 +292,8 @@ static void cut(clm_worker *w)
     clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
     clm_flush_fmt_begin(w->fmt, &b->cmds, &w->c.shard.apply);
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
+    if (r >= 0)
+        r = cut_paging(w, b);
     if (r >= 0) {
         int e = clm_flush_fmt_end(w->fmt);
         r = e < 0 ? e : r;
@@ -652,6 +654,49 @@ static void process_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
     apply_run(w, ms, n);
 }
 
+/* Takes up a partition number's paging windows from Redis (retrying
+ * through outages) when the worker does not hold them yet. */
+static void take_paging(clm_worker *w, int32_t number)
+{
+    if (clm_alerting_has(w->alerting, number))
+        return;
+    char key[CLM_KEY_MAX], err[512];
+    if (clm_key_paging(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
+        clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
+    const char *argv[] = { "HGETALL", key };
+    for (;;) {
+        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
+        redisReply *rep = rc ? redisCommandArgv(rc, 2, argv, NULL) : NULL;
+        if (!rep) {
+            clm_redis_drop(w->redis);
+            sleep_ms(50);
+            continue;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY)
+            clm_fatal("worker %d: reading %s: %s", w->c.index, key,
+                      rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        int r = clm_alerting_take(w->alerting, number, rep, err, sizeof(err));
+        freeReplyObject(rep);
+        if (r == -ENOMEM)
+            clm_fatal("worker %d: out of memory", w->c.index);
+        if (r < 0)
+            clm_fatal("worker %d: %s; delete the field (its alert is in the stream already) "
+                      "to go on", w->c.index, err);
+        return;
+    }
+}
+
+/* True when the shard owns a partition with this number (any topic). */
+static bool owns_number(const clm_worker *w, int32_t number)
+{
+    for (size_t slot = 0; slot < clm_shard_part_slots(w->shard); slot++) {
+        int32_t topic, n;
+        if (clm_shard_part_get(w->shard, (int)slot, &topic, &n) == 0 && n == number)
+            return true;
+    }
+    return false;
+}
+
 static void handle_ctl(clm_worker *w, clm_ctl *ctl)
 {
     int slot;
@@ -666,6 +711,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
                       "the watermark rule reaches", w->c.index, (int)ctl->partition);
         if (slot >= 0 && clm_shard_part_set_anon(w->shard, slot, &ctl->anon) < 0)
             clm_fatal("worker %d: cannot restore a partition's event ids", w->c.index);
+        if (w->c.shard.apply.alerts)
+            take_paging(w, ctl->partition);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:
@@ -674,6 +721,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
             cut(w);
             wait_acked(w, w->gen);
             clm_shard_part_remove(w->shard, slot);
+            if (!owns_number(w, ctl->partition))
+                clm_alerting_drop(w->alerting, ctl->partition);
         }
         break;
     case CLM_CTL_STOP:

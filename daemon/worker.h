@@ -28,7 +28,7 @@
 #include "daemon/decode.h"
 #include "daemon/dlq.h"
 #include "daemon/model_job.h"
-#include "daemon/ratelimit.h"
+#include "daemon/alerting.h"
 #include "daemon/redis.h"
 
 typedef struct clm_worker clm_worker;
@@ -50,7 +50,7 @@ typedef struct clm_worker_conf {
     clm_dlq *dlq;
     clm_alert_names alert_names;   /* names in alert documents */
     int64_t alerts_maxlen;         /* alerts.stream_maxlen */
-    clm_ratelimit *limiter;        /* alerts.rate_per_s, shared by the workers; NULL: none */
+    bool page_stream;              /* a paging sink reads <prefix>alerts:page */
     clm_model_job *model;          /* fitted BG/NBD parameters for the p_alive signal; NULL: none */
     double p_alive_threshold;      /* model.p_alive_threshold */
     double model_unit_days;        /* model.unit_days */
@@ -115,5 +115,8 @@ size_t clm_worker_cached(const clm_worker *w);
  * per reason; consumed is their sum). Any thread; out->rejected is indexed
  * by clm_reason. */
 void clm_worker_totals(const clm_worker *w, clm_shard_stats *out);
+
+/* Its alerts: raised, paged, held, digests, pending (any thread). */
+void clm_worker_alert_totals(const clm_worker *w, clm_alerting_stats *out);
 
 #endif

@@ -49,13 +49,6 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d);
 /* Message counters (zero deltas omitted). */
 int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st);
 
-/* An alert into <prefix>alerts (MAXLEN ~ maxlen) and <prefix>alerts:outbox. */
-int clm_flush_fmt_alert(clm_flush_fmt *f, int64_t maxlen, const char *id, const clm_alert *a,
-                        const char *json);
-
-/* alerts_emitted / alerts_suppressed of <prefix>stats. */
-int clm_flush_fmt_alert_counts(clm_flush_fmt *f, int64_t emitted, int64_t suppressed);
-
 /* Appends what was gathered per partition and for <prefix>at_risk. */
 int clm_flush_fmt_end(clm_flush_fmt *f);
 

@@ -44,6 +44,11 @@ int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *gr
     return put(buf, size, "%sdeadlines:{%s:%" PRId32 "}", prefix, group, part);
 }
 
+int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%salerts:paging:{%s:%" PRId32 "}", prefix, group, part);
+}
+
 int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group)
 {
     return put(buf, size, "%spartitions:%s", prefix, group);

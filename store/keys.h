@@ -18,6 +18,10 @@
  *                                   hash and event time, int64
  *                                   little-endian; absent: none)  flush
  *   <prefix>deadlines:{g:p}   ZSET  customer id -> next due time  flush
+ *   <prefix>alerts:paging:{g:p} HASH alerts whose paging window is not
+ *                                   decided yet: a:<alert id> -> "<paging
+ *                                   time ms>\t<document>", tat -> the rate
+ *                                   limit's state (daemon/paging.h)  flush
  * Per group:
  *   <prefix>partitions:<g>    SET   partition numbers g has owned  consumer
  * Views and aggregates (read by dashboards; clmd never reads them back,
@@ -30,6 +34,10 @@
  *   <prefix>buckets, <prefix>transitions:<D>, <prefix>stage_counts,
  *   <prefix>portfolio, <prefix>at_risk, <prefix>alerts,
  *   <prefix>alerts:outbox                                      flush
+ *   <prefix>alerts:page       STREAM alerts that page, in order (alert_id,
+ *                                   json): the flush appends (only with a
+ *                                   paging sink configured), the
+ *                                   Alertmanager sink trims what it delivered
  *   <prefix>kpi:<N>d                                           KPI job
  *   <prefix>model                                              model job
  *   <prefix>schema            HASH  version, stages             start-up
@@ -66,6 +74,7 @@
 #define CLM_KEY_AT_RISK "at_risk"
 #define CLM_KEY_ALERTS "alerts"
 #define CLM_KEY_OUTBOX "alerts:outbox"
+#define CLM_KEY_PAGE "alerts:page"
 #define CLM_KEY_MODEL "model"
 #define CLM_KEY_SCHEMA "schema"
 #define CLM_KEY_UPGRADE_POOL "upgrade:v1"
@@ -76,6 +85,10 @@
 #define CLM_FIELD_MAXTS "maxts:"
 #define CLM_FIELD_AHEAD "ahead:"
 #define CLM_FIELD_ANON "anon_ids:"
+
+/* Field names of the paging hash <prefix>alerts:paging:{g:p}. */
+#define CLM_FIELD_PAGING_TAT "tat"
+#define CLM_FIELD_PAGING_ALERT "a:"
 
 /* The layout version this release writes into <prefix>schema. */
 #define CLM_SCHEMA_VERSION 2
@@ -91,6 +104,8 @@ int clm_key_customer(char *buf, size_t size, const char *prefix, const char *id,
 int clm_key_ckpt(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 int clm_key_progress(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+/* <prefix>alerts:paging:{<group>:<p>} */
+int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 
 /* <prefix>partitions:<group> */
 int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group);

@@ -222,7 +222,7 @@ int clm_store_decode(const char *key, const char *id, size_t len, uint16_t part,
     if (apply->stages && ((c->stage != CLM_STAGE_NONE && c->stage >= clm_stages_count(apply->stages)) ||
                           (c->peak != CLM_STAGE_NONE && c->peak >= clm_stages_count(apply->stages)))) {
         snprintf(errbuf, errsize, "%s field %.*s: record version %d: stage %d is not a stage of "
-                 "the configured model", key, (int)len, id, CLM_RECORD_VERSION, c->stage);
+                 "the configured model", key, (int)len, id, rec[0], c->stage);
         clm_customer_free(c);
         return -EPROTO;
     }

@@ -85,6 +85,8 @@ uint32_t clm_record_presence(const clm_customer *c)
         f |= F_DISARMED;
     if (c->returned != CLM_NO_TS)
         f |= F_RETURNED;
+    if (c->incident_at != CLM_NO_TS)
+        f |= F_INCIDENT;
     return f;
 }
 
@@ -280,6 +282,8 @@ int clm_record_encode(clm_record_buf *b, const clm_customer *c)
         put_rel(b, c->alert_at, c->last_seen);
     if (f & F_RETURNED)
         put_rel(b, c->returned, day);
+    if (f & F_INCIDENT)
+        put_rel(b, c->incident_at, c->last_seen);
     return 0;
 }
 

@@ -3,8 +3,9 @@
  *
  * The record is the value of a field of a per-partition Redis hash whose
  * field name is the customer id, so neither the id nor the partition is in
- * it. Version 1 was the previous release's text hash (store/v1.h);
- * this codec reads and writes version 2 only and refuses any other.
+ * it. Version 1 was release 0.1.0's text hash (store/v1.h), version 2
+ * release 0.2.0's record (the layout below without field 19); this codec
+ * writes version 3 and reads versions 2 and 3, refusing any other.
  *
  * Not persisted (transient or derived): flags DIRTY, REF and AT_RISK,
  * indexed, flush_gen, part, id, id_len.
@@ -55,6 +56,7 @@
  *   16  alert_at                 zz(v - last_seen)            != CLM_NO_TS
  *   17  CLM_CUST_DISARMED        (the bit itself)             flag set
  *   18  returned                 zz(v - D)                    != CLM_NO_TS
+ *   19  incident_at              zz(v - last_seen)            != CLM_NO_TS (version 3)
  *
  *   risk block: uv risk flags, then
  *   r0  last_day                 zz(last_day - D)             any of the four not -1,-1,0,0
@@ -81,13 +83,14 @@
  *
  * Strict and canonical: the decoder rejects truncation, trailing bytes,
  * overlong varints, unknown flag bits, a set bit whose group holds its fresh
- * value, values outside their field's type (int32 days, int8 answers), a
+ * value, bit 19 in a version-2 record, values outside their field's type (int32 days, int8 answers), a
  * stage or peak that is neither < CLM_STAGES_MAX nor CLM_STAGE_NONE, a
  * last_type >= CLM_EV__COUNT, risk_e4 > 10000, -1 as a present entered
  * bucket, a session count of 0 marked present, ticket days below 0 (they
  * are kept descending, -1 after the last), more than 8 tickets or 65535
  * dedup entries, dedup times that go back. For every input it accepts,
- * clm_record_encode of the result gives the input back byte for byte.
+ * clm_record_encode of the result gives the input back byte for byte, but
+ * for the version byte of a version-2 record (written back as 3).
  *
  * The encoder expects the core's invariants, which clm_customer_apply keeps:
  * ticket days descending then -1, dedup entries in time order, stage and
@@ -105,7 +108,7 @@
 
 #include "core/customer.h"
 
-#define CLM_RECORD_VERSION 2 /* version 1 was the previous release's text hash */
+#define CLM_RECORD_VERSION 3 /* 2: release 0.2.0; 1: release 0.1.0's text hash */
 
 /* A growable byte buffer; embedded, init/release. */
 typedef struct clm_record_buf {
@@ -126,10 +129,10 @@ int clm_record_encode(clm_record_buf *b, const clm_customer *c);
  * raw indices (no remapping).
  * On failure c is left as fresh as it was (no partial state) and errbuf says
  * what is wrong, naming the field and the version, e.g.
- * "record version 9 is not one this clmd reads (it reads 2)",
- * "record version 2: field risk.sessions: truncated",
- * "record version 2: field stage: 200 is not a stage index",
- * "record version 2: 3 trailing bytes".
+ * "record version 9 is not one this clmd reads (it reads 2 and 3)",
+ * "record version 3: field risk.sessions: truncated",
+ * "record version 3: field stage: 200 is not a stage index",
+ * "record version 3: 3 trailing bytes".
  * Returns 0, -EPROTO (malformed) or -ENOMEM. */
 int clm_record_decode(clm_customer *c, const uint8_t *p, size_t n, char *errbuf, size_t errsize);
 

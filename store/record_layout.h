@@ -29,7 +29,9 @@ enum {
     F_ALERT_AT = 1u << 16,
     F_DISARMED = 1u << 17,
     F_RETURNED = 1u << 18,
-    F__COUNT = 19,
+    F_INCIDENT = 1u << 19, /* version 3 */
+    F__COUNT = 20,
+    F__COUNT_V2 = 19,
 };
 
 /* Presence bits of the risk block. */

@@ -17,7 +17,7 @@
 static const char *const F_NAME[F__COUNT] = {
     "first_seen", "last_type", "orders", "clv_rate", "first_purchase", "first_signup",
     "stage", "entered", "active_bucket", "src_offset", "risk_day", "risk", "rfm", "dedup",
-    "first_contact", "lead_contact", "alert_at", "disarmed", "returned",
+    "first_contact", "lead_contact", "alert_at", "disarmed", "returned", "incident_at",
 };
 static const char *const R_NAME[R__COUNT] = {
     "risk.last_day", "risk.sessions", "risk.ticket_day", "risk.payment_failed_day",
@@ -28,19 +28,19 @@ static const char *const R_NAME[R__COUNT] = {
 
 typedef struct reader {
     const uint8_t *p, *end;
+    int version;
     char *err;
     size_t errsize;
 } reader;
 
-/* Writes "record version 2: field <field>: <what>"; returns -EPROTO. */
+/* Writes "record version <v>: field <field>: <what>"; returns -EPROTO. */
 static int fail(reader *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(reader *r, const char *field, const char *fmt, ...)
 {
     if (r->errsize == 0)
         return -EPROTO;
-    int n = snprintf(r->err, r->errsize, "record version %d: field %s: ", CLM_RECORD_VERSION,
-                     field);
+    int n = snprintf(r->err, r->errsize, "record version %d: field %s: ", r->version, field);
     if (n >= 0 && (size_t)n < r->errsize) {
         va_list ap;
         va_start(ap, fmt);
@@ -321,8 +321,9 @@ static int get_customer(reader *r, clm_customer *t)
     int e;
     if ((e = get_uv(r, "flags", &f)) < 0)
         return e;
-    if (f >> F__COUNT)
-        return fail(r, "flags", "unknown bits 0x%llx", (unsigned long long)(f >> F__COUNT));
+    unsigned nbits = r->version == 2 ? F__COUNT_V2 : F__COUNT;
+    if (f >> nbits)
+        return fail(r, "flags", "unknown bits 0x%llx", (unsigned long long)(f >> nbits));
     if (f & F_SEEN) {
         if ((e = get_zz(r, "first_seen", &t->first_seen)) < 0 ||
             (e = get_rel(r, "last_seen", t->first_seen, &t->last_seen)) < 0 ||
@@ -386,6 +387,8 @@ static int get_customer(reader *r, clm_customer *t)
         t->flags |= CLM_CUST_DISARMED;
     if ((f & F_RETURNED) && (e = get_rel(r, "returned", day, &t->returned)) < 0)
         return e;
+    if ((f & F_INCIDENT) && (e = get_rel(r, "incident_at", t->last_seen, &t->incident_at)) < 0)
+        return e;
     uint64_t extra = f & ~(uint64_t)clm_record_presence(t);
     if (extra)
         return fail_default(r, F_NAME, extra);
@@ -394,7 +397,7 @@ static int get_customer(reader *r, clm_customer *t)
 
 int clm_record_decode(clm_customer *c, const uint8_t *p, size_t n, char *errbuf, size_t errsize)
 {
-    reader r = { p, p + n, errbuf, errsize };
+    reader r = { p, p + n, 0, errbuf, errsize };
     clm_customer t;
     int e;
 
@@ -404,11 +407,12 @@ int clm_record_decode(clm_customer *c, const uint8_t *p, size_t n, char *errbuf,
         snprintf(errbuf, errsize, "record: field version: truncated (empty record)");
         return -EPROTO;
     }
-    if (p[0] != CLM_RECORD_VERSION) {
-        snprintf(errbuf, errsize, "record version %u is not one this clmd reads (it reads %d)",
+    if (p[0] != 2 && p[0] != CLM_RECORD_VERSION) {
+        snprintf(errbuf, errsize, "record version %u is not one this clmd reads (it reads 2 and %d)",
                  p[0], CLM_RECORD_VERSION);
         return -EPROTO;
     }
+    r.version = p[0];
     r.p++;
     memcpy(&t, c, offsetof(clm_customer, id));
     clm_dedup_init(&t.dedup);
@@ -416,8 +420,8 @@ int clm_record_decode(clm_customer *c, const uint8_t *p, size_t n, char *errbuf,
         goto out_free_dedup;
     if (r.p != r.end) {
         size_t extra = (size_t)(r.end - r.p);
-        snprintf(errbuf, errsize, "record version %d: %zu trailing byte%s", CLM_RECORD_VERSION,
-                 extra, extra == 1 ? "" : "s");
+        snprintf(errbuf, errsize, "record version %d: %zu trailing byte%s", r.version, extra,
+                 extra == 1 ? "" : "s");
         e = -EPROTO;
         goto out_free_dedup;
     }

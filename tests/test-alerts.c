@@ -13,8 +13,9 @@
  *                    the outbox but not Kafka; clmd is killed with SIGKILL,
  *                    the broker comes back, clmd restarts: every alert is
  *                    published, the outbox drains
- *   rate_limit       30 simultaneous alerts with 1/s, burst 2: two published,
- *                    a suppressed_summary counts the other 28
+ *   rate_limit       30 alerts in one paging window at 1 per 10000 s, burst
+ *                    2: all 30 kept and published, 28 folded into one
+ *                    digest; a replay makes the same digest
  *   sighup_reload    a broken file is refused; a new alert threshold applies
  *                    live, a new flush interval is reported as needing a restart
  *   shutdown_bounded SIGTERM while Redis is down: exit 1 after
@@ -109,10 +110,12 @@ static int64_t OFF_C1_NPS, OFF_C1_VISIT, OFF_C2_PURCHASE, OFF_C4_DOWNGRADE;
  *      NPS 2 k2 13:00 -> 1 - 0.6 x 0.7 x 0.7 = 0.706: churn_risk (prev 0.58);
  *      a visit on k5 (still 0.706, disarmed); payment_failed leaves on k30,
  *      downgrade on k32 (idle 27: 13/28 x 0.75 = 0.3482; 1 - 0.6518 x 0.7 =
- *      0.5437 < 0.6: re-armed); inactivity then climbs: k40 idle 35 ->
+ *      0.5438 < 0.6: re-armed, and its incident resolved at k32 00:00, prev
+ *      the k31 score 0.6675); inactivity then climbs: k40 idle 35 ->
  *      0.69375, k41 idle 36 -> 0.7125: churn_risk at k41 00:00 (prev 0.6938);
  *      churns 90 days after the visit: churned at k95 12:00 with the score of
- *      that day (0.75 inactivity, 0.3 NPS: 0.825), prev 0.825 (last scored k47)
+ *      that day (0.75 inactivity, 0.3 NPS: 0.825), prev 0.825 (last scored
+ *      k47), in the incident the k41 alert opened (still open)
  *  c2: purchase k0 12:30, then silent: k40 idle 40 -> 0.6964, k41 -> 0.7232:
  *      churn_risk at k41 00:00; churned at k90 12:30 with 0.75, prev 0.75
  *  c3: like c1 but clv 10, below alerts.min_clv 50: never alerted
@@ -160,6 +163,7 @@ typedef struct want {
 
 static const want WANT[] = {
     { "churn_risk", "c1", 0, "0.706", "0.58", &OFF_C1_NPS },
+    { "resolved", "c1", 0, "0.5438", "0.6675", &OFF_C1_VISIT },
     { "churn_risk", "c1", 0, "0.7125", "0.6938", &OFF_C1_VISIT },
     { "churn_risk", "c2", 0, "0.7232", "0.6964", &OFF_C2_PURCHASE },
     { "churned", "c2", 0, "0.75", "0.75", &OFF_C2_PURCHASE },
@@ -168,9 +172,26 @@ static const want WANT[] = {
 };
 #define NWANT (sizeof(WANT) / sizeof(WANT[0]))
 
+/* When each alert's incident opened. */
+static int64_t want_opened(size_t i)
+{
+    static const int days[NWANT][3] = { { 2, 13, 0 },  { 2, 13, 0 },  { 41, 0, 0 }, { 41, 0, 0 },
+                                        { 41, 0, 0 },  { 41, 0, 0 },  { 96, 13, 0 } };
+    return at(days[i][0], days[i][1], days[i][2]);
+}
+
+/* The incident key as README "Alerts" defines it, recomputed here. */
+static void expected_incident(const char *customer, int64_t opened, char out[33])
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "incident%c%s%c%lld", 0, customer, 0, (long long)opened);
+    XXH128_hash_t h = XXH3_128bits(buf, (size_t)n);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
 static int64_t want_ts(size_t i)
 {
-    static const int days[NWANT][3] = { { 2, 13, 0 },  { 41, 0, 0 },  { 41, 0, 0 },
+    static const int days[NWANT][3] = { { 2, 13, 0 },  { 32, 0, 0 }, { 41, 0, 0 },  { 41, 0, 0 },
                                         { 90, 12, 30 }, { 95, 12, 0 }, { 96, 13, 0 } };
     return at(days[i][0], days[i][1], days[i][2]);
 }
@@ -373,19 +394,22 @@ static void check_docs(json_t **docs, size_t n, const char *topic)
     for (size_t i = 0; i < n; i++) {
         json_t *d = docs[i];
         const want *w = &WANT[i];
-        char ts[32], id[33], *risk = json_dumps(json_object_get(d, "risk"), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)),
+        char ts[32], id[33], incident[33], *risk = json_dumps(json_object_get(d, "risk"), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)),
                             *prev = json_dumps(json_object_get(d, "previous_risk"), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
         clm_ts_format(want_ts(i), ts);
         expected_id(w->kind, w->customer, topic, 0, *w->offset, want_ts(i), id);
+        expected_incident(w->customer, want_opened(i), incident);
         if (strcmp(json_string_value(json_object_get(d, "kind")), w->kind) ||
+            strcmp(json_string_value(json_object_get(d, "incident")), incident) ||
             strcmp(json_string_value(json_object_get(d, "customer_id")), w->customer) ||
             strcmp(json_string_value(json_object_get(d, "event_ts")), ts) || strcmp(risk, w->risk) ||
             strcmp(prev, w->prev) ||
             json_integer_value(json_object_get(json_object_get(d, "source"), "offset")) != *w->offset ||
             strcmp(json_string_value(json_object_get(d, "alert_id")), id)) {
             char *all = json_dumps(d, JSON_COMPACT);
-            fail_msg("alert %zu: got %s; want %s %s at %s risk %s prev %s offset %lld id %s", i, all,
-                     w->kind, w->customer, ts, w->risk, w->prev, (long long)*w->offset, id);
+            fail_msg("alert %zu: got %s; want %s %s at %s risk %s prev %s offset %lld id %s "
+                     "incident %s", i, all, w->kind, w->customer, ts, w->risk, w->prev,
+                     (long long)*w->offset, id, incident);
         }
         free(risk);
         free(prev);
@@ -446,19 +470,20 @@ static void test_expected_alerts(void **state)
                 if (strstr(recs->v[k].value, json_string_value(json_object_get(docs[i], "alert_id"))))
                     c1 = without_emitted_at(recs->v[k].value);
     assert_non_null(c1);
-    char id[33];
+    char id[33], incident[33];
     expected_id("churn_risk", "c1", "clm.events", 0, OFF_C1_NPS, at(2, 13, 0), id);
+    expected_incident("c1", at(2, 13, 0), incident);
     char *want = NULL;
     assert_true(asprintf(&want,
                          "{\"alert_id\":\"%s\",\"kind\":\"churn_risk\",\"customer_id\":\"c1\","
-                         "\"risk\":0.706,\"previous_risk\":0.58,\"stage\":\"conversion\",\"clv\":100,"
+                         "\"incident\":\"%s\",\"severity\":\"warning\",\"risk\":0.706,\"previous_risk\":0.58,\"stage\":\"conversion\",\"clv\":100,"
                          "\"clv_rate\":1216.666666,\"reasons\":["
                          "{\"signal\":\"nps_detractor\",\"value\":2.0,\"weight\":0.3,\"contribution\":0.3},"
                          "{\"signal\":\"payment_failed\",\"value\":2.0,\"weight\":0.4,\"contribution\":0.4},"
                          "{\"signal\":\"downgrade\",\"value\":0.0,\"weight\":0.3,\"contribution\":0.3}],"
                          "\"event_ts\":\"2025-01-03T13:00:00.000Z\","
                          "\"source\":{\"topic\":\"clm.events\",\"partition\":0,\"offset\":%lld}}",
-                         id, (long long)OFF_C1_NPS) > 0);
+                         id, incident, (long long)OFF_C1_NPS) > 0);
     assert_string_equal(c1, want);
     free(want);
     free(c1);
@@ -554,6 +579,34 @@ static void test_kill_before_publish(void **state)
     run_free(&r);
 }
 
+/* The digest documents of an alert topic (one expected), without
+ * emitted_at; every other message is a churn_risk alert, counted. */
+static char *digest_of(harness_records *recs, long long *risk)
+{
+    char *digest = NULL;
+    *risk = 0;
+    for (size_t i = 0; i < recs->n; i++) {
+        json_t *d = json_loadb(recs->v[i].value, recs->v[i].value_len, 0, NULL);
+        assert_non_null(d);
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        if (!strcmp(kind, "churn_risk")) {
+            (*risk)++;
+        } else {
+            assert_string_equal(kind, "digest");
+            assert_null(digest);
+            assert_string_equal(recs->v[i].key, "digest");
+            digest = without_emitted_at(recs->v[i].value);
+        }
+        json_decref(d);
+    }
+    assert_non_null(digest);
+    return digest;
+}
+
+/* 30 customers at risk within one paging window at 1 alert per 10000 s,
+ * burst 2: every alert is kept and published, two page, the 28 others are
+ * named (20) and counted (8) by one digest once the watermark passes the
+ * window; a replay into a fresh Redis makes the same digest. */
 static void test_rate_limit(void **state)
 {
     (void)state;
@@ -569,41 +622,72 @@ static void test_rate_limit(void **state)
         add(&s, id, "downgrade", at(0, 11, i), NULL);
         add(&s, id, "nps_response", at(0, 11, i), "\"score\":0");
     }
+    add(&s, "clock", "visit", at(0, 12, 5), NULL); /* the watermark passes 12:00 */
     CHECK(harness_kafka_create_topic(K, "clm.events.r", 1, errbuf, sizeof(errbuf)));
     CHECK(harness_produce(harness_kafka_bootstraps(K), "clm.events.r", s.kv, s.n, false, 30000,
                           errbuf, sizeof(errbuf)));
-    run r;
-    run_init(&r, "clm.events.r", "clm.alerts.r", "gr", 
-             ", \"rate_per_s\": 0.001, \"burst\": 2, \"summary_interval_s\": 1");
+    static const char *limit = ", \"rate_per_s\": 0.0001, \"burst\": 2, \"summary_interval_s\": 3600";
+    run r, again;
+    run_init(&r, "clm.events.r", "clm.alerts.r", "gr", limit);
     harness_proc *p = start(&r);
     wait_consumed(&r, (long long)s.n);
-    waiter w = { .c = r.rc, .key = "clm:stats", .field = "alerts_suppressed", .want = 28 };
+    waiter w = { .c = r.rc, .key = "clm:stats", .field = "alerts_digests", .want = 1 };
     if (harness_wait_until(field_reached, &w, 30000) < 0)
-        fail_msg("alerts_emitted %lld, alerts_suppressed %lld (log %s)",
+        fail_msg("alerts_emitted %lld, alerts_held %lld, no digest (log %s)",
                  harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"),
-                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_suppressed"), r.log);
-    /* the summary follows within the interval */
-    harness_records *recs = read_alerts("clm.alerts.r", 3);
+                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_held"), r.log);
+    wait_outbox(&r, 0);
     stop(p);
-    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 2);
-    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_suppressed"), 28);
-    long long risk = 0, summarized = 0;
-    harness_records_free(recs);
-    recs = read_alerts("clm.alerts.r", 3);
-    for (size_t i = 0; i < recs->n; i++) {
-        json_t *d = json_loadb(recs->v[i].value, recs->v[i].value_len, 0, NULL);
-        const char *kind = json_string_value(json_object_get(d, "kind"));
-        if (!strcmp(kind, "churn_risk"))
-            risk++;
-        else if (!strcmp(kind, "suppressed_summary"))
-            summarized += json_integer_value(json_object_get(d, "suppressed"));
-        json_decref(d);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 30);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_held"), 28);
+    redisReply *x = redisCommand(r.rc, "XLEN clm:alerts");
+    assert_int_equal(x->integer, 31); /* every alert, and the digest */
+    freeReplyObject(x);
+    x = redisCommand(r.rc, "HKEYS clm:alerts:paging:{gr:0}");
+    assert_int_equal(x->elements, 1); /* decided: only the limit's state is left */
+    assert_string_equal(x->element[0]->str, "tat");
+    freeReplyObject(x);
+
+    harness_records *recs = read_alerts("clm.alerts.r", 31);
+    long long risk;
+    char *digest = digest_of(recs, &risk);
+    assert_int_equal(risk, 30);
+    json_t *d = json_loads(digest, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(d, "held")), 28);
+    assert_int_equal(json_integer_value(json_object_get(d, "more")), 8);
+    json_t *named = json_object_get(d, "customers");
+    assert_int_equal(json_array_size(named), 20);
+    /* in paging order: r00 and r01 paged, r02... held */
+    for (size_t i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "r%02zu", i + 2);
+        json_t *c = json_array_get(named, i);
+        assert_string_equal(json_string_value(json_object_get(c, "customer_id")), id);
+        assert_string_equal(json_string_value(json_object_get(c, "kind")), "churn_risk");
     }
-    assert_int_equal(risk, 2);
-    assert_int_equal(summarized, 28);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "window"), "start")),
+                        "2025-01-01T11:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(d, "severity")), "warning");
+    json_decref(d);
+    harness_records_free(recs);
+
+    /* the same topic again, another group, a fresh Redis: the same digest */
+    run_init(&again, "clm.events.r", "clm.alerts.r2", "gr2", limit);
+    p = start(&again);
+    wait_consumed(&again, (long long)s.n);
+    w.c = again.rc;
+    if (harness_wait_until(field_reached, &w, 30000) < 0)
+        fail_msg("no digest in the replay (log %s)", again.log);
+    wait_outbox(&again, 0);
+    stop(p);
+    recs = read_alerts("clm.alerts.r2", 31);
+    char *digest2 = digest_of(recs, &risk);
+    assert_string_equal(digest2, digest);
+    free(digest);
+    free(digest2);
     harness_records_free(recs);
     stream_free(&s);
     run_free(&r);
+    run_free(&again);
 }
 
 /* A stream that raises one customer's risk to 0.706 (payment_failed,

@@ -43,7 +43,8 @@ static void encode(const clm_customer *c, clm_record_buf *b)
     assert_int_equal(clm_record_encode(b, c), 0);
 }
 
-/* Decodes bytes that must be accepted, and checks they are canonical. */
+/* Decodes bytes that must be accepted, and checks they are canonical (a
+ * version-2 record comes back as version 3, otherwise the same). */
 static clm_customer *decode_ok(const uint8_t *p, size_t n)
 {
     clm_customer *c = fresh();
@@ -56,7 +57,8 @@ static clm_customer *decode_ok(const uint8_t *p, size_t n)
     assert_int_equal(r, 0);
     encode(c, &again);
     assert_int_equal(again.len, n);
-    assert_memory_equal(again.p, p, n);
+    assert_int_equal(again.p[0], CLM_RECORD_VERSION);
+    assert_memory_equal(again.p + 1, p + 1, n - 1);
     clm_record_buf_release(&again);
     return c;
 }
@@ -81,6 +83,7 @@ static void assert_same(const clm_customer *a, const clm_customer *b)
     assert_int_equal(a->src_offset, b->src_offset);
     assert_int_equal(a->src_topic, b->src_topic);
     assert_int_equal(a->alert_at, b->alert_at);
+    assert_int_equal(a->incident_at, b->incident_at);
     assert_int_equal(a->returned, b->returned);
     assert_int_equal(a->risk_day, b->risk_day);
     assert_int_equal(a->risk_next, b->risk_next);
@@ -142,6 +145,7 @@ static clm_customer *full_customer(void)
     c->src_offset = (1LL << 53) + 17;
     c->src_topic = 200;
     c->alert_at = at(30, 12, 0);
+    c->incident_at = at(30, 12, 0);
     c->returned = D0 + 20;
     c->risk_day = D0 + 30;
     c->risk_next = D0 + 44;
@@ -204,6 +208,7 @@ static clm_customer *extreme_customer(void)
     c->src_offset = INT64_MAX;
     c->src_topic = 255;
     c->alert_at = INT64_MIN + 1;
+    c->incident_at = INT64_MAX;
     c->returned = INT64_MAX;
     c->active_bucket = INT64_MIN + 7;
     c->risk_day = INT32_MAX;
@@ -428,11 +433,11 @@ static void test_unknown_version(void **state)
     (void)state;
     static const uint8_t v9[] = { 9, 0 }, v1[] = { 1, 0 }, v0[] = { 0 };
     assert_string_equal(rejected(v9, sizeof(v9)),
-                        "record version 9 is not one this clmd reads (it reads 2)");
+                        "record version 9 is not one this clmd reads (it reads 2 and 3)");
     assert_string_equal(rejected(v1, sizeof(v1)),
-                        "record version 1 is not one this clmd reads (it reads 2)");
+                        "record version 1 is not one this clmd reads (it reads 2 and 3)");
     assert_string_equal(rejected(v0, sizeof(v0)),
-                        "record version 0 is not one this clmd reads (it reads 2)");
+                        "record version 0 is not one this clmd reads (it reads 2 and 3)");
     assert_string_equal(rejected(v0, 0), "record: field version: truncated (empty record)");
 }
 
@@ -446,6 +451,43 @@ static void test_unknown_version(void **state)
         static const uint8_t in_[] = { __VA_ARGS__ };                     \
         clm_customer_free(decode_ok(in_, sizeof(in_)));                   \
     } while (0)
+
+/* Version 2 (release 0.2.0) records are read, and written back as version
+ * 3; field 19 (incident_at) exists from version 3 on. */
+static void test_version_2(void **state)
+{
+    (void)state;
+    static const uint8_t v2[] = { 2, 0x01, 0x02, 0x00, 0x02 }; /* first_seen 1, events 1 */
+    clm_customer *c = clm_customer_new("c-1", 3, 0);
+    char err[256];
+    assert_int_equal(clm_record_decode(c, v2, sizeof(v2), err, sizeof(err)), 0);
+    assert_true(c->first_seen == 1 && c->last_seen == 1 && c->events == 1);
+    assert_true(c->incident_at == CLM_NO_TS);
+    clm_record_buf b;
+    clm_record_buf_init(&b);
+    assert_int_equal(clm_record_encode(&b, c), 0);
+    assert_int_equal(b.len, sizeof(v2));
+    assert_int_equal(b.p[0], 3);
+    assert_memory_equal(b.p + 1, v2 + 1, sizeof(v2) - 1);
+    clm_record_buf_release(&b);
+    clm_customer_free(c);
+
+    /* bit 19: unknown in version 2, incident_at in version 3 */
+    static const uint8_t v2_19[] = { 2, 0x81, 0x80, 0x20, 0x02, 0x00, 0x02, 0x04 };
+    assert_string_equal(rejected(v2_19, sizeof(v2_19)), "record version 2: field flags: unknown bits 0x1");
+    static const uint8_t v3_19[] = { 3, 0x81, 0x80, 0x20, 0x02, 0x00, 0x02, 0x04 };
+    c = clm_customer_new("c-1", 3, 0);
+    assert_int_equal(clm_record_decode(c, v3_19, sizeof(v3_19), err, sizeof(err)), 0);
+    assert_true(c->incident_at == 3); /* last_seen 1 + 2 */
+    clm_record_buf_init(&b);
+    assert_int_equal(clm_record_encode(&b, c), 0);
+    assert_int_equal(b.len, sizeof(v3_19));
+    assert_memory_equal(b.p, v3_19, sizeof(v3_19));
+    clm_record_buf_release(&b);
+    clm_customer_free(c);
+    static const uint8_t v3_20[] = { 3, 0x80, 0x80, 0x40 };
+    assert_string_equal(rejected(v3_20, sizeof(v3_20)), "record version 3: field flags: unknown bits 0x1");
+}
 
 static void test_malformed(void **state)
 {
@@ -687,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_realistic_size),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_unknown_version),
+        cmocka_unit_test(test_version_2),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_lives_on),
         cmocka_unit_test(test_anon_ids),

@@ -39,7 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r == 0) {
         if (clm_record_encode(&b, c) != 0)
             abort();
-        if (b.len != size || memcmp(b.p, data, size) != 0) {
+        /* a version-2 record comes back as version 3, otherwise the same */
+        if (b.len != size || b.p[0] != CLM_RECORD_VERSION ||
+            memcmp(b.p + 1, data + 1, size - 1) != 0) {
             fprintf(stderr, "re-encoding differs: %zu bytes in, %zu out\n", size, b.len);
             abort();
         }
