@@ -537,6 +537,104 @@ static void test_churned_alert(void **state)
     clm_config_free(cfg);
 }
 
+/* An incident opens with churn_risk and ends with resolved (risk_fell)
+ * when the score falls below threshold - rearm_margin; the next churn_risk
+ * opens another. Paging times are the watermark of the raising event. */
+static void test_incident_resolved(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, false);
+    f.alerts.enabled[CLM_ALERT_RESOLVED] = true;
+    put(&f, ev_at(CLM_EV_PURCHASE, 100), 100);
+    put(&f, ev_at(CLM_EV_PAYMENT_FAILED, 100), 100);
+    put(&f, ev_at(CLM_EV_DOWNGRADE, 100), 100);
+    put(&f, scored_at(CLM_EV_NPS_RESPONSE, 100, 2), 100); /* 0.706 */
+    assert_int_equal(f.d.nalerts, 1);
+    int64_t opened = f.d.alerts[0].event_ts;
+    assert_int_equal(f.d.alerts[0].incident_at, opened);
+    assert_int_equal(f.d.alerts[0].page_ms, 100 * DAY + 12 * 3600000LL);
+    assert_int_equal(f.c->incident_at, opened);
+    /* still above 0.6: nothing */
+    put(&f, scored_at(CLM_EV_CSAT_RESPONSE, 101, 5), 101);
+    assert_int_equal(f.d.nalerts, 1);
+    /* NPS 9: 1 - 0.6 x 0.7 = 0.58 < 0.6: resolved, same incident */
+    put(&f, scored_at(CLM_EV_NPS_RESPONSE, 102, 9), 102);
+    assert_int_equal(f.d.nalerts, 2);
+    const clm_alert *r = &f.d.alerts[1];
+    assert_int_equal(r->kind, CLM_ALERT_RESOLVED);
+    assert_int_equal(r->reason, CLM_RESOLVE_RISK_FELL);
+    assert_int_equal(r->incident_at, opened);
+    assert_int_equal(r->risk_e4, 5800);
+    assert_int_equal(r->prev_risk_e4, 7060);
+    assert_int_equal(r->page_ms, 102 * DAY + 12 * 3600000LL);
+    assert_int_equal(f.c->incident_at, CLM_NO_TS);
+    /* lower still: no second resolve */
+    put(&f, ev_at(CLM_EV_VISIT, 103), 103);
+    assert_int_equal(f.d.nalerts, 2);
+    /* NPS 0 on day 110 (out of cooldown): a new incident */
+    put(&f, scored_at(CLM_EV_NPS_RESPONSE, 110, 0), 110);
+    assert_int_equal(f.d.nalerts, 3);
+    assert_int_equal(f.d.alerts[2].kind, CLM_ALERT_CHURN_RISK);
+    assert_int_equal(f.d.alerts[2].incident_at, f.d.alerts[2].event_ts);
+    assert_true(f.d.alerts[2].incident_at != opened);
+    /* with resolved alerts off, the incident still closes (no alert) */
+    f.alerts.enabled[CLM_ALERT_RESOLVED] = false;
+    put(&f, scored_at(CLM_EV_NPS_RESPONSE, 111, 9), 111);
+    assert_int_equal(f.d.nalerts, 3);
+    assert_int_equal(f.c->incident_at, CLM_NO_TS);
+    fx_free(&f);
+}
+
+/* A churned customer's incident stays open until it reactivates; a churned
+ * alert without an open incident opens one. */
+static void test_incident_reactivated(void **state)
+{
+    (void)state;
+    clm_config *cfg = clm_config_new_defaults();
+    assert_non_null(cfg);
+    fixture f;
+    fx_init(&f, true);
+    f.alerts.enabled[CLM_ALERT_RESOLVED] = true;
+    f.o.stages = cfg->stages;
+    f.o.churn_inactive_ms = 90 * DAY;
+    put(&f, ev_at(CLM_EV_PURCHASE, 100), 100);
+    assert_int_equal(clm_customer_expire(f.c, &f.o, &f.d, 200 * DAY), 1);
+    assert_int_equal(f.d.nalerts, 2); /* churn_risk day 141, churned day 190 */
+    assert_int_equal(f.d.alerts[0].incident_at, 141 * DAY);
+    assert_int_equal(f.d.alerts[0].page_ms, 141 * DAY); /* a due step: its due time */
+    assert_int_equal(f.d.alerts[1].kind, CLM_ALERT_CHURNED);
+    assert_int_equal(f.d.alerts[1].incident_at, 141 * DAY);
+    assert_int_equal(f.d.alerts[1].page_ms, 190 * DAY + 12 * 3600000LL);
+    /* churned: risk 0, not current: the incident stays open */
+    assert_int_equal(f.c->incident_at, 141 * DAY);
+    /* a visit on day 201 brings it back: resolved, reactivated */
+    put(&f, ev_at(CLM_EV_VISIT, 201), 201);
+    assert_int_equal(f.d.nalerts, 3);
+    const clm_alert *r = &f.d.alerts[2];
+    assert_int_equal(r->kind, CLM_ALERT_RESOLVED);
+    assert_int_equal(r->reason, CLM_RESOLVE_REACTIVATED);
+    assert_int_equal(r->incident_at, 141 * DAY);
+    assert_int_equal(r->event_ts, 201 * DAY + 12 * 3600000LL);
+    assert_int_equal(f.c->incident_at, CLM_NO_TS);
+    fx_free(&f);
+
+    /* churn_risk off: the churned alert opens the incident itself */
+    fx_init(&f, true);
+    f.alerts.enabled[CLM_ALERT_RESOLVED] = true;
+    f.alerts.enabled[CLM_ALERT_CHURN_RISK] = false;
+    f.o.stages = cfg->stages;
+    f.o.churn_inactive_ms = 90 * DAY;
+    put(&f, ev_at(CLM_EV_PURCHASE, 100), 100);
+    assert_int_equal(clm_customer_expire(f.c, &f.o, &f.d, 200 * DAY), 1);
+    assert_int_equal(f.d.nalerts, 1);
+    assert_int_equal(f.d.alerts[0].kind, CLM_ALERT_CHURNED);
+    assert_int_equal(f.d.alerts[0].incident_at, 190 * DAY + 12 * 3600000LL);
+    assert_int_equal(f.d.alerts[0].risk_e4, 7500);
+    fx_free(&f);
+    clm_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +651,8 @@ int main(void)
         cmocka_unit_test(test_clv_floor),
         cmocka_unit_test(test_silence_raises_risk),
         cmocka_unit_test(test_churned_alert),
+        cmocka_unit_test(test_incident_resolved),
+        cmocka_unit_test(test_incident_reactivated),
     };
     return cmocka_run_group_tests_name("risk", tests, NULL, NULL);
 }
