@@ -242,12 +242,18 @@ static void test_topic_leaderless(void **state)
     logwait lw = { logp, "alerts: nothing delivered to clm.alerts.b" };
     if (harness_wait_until(log_has, &lw, 20000) < 0)
         fail_msg("no stall reported in %s", logp);
-    probe pr = { .port = port, .metric = "clmd_alerts_backlog", .want = emitted };
+    probe pr = { .port = port, .metric = "clmd_alerts_outbox_depth{sink=\"kafka\"}", .want = emitted };
     if (harness_wait_until(metric_is, &pr, 10000) < 0)
-        fail_msg("clmd_alerts_backlog is %lld, expected %lld", pr.last, emitted);
-    pr.metric = "clmd_alerts_delivered_total";
+        fail_msg("clmd_alerts_outbox_depth is %lld, expected %lld", pr.last, emitted);
+    pr.metric = "clmd_alerts_delivered_total{sink=\"kafka\"}";
     pr.want = 0;
     assert_true(metric_is(&pr));
+    /* the oldest alert waiting is seconds old (stalled for 5 s at least) */
+    static char metrics[1 << 16];
+    assert_int_equal(harness_http_get(port, "/metrics", metrics, sizeof(metrics)), 200);
+    long long age = harness_metric_value(metrics, "clmd_alerts_outbox_oldest_age_seconds{sink=\"kafka\"}");
+    if (age < 5)
+        fail_msg("clmd_alerts_outbox_oldest_age_seconds is %lld while stalled", age);
     char body[4096];
     assert_int_equal(harness_http_get(port, "/healthz", body, sizeof(body)), 200);
     if (!strstr(body, "ok\n") || !strstr(body, "alerts stalled:"))

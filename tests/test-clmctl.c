@@ -155,9 +155,14 @@ static const char *const alert_json[] = {
     "\"clv\":80,\"clv_rate\":0,\"reasons\":[],\"event_ts\":\"2026-03-01T10:00:00.000Z\","
     "\"emitted_at\":\"2026-03-01T10:00:01.500Z\","
     "\"source\":{\"topic\":\"clm.events\",\"partition\":1,\"offset\":77}}",
-    "{\"alert_id\":\"0000000000000000000000000000000c\",\"kind\":\"suppressed_summary\","
-    "\"suppressed\":120,\"since\":\"2026-03-01T10:00:00.000Z\","
-    "\"emitted_at\":\"2026-03-01T11:00:00.000Z\"}",
+    "{\"alert_id\":\"0000000000000000000000000000000c\",\"kind\":\"digest\","
+    "\"severity\":\"warning\",\"held\":3,\"more\":1,\"event_ts\":\"2026-03-01T11:00:00.000Z\","
+    "\"emitted_at\":\"2026-03-01T11:00:00.000Z\",\"source\":{\"partition\":2},"
+    "\"window\":{\"start\":\"2026-03-01T10:59:00.000Z\",\"end\":\"2026-03-01T11:00:00.000Z\"},"
+    "\"customers\":[{\"customer_id\":\"c-1\",\"kind\":\"churn_risk\",\"risk\":0.75,"
+    "\"alert_id\":\"00000000000000000000000000000001\",\"incident\":\"00000000000000000000000000000002\"},"
+    "{\"customer_id\":\"c-2\",\"kind\":\"churned\",\"risk\":0.8125,"
+    "\"alert_id\":\"00000000000000000000000000000003\",\"incident\":\"00000000000000000000000000000004\"}]}",
     "{\"alert_id\":\"0000000000000000000000000000000d\",\"kind\":\"churn_risk\","
     "\"customer_id\":\"c-7\",\"risk\":0.9559,\"previous_risk\":0.6,\"stage\":\"buyer\","
     "\"clv\":80.25,\"clv_rate\":12.5,\"reasons\":[{\"signal\":\"tickets\",\"value\":4,"
@@ -183,7 +188,7 @@ static void populate_risk(redisContext *c)
            "risk_at 2026-02-28 last_seen 1772360100123 risk_reasons %s",
         "[{\"signal\":\"payment_failed\",\"value\":3,\"contribution\":0.4},"
         "{\"signal\":\"inactivity\",\"value\":23,\"contribution\":0.6187}]");
-    static const char *const kinds[NALERTS] = { "churn_risk", "churned", "suppressed_summary",
+    static const char *const kinds[NALERTS] = { "churn_risk", "churned", "digest",
                                                 "churn_risk" };
     static const char *const customers[NALERTS] = { "c-8", "c-7", "", "c-7" };
     static const char *const risks[NALERTS] = { "0.7712", "0.9559", "", "0.9559" };
@@ -695,8 +700,8 @@ static const char *const alert_line[] = {
     "inactivity 0.62, payment_failed 0.40\n",
     /* previous_risk is shown for churn_risk only; no reasons */
     "2026-03-01T10:00:01.500Z  churned  c-7  risk 0.9559  stage churned  clv 80\n",
-    "2026-03-01T11:00:00.000Z  suppressed_summary  120 alerts suppressed since "
-    "2026-03-01T10:00:00.000Z\n",
+    "2026-03-01T11:00:00.000Z  digest  partition 2  3 held from 2026-03-01T10:59:00.000Z to "
+    "2026-03-01T11:00:00.000Z: c-1 (churn_risk 0.7500) c-2 (churned 0.8125) and 1 more\n",
     "2026-03-02T08:30:00.250Z  churn_risk  c-7  risk 0.6000 -> 0.9559  stage buyer  clv 80.25  "
     "nps_detractor 0.90, tickets 0.30, low_csat 0.30\n",
 };

@@ -93,15 +93,46 @@ static int print_line(FILE *out, json_t *a)
         fputc('\n', out);
         return 0;
     }
+    if (kind && strcmp(kind, "digest") == 0) {
+        json_t *held = json_object_get(a, "held"), *more = json_object_get(a, "more");
+        json_t *src = json_object_get(a, "source"), *win = json_object_get(a, "window");
+        json_t *named = json_object_get(a, "customers");
+        fprintf(out, "  partition %lld",
+                (long long)json_integer_value(json_object_get(src, "partition")));
+        fprintf(out, "  %lld held from ", (long long)json_integer_value(held));
+        put_text(out, win ? member_str(win, "start") ? member_str(win, "start") : "-" : "-");
+        fputs(" to ", out);
+        put_text(out, win ? member_str(win, "end") ? member_str(win, "end") : "-" : "-");
+        fputc(':', out);
+        for (size_t i = 0; i < json_array_size(named); i++) {
+            json_t *c = json_array_get(named, i);
+            const char *id = member_str(c, "customer_id"), *k = member_str(c, "kind");
+            fputc(' ', out);
+            put_text(out, id ? id : "-");
+            fputs(" (", out);
+            put_text(out, k ? k : "-");
+            fprintf(out, " %.4f)", json_number_value(json_object_get(c, "risk")));
+        }
+        if (json_integer_value(more) > 0)
+            fprintf(out, " and %lld more", (long long)json_integer_value(more));
+        fputc('\n', out);
+        return 0;
+    }
     if (customer && *customer) {
         fputs("  ", out);
         put_text(out, customer);
     }
     if (json_is_number(risk)) {
         fputs("  risk ", out);
-        if (kind && strcmp(kind, "churn_risk") == 0 && json_is_number(prev))
+        if (kind && (strcmp(kind, "churn_risk") == 0 || strcmp(kind, "resolved") == 0) &&
+            json_is_number(prev))
             fprintf(out, "%.4f -> ", json_number_value(prev));
         fprintf(out, "%.4f", json_number_value(risk));
+    }
+    const char *reason = member_str(a, "reason");
+    if (reason && *reason) {
+        fputs("  reason ", out);
+        put_text(out, reason);
     }
     if (stage && *stage) {
         fputs("  stage ", out);

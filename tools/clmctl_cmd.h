@@ -81,9 +81,12 @@ int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize);
 
 /* `alerts`: the last `count` entries of the stream <prefix>alerts, oldest
  * first, one line each:
- *   <emitted_at>  <kind>  <customer>  risk <previous> -> <risk>  stage <stage>  clv <clv>  <reasons>
- * (the parts an alert lacks left out; "<previous> -> " for churn_risk only;
- * reasons as in `at-risk`), or for a suppressed_summary
+ *   <emitted_at>  <kind>  <customer>  risk <previous> -> <risk>  reason <reason>  stage <stage>  clv <clv>  <reasons>
+ * (the parts an alert lacks left out; "<previous> -> " for churn_risk and
+ * resolved only, "reason" for resolved; reasons as in `at-risk`), for a
+ * digest
+ *   <emitted_at>  digest  partition <p>  <N> held from <start> to <end>: <id> (<kind> <risk>) ... and <M> more
+ * or for a suppressed_summary (written by release 0.2.0)
  *   <emitted_at>  suppressed_summary  <N> alerts suppressed since <since>
  * and one line saying so when the stream is empty. With tail, then every
  * entry added later, as it arrives, flushing after each, until SIGINT or
