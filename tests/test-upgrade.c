@@ -1,12 +1,16 @@
-/* tests/test-upgrade.c - moving a running deployment from the previous
- * release's Redis layout (v1: one text hash per customer that doubles as the
- * checkpoint) to this release's (v2: binary checkpoints per partition, the
- * customer hash a view), without losing or double counting anything.
+/* tests/test-upgrade.c - moving a running deployment from an earlier
+ * release to this one without losing or double counting anything: from
+ * 0.1.0 (v1 layout: one text hash per customer that doubles as the
+ * checkpoint) and from 0.2.0 (binary checkpoint records version 2, alerts
+ * rate-limited on wall time, no incidents).
  *
- * tests/data/upgrade-v1/dump.rdb is what the previous release (0.1.0, the
- * v1 layout) left in Redis after consuming the first half of the stream this
- * file generates (see tests/data/upgrade-v1/README.md; CLM_UPGRADE_MAKE_DUMP
- * re-creates it with that release's clmd as CLMD_BIN).
+ * tests/data/upgrade-v1/dump.rdb and tests/data/upgrade-v2/dump.rdb are what
+ * those releases left in Redis after consuming the first half of the stream
+ * this file generates (see the README.md beside each; CLM_UPGRADE_MAKE_DUMP,
+ * with CLM_UPGRADE_FROM=0.1.0 or 0.2.0, re-creates one with that release's
+ * clmd as CLMD_BIN). What an upgraded store may differ in from a clean run
+ * (incidents opened before the upgrade are unknown to it) is in
+ * tests/upgrade_compare.h.
  *
  *   v1_continues   Redis restored from that dump, this clmd consumes the rest
  *                  of the stream: every key equals a clean run of this clmd
@@ -17,6 +21,9 @@
  *                  counted differently: it applied re-sent customer-less
  *                  events again, so their spend, their count as applied and
  *                  the cpa built on them are worked out apart.
+ *   v2_continues   the same from 0.2.0's dump: every key equals a clean run,
+ *                  records compared in this release's encoding, and the
+ *                  alerts raised after the upgrade are the clean run's.
  * A missing redis-server or clmd fails the test; nothing is skipped.
  */
 #include <errno.h>
@@ -40,6 +47,7 @@
 #include "core/event.h"
 
 #include "tests/harness.h"
+#include "tests/upgrade_compare.h"
 #include "tools/gen.h"
 
 #define TOPIC "clm.events"
@@ -57,6 +65,10 @@ typedef struct fixture {
     harness_kv *msgs; /* stream.msgs */
     size_t total, half;
     int64_t v1_extra; /* customer-less re-sends the upgraded run applies again */
+    bool produced_first, produced_rest; /* the halves are on the topic */
+    harness_redis *clean; /* this release over the whole stream (clean_run) */
+    redisContext *clean_rc;
+    char *clean_dump;
 } fixture;
 
 static fixture F;
@@ -121,17 +133,20 @@ static void produce(size_t from, size_t to)
                           60000, errbuf, sizeof(errbuf)));
 }
 
-/* CLM_UPGRADE_MAKE_DUMP=<path>: the previous release consumes the first half
- * and its Redis is saved to <path>. */
+/* CLM_UPGRADE_MAKE_DUMP=<path>: an earlier release (CLM_UPGRADE_FROM 0.1.0,
+ * the default, or 0.2.0) consumes the first half and its Redis is saved to
+ * <path>. 0.2.0 runs with this release's config. */
 static int make_dump(const char *path)
 {
+    const char *from = getenv("CLM_UPGRADE_FROM");
+    bool v1 = !from || strcmp(from, "0.1.0") == 0;
     harness_redis *r = NULL;
     char cfg[128], log[128], cmd[512];
     CHECK(harness_redis_start(&r, errbuf, sizeof(errbuf)));
     produce(0, F.half);
     snprintf(cfg, sizeof(cfg), "%s/v1.json", F.tmp);
     snprintf(log, sizeof(log), "%s/v1.log", F.tmp);
-    write_config(cfg, harness_redis_port(r), true);
+    write_config(cfg, harness_redis_port(r), v1);
     harness_proc *p = start_clmd(cfg, log);
     wait_consumed(r, (long long)F.half);
     stop_clmd(p);
@@ -181,6 +196,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (F.clean_rc)
+        redisFree(F.clean_rc);
+    harness_redis_free(F.clean);
+    free(F.clean_dump);
     harness_kafka_free(F.kafka);
     harness_stream_free(&F.stream);
     char cmd[128];
@@ -398,30 +417,77 @@ static char *place_pool(char *got, char *clean_copy, size_t *pooled)
 
 /* Redis restored from the previous release's dump, then this clmd over the
  * rest of the stream; compared with this clmd over the whole stream. */
-static void v1_continues(void **state)
+/* This release over the whole stream into a fresh Redis, once: kept running
+ * for the alert comparison. */
+static void clean_run(void)
 {
-    (void)state;
-    char cfg[128], log[128], cmd[512];
-    produce(0, F.half);
+    if (F.clean)
+        return;
+    char cfg[128], log[128];
+    CHECK(harness_redis_start(&F.clean, errbuf, sizeof(errbuf)));
+    snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
+    snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
+    write_config(cfg, harness_redis_port(F.clean), false);
+    harness_proc *p = start_clmd(cfg, log);
+    wait_consumed(F.clean, (long long)F.total);
+    stop_clmd(p);
+    F.clean_dump = dump(F.clean);
+    CHECK(harness_redis_connect(F.clean, &F.clean_rc, errbuf, sizeof(errbuf)));
+}
 
+/* Redis restored from an earlier release's dump (tests/data/<dir>/dump.rdb);
+ * this clmd then consumes the rest of the stream. Returns the restored
+ * server; *before gets the alert ids the dump held. */
+static harness_redis *continue_from(const char *dir, const char *name, char ***before,
+                                    size_t *nbefore)
+{
+    char cfg[128], log[128], path[512];
+    if (!F.produced_first) {
+        produce(0, F.half);
+        F.produced_first = true;
+    }
     harness_redis *up = NULL;
     CHECK(harness_redis_start(&up, errbuf, sizeof(errbuf)));
-    snprintf(cmd, sizeof(cmd), "%s/upgrade-v1/dump.rdb", CLM_TEST_DATA_DIR);
-    CHECK(harness_redis_load_rdb(up, cmd, errbuf, sizeof(errbuf)));
+    snprintf(path, sizeof(path), "%s/%s/dump.rdb", CLM_TEST_DATA_DIR, dir);
+    CHECK(harness_redis_load_rdb(up, path, errbuf, sizeof(errbuf)));
     redisContext *c = NULL;
     CHECK(harness_redis_connect(up, &c, errbuf, sizeof(errbuf)));
     assert_int_equal(harness_redis_hget_int(c, "clm:stats", "consumed"), (long long)F.half);
-    redisReply *v1 = redisCommand(c, "HGET clm:customer:c-1 dedup");
-    assert_true(v1 && v1->type == REDIS_REPLY_STRING); /* the v1 layout, as saved */
-    freeReplyObject(v1);
-
-    snprintf(cfg, sizeof(cfg), "%s/up.json", F.tmp);
-    snprintf(log, sizeof(log), "%s/up.log", F.tmp);
+    *before = upgrade_stream_ids(c, nbefore);
+    redisFree(c);
+    snprintf(cfg, sizeof(cfg), "%s/%s.json", F.tmp, name);
+    snprintf(log, sizeof(log), "%s/%s.log", F.tmp, name);
     write_config(cfg, harness_redis_port(up), false);
     harness_proc *p = start_clmd(cfg, log);
-    produce(F.half, F.total);
+    if (!F.produced_rest) {
+        produce(F.half, F.total);
+        F.produced_rest = true;
+    }
     wait_consumed(up, (long long)F.total);
     stop_clmd(p);
+    return up;
+}
+
+/* The alerts: those raised after the upgrade are the clean run's. */
+static void check_alerts(harness_redis *up, char **before, size_t nbefore)
+{
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(up, &c, errbuf, sizeof(errbuf)));
+    size_t n = upgrade_alerts_check(c, F.clean_rc, before, nbefore);
+    printf("# %zu alerts before the upgrade, %zu raised after it, each the clean run's\n", nbefore, n);
+    assert_true(n > 0);
+    redisFree(c);
+}
+
+static void v1_continues(void **state)
+{
+    (void)state;
+
+    char **before;
+    size_t nbefore;
+    harness_redis *up = continue_from("upgrade-v1", "up1", &before, &nbefore);
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(up, &c, errbuf, sizeof(errbuf)));
 
     /* no view keeps a field only the v1 layout had */
     redisReply *keys = redisCommand(c, "KEYS clm:customer:*");
@@ -439,16 +505,10 @@ static void v1_continues(void **state)
     freeReplyObject(keys);
     redisFree(c);
 
-    harness_redis *clean = NULL;
-    CHECK(harness_redis_start(&clean, errbuf, sizeof(errbuf)));
-    snprintf(cfg, sizeof(cfg), "%s/clean.json", F.tmp);
-    snprintf(log, sizeof(log), "%s/clean.log", F.tmp);
-    write_config(cfg, harness_redis_port(clean), false);
-    p = start_clmd(cfg, log);
-    wait_consumed(clean, (long long)F.total);
-    stop_clmd(p);
-
-    char *want = dump(clean), *got = dump(up), *copy = strdup(want), diff[2048];
+    clean_run();
+    char *want = upgrade_normalize(F.clean_dump), *raw = dump(up), *got = upgrade_normalize(raw);
+    char *copy = strdup(want), diff[2048];
+    free(raw);
     size_t pooled;
     char *placed = place_pool(got, copy, &pooled);
     printf("# %zu customers still in the upgrade pool, each equal to the clean run's record\n", pooled);
@@ -463,8 +523,28 @@ static void v1_continues(void **state)
     free(got);
     free(copy);
     free(placed);
+    check_alerts(up, before, nbefore);
+    upgrade_ids_free(before, nbefore);
     harness_redis_free(up);
-    harness_redis_free(clean);
+}
+
+static void v2_continues(void **state)
+{
+    (void)state;
+    char **before;
+    size_t nbefore;
+    harness_redis *up = continue_from("upgrade-v2", "up2", &before, &nbefore);
+    clean_run();
+    char *raw = dump(up), *got = upgrade_normalize(raw), *want = upgrade_normalize(F.clean_dump);
+    char diff[2048];
+    if (harness_dump_diff(want, got, diff, sizeof(diff)) != 0)
+        fail_msg("the upgraded store differs from a clean run: %s", diff);
+    check_alerts(up, before, nbefore);
+    upgrade_ids_free(before, nbefore);
+    free(raw);
+    free(got);
+    free(want);
+    harness_redis_free(up);
 }
 
 static void make_dump_test(void **state)
@@ -481,6 +561,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(v1_continues),
+        cmocka_unit_test(v2_continues),
     };
     return cmocka_run_group_tests_name("upgrade", tests, setup, teardown);
 }
