@@ -124,12 +124,16 @@ static redisReply *members(redisContext *c, const char *prefix, const char *grou
     return rep;
 }
 
-/* The three per-partition keys of group g, partition p, into k[0..2]. */
-static int part_keys(char k[3][CLM_KEY_MAX], const char *prefix, const char *g, int32_t p)
+/* The per-partition keys of a group. */
+#define NPART_KEYS 4
+
+/* The per-partition keys of group g, partition p, into k[0..NPART_KEYS). */
+static int part_keys(char k[NPART_KEYS][CLM_KEY_MAX], const char *prefix, const char *g, int32_t p)
 {
     if (clm_key_progress(k[0], CLM_KEY_MAX, prefix, g, p) < 0 ||
         clm_key_ckpt(k[1], CLM_KEY_MAX, prefix, g, p) < 0 ||
-        clm_key_deadlines(k[2], CLM_KEY_MAX, prefix, g, p) < 0)
+        clm_key_deadlines(k[2], CLM_KEY_MAX, prefix, g, p) < 0 ||
+        clm_key_paging(k[3], CLM_KEY_MAX, prefix, g, p) < 0)
         return -ENAMETOOLONG;
     return 0;
 }
@@ -152,10 +156,11 @@ static int move(redisContext *c, const char *prefix, const char *old, const char
     redisReply *po = members(c, prefix, old, errbuf, errsize);
     redisReply *pn = po ? members(c, prefix, group, errbuf, errsize) : NULL;
     size_t no = po ? po->elements : 0, nn = pn ? pn->elements : 0;
-    /* src[3i..3i+2] -> dst[3i..3i+2] for old's partitions, then new's keys */
-    char (*keys)[CLM_KEY_MAX] = calloc(6 * no + 3 * nn + 1, sizeof(*keys));
-    const char **argv = calloc(6 * no + 3 * nn + 4, sizeof(*argv));
-    bool *exists = calloc(3 * no + 1, sizeof(*exists));
+    /* src[Ki..Ki+K-1] -> dst[Ki..Ki+K-1] (K = NPART_KEYS) for old's partitions,
+     * then new's keys */
+    char (*keys)[CLM_KEY_MAX] = calloc(2 * NPART_KEYS * no + NPART_KEYS * nn + 1, sizeof(*keys));
+    const char **argv = calloc(2 * NPART_KEYS * no + NPART_KEYS * nn + 4, sizeof(*argv));
+    bool *exists = calloc(NPART_KEYS * no + 1, sizeof(*exists));
     int r = -ENOMEM;
     if (!po || !pn) {
         r = -EIO;
@@ -164,25 +169,25 @@ static int move(redisContext *c, const char *prefix, const char *old, const char
     if (!keys || !argv || !exists)
         goto out_free;
     for (size_t i = 0; i < no; i++)
-        if ((r = part_keys(&keys[3 * i], prefix, old, atoi(po->element[i]->str))) < 0 ||
-            (r = part_keys(&keys[3 * (no + i)], prefix, group, atoi(po->element[i]->str))) < 0)
+        if ((r = part_keys(&keys[NPART_KEYS * i], prefix, old, atoi(po->element[i]->str))) < 0 ||
+            (r = part_keys(&keys[NPART_KEYS * (no + i)], prefix, group, atoi(po->element[i]->str))) < 0)
             goto out_free;
     for (size_t i = 0; i < nn; i++)
-        if ((r = part_keys(&keys[6 * no + 3 * i], prefix, group, atoi(pn->element[i]->str))) < 0)
+        if ((r = part_keys(&keys[2 * NPART_KEYS * no + NPART_KEYS * i], prefix, group, atoi(pn->element[i]->str))) < 0)
             goto out_free;
     /* what old has (WATCHed: a flush of a running old instance aborts us) */
     r = -EIO;
     argv[0] = "WATCH";
-    for (size_t i = 0; i < 3 * no; i++)
+    for (size_t i = 0; i < NPART_KEYS * no; i++)
         argv[1 + i] = keys[i];
-    if (no && redisAppendCommandArgv(c, (int)(1 + 3 * no), argv, NULL) != REDIS_OK)
+    if (no && redisAppendCommandArgv(c, (int)(1 + NPART_KEYS * no), argv, NULL) != REDIS_OK)
         goto out_free;
-    for (size_t i = 0; i < 3 * no; i++) {
+    for (size_t i = 0; i < NPART_KEYS * no; i++) {
         const char *ex[] = { "EXISTS", keys[i] };
         if (redisAppendCommandArgv(c, 2, ex, NULL) != REDIS_OK)
             goto out_free;
     }
-    for (size_t i = 0; i < (no ? 1 + 3 * no : 0); i++) {
+    for (size_t i = 0; i < (no ? 1 + NPART_KEYS * no : 0); i++) {
         redisReply *e;
         if (redisGetReply(c, (void **)&e) != REDIS_OK) {
             snprintf(errbuf, errsize, "EXISTS: %s", c->errstr);
@@ -199,13 +204,13 @@ static int move(redisContext *c, const char *prefix, const char *old, const char
         goto out_free;
     argv[0] = "DEL";
     argv[1] = set_new;
-    for (size_t i = 0; i < 3 * nn; i++)
-        argv[2 + i] = keys[6 * no + i];
-    if (redisAppendCommandArgv(c, (int)(2 + 3 * nn), argv, NULL) != REDIS_OK)
+    for (size_t i = 0; i < NPART_KEYS * nn; i++)
+        argv[2 + i] = keys[2 * NPART_KEYS * no + i];
+    if (redisAppendCommandArgv(c, (int)(2 + NPART_KEYS * nn), argv, NULL) != REDIS_OK)
         goto out_free;
     queued++;
-    for (size_t i = 0; i < 3 * no; i++) {
-        const char *rn[] = { "RENAME", keys[i], keys[3 * no + i] };
+    for (size_t i = 0; i < NPART_KEYS * no; i++) {
+        const char *rn[] = { "RENAME", keys[i], keys[NPART_KEYS * no + i] };
         if (exists[i] && redisAppendCommandArgv(c, 3, rn, NULL) != REDIS_OK)
             goto out_free;
         queued += exists[i];
@@ -286,7 +291,8 @@ int clm_owner_claim(redisContext *c, const char *prefix, const char *group, bool
                     snprintf(errbuf + used, errsize - used,
                              ") and records none as its owner (%s): delete the keys of the groups no "
                              "longer used (<prefix>partitions:<group>, <prefix>progress:{<group>:*}, "
-                             "<prefix>ckpt:{<group>:*}, <prefix>deadlines:{<group>:*})", owner_key);
+                             "<prefix>ckpt:{<group>:*}, <prefix>deadlines:{<group>:*}, "
+                             "<prefix>alerts:paging:{<group>:*})", owner_key);
                 unwatch(c, errbuf + strlen(errbuf), 0);
                 return -EINVAL;
             }

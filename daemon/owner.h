@@ -2,7 +2,8 @@
  *
  * A prefix holds the progress and checkpoints of the group that consumes
  * into it (store/keys.h: <prefix>progress:{g:p}, <prefix>ckpt:{g:p},
- * <prefix>deadlines:{g:p}, <prefix>partitions:<g>), but the counters, the
+ * <prefix>deadlines:{g:p}, <prefix>alerts:paging:{g:p},
+ * <prefix>partitions:<g>), but the counters, the
  * day hashes and the customer views are shared. A second group on the same
  * prefix would start from no offsets and apply every event again into the
  * shared keys. So the prefix records its group in <prefix>owner, and a
@@ -10,7 +11,7 @@
  *
  * Taking over (clmd --take-over) moves the owning group's keys to the new
  * group's names in one transaction: its progress, checkpoints, deadline
- * indexes and partition set (whatever the new group had there before is
+ * indexes, paging windows and partition set (whatever the new group had there before is
  * deleted first), and records the new owner. The new group continues
  * exactly where the old one stopped; the old group's Kafka offsets are not
  * used (Redis holds the offsets). An instance of the old group still
