@@ -99,6 +99,11 @@ typedef struct clm_config {
     double alerts_rate_per_s;  /* alerts.rate_per_s */
     int alerts_burst;          /* alerts.burst */
     int alerts_summary_interval_s; /* alerts.summary_interval_s */
+    char *alerts_am_url;       /* alerts.alertmanager.url: "" = no Alertmanager sink */
+    int alerts_am_resend_s;    /* alerts.alertmanager.resend_s */
+    int alerts_am_timeout_ms;  /* alerts.alertmanager.timeout_ms */
+    char *alerts_am_link;      /* alerts.alertmanager.link: template, "" = none */
+    int alerts_am_batch;       /* alerts.alertmanager.batch: page entries per post */
 
     /* kpi */
     int *kpi_windows;          /* kpi.windows: rolling windows in days, >= 1 entry, all different */
