@@ -146,10 +146,18 @@ static void render_metrics(const clm_http *h, text *t)
                "Alerts held back by the rate limit (reported by suppressed_summary alerts).");
         put(t, "clmd_alerts_suppressed_total %" PRIu64 "\n", (uint64_t)atomic_load(&h->src.limiter->refused));
     }
+    clm_am_sink_stats ams = { 0 };
+    if (h->src.am_sink)
+        clm_am_sink_get_stats(h->src.am_sink, &ams);
+    if (h->src.alerts || h->src.am_sink)
+        metric(t, "clmd_alerts_delivered_total", "counter",
+               "Alerts acknowledged: alert messages by Kafka (no label), alerts posted to "
+               "Alertmanager (sink=\"alertmanager\").");
+    if (h->src.am_sink)
+        put(t, "clmd_alerts_delivered_total{sink=\"alertmanager\"} %" PRIu64 "\n", ams.delivered);
     if (h->src.alerts) {
         clm_alert_pub_stats as;
         clm_alert_pub_get_stats(h->src.alerts, &as);
-        metric(t, "clmd_alerts_delivered_total", "counter", "Alert messages acknowledged by Kafka.");
         put(t, "clmd_alerts_delivered_total %" PRIu64 "\n", as.delivered);
         metric(t, "clmd_alerts_replayed_total", "counter",
                "Alerts found in the outbox at start and published again.");
@@ -158,6 +166,25 @@ static void render_metrics(const clm_http *h, text *t)
             metric(t, "clmd_alerts_backlog", "gauge",
                    "Alerts in the outbox: durable in Redis, not yet delivered to Kafka.");
             put(t, "clmd_alerts_backlog %" PRId64 "\n", as.backlog);
+        }
+    }
+    if (h->src.am_sink) {
+        metric(t, "clmd_alerts_sink_errors_total", "counter",
+               "Failed deliveries to the sink (posts and their Redis transactions); retried.");
+        put(t, "clmd_alerts_sink_errors_total{sink=\"alertmanager\"} %" PRIu64 "\n", ams.errors);
+        if (ams.depth >= 0) {
+            metric(t, "clmd_alerts_outbox_depth", "gauge",
+                   "Paging alerts in <prefix>alerts:page not yet delivered to the sink.");
+            put(t, "clmd_alerts_outbox_depth{sink=\"alertmanager\"} %" PRId64 "\n", ams.depth);
+        }
+        metric(t, "clmd_alerts_outbox_oldest_age_seconds", "gauge",
+               "Age of the oldest paging alert not yet delivered to the sink; 0 when none.");
+        put(t, "clmd_alerts_outbox_oldest_age_seconds{sink=\"alertmanager\"} %.3f\n",
+            (double)ams.oldest_age_ms / 1000.0);
+        if (ams.firing >= 0) {
+            metric(t, "clmd_alerts_firing", "gauge",
+                   "churn_risk alerts firing in Alertmanager (<prefix>alerts:firing).");
+            put(t, "clmd_alerts_firing %" PRId64 "\n", ams.firing);
         }
     }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
