@@ -218,22 +218,18 @@ static int post(clm_am_sink *s, json_t *body)
     return 0;
 }
 
-/* A reply of the expected type, or NULL after dropping the connection. */
+/* A reply of the expected type, or NULL (last_error set) after dropping
+ * the connection. argv[1] is the key. */
 static redisReply *command(clm_am_sink *s, redisContext *rc, int type, int argc,
                            const char **argv)
 {
     redisReply *rep = redisCommandArgv(rc, argc, argv, NULL);
-    if (rep && (int)rep->type == type)
+    if (rep && rep->type == type)
         return rep;
-    if (rep && rep->type == REDIS_REPLY_ERROR)
-        set_error(s, "Redis %s: %s", argv[0], rep->str);
-    else if (!rep)
-        set_error(s, "Redis %s: %s", argv[0], rc->errstr);
-    else if (type != REDIS_REPLY_NIL)
-        set_error(s, "Redis %s: unexpected reply type %d", argv[0], rep->type);
+    set_error(s, "Redis %s %s: %s", argv[0], argv[1],
+              !rep ? rc->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     freeReplyObject(rep);
-    if (!rep || rep->type != REDIS_REPLY_NIL)
-        clm_redis_drop(s->redis);
+    clm_redis_drop(s->redis);
     return NULL;
 }
 
@@ -402,46 +398,55 @@ static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char 
     freeReplyObject(rep);
     const char *get[] = { "GET", s->lease };
     rep = redisCommandArgv(rc, 2, get, NULL);
-    bool mine = rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, s->token) == 0;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        set_error(s, "Redis GET %s: %s", s->lease, rep ? rep->str : rc->errstr);
+        freeReplyObject(rep);
+        clm_redis_drop(s->redis);
+        return -EIO;
+    }
+    bool mine = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, s->token) == 0;
     freeReplyObject(rep);
-    char cur[64];
-    if (!mine || read_cursor(s, rc, cur, sizeof(cur)) < 0 || strcmp(cur, cursor_was) != 0) {
+    char cur[64] = "";
+    if (mine && read_cursor(s, rc, cur, sizeof(cur)) < 0)
+        return -EIO;
+    if (!mine || strcmp(cur, cursor_was) != 0) {
         if (!mine)
             set_error(s, "the lease %s was lost before the delivery was recorded", s->lease);
-        else if (clm_redis_connected(s->redis))
+        else
             set_error(s, "%s moved during the delivery (another instance)", s->cursor);
-        if (clm_redis_connected(s->redis))
-            freeReplyObject(redisCommand(rc, "UNWATCH"));
-        s->is_leader = false;
+        freeReplyObject(redisCommand(rc, "UNWATCH"));
+        s->is_leader = false; /* SET NX takes it again once it is free */
         atomic_store(&s->leader, false);
         return -EIO;
     }
     char trim[64];
     next_id(last_id, trim, sizeof(trim));
+    /* pipelined: one round trip */
     int n = 0;
-    redisAppendCommand(rc, "MULTI");
+    bool queued = redisAppendCommand(rc, "MULTI") == REDIS_OK;
     n++;
     const char *inc;
     json_t *v;
     json_object_foreach(overlay, inc, v) {
         if (json_is_null(v)) {
-            redisAppendCommand(rc, "HDEL %s %s", s->firing_key, inc);
+            queued = queued && redisAppendCommand(rc, "HDEL %s %s", s->firing_key, inc) == REDIS_OK;
         } else {
             char *text = json_dumps(v, JSON_COMPACT);
-            if (!text) {
-                set_error(s, "alertmanager: out of memory recording a delivery");
-                clm_redis_drop(s->redis); /* discards the queued transaction */
-                return -EIO;
-            }
-            redisAppendCommand(rc, "HSET %s %s %s", s->firing_key, inc, text);
+            queued = queued && text &&
+                     redisAppendCommand(rc, "HSET %s %s %s", s->firing_key, inc, text) == REDIS_OK;
             free(text);
         }
         n++;
     }
-    redisAppendCommand(rc, "SET %s %s", s->cursor, last_id);
-    redisAppendCommand(rc, "XTRIM %s MINID %s", s->page, trim);
-    redisAppendCommand(rc, "EXEC");
+    queued = queued && redisAppendCommand(rc, "SET %s %s", s->cursor, last_id) == REDIS_OK &&
+             redisAppendCommand(rc, "XTRIM %s MINID %s", s->page, trim) == REDIS_OK &&
+             redisAppendCommand(rc, "EXEC") == REDIS_OK;
     n += 3;
+    if (!queued) {
+        set_error(s, "alertmanager: out of memory recording a delivery");
+        clm_redis_drop(s->redis); /* discards what was queued: no EXEC was sent */
+        return -EIO;
+    }
     int r = 0;
     for (int i = 0; i < n; i++) {
         redisReply *x = NULL;
@@ -454,6 +459,11 @@ static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char 
             set_error(s, "Redis EXEC: %s", x->type == REDIS_REPLY_ERROR ? x->str : "aborted");
             r = -EIO;
         }
+        for (size_t k = 0; i == n - 1 && x->type == REDIS_REPLY_ARRAY && k < x->elements; k++)
+            if (x->element[k]->type == REDIS_REPLY_ERROR) { /* a key of the wrong type */
+                set_error(s, "Redis EXEC: %s", x->element[k]->str);
+                r = -EIO;
+            }
         freeReplyObject(x);
     }
     return r;
