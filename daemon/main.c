@@ -265,10 +265,10 @@ static void watch_am_sink(heartbeat *h)
                  (unsigned long long)(st.skipped - h->am_seen.skipped), st.last_error);
     if (st.errors > h->am_seen.errors && !h->am_failing) {
         h->am_failing = true;
-        log_warn("Alertmanager sink: %s; %lld paging alerts wait in Redis and are posted again "
-                 "(backoff up to 30 s)", st.last_error, (long long)st.depth);
+        log_warn("Alertmanager sink: %s; posting again with a backoff of up to 30 s (%lld paging "
+                 "alerts wait in Redis)", st.last_error, (long long)st.depth);
     } else if (h->am_failing && st.errors == h->am_seen.errors &&
-               (st.delivered > h->am_seen.delivered || st.depth == 0)) {
+               st.delivered + st.resent > h->am_seen.delivered + h->am_seen.resent) {
         h->am_failing = false;
         log_notice("Alertmanager sink: delivering again");
     }
@@ -543,9 +543,9 @@ out_stop:
     if (am_sink) {
         clm_am_sink_stats ams;
         clm_am_sink_get_stats(am_sink, &ams);
-        if (ams.errors)
-            log_warn("Alertmanager sink: %llu failed deliveries since start (last: %s)",
-                     (unsigned long long)ams.errors, ams.last_error);
+        log_info("Alertmanager sink: %llu alerts delivered, %llu resent, %llu failed deliveries "
+                 "since start", (unsigned long long)ams.delivered,
+                 (unsigned long long)ams.resent, (unsigned long long)ams.errors);
     }
     clm_kpi_job_stop(kpi); /* a last recomputation after the last flush */
     clm_model_job_stop(model);
