@@ -10,9 +10,11 @@
  * webhook), and the sink's keys: cursor, trimmed stream, firing hash.
  * Alertmanager is stopped by its PID while documents arrive, then started
  * again on the same port and storage: everything still arrives, and the
- * error counter rose meanwhile. The README's example Alertmanager
- * configuration is checked with amtool. A missing prometheus-alertmanager
- * or amtool fails the test.
+ * error counter rose meanwhile. Last, clmd itself (CLMD_BIN, against a
+ * librdkafka mock cluster) runs its own sink on another prefix: its
+ * /metrics show the deliveries, and a stop releases the lease. The
+ * README's example Alertmanager configuration is checked with amtool. A
+ * missing prometheus-alertmanager or amtool fails the test.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -630,6 +632,94 @@ static void test_resend_keeps_active(void **state)
     json_decref(c4);
 }
 
+/* The value of the metric line that starts with `series ` in a /metrics
+ * body; -1 when absent. */
+static double metric_of(const char *body, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = body; (p = strstr(p, series)) != NULL; p += n)
+        if ((p == body || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+typedef struct metrics_want {
+    int port;
+    char body[65536];
+} metrics_want;
+
+static bool clmd_delivered(void *arg)
+{
+    metrics_want *m = arg;
+    return harness_http_get(m->port, "/metrics", m->body, sizeof(m->body)) == 200 &&
+           metric_of(m->body, "clmd_alerts_delivered_total{sink=\"alertmanager\"}") == 1 &&
+           metric_of(m->body, "clmd_alerts_firing") == 1 &&
+           metric_of(m->body, "clmd_alerts_outbox_depth{sink=\"alertmanager\"}") == 0;
+}
+
+/* clmd with alerts.alertmanager.url: the sink runs beside the rest, on
+ * prefix clmd: (the sink of this test holds the lease of clm:). */
+static void test_clmd_runs_the_sink(void **state)
+{
+    (void)state;
+    harness_kafka *k = NULL;
+    CHECK(harness_kafka_start(1, &k, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(k, "clm.events", 1, errbuf, sizeof(errbuf)));
+    metrics_want *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    CHECK(harness_free_port(&m->port, errbuf, sizeof(errbuf)));
+    char cfg[160], logpath[160];
+    snprintf(cfg, sizeof(cfg), "%s/clmd.json", F.dir);
+    snprintf(logpath, sizeof(logpath), "%s/clmd.log", F.dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\"},\n"
+            " \"redis\": {\"port\": %d, \"prefix\": \"clmd:\"},\n"
+            " \"http\": {\"port\": %d},\n"
+            " \"core\": {\"workers\": 1, \"shutdown_timeout_s\": 10},\n"
+            " \"alerts\": {\"alertmanager\": {\"url\": \"http://127.0.0.1:%d\", \"resend_s\": 5,\n"
+            "                             \"link\": \"" LINK "\"}}}\n",
+            harness_kafka_bootstraps(k), harness_redis_port(F.redis), m->port, F.am_port);
+    fclose(f);
+    const char *bin = getenv("CLMD_BIN");
+    const char *argv[] = { bin ? bin : "clmd", "-c", cfg, NULL };
+    harness_proc *p = NULL;
+    CHECK(harness_proc_spawn(argv, logpath, &p, errbuf, sizeof(errbuf)));
+
+    char alert_id[33], incident[33], ts[32], doc[1024];
+    next_hex(alert_id);
+    next_hex(incident);
+    ts_ago(1000, ts);
+    snprintf(doc, sizeof(doc),
+             "{\"alert_id\":\"%s\",\"kind\":\"churn_risk\",\"customer_id\":\"c7\","
+             "\"incident\":\"%s\",\"severity\":\"warning\",\"risk\":0.72,"
+             "\"previous_risk\":0.6,\"stage\":null,\"clv\":12.5,\"clv_rate\":1,\"reasons\":[],"
+             "\"event_ts\":\"%s\",\"emitted_at\":\"%s\",\"source\":{\"topic\":\"clm.events\","
+             "\"partition\":0,\"offset\":1}}",
+             alert_id, incident, ts, ts);
+    redisReply *r = redisCommand(F.c, "XADD clmd:alerts:page * alert_id %s json %s", alert_id, doc);
+    assert_non_null(r);
+    freeReplyObject(r);
+    json_t *labels = json_pack("{s:s, s:s, s:s, s:s}", "alertname", "CustomerChurnRisk",
+                               "customer_id", "c7", "severity", "warning", "kind", "churn_risk");
+    expect_hook(labels, "firing");
+    if (harness_wait_until(clmd_delivered, m, WAIT_MS) != 0)
+        fail_msg("clmd's /metrics never showed the delivery:\n%s", m->body);
+    assert_int_equal(metric_of(m->body, "clmd_alerts_sink_errors_total{sink=\"alertmanager\"}"), 0);
+    assert_int_equal(metric_of(m->body, "clmd_alerts_outbox_oldest_age_seconds{sink=\"alertmanager\"}"), 0);
+    assert_non_null(strstr(m->body, "# TYPE clmd_alerts_firing gauge\n"));
+
+    CHECK(harness_proc_signal(p, SIGTERM));
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+    assert_int_equal(redis_int("EXISTS %s", "clmd:alerts:page:lease"), 0); /* released */
+    assert_int_equal(redis_int("HLEN %s", "clmd:alerts:firing"), 1);
+    json_decref(labels);
+    free(m);
+    harness_kafka_free(k);
+}
+
 /* The README's example Alertmanager configuration (the yaml block that
  * starts with "# alertmanager.yml") passes amtool check-config. */
 static void test_readme_example_config(void **state)
@@ -674,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_second_instance_waits),
         cmocka_unit_test(test_alertmanager_down),
         cmocka_unit_test(test_resend_keeps_active),
+        cmocka_unit_test(test_clmd_runs_the_sink),
         cmocka_unit_test(test_readme_example_config),
     };
     return cmocka_run_group_tests_name("alertmanager", tests, setup, teardown);
