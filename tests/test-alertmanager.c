@@ -13,7 +13,8 @@
  * error counter rose meanwhile. Last, clmd itself (CLMD_BIN, against a
  * librdkafka mock cluster) runs its own sink on another prefix: its
  * /metrics show the deliveries, and a stop releases the lease. The
- * README's example Alertmanager configuration is checked with amtool. A
+ * README's example Alertmanager configuration is checked with amtool, and
+ * the alerts.alertmanager keys are loaded and refused (no peer needed). A
  * missing prometheus-alertmanager or amtool fails the test.
  */
 #include <errno.h>
@@ -34,6 +35,7 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "core/timeutil.h"
 #include "daemon/am_sink.h"
 #include "tests/harness.h"
@@ -720,6 +722,45 @@ static void test_clmd_runs_the_sink(void **state)
     harness_kafka_free(k);
 }
 
+/* The alerts.alertmanager keys: defaults, and a url that is not http(s)
+ * refused with the key, the value and what is expected. */
+static void test_config_keys(void **state)
+{
+    (void)state;
+    clm_config *cfg = NULL;
+    char err[512];
+    static const char good[] = "{\"alerts\": {\"alertmanager\": {\"url\": \"https://am:9093\"}}}";
+    assert_int_equal(clm_config_load_string("t.json", good, strlen(good), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg->alerts_am_url, "https://am:9093");
+    assert_string_equal(cfg->alerts_am_link, "");
+    assert_int_equal(cfg->alerts_am_resend_s, 60);
+    assert_int_equal(cfg->alerts_am_timeout_ms, 5000);
+    assert_int_equal(cfg->alerts_am_batch, 500);
+    clm_config_free(cfg);
+    cfg = NULL;
+    static const char *const bad[] = {
+        "{\"alerts\": {\"alertmanager\": {\"url\": \"ftp://am\"}}}",
+        "{\"alerts\": {\"alertmanager\": {\"url\": \"http://\"}}}",
+    };
+    static const char *const why[] = {
+        "t.json: alerts.alertmanager.url: \"ftp://am\" is not an HTTP URL (expected \"\" or a URL "
+        "starting with http:// or https://)",
+        "t.json: alerts.alertmanager.url: \"http://\" is not an HTTP URL (expected \"\" or a URL "
+        "starting with http:// or https://)",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(clm_config_load_string("t.json", bad[i], strlen(bad[i]), &cfg, err,
+                                                sizeof(err)), -EINVAL);
+        assert_null(cfg);
+        assert_string_equal(err, why[i]);
+    }
+    static const char range[] = "{\"alerts\": {\"alertmanager\": {\"resend_s\": 4}}}";
+    assert_int_equal(clm_config_load_string("t.json", range, strlen(range), &cfg, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "t.json: alerts.alertmanager.resend_s: 4 is out of range (expected an "
+                             "integer 5..3600)");
+}
+
 /* The README's example Alertmanager configuration (the yaml block that
  * starts with "# alertmanager.yml") passes amtool check-config. */
 static void test_readme_example_config(void **state)
@@ -757,6 +798,7 @@ static void test_readme_example_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_churn_risk_fires),
         cmocka_unit_test(test_resolved_ends_it),
         cmocka_unit_test(test_churned_supersedes),
