@@ -544,6 +544,11 @@ static int deliver(clm_am_sink *s, redisContext *rc)
         }
         clm_am_doc_release(&d);
     }
+    if (r == 0 && !last_id) { /* no entry had an id: not a stream's reply */
+        set_error(s, "Redis XRANGE %s: unexpected reply", s->page);
+        clm_redis_drop(s->redis);
+        r = -EIO;
+    }
     size_t nposted = json_array_size(body);
     if (r == 0 && nposted > 0)
         r = post(s, body);
