@@ -285,8 +285,8 @@ static char *path_beside(const char *name, const char *file)
 }
 
 /* Cross-key checks of what the daemon builds from the config: the KPI
- * buckets a partition's late events may fall in, and the stage ranks a
- * customer record holds. */
+ * buckets a partition's late events may fall in, the stage ranks a
+ * customer record holds, and the scheme of the Alertmanager URL. */
 static int check_limits(const clm_config *cfg, const char *name, char *errbuf, size_t errsize)
 {
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
@@ -301,6 +301,13 @@ static int check_limits(const clm_config *cfg, const char *name, char *errbuf, s
                        "buckets of kpi.bucket_s %d (expected at most %lld, or a larger "
                        "kpi.bucket_s)", name, (long long)cfg->events_allowed_lateness_s,
                        cfg->kpi_bucket_s, (long long)(62 * bucket_ms / 1000));
+        return -EINVAL;
+    }
+    const char *url = cfg->alerts_am_url;
+    size_t scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+    if (url[0] && (!scheme || !url[scheme])) {
+        clm_cfg_errorf(errbuf, errsize, "%s: alerts.alertmanager.url: \"%s\" is not an HTTP URL "
+                       "(expected \"\" or a URL starting with http:// or https://)", name, url);
         return -EINVAL;
     }
     if (cfg->stages && clm_stages_ordinary(cfg->stages) > CLM_CUST_RANKS) {

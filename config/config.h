@@ -102,6 +102,11 @@ typedef struct clm_config {
     int alerts_digest_customers; /* alerts.digest_customers */
     double alerts_severity_critical; /* alerts.severity.critical */
     double alerts_severity_warning;  /* alerts.severity.warning */
+    char *alerts_am_url;       /* alerts.alertmanager.url: "" = no Alertmanager sink */
+    int alerts_am_resend_s;    /* alerts.alertmanager.resend_s */
+    int alerts_am_timeout_ms;  /* alerts.alertmanager.timeout_ms */
+    char *alerts_am_link;      /* alerts.alertmanager.link: template, "" = none */
+    int alerts_am_batch;       /* alerts.alertmanager.batch: page entries per post */
 
     /* kpi */
     int *kpi_windows;          /* kpi.windows: rolling windows in days, >= 1 entry, all different */

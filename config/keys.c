@@ -352,6 +352,28 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "alerts.severity.warning", .type = CLM_CFG_DOUBLE, .def = "0.7", .dmin = 0, .dmax = 1,
      .offset = FIELD(alerts_severity_warning),
      .help = "Risk at or above which an alert's severity is warning (below it: info)."},
+    {.path = "alerts.alertmanager.url", .type = CLM_CFG_STRING, .def = "\"\"",
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(alerts_am_url),
+     .help = "Base URL of an Alertmanager (http:// or https://, e.g. \"http://127.0.0.1:9093\"); "
+             "the paging alerts of <prefix>alerts:page are posted to <url>/api/v2/alerts. An "
+             "empty string turns the Alertmanager sink off. Basic auth and TLS client "
+             "certificates are not supported yet."},
+    {.path = "alerts.alertmanager.resend_s", .type = CLM_CFG_INT, .def = "60", .min = 5, .max = 3600,
+     .offset = FIELD(alerts_am_resend_s),
+     .help = "How often, in seconds, every firing churn_risk alert is posted again; each post "
+             "sets endsAt to now plus 4 times this."},
+    {.path = "alerts.alertmanager.timeout_ms", .type = CLM_CFG_INT, .def = "5000", .min = 100,
+     .max = 60000, .offset = FIELD(alerts_am_timeout_ms),
+     .help = "Timeout of one post to Alertmanager (connect included), in milliseconds."},
+    {.path = "alerts.alertmanager.link", .type = CLM_CFG_STRING, .def = "\"\"",
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(alerts_am_link),
+     .help = "Template of the link annotation and generatorURL of each Alertmanager alert, "
+             "e.g. \"https://crm.example.com/customers/{customer_id}\"; {customer_id}, "
+             "{incident} and {alert_id} are replaced by their URL-escaped values. Empty: no "
+             "link."},
+    {.path = "alerts.alertmanager.batch", .type = CLM_CFG_INT, .def = "500", .min = 1, .max = 10000,
+     .offset = FIELD(alerts_am_batch),
+     .help = "Most entries of <prefix>alerts:page read and posted to Alertmanager in one request."},
 
     /* kpi */
     {.path = "kpi.windows", .type = CLM_CFG_INTLIST, .def = "[7, 30, 90]", .min = 1, .max = 3650,

@@ -161,26 +161,54 @@ static void render_metrics(const clm_http *h, text *t)
     put(t, "clmd_alerts_in_digest_total %" PRIu64 "\n", al.held);
     metric(t, "clmd_alerts_digests_total", "counter", "Digest alerts made.");
     put(t, "clmd_alerts_digests_total %" PRIu64 "\n", al.digests);
-    if (h->src.alerts) {
-        clm_alert_pub_stats as;
+    /* per sink: kafka (every alert) and alertmanager (what pages) */
+    clm_alert_pub_stats as = { 0 };
+    clm_am_sink_stats ams = { 0 };
+    bool kafka = h->src.alerts != NULL, am = h->src.am_sink != NULL;
+    if (kafka)
         clm_alert_pub_get_stats(h->src.alerts, &as);
-        metric(t, "clmd_alerts_delivered_total", "counter", "Alerts delivered, per sink.");
-        put(t, "clmd_alerts_delivered_total{sink=\"kafka\"} %" PRIu64 "\n", as.delivered);
+    if (am)
+        clm_am_sink_get_stats(h->src.am_sink, &ams);
+    if (kafka || am) {
+        metric(t, "clmd_alerts_delivered_total", "counter",
+               "Alerts delivered, per sink: acknowledged by Kafka, accepted by Alertmanager.");
+        if (kafka)
+            put(t, "clmd_alerts_delivered_total{sink=\"kafka\"} %" PRIu64 "\n", as.delivered);
+        if (am)
+            put(t, "clmd_alerts_delivered_total{sink=\"alertmanager\"} %" PRIu64 "\n",
+                ams.delivered);
         metric(t, "clmd_alerts_sink_errors_total", "counter",
                "Failed deliveries, per sink (each is retried).");
-        put(t, "clmd_alerts_sink_errors_total{sink=\"kafka\"} %" PRIu64 "\n", as.errors);
-        metric(t, "clmd_alerts_replayed_total", "counter",
-               "Alerts found in the outbox at start and published again.");
-        put(t, "clmd_alerts_replayed_total %" PRIu64 "\n", as.replayed);
-        if (as.backlog >= 0) {
-            metric(t, "clmd_alerts_outbox_depth", "gauge",
-                   "Alerts durable in Redis and not yet delivered, per sink.");
+        if (kafka)
+            put(t, "clmd_alerts_sink_errors_total{sink=\"kafka\"} %" PRIu64 "\n", as.errors);
+        if (am)
+            put(t, "clmd_alerts_sink_errors_total{sink=\"alertmanager\"} %" PRIu64 "\n",
+                ams.errors);
+        metric(t, "clmd_alerts_outbox_depth", "gauge",
+               "Alerts durable in Redis and not yet delivered, per sink: <prefix>alerts:outbox "
+               "(kafka), <prefix>alerts:page (alertmanager).");
+        if (kafka && as.backlog >= 0)
             put(t, "clmd_alerts_outbox_depth{sink=\"kafka\"} %" PRId64 "\n", as.backlog);
-        }
+        if (am && ams.depth >= 0)
+            put(t, "clmd_alerts_outbox_depth{sink=\"alertmanager\"} %" PRId64 "\n", ams.depth);
         metric(t, "clmd_alerts_outbox_oldest_age_seconds", "gauge",
                "Age of the oldest alert not yet delivered, per sink (0: none).");
-        put(t, "clmd_alerts_outbox_oldest_age_seconds{sink=\"kafka\"} %.3f\n",
-            (double)as.oldest_ms / 1000.0);
+        if (kafka)
+            put(t, "clmd_alerts_outbox_oldest_age_seconds{sink=\"kafka\"} %.3f\n",
+                (double)as.oldest_ms / 1000.0);
+        if (am)
+            put(t, "clmd_alerts_outbox_oldest_age_seconds{sink=\"alertmanager\"} %.3f\n",
+                (double)ams.oldest_age_ms / 1000.0);
+    }
+    if (kafka) {
+        metric(t, "clmd_alerts_replayed_total", "counter",
+               "Alerts found in the Kafka outbox at start and published again.");
+        put(t, "clmd_alerts_replayed_total %" PRIu64 "\n", as.replayed);
+    }
+    if (am && ams.firing >= 0) {
+        metric(t, "clmd_alerts_firing", "gauge",
+               "churn_risk alerts firing in Alertmanager (<prefix>alerts:firing).");
+        put(t, "clmd_alerts_firing %" PRId64 "\n", ams.firing);
     }
     metric(t, "clmd_flushes_total", "counter", "Redis transactions committed.");
     put(t, "clmd_flushes_total %" PRIu64 "\n", ws.flushes);

@@ -5,7 +5,8 @@
  * events consumed, applied, duplicates, rejected by reason, dead letters
  * delivered, flushes and a flush-latency histogram, Redis errors and
  * connections, consumer lag per partition, partitions assigned, cached
- * customers, resident memory. /healthz answers 200 "ok" while partitions are
+ * customers, resident memory; with the Alertmanager sink its deliveries,
+ * errors, outbox depth and age, and the firing alerts. /healthz answers 200 "ok" while partitions are
  * assigned, the writer is not holding flushes (Redis unreachable or refusing
  * writes: clm_writer_held) and no flush has waited longer than max(10 s, 10
  * flush intervals), else 503 with the reason. Reads only thread-safe
@@ -21,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "daemon/am_sink.h"
 #include "daemon/consumer.h"
 #include "daemon/worker.h"
 #include "daemon/writer.h"
@@ -34,6 +36,7 @@ typedef struct clm_http_sources {
     clm_writer *writer;
     int flush_interval_ms;
     clm_alert_pub *alerts;   /* alert deliveries; may be NULL */
+    clm_am_sink *am_sink;    /* deliveries to Alertmanager; may be NULL */
 } clm_http_sources;
 
 /* Starts serving; token (copied; NULL or "" for none) guards /metrics. The

@@ -23,6 +23,7 @@
 #include "daemon/preflight.h"
 #include "config/reload.h"
 #include "daemon/alert_pub.h"
+#include "daemon/am_sink.h"
 #include "daemon/kpi_job.h"
 #include "daemon/model_job.h"
 #include "daemon/owner.h"
@@ -246,7 +247,31 @@ typedef struct heartbeat {
     bool ready;
     unsigned long long last_consumed;
     long long last_ms;
+    clm_am_sink *am_sink;      /* NULL: none */
+    clm_am_sink_stats am_seen; /* as of the last tick */
+    bool am_failing;           /* an outage of Alertmanager was logged */
 } heartbeat;
+
+/* The Alertmanager sink's outages and skipped documents, logged once each
+ * (the sink itself only counts). */
+static void watch_am_sink(heartbeat *h)
+{
+    clm_am_sink_stats st;
+    clm_am_sink_get_stats(h->am_sink, &st);
+    if (st.skipped > h->am_seen.skipped)
+        log_warn("Alertmanager sink: %llu paging documents skipped (%s)",
+                 (unsigned long long)(st.skipped - h->am_seen.skipped), st.last_error);
+    if (st.errors > h->am_seen.errors && !h->am_failing) {
+        h->am_failing = true;
+        log_warn("Alertmanager sink: %s; posting again with a backoff of up to 30 s (%lld paging "
+                 "alerts wait in Redis)", st.last_error, (long long)st.depth);
+    } else if (h->am_failing && st.errors == h->am_seen.errors &&
+               st.delivered + st.resent > h->am_seen.delivered + h->am_seen.resent) {
+        h->am_failing = false;
+        log_notice("Alertmanager sink: delivering again");
+    }
+    h->am_seen = st;
+}
 
 static void on_tick(void *ctx)
 {
@@ -271,6 +296,8 @@ static void on_tick(void *ctx)
                (long long)clm_consumer_lag(h->consumer), consumed);
     h->last_consumed = consumed;
     h->last_ms = now;
+    if (h->am_sink)
+        watch_am_sink(h);
 }
 
 static void usage(FILE *out)
@@ -302,6 +329,7 @@ static int run(const clm_config *cfg, bool take_over)
     clm_model_job *model = NULL; /* NULL when model.enabled is false */
     clm_http *http = NULL;
     clm_alert_pub *alerts = NULL;
+    clm_am_sink *am_sink = NULL; /* NULL when alerts.alertmanager.url is empty */
     reloader rl = { 0 };
     size_t started = 0;
     if (!workers || !dlq_topics) {
@@ -393,7 +421,7 @@ static int run(const clm_config *cfg, bool take_over)
             .alert_names = { .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
                              .stages = cfg->stages },
             .alerts_maxlen = cfg->alerts_stream_maxlen,
-            .page_stream = false,
+            .page_stream = cfg->alerts_am_url[0] != '\0',
             .model = model,
             .p_alive_threshold = cfg->model_p_alive_threshold,
             .model_unit_days = cfg->model_unit_days,
@@ -443,6 +471,22 @@ static int run(const clm_config *cfg, bool take_over)
         log_err("cannot start the model thread");
         goto out_stop;
     }
+    if (cfg->alerts_am_url[0]) {
+        clm_am_sink_conf amc = { .url = cfg->alerts_am_url, .link = cfg->alerts_am_link,
+                                 .prefix = cfg->redis_prefix, .redis = ropts,
+                                 .resend_s = cfg->alerts_am_resend_s,
+                                 .timeout_ms = cfg->alerts_am_timeout_ms,
+                                 .batch = cfg->alerts_am_batch };
+        if (!(am_sink = clm_am_sink_new(&amc, err, sizeof(err)))) {
+            log_err("Alertmanager sink: %s", err);
+            goto out_stop;
+        }
+        if (clm_am_sink_start(am_sink) < 0) {
+            log_err("cannot start the Alertmanager sink thread");
+            goto out_stop;
+        }
+        log_info("delivering paging alerts to Alertmanager at %s", cfg->alerts_am_url);
+    }
     log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
                "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
                cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
@@ -450,7 +494,7 @@ static int run(const clm_config *cfg, bool take_over)
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,
-                                .alerts = alerts };
+                                .alerts = alerts, .am_sink = am_sink };
         if (clm_http_start(cfg->http_listen, cfg->http_port, cfg->http_bearer_token, &hs, &http,
                            err, sizeof(err)) < 0) {
             log_err("%s", err);
@@ -466,7 +510,7 @@ static int run(const clm_config *cfg, bool take_over)
     if (atomic_load(&stop_requested))
         alarm((unsigned)stop_timeout_s); /* asked to stop during start-up */
     rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers };
-    heartbeat hb = { .consumer = consumer, .reload = &rl };
+    heartbeat hb = { .consumer = consumer, .reload = &rl, .am_sink = am_sink };
     clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);
     sd_notify(0, "STOPPING=1\nSTATUS=stopping: flushing and committing");
@@ -488,6 +532,14 @@ out_stop:
     }
     clm_writer_stop(writer);
     clm_alert_pub_stop(alerts, 5000); /* what is not delivered stays in the outbox */
+    clm_am_sink_stop(am_sink, 5000); /* what is not delivered stays in <prefix>alerts:page */
+    if (am_sink) {
+        clm_am_sink_stats ams;
+        clm_am_sink_get_stats(am_sink, &ams);
+        log_info("Alertmanager sink: %llu alerts delivered, %llu resent, %llu failed deliveries "
+                 "since start", (unsigned long long)ams.delivered,
+                 (unsigned long long)ams.resent, (unsigned long long)ams.errors);
+    }
     clm_kpi_job_stop(kpi); /* a last recomputation after the last flush */
     clm_model_job_stop(model);
     if (rc == EXIT_SUCCESS)
@@ -496,6 +548,7 @@ out_free:
     clm_http_free(http); /* before what it reads from */
     clm_writer_free(writer);
     clm_alert_pub_free(alerts);
+    clm_am_sink_free(am_sink);
     clm_kpi_job_free(kpi);
     clm_model_job_free(model);
     for (size_t i = 0; workers && i < nworkers; i++)

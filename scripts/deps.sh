@@ -6,11 +6,11 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config meson ninja-build
   librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-  libjsmn-dev libxxhash-dev libsystemd-dev libmicrohttpd-dev libssl-dev
+  libjsmn-dev libxxhash-dev libsystemd-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
   redis-server redis-tools kcat
 )
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(clang libclang-rt-14-dev valgrind systemd openssl)
+  PKGS+=(clang libclang-rt-14-dev valgrind systemd openssl prometheus-alertmanager)
 fi
 
 missing=()

@@ -48,6 +48,17 @@
  *                                   layout and not yet taken over by its
  *                                   partition: start-up writes, the flush
  *                                   that takes a customer over deletes it
+ * Paging alerts to Alertmanager (daemon/am_sink.h):
+ *   <prefix>alerts:page       STREAM alert_id, json of each paging
+ *                                   delivery, in delivery order: the flush
+ *                                   appends, the Alertmanager sink trims
+ *                                   what it delivered
+ *   <prefix>alerts:page:cursor STRING id of the last delivered entry
+ *                                   (absent: "0")          Alertmanager sink
+ *   <prefix>alerts:page:lease STRING token of the instance delivering
+ *                                   (PX 15000, renewed)    Alertmanager sink
+ *   <prefix>alerts:firing     HASH  incident -> the firing churn_risk
+ *                                   alert as posted         Alertmanager sink
  * The v1 layout (the previous release) is only read, by the upgrade:
  *   <prefix>offsets:<g>:<topic>, <prefix>maxts:<g>:<topic>,
  *   <prefix>deadlines:<g>:<p>.
@@ -79,6 +90,10 @@
 #define CLM_KEY_SCHEMA "schema"
 #define CLM_KEY_UPGRADE_POOL "upgrade:v1"
 #define CLM_KEY_OWNER "owner"
+#define CLM_KEY_PAGE "alerts:page"
+#define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
+#define CLM_KEY_PAGE_LEASE "alerts:page:lease"
+#define CLM_KEY_FIRING "alerts:firing"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
