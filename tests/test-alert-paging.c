@@ -1,7 +1,7 @@
 /* tests/test-alert-paging.c - nothing is dropped by the paging limit, on the
  * quick-start stream (clmgen seed 42, 2,000 people, 50,000 messages, 1%
  * malformed, 8 partitions: what scripts/quickstart.sh produces), at a tight
- * limit (one page per 5,000 s of event time and partition, no burst, one-hour
+ * limit (one page per 100,000 s of event time and partition, no burst, one-day
  * windows):
  *
  *   nothing_dropped  every alert raised is in the stream <prefix>alerts and
@@ -83,8 +83,8 @@ static void run_clmd(run *r, const char *group, const char *alert_topic)
             " \"flush\": {\"interval_ms\": 200},\n"
             " \"http\": {\"port\": %d},\n"
             " \"model\": {\"enabled\": false},\n"
-            " \"alerts\": {\"topic\": \"%s\", \"rate_per_s\": 0.0002, \"burst\": 1,\n"
-            "   \"summary_interval_s\": 3600, \"digest_customers\": 1000,\n"
+            " \"alerts\": {\"topic\": \"%s\", \"rate_per_s\": 0.00001, \"burst\": 1,\n"
+            "   \"summary_interval_s\": 86400, \"digest_customers\": 1000,\n"
             "   \"alertmanager\": {\"url\": \"http://127.0.0.1:%d\"}}}\n",
             harness_kafka_bootstraps(F.kafka), group, harness_redis_port(r->redis), r->http_port,
             alert_topic, F.dead_port);
