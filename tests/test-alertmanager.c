@@ -19,8 +19,6 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <microhttpd.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +37,7 @@
 #include "core/timeutil.h"
 #include "daemon/am_sink.h"
 #include "tests/harness.h"
+#include "tests/harness_am.h"
 
 #define LINK "https://crm.example.com/customers/{customer_id}"
 #define WAIT_MS 60000
@@ -52,144 +51,27 @@ static char errbuf[512];
             fail_msg("%s: %d %s", #call, r_, errbuf);                                          \
     } while (0)
 
-/* ---- the webhook: every alert of every notification, in arrival order ---- */
-
-typedef struct hook {
-    struct MHD_Daemon *d;
-    int port;
-    pthread_mutex_t lock;
-    json_t *alerts; /* array of the notifications' alerts */
-} hook;
-
-typedef struct upload {
-    char *buf;
-    size_t len;
-} upload;
-
-static enum MHD_Result hook_answer(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version, const char *data,
-                                   size_t *size, void **con_cls)
-{
-    (void)url, (void)method, (void)version;
-    hook *h = cls;
-    upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof(upload));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*size) {
-        char *b = realloc(u->buf, u->len + *size + 1);
-        if (!b)
-            return MHD_NO;
-        memcpy(b + u->len, data, *size);
-        u->buf = b;
-        u->len += *size;
-        b[u->len] = '\0';
-        *size = 0;
-        return MHD_YES;
-    }
-    json_t *msg = u->buf ? json_loadb(u->buf, u->len, 0, NULL) : NULL;
-    json_t *alerts = json_object_get(msg, "alerts");
-    pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < json_array_size(alerts); i++)
-        json_array_append(h->alerts, json_array_get(alerts, i));
-    pthread_mutex_unlock(&h->lock);
-    json_decref(msg);
-    struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static void hook_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)conn, (void)toe;
-    upload *u = *con_cls;
-    if (u)
-        free(u->buf);
-    free(u);
-    *con_cls = NULL;
-}
-
 /* ---- fixture --------------------------------------------------------------- */
 
 typedef struct fixture {
     harness_redis *redis;
     redisContext *c;
-    hook hook;
-    char dir[64];            /* Alertmanager's config and storage */
-    char config[128], storage[128], log[128];
-    int am_port;
-    harness_proc *am;
+    harness_am *am;          /* Alertmanager and the webhook it notifies */
     clm_am_sink *sink;
     unsigned next_id;
 } fixture;
 
 static fixture F;
 
-static int start_alertmanager(void)
-{
-    char listen[64], cfg[160], storage[160];
-    snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", F.am_port);
-    snprintf(cfg, sizeof(cfg), "--config.file=%s", F.config);
-    snprintf(storage, sizeof(storage), "--storage.path=%s", F.storage);
-    const char *argv[] = { "prometheus-alertmanager", cfg, storage, listen,
-                           "--cluster.listen-address=", "--log.level=debug", NULL };
-    int r = harness_proc_spawn(argv, F.log, &F.am, errbuf, sizeof(errbuf));
-    if (r < 0)
-        return r;
-    char body[256];
-    for (int i = 0; i < 200; i++) {
-        if (harness_http_get(F.am_port, "/-/ready", body, sizeof(body)) == 200)
-            return 0;
-        usleep(50000);
-    }
-    snprintf(errbuf, sizeof(errbuf), "prometheus-alertmanager not ready on port %d within 10 s "
-             "(log %s)", F.am_port, F.log);
-    return -ETIMEDOUT;
-}
-
 static int setup(void **state)
 {
     (void)state;
     CHECK(harness_redis_start(&F.redis, errbuf, sizeof(errbuf)));
     CHECK(harness_redis_connect(F.redis, &F.c, errbuf, sizeof(errbuf)));
-    pthread_mutex_init(&F.hook.lock, NULL);
-    F.hook.alerts = json_array();
-    CHECK(harness_free_port(&F.hook.port, errbuf, sizeof(errbuf)));
-    F.hook.d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, (uint16_t)F.hook.port, NULL, NULL,
-                                hook_answer, &F.hook, MHD_OPTION_NOTIFY_COMPLETED, hook_done,
-                                &F.hook, MHD_OPTION_END);
-    if (!F.hook.d)
-        fail_msg("webhook: cannot listen on port %d", F.hook.port);
-    snprintf(F.dir, sizeof(F.dir), "/tmp/clm-am-XXXXXX");
-    if (!mkdtemp(F.dir))
-        fail_msg("mkdtemp: %s", strerror(errno));
-    snprintf(F.config, sizeof(F.config), "%s/alertmanager.yml", F.dir);
-    snprintf(F.storage, sizeof(F.storage), "%s/data", F.dir);
-    snprintf(F.log, sizeof(F.log), "%s/alertmanager.log", F.dir);
-    FILE *f = fopen(F.config, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "route:\n"
-            "  receiver: hook\n"
-            "  group_by: ['...']\n"
-            "  group_wait: 0s\n"
-            "  group_interval: 1s\n"
-            "  repeat_interval: 1h\n"
-            "receivers:\n"
-            "  - name: hook\n"
-            "    webhook_configs:\n"
-            "      - url: http://127.0.0.1:%d/\n"
-            "        send_resolved: true\n",
-            F.hook.port);
-    fclose(f);
-    CHECK(harness_free_port(&F.am_port, errbuf, sizeof(errbuf)));
-    CHECK(start_alertmanager());
+    CHECK(harness_am_start(&F.am, errbuf, sizeof(errbuf)));
 
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", F.am_port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", harness_am_port(F.am));
     clm_am_sink_conf sc = {
         .url = url, .link = LINK, .prefix = "clm:",
         .redis = { .host = "127.0.0.1", .port = harness_redis_port(F.redis), .timeout_ms = 2000 },
@@ -206,19 +88,10 @@ static int teardown(void **state)
 {
     (void)state;
     clm_am_sink_free(F.sink);
-    harness_proc_free(F.am);
-    if (F.hook.d)
-        MHD_stop_daemon(F.hook.d);
-    json_decref(F.hook.alerts);
+    harness_am_free(F.am);
     if (F.c)
         redisFree(F.c);
     harness_redis_free(F.redis);
-    if (F.dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "# could not remove %s\n", F.dir);
-    }
     return 0;
 }
 
@@ -307,16 +180,7 @@ static json_t *labels_of(const char *alertname, const char *customer, const char
 /* Copy of the latest webhook alert with these exact labels and status, or NULL. */
 static json_t *hook_find(const json_t *labels, const char *status)
 {
-    json_t *found = NULL;
-    pthread_mutex_lock(&F.hook.lock);
-    for (size_t i = json_array_size(F.hook.alerts); i-- > 0 && !found;) {
-        json_t *a = json_array_get(F.hook.alerts, i);
-        if (json_equal(json_object_get(a, "labels"), labels) &&
-            strcmp(json_string_value(json_object_get(a, "status")), status) == 0)
-            found = json_deep_copy(a);
-    }
-    pthread_mutex_unlock(&F.hook.lock);
-    return found;
+    return harness_am_hook_find(F.am, labels, status);
 }
 
 typedef struct want {
@@ -349,17 +213,7 @@ static void expect_hook(json_t *labels, const char *status)
  * reference), or NULL. */
 static json_t *am_find(const json_t *labels)
 {
-    static char body[262144];
-    if (harness_http_get(F.am_port, "/api/v2/alerts", body, sizeof(body)) != 200)
-        return NULL;
-    json_t *all = json_loads(body, 0, NULL), *found = NULL;
-    for (size_t i = 0; i < json_array_size(all) && !found; i++) {
-        json_t *a = json_array_get(all, i);
-        if (json_equal(json_object_get(a, "labels"), labels))
-            found = json_incref(a);
-    }
-    json_decref(all);
-    return found;
+    return harness_am_find(F.am, labels);
 }
 
 static bool am_absent(void *arg)
@@ -504,7 +358,7 @@ static void test_second_instance_waits(void **state)
 {
     (void)state;
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", F.am_port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", harness_am_port(F.am));
     clm_am_sink_conf sc = {
         .url = url, .link = "", .prefix = "clm:",
         .redis = { .host = "127.0.0.1", .port = harness_redis_port(F.redis), .timeout_ms = 2000 },
@@ -552,10 +406,7 @@ static void test_alertmanager_down(void **state)
     /* stopped by its PID; SIGTERM lets it keep its notification log */
     clm_am_sink_stats st;
     clm_am_sink_get_stats(F.sink, &st);
-    CHECK(harness_proc_signal(F.am, SIGTERM));
-    CHECK(harness_proc_wait(F.am, 10000, NULL, errbuf, sizeof(errbuf)));
-    harness_proc_free(F.am);
-    F.am = NULL;
+    CHECK(harness_am_stop(F.am, errbuf, sizeof(errbuf)));
 
     next_hex(inc4);
     add_customer("churn_risk", "c4", inc4, "engagement", 2000, NULL, 0);
@@ -572,7 +423,7 @@ static void test_alertmanager_down(void **state)
     expect_cursor(cursor); /* nothing recorded while the posts fail */
     assert_int_equal(redis_int("XLEN %s", "clm:alerts:page"), 3);
 
-    CHECK(start_alertmanager()); /* same port, same storage */
+    CHECK(harness_am_restart(F.am, errbuf, sizeof(errbuf))); /* same port, same storage */
     json_t *c4 = labels_of("CustomerChurnRisk", "c4", "engagement", "churn_risk");
     json_t *digest = json_pack("{s:s, s:s, s:s, s:s}", "alertname", "CustomerAlertDigest",
                                "severity", "warning", "kind", "digest", "digest_id", digest_id);
@@ -671,8 +522,8 @@ static void test_clmd_runs_the_sink(void **state)
     assert_non_null(m);
     CHECK(harness_free_port(&m->port, errbuf, sizeof(errbuf)));
     char cfg[160], logpath[160];
-    snprintf(cfg, sizeof(cfg), "%s/clmd.json", F.dir);
-    snprintf(logpath, sizeof(logpath), "%s/clmd.log", F.dir);
+    snprintf(cfg, sizeof(cfg), "%s/clmd.json", harness_am_dir(F.am));
+    snprintf(logpath, sizeof(logpath), "%s/clmd.log", harness_am_dir(F.am));
     FILE *f = fopen(cfg, "w");
     assert_non_null(f);
     fprintf(f,
@@ -682,7 +533,7 @@ static void test_clmd_runs_the_sink(void **state)
             " \"core\": {\"workers\": 1, \"shutdown_timeout_s\": 10},\n"
             " \"alerts\": {\"alertmanager\": {\"url\": \"http://127.0.0.1:%d\", \"resend_s\": 5,\n"
             "                             \"link\": \"" LINK "\"}}}\n",
-            harness_kafka_bootstraps(k), harness_redis_port(F.redis), m->port, F.am_port);
+            harness_kafka_bootstraps(k), harness_redis_port(F.redis), m->port, harness_am_port(F.am));
     fclose(f);
     const char *bin = getenv("CLMD_BIN");
     const char *argv[] = { bin ? bin : "clmd", "-c", cfg, NULL };
@@ -769,7 +620,7 @@ static void test_readme_example_config(void **state)
     FILE *in = fopen(CLM_SOURCE_DIR "/README.md", "r");
     assert_non_null(in);
     char path[160], line[1024];
-    snprintf(path, sizeof(path), "%s/example.yml", F.dir);
+    snprintf(path, sizeof(path), "%s/example.yml", harness_am_dir(F.am));
     FILE *out = fopen(path, "w");
     assert_non_null(out);
     bool inside = false, found = false;
@@ -785,7 +636,7 @@ static void test_readme_example_config(void **state)
     fclose(out);
     assert_true(found);
     char logpath[160];
-    snprintf(logpath, sizeof(logpath), "%s/amtool.log", F.dir);
+    snprintf(logpath, sizeof(logpath), "%s/amtool.log", harness_am_dir(F.am));
     const char *argv[] = { "amtool", "check-config", path, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, logpath, &p, errbuf, sizeof(errbuf)));
