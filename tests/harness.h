@@ -165,6 +165,20 @@ typedef struct harness_kv {
     int64_t timestamp;          /* message timestamp (epoch ms); 0: the producer's clock */
 } harness_kv;
 
+/* Hand-made event messages, keyed by customer: event_id "e-<index>". */
+typedef struct harness_events {
+    harness_kv *kv; /* the messages, in order */
+    char **bufs, **keys;
+    size_t n, cap;
+} harness_events;
+
+/* Appends {"event_id","customer_id","type","ts"(RFC 3339 of ts_ms)} with
+ * `extra` members (a JSON fragment such as "\"amount\":100", or NULL).
+ * Aborts on ENOMEM (tests only). */
+void harness_events_add(harness_events *s, const char *customer, const char *type, int64_t ts_ms,
+                        const char *extra);
+void harness_events_free(harness_events *s);
+
 /* Produces the messages in order with an idempotent producer (zstd when asked)
  * and waits for every delivery report. Any undelivered message (none may be
  * outstanding after timeout_ms) makes it fail with -EIO. */

@@ -1,6 +1,7 @@
 /* tests/harness_kafka.c - the Kafka mock cluster, producing and reading topics, generated streams (see harness.h). */
 #include "tests/harness.h"
 #include "tests/harness_util.h"
+#include "core/timeutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -555,4 +556,43 @@ void harness_stream_free(harness_stream *s)
         free((void *)s->msgs[i].key);
     free(s->msgs);
     *s = (harness_stream){ 0 };
+}
+
+/* ---- hand-made events ------------------------------------------------------ */
+
+void harness_events_add(harness_events *s, const char *customer, const char *type, int64_t ts_ms,
+                        const char *extra)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->kv = realloc(s->kv, s->cap * sizeof(*s->kv));
+        s->bufs = realloc(s->bufs, s->cap * sizeof(*s->bufs));
+        s->keys = realloc(s->keys, s->cap * sizeof(*s->keys));
+        if (!s->kv || !s->bufs || !s->keys)
+            abort();
+    }
+    char tsbuf[32], *b = NULL;
+    clm_ts_format(ts_ms, tsbuf);
+    if (asprintf(&b, "{\"event_id\":\"e-%zu\",\"customer_id\":\"%s\",\"type\":\"%s\","
+                     "\"ts\":\"%s\"%s%s}",
+                 s->n, customer, type, tsbuf, extra ? "," : "", extra ? extra : "") < 0)
+        abort();
+    s->bufs[s->n] = b;
+    if (!(s->keys[s->n] = strdup(customer)))
+        abort();
+    s->kv[s->n] = (harness_kv){ .key = s->keys[s->n], .key_len = strlen(customer), .value = b,
+                                .value_len = strlen(b) };
+    s->n++;
+}
+
+void harness_events_free(harness_events *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->bufs[i]);
+        free(s->keys[i]);
+    }
+    free(s->bufs);
+    free(s->keys);
+    free(s->kv);
+    *s = (harness_events){ 0 };
 }

@@ -58,43 +58,16 @@ static const char *clmd_bin(void)
 
 /* ---- the stream ----------------------------------------------------------- */
 
-typedef struct stream {
-    harness_kv *kv;
-    char **bufs, **keys;
-    size_t n, cap;
-} stream;
+typedef harness_events stream;
 
 static void add(stream *s, const char *customer, const char *type, int64_t ts, const char *extra)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 64;
-        s->kv = realloc(s->kv, s->cap * sizeof(*s->kv));
-        s->bufs = realloc(s->bufs, s->cap * sizeof(*s->bufs));
-        s->keys = realloc(s->keys, s->cap * sizeof(*s->keys));
-        assert_true(s->kv && s->bufs && s->keys);
-    }
-    char tsbuf[32], *b = NULL;
-    clm_ts_format(ts, tsbuf);
-    assert_true(asprintf(&b, "{\"event_id\":\"e-%zu\",\"customer_id\":\"%s\",\"type\":\"%s\","
-                             "\"ts\":\"%s\"%s%s}",
-                         s->n, customer, type, tsbuf, extra ? "," : "", extra ? extra : "") > 0);
-    s->bufs[s->n] = b;
-    s->keys[s->n] = strdup(customer);
-    assert_non_null(s->keys[s->n]);
-    s->kv[s->n] = (harness_kv){ .key = s->keys[s->n], .key_len = strlen(customer), .value = b,
-                                .value_len = strlen(b) };
-    s->n++;
+    harness_events_add(s, customer, type, ts, extra);
 }
 
 static void stream_free(stream *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->bufs[i]);
-        free(s->keys[i]);
-    }
-    free(s->bufs);
-    free(s->keys);
-    free(s->kv);
+    harness_events_free(s);
 }
 
 static int64_t at(int day, int hour, int min)
