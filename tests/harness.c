@@ -469,3 +469,9 @@ int harness_wait_consumed(const harness_redis *r, long long want, int timeout_ms
         *got = w.got;
     return rc < 0 ? -ETIMEDOUT : 0;
 }
+
+const char *harness_clmd_bin(void)
+{
+    const char *p = getenv("CLMD_BIN");
+    return p ? p : "clmd";
+}

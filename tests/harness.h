@@ -57,6 +57,9 @@ int harness_wait_until(harness_pred pred, void *arg, int timeout_ms);
 
 /* ---- loopback ports and HTTP ------------------------------------------- */
 
+/* The clmd binary under test: $CLMD_BIN, else "clmd" on the PATH. */
+const char *harness_clmd_bin(void);
+
 /* A loopback TCP port free right now (bound, read and released). Returns 0
  * or a negative errno (errbuf says why). */
 int harness_free_port(int *port, char *errbuf, size_t errsize);

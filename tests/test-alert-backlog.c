@@ -39,12 +39,6 @@ static harness_kafka *K;
 
 #define ALERT_PARTITIONS 32
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 static int free_port(void)
 {
     int port = 0;
@@ -226,7 +220,7 @@ static void test_topic_leaderless(void **state)
             harness_kafka_bootstraps(K), topic, harness_redis_port(redis), port, alerts);
     fclose(f);
 
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, logp, &p, errbuf, sizeof(errbuf)));
 

@@ -53,12 +53,6 @@ typedef struct fixture {
 
 static fixture F;
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* One run of clmd over the topic into a fresh Redis. */
 typedef struct run {
     harness_redis *redis;
@@ -89,7 +83,7 @@ static void run_clmd(run *r, const char *group, const char *alert_topic)
             harness_kafka_bootstraps(F.kafka), group, harness_redis_port(r->redis), r->http_port,
             alert_topic, F.dead_port);
     fclose(f);
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, r->log, &p, errbuf, sizeof(errbuf)));
     long long got;

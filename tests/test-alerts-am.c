@@ -44,12 +44,6 @@
 static char errbuf[512];
 #define CHECK(call) do { int r_ = (call); if (r_ < 0) fail_msg("%s: %s (%d)", #call, errbuf, r_); } while (0)
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 static int64_t at(int day, int hour)
 {
     return D0 + day * DAY + hour * HOUR;
@@ -193,7 +187,7 @@ static int setup(void **state)
             harness_kafka_bootstraps(F.kafka), harness_redis_port(F.redis), F.http_port,
             harness_am_port(F.am));
     fclose(f);
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     if (harness_proc_spawn(argv, F.log, &F.clmd, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "# clmd: %s\n", errbuf);
         return -1;

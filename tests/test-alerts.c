@@ -50,12 +50,6 @@ static char errbuf[512];
 static harness_kafka *K;
 static int64_t D0; /* 2025-01-01, epoch ms */
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* ---- the stream ----------------------------------------------------------- */
 
 typedef harness_events stream;
@@ -258,7 +252,7 @@ static void run_free(run *r)
 
 static harness_proc *start(run *r)
 {
-    const char *argv[] = { clmd_bin(), "-c", r->cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, r->log, &p, errbuf, sizeof(errbuf)));
     return p;

@@ -34,12 +34,6 @@ static char errbuf[512];
 
 static char tmp[64];
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* Writes <tmp>/<name> and returns its path (static buffer). */
 static const char *write_cfg(const char *name, const char *text)
 {
@@ -55,7 +49,7 @@ static const char *write_cfg(const char *name, const char *text)
 /* Runs clmd with args, output to log; returns its exit status. */
 static int run_clmd(const char *opt, const char *cfg, const char *log)
 {
-    const char *argv[] = { clmd_bin(), opt, cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), opt, cfg, NULL };
     harness_proc *p = NULL;
     int st = 0;
     unlink(log);
@@ -170,7 +164,7 @@ static void test_accepted_alike(void **state)
         fail_msg("--check-config: exit %d, \"%s\"", code, slurp(log));
 
     unlink(log);
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
     logwait w = { log, "ready: partitions assigned" };

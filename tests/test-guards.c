@@ -69,12 +69,6 @@ typedef struct fixture {
 
 static fixture F;
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* ---- running clmd -------------------------------------------------------- */
 
 typedef struct run {
@@ -124,7 +118,7 @@ static void run_init(run *r, const char *name, const char *topic, const char *gr
 /* Starts clmd with the config and `extra_arg` (may be NULL). */
 static void start(run *r, const char *extra_arg)
 {
-    const char *argv[] = { clmd_bin(), "-c", r->cfg, extra_arg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, extra_arg, NULL };
     CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
 }
 

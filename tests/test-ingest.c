@@ -60,12 +60,6 @@ typedef struct fixture {
 
 static fixture F;
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 static void write_config_http(const char *path, const char *topic, int redis_port, int flush_ms,
                               int max_customers, int http_port)
 {
@@ -99,7 +93,7 @@ static void write_config(const char *path, const char *topic, int redis_port, in
 
 static harness_proc *start_clmd(const char *cfg, const char *log)
 {
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
     return p;

@@ -1266,12 +1266,6 @@ static void model_rules_jump(void **state)
 
 /* ---- kpi_stream: the generated stream through clmd ------------------------ */
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 typedef struct progress {
     redisContext *c;
     long long want;
@@ -1339,7 +1333,7 @@ static void run_stream(const clm_gen_opts *opts, int64_t min_churns, int64_t min
             brokers, harness_redis_port(redis));
     fclose(f);
 
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
     redisContext *rc = NULL;

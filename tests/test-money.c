@@ -47,12 +47,6 @@ static char errbuf[512];
 
 static harness_kafka *K;
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* ---- running clmd -------------------------------------------------------- */
 
 typedef struct run {
@@ -84,7 +78,7 @@ static void run_init(run *r, const char *topic, const char *group, int workers)
             " \"events\": {\"allowed_lateness_s\": 0}}\n",
             harness_kafka_bootstraps(K), topic, group, harness_redis_port(r->redis), workers);
     fclose(f);
-    const char *argv[] = { clmd_bin(), "-c", r->cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
     CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
 }
 

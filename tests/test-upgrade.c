@@ -73,12 +73,6 @@ typedef struct fixture {
 
 static fixture F;
 
-static const char *clmd_bin(void)
-{
-    const char *p = getenv("CLMD_BIN");
-    return p ? p : "clmd";
-}
-
 /* `previous`: the config the previous release runs with (it knows no
  * events.max_jump_s). This release runs with the watermark rule off
  * (events.max_jump_s 0), as the previous release had it: the dump's first
@@ -107,7 +101,7 @@ static void write_config(const char *path, int redis_port, bool previous)
 
 static harness_proc *start_clmd(const char *cfg, const char *log)
 {
-    const char *argv[] = { clmd_bin(), "-c", cfg, NULL };
+    const char *argv[] = { harness_clmd_bin(), "-c", cfg, NULL };
     harness_proc *p = NULL;
     CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
     return p;
