@@ -52,6 +52,9 @@ typedef struct clm_alert_opts {
     int critical_e4, warning_e4; /* alerts.severity.* x 10000 */
 } clm_alert_opts;
 
+/* clm_alert.cause of a churn by silence (lifecycle.churn_inactive_days). */
+#define CLM_CAUSE_INACTIVITY 255
+
 /* Why an incident ended (resolved alerts). */
 typedef enum clm_resolve_reason {
     CLM_RESOLVE_NONE = 0,
@@ -65,6 +68,8 @@ const char *clm_resolve_reason_name(clm_resolve_reason r);
 typedef struct clm_alert {
     clm_alert_kind kind;
     clm_resolve_reason reason; /* resolved alerts; CLM_RESOLVE_NONE otherwise */
+    int cause;                /* churned alerts: the clm_event_type that moved the customer
+                                 into the churned stage, or CLM_CAUSE_INACTIVITY; else -1 */
     int64_t incident_at;      /* when the incident it belongs to opened (epoch ms) */
     int64_t page_ms;          /* its paging time: the watermark (else the event's time)
                                  when an event raised it, the due time when time alone

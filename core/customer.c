@@ -195,8 +195,9 @@ int64_t clm_customer_deadline(const clm_customer *c, const clm_apply_opts *o)
  * churn_risk and churned open one when none is open, resolved closes it
  * (the caller checks one is open). */
 static int raise_alert(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, clm_alert_kind kind,
-                       clm_resolve_reason reason, const clm_pos *src, int64_t event_ts,
-                       int64_t page_ms, int risk_e4, int prev_e4, const clm_risk_eval *e)
+                       clm_resolve_reason reason, int cause, const clm_pos *src,
+                       int64_t event_ts, int64_t page_ms, int risk_e4, int prev_e4,
+                       const clm_risk_eval *e)
 {
     const clm_alert_opts *ao = o->alerts;
     int64_t clv = c->revenue_micros - c->refunds_micros, incident = c->incident_at;
@@ -209,6 +210,7 @@ static int raise_alert(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, 
     clm_alert a;
     a.kind = kind;
     a.reason = reason;
+    a.cause = cause;
     a.incident_at = incident;
     a.page_ms = page_ms;
     a.topic = src ? src->topic : c->src_topic;
@@ -249,8 +251,8 @@ static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_
     if (e.risk_e4 < ao->threshold_e4 - ao->rearm_e4) {
         c->flags &= (uint8_t)~CLM_CUST_DISARMED;
         if (current && c->incident_at != CLM_NO_TS &&
-            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_RISK_FELL, src, event_ts,
-                             at_ms, e.risk_e4, prev, &e)) < 0)
+            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_RISK_FELL, -1, src,
+                             event_ts, at_ms, e.risk_e4, prev, &e)) < 0)
             return r;
     }
     if ((c->flags & CLM_CUST_DISARMED) || e.risk_e4 < ao->threshold_e4 ||
@@ -260,24 +262,25 @@ static int score(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_
         return 0;
     c->flags |= CLM_CUST_DISARMED;
     c->alert_at = at_ms;
-    return raise_alert(c, o, d, CLM_ALERT_CHURN_RISK, CLM_RESOLVE_NONE, src, event_ts, at_ms,
+    return raise_alert(c, o, d, CLM_ALERT_CHURN_RISK, CLM_RESOLVE_NONE, -1, src, event_ts, at_ms,
                        e.risk_e4, prev, &e);
 }
 
-/* The churned alert of a customer about to enter the churned stage: it
+/* The churned alert of a customer about to enter the churned stage, moved
+ * there by an event of type `cause` or by silence (CLM_CAUSE_INACTIVITY): it
  * carries the risk the customer had as a current customer on the day it
  * churns (page_ms's day), with the reasons behind it, and the last score
  * as previous_risk (the score after the churn would say less: a churned
  * customer is not scored). */
-static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
+static int raise_churned(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int cause,
                          const clm_pos *src, int64_t event_ts, int64_t page_ms)
 {
     clm_risk_eval e = { 0 };
     if (o->risk)
         clm_risk_eval_at(&c->risk, &c->rfm, o->risk, clm_day_of_ms(page_ms), true, &e);
     c->flags &= (uint8_t)~CLM_CUST_DISARMED; /* scoring starts afresh if it comes back */
-    return raise_alert(c, o, d, CLM_ALERT_CHURNED, CLM_RESOLVE_NONE, src, event_ts, page_ms,
-                       e.risk_e4, c->risk_e4, &e);
+    return raise_alert(c, o, d, CLM_ALERT_CHURNED, CLM_RESOLVE_NONE, cause, src, event_ts,
+                       page_ms, e.risk_e4, c->risk_e4, &e);
 }
 
 int64_t clm_customer_index_score(const clm_customer *c, const clm_apply_opts *o)
@@ -339,7 +342,7 @@ static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64
             break;
         if (do_churn) {
             int64_t day = clm_day_of_ms(churn);
-            if ((r = raise_churned(c, o, d, NULL, churn, churn)) < 0 ||
+            if ((r = raise_churned(c, o, d, CLM_CAUSE_INACTIVITY, NULL, churn, churn)) < 0 ||
                 (r = enter_stage(c, o, d, clm_stages_churned(o->stages), churn)) < 0)
                 return r;
             update_clv_rate(c, o, d);
@@ -584,11 +587,11 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
         if (!active && c->stage == churned)
             to = -1; /* only activity brings a churned customer back */
         if (to >= 0 && to == churned && c->stage != churned &&
-            (r = raise_churned(c, o, d, pos, ev->ts_ms, at)) < 0)
+            (r = raise_churned(c, o, d, ev->type, pos, ev->ts_ms, at)) < 0)
             return r;
         if (to >= 0 && c->stage == churned && to != churned && c->incident_at != CLM_NO_TS &&
-            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_REACTIVATED, pos, ev->ts_ms,
-                             at, c->risk_e4, c->risk_e4, NULL)) < 0)
+            (r = raise_alert(c, o, d, CLM_ALERT_RESOLVED, CLM_RESOLVE_REACTIVATED, -1, pos,
+                             ev->ts_ms, at, c->risk_e4, c->risk_e4, NULL)) < 0)
             return r;
         if (to >= 0 && (r = enter_stage(c, o, d, to, ev->ts_ms)) < 0)
             return r;

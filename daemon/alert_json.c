@@ -135,6 +135,10 @@ char *clm_alert_json(const clm_alert *a, const clm_alert_names *n, const char *i
         ok = put(doc, "reason", json_string(clm_resolve_reason_name(a->reason)));
     else if (ok)
         ok = put(doc, "severity", json_string(clm_alert_severity(n, a->risk_e4)));
+    if (ok && a->kind == CLM_ALERT_CHURNED)
+        ok = put(doc, "cause", json_string(a->cause == CLM_CAUSE_INACTIVITY
+                                               ? "inactivity"
+                                               : clm_event_type_name((clm_event_type)a->cause)));
     ok = ok && put(doc, "risk", risk_value(a->risk_e4)) &&
          put(doc, "previous_risk", risk_value(a->prev_risk_e4)) &&
          put(doc, "stage", stage ? json_string(stage) : json_null()) &&

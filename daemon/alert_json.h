@@ -14,6 +14,8 @@
  *     risk, previous_risk, stage, clv, clv_rate, reasons [{signal, value,
  *     weight, contribution}], event_ts, emitted_at, source {topic,
  *     partition, offset}
+ *     (churned: cause, the event type that moved the customer into the
+ *     churned stage or "inactivity", after severity)
  *   resolved: the same with reason ("risk_fell", "reactivated") in place of
  *     severity
  *   digest: alert_id, kind, severity, held, more, event_ts, emitted_at,

@@ -215,11 +215,13 @@ static int customer_alert(json_t *doc, clm_am_doc *d, const char *link, json_t *
     const char *stage_name = json_string_value(stage); /* NULL when null */
     bool churned = d->kind == CLM_AM_CHURNED;
 
+    const char *cause = churned ? get_str(doc, "cause") : NULL; /* absent before 0.3.0 */
     char money[64], summary[512];
     money_text(json_number_value(clv), money, sizeof(money));
-    snprintf(summary, sizeof(summary), "Customer %s %s %.2f%s%s, CLV %s", customer,
+    snprintf(summary, sizeof(summary), "Customer %s %s %.2f%s%s, CLV %s%s%s", customer,
              churned ? "churned at risk" : "at churn risk", json_number_value(risk),
-             stage_name ? " in stage " : "", stage_name ? stage_name : "", money);
+             stage_name ? " in stage " : "", stage_name ? stage_name : "", money,
+             cause ? ", cause " : "", cause ? cause : "");
     char *reasons = reasons_text(json_object_get(doc, "reasons"));
     char *url = link && link[0] ? clm_am_link_expand(link, customer, d->incident, alert_id) : NULL;
     bool ok = reasons && (!(link && link[0]) || url);
@@ -229,7 +231,7 @@ static int customer_alert(json_t *doc, clm_am_doc *d, const char *link, json_t *
          put(labels, "kind", churned ? "churned" : "churn_risk") && put(ann, "summary", summary) &&
          (!reasons[0] || put(ann, "reasons", reasons)) && put(ann, "clv", money) &&
          put(ann, "incident", d->incident) && put(ann, "alert_id", alert_id) &&
-         (!url || put(ann, "link", url));
+         (!url || put(ann, "link", url)) && (!cause || put(ann, "cause", cause));
     if (ok && url)
         ok = put(d->alert, "generatorURL", url);
     free(reasons);

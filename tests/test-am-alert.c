@@ -97,8 +97,8 @@ static void test_churned(void **state)
     (void)state;
     static const char doc[] =
         "{\"alert_id\":\"" ID1 "\",\"kind\":\"churned\",\"customer_id\":\"c1\","
-        "\"incident\":\"" INC1 "\",\"severity\":\"critical\",\"risk\":0.9,\"previous_risk\":0.71,"
-        "\"stage\":\"churned\",\"clv\":250.5,\"clv_rate\":1,"
+        "\"incident\":\"" INC1 "\",\"severity\":\"critical\",\"cause\":\"inactivity\","
+        "\"risk\":0.9,\"previous_risk\":0.71,\"stage\":\"churned\",\"clv\":250.5,\"clv_rate\":1,"
         "\"reasons\":[{\"signal\":\"inactivity\",\"value\":95,\"weight\":0.75,\"contribution\":0.75}],"
         "\"event_ts\":\"2025-01-05T00:00:00.000Z\",\"emitted_at\":\"2025-01-05T00:00:00.000Z\","
         "\"source\":{\"topic\":\"clm.events\",\"partition\":0,\"offset\":9}}";
@@ -106,8 +106,9 @@ static void test_churned(void **state)
                  "{\"labels\":{\"alertname\":\"CustomerChurned\",\"customer_id\":\"c1\","
                  "\"stage\":\"churned\",\"severity\":\"critical\",\"kind\":\"churned\"},"
                  "\"annotations\":{\"summary\":\"Customer c1 churned at risk 0.90 in stage "
-                 "churned, CLV 250.5\",\"reasons\":\"inactivity 0.75\",\"clv\":\"250.5\","
-                 "\"incident\":\"" INC1 "\",\"alert_id\":\"" ID1 "\"},"
+                 "churned, CLV 250.5, cause inactivity\",\"reasons\":\"inactivity 0.75\","
+                 "\"clv\":\"250.5\",\"incident\":\"" INC1 "\",\"alert_id\":\"" ID1 "\","
+                 "\"cause\":\"inactivity\"},"
                  "\"startsAt\":\"2025-01-05T00:00:00.000Z\"}");
 }
 

@@ -523,6 +523,7 @@ static void test_churned_alert(void **state)
     assert_int_equal(f.d.alerts[0].event_ts, 141 * DAY);
     const clm_alert *a = &f.d.alerts[1];
     assert_int_equal(a->kind, CLM_ALERT_CHURNED);
+    assert_int_equal(a->cause, CLM_CAUSE_INACTIVITY);
     assert_int_equal(a->event_ts, 190 * DAY + 12 * 3600000LL);
     assert_int_equal(a->risk_e4, 7500);      /* scored on the churn day while current */
     assert_int_equal(a->prev_risk_e4, 7500); /* the last score */
@@ -631,6 +632,18 @@ static void test_incident_reactivated(void **state)
     assert_int_equal(f.d.alerts[0].kind, CLM_ALERT_CHURNED);
     assert_int_equal(f.d.alerts[0].incident_at, 190 * DAY + 12 * 3600000LL);
     assert_int_equal(f.d.alerts[0].risk_e4, 7500);
+    /* it reactivates, then cancels: churned by the cancel, in a new incident,
+     * with the risk of that day (a payment failure 0.4) */
+    put(&f, ev_at(CLM_EV_VISIT, 201), 201);
+    assert_int_equal(f.d.nalerts, 2); /* the resolve of the first incident */
+    put(&f, ev_at(CLM_EV_PAYMENT_FAILED, 202), 202);
+    put(&f, ev_at(CLM_EV_CANCEL, 203), 203);
+    assert_int_equal(f.d.nalerts, 3);
+    const clm_alert *c = &f.d.alerts[2];
+    assert_int_equal(c->kind, CLM_ALERT_CHURNED);
+    assert_int_equal(c->cause, CLM_EV_CANCEL);
+    assert_int_equal(c->incident_at, 203 * DAY + 12 * 3600000LL);
+    assert_int_equal(c->risk_e4, 4000);
     fx_free(&f);
     clm_config_free(cfg);
 }
