@@ -214,7 +214,7 @@ int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t wate
     atomic_fetch_add_explicit(&a->digests, after.digests - before.digests, memory_order_relaxed);
     count_pending(a);
     int e;
-    if ((e = clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_held",
+    if ((e = clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_in_digest",
                                   (int64_t)(after.held - before.held))) < 0 ||
         (e = clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_digests",
                                   (int64_t)(after.digests - before.digests))) < 0)

@@ -322,7 +322,7 @@ static void nothing_dropped(void **state)
 
     /* the counters, and the topic holds every alert */
     assert_int_equal(harness_redis_hget_int(A.rc, "clm:stats", "alerts_emitted"), raised);
-    assert_int_equal(harness_redis_hget_int(A.rc, "clm:stats", "alerts_held"), held);
+    assert_int_equal(harness_redis_hget_int(A.rc, "clm:stats", "alerts_in_digest"), held);
     assert_int_equal(harness_redis_hget_int(A.rc, "clm:stats", "alerts_digests"), digests);
     harness_records *recs = NULL;
     CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), "clm.alerts.a", 60000, &recs,

@@ -600,13 +600,13 @@ static void test_rate_limit(void **state)
     wait_consumed(&r, (long long)s.n);
     waiter w = { .c = r.rc, .key = "clm:stats", .field = "alerts_digests", .want = 1 };
     if (harness_wait_until(field_reached, &w, 30000) < 0)
-        fail_msg("alerts_emitted %lld, alerts_held %lld, no digest (log %s)",
+        fail_msg("alerts_emitted %lld, alerts_in_digest %lld, no digest (log %s)",
                  harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"),
-                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_held"), r.log);
+                 harness_redis_hget_int(r.rc, "clm:stats", "alerts_in_digest"), r.log);
     wait_outbox(&r, 0);
     stop(p);
     assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_emitted"), 30);
-    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_held"), 28);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "alerts_in_digest"), 28);
     redisReply *x = redisCommand(r.rc, "XLEN clm:alerts");
     assert_int_equal(x->integer, 31); /* every alert, and the digest */
     freeReplyObject(x);
