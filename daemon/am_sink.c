@@ -1,7 +1,6 @@
 /* daemon/am_sink.c - see am_sink.h. */
 #include "daemon/am_sink.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "daemon/am_alert.h"
+#include "daemon/lease.h"
+#include "net/http_post.h"
 #include "store/keys.h"
 
 #define LEASE_TTL_MS 15000
@@ -25,25 +25,14 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define RESEND_PAGE 500       /* HSCAN COUNT of the resend */
-#define RESPONSE_KEEP 200     /* bytes of a refusal's body kept for last_error */
-
-/* Renews the lease only while this instance's token holds it. */
-static const char renew_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-static const char release_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('del', KEYS[1]) else return 0 end";
 
 struct clm_am_sink {
     clm_am_sink_conf c;
-    char *url, *link, *prefix, *post_url;
-    char page[CLM_KEY_MAX], cursor[CLM_KEY_MAX], lease[CLM_KEY_MAX], firing_key[CLM_KEY_MAX];
-    char token[33];
+    char *url, *link, *prefix;
+    char page[CLM_KEY_MAX], cursor[CLM_KEY_MAX], firing_key[CLM_KEY_MAX];
+    clm_lease lease;         /* <prefix>alerts:page:lease */
     clm_redis *redis;
-    CURL *curl;
-    struct curl_slist *headers;
-    char curl_err[CURL_ERROR_SIZE];
+    clm_http_post *http;     /* <url>/api/v2/alerts */
     pthread_t thread;
     bool started;
     atomic_bool stopping;
@@ -60,8 +49,6 @@ struct clm_am_sink {
     long long resend_due_ms; /* next resend of the firing alerts */
     long long retry_ms;      /* no post before this (backoff) */
     long long backoff_ms;
-    char response[RESPONSE_KEEP + 1];
-    size_t response_len;
 };
 
 static int64_t wall_ms(void)
@@ -93,23 +80,10 @@ static void nap(clm_am_sink *s, long ms)
     }
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    clm_am_sink *s = arg;
-    size_t len = size * n, room = RESPONSE_KEEP - s->response_len;
-    size_t take = len < room ? len : room;
-    memcpy(s->response + s->response_len, data, take);
-    s->response_len += take;
-    s->response[s->response_len] = '\0';
-    return len;
-}
-
 /* Aborts a post once a stop has waited its timeout. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+static int stop_due(void *arg)
 {
     clm_am_sink *s = arg;
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     return atomic_load(&s->stopping) && clm_now_ms() >= atomic_load(&s->stop_deadline_ms);
 }
 
@@ -120,15 +94,9 @@ clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t err
                  "URL", c->url ? c->url : "");
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(errbuf, errsize, "alertmanager: libcurl cannot be initialized");
-        return NULL;
-    }
     clm_am_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        curl_global_cleanup();
+    if (!s)
         goto out_nomem;
-    }
     pthread_mutex_init(&s->err_lock, NULL);
     s->c = *c;
     size_t ulen = strlen(c->url);
@@ -137,45 +105,39 @@ clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t err
     s->url = strdup(c->url);
     s->link = strdup(c->link ? c->link : "");
     s->prefix = strdup(c->prefix);
-    s->post_url = malloc(ulen + sizeof("/api/v2/alerts"));
+    char *post_url = malloc(ulen + sizeof("/api/v2/alerts"));
     s->redis = clm_redis_new(&c->redis);
-    s->curl = curl_easy_init();
-    s->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (!s->url || !s->link || !s->prefix || !s->post_url || !s->redis || !s->curl || !s->headers)
+    if (!s->url || !s->link || !s->prefix || !post_url || !s->redis) {
+        free(post_url);
         goto out_free;
+    }
     s->c.url = s->url;
     s->c.link = s->link;
     s->c.prefix = s->prefix;
-    memcpy(s->post_url, c->url, ulen);
-    memcpy(s->post_url + ulen, "/api/v2/alerts", sizeof("/api/v2/alerts"));
+    memcpy(post_url, c->url, ulen);
+    memcpy(post_url + ulen, "/api/v2/alerts", sizeof("/api/v2/alerts"));
+    char why[256];
+    s->http = clm_http_post_new(post_url, (long)c->timeout_ms, stop_due, s, why, sizeof(why));
+    free(post_url);
+    if (!s->http) {
+        snprintf(errbuf, errsize, "alerts.alertmanager.url: %s", why);
+        clm_am_sink_free(s);
+        return NULL;
+    }
+    char lease_key[CLM_KEY_MAX];
     if (clm_key_single(s->page, sizeof(s->page), s->prefix, CLM_KEY_PAGE) < 0 ||
         clm_key_single(s->cursor, sizeof(s->cursor), s->prefix, CLM_KEY_PAGE_CURSOR) < 0 ||
-        clm_key_single(s->lease, sizeof(s->lease), s->prefix, CLM_KEY_PAGE_LEASE) < 0 ||
+        clm_key_single(lease_key, sizeof(lease_key), s->prefix, CLM_KEY_PAGE_LEASE) < 0 ||
         clm_key_single(s->firing_key, sizeof(s->firing_key), s->prefix, CLM_KEY_FIRING) < 0) {
         snprintf(errbuf, errsize, "redis.prefix is too long for the Alertmanager sink's keys");
         clm_am_sink_free(s);
         return NULL;
     }
-    unsigned char rnd[16];
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        snprintf(errbuf, errsize, "alertmanager: no random lease token: %s", strerror(errno));
+    if (clm_lease_init(&s->lease, lease_key, LEASE_TTL_MS, why, sizeof(why)) < 0) {
+        snprintf(errbuf, errsize, "alertmanager: %s", why);
         clm_am_sink_free(s);
         return NULL;
     }
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(s->token + 2 * i, 3, "%02x", rnd[i]);
-    CURL *h = s->curl;
-    curl_easy_setopt(h, CURLOPT_URL, s->post_url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* a thread of a threaded program */
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->curl_err);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     atomic_store(&s->depth, -1);
     atomic_store(&s->firing, -1);
     s->backoff_ms = BACKOFF_MIN_MS;
@@ -192,30 +154,16 @@ out_nomem:
  * (last_error says why). */
 static int post(clm_am_sink *s, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = json_dumps(body, JSON_COMPACT), why[512];
     if (!text) {
         set_error(s, "alertmanager: out of memory building a post");
         return -ENOMEM;
     }
-    s->response_len = 0;
-    s->response[0] = '\0';
-    s->curl_err[0] = '\0';
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-    CURLcode e = curl_easy_perform(s->curl);
-    long status = 0;
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    int r = clm_http_post_json(s->http, text, strlen(text), why, sizeof(why));
     free(text);
-    if (e != CURLE_OK) {
-        set_error(s, "POST %s: %s", s->post_url, s->curl_err[0] ? s->curl_err
-                                                                : curl_easy_strerror(e));
-        return -ECOMM;
-    }
-    if (status / 100 != 2) {
-        set_error(s, "POST %s: HTTP %ld %s", s->post_url, status, s->response);
-        return -ECOMM;
-    }
-    return 0;
+    if (r < 0)
+        set_error(s, "%s", why);
+    return r;
 }
 
 /* A reply of the expected type, or NULL (last_error set) after dropping
@@ -297,24 +245,14 @@ static void refresh_gauges(clm_am_sink *s, redisContext *rc)
  * not leading. */
 static void hold_lease(clm_am_sink *s, redisContext *rc)
 {
-    char ttl[16];
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_TTL_MS);
     bool was = s->is_leader;
-    redisReply *rep;
-    if (!was) {
-        const char *argv[] = { "SET", s->lease, s->token, "NX", "PX", ttl };
-        rep = redisCommandArgv(rc, 6, argv, NULL);
-        s->is_leader = rep && rep->type == REDIS_REPLY_STATUS;
-    } else {
-        const char *argv[] = { "EVAL", renew_script, "1", s->lease, s->token, ttl };
-        rep = redisCommandArgv(rc, 6, argv, NULL);
-        s->is_leader = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-    }
-    if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        set_error(s, "Redis lease %s: %s", s->lease, rep ? rep->str : rc->errstr);
+    char why[256];
+    int r = clm_lease_hold(&s->lease, rc, why, sizeof(why));
+    if (r < 0) {
+        set_error(s, "%s", why);
         clm_redis_drop(s->redis);
     }
-    freeReplyObject(rep);
+    s->is_leader = r == 1;
     if (s->is_leader) {
         s->lease_ms = clm_now_ms();
         if (!was) { /* taking over: the firing alerts at once, then the page */
@@ -330,10 +268,7 @@ static void release_lease(clm_am_sink *s)
 {
     char err[256];
     redisContext *rc = s->is_leader ? clm_redis_get(s->redis, err, sizeof(err)) : NULL;
-    if (rc) {
-        const char *argv[] = { "EVAL", release_script, "1", s->lease, s->token };
-        freeReplyObject(redisCommandArgv(rc, 5, argv, NULL));
-    }
+    clm_lease_release(&s->lease, rc);
     s->is_leader = false;
     atomic_store(&s->leader, false);
 }
@@ -391,31 +326,31 @@ static void next_id(const char *id, char *out, size_t size)
 static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char *cursor_was,
                   const char *last_id)
 {
-    const char *watch[] = { "WATCH", s->lease, s->cursor };
+    const char *watch[] = { "WATCH", s->lease.key, s->cursor };
     redisReply *rep = command(s, rc, REDIS_REPLY_STATUS, 3, watch);
     if (!rep)
         return -EIO;
     freeReplyObject(rep);
-    const char *get[] = { "GET", s->lease };
+    const char *get[] = { "GET", s->lease.key };
     rep = redisCommandArgv(rc, 2, get, NULL);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        set_error(s, "Redis GET %s: %s", s->lease, rep ? rep->str : rc->errstr);
+        set_error(s, "Redis GET %s: %s", s->lease.key, rep ? rep->str : rc->errstr);
         freeReplyObject(rep);
         clm_redis_drop(s->redis);
         return -EIO;
     }
-    bool mine = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, s->token) == 0;
+    bool mine = rep->type == REDIS_REPLY_STRING && clm_lease_mine(&s->lease, rep->str);
     freeReplyObject(rep);
     char cur[64] = "";
     if (mine && read_cursor(s, rc, cur, sizeof(cur)) < 0)
         return -EIO;
     if (!mine || strcmp(cur, cursor_was) != 0) {
         if (!mine)
-            set_error(s, "the lease %s was lost before the delivery was recorded", s->lease);
+            set_error(s, "the lease %s was lost before the delivery was recorded", s->lease.key);
         else
             set_error(s, "%s moved during the delivery (another instance)", s->cursor);
         freeReplyObject(redisCommand(rc, "UNWATCH"));
-        s->is_leader = false; /* SET NX takes it again once it is free */
+        s->is_leader = s->lease.held = false; /* SET NX takes it again once it is free */
         atomic_store(&s->leader, false);
         return -EIO;
     }
@@ -620,7 +555,7 @@ static void *sink_main(void *arg)
         redisContext *rc = clm_redis_get(s->redis, err, sizeof(err));
         if (!rc) {
             set_error(s, "Redis: %s", err);
-            s->is_leader = false; /* the lease may run out meanwhile */
+            s->is_leader = s->lease.held = false; /* the lease may run out meanwhile */
             atomic_store(&s->leader, false);
             nap(s, IDLE_MS);
             continue;
@@ -683,17 +618,13 @@ void clm_am_sink_free(clm_am_sink *s)
     if (!s)
         return;
     clm_am_sink_stop(s, 0);
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
+    clm_http_post_free(s->http);
     clm_redis_free(s->redis);
     pthread_mutex_destroy(&s->err_lock);
     free(s->url);
     free(s->link);
     free(s->prefix);
-    free(s->post_url);
     free(s);
-    curl_global_cleanup();
 }
 
 void clm_am_sink_get_stats(const clm_am_sink *s, clm_am_sink_stats *out)
