@@ -1,4 +1,5 @@
-/* daemon/worker.c - see worker.h. */
+/* daemon/worker.c - see worker.h; the thread: messages in, events applied,
+ * controls. What it stores and loads is in worker_store.c. */
 #include "daemon/worker.h"
 
 #include <errno.h>
@@ -8,59 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/shard.h"
-#include "core/spsc.h"
 #include "core/timeutil.h"
-#include "daemon/alerting.h"
 #include "daemon/log.h"
-#include "store/flush.h"
-#include "store/keys.h"
-#include "store/load.h"
+#include "daemon/worker_impl.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Messages taken from the ring and processed together: decoded, their
- * cache misses loaded in one round trip, then applied in order. */
-#define RUN_MAX 2048
-#define CTL_TAG ((uintptr_t)1)
-#define BATCH_RING 8
-
-struct clm_worker {
-    clm_worker_conf c;
-    clm_shard *shard;
-    clm_redis *redis;
-    clm_spsc *in;  /* poll thread -> worker */
-    clm_spsc *out; /* worker -> writer */
-    pthread_t thread;
-    bool started;
-    atomic_bool finished;
-    _Atomic uint64_t acked;
-    const clm_apply_opts *_Atomic reload; /* new rules to switch to, or NULL */
-    clm_risk_opts risk;      /* the risk options in use: the configured ones plus the model */
-    long long model_checked; /* when the model's parameters were last looked at */
-    _Atomic size_t cached;
-    _Atomic int64_t tot_consumed, tot_applied, tot_duplicates, tot_rejected[CLM_REJ__COUNT];
-    uint64_t gen;      /* last generation cut */
-    uint64_t dlq_seq;  /* last dead letter sent */
-    long long next_flush_ms;
-    long long last_msg_ms;  /* when the last message was processed */
-    bool pending;           /* messages processed since the last cut */
-    bool redis_down;
-    bool stop;
-    clm_flush_fmt *fmt;  /* formats this worker's flush batches */
-    clm_alerting *alerting; /* its customers' alerts: kept, paged, digested */
-    int64_t *scanned_wm; /* per partition number: watermark of the last deadline scan */
-    size_t nscanned;
-    /* per-run scratch */
-    clm_event ev[RUN_MAX];
-    clm_reject rej[RUN_MAX];
-    int rc[RUN_MAX];
-    int slot[RUN_MAX];
-    int topic[RUN_MAX];
-};
-
-static void sleep_ms(long ms)
+void worker_sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -211,292 +167,18 @@ size_t clm_worker_cached(const clm_worker *w)
     return atomic_load_explicit(&w->cached, memory_order_relaxed);
 }
 
-/* ---- flushing --------------------------------------------------------- */
-
-typedef struct cut_ctx {
-    clm_worker *w;
-    clm_batch *b;
-} cut_ctx;
-
-static int cut_customer(void *vctx, clm_customer *c)
-{
-    cut_ctx *x = vctx;
-    x->b->customers++;
-    return clm_flush_fmt_customer(x->w->fmt, c);
-}
-
-static int cut_progress(void *vctx, const clm_part_progress *p)
-{
-    cut_ctx *x = vctx;
-    return clm_batch_add_part(x->b, p);
-}
-
-static int cut_stats(void *vctx, const clm_shard_stats *st)
-{
-    cut_ctx *x = vctx;
-    clm_worker *w = x->w;
-    x->b->events = st->consumed;
-    atomic_fetch_add_explicit(&w->tot_consumed, st->consumed, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->tot_applied, st->applied, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->tot_duplicates, st->duplicates, memory_order_relaxed);
-    for (int i = 0; i < CLM_REJ__COUNT; i++)
-        if (st->rejected[i])
-            atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);
-    return clm_flush_fmt_stats(x->w->fmt, st);
-}
-
-static int cut_deltas(void *vctx, const clm_deltas *d)
-{
-    cut_ctx *x = vctx;
-    const clm_alert_opts *ao = x->w->c.shard.apply.alerts;
-    int r = clm_flush_fmt_deltas(x->w->fmt, d);
-    return r < 0 || d->nalerts == 0 || !ao ? r : clm_alerting_raise(x->w->alerting, x->b, d, ao);
-}
-
-/* The watermark up to which a partition number's paging windows may be
- * decided: that of its last deadline scan (every due step up to it has
- * run), or, without stages (no due steps), its watermark. */
-static int64_t paging_watermark(const clm_worker *w, int32_t number)
-{
-    if (!w->c.shard.apply.stages)
-        return clm_shard_number_watermark(w->shard, number);
-    return (size_t)number < w->nscanned ? w->scanned_wm[number] : CLM_NO_TS;
-}
-
-/* Decides the paging windows of every partition number owned. */
-static int cut_paging(clm_worker *w, clm_batch *b)
-{
-    const clm_alert_opts *ao = w->c.shard.apply.alerts;
-    int r = 0;
-    for (size_t slot = 0; ao && r >= 0 && slot < clm_shard_part_slots(w->shard); slot++) {
-        int32_t topic, number;
-        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) == 0)
-            r = clm_alerting_close(w->alerting, b, number, paging_watermark(w, number), ao);
-    }
-    return r;
-}
-
-static void refresh_acked(clm_worker *w)
-{
-    clm_shard_flush_acked(w->shard, atomic_load_explicit(&w->acked, memory_order_acquire));
-}
-
-/* Cuts a flush batch of everything pending and hands it to the writer
- * (waiting while the writer's ring is full). Nothing pending: no batch. */
-static void cut(clm_worker *w)
-{
-    clm_batch *b = clm_batch_new(w->c.index, w->gen + 1);
-    if (!b)
-        clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
-    cut_ctx x = { .w = w, .b = b };
-    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
-    clm_flush_fmt_begin(w->fmt, &b->cmds, &w->c.shard.apply);
-    int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
-    if (r >= 0)
-        r = cut_paging(w, b);
-    if (r >= 0) {
-        int e = clm_flush_fmt_end(w->fmt);
-        r = e < 0 ? e : r;
-    }
-    if (r < 0)
-        clm_fatal("worker %d: cannot format a flush: %s", w->c.index, strerror(-r));
-    if (b->nparts == 0 && b->cmds.ncmds == 0) {
-        clm_batch_free(b);
-        return;
-    }
-    w->gen = b->gen;
-    b->dlq_seq = w->dlq_seq;
-    b->cut_ms = clm_now_ms();
-    while (!clm_spsc_push(w->out, b))
-        sleep_ms(1);
-}
-
-static void wait_acked(clm_worker *w, uint64_t gen)
-{
-    while (atomic_load_explicit(&w->acked, memory_order_acquire) < gen)
-        sleep_ms(1);
-    refresh_acked(w);
-}
-
-static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
-                 const uint16_t *parts, clm_customer **out);
-static void make_room(clm_worker *w, size_t n);
-static void insert_loaded(clm_worker *w, size_t n, clm_customer **cs);
-
-/* Reads up to `max` ids due by `wm` from a deadline index, from `offset`.
- * Returns the count read (ids point into *rep, freed by the caller). */
-static size_t read_due(clm_worker *w, const char *key, int64_t wm, size_t offset, size_t max,
-                       redisReply **rep)
-{
-    char err[256], to[24], off[24], cnt[24];
-    snprintf(to, sizeof(to), "%lld", (long long)wm);
-    snprintf(off, sizeof(off), "%zu", offset);
-    snprintf(cnt, sizeof(cnt), "%zu", max);
-    const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", to, "LIMIT", off, cnt };
-    for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
-        if (rc && (*rep = redisCommandArgv(rc, 7, argv, NULL)) != NULL) {
-            if ((*rep)->type == REDIS_REPLY_ARRAY)
-                return (*rep)->elements;
-            clm_fatal("worker %d: reading %s: %s", w->c.index, key,
-                      (*rep)->type == REDIS_REPLY_ERROR ? (*rep)->str : "unexpected reply");
-        }
-        clm_redis_drop(w->redis);
-        sleep_ms(50);
-    }
-}
-
-/* Churns the customers whose inactivity deadline their partition's
- * watermark has passed: first those changed since the last cut (in memory),
- * then those in the partition's deadline index in Redis, loaded as needed.
- * Runs before each cut, for partition numbers whose watermark moved. The
- * index holds every customer Redis has acknowledged; the shard checks the
- * others (dirty, or in batches still on their way) in memory. */
-static void expire(clm_worker *w)
-{
-    if (!w->c.shard.apply.stages)
-        return;
-    bool moved = false;
-    for (size_t slot = 0; slot < clm_shard_part_slots(w->shard) && !moved; slot++) {
-        int32_t topic, number;
-        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) < 0)
-            continue;
-        int64_t wm = clm_shard_number_watermark(w->shard, number);
-        moved = wm != CLM_NO_TS &&
-                ((size_t)number >= w->nscanned || wm > w->scanned_wm[number]);
-    }
-    if (!moved)
-        return;
-    if (clm_shard_expire_cached(w->shard) < 0)
-        clm_fatal("worker %d: out of memory expiring customers", w->c.index);
-    for (size_t slot = 0; slot < clm_shard_part_slots(w->shard); slot++) {
-        int32_t topic, number;
-        if (clm_shard_part_get(w->shard, (int)slot, &topic, &number) < 0)
-            continue;
-        int64_t wm = clm_shard_number_watermark(w->shard, number);
-        if ((size_t)number >= w->nscanned) {
-            size_t n = (size_t)number + 1;
-            int64_t *v = realloc(w->scanned_wm, n * sizeof(*v));
-            if (!v)
-                clm_fatal("worker %d: out of memory", w->c.index);
-            for (size_t i = w->nscanned; i < n; i++)
-                v[i] = CLM_NO_TS;
-            w->scanned_wm = v;
-            w->nscanned = n;
-        }
-        if (wm == CLM_NO_TS || wm <= w->scanned_wm[number])
-            continue;
-        char key[CLM_KEY_MAX];
-        if (clm_key_deadlines(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
-            clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
-        for (size_t offset = 0;;) {
-            redisReply *rep;
-            size_t n = read_due(w, key, wm + CLM_INDEX_ROUND_MS, offset, RUN_MAX, &rep);
-            const char *ids[RUN_MAX];
-            size_t lens[RUN_MAX], nmiss = 0;
-            uint16_t parts[RUN_MAX];
-            clm_customer *loaded[RUN_MAX];
-            for (size_t i = 0; i < n; i++) {
-                const redisReply *e = rep->element[i];
-                if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > CLM_ID_MAX ||
-                    clm_shard_customer(w->shard, e->str, e->len))
-                    continue;
-                ids[nmiss] = e->str;
-                lens[nmiss] = e->len;
-                parts[nmiss++] = (uint16_t)number;
-            }
-            if (nmiss) {
-                make_room(w, nmiss);
-                load(w, nmiss, ids, lens, parts, loaded);
-                insert_loaded(w, nmiss, loaded);
-            }
-            for (size_t i = 0; i < n; i++) {
-                const redisReply *e = rep->element[i];
-                clm_customer *c = e->type == REDIS_REPLY_STRING
-                                      ? clm_shard_customer(w->shard, e->str, e->len)
-                                      : NULL;
-                if (c && clm_shard_expire_one(w->shard, c) < 0)
-                    clm_fatal("worker %d: out of memory expiring customers", w->c.index);
-            }
-            freeReplyObject(rep);
-            if (n < RUN_MAX)
-                break;
-            offset += n;
-        }
-        w->scanned_wm[number] = wm;
-    }
-}
-
 static void maybe_flush(clm_worker *w, long long now)
 {
-    refresh_acked(w);
+    worker_refresh_acked(w);
     take_model(w, now);
     bool idle = w->pending && w->c.flush_idle_ms > 0 && now - w->last_msg_ms >= w->c.flush_idle_ms;
     if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms && !idle)
         return;
-    expire(w);
-    cut(w);
+    worker_expire(w);
+    worker_cut(w);
     w->pending = false;
     long long iv = w->c.flush_interval_ms;
     w->next_flush_ms = (now / iv + 1) * iv; /* aligned ticks: workers flush together */
-}
-
-/* ---- loading customers ------------------------------------------------ */
-
-/* Loads customers from Redis, retrying through outages. Returns only on
- * success; a malformed stored customer is fatal (it must be repaired). */
-static void load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
-                 const uint16_t *parts, clm_customer **out)
-{
-    char err[256];
-    for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
-        int r = -EIO;
-        if (rc)
-            r = clm_store_load_customers(rc, w->c.prefix, w->c.group, &w->c.shard.apply,
-                                         w->c.upgrade_pool, n, ids, lens, parts, out, err,
-                                         sizeof(err));
-        if (r == 0)
-            break;
-        if (r == -EPROTO)
-            clm_fatal("worker %d: cannot load a customer: %s", w->c.index, err);
-        if (r == -ENOMEM)
-            clm_fatal("worker %d: out of memory loading customers", w->c.index);
-        clm_redis_drop(w->redis);
-        if (!w->redis_down)
-            log_warn("worker %d: Redis unreachable (%s); pausing until it is back",
-                     w->c.index, err);
-        w->redis_down = true;
-        sleep_ms(50);
-    }
-    if (w->redis_down)
-        log_notice("worker %d: Redis reachable again", w->c.index);
-    w->redis_down = false;
-}
-
-/* Makes room for n customers, flushing and waiting for Redis when too many
- * cached customers are dirty. */
-static void make_room(clm_worker *w, size_t n)
-{
-    if (clm_shard_make_room(w->shard, n) == 0)
-        return;
-    cut(w);
-    wait_acked(w, w->gen);
-    if (clm_shard_make_room(w->shard, n) < 0)
-        clm_fatal("worker %d: cannot make room for %zu customers (core.max_customers too small)",
-                  w->c.index, n);
-}
-
-static void insert_loaded(clm_worker *w, size_t n, clm_customer **cs)
-{
-    for (size_t i = 0; i < n; i++) {
-        int r = clm_shard_insert(w->shard, cs[i]);
-        if (r == -EEXIST) {
-            clm_customer_free(cs[i]);
-        } else if (r < 0) {
-            clm_fatal("worker %d: cannot cache a customer: %s", w->c.index, strerror(-r));
-        }
-    }
 }
 
 /* ---- processing ------------------------------------------------------- */
@@ -570,14 +252,14 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         return;
     /* Misses of fresh partitions were judged before make_room may evict:
      * they were never cached, so they are new customers and need no load. */
-    make_room(w, nmiss);
+    worker_make_room(w, nmiss);
     size_t nload = 0;
     for (size_t i = 0; i < nmiss; i++) {
         if (fresh[i]) {
             clm_customer *c = clm_customer_new(ids[i], lens[i], parts[i]);
             if (!c)
                 clm_fatal("worker %d: out of memory", w->c.index);
-            insert_loaded(w, 1, &c);
+            worker_insert_loaded(w, 1, &c);
             continue;
         }
         ids[nload] = ids[i];
@@ -585,8 +267,8 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         parts[nload++] = parts[i];
     }
     if (nload) {
-        load(w, nload, ids, lens, parts, loaded);
-        insert_loaded(w, nload, loaded);
+        worker_load(w, nload, ids, lens, parts, loaded);
+        worker_insert_loaded(w, nload, loaded);
     }
 }
 
@@ -599,9 +281,9 @@ static clm_customer *customer_for(clm_worker *w, const clm_event *ev, int32_t pa
     const char *id = ev->customer_id;
     size_t len = ev->customer_id_len;
     uint16_t part = (uint16_t)partition;
-    make_room(w, 1);
-    load(w, 1, &id, &len, &part, &c);
-    insert_loaded(w, 1, &c);
+    worker_make_room(w, 1);
+    worker_load(w, 1, &id, &len, &part, &c);
+    worker_insert_loaded(w, 1, &c);
     return clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len);
 }
 
@@ -654,38 +336,6 @@ static void process_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
     apply_run(w, ms, n);
 }
 
-/* Takes up a partition number's paging windows from Redis (retrying
- * through outages) when the worker does not hold them yet. */
-static void take_paging(clm_worker *w, int32_t number)
-{
-    if (clm_alerting_has(w->alerting, number))
-        return;
-    char key[CLM_KEY_MAX], err[512];
-    if (clm_key_paging(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
-        clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
-    const char *argv[] = { "HGETALL", key };
-    for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
-        redisReply *rep = rc ? redisCommandArgv(rc, 2, argv, NULL) : NULL;
-        if (!rep) {
-            clm_redis_drop(w->redis);
-            sleep_ms(50);
-            continue;
-        }
-        if (rep->type != REDIS_REPLY_ARRAY)
-            clm_fatal("worker %d: reading %s: %s", w->c.index, key,
-                      rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        int r = clm_alerting_take(w->alerting, number, rep, err, sizeof(err));
-        freeReplyObject(rep);
-        if (r == -ENOMEM)
-            clm_fatal("worker %d: out of memory", w->c.index);
-        if (r < 0)
-            clm_fatal("worker %d: %s; delete the field (its alert is in the stream already) "
-                      "to go on", w->c.index, err);
-        return;
-    }
-}
-
 /* True when the shard owns a partition with this number (any topic). */
 static bool owns_number(const clm_worker *w, int32_t number)
 {
@@ -712,22 +362,22 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
         if (slot >= 0 && clm_shard_part_set_anon(w->shard, slot, &ctl->anon) < 0)
             clm_fatal("worker %d: cannot restore a partition's event ids", w->c.index);
         if (w->c.shard.apply.alerts)
-            take_paging(w, ctl->partition);
+            worker_take_paging(w, ctl->partition);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:
         slot = clm_shard_part_find(w->shard, ctl->topic, ctl->partition);
         if (slot >= 0) {
-            cut(w);
-            wait_acked(w, w->gen);
+            worker_cut(w);
+            worker_wait_acked(w, w->gen);
             clm_shard_part_remove(w->shard, slot);
             if (!owns_number(w, ctl->partition))
                 clm_alerting_drop(w->alerting, ctl->partition);
         }
         break;
     case CLM_CTL_STOP:
-        cut(w);
-        wait_acked(w, w->gen);
+        worker_cut(w);
+        worker_wait_acked(w, w->gen);
         w->stop = true;
         break;
     }
