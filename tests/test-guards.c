@@ -93,7 +93,9 @@ static void write_config(run *r, const char *brokers, const char *topic, const c
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
+            /* a member that did not leave (a refused start) is dropped in 6 s, not 45 */
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 50},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 10},\n"
