@@ -191,7 +191,8 @@ static void write_cfg(run *r, const char *topic, const char *alert_topic, const 
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": %d},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 3},\n"

@@ -71,7 +71,8 @@ static void run_init_config_only(run *r, const char *topic, const char *group, c
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"core\": {\"workers\": 1, \"shutdown_timeout_s\": 5},\n"

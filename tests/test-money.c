@@ -70,7 +70,8 @@ static void run_init(run *r, const char *topic, const char *group, int workers)
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\"},\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"http\": {\"port\": 0},\n"
