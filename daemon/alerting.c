@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "daemon/paging.h"
+#include "daemon/redis.h"
 #include "store/alerts.h"
 #include "store/keys.h"
 
@@ -104,13 +104,6 @@ void clm_alerting_drop(clm_alerting *a, int32_t part)
     count_pending(a);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_names(clm_alerting *a, const clm_alert_opts *ao, clm_alert_names *n)
 {
     *n = a->c.names;
@@ -123,7 +116,7 @@ int clm_alerting_raise(clm_alerting *a, clm_batch *b, const clm_deltas *d,
 {
     clm_alert_names names;
     set_names(a, ao, &names);
-    int64_t now = wall_ms();
+    int64_t now = clm_wall_ms();
     for (size_t i = 0; i < d->nalerts; i++) {
         const clm_alert *al = &d->alerts[i];
         char id[CLM_ALERT_ID_LEN + 1], risk[16];
@@ -205,7 +198,7 @@ int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t wate
                           .digest_customers = ao->digest_customers, .names = &names };
     close_ctx x = { .a = a, .b = b, .part = part };
     clm_paging_sink sink = { on_page, on_digest, on_done, on_state, &x };
-    int r = clm_paging_close(p, &o, watermark, wall_ms(), &sink);
+    int r = clm_paging_close(p, &o, watermark, clm_wall_ms(), &sink);
     if (r <= 0)
         return r;
     clm_paging_get_stats(p, &after);

@@ -51,13 +51,6 @@ struct clm_am_sink {
     long long backoff_ms;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 __attribute__((format(printf, 2, 3)))
 static void set_error(clm_am_sink *s, const char *fmt, ...)
 {
@@ -233,7 +226,7 @@ static void refresh_gauges(clm_am_sink *s, redisContext *rc)
     if (rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
         rep->element[0]->element[0]->type == REDIS_REPLY_STRING) {
         int64_t added = strtoll(rep->element[0]->element[0]->str, NULL, 10);
-        age = wall_ms() - added;
+        age = clm_wall_ms() - added;
         if (age < 0)
             age = 0;
     }
@@ -424,7 +417,7 @@ static int deliver(clm_am_sink *s, redisContext *rc)
     }
     json_t *body = json_array(), *overlay = json_object();
     int r = body && overlay ? 0 : -ENOMEM;
-    int64_t ends = wall_ms() + 4LL * s->c.resend_s * 1000;
+    int64_t ends = clm_wall_ms() + 4LL * s->c.resend_s * 1000;
     const char *last_id = NULL;
     for (size_t i = 0; r == 0 && i < rep->elements; i++) {
         redisReply *e = rep->element[i];
@@ -522,7 +515,7 @@ static int resend(clm_am_sink *s, redisContext *rc)
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         redisReply *kv = rep->element[1];
         json_t *body = json_array();
-        int64_t ends = wall_ms() + 4LL * s->c.resend_s * 1000;
+        int64_t ends = clm_wall_ms() + 4LL * s->c.resend_s * 1000;
         int r = body ? 0 : -ENOMEM;
         for (size_t i = 1; r == 0 && i < kv->elements; i += 2) {
             json_t *alert = kv->element[i]->type == REDIS_REPLY_STRING

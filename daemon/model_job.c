@@ -65,13 +65,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 clm_model_job *clm_model_job_new(const clm_config *cfg, const clm_redis_opts *redis,
                                  char *errbuf, size_t errsize)
 {
@@ -205,15 +198,15 @@ static int load_model(clm_model_job *j, redisContext *rc)
             snprintf(j->clv_sum, sizeof(j->clv_sum), "%s", sum);
             snprintf(j->clv_avg, sizeof(j->clv_avg), "%s", avg);
         }
-        j->next_fit = fitted_at >= 0 ? (long long)fitted_at + interval : wall_ms() + interval;
+        j->next_fit = fitted_at >= 0 ? (long long)fitted_at + interval : clm_wall_ms() + interval;
         log_info("model: using the stored fit (r=%g alpha=%g a=%g b=%g; p=%g q=%g gamma=%g)",
                  bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.gamma);
     } else if (all) {
-        j->next_fit = wall_ms(); /* fitted in another time unit: refit now */
+        j->next_fit = clm_wall_ms(); /* fitted in another time unit: refit now */
         log_notice("model: the stored fit has unit_days %g, not %d: refitting", unit,
                    j->cfg->model_unit_days);
     } else {
-        j->next_fit = wall_ms() + interval;
+        j->next_fit = clm_wall_ms() + interval;
         if (stored)
             log_info("model: no good fit stored yet");
     }
@@ -420,7 +413,7 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
 
     char day[16], at[24], count[24];
     clm_day_format(now_day, day);
-    snprintf(at, sizeof(at), "%lld", wall_ms());
+    snprintf(at, sizeof(at), "%lld", clm_wall_ms());
     snprintf(count, sizeof(count), "%zu", customers);
     const char *argv[] = { "HSET", j->model_key, "clv_model_sum", j->clv_sum, "clv_model_avg",
                            j->clv_avg, "scored_customers", count, "scored_day", day,
@@ -448,7 +441,7 @@ out_free:
 static int write_failure(clm_model_job *j, redisContext *rc, const char *why)
 {
     char at[24];
-    snprintf(at, sizeof(at), "%lld", wall_ms());
+    snprintf(at, sizeof(at), "%lld", clm_wall_ms());
     const char *argv[] = { "HSET", j->model_key, "status", "failed", "last_error", why,
                            "attempted_at", at };
     return command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv);
@@ -469,7 +462,7 @@ static int write_fit(clm_model_job *j, redisContext *rc, const clm_bgnbd_params 
     snprintf(v[9], sizeof(v[9]), "%zu", customers);
     snprintf(v[10], sizeof(v[10]), "%zu", repeat);
     snprintf(v[11], sizeof(v[11]), "%lld", fit_ms);
-    snprintf(v[12], sizeof(v[12]), "%lld", wall_ms());
+    snprintf(v[12], sizeof(v[12]), "%lld", clm_wall_ms());
     clm_day_format(now_day, v[13]);
     snprintf(v[14], sizeof(v[14]), "%d", j->cfg->model_unit_days);
     snprintf(v[15], sizeof(v[15]), "%d", j->cfg->model_horizon);
@@ -582,7 +575,7 @@ static int step(clm_model_job *j, redisContext *rc)
     if ((r = read_poll(j, rc, &ps)) < 0)
         return r;
     bool requested = ps.request[0] && strcmp(ps.request, ps.done) != 0;
-    if (requested || wall_ms() >= j->next_fit) {
+    if (requested || clm_wall_ms() >= j->next_fit) {
         if ((r = attempt(j, rc, &ps)) < 0)
             return r;
         if (requested) {
@@ -590,7 +583,7 @@ static int step(clm_model_job *j, redisContext *rc)
             if ((r = command_argv(rc, 4, argv)) < 0)
                 return r;
         }
-        j->next_fit = wall_ms() + (long long)j->cfg->model_refit_interval_s * 1000;
+        j->next_fit = clm_wall_ms() + (long long)j->cfg->model_refit_interval_s * 1000;
         return 0;
     }
     long long gap = j->pass_cost * 10 > RESCORE_MIN_MS ? j->pass_cost * 10 : RESCORE_MIN_MS;

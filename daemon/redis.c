@@ -34,6 +34,13 @@ long long clm_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long clm_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 clm_redis *clm_redis_new(const clm_redis_opts *o)
 {
     clm_redis *r = calloc(1, sizeof(*r));

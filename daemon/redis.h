@@ -71,4 +71,7 @@ unsigned long long clm_redis_connects_total(void);
 /* Monotonic milliseconds (shared clock of the daemon). */
 long long clm_now_ms(void);
 
+/* Wall-clock epoch milliseconds (emission times, fallback message times). */
+long long clm_wall_ms(void);
+
 #endif

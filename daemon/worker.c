@@ -202,11 +202,8 @@ static void decode_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
             continue;
         rd_kafka_timestamp_type_t tstype;
         int64_t ref = rd_kafka_message_timestamp(m, &tstype);
-        if (ref < 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ref = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        }
+        if (ref < 0)
+            ref = clm_wall_ms();
         clm_msg_meta meta = { .key = m->key, .key_len = m->key_len, .ref_ms = ref };
         w->rc[k] = clm_decode_fast(m->payload, m->len, &meta, &w->c.decode, &w->ev[k], &w->rej[k]);
     }
