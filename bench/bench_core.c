@@ -277,15 +277,17 @@ static int sink_progress(void *ctx, const clm_part_progress *p)
     return 0;
 }
 
-static int sink_deltas(void *ctx, const clm_deltas *d)
+static int sink_deltas(void *ctx, int32_t part, const clm_deltas *d)
 {
     (void)ctx;
+    (void)part;
     (void)d;
     return 0;
 }
 
-static int sink_stats(void *ctx, const clm_shard_stats *st)
+static int sink_stats(void *ctx, int32_t part, const clm_shard_stats *st)
 {
+    (void)part;
     rep_stat *r = ctx;
     r->sum.consumed += st->consumed;
     r->sum.applied += st->applied;

@@ -32,10 +32,39 @@ struct clm_shard {
         uint64_t gen;
     } *inflight;
     size_t ninflight, cap_inflight, inflight_head;
-    clm_shard_stats st;
-    clm_deltas deltas;
+    /* what each partition number's events changed since the last cut: a
+     * partition's flush carries exactly its own counts (Redis Cluster writes
+     * each partition in its own transaction) */
+    struct acc {
+        int32_t part;
+        clm_shard_stats st;
+        clm_deltas deltas;
+    } *accs;
+    size_t naccs, cap_accs;
     uint64_t acked_gen;
 };
+
+/* The accumulator of a partition number, created on first use; NULL on
+ * ENOMEM. */
+static struct acc *acc_of(clm_shard *s, int32_t part)
+{
+    for (size_t i = 0; i < s->naccs; i++)
+        if (s->accs[i].part == part)
+            return &s->accs[i];
+    if (s->naccs == s->cap_accs) {
+        size_t cap = s->cap_accs ? s->cap_accs * 2 : 8;
+        struct acc *v = realloc(s->accs, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        s->accs = v;
+        s->cap_accs = cap;
+    }
+    struct acc *a = &s->accs[s->naccs++];
+    memset(a, 0, sizeof(*a));
+    a->part = part;
+    clm_deltas_init(&a->deltas);
+    return a;
+}
 
 clm_shard *clm_shard_new(const clm_shard_opts *o)
 {
@@ -43,7 +72,6 @@ clm_shard *clm_shard_new(const clm_shard_opts *o)
     if (!s)
         return NULL;
     s->o = *o;
-    clm_deltas_init(&s->deltas);
     s->tab = clm_custtab_new(o->max_customers);
     if (!s->tab) {
         free(s);
@@ -57,7 +85,9 @@ void clm_shard_free(clm_shard *s)
     if (!s)
         return;
     clm_custtab_free(s->tab);
-    clm_deltas_release(&s->deltas);
+    for (size_t i = 0; i < s->naccs; i++)
+        clm_deltas_release(&s->accs[i].deltas);
+    free(s->accs);
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].partition >= 0)
             clm_dedup_release(&s->parts[i].anon);
@@ -80,6 +110,8 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
 {
     if (clm_shard_part_find(s, topic, partition) >= 0)
         return -EEXIST;
+    if (!acc_of(s, partition)) /* so noting a rejection needs no memory */
+        return -ENOMEM;
     size_t slot = s->nparts;
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].partition < 0) {
@@ -227,8 +259,9 @@ const clm_apply_opts *clm_shard_apply_opts(const clm_shard *s)
 
 void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r)
 {
-    s->st.consumed++;
-    s->st.rejected[r]++;
+    clm_shard_stats *st = &acc_of(s, s->parts[slot].partition)->st; /* made by part_add */
+    st->consumed++;
+    st->rejected[r]++;
     advance(&s->parts[slot], offset);
 }
 
@@ -289,6 +322,9 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
     clm_wm old;
     bool touched = p->wm.max_ts == CLM_NO_TS || ev->ts_ms > p->wm.max_ts;
     int r = CLM_APPLIED;
+    struct acc *a = acc_of(s, p->partition);
+    if (!a)
+        return -ENOMEM;
     if (touched) {
         old = p->wm;
         clm_wm_observe(&p->wm, &s->o.wm_rule,
@@ -309,21 +345,21 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
         if (!was_dirty && (r = reserve_dirty(s)) < 0)
             goto out_restore;
         clm_pos pos = { .topic = p->topic, .partition = p->partition, .offset = offset };
-        r = clm_customer_apply_at(c, ev, &pos, &s->o.apply, &s->deltas, watermark_of(s, p));
+        r = clm_customer_apply_at(c, ev, &pos, &s->o.apply, &a->deltas, watermark_of(s, p));
         if (r < 0)
             goto out_restore;
         if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
             s->dirty[s->ndirty++] = c;
     }
-    s->st.consumed++;
+    a->st.consumed++;
     if (r == CLM_DUPLICATE) {
-        s->st.duplicates++;
+        a->st.duplicates++;
         if (touched)
             p->wm = old; /* a duplicate is not applied: it moves nothing */
     } else {
-        s->st.applied++;
+        a->st.applied++;
         if (ev->type == CLM_EV_MARKETING_SPEND && ev->has_amount &&
-            clm_deltas_add(&s->deltas, clm_bucket_of_ms(ev->ts_ms, s->o.apply.bucket_ms),
+            clm_deltas_add(&a->deltas, clm_bucket_of_ms(ev->ts_ms, s->o.apply.bucket_ms),
                            CLM_DAY(spend_micros), ev->amount_micros) < 0)
             return -ENOMEM;
     }
@@ -348,7 +384,10 @@ int clm_shard_expire_one(clm_shard *s, clm_customer *c)
     int r;
     if (!was_dirty && (r = reserve_dirty(s)) < 0)
         return r;
-    r = clm_customer_expire(c, &s->o.apply, &s->deltas, clm_shard_number_watermark(s, c->part));
+    struct acc *a = acc_of(s, c->part);
+    if (!a)
+        return -ENOMEM;
+    r = clm_customer_expire(c, &s->o.apply, &a->deltas, clm_shard_number_watermark(s, c->part));
     if (r > 0)
         note_dirty(s, c, was_dirty);
     return r;
@@ -422,12 +461,17 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
         p->cut = p->next;
         moved++;
     }
-    if ((r = sink->stats(sink->ctx, &s->st)) < 0)
-        return r;
-    memset(&s->st, 0, sizeof(s->st));
-    if (s->deltas.any && (r = sink->deltas(sink->ctx, &s->deltas)) < 0)
-        return r;
-    clm_deltas_reset(&s->deltas);
+    static const clm_shard_stats none;
+    for (size_t i = 0; i < s->naccs; i++) {
+        struct acc *a = &s->accs[i];
+        if (memcmp(&a->st, &none, sizeof(none)) != 0 &&
+            (r = sink->stats(sink->ctx, a->part, &a->st)) < 0)
+            return r;
+        memset(&a->st, 0, sizeof(a->st));
+        if (a->deltas.any && (r = sink->deltas(sink->ctx, a->part, &a->deltas)) < 0)
+            return r;
+        clm_deltas_reset(&a->deltas);
+    }
     return moved;
 }
 

@@ -179,15 +179,18 @@ size_t clm_shard_dirty_count(const clm_shard *s);
 typedef struct clm_flush_sink {
     int (*customer)(void *ctx, clm_customer *c); /* may update c->indexed */
     int (*progress)(void *ctx, const clm_part_progress *p);
-    int (*stats)(void *ctx, const clm_shard_stats *st);
-    int (*deltas)(void *ctx, const clm_deltas *d); /* KPI deltas (only when any) */
+    /* per partition number: message counters (only when some is not zero)
+     * and KPI deltas (only when any) of the messages of that number, and of
+     * the expiry of its customers */
+    int (*stats)(void *ctx, int32_t part, const clm_shard_stats *st);
+    int (*deltas)(void *ctx, int32_t part, const clm_deltas *d);
     void *ctx;
 } clm_flush_sink;
 
 /* Cuts a flush of generation `gen` (strictly increasing per shard): hands
  * every dirty customer, the progress of every partition that moved since the
- * last cut, the counter deltas and the KPI deltas to the sink, then marks them clean and
- * resets the deltas. Returns the number of partitions that moved, or the
+ * last cut, and per partition number the counter deltas and the KPI deltas
+ * to the sink, then marks them clean and resets the deltas. Returns the number of partitions that moved, or the
  * first negative value a sink callback returned (the cut is then abandoned
  * half way: the caller must treat the shard as unusable and restart from
  * Redis). */

@@ -111,7 +111,7 @@ static void set_names(clm_alerting *a, const clm_alert_opts *ao, clm_alert_names
     n->warning_e4 = ao->warning_e4;
 }
 
-int clm_alerting_raise(clm_alerting *a, clm_batch *b, const clm_deltas *d,
+int clm_alerting_raise(clm_alerting *a, clm_batch *b, int32_t part, const clm_deltas *d,
                        const clm_alert_opts *ao)
 {
     clm_alert_names names;
@@ -129,10 +129,15 @@ int clm_alerting_raise(clm_alerting *a, clm_batch *b, const clm_deltas *d,
         }
         snprintf(risk, sizeof(risk), "%d.%04d", al->risk_e4 / 10000, al->risk_e4 % 10000);
         int r;
-        if ((r = clm_alerts_fmt_kept(&b->cmds, a->c.prefix, a->c.stream_maxlen, id,
+        clm_cmdbuf *cb = clm_batch_cmds(b, al->partition);
+        if (!cb) {
+            free(json);
+            return -ENOMEM;
+        }
+        if ((r = clm_alerts_fmt_kept(cb, a->c.prefix, a->c.stream_maxlen, id,
                                      clm_alert_kind_name(al->kind), al->customer_id, al->id_len,
                                      risk, json)) < 0 ||
-            (r = clm_alerts_fmt_pending(&b->cmds, a->c.prefix, a->c.group, al->partition, id,
+            (r = clm_alerts_fmt_pending(cb, a->c.prefix, a->c.group, al->partition, id,
                                         al->page_ms, json)) < 0 ||
             (r = clm_paging_add(p, al, id, json)) < 0) {
             free(json);
@@ -143,28 +148,31 @@ int clm_alerting_raise(clm_alerting *a, clm_batch *b, const clm_deltas *d,
     }
     atomic_fetch_add_explicit(&a->raised, d->nalerts, memory_order_relaxed);
     count_pending(a);
-    return clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_emitted", (int64_t)d->nalerts);
+    clm_cmdbuf *cb = clm_batch_cmds(b, part);
+    return cb ? clm_alerts_fmt_count(cb, a->c.prefix, "alerts_emitted", (int64_t)d->nalerts)
+              : -ENOMEM;
 }
 
 typedef struct close_ctx {
     clm_alerting *a;
     clm_batch *b;
+    clm_cmdbuf *cb; /* the partition's section */
     int32_t part;
 } close_ctx;
 
 static int on_page(void *vx, const char *id, const char *json)
 {
     close_ctx *x = vx;
-    return x->a->c.page_stream ? clm_alerts_fmt_page(&x->b->cmds, x->a->c.prefix, id, json) : 0;
+    return x->a->c.page_stream ? clm_alerts_fmt_page(x->cb, x->a->c.prefix, id, json) : 0;
 }
 
 static int on_digest(void *vx, const char *id, const char *json)
 {
     close_ctx *x = vx;
-    int r = clm_alerts_fmt_kept(&x->b->cmds, x->a->c.prefix, x->a->c.stream_maxlen, id, "digest",
+    int r = clm_alerts_fmt_kept(x->cb, x->a->c.prefix, x->a->c.stream_maxlen, id, "digest",
                                 "", 0, "", json);
     if (r == 0 && x->a->c.page_stream)
-        r = clm_alerts_fmt_page(&x->b->cmds, x->a->c.prefix, id, json);
+        r = clm_alerts_fmt_page(x->cb, x->a->c.prefix, id, json);
     if (r < 0)
         return r;
     char *copy = strdup(json);
@@ -174,13 +182,13 @@ static int on_digest(void *vx, const char *id, const char *json)
 static int on_done(void *vx, const char *id)
 {
     close_ctx *x = vx;
-    return clm_alerts_fmt_decided(&x->b->cmds, x->a->c.prefix, x->a->c.group, x->part, id);
+    return clm_alerts_fmt_decided(x->cb, x->a->c.prefix, x->a->c.group, x->part, id);
 }
 
 static int on_state(void *vx, int64_t tat_us)
 {
     close_ctx *x = vx;
-    return clm_alerts_fmt_tat(&x->b->cmds, x->a->c.prefix, x->a->c.group, x->part, tat_us);
+    return clm_alerts_fmt_tat(x->cb, x->a->c.prefix, x->a->c.group, x->part, tat_us);
 }
 
 int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t watermark,
@@ -196,7 +204,9 @@ int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t wate
     clm_paging_opts o = { .rate_per_s = ao->page_rate_per_s, .burst = ao->page_burst,
                           .window_ms = ao->page_window_ms,
                           .digest_customers = ao->digest_customers, .names = &names };
-    close_ctx x = { .a = a, .b = b, .part = part };
+    close_ctx x = { .a = a, .b = b, .cb = clm_batch_cmds(b, part), .part = part };
+    if (!x.cb)
+        return -ENOMEM;
     clm_paging_sink sink = { on_page, on_digest, on_done, on_state, &x };
     int r = clm_paging_close(p, &o, watermark, clm_wall_ms(), &sink);
     if (r <= 0)
@@ -207,9 +217,9 @@ int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t wate
     atomic_fetch_add_explicit(&a->digests, after.digests - before.digests, memory_order_relaxed);
     count_pending(a);
     int e;
-    if ((e = clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_in_digest",
+    if ((e = clm_alerts_fmt_count(x.cb, a->c.prefix, "alerts_in_digest",
                                   (int64_t)(after.held - before.held))) < 0 ||
-        (e = clm_alerts_fmt_count(&b->cmds, a->c.prefix, "alerts_digests",
+        (e = clm_alerts_fmt_count(x.cb, a->c.prefix, "alerts_digests",
                                   (int64_t)(after.digests - before.digests))) < 0)
         return e;
     return 0;

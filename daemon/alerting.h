@@ -63,10 +63,10 @@ int clm_alerting_take(clm_alerting *a, int32_t part, const redisReply *hgetall, 
  * Redis for the next owner). */
 void clm_alerting_drop(clm_alerting *a, int32_t part);
 
-/* The alerts of one flush's deltas, formatted into b->cmds and added to b.
- * A partition not taken is taken empty. Returns 0, -ENOMEM or
- * -ENAMETOOLONG. */
-int clm_alerting_raise(clm_alerting *a, clm_batch *b, const clm_deltas *d,
+/* The alerts of one flush's deltas of partition number `part`, formatted
+ * into its section of b and added to b. A partition not taken is taken
+ * empty. Returns 0, -ENOMEM or -ENAMETOOLONG. */
+int clm_alerting_raise(clm_alerting *a, clm_batch *b, int32_t part, const clm_deltas *d,
                        const clm_alert_opts *ao);
 
 /* Decides the partition's windows that `watermark` has passed (see

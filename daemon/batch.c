@@ -12,7 +12,6 @@ clm_batch *clm_batch_new(int worker, uint64_t gen)
         return NULL;
     b->worker = worker;
     b->gen = gen;
-    clm_cmdbuf_init(&b->cmds);
     return b;
 }
 
@@ -20,7 +19,9 @@ void clm_batch_free(clm_batch *b)
 {
     if (!b)
         return;
-    clm_cmdbuf_release(&b->cmds);
+    for (size_t i = 0; i < b->nsects; i++)
+        clm_cmdbuf_release(&b->sects[i].cmds);
+    free(b->sects);
     free(b->parts);
     for (size_t i = 0; i < b->nalerts; i++) {
         free(b->alerts[i].key);
@@ -28,6 +29,41 @@ void clm_batch_free(clm_batch *b)
     }
     free(b->alerts);
     free(b);
+}
+
+clm_cmdbuf *clm_batch_cmds(clm_batch *b, int32_t part)
+{
+    for (size_t i = 0; i < b->nsects; i++)
+        if (b->sects[i].part == part)
+            return &b->sects[i].cmds;
+    if (b->nsects == b->cap_sects) {
+        size_t cap = b->cap_sects ? b->cap_sects * 2 : 4;
+        clm_batch_sect *v = realloc(b->sects, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        b->sects = v;
+        b->cap_sects = cap;
+    }
+    clm_batch_sect *x = &b->sects[b->nsects++];
+    x->part = part;
+    clm_cmdbuf_init(&x->cmds);
+    return &x->cmds;
+}
+
+size_t clm_batch_bytes(const clm_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->nsects; i++)
+        n += b->sects[i].cmds.len;
+    return n;
+}
+
+size_t clm_batch_ncmds(const clm_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->nsects; i++)
+        n += b->sects[i].cmds.ncmds;
+    return n;
 }
 
 int clm_batch_add_part(clm_batch *b, const clm_part_progress *p)

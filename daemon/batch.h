@@ -24,11 +24,20 @@ typedef struct clm_batch_alert {
     char *json; /* the document */
 } clm_batch_alert;
 
+/* The commands of one partition number: everything its customers, events
+ * and alerts change (store/flush.h). On Redis Cluster each partition
+ * number's section is its own transaction (daemon/writer_cluster.h). */
+typedef struct clm_batch_sect {
+    int32_t part;
+    clm_cmdbuf cmds;
+} clm_batch_sect;
+
 typedef struct clm_batch {
     int worker;           /* index of the worker that cut it */
     uint64_t gen;         /* the worker's flush generation */
     uint64_t dlq_seq;     /* dead letters of this worker to be delivered first */
-    clm_cmdbuf cmds;      /* customer HSETs, counter HINCRBYs */
+    clm_batch_sect *sects; /* one per partition number written, in first-use order */
+    size_t nsects, cap_sects;
     size_t customers;     /* customers carried */
     int64_t events;       /* messages covered (for metrics) */
     long long cut_ms;     /* monotonic time of the cut */
@@ -42,6 +51,14 @@ typedef struct clm_batch {
 clm_batch *clm_batch_new(int worker, uint64_t gen);
 /* Accepts NULL. */
 void clm_batch_free(clm_batch *b);
+/* The command buffer of a partition number's section, made on first use.
+ * NULL on ENOMEM. */
+clm_cmdbuf *clm_batch_cmds(clm_batch *b, int32_t part);
+
+/* Bytes and commands of every section together. */
+size_t clm_batch_bytes(const clm_batch *b);
+size_t clm_batch_ncmds(const clm_batch *b);
+
 /* Returns 0 or -ENOMEM. */
 int clm_batch_add_part(clm_batch *b, const clm_part_progress *p);
 /* Takes ownership of json (freed with the batch, also on failure).

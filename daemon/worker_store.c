@@ -35,26 +35,32 @@ static int cut_progress(void *vctx, const clm_part_progress *p)
     return clm_batch_add_part(x->b, p);
 }
 
-static int cut_stats(void *vctx, const clm_shard_stats *st)
+static int cut_stats(void *vctx, int32_t part, const clm_shard_stats *st)
 {
     cut_ctx *x = vctx;
     clm_worker *w = x->w;
-    x->b->events = st->consumed;
+    x->b->events += st->consumed;
     atomic_fetch_add_explicit(&w->tot_consumed, st->consumed, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_applied, st->applied, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_duplicates, st->duplicates, memory_order_relaxed);
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         if (st->rejected[i])
             atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);
-    return clm_flush_fmt_stats(x->w->fmt, st);
+    return clm_flush_fmt_stats(x->w->fmt, part, st);
 }
 
-static int cut_deltas(void *vctx, const clm_deltas *d)
+static int cut_deltas(void *vctx, int32_t part, const clm_deltas *d)
 {
     cut_ctx *x = vctx;
     const clm_alert_opts *ao = x->w->c.shard.apply.alerts;
-    int r = clm_flush_fmt_deltas(x->w->fmt, d);
-    return r < 0 || d->nalerts == 0 || !ao ? r : clm_alerting_raise(x->w->alerting, x->b, d, ao);
+    int r = clm_flush_fmt_deltas(x->w->fmt, part, d);
+    return r < 0 || d->nalerts == 0 || !ao ? r
+                                           : clm_alerting_raise(x->w->alerting, x->b, part, d, ao);
+}
+
+static clm_cmdbuf *cut_buf(void *vctx, int32_t part)
+{
+    return clm_batch_cmds(((cut_ctx *)vctx)->b, part);
 }
 
 /* The watermark up to which a partition number's paging windows may be
@@ -94,7 +100,7 @@ void worker_cut(clm_worker *w)
         clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
     cut_ctx x = { .w = w, .b = b };
     clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
-    clm_flush_fmt_begin(w->fmt, &b->cmds, &w->c.shard.apply);
+    clm_flush_fmt_begin(w->fmt, cut_buf, &x, &w->c.shard.apply);
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
     if (r >= 0)
         r = cut_paging(w, b);
@@ -104,7 +110,7 @@ void worker_cut(clm_worker *w)
     }
     if (r < 0)
         clm_fatal("worker %d: cannot format a flush: %s", w->c.index, strerror(-r));
-    if (b->nparts == 0 && b->cmds.ncmds == 0) {
+    if (b->nparts == 0 && clm_batch_ncmds(b) == 0) {
         clm_batch_free(b);
         return;
     }

@@ -96,7 +96,7 @@ static size_t gather(clm_writer *w)
                 continue;
             if (push_group(w, b) < 0)
                 clm_fatal("writer: out of memory");
-            bytes += b->cmds.len;
+            bytes += clm_batch_bytes(b);
             more = true;
         }
     }
@@ -314,9 +314,12 @@ static int apply(clm_writer *w, redisContext *rc, char *why, size_t whysize)
     sent++;
     for (size_t i = 0; i < w->ngroup; i++) {
         const clm_batch *b = w->group[i];
-        if (b->cmds.len && redisAppendFormattedCommand(rc, b->cmds.buf, b->cmds.len) != REDIS_OK)
-            return -EIO;
-        sent += b->cmds.ncmds;
+        for (size_t k = 0; k < b->nsects; k++) {
+            const clm_cmdbuf *cb = &b->sects[k].cmds;
+            if (cb->len && redisAppendFormattedCommand(rc, cb->buf, cb->len) != REDIS_OK)
+                return -EIO;
+            sent += cb->ncmds;
+        }
     }
     for (size_t i = 0; i < w->nspans; i++) {
         if (!number_first(w, i))

@@ -25,15 +25,16 @@ typedef struct part_acc {
     args zadd;   /* score id ... */
     args zrem;   /* id ... */
     args pool;   /* id ... */
+    args risk_add, risk_rem; /* <prefix>at_risk */
 } part_acc;
 
 struct clm_flush_fmt {
     const char *prefix, *group;
-    clm_cmdbuf *b;
+    clm_flush_buf_fn buf;
+    void *buf_ctx;
     const clm_apply_opts *o;
     part_acc *parts;
     size_t nparts, cap;
-    args risk_add, risk_rem; /* <prefix>at_risk */
     args sums;               /* field delta ... of one saturating add */
     clm_record_buf rec;
 };
@@ -85,28 +86,29 @@ void clm_flush_fmt_free(clm_flush_fmt *f)
         args_release(&f->parts[i].zadd);
         args_release(&f->parts[i].zrem);
         args_release(&f->parts[i].pool);
+        args_release(&f->parts[i].risk_add);
+        args_release(&f->parts[i].risk_rem);
     }
     free(f->parts);
-    args_release(&f->risk_add);
-    args_release(&f->risk_rem);
     args_release(&f->sums);
     clm_record_buf_release(&f->rec);
     free(f);
 }
 
-void clm_flush_fmt_begin(clm_flush_fmt *f, clm_cmdbuf *b, const clm_apply_opts *o)
+void clm_flush_fmt_begin(clm_flush_fmt *f, clm_flush_buf_fn buf, void *ctx, const clm_apply_opts *o)
 {
-    f->b = b;
+    f->buf = buf;
+    f->buf_ctx = ctx;
     f->o = o;
     for (size_t i = 0; i < f->nparts; i++) {
         args_reset(&f->parts[i].ckpt);
         args_reset(&f->parts[i].zadd);
         args_reset(&f->parts[i].zrem);
         args_reset(&f->parts[i].pool);
+        args_reset(&f->parts[i].risk_add);
+        args_reset(&f->parts[i].risk_rem);
     }
     f->nparts = 0;
-    args_reset(&f->risk_add);
-    args_reset(&f->risk_rem);
 }
 
 static part_acc *part_of(clm_flush_fmt *f, int32_t part)
@@ -130,7 +132,7 @@ static part_acc *part_of(clm_flush_fmt *f, int32_t part)
 
 /* <prefix>at_risk: a member while the risk is at or above the alert
  * threshold; removed once it is not (CLM_CUST_AT_RISK: Redis may hold it). */
-static int gather_at_risk(clm_flush_fmt *f, clm_customer *c)
+static int gather_at_risk(clm_flush_fmt *f, part_acc *p, clm_customer *c)
 {
     const clm_alert_opts *ao = f->o->alerts;
     bool at = ao && c->risk_e4 >= ao->threshold_e4;
@@ -140,10 +142,10 @@ static int gather_at_risk(clm_flush_fmt *f, clm_customer *c)
     if (at) {
         char num[16];
         int n = snprintf(num, sizeof(num), "%d.%04d", c->risk_e4 / 10000, c->risk_e4 % 10000);
-        if ((r = args_add(&f->risk_add, num, (size_t)n)) == 0 &&
-            (r = args_add(&f->risk_add, c->id, c->id_len)) == 0)
+        if ((r = args_add(&p->risk_add, num, (size_t)n)) == 0 &&
+            (r = args_add(&p->risk_add, c->id, c->id_len)) == 0)
             c->flags |= CLM_CUST_AT_RISK;
-    } else if ((r = args_add(&f->risk_rem, c->id, c->id_len)) == 0) {
+    } else if ((r = args_add(&p->risk_rem, c->id, c->id_len)) == 0) {
         c->flags &= (uint8_t)~CLM_CUST_AT_RISK;
     }
     return r;
@@ -153,9 +155,10 @@ int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c)
 {
     const clm_apply_opts *o = f->o;
     part_acc *p = part_of(f, c->part);
-    if (!p)
+    clm_cmdbuf *b = f->buf(f->buf_ctx, c->part);
+    if (!p || !b)
         return -ENOMEM;
-    int r = clm_view_format(f->b, f->prefix, c, o, c->changed, c->flags & CLM_CUST_NEW);
+    int r = clm_view_format(b, f->prefix, c, o, c->changed, c->flags & CLM_CUST_NEW);
     if (r < 0)
         return r;
     f->rec.len = 0;
@@ -164,7 +167,7 @@ int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c)
         return r;
     if ((c->flags & CLM_CUST_POOLED) && (r = args_add(&p->pool, c->id, c->id_len)) < 0)
         return r;
-    if (o->risk && (r = gather_at_risk(f, c)) < 0)
+    if (o->risk && (r = gather_at_risk(f, p, c)) < 0)
         return r;
     c->changed = 0;
     c->flags &= (uint8_t) ~(CLM_CUST_NEW | CLM_CUST_POOLED);
@@ -203,20 +206,22 @@ int clm_flush_fmt_end(clm_flush_fmt *f)
     int r = 0;
     for (size_t i = 0; i < f->nparts && r == 0; i++) {
         const part_acc *p = &f->parts[i];
+        clm_cmdbuf *b = f->buf(f->buf_ctx, p->part);
+        if (!b)
+            return -ENOMEM;
         if ((r = clm_key_ckpt(key, sizeof(key), f->prefix, f->group, p->part)) < 0 ||
-            (r = emit(f->b, "HSET", key, &p->ckpt)) < 0)
+            (r = emit(b, "HSET", key, &p->ckpt)) < 0)
             break;
         if ((r = clm_key_deadlines(key, sizeof(key), f->prefix, f->group, p->part)) < 0 ||
-            (r = emit(f->b, "ZADD", key, &p->zadd)) < 0 || (r = emit(f->b, "ZREM", key, &p->zrem)) < 0)
+            (r = emit(b, "ZADD", key, &p->zadd)) < 0 || (r = emit(b, "ZREM", key, &p->zrem)) < 0)
             break;
-        if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_UPGRADE_POOL)) < 0)
+        if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_UPGRADE_POOL)) < 0 ||
+            (r = emit(b, "HDEL", key, &p->pool)) < 0)
             break;
-        r = emit(f->b, "HDEL", key, &p->pool);
-    }
-    if (r == 0 && (r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_AT_RISK)) >= 0) {
-        r = emit(f->b, "ZADD", key, &f->risk_add);
-        if (r == 0)
-            r = emit(f->b, "ZREM", key, &f->risk_rem);
+        if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_AT_RISK)) < 0 ||
+            (r = emit(b, "ZADD", key, &p->risk_add)) < 0)
+            break;
+        r = emit(b, "ZREM", key, &p->risk_rem);
     }
     return r < 0 ? r : 0;
 }
@@ -265,8 +270,11 @@ static int add_pair(args *x, const char *field, int64_t v)
     return r == 0 ? args_add_i64(x, v) : r;
 }
 
-int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st)
+int clm_flush_fmt_stats(clm_flush_fmt *f, int32_t part, const clm_shard_stats *st)
 {
+    clm_cmdbuf *b = f->buf(f->buf_ctx, part);
+    if (!b)
+        return -ENOMEM;
     char stats[CLM_KEY_MAX], rej[CLM_KEY_MAX];
     if (clm_key_single(stats, sizeof(stats), f->prefix, CLM_KEY_STATS) < 0 ||
         clm_key_single(rej, sizeof(rej), f->prefix, CLM_KEY_REJECTED) < 0)
@@ -276,20 +284,20 @@ int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st)
     for (int i = 1; i < CLM_REJ__COUNT && r == 0; i++) {
         rejected += st->rejected[i];
         if (st->rejected[i])
-            r = clm_cmdbuf_hincrby(f->b, rej, clm_reason_name((clm_reason)i), st->rejected[i]);
+            r = clm_cmdbuf_hincrby(b, rej, clm_reason_name((clm_reason)i), st->rejected[i]);
     }
     if (r == 0 && st->consumed)
-        r = clm_cmdbuf_hincrby(f->b, stats, "consumed", st->consumed);
+        r = clm_cmdbuf_hincrby(b, stats, "consumed", st->consumed);
     if (r == 0 && st->applied)
-        r = clm_cmdbuf_hincrby(f->b, stats, "applied", st->applied);
+        r = clm_cmdbuf_hincrby(b, stats, "applied", st->applied);
     if (r == 0 && st->duplicates)
-        r = clm_cmdbuf_hincrby(f->b, stats, "duplicates", st->duplicates);
+        r = clm_cmdbuf_hincrby(b, stats, "duplicates", st->duplicates);
     if (r == 0 && rejected)
-        r = clm_cmdbuf_hincrby(f->b, stats, "rejected", rejected);
+        r = clm_cmdbuf_hincrby(b, stats, "rejected", rejected);
     return r;
 }
 
-static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
+static int format_bucket(clm_flush_fmt *f, clm_cmdbuf *b, const clm_day_delta *dd)
 {
     const clm_stages *m = f->o->stages;
     char name[CLM_BUCKET_KEY_SIZE], key[CLM_KEY_MAX], field[2 * 64 + 8];
@@ -323,7 +331,7 @@ static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
             return r;
     }
     /* money and durations can pass int64 there: added saturating */
-    if ((r = emit_hadd_sat(f->b, key, x)) < 0)
+    if ((r = emit_hadd_sat(b, key, x)) < 0)
         return r;
     /* the bucket index lets the KPI job find every bucket without SCAN */
     char idx[CLM_KEY_MAX], num[24];
@@ -332,16 +340,19 @@ static int format_bucket(clm_flush_fmt *f, const clm_day_delta *dd)
     int nl = clm_i64_format(dd->bucket, num);
     const char *argv[] = { "ZADD", idx, num, name };
     size_t lens[] = { 4, strlen(idx), (size_t)nl, strlen(name) };
-    return clm_cmdbuf_append(f->b, 4, argv, lens);
+    return clm_cmdbuf_append(b, 4, argv, lens);
 }
 
-int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d)
+int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d)
 {
     const clm_stages *m = f->o->stages;
     char key[CLM_KEY_MAX], field[2 * 64 + 8];
     int r;
+    clm_cmdbuf *b = f->buf(f->buf_ctx, part);
+    if (!b)
+        return -ENOMEM;
     for (size_t i = 0; i < d->ndays; i++)
-        if ((r = format_bucket(f, &d->days[i])) < 0)
+        if ((r = format_bucket(f, b, &d->days[i])) < 0)
             return r;
     for (size_t i = 0; m && i < d->ntrans; i++) {
         const clm_transition_delta *t = &d->trans[i];
@@ -349,24 +360,24 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d)
                                      clm_bucket_day(t->bucket, f->o->bucket_ms))) < 0)
             return r;
         snprintf(field, sizeof(field), "%s>%s", clm_stages_name(m, t->from), clm_stages_name(m, t->to));
-        if ((r = clm_cmdbuf_hincrby(f->b, key, field, t->n)) < 0)
+        if ((r = clm_cmdbuf_hincrby(b, key, field, t->n)) < 0)
             return r;
     }
     if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_STAGE_COUNTS)) < 0)
         return r;
     for (size_t s = 0; m && s < clm_stages_count(m); s++)
         if (d->stage_count[s] &&
-            (r = clm_cmdbuf_hincrby(f->b, key, clm_stages_name(m, (int)s), d->stage_count[s])) < 0)
+            (r = clm_cmdbuf_hincrby(b, key, clm_stages_name(m, (int)s), d->stage_count[s])) < 0)
             return r;
     if ((r = clm_key_single(key, sizeof(key), f->prefix, CLM_KEY_PORTFOLIO)) < 0)
         return r;
     args_reset(&f->sums);
     if (d->value_rate_micros &&
         ((r = add_pair(&f->sums, "value_rate_micros", d->value_rate_micros)) < 0 ||
-         (r = emit_hadd_sat(f->b, key, &f->sums)) < 0))
+         (r = emit_hadd_sat(b, key, &f->sums)) < 0))
         return r;
     if (d->repeat_customers &&
-        (r = clm_cmdbuf_hincrby(f->b, key, "repeat_customers", d->repeat_customers)) < 0)
+        (r = clm_cmdbuf_hincrby(b, key, "repeat_customers", d->repeat_customers)) < 0)
         return r;
     return 0;
 }

@@ -1,12 +1,13 @@
 /* store/flush.h - the commands one flush batch carries.
  *
- * A worker formats everything its cut hands over into one command buffer,
- * which the writer wraps with the partitions' progress in one MULTI/EXEC
- * (daemon/writer.h). Per customer: the changed fields of its view (one
+ * A worker formats everything its cut hands over into one command buffer per
+ * partition number (a section of the batch), which the writer wraps with
+ * the partitions' progress in one MULTI/EXEC (daemon/writer.h), or, on Redis
+ * Cluster, one per partition number (daemon/writer_cluster.h). Per customer: the changed fields of its view (one
  * HSET, sometimes one HDEL). Per partition number: one HSET of every
  * checkpoint record into <prefix>ckpt:{g:p}, one ZADD (and ZREM) of changed
  * deadline-index entries, one HDEL of customers taken over from the upgrade
- * pool. Per batch: ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counts
+ * pool, ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counts
  * (stats, rejected, transitions, stage counts: at most a few per event, so
  * they cannot reach 2^63), one saturating add (EVAL) per bucket hash and for
  * the portfolio (money and durations, which can), alerts (XADD + outbox
@@ -28,13 +29,17 @@
 
 typedef struct clm_flush_fmt clm_flush_fmt;
 
+/* Where the commands of a partition number go (its section of the batch);
+ * NULL on ENOMEM. */
+typedef clm_cmdbuf *(*clm_flush_buf_fn)(void *ctx, int32_t part);
+
 /* prefix and group must outlive the formatter. NULL on ENOMEM. */
 clm_flush_fmt *clm_flush_fmt_new(const char *prefix, const char *group);
 void clm_flush_fmt_free(clm_flush_fmt *f);
 
-/* Starts formatting into b with these rules (which must stay valid until
- * clm_flush_fmt_end). */
-void clm_flush_fmt_begin(clm_flush_fmt *f, clm_cmdbuf *b, const clm_apply_opts *o);
+/* Starts formatting, each partition number's commands into buf(ctx, part),
+ * with these rules (which must stay valid until clm_flush_fmt_end). */
+void clm_flush_fmt_begin(clm_flush_fmt *f, clm_flush_buf_fn buf, void *ctx, const clm_apply_opts *o);
 
 /* A dirty customer: its view's changed fields now, its checkpoint record,
  * deadline-index entry and at-risk membership for the end. Updates
@@ -44,12 +49,13 @@ int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c);
 
 /* KPI deltas: bucket counters (and the bucket index), transitions, stage
  * counts, portfolio value rate. */
-int clm_flush_fmt_deltas(clm_flush_fmt *f, const clm_deltas *d);
+int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d);
 
 /* Message counters (zero deltas omitted). */
-int clm_flush_fmt_stats(clm_flush_fmt *f, const clm_shard_stats *st);
+int clm_flush_fmt_stats(clm_flush_fmt *f, int32_t part, const clm_shard_stats *st);
 
-/* Appends what was gathered per partition and for <prefix>at_risk. */
+/* Appends what was gathered per partition (checkpoints, deadline index,
+ * upgrade pool, <prefix>at_risk). */
 int clm_flush_fmt_end(clm_flush_fmt *f);
 
 #endif

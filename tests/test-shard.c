@@ -70,8 +70,11 @@ typedef struct cut_log {
     int ncust;
     clm_part_progress prog[8];
     int nprog;
-    clm_shard_stats st;
+    clm_shard_stats st;         /* summed over partition numbers */
     int nstats;
+    int32_t stat_part[4];       /* partition number of each stats callback */
+    int64_t stat_consumed[4];
+    int32_t delta_part[4];      /* partition number of each deltas callback */
     int ndeltas;                /* deltas callbacks */
     clm_day_delta days[8];      /* the KPI deltas handed over */
     size_t ndays;
@@ -102,51 +105,62 @@ static int log_progress(void *ctx, const clm_part_progress *p)
     return 0;
 }
 
-static int log_stats(void *ctx, const clm_shard_stats *st)
+static int log_stats(void *ctx, int32_t part, const clm_shard_stats *st)
 {
     cut_log *l = ctx;
 
-    l->st = *st;
+    assert_true(l->nstats < 4);
+    l->stat_part[l->nstats] = part;
+    l->stat_consumed[l->nstats] = st->consumed;
+    l->st.consumed += st->consumed;
+    l->st.applied += st->applied;
+    l->st.duplicates += st->duplicates;
+    for (int i = 0; i < CLM_REJ__COUNT; i++)
+        l->st.rejected[i] += st->rejected[i];
     l->nstats++;
     return 0;
 }
 
-static int log_deltas(void *ctx, const clm_deltas *d)
+static int log_deltas(void *ctx, int32_t part, const clm_deltas *d)
 {
     cut_log *l = ctx;
 
-    assert_true(d->ndays <= 8);
-    assert_true(d->ntrans <= 8);
+    assert_true(l->ndeltas < 4);
+    l->delta_part[l->ndeltas] = part;
+    /* partitions' deltas are kept side by side; the lookups below sum them */
+    assert_true(l->ndays + d->ndays <= 8);
+    assert_true(l->ntrans + d->ntrans <= 8);
     l->ndeltas++;
     for (size_t i = 0; i < d->ndays; i++)
-        l->days[i] = d->days[i];
-    l->ndays = d->ndays;
+        l->days[l->ndays++] = d->days[i];
     for (size_t i = 0; i < d->ntrans; i++)
-        l->trans[i] = d->trans[i];
-    l->ntrans = d->ntrans;
-    memcpy(l->stage_count, d->stage_count, sizeof(l->stage_count));
-    l->value_rate_micros = d->value_rate_micros;
+        l->trans[l->ntrans++] = d->trans[i];
+    for (int i = 0; i < CLM_STAGES_MAX; i++)
+        l->stage_count[i] += d->stage_count[i];
+    l->value_rate_micros += d->value_rate_micros;
     return 0;
 }
 
 /* A counter of a bucket in the handed-over deltas (0 when absent). */
 static int64_t cut_day(const cut_log *l, int64_t bucket, size_t off)
 {
+    int64_t sum = 0;
     for (size_t i = 0; i < l->ndays; i++)
         if (l->days[i].bucket == bucket) {
             int64_t v;
             memcpy(&v, (const char *)&l->days[i].c + off, sizeof(v));
-            return v;
+            sum += v;
         }
-    return 0;
+    return sum;
 }
 
 static int64_t cut_trans(const cut_log *l, int64_t bucket, int from, int to)
 {
+    int64_t sum = 0;
     for (size_t i = 0; i < l->ntrans; i++)
         if (l->trans[i].bucket == bucket && l->trans[i].from == from && l->trans[i].to == to)
-            return l->trans[i].n;
-    return 0;
+            sum += l->trans[i].n;
+    return sum;
 }
 
 /* Cuts generation gen into a fresh log; returns flush_cut's result. */
@@ -237,6 +251,38 @@ static void apply(clm_shard *s, int slot, int64_t offset, clm_customer *c, const
     assert_int_equal(clm_shard_apply(s, slot, offset, &ev, c), want);
 }
 
+/* Each partition number's counts and KPI deltas reach the sink apart:
+ * Redis Cluster writes each partition in its own transaction. */
+static void test_cut_per_partition(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int s0 = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
+    int s3 = clm_shard_part_add(s, 0, 3, 0, CLM_NO_TS, false);
+    clm_customer *a = add_customer(s, "c-a", 0), *b = add_customer(s, "c-b", 3);
+    cut_log l;
+
+    apply(s, s0, 0, a, "e1", 1000, CLM_APPLIED);
+    apply(s, s3, 0, b, "e2", 1000, CLM_APPLIED);
+    apply(s, s3, 1, b, "e3", 2000, CLM_APPLIED);
+    apply(s, s3, 2, b, "e3", 2000, CLM_DUPLICATE);
+    clm_shard_note_reject(s, s0, 1, CLM_REJ_INVALID_JSON);
+    assert_int_equal(cut(s, 1, &l), 2);
+    assert_int_equal(l.nstats, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(l.stat_consumed[i], l.stat_part[i] == 0 ? 2 : 3);
+    assert_int_not_equal(l.stat_part[0], l.stat_part[1]);
+    assert_int_equal(l.st.duplicates, 1);
+    assert_int_equal(l.st.rejected[CLM_REJ_INVALID_JSON], 1);
+    assert_int_equal(l.ndeltas, 2); /* each customer's first event */
+    assert_int_not_equal(l.delta_part[0], l.delta_part[1]);
+    /* nothing since: no callback at all */
+    assert_int_equal(cut(s, 2, &l), 0);
+    assert_int_equal(l.nstats, 0);
+    assert_int_equal(l.ndeltas, 0);
+    clm_shard_free(s);
+}
+
 static void test_parts(void **state)
 {
     (void)state;
@@ -325,7 +371,7 @@ static void test_apply_and_cut(void **state)
     assert_int_equal(cut(s, 3, &l), 0);
     assert_int_equal(l.ncust, 0);
     assert_int_equal(l.nprog, 0);
-    assert_int_equal(l.nstats, 1);
+    assert_int_equal(l.nstats, 0); /* no partition has counts to hand over */
     assert_int_equal(l.st.consumed, 0);
     assert_int_equal(l.st.applied, 0);
     assert_int_equal(l.st.duplicates, 0);
@@ -1011,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_fresh_until_eviction),
         cmocka_unit_test(test_expire_without_stages),
+        cmocka_unit_test(test_cut_per_partition),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
 }
