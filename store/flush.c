@@ -245,6 +245,12 @@ static const char HADD_SAT_LUA[] =
     "end\n"
     "return #ARGV / 2\n";
 
+const char *clm_flush_hadd_sat_script(size_t *len)
+{
+    *len = sizeof(HADD_SAT_LUA) - 1;
+    return HADD_SAT_LUA;
+}
+
 /* EVAL HADD_SAT_LUA 1 <key> <field delta ...> */
 static int emit_hadd_sat(clm_cmdbuf *b, const char *key, const args *x)
 {

@@ -54,6 +54,10 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d);
 /* Message counters (zero deltas omitted). */
 int clm_flush_fmt_stats(clm_flush_fmt *f, int32_t part, const clm_shard_stats *st);
 
+/* The saturating add's script, the only script a flush runs: EVAL <it> 1
+ * <key> <field delta ...> (store/journal.h carries it). */
+const char *clm_flush_hadd_sat_script(size_t *len);
+
 /* Appends what was gathered per partition (checkpoints, deadline index,
  * upgrade pool, <prefix>at_risk). */
 int clm_flush_fmt_end(clm_flush_fmt *f);

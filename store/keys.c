@@ -29,6 +29,16 @@ int clm_key_customer(char *buf, size_t size, const char *prefix, const char *id,
     return put(buf, size, "%scustomer:%.*s", prefix, (int)len, id);
 }
 
+int clm_key_journal(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%sjournal:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_applied(char *buf, size_t size, const char *prefix, const char *key, size_t len)
+{
+    return put(buf, size, "%sapplied:{%.*s}", prefix, (int)len, key);
+}
+
 int clm_key_ckpt(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
 {
     return put(buf, size, "%sckpt:{%s:%" PRId32 "}", prefix, group, part);

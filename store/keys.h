@@ -22,6 +22,13 @@
  *                                   decided yet: a:<alert id> -> "<paging
  *                                   time ms>\t<document>", tat -> the rate
  *                                   limit's state (daemon/paging.h)  flush
+ *   <prefix>journal:{g:p}     STRING on Redis Cluster: the commands of the
+ *                                   partition's last flush that write other
+ *                                   slots (store/journal.h)         flush
+ * Guards, on Redis Cluster (store/journal.h):
+ *   <prefix>applied:{<key>}   HASH  <g>:<p> -> seq of the last journal of
+ *                                   that partition applied to <key> (the
+ *                                   writer of <key>)
  * Per group:
  *   <prefix>partitions:<g>    SET   partition numbers g has owned  consumer
  * Views and aggregates (read by dashboards; clmd never reads them back,
@@ -121,6 +128,13 @@ int clm_key_progress(char *buf, size_t size, const char *prefix, const char *gro
 int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 /* <prefix>alerts:paging:{<group>:<p>} */
 int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+
+/* <prefix>journal:{<group>:<p>} (store/journal.h) */
+int clm_key_journal(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+
+/* <prefix>applied:{<key>}: the guard of a key written through journals,
+ * in the key's own slot (store/journal.h). */
+int clm_key_applied(char *buf, size_t size, const char *prefix, const char *key, size_t len);
 
 /* <prefix>partitions:<group> */
 int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group);
