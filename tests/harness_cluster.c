@@ -33,6 +33,7 @@ struct harness_cluster {
     char seeds[MAX_NODES * 24];
     /* the migration under way: slot, source and target nodes; slot -1 when none */
     int mig_slot, mig_src, mig_dst;
+    char password[64]; /* requirepass; "" for none */
 };
 
 /* ---- ports and processes ----------------------------------------------- */
@@ -160,14 +161,16 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
                                "--cluster-node-timeout", "2000",
                                "--cluster-replica-validity-factor", "0",
                                "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                               "--daemonize", "no", "--logfile", logfile, NULL };
+                               "--daemonize", "no", "--logfile", logfile,
+                               h->password[0] ? "--requirepass" : NULL, h->password, NULL };
         if ((e = harness_proc_spawn(argv, outfile, &n->proc, errbuf, errsize)))
             return e;
         int64_t deadline = harness_now_ms() + 5000;
         for (;;) {
             redisContext *c = connect_port(n->port, 500);
             redisReply *rep = c ? redisCommand(c, "PING") : NULL;
-            bool up = rep && rep->type == REDIS_REPLY_STATUS;
+            bool up = rep && (rep->type == REDIS_REPLY_STATUS ||
+                              (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6)));
             freeReplyObject(rep);
             redisFree(c);
             if (up)
@@ -397,6 +400,38 @@ int harness_cluster_start(int masters, int replicas, harness_cluster **out, char
     }
     if ((e = wait_agreed(h, 0, 0, 0, true, 30000, errbuf, errsize)) < 0)
         goto out_stop;
+    *out = h;
+    return 0;
+
+out_stop:
+    harness_cluster_stop(h);
+    return e;
+}
+
+int harness_cluster_start_empty(const char *password, harness_cluster **out, char *errbuf,
+                                size_t errsize)
+{
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)(getpid() ^ (unsigned)harness_now_ms()));
+    harness_cluster *h = calloc(1, sizeof(*h));
+    if (!h)
+        return harness_fail(-ENOMEM, errbuf, errsize, "out of memory");
+    h->masters = 1;
+    h->mig_slot = -1;
+    snprintf(h->password, sizeof(h->password), "%s", password ? password : "");
+    const char *tmp = getenv("TMPDIR");
+    cnode *n = &h->node[0];
+    snprintf(n->dir, sizeof(n->dir), "%s/clm-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int e;
+    if (!mkdtemp(n->dir)) {
+        e = harness_fail(-errno, errbuf, errsize, "mkdtemp %s: %s", n->dir, strerror(errno));
+        n->dir[0] = '\0';
+        goto out_stop;
+    }
+    h->n = 1;
+    if ((e = node_launch(h, 0, errbuf, errsize)))
+        goto out_stop;
+    snprintf(h->seeds, sizeof(h->seeds), "127.0.0.1:%d", n->port);
     *out = h;
     return 0;
 

@@ -28,6 +28,12 @@ typedef struct harness_cluster harness_cluster;
 int harness_cluster_start(int masters, int replicas, harness_cluster **out, char *errbuf,
                           size_t errsize);
 
+/* One node with cluster support on and no slots (what CLUSTER ADDSLOTS
+ * leaves to the test), with requirepass when password is not NULL; it is
+ * not waited for beyond answering PING (or NOAUTH). */
+int harness_cluster_start_empty(const char *password, harness_cluster **out, char *errbuf,
+                                size_t errsize);
+
 /* SIGTERM to every node still running, SIGKILL to those still running 5 s
  * later; removes the directories; frees. Accepts NULL. */
 void harness_cluster_stop(harness_cluster *h);

@@ -4,6 +4,9 @@
  *   redirect_parse    MOVED and ASK strings, the unknown endpoint, non-redirects
  *   bad_seeds         seed strings refused with -EINVAL naming the seed
  *   not_a_cluster     a plain redis-server: -EPROTO with the server's words
+ *   single_node       one cluster node with requirepass: no or a wrong
+ *                     password, slots missing (-ENXIO), then all slots; an
+ *                     ACL user
  *   keyslot_agrees    CLUSTER KEYSLOT and clm_slot_of over 4000 keys, tagged
  *                     and binary ones among them
  *   routed            SET/GET on keys of all three masters, each key found on
@@ -241,6 +244,80 @@ static void test_not_a_cluster(void **state)
     if (!strstr(errbuf, seeds))
         fail_msg("refresh: %s", errbuf);
     clm_cluster_free(c);
+}
+
+/* Runs a command on an admin connection, expecting no error. */
+static void admin(redisContext *ctx, const char *command)
+{
+    redisReply *rep = redisCommand(ctx, command);
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        fail_msg("%s: %s", command, rep ? rep->str : ctx->errstr);
+    freeReplyObject(rep);
+}
+
+static void test_single_node(void **state)
+{
+    (void)state;
+    harness_cluster *one = NULL;
+    CHECK(harness_cluster_start_empty("s3cret", &one, errbuf, sizeof(errbuf)));
+    const char *seeds = harness_cluster_seeds(one);
+    clm_cluster_opts o = { .seeds = seeds, .timeout_ms = 2000 };
+    clm_cluster *c = NULL;
+    /* no password, a wrong one: no node answered, and why */
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -EIO);
+    if (!strstr(errbuf, "requires a password") || !strstr(errbuf, seeds))
+        fail_msg("no password: %s", errbuf);
+    clm_cluster_free(c);
+    o.password = "wrong";
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -EIO);
+    if (!strstr(errbuf, "refused the password"))
+        fail_msg("wrong password: %s", errbuf);
+    clm_cluster_free(c);
+    /* no slots assigned: -ENXIO naming the first slot without a master */
+    o.password = "s3cret";
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -ENXIO);
+    if (!strstr(errbuf, "slot 0 "))
+        fail_msg("no slots: %s", errbuf);
+    redisContext *adm = NULL;
+    CHECK(harness_cluster_connect(one, harness_cluster_port(one, 0), &adm, errbuf,
+                                  sizeof(errbuf)));
+    admin(adm, "AUTH s3cret");
+    admin(adm, "CLUSTER ADDSLOTSRANGE 0 8000");
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -ENXIO);
+    if (!strstr(errbuf, "slot 8001 "))
+        fail_msg("half the slots: %s", errbuf);
+    assert_int_equal(owner_port(c, 8000), harness_cluster_port(one, 0));
+    char host[64];
+    int port;
+    assert_int_equal(clm_cluster_slot_owner(c, 8001, host, sizeof(host), &port), -ENOENT);
+    assert_null(clm_cluster_for_slot(c, 9000, errbuf, sizeof(errbuf)));
+    if (!strstr(errbuf, "slot 9000"))
+        fail_msg("for_slot 9000: %s", errbuf);
+    assert_non_null(clm_cluster_for_slot(c, 100, errbuf, sizeof(errbuf)));
+    /* every slot: a cluster of one */
+    admin(adm, "CLUSTER ADDSLOTSRANGE 8001 16383");
+    CHECK(clm_cluster_refresh(c, errbuf, sizeof(errbuf)));
+    set(c, "one", "1"); /* CLUSTERDOWN until the node sees its own state ok */
+    expect_get(c, "one", "1");
+    clm_cluster_free(c);
+    /* an ACL user, right and wrong */
+    admin(adm, "ACL SETUSER app on >apppw ~* &* +@all");
+    o.user = "app";
+    o.password = "apppw";
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    expect_get(c, "one", "1");
+    clm_cluster_free(c);
+    o.password = "nope";
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -EIO);
+    if (!strstr(errbuf, "refused the user \"app\""))
+        fail_msg("wrong user password: %s", errbuf);
+    clm_cluster_free(c);
+    redisFree(adm);
+    harness_cluster_stop(one);
 }
 
 /* ---- against the cluster ------------------------------------------------- */
@@ -562,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_redirect_parse),
         cmocka_unit_test(test_bad_seeds),
         cmocka_unit_test(test_not_a_cluster),
+        cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_keyslot_agrees),
         cmocka_unit_test(test_routed),
         cmocka_unit_test(test_moved),
