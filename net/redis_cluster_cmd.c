@@ -87,8 +87,21 @@ redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char
     int pause = 50;
     char why[512] = "";
     for (int attempt = 0; attempt <= MAX_REDIRECTS; attempt++) {
-        redisContext *ctx = target >= 0 ? cluster_node_connect(c, target, why, sizeof(why))
-                                        : clm_cluster_for_slot(c, slot, why, sizeof(why));
+        if (target < 0 && (!c->have_map || c->stale)) {
+            int r = clm_cluster_refresh(c, why, sizeof(why));
+            if (r < 0 && r != -EIO && r != -ENXIO) {
+                /* not a cluster, or out of memory: asking again will not help */
+                snprintf(errbuf, errsize, "%s", why);
+                return NULL;
+            }
+        }
+        redisContext *ctx = NULL;
+        if (target >= 0)
+            ctx = cluster_node_connect(c, target, why, sizeof(why));
+        else if (c->have_map && !c->stale)
+            ctx = clm_cluster_for_slot(c, slot, why, sizeof(why));
+        else if (c->have_map && c->map[slot] != NO_NODE)
+            ctx = cluster_node_connect(c, c->map[slot], why, sizeof(why)); /* -ENXIO elsewhere */
         if (!ctx) {
             /* nothing was sent: look again after a pause (a failover) */
             c->stale = true;
