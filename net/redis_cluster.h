@@ -97,10 +97,13 @@ int clm_cluster_redirect(const char *err, int *slot, char *host, size_t hostsize
  * a refresh: at most 16 redirects and retries in all. lens may be NULL (C
  * strings). Returns the reply, which the caller frees with freeReplyObject
  * (it may be an ordinary error reply such as WRONGTYPE); or NULL with
- * errbuf: when the connection fails after the command was sent (then the
- * connection is dropped and the map marked stale, but the command is not
- * re-sent: it may have run; calling again is safe for idempotent
- * commands), when the redirects run out, or when no node serves the slot. */
+ * errbuf: at once when the map cannot be read because the nodes are not a
+ * cluster (clm_cluster_refresh's -EPROTO); when the connection fails after
+ * the command was sent (then the connection is dropped and the map marked
+ * stale, but the command is not re-sent: it may have run; calling again is
+ * safe for idempotent commands); when the redirects and retries run out
+ * (nodes unreachable or no master for the slot all along: about 13 s of
+ * pauses in all). Redirects after the fourth pause too. */
 redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char **argv,
                                 const size_t *lens, char *errbuf, size_t errsize);
 

@@ -9,11 +9,16 @@
 #include <string.h>
 #include <time.h>
 
-static void pause_ms(int ms)
+/* Sleeps *ms before the next attempt (none after the last one), doubling
+ * *ms up to 1 s. */
+static void backoff(int attempt, int *ms)
 {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    if (attempt >= MAX_REDIRECTS)
+        return;
+    struct timespec ts = { .tv_sec = *ms / 1000, .tv_nsec = (long)(*ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+    *ms = *ms * 2 > 1000 ? 1000 : *ms * 2;
 }
 
 int clm_cluster_redirect(const char *err, int *slot, char *host, size_t hostsize, int *port)
@@ -107,8 +112,7 @@ redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char
             c->stale = true;
             target = -1;
             asking = false;
-            pause_ms(pause);
-            pause = pause * 2 > 1000 ? 1000 : pause * 2;
+            backoff(attempt, &pause);
             continue;
         }
         int at = cluster_node_of(c, ctx);
@@ -144,6 +148,8 @@ redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char
             }
             target = t;
             asking = kind == 2;
+            if (attempt >= 4) /* nodes that disagree: give them time to settle */
+                backoff(attempt, &pause);
             continue;
         }
         bool down = strncmp(rep->str, "CLUSTERDOWN", 11) == 0;
@@ -155,8 +161,7 @@ redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char
                 target = -1;
                 asking = false;
             }
-            pause_ms(pause);
-            pause = pause * 2 > 1000 ? 1000 : pause * 2;
+            backoff(attempt, &pause);
             continue;
         }
         return rep; /* an ordinary error reply, such as WRONGTYPE */

@@ -446,7 +446,7 @@ static void test_routed(void **state)
 typedef struct writer {
     pthread_t thread;
     atomic_bool stop;
-    int written, failed;
+    atomic_int written, failed; /* read by the test while the writer runs */
     char why[512];
 } writer;
 
