@@ -33,7 +33,8 @@ struct harness_cluster {
     char seeds[MAX_NODES * 24];
     /* the migration under way: slot, source and target nodes; slot -1 when none */
     int mig_slot, mig_src, mig_dst;
-    char password[64]; /* requirepass; "" for none */
+    char password[64];       /* requirepass; "" for none */
+    char tls_dir[PATH_MAX];  /* TLS only, certificates there; "" for plain TCP */
 };
 
 /* ---- ports and processes ----------------------------------------------- */
@@ -155,22 +156,45 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
             return e;
         n->port = e;
         snprintf(port, sizeof(port), "%d", n->port);
-        const char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
-                               "--dir", n->dir, "--cluster-enabled", "yes",
-                               "--cluster-config-file", "nodes.conf",
-                               "--cluster-node-timeout", "2000",
-                               "--cluster-replica-validity-factor", "0",
-                               "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                               "--daemonize", "no", "--logfile", logfile,
-                               h->password[0] ? "--requirepass" : NULL, h->password, NULL };
+        char crt[PATH_MAX + 16], key[PATH_MAX + 16], ca[PATH_MAX + 16];
+        snprintf(crt, sizeof(crt), "%s/server.crt", h->tls_dir);
+        snprintf(key, sizeof(key), "%s/server.key", h->tls_dir);
+        snprintf(ca, sizeof(ca), "%s/ca.crt", h->tls_dir);
+        const char *argv[48] = { "redis-server", "--bind", "127.0.0.1",
+                                 "--dir", n->dir, "--cluster-enabled", "yes",
+                                 "--cluster-config-file", "nodes.conf",
+                                 "--cluster-node-timeout", "2000",
+                                 "--cluster-replica-validity-factor", "0",
+                                 "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                                 "--daemonize", "no", "--logfile", logfile };
+        int argc = 0;
+        while (argv[argc])
+            argc++;
+        if (h->password[0]) {
+            argv[argc++] = "--requirepass";
+            argv[argc++] = h->password;
+        }
+        if (h->tls_dir[0]) {
+            const char *tls[] = { "--port", "0", "--tls-port", port, "--tls-cert-file", crt,
+                                  "--tls-key-file", key, "--tls-ca-cert-file", ca,
+                                  "--tls-auth-clients", "no", "--tls-cluster", "yes",
+                                  "--tls-replication", "yes" };
+            for (size_t k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
+                argv[argc++] = tls[k];
+        } else {
+            argv[argc++] = "--port";
+            argv[argc++] = port;
+        }
         if ((e = harness_proc_spawn(argv, outfile, &n->proc, errbuf, errsize)))
             return e;
         int64_t deadline = harness_now_ms() + 5000;
         for (;;) {
             redisContext *c = connect_port(n->port, 500);
-            redisReply *rep = c ? redisCommand(c, "PING") : NULL;
-            bool up = rep && (rep->type == REDIS_REPLY_STATUS ||
-                              (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6)));
+            /* over TLS: listening is enough (this plain client cannot PING) */
+            redisReply *rep = c && !h->tls_dir[0] ? redisCommand(c, "PING") : NULL;
+            bool up = h->tls_dir[0] ? c != NULL
+                      : rep && (rep->type == REDIS_REPLY_STATUS ||
+                                (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6)));
             freeReplyObject(rep);
             redisFree(c);
             if (up)
@@ -408,8 +432,8 @@ out_stop:
     return e;
 }
 
-int harness_cluster_start_empty(const char *password, harness_cluster **out, char *errbuf,
-                                size_t errsize)
+int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster **out,
+                                char *errbuf, size_t errsize)
 {
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)(getpid() ^ (unsigned)harness_now_ms()));
@@ -418,7 +442,8 @@ int harness_cluster_start_empty(const char *password, harness_cluster **out, cha
         return harness_fail(-ENOMEM, errbuf, errsize, "out of memory");
     h->masters = 1;
     h->mig_slot = -1;
-    snprintf(h->password, sizeof(h->password), "%s", password ? password : "");
+    snprintf(h->password, sizeof(h->password), "%s", o->password ? o->password : "");
+    snprintf(h->tls_dir, sizeof(h->tls_dir), "%s", o->tls_dir ? o->tls_dir : "");
     const char *tmp = getenv("TMPDIR");
     cnode *n = &h->node[0];
     snprintf(n->dir, sizeof(n->dir), "%s/clm-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -28,11 +28,17 @@ typedef struct harness_cluster harness_cluster;
 int harness_cluster_start(int masters, int replicas, harness_cluster **out, char *errbuf,
                           size_t errsize);
 
-/* One node with cluster support on and no slots (what CLUSTER ADDSLOTS
- * leaves to the test), with requirepass when password is not NULL; it is
- * not waited for beyond answering PING (or NOAUTH). */
-int harness_cluster_start_empty(const char *password, harness_cluster **out, char *errbuf,
-                                size_t errsize);
+typedef struct harness_cluster_opts {
+    const char *password; /* requirepass; NULL: none */
+    const char *tls_dir;  /* NULL: plain TCP; else TLS only (tls-port, tls-cluster), with
+                           * ca.crt, server.crt and server.key in that directory */
+} harness_cluster_opts;
+
+/* One node with cluster support on and no slots (CLUSTER ADDSLOTS is left
+ * to the test), as o says; waited for until it answers PING (NOAUTH will
+ * do), or over TLS until it listens. */
+int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster **out,
+                                char *errbuf, size_t errsize);
 
 /* SIGTERM to every node still running, SIGKILL to those still running 5 s
  * later; removes the directories; frees. Accepts NULL. */

@@ -7,6 +7,9 @@
  *   single_node       one cluster node with requirepass: no or a wrong
  *                     password, slots missing (-ENXIO), then all slots; an
  *                     ACL user
+ *   tls               one cluster node over TLS only (a CA made with the
+ *                     openssl command): the map names the TLS port,
+ *                     commands work; a wrong CA and plain TCP are refused
  *   keyslot_agrees    CLUSTER KEYSLOT and clm_slot_of over 4000 keys, tagged
  *                     and binary ones among them
  *   routed            SET/GET on keys of all three masters, each key found on
@@ -20,8 +23,8 @@
  *                     map unchanged; then finished, read through MOVED
  *   failover          the master of a slot killed, its replica promoted: the
  *                     client drops the dead connection, refreshes, goes on
- * The suite fails (never skips) when redis-server or redis-cli cannot be
- * started.
+ * The suite fails (never skips) when redis-server, redis-cli or openssl
+ * cannot be started.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -261,7 +264,8 @@ static void test_single_node(void **state)
 {
     (void)state;
     harness_cluster *one = NULL;
-    CHECK(harness_cluster_start_empty("s3cret", &one, errbuf, sizeof(errbuf)));
+    harness_cluster_opts ho = { .password = "s3cret" };
+    CHECK(harness_cluster_start_empty(&ho, &one, errbuf, sizeof(errbuf)));
     const char *seeds = harness_cluster_seeds(one);
     clm_cluster_opts o = { .seeds = seeds, .timeout_ms = 2000 };
     clm_cluster *c = NULL;
@@ -320,6 +324,74 @@ static void test_single_node(void **state)
     clm_cluster_free(c);
     redisFree(adm);
     harness_cluster_stop(one);
+}
+
+/* A test CA, a server certificate for 127.0.0.1 signed by it, and another
+ * CA, made with the openssl command in dir. */
+static void make_certs(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "set -e; cd %s; exec 2>openssl.log >&2;"
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+             "  -subj /CN=clm-test-ca;"
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 "
+             "  -subj /CN=clm-other-ca;"
+             "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+             "  -subj /CN=localhost;"
+             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext;"
+             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "  -out server.crt -days 2 -extfile server.ext", dir);
+    if (system(cmd) != 0)
+        fail_msg("making the test certificates with openssl failed (see %s/openssl.log)", dir);
+}
+
+static void test_tls(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    char dir[256], ca[300], other[300], rm[300];
+    snprintf(dir, sizeof(dir), "%s/clm-cluster-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    snprintf(other, sizeof(other), "%s/other.crt", dir);
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    make_certs(dir);
+    harness_cluster *one = NULL;
+    harness_cluster_opts ho = { .tls_dir = dir };
+    CHECK(harness_cluster_start_empty(&ho, &one, errbuf, sizeof(errbuf)));
+    int port = harness_cluster_port(one, 0);
+    const char *seeds = harness_cluster_seeds(one);
+    clm_cluster_opts o = { .seeds = seeds, .timeout_ms = 2000, .tls = true,
+                           .tls_opts = { .ca_file = ca } };
+    clm_cluster *c = NULL;
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -ENXIO);
+    redisContext *adm = clm_cluster_at(c, "127.0.0.1", port, errbuf, sizeof(errbuf));
+    if (!adm)
+        fail_msg("clm_cluster_at: %s", errbuf);
+    admin(adm, "CLUSTER ADDSLOTSRANGE 0 16383");
+    CHECK(clm_cluster_refresh(c, errbuf, sizeof(errbuf)));
+    assert_int_equal(owner_port(c, 0), port); /* the TLS port, to a TLS client */
+    set(c, "tls", "yes");
+    expect_get(c, "tls", "yes");
+    clm_cluster_free(c);
+    /* a CA that did not sign the node's certificate */
+    o.tls_opts.ca_file = other;
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -EIO);
+    if (!strstr(errbuf, "certificate verify failed"))
+        fail_msg("wrong CA: %s", errbuf);
+    clm_cluster_free(c);
+    /* plain TCP to the TLS port */
+    o.tls = false;
+    CHECK(clm_cluster_new(&o, &c, errbuf, sizeof(errbuf)));
+    assert_int_equal(clm_cluster_refresh(c, errbuf, sizeof(errbuf)), -EIO);
+    if (!strstr(errbuf, seeds))
+        fail_msg("plain to TLS: %s", errbuf);
+    clm_cluster_free(c);
+    harness_cluster_stop(one);
+    assert_int_equal(system(rm), 0);
 }
 
 /* ---- against the cluster ------------------------------------------------- */
@@ -665,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_bad_seeds),
         cmocka_unit_test(test_not_a_cluster),
         cmocka_unit_test(test_single_node),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_keyslot_agrees),
         cmocka_unit_test(test_routed),
         cmocka_unit_test(test_moved),
