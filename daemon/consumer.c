@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "daemon/log.h"
+#include "store/journal.h"
 #include "store/keys.h"
 #include "store/load.h"
 
@@ -133,20 +134,49 @@ static int topic_index(const clm_consumer *c, const char *name)
     return -1;
 }
 
+/* On Redis Cluster: carries the partition's last journal again (its
+ * previous owner may have stopped before it had carried it all:
+ * store/journal.h), and waits until its writes are on replicas. */
+static int carry_journal(clm_consumer *c, clm_rpipe *rp, int32_t partition, char *err,
+                         size_t errsize)
+{
+    char key[CLM_KEY_MAX];
+    if (clm_key_journal(key, sizeof(key), c->cfg->redis_prefix, c->cfg->kafka_group_id,
+                        partition) < 0)
+        clm_fatal("consumer: redis.prefix and kafka.group_id are too long");
+    const char *argv[] = { "GET", key };
+    redisReply *rep = clm_rpipe_command(rp, 1, 2, argv, NULL, err, errsize);
+    if (!rep)
+        return -EIO;
+    int r = 0;
+    if (rep->type == REDIS_REPLY_STRING)
+        r = clm_journal_carry(rp, rep->str, rep->len, err, errsize);
+    else if (rep->type != REDIS_REPLY_NIL)
+        clm_fatal("consumer: %s: %s", key, rep->type == REDIS_REPLY_ERROR ? rep->str : "not a string");
+    freeReplyObject(rep);
+    if (r == -EPROTO)
+        clm_fatal("consumer: %s: %s", key, err);
+    if (r == 0)
+        r = clm_redis_wait_replicas(c->redis, NULL, 0, 2000, err, errsize);
+    return r == -EAGAIN ? -EIO : r;
+}
+
 static void load_partition(clm_consumer *c, const char *topic, int32_t partition,
                            int64_t *offset, clm_wm *wm, clm_anon_ids *anon)
 {
     char err[256];
     bool down = false;
     for (;;) {
-        redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
+        clm_rpipe *rp = clm_redis_pipe(c->redis, err, sizeof(err));
         int r = -EIO;
-        if (rc)
-            r = clm_store_load_progress(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
+        if (rp)
+            r = clm_store_load_progress(rp, c->cfg->redis_prefix, c->cfg->kafka_group_id, topic,
                                         partition, offset, wm, anon, err, sizeof(err));
-        if (r == 0 && rc)
-            r = clm_store_register_partition(rc, c->cfg->redis_prefix, c->cfg->kafka_group_id,
+        if (r == 0 && rp)
+            r = clm_store_register_partition(rp, c->cfg->redis_prefix, c->cfg->kafka_group_id,
                                              partition, err, sizeof(err));
+        if (r == 0 && rp && clm_redis_is_cluster(c->redis))
+            r = carry_journal(c, rp, partition, err, sizeof(err));
         if (r == 0)
             break;
         if (r == -EPROTO)
@@ -200,22 +230,51 @@ static void check_range(clm_consumer *c, const char *topic, int32_t partition, i
 
 /* True when no event was ever applied to this Redis (clm:stats applied is
  * absent or 0): then a partition without stored offset has no customers in
- * Redis, and its workers need not look them up (clm_shard_part_add). */
+ * Redis, and its workers need not look them up (clm_shard_part_add). On
+ * Redis Cluster the counters follow the partitions' own transactions
+ * (store/journal.h), so there the question is asked of each partition
+ * number: no progress hash, no flush, no customers (partition_empty). */
 static bool store_empty(clm_consumer *c)
 {
     char err[256];
+    if (clm_redis_is_cluster(c->redis))
+        return false;
     for (;;) {
-        redisContext *rc = clm_redis_get(c->redis, err, sizeof(err));
+        clm_rpipe *rp = clm_redis_pipe(c->redis, err, sizeof(err));
         char key[CLM_KEY_MAX];
         if (clm_key_single(key, sizeof(key), c->cfg->redis_prefix, CLM_KEY_STATS) < 0)
             clm_fatal("consumer: redis.prefix is too long");
-        redisReply *r = rc ? redisCommand(rc, "HGET %s applied", key) : NULL;
+        const char *argv[] = { "HGET", key, "applied" };
+        redisReply *r = rp ? clm_rpipe_command(rp, 1, 3, argv, NULL, err, sizeof(err)) : NULL;
         if (r) {
             bool empty = r->type == REDIS_REPLY_NIL ||
                          (r->type == REDIS_REPLY_STRING && strcmp(r->str, "0") == 0);
             freeReplyObject(r);
             return empty;
         }
+        clm_redis_drop(c->redis);
+        sleep_ms(100);
+    }
+}
+
+/* On Redis Cluster: true when partition number `partition` never
+ * committed a flush (its progress hash does not exist). */
+static bool partition_empty(clm_consumer *c, int32_t partition)
+{
+    char err[256], key[CLM_KEY_MAX];
+    if (clm_key_progress(key, sizeof(key), c->cfg->redis_prefix, c->cfg->kafka_group_id,
+                         partition) < 0)
+        clm_fatal("consumer: redis.prefix and kafka.group_id are too long");
+    const char *argv[] = { "EXISTS", key };
+    for (;;) {
+        clm_rpipe *rp = clm_redis_pipe(c->redis, err, sizeof(err));
+        redisReply *r = rp ? clm_rpipe_command(rp, 1, 2, argv, NULL, err, sizeof(err)) : NULL;
+        if (r && r->type == REDIS_REPLY_INTEGER) {
+            bool empty = r->integer == 0;
+            freeReplyObject(r);
+            return empty;
+        }
+        freeReplyObject(r);
         clm_redis_drop(c->redis);
         sleep_ms(100);
     }
@@ -241,7 +300,9 @@ static void on_assign(clm_consumer *c, rd_kafka_topic_partition_list_t *parts)
             clm_fatal("consumer: out of memory");
         *ctl = (clm_ctl){ .kind = CLM_CTL_ASSIGN, .topic = t, .partition = p->partition,
                           .offset = offset, .wm = wm, .anon = anon,
-                          .fresh = empty && offset == CLM_NO_OFFSET };
+                          .fresh = offset == CLM_NO_OFFSET &&
+                                   (clm_redis_is_cluster(c->redis) ? partition_empty(c, p->partition)
+                                                                   : empty) };
         hand_ctl(c, (size_t)w, ctl);
         c->owned[w]++;
         if (offset >= 0)

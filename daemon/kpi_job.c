@@ -83,7 +83,11 @@ static int read_end(clm_kpi_job *j, redisContext *rc, int64_t *end_ms)
 {
     char err[256];
     const clm_config *cfg = j->cfg;
-    return clm_store_load_max_ts(rc, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
+    (void)rc;
+    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
+    if (!rp)
+        return -EIO;
+    return clm_store_load_max_ts(rp, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
                                  cfg->kafka_topic_count, end_ms, err, sizeof(err)) < 0 ? -EIO : 0;
 }
 
@@ -475,7 +479,9 @@ static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
     char err[256];
     pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0,
                    { .stages = j->cfg->stages }, 0, 0 };
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err));
+    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
+    int r = rp ? clm_store_scan(rp, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err))
+               : -EIO;
     if (r == 0)
         r = drain(rc, x.pending);
     if (r == -EPROTO)

@@ -219,8 +219,9 @@ static int read_poll(clm_model_job *j, redisContext *rc, poll_state *ps)
     const clm_config *cfg = j->cfg;
     char err[256];
     int64_t best;
-    if (clm_store_load_max_ts(rc, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
-                              cfg->kafka_topic_count, &best, err, sizeof(err)) < 0)
+    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
+    if (!rp || clm_store_load_max_ts(rp, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
+                                     cfg->kafka_topic_count, &best, err, sizeof(err)) < 0)
         return -EIO;
     redisAppendCommand(rc, "HGET %s applied", j->stats_key);
     /* two HGETs, not an HMGET: the end-to-end benchmark takes clmd's first
@@ -382,7 +383,9 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     long long t0 = clm_now_ms();
     char err[256];
     score_arg sa = { j, &x, rc, 0 };
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err));
+    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
+    int r = rp ? clm_store_scan(rp, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err))
+               : -EIO;
     if (r == 0)
         r = drain(rc, sa.pending);
     if (r == -EPROTO) { /* said once per pass, not as a write error; the pass is spent */
@@ -498,7 +501,8 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
         snprintf(why, sizeof(why), "no event-time watermark yet: no event was applied");
         goto out_failed;
     }
-    r = clm_model_sample_read(&s, rc, cfg->redis_prefix, ps->now_day, (double)cfg->model_unit_days,
+    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
+    r = !rp ? -EIO : clm_model_sample_read(&s, rp, cfg->redis_prefix, ps->now_day, (double)cfg->model_unit_days,
                               &j->stopping, err, sizeof(err));
     if (r == -EPROTO) { /* a record that does not decode: a failed fit, said in <prefix>model */
         snprintf(why, sizeof(why), "reading the checkpoints: %s", err);

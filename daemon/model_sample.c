@@ -157,7 +157,7 @@ static int read_one(void *vctx, const char *where, const clm_customer *c)
     return sample_push(x->s, &m);
 }
 
-int clm_model_sample_read(clm_model_sample *s, redisContext *rc, const char *prefix,
+int clm_model_sample_read(clm_model_sample *s, clm_rpipe *rc, const char *prefix,
                           int64_t now_day, double unit_days, const atomic_bool *stop,
                           char *errbuf, size_t errsize)
 {

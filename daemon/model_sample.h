@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/redis_pipe.h"
+
 /* After clm_model_sample_read: n customers, each a row of the four columns
  * (model.unit_days units, T measured to now_day). Zero-initialise; free
  * with clm_model_sample_free. */
@@ -26,7 +28,7 @@ typedef struct clm_model_sample {
  * customer the scan passes twice counts once, rows sorted by their values.
  * Checks *stop between pages. Returns 0, -ECANCELED, -ENOMEM, or the scan's
  * -EIO / -EPROTO (errbuf says why). */
-int clm_model_sample_read(clm_model_sample *s, redisContext *rc, const char *prefix,
+int clm_model_sample_read(clm_model_sample *s, clm_rpipe *rc, const char *prefix,
                           int64_t now_day, double unit_days, const atomic_bool *stop,
                           char *errbuf, size_t errsize);
 

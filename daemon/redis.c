@@ -7,13 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "net/redis_cluster.h"
+#include "net/redis_pipe.h"
 
 /* The strings of clm_redis_opts, copied. */
 enum { S_HOST, S_PASSWORD, S_USER, S_CA, S_CERT, S_KEY, S_NAME, S_COUNT };
 
 struct clm_redis {
     clm_redis_opts o;
-    char *s[S_COUNT];
+    char *s[S_COUNT + 1]; /* + the cluster seeds */
+    clm_cluster *cl;      /* with redis.cluster */
+    clm_rpipe *pipe;      /* keyed commands, on ctx or cl */
     redisContext *ctx;
     clm_tls_link *link; /* with redis.tls: the pump behind ctx */
     long long next_try_ms;
@@ -47,12 +53,13 @@ clm_redis *clm_redis_new(const clm_redis_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
-    const char **from[S_COUNT] = {
+    const char **from[S_COUNT + 1] = {
         [S_HOST] = &r->o.host, [S_PASSWORD] = &r->o.password, [S_USER] = &r->o.user,
         [S_CA] = &r->o.tls_opts.ca_file, [S_CERT] = &r->o.tls_opts.cert_file,
         [S_KEY] = &r->o.tls_opts.key_file, [S_NAME] = &r->o.tls_opts.server_name,
+        [S_COUNT] = &r->o.cluster,
     };
-    for (int i = 0; i < S_COUNT; i++) {
+    for (int i = 0; i <= S_COUNT; i++) {
         if (!*from[i])
             continue;
         if (!(r->s[i] = strdup(*from[i]))) {
@@ -62,6 +69,23 @@ clm_redis *clm_redis_new(const clm_redis_opts *o)
         *from[i] = r->s[i];
     }
     r->backoff_ms = 100;
+    if (!(r->pipe = clm_rpipe_new())) {
+        clm_redis_free(r);
+        return NULL;
+    }
+    if (r->o.cluster && r->o.cluster[0]) {
+        clm_cluster_opts co = { .seeds = r->o.cluster, .timeout_ms = r->o.timeout_ms,
+                                .user = r->o.user, .password = r->o.password, .tls = r->o.tls,
+                                .tls_opts = r->o.tls_opts };
+        char err[256];
+        if (clm_cluster_new(&co, &r->cl, err, sizeof(err)) < 0) {
+            clm_redis_free(r); /* seeds are checked with the configuration */
+            return NULL;
+        }
+        clm_rpipe_use_cluster(r->pipe, r->cl);
+    } else {
+        r->o.cluster = NULL;
+    }
     return r;
 }
 
@@ -70,20 +94,28 @@ void clm_redis_free(clm_redis *r)
     if (!r)
         return;
     clm_redis_drop(r);
+    clm_rpipe_free(r->pipe);
+    clm_cluster_free(r->cl);
     if (r->s[S_PASSWORD])
         memset(r->s[S_PASSWORD], 0, strlen(r->s[S_PASSWORD]));
-    for (int i = 0; i < S_COUNT; i++)
+    for (int i = 0; i <= S_COUNT; i++)
         free(r->s[i]);
     free(r);
 }
 
 bool clm_redis_connected(const clm_redis *r)
 {
-    return r->ctx != NULL;
+    return r->cl ? true : r->ctx != NULL;
 }
 
 void clm_redis_drop(clm_redis *r)
 {
+    if (r->pipe)
+        clm_rpipe_reset(r->pipe);
+    if (r->cl)
+        return;
+    if (r->pipe)
+        clm_rpipe_use_ctx(r->pipe, NULL);
     if (r->ctx || r->link) {
         clm_tls_close(r->ctx, r->link); /* plain redisFree without a link */
         r->ctx = NULL;
@@ -117,6 +149,10 @@ redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize)
 {
     if (r->ctx)
         return r->ctx;
+    if (r->cl) { /* every command names its key there: clm_redis_pipe */
+        snprintf(errbuf, errsize, "a command without its key cannot be routed on Redis Cluster");
+        return NULL;
+    }
     if (clm_now_ms() < r->next_try_ms) {
         snprintf(errbuf, errsize, "waiting to reconnect");
         return NULL;
@@ -232,4 +268,101 @@ int clm_redis_check_noeviction(redisContext *c, char *errbuf, size_t errsize)
     }
     freeReplyObject(rep);
     return r;
+}
+
+/* ---- keyed commands --------------------------------------------------- */
+
+bool clm_redis_is_cluster(const clm_redis *r)
+{
+    return r->cl != NULL;
+}
+
+clm_rpipe *clm_redis_pipe(clm_redis *r, char *errbuf, size_t errsize)
+{
+    if (!r->cl) {
+        redisContext *c = clm_redis_get(r, errbuf, errsize);
+        if (!c)
+            return NULL;
+        clm_rpipe_use_ctx(r->pipe, c);
+    }
+    return r->pipe;
+}
+
+redisContext *clm_redis_get_key(clm_redis *r, const char *key, size_t len, char *errbuf,
+                                size_t errsize)
+{
+    if (!r->cl)
+        return clm_redis_get(r, errbuf, errsize);
+    return clm_cluster_for_key(r->cl, key, len, errbuf, errsize);
+}
+
+void clm_redis_drop_ctx(clm_redis *r, redisContext *c)
+{
+    clm_redis_drop(r);
+    if (r->cl)
+        clm_cluster_drop(r->cl, c);
+}
+
+void clm_redis_stale(clm_redis *r)
+{
+    if (r->cl)
+        clm_cluster_stale(r->cl);
+}
+
+/* WAIT 1 on one node when ROLE says it has replicas. */
+static int wait_one(redisContext *c, int timeout_ms, char *errbuf, size_t errsize)
+{
+    redisReply *rep = redisCommand(c, "ROLE");
+    if (!rep) {
+        snprintf(errbuf, errsize, "ROLE: %s", c->errstr);
+        return -EIO;
+    }
+    bool replicas = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
+                    rep->element[2]->type == REDIS_REPLY_ARRAY && rep->element[2]->elements > 0;
+    freeReplyObject(rep);
+    if (!replicas)
+        return 0;
+    if (!(rep = redisCommand(c, "WAIT 1 %d", timeout_ms))) {
+        snprintf(errbuf, errsize, "WAIT: %s", c->errstr);
+        return -EIO;
+    }
+    int r = 0;
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 1) {
+        snprintf(errbuf, errsize, "no replica acknowledged the writes within %d ms%s%s",
+                 timeout_ms, rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+        r = -EAGAIN;
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
+int clm_redis_wait_replicas(clm_redis *r, const char *key, size_t len, int timeout_ms,
+                            char *errbuf, size_t errsize)
+{
+    if (key || !r->cl) {
+        redisContext *c = key ? clm_redis_get_key(r, key, len, errbuf, errsize)
+                              : clm_redis_get(r, errbuf, errsize);
+        int e = c ? wait_one(c, timeout_ms, errbuf, errsize) : -EIO;
+        if (c && e == -EIO)
+            clm_redis_drop_ctx(r, c);
+        return e;
+    }
+    redisContext *ctx[64];
+    int n = clm_cluster_masters(r->cl, ctx, NULL, 64, errbuf, errsize);
+    if (n < 0)
+        return -EIO;
+    for (int i = 0; i < n && i < 64; i++) {
+        int e;
+        if (!ctx[i]) {
+            snprintf(errbuf, errsize, "a master cannot be reached");
+            return -EIO;
+        }
+        if ((e = wait_one(ctx[i], timeout_ms, errbuf, errsize)) < 0) {
+            if (e == -EIO)
+                clm_redis_drop_ctx(r, ctx[i]);
+            return e;
+        }
+    }
+    return 0;
 }

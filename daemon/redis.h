@@ -16,11 +16,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net/redis_pipe.h"
 #include "net/redis_tls.h"
 
 typedef struct clm_redis clm_redis;
 
 typedef struct clm_redis_opts {
+    const char *cluster; /* NULL or "": one server at host:port; else Redis
+                            Cluster seed nodes "host:port[,host:port...]"
+                            (net/redis_cluster.h; host, port and db unused) */
     const char *host; /* "/..." means a unix socket */
     int port;
     int db;
@@ -35,14 +39,56 @@ typedef struct clm_redis_opts {
 clm_redis *clm_redis_new(const clm_redis_opts *o);
 void clm_redis_free(clm_redis *r);
 
-/* The live context, connecting first if needed. Returns NULL while Redis is
+/* The live context, connecting first if needed (one server only: on Redis
+ * Cluster use the keyed calls below). Returns NULL while Redis is
  * unreachable or the backoff delay has not passed; then errbuf says why. A
  * refused password, or a server that needs one when none is configured, is
  * named as such (never showing the password). */
 redisContext *clm_redis_get(clm_redis *r, char *errbuf, size_t errsize);
 
-/* Closes a context after an error; the next clm_redis_get() reconnects. */
+/* Closes the connection after an error (on Redis Cluster: every node
+ * connection with replies outstanding, and the slot map is read again);
+ * the next use reconnects. Forgets queued commands. */
 void clm_redis_drop(clm_redis *r);
+
+/* ---- keyed commands: one server or Redis Cluster ------------------------
+ *
+ * Every command a component sends names its key (net/redis_pipe.h), so the
+ * same code runs against one server and against a cluster; a transaction
+ * goes to the one node serving its slot (clm_redis_get_key). */
+
+/* True with redis.cluster set. */
+bool clm_redis_is_cluster(const clm_redis *r);
+
+/* The pipeline of keyed commands, connected (one server: connecting first,
+ * as clm_redis_get). NULL with errbuf while Redis is unreachable. After an
+ * error on it, call clm_redis_drop. */
+clm_rpipe *clm_redis_pipe(clm_redis *r, char *errbuf, size_t errsize);
+
+/* The live context that serves `key` (the only one on one server): for a
+ * transaction whose keys share its slot. NULL with errbuf as
+ * clm_redis_get. */
+redisContext *clm_redis_get_key(clm_redis *r, const char *key, size_t len, char *errbuf,
+                                size_t errsize);
+
+/* After an I/O error on a context from clm_redis_get_key: clm_redis_drop,
+ * and on Redis Cluster that node's connection closes too. */
+void clm_redis_drop_ctx(clm_redis *r, redisContext *c);
+
+/* A redirect or TRYAGAIN was seen on a context from clm_redis_get_key
+ * (inside a transaction): the slot map is read again before the next use.
+ * No effect on one server. */
+void clm_redis_stale(clm_redis *r);
+
+/* Waits until the writes sent so far on the connection serving `key` (key
+ * NULL: on every master)
+ * reach at least one replica, on nodes that have replicas (ROLE). Returns
+ * 0; -EAGAIN when a node with replicas had none acknowledge within
+ * timeout_ms (errbuf names it); -EIO (then clm_redis_drop). */
+int clm_redis_wait_replicas(clm_redis *r, const char *key, size_t len, int timeout_ms,
+                            char *errbuf, size_t errsize);
+
+
 
 /* True while a context is open. */
 bool clm_redis_connected(const clm_redis *r);

@@ -140,8 +140,8 @@ static size_t read_due(clm_worker *w, const char *key, int64_t wm, size_t offset
     snprintf(cnt, sizeof(cnt), "%zu", max);
     const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", to, "LIMIT", off, cnt };
     for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
-        if (rc && (*rep = redisCommandArgv(rc, 7, argv, NULL)) != NULL) {
+        clm_rpipe *rp = clm_redis_pipe(w->redis, err, sizeof(err));
+        if (rp && (*rep = clm_rpipe_command(rp, 1, 7, argv, NULL, err, sizeof(err))) != NULL) {
             if ((*rep)->type == REDIS_REPLY_ARRAY)
                 return (*rep)->elements;
             clm_fatal("worker %d: reading %s: %s", w->c.index, key,
@@ -242,10 +242,10 @@ void worker_load(clm_worker *w, size_t n, const char **ids, const size_t *lens,
 {
     char err[256];
     for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
+        clm_rpipe *rp = clm_redis_pipe(w->redis, err, sizeof(err));
         int r = -EIO;
-        if (rc)
-            r = clm_store_load_customers(rc, w->c.prefix, w->c.group, &w->c.shard.apply,
+        if (rp)
+            r = clm_store_load_customers(rp, w->c.prefix, w->c.group, &w->c.shard.apply,
                                          w->c.upgrade_pool, n, ids, lens, parts, out, err,
                                          sizeof(err));
         if (r == 0)
@@ -302,8 +302,8 @@ void worker_take_paging(clm_worker *w, int32_t number)
         clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
     const char *argv[] = { "HGETALL", key };
     for (;;) {
-        redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
-        redisReply *rep = rc ? redisCommandArgv(rc, 2, argv, NULL) : NULL;
+        clm_rpipe *rp = clm_redis_pipe(w->redis, err, sizeof(err));
+        redisReply *rep = rp ? clm_rpipe_command(rp, 1, 2, argv, NULL, err, sizeof(err)) : NULL;
         if (!rep) {
             clm_redis_drop(w->redis);
             worker_sleep_ms(50);

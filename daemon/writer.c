@@ -1,5 +1,6 @@
 /* daemon/writer.c - see writer.h. */
 #include "daemon/writer.h"
+#include "daemon/writer_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,39 +16,7 @@
 #include "store/keys.h"
 #include "store/load.h"
 
-/* Upper bound on the commands of one transaction (bytes). */
-#define GROUP_MAX_BYTES (64u << 20)
-
-typedef struct span {
-    int32_t topic, partition;
-    int64_t from, to;
-    clm_wm wm;         /* the last batch's max_ts and sources ahead */
-    clm_anon_ids anon; /* the last batch's customer-less event ids */
-} span;
-
-/* Why the writer is not committing: Redis unreachable, or refusing writes
- * (OOM, MISCONF). */
-typedef enum hold_kind { HOLD_NONE, HOLD_DOWN, HOLD_REFUSED } hold_kind;
-
-struct clm_writer {
-    clm_writer_conf c;
-    clm_redis *redis;
-    pthread_t thread;
-    bool started;
-    atomic_bool stopping;
-    hold_kind hold;              /* why flushes are held (writer thread) */
-    pthread_mutex_t why_lock;    /* guards why: /healthz reads it */
-    char why[256];               /* "" while flushing */
-    clm_batch **group;
-    size_t ngroup, cap_group;
-    span *spans;
-    size_t nspans, cap_spans;
-    _Atomic uint64_t flushes, batches, customers, redis_errors, last_latency_ms;
-    _Atomic uint64_t latency_le[8], latency_sum_ms, dlq_delivered;
-    _Atomic long long waiting_since; /* cut time of the oldest batch in hand, 0: none */
-};
-
-static void sleep_ms(long ms)
+void writer_sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -105,7 +74,7 @@ static size_t gather(clm_writer *w)
 
 /* Folds the group's partition progress into one span per partition: the
  * first batch's `from`, the last batch's `to` and watermark state. */
-static void build_spans(clm_writer *w)
+void writer_build_spans(clm_writer *w)
 {
     w->nspans = 0;
     for (size_t i = 0; i < w->ngroup; i++) {
@@ -139,13 +108,13 @@ static void build_spans(clm_writer *w)
 /* ---- the transaction -------------------------------------------------- */
 
 /* <prefix>progress:{g:p} of the span's partition number. */
-static void progress_key(const clm_writer *w, int32_t partition, char *buf, size_t size)
+void writer_progress_key(const clm_writer *w, int32_t partition, char *buf, size_t size)
 {
     if (clm_key_progress(buf, size, w->c.prefix, w->c.group, partition) < 0)
         clm_fatal("writer: redis.prefix and kafka.group_id are too long");
 }
 
-static void offset_field(const clm_writer *w, int32_t topic, char *buf, size_t size)
+void writer_offset_field(const clm_writer *w, int32_t topic, char *buf, size_t size)
 {
     if (clm_field_offset(buf, size, w->c.topics[topic]) < 0)
         clm_fatal("writer: topic name too long");
@@ -157,7 +126,7 @@ static int append(redisContext *rc, int argc, const char **argv, const size_t *l
 }
 
 /* The first span of its partition number (one progress key each). */
-static bool number_first(const clm_writer *w, size_t i)
+bool writer_number_first(const clm_writer *w, size_t i)
 {
     for (size_t j = 0; j < i; j++)
         if (w->spans[j].partition == w->spans[i].partition)
@@ -172,7 +141,7 @@ static bool number_first(const clm_writer *w, size_t i)
  * the partition remembers any: once it does, it always will, since ids leave
  * only as others come. Returns the number of commands appended (1 or 2), or
  * a negative errno. */
-static int append_progress(clm_writer *w, redisContext *rc, size_t first)
+int writer_append_progress(clm_writer *w, redisContext *rc, size_t first)
 {
     int32_t part = w->spans[first].partition;
     size_t n = 0;
@@ -187,7 +156,7 @@ static int append_progress(clm_writer *w, redisContext *rc, size_t first)
     int r = -ENOMEM;
     if (!argv || !lens || !dargv || !bufs || !ahead || !ids)
         goto out_free;
-    progress_key(w, part, bufs[0], sizeof(bufs[0]));
+    writer_progress_key(w, part, bufs[0], sizeof(bufs[0]));
     size_t a = 0, d = 2, m = 1, k = 0, q = 0;
 #define ARG(p, len) (argv[a] = (p), lens[a] = (len), a++)
     ARG("HSET", 4);
@@ -199,7 +168,7 @@ static int append_progress(clm_writer *w, redisContext *rc, size_t first)
         if (s->partition != part)
             continue;
         const char *topic = w->c.topics[s->topic];
-        offset_field(w, s->topic, bufs[m], sizeof(bufs[m]));
+        writer_offset_field(w, s->topic, bufs[m], sizeof(bufs[m]));
         ARG(bufs[m], strlen(bufs[m]));
         m++;
         snprintf(bufs[m], sizeof(bufs[m]), "%" PRId64, s->to);
@@ -257,17 +226,17 @@ static int check(clm_writer *w, redisContext *rc)
     char key[CLM_KEY_MAX], field[CLM_KEY_MAX];
     size_t nkeys = 0;
     for (size_t i = 0; i < w->nspans; i++) {
-        if (!number_first(w, i))
+        if (!writer_number_first(w, i))
             continue;
-        progress_key(w, w->spans[i].partition, key, sizeof(key));
+        writer_progress_key(w, w->spans[i].partition, key, sizeof(key));
         const char *argv[] = { "WATCH", key };
         if (append(rc, 2, argv, NULL) < 0)
             return -EIO;
         nkeys++;
     }
     for (size_t i = 0; i < w->nspans; i++) {
-        progress_key(w, w->spans[i].partition, key, sizeof(key));
-        offset_field(w, w->spans[i].topic, field, sizeof(field));
+        writer_progress_key(w, w->spans[i].partition, key, sizeof(key));
+        writer_offset_field(w, w->spans[i].topic, field, sizeof(field));
         const char *argv[] = { "HGET", key, field };
         if (append(rc, 3, argv, NULL) < 0)
             return -EIO;
@@ -322,9 +291,9 @@ static int apply(clm_writer *w, redisContext *rc, char *why, size_t whysize)
         }
     }
     for (size_t i = 0; i < w->nspans; i++) {
-        if (!number_first(w, i))
+        if (!writer_number_first(w, i))
             continue;
-        int n = append_progress(w, rc, i);
+        int n = writer_append_progress(w, rc, i);
         if (n < 0)
             return -EIO;
         sent += (size_t)n;
@@ -368,7 +337,7 @@ static int apply(clm_writer *w, redisContext *rc, char *why, size_t whysize)
 }
 
 /* Enters (or stays in) a hold; logs once per kind of hold. */
-static void note_hold(clm_writer *w, hold_kind kind, const char *why)
+void writer_note_hold(clm_writer *w, hold_kind kind, const char *why)
 {
     atomic_fetch_add(&w->redis_errors, 1);
     if (w->hold != kind && kind == HOLD_DOWN)
@@ -384,7 +353,7 @@ static void note_hold(clm_writer *w, hold_kind kind, const char *why)
     pthread_mutex_unlock(&w->why_lock);
 }
 
-static void end_hold(clm_writer *w)
+void writer_end_hold(clm_writer *w)
 {
     if (w->hold == HOLD_DOWN)
         log_notice("writer: Redis reachable again; flushing resumed");
@@ -403,12 +372,16 @@ static void commit_group(clm_writer *w)
 {
     char err[256];
     long refused_ms = 100; /* pause after a refusal, doubling to 5 s */
-    build_spans(w);
+    writer_build_spans(w);
+    if (clm_redis_is_cluster(w->redis)) {
+        writer_commit_cluster(w);
+        return;
+    }
     for (;;) {
         redisContext *rc = clm_redis_get(w->redis, err, sizeof(err));
         if (!rc) {
-            note_hold(w, HOLD_DOWN, err);
-            sleep_ms(50);
+            writer_note_hold(w, HOLD_DOWN, err);
+            writer_sleep_ms(50);
             continue;
         }
         int r = check(w, rc);
@@ -423,17 +396,17 @@ static void commit_group(clm_writer *w)
         if (r == 1)
             break;
         if (r == -EAGAIN) {
-            note_hold(w, HOLD_REFUSED, err); /* the connection is fine: keep it */
-            sleep_ms(refused_ms);
+            writer_note_hold(w, HOLD_REFUSED, err); /* the connection is fine: keep it */
+            writer_sleep_ms(refused_ms);
             refused_ms = refused_ms * 2 > 5000 ? 5000 : refused_ms * 2;
         } else if (r < 0) {
-            note_hold(w, HOLD_DOWN, rc->errstr[0] ? rc->errstr : "I/O error");
+            writer_note_hold(w, HOLD_DOWN, rc->errstr[0] ? rc->errstr : "I/O error");
             clm_redis_drop(w->redis);
-            sleep_ms(50);
+            writer_sleep_ms(50);
         }
         /* r == 0: a watched key changed between check and EXEC: check again */
     }
-    end_hold(w);
+    writer_end_hold(w);
 }
 
 static void commit_kafka(clm_writer *w)

@@ -282,3 +282,61 @@ int clm_journal_split(const char *in, size_t len, const clm_journal_src *src, cl
     free(s.g);
     return r < 0 ? r : 0;
 }
+
+int clm_journal_carry(clm_rpipe *p, const char *j, size_t len, char *errbuf, size_t errsize)
+{
+    size_t pos = 0, queued = 0, cap = 0;
+    clm_resp_cmd c;
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    int r = 0;
+    while ((r = clm_resp_next(j, len, &pos, &c)) == 1) {
+        if (c.argc > cap) {
+            const char **a = realloc(argv, c.argc * sizeof(*a));
+            if (a)
+                argv = a;
+            size_t *l = a ? realloc(lens, c.argc * sizeof(*l)) : NULL;
+            if (!a || !l) {
+                snprintf(errbuf, errsize, "out of memory");
+                r = -EIO;
+                goto out_free;
+            }
+            lens = l;
+            cap = c.argc;
+        }
+        for (size_t i = 0; i < c.argc; i++)
+            if (clm_resp_arg(&c, i, &argv[i], &lens[i]) < 0) {
+                r = -EPROTO;
+                break;
+            }
+        if (r < 0)
+            break;
+        int keyarg = lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0 ? 3 : 1;
+        if (clm_rpipe_append(p, keyarg, (int)c.argc, argv, lens, errbuf, errsize) < 0) {
+            r = -EIO;
+            goto out_free;
+        }
+        queued++;
+    }
+    if (r < 0) {
+        snprintf(errbuf, errsize, "a journal does not parse");
+        clm_rpipe_reset(p);
+        goto out_free;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *rep;
+        if (clm_rpipe_reply(p, &rep, errbuf, errsize) < 0) {
+            r = -EIO;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && r == 0) {
+            snprintf(errbuf, errsize, "Redis refused a journal command: %s", rep->str);
+            r = -EPROTO;
+        }
+        freeReplyObject(rep);
+    }
+out_free:
+    free(argv);
+    free(lens);
+    return r;
+}

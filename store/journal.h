@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/redis_pipe.h"
 #include "store/cmdbuf.h"
 
 /* One command of a RESP buffer: its bytes and arguments. */
@@ -75,5 +76,11 @@ typedef struct clm_journal_src {
  * the commands listed above), -ENAMETOOLONG. */
 int clm_journal_split(const char *in, size_t len, const clm_journal_src *src, clm_cmdbuf *local,
                       clm_cmdbuf *journal);
+
+/* Sends every command of a journal (as clm_journal_split made it) to its
+ * key's node and reads the replies. Returns 0; -EIO (errbuf; the caller
+ * resets the pipe); -EPROTO when the journal does not parse or Redis
+ * refused one of its commands (errbuf quotes it). */
+int clm_journal_carry(clm_rpipe *p, const char *j, size_t len, char *errbuf, size_t errsize);
 
 #endif

@@ -68,7 +68,7 @@ int clm_anon_ids_decode(const char *s, size_t len, clm_anon_ids *a)
     return 0;
 }
 
-int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_progress(clm_rpipe *c, const char *prefix, const char *group,
                             const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
                             clm_anon_ids *anon, char *errbuf, size_t errsize)
 {
@@ -81,9 +81,10 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
         clm_field_anon(f_anon, sizeof(f_anon), topic) < 0)
         return -ENAMETOOLONG;
     const char *argv[] = { "HMGET", key, f_off, f_ts, f_ahead, f_anon };
-    redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
+    char why[256] = "";
+    redisReply *rep = clm_rpipe_command(c, 1, 6, argv, NULL, why, sizeof(why));
     if (!rep) {
-        snprintf(errbuf, errsize, "HMGET %s: %s", key, c->errstr);
+        snprintf(errbuf, errsize, "HMGET %s: %s", key, why);
         return -EIO;
     }
     int64_t off = CLM_NO_OFFSET, ts = CLM_NO_TS;
@@ -126,7 +127,7 @@ int clm_store_load_progress(redisContext *c, const char *prefix, const char *gro
     return r;
 }
 
-int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_max_ts(clm_rpipe *c, const char *prefix, const char *group,
                           char *const *topics, size_t ntopics, int64_t *max_ts, char *errbuf,
                           size_t errsize)
 {
@@ -134,10 +135,11 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
     if (clm_key_partitions(key, sizeof(key), prefix, group) < 0)
         return -ENAMETOOLONG;
     const char *argv[] = { "SMEMBERS", key };
-    redisReply *parts = redisCommandArgv(c, 2, argv, NULL);
+    char why[256] = "";
+    redisReply *parts = clm_rpipe_command(c, 1, 2, argv, NULL, why, sizeof(why));
     if (!parts || parts->type != REDIS_REPLY_ARRAY) {
         snprintf(errbuf, errsize, "SMEMBERS %s: %s", key,
-                 parts && parts->type == REDIS_REPLY_ERROR ? parts->str : c->errstr);
+                 parts && parts->type == REDIS_REPLY_ERROR ? parts->str : why);
         freeReplyObject(parts);
         return -EIO;
     }
@@ -154,7 +156,7 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
                 break;
             }
             const char *hget[] = { "HGET", key, field };
-            if (redisAppendCommandArgv(c, 3, hget, NULL) != REDIS_OK)
+            if (clm_rpipe_append(c, 1, 3, hget, NULL, why, sizeof(why)) < 0)
                 r = -EIO;
             else
                 sent++;
@@ -163,7 +165,7 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
     int64_t best = CLM_NO_TS;
     for (size_t i = 0; i < sent; i++) {
         redisReply *rep;
-        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+        if (clm_rpipe_reply(c, &rep, why, sizeof(why)) < 0) {
             r = -EIO;
             break;
         }
@@ -174,13 +176,13 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
     }
     freeReplyObject(parts);
     if (r == -EIO)
-        snprintf(errbuf, errsize, "reading max_ts: %s", c->errstr);
+        snprintf(errbuf, errsize, "reading max_ts: %s", why);
     if (r == 0)
         *max_ts = best;
     return r;
 }
 
-int clm_store_register_partition(redisContext *c, const char *prefix, const char *group,
+int clm_store_register_partition(clm_rpipe *c, const char *prefix, const char *group,
                                  int32_t partition, char *errbuf, size_t errsize)
 {
     char key[CLM_KEY_MAX], num[16];
@@ -188,9 +190,10 @@ int clm_store_register_partition(redisContext *c, const char *prefix, const char
         return -ENAMETOOLONG;
     snprintf(num, sizeof(num), "%d", (int)partition);
     const char *argv[] = { "SADD", key, num };
-    redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+    char why[256] = "";
+    redisReply *rep = clm_rpipe_command(c, 1, 3, argv, NULL, why, sizeof(why));
     if (!rep) {
-        snprintf(errbuf, errsize, "SADD %s: %s", key, c->errstr);
+        snprintf(errbuf, errsize, "SADD %s: %s", key, why);
         return -EIO;
     }
     int r = rep->type == REDIS_REPLY_INTEGER ? 0 : -EPROTO;
@@ -249,8 +252,9 @@ static size_t distinct_parts(size_t n, const uint16_t *parts, uint16_t *out)
     return k;
 }
 
-static int append_hmget(redisContext *c, const char *key, size_t n, const char *const *ids,
-                        const size_t *lens, const uint16_t *parts, int32_t only)
+static int append_hmget(clm_rpipe *c, const char *key, size_t n, const char *const *ids,
+                        const size_t *lens, const uint16_t *parts, int32_t only, char *why,
+                        size_t whysize)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -270,20 +274,20 @@ static int append_hmget(redisContext *c, const char *key, size_t n, const char *
             argv[m] = ids[i];
             alen[m++] = lens[i];
         }
-    r = redisAppendCommandArgv(c, (int)m, argv, alen) == REDIS_OK ? 0 : -EIO;
+    r = clm_rpipe_append(c, 1, (int)m, argv, alen, why, whysize);
 out_free:
     free(argv);
     free(alen);
     return r;
 }
 
-int clm_store_load_customers(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_customers(clm_rpipe *c, const char *prefix, const char *group,
                              const clm_apply_opts *apply, bool pool, size_t n,
                              const char *const *ids, const size_t *lens, const uint16_t *parts,
                              clm_customer **out, char *errbuf, size_t errsize)
 {
     uint16_t *nums = malloc(n * sizeof(*nums));
-    char key[CLM_KEY_MAX], pool_key[CLM_KEY_MAX];
+    char key[CLM_KEY_MAX], pool_key[CLM_KEY_MAX], why[256] = "";
     int r = 0;
     if (!nums)
         return -ENOMEM;
@@ -298,12 +302,12 @@ int clm_store_load_customers(redisContext *c, const char *prefix, const char *gr
         if (clm_key_ckpt(key, sizeof(key), prefix, group, nums[k]) < 0)
             r = -ENAMETOOLONG;
         else
-            r = append_hmget(c, key, n, ids, lens, parts, nums[k]);
+            r = append_hmget(c, key, n, ids, lens, parts, nums[k], why, sizeof(why));
     }
     if (r == 0 && pool)
-        r = append_hmget(c, pool_key, n, ids, lens, parts, -1);
+        r = append_hmget(c, pool_key, n, ids, lens, parts, -1, why, sizeof(why));
     if (r < 0) {
-        snprintf(errbuf, errsize, "HMGET: %s", r == -EIO ? c->errstr : strerror(-r));
+        snprintf(errbuf, errsize, "HMGET: %s", r == -EIO ? why : strerror(-r));
         goto out_free_nums;
     }
     /* replies: one array per partition number (its misses in order), then
@@ -314,8 +318,8 @@ int clm_store_load_customers(redisContext *c, const char *prefix, const char *gr
         goto out_free_nums;
     }
     for (size_t k = 0; k < np + (pool ? 1 : 0); k++) {
-        if (redisGetReply(c, (void **)&reps[k]) != REDIS_OK) {
-            snprintf(errbuf, errsize, "HMGET: %s", c->errstr);
+        if (clm_rpipe_reply(c, &reps[k], why, sizeof(why)) < 0) {
+            snprintf(errbuf, errsize, "HMGET: %s", why);
             r = -EIO;
             goto out_free_reps;
         }

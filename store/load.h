@@ -14,13 +14,14 @@
 #include "core/customer.h"
 #include "core/shard.h"
 #include "core/watermark.h"
+#include "net/redis_pipe.h"
 
 /* Reads a partition's stored next offset, watermark state (max_ts and the
  * sources ahead of it, core/watermark.h) and remembered customer-less event
  * ids for one topic (CLM_NO_OFFSET / CLM_NO_TS / none when absent). Returns
  * 0, -EIO (connection unusable: drop it) or -EPROTO (a stored value is
  * malformed; errbuf names the key and field). */
-int clm_store_load_progress(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_progress(clm_rpipe *c, const char *prefix, const char *group,
                             const char *topic, int32_t partition, int64_t *offset, clm_wm *wm,
                             clm_anon_ids *anon, char *errbuf, size_t errsize);
 
@@ -35,7 +36,7 @@ int clm_anon_ids_decode(const char *s, size_t len, clm_anon_ids *a);
  * registered (CLM_NO_TS when none): what the KPI window and the model's
  * "now" follow. Plain HGETs (the end-to-end benchmark takes clmd's first
  * HMGET as the start of its work). Returns 0, -EIO or -ENOMEM. */
-int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_max_ts(clm_rpipe *c, const char *prefix, const char *group,
                           char *const *topics, size_t ntopics, int64_t *max_ts, char *errbuf,
                           size_t errsize);
 
@@ -44,7 +45,7 @@ int clm_store_load_max_ts(redisContext *c, const char *prefix, const char *group
  * read. Returns 0, -EIO, -EAGAIN (Redis refuses writes for now: out of
  * memory, or a failed save; call again later) or -EPROTO (errbuf says
  * why). */
-int clm_store_register_partition(redisContext *c, const char *prefix, const char *group,
+int clm_store_register_partition(clm_rpipe *c, const char *prefix, const char *group,
                                  int32_t partition, char *errbuf, size_t errsize);
 
 /* Loads customers in one pipelined round trip: one HMGET per partition
@@ -55,7 +56,7 @@ int clm_store_register_partition(redisContext *c, const char *prefix, const char
  * nothing. On failure nothing is returned (all out[i] NULL). Returns 0,
  * -EIO, -EPROTO (a record does not decode: errbuf names the key, the
  * customer and what is wrong) or -ENOMEM. */
-int clm_store_load_customers(redisContext *c, const char *prefix, const char *group,
+int clm_store_load_customers(clm_rpipe *c, const char *prefix, const char *group,
                              const clm_apply_opts *apply, bool pool, size_t n,
                              const char *const *ids, const size_t *lens, const uint16_t *parts,
                              clm_customer **out, char *errbuf, size_t errsize);

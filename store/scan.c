@@ -45,7 +45,7 @@ static int decode(const char *key, const redisReply *id, const redisReply *rec,
 }
 
 /* HSCAN one hash, calling fn per record. */
-static int scan_hash(redisContext *c, const char *key, clm_scan_page_fn before, clm_scan_fn fn,
+static int scan_hash(clm_rpipe *c, const char *key, clm_scan_page_fn before, clm_scan_fn fn,
                      void *ctx, char *errbuf, size_t errsize)
 {
     char cursor[32] = "0";
@@ -54,11 +54,12 @@ static int scan_hash(redisContext *c, const char *key, clm_scan_page_fn before, 
         if (pr < 0)
             return pr;
         const char *argv[] = { "HSCAN", key, cursor, "COUNT", PAGE };
-        redisReply *page = redisCommandArgv(c, 5, argv, NULL);
+        char why[256] = "";
+        redisReply *page = clm_rpipe_command(c, 1, 5, argv, NULL, why, sizeof(why));
         if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
             page->element[1]->type != REDIS_REPLY_ARRAY) {
             snprintf(errbuf, errsize, "HSCAN %s: %s", key,
-                     page && page->type == REDIS_REPLY_ERROR ? page->str : c->errstr);
+                     page && page->type == REDIS_REPLY_ERROR ? page->str : why);
             freeReplyObject(page);
             return -EIO;
         }
@@ -79,33 +80,46 @@ static int scan_hash(redisContext *c, const char *key, clm_scan_page_fn before, 
 }
 
 /* Calls each(key) for every checkpoint hash, then the upgrade pool. */
-typedef int (*key_fn)(redisContext *c, const char *key, void *arg);
+typedef int (*key_fn)(clm_rpipe *c, const char *key, void *arg);
 
-static int each_key(redisContext *c, const char *prefix, key_fn each, void *arg, char *errbuf,
+static int each_key(clm_rpipe *c, const char *prefix, key_fn each, void *arg, char *errbuf,
                     size_t errsize)
 {
     char pattern[CLM_KEY_MAX], cursor[32] = "0", pool[CLM_KEY_MAX];
     if (clm_key_ckpt_pattern(pattern, sizeof(pattern), prefix) < 0 ||
         clm_key_single(pool, sizeof(pool), prefix, CLM_KEY_UPGRADE_POOL) < 0)
         return -ENAMETOOLONG;
-    do {
-        const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-        redisReply *page = redisCommandArgv(c, 6, argv, NULL);
-        if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-            page->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(errbuf, errsize, "SCAN %s: %s", pattern,
-                     page && page->type == REDIS_REPLY_ERROR ? page->str : c->errstr);
+    char why[256] = "";
+    int nodes = clm_rpipe_nodes(c, why, sizeof(why));
+    if (nodes < 0) {
+        snprintf(errbuf, errsize, "SCAN %s: %s", pattern, why);
+        return -EIO;
+    }
+    /* every node holds its own keys: SCAN each (on a cluster, its masters) */
+    for (int node = 0; node < nodes; node++) {
+        snprintf(cursor, sizeof(cursor), "0");
+        do {
+            const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+            redisReply *page = NULL;
+            if (clm_rpipe_append_node(c, node, 6, argv, NULL, why, sizeof(why)) < 0 ||
+                clm_rpipe_reply(c, &page, why, sizeof(why)) < 0)
+                clm_rpipe_reset(c);
+            if (!page || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+                page->element[1]->type != REDIS_REPLY_ARRAY) {
+                snprintf(errbuf, errsize, "SCAN %s: %s", pattern,
+                         page && page->type == REDIS_REPLY_ERROR ? page->str : why);
+                freeReplyObject(page);
+                return -EIO;
+            }
+            snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
+            int r = 0;
+            for (size_t i = 0; i < page->element[1]->elements && r == 0; i++)
+                r = each(c, page->element[1]->element[i]->str, arg);
             freeReplyObject(page);
-            return -EIO;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
-        int r = 0;
-        for (size_t i = 0; i < page->element[1]->elements && r == 0; i++)
-            r = each(c, page->element[1]->element[i]->str, arg);
-        freeReplyObject(page);
-        if (r < 0)
-            return r;
-    } while (strcmp(cursor, "0") != 0);
+            if (r < 0)
+                return r;
+        } while (strcmp(cursor, "0") != 0);
+    }
     return each(c, pool, arg);
 }
 
@@ -117,7 +131,7 @@ typedef struct scan_arg {
     size_t errsize;
 } scan_arg;
 
-static int scan_one(redisContext *c, const char *key, void *varg)
+static int scan_one(clm_rpipe *c, const char *key, void *varg)
 {
     scan_arg *a = varg;
     int r = scan_hash(c, key, a->page, a->fn, a->ctx, a->errbuf, a->errsize);
@@ -128,7 +142,7 @@ static int scan_one(redisContext *c, const char *key, void *varg)
     return r;
 }
 
-int clm_store_scan(redisContext *c, const char *prefix, clm_scan_page_fn page, clm_scan_fn fn,
+int clm_store_scan(clm_rpipe *c, const char *prefix, clm_scan_page_fn page, clm_scan_fn fn,
                    void *ctx, char *errbuf, size_t errsize)
 {
     scan_arg a = { page, fn, ctx, errbuf, errsize };
@@ -144,15 +158,16 @@ typedef struct find_arg {
     size_t errsize;
 } find_arg;
 
-int clm_store_get(redisContext *c, const char *key, const char *id, size_t len,
+int clm_store_get(clm_rpipe *c, const char *key, const char *id, size_t len,
                   clm_customer **out, char *errbuf, size_t errsize)
 {
     *out = NULL;
     const char *argv[] = { "HGET", key, id };
     size_t lens[] = { 4, strlen(key), len };
-    redisReply *rep = redisCommandArgv(c, 3, argv, lens);
+    char why[256] = "";
+    redisReply *rep = clm_rpipe_command(c, 1, 3, argv, lens, why, sizeof(why));
     if (!rep) {
-        snprintf(errbuf, errsize, "HGET %s: %s", key, c->errstr);
+        snprintf(errbuf, errsize, "HGET %s: %s", key, why);
         return -EIO;
     }
     int r = 0;
@@ -168,7 +183,7 @@ int clm_store_get(redisContext *c, const char *key, const char *id, size_t len,
     return r;
 }
 
-static int find_one(redisContext *c, const char *key, void *varg)
+static int find_one(clm_rpipe *c, const char *key, void *varg)
 {
     find_arg *a = varg;
     if (*a->out)
@@ -179,7 +194,7 @@ static int find_one(redisContext *c, const char *key, void *varg)
     return r < 0 ? r : 0;
 }
 
-int clm_store_find(redisContext *c, const char *prefix, const char *id, size_t len,
+int clm_store_find(clm_rpipe *c, const char *prefix, const char *id, size_t len,
                    clm_customer **out, char *key, char *errbuf, size_t errsize)
 {
     *out = NULL;

@@ -326,8 +326,17 @@ int main(int argc, char **argv)
     clmctl_conn conn = { 0 };
     if ((r = clmctl_connect(&t, &conn, err, sizeof(err))) < 0)
         goto out_free_config;
-    clmctl_ctx x = { .rc = conn.rc, .cfg = cfg, .prefix = o.prefix ? o.prefix : cfg->redis_prefix,
-                     .json = o.json, .out = stdout };
+    clm_rpipe *rp = clm_rpipe_new();
+    if (!rp) {
+        snprintf(err, sizeof(err), "out of memory");
+        r = -ENOMEM;
+        clmctl_disconnect(&conn);
+        goto out_free_config;
+    }
+    clm_rpipe_use_ctx(rp, conn.rc);
+    clmctl_ctx x = { .rc = conn.rc, .rp = rp, .cfg = cfg,
+                     .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
+                     .out = stdout };
     if (strcmp(cmd, "kpi") == 0)
         r = clmctl_kpi(&x, o.window, err, sizeof(err));
     else if (strcmp(cmd, "customer") == 0)
@@ -344,6 +353,7 @@ int main(int argc, char **argv)
         r = clmctl_rebuild_view(&x, id, err, sizeof(err));
     else
         r = clmctl_days(&x, o.last, err, sizeof(err));
+    clm_rpipe_free(rp);
     clmctl_disconnect(&conn);
     if (r == 0 && fflush(stdout) == EOF) {
         snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));

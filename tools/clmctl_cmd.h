@@ -17,9 +17,11 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "net/redis_pipe.h"
 
 typedef struct clmctl_ctx {
     redisContext *rc;
+    clm_rpipe *rp;         /* keyed commands over rc (net/redis_pipe.h) */
     const clm_config *cfg; /* clmd's config: stage order, windows, bucket size */
     const char *prefix;    /* key prefix (the config's, or --prefix) */
     bool json;

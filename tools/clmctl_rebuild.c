@@ -80,9 +80,9 @@ static int rebuild_one(const clmctl_ctx *x, const rules *ru, const char *id, siz
         snprintf(key, sizeof(key), "%s", where);
     for (int attempt = 0; attempt < 100; attempt++) {
         clm_customer *c = NULL;
-        int r = key[0] ? clm_store_get(x->rc, key, id, len, &c, errbuf, errsize) : 0;
+        int r = key[0] ? clm_store_get(x->rp, key, id, len, &c, errbuf, errsize) : 0;
         if (r == 0) /* not (or no longer) there: look everywhere */
-            r = clm_store_find(x->rc, x->prefix, id, len, &c, key, errbuf, errsize);
+            r = clm_store_find(x->rp, x->prefix, id, len, &c, key, errbuf, errsize);
         if (r <= 0)
             return r;
         clm_cmdbuf b;
@@ -215,7 +215,7 @@ int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_
         return r < 0 ? r : 0;
     }
     ids s = { 0 };
-    r = clm_store_scan(x->rc, x->prefix, NULL, collect_id, &s, errbuf, errsize);
+    r = clm_store_scan(x->rp, x->prefix, NULL, collect_id, &s, errbuf, errsize);
     if (r == -ENOMEM)
         snprintf(errbuf, errsize, "out of memory");
     size_t done = 0;
