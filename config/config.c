@@ -284,6 +284,53 @@ static char *path_beside(const char *name, const char *file)
     return path;
 }
 
+/* redis.cluster: "" or host:port[,host:port...], IPv6 hosts in brackets,
+ * ports 1..65535. Returns 0 or -EINVAL naming the seed. */
+static int check_seeds(const clm_config *cfg, const char *name, char *errbuf, size_t errsize)
+{
+    const char *s = cfg->redis_cluster;
+    for (int n = 1; *s; n++) {
+        size_t len = strcspn(s, ",");
+        /* the port follows the last colon; a host with colons is bracketed */
+        const char *colon = memrchr(s, ':', len);
+        bool bracketed = s[0] == '[' && colon && colon > s + 2 && colon[-1] == ']';
+        if (colon && !bracketed && memchr(s, ':', (size_t)(colon - s)))
+            colon = NULL;
+        if (colon && s[0] == '[' && !bracketed)
+            colon = NULL;
+        long port = 0;
+        bool ok = colon && colon > s && colon + 1 < s + len;
+        for (const char *p = ok ? colon + 1 : s + len; p < s + len && ok; p++) {
+            ok = *p >= '0' && *p <= '9' && port <= 65535;
+            port = port * 10 + (*p - '0');
+        }
+        if (!ok || port < 1 || port > 65535) {
+            clm_cfg_errorf(errbuf, errsize, "%s: redis.cluster: seed %d \"%.*s\" is not a node "
+                           "address (expected host:port, e.g. 127.0.0.1:7000 or [::1]:7000, "
+                           "separated by commas)", name, n, (int)len, s);
+            return -EINVAL;
+        }
+        s += len;
+        if (*s == ',' && !*++s) {
+            clm_cfg_errorf(errbuf, errsize, "%s: redis.cluster: \"%s\" ends with a comma "
+                           "(expected host:port[,host:port...])", name, cfg->redis_cluster);
+            return -EINVAL;
+        }
+    }
+    if (cfg->redis_cluster[0] && cfg->redis_db != 0) {
+        clm_cfg_errorf(errbuf, errsize, "%s: redis.db: %d with redis.cluster set (a Redis Cluster "
+                       "has database 0 only: expected 0)", name, cfg->redis_db);
+        return -EINVAL;
+    }
+    if (cfg->redis_cluster[0] && strpbrk(cfg->redis_prefix, "{}")) {
+        clm_cfg_errorf(errbuf, errsize, "%s: redis.prefix: \"%s\" contains a brace with "
+                       "redis.cluster set (clmd sets the hash tags of its keys itself: expected "
+                       "a prefix without { or })", name, cfg->redis_prefix);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Cross-key checks of what the daemon builds from the config: the KPI
  * buckets a partition's late events may fall in, the stage ranks a
  * customer record holds, and the scheme of the Alertmanager URL. */
@@ -291,6 +338,8 @@ static int check_limits(const clm_config *cfg, const char *name, char *errbuf, s
 {
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
 
+    if (check_seeds(cfg, name, errbuf, errsize) < 0)
+        return -EINVAL;
     if (clm_bucket_check(bucket_ms) < 0) {
         clm_cfg_errorf(errbuf, errsize, "%s: kpi.bucket_s: %d is not supported (expected a whole "
                        "number of minutes dividing 86400)", name, cfg->kpi_bucket_s);

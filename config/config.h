@@ -39,6 +39,7 @@ typedef struct clm_config {
     int kafka_batch_size;      /* kafka.batch_size: messages per consume call */
 
     /* redis */
+    char *redis_cluster;       /* redis.cluster: seed nodes, "" = one server */
     char *redis_host;          /* redis.host (or a unix socket path starting with '/') */
     int redis_port;            /* redis.port */
     int redis_db;              /* redis.db */

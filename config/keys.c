@@ -67,6 +67,13 @@ const clm_cfg_key clm_config_keys[] = {
      .offset = FIELD(redis_host),
      .help = "Redis host name or address; a value starting with '/' is the path of a "
              "unix socket."},
+    {.path = "redis.cluster", .type = CLM_CFG_STRING, .def = "\"\"", .max = 4096,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(redis_cluster),
+     .help = "Redis Cluster seed nodes, \"host:port,host:port\" ([::1]:7000 for IPv6): clmd "
+             "reads the slot map from them and writes each partition's state to the master of "
+             "its slot (README \"Running on Redis Cluster\"). redis.host, redis.port and "
+             "redis.db are then unused; redis.db must stay 0 and redis.prefix must not contain "
+             "braces. Empty: one Redis server at redis.host."},
     {.path = "redis.port", .type = CLM_CFG_INT, .def = "6379", .min = 1, .max = 65535,
      .offset = FIELD(redis_port),
      .help = "Redis TCP port; unused with a unix socket."},

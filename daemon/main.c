@@ -355,7 +355,8 @@ static int run(const clm_config *cfg, bool take_over)
     }
     pconf = NULL; /* clm_dlq_new took ownership */
 
-    clm_redis_opts ropts = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
+    clm_redis_opts ropts = { .cluster = cfg->redis_cluster, .host = cfg->redis_host,
+                             .port = cfg->redis_port, .db = cfg->redis_db,
                              .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
                              .user = cfg->redis_user, .tls = cfg->redis_tls,
                              .tls_opts = { .ca_file = cfg->redis_tls_ca_file,
@@ -363,7 +364,7 @@ static int run(const clm_config *cfg, bool take_over)
                                            .key_file = cfg->redis_tls_key_file,
                                            .server_name = cfg->redis_tls_server_name } };
     clm_redis *probe = clm_redis_new(&ropts); /* a wrong password is said once, at start */
-    if (probe && !clm_redis_get(probe, err, sizeof(err)))
+    if (probe && !clm_redis_pipe(probe, err, sizeof(err)))
         log_err("Redis: %s (retrying in the background)", err);
     clm_redis_free(probe);
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000; /* checked by clm_config_load */
