@@ -442,8 +442,8 @@ int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster *
         return harness_fail(-ENOMEM, errbuf, errsize, "out of memory");
     h->masters = 1;
     h->mig_slot = -1;
-    snprintf(h->password, sizeof(h->password), "%s", o->password ? o->password : "");
-    snprintf(h->tls_dir, sizeof(h->tls_dir), "%s", o->tls_dir ? o->tls_dir : "");
+    snprintf(h->password, sizeof(h->password), "%s", o && o->password ? o->password : "");
+    snprintf(h->tls_dir, sizeof(h->tls_dir), "%s", o && o->tls_dir ? o->tls_dir : "");
     const char *tmp = getenv("TMPDIR");
     cnode *n = &h->node[0];
     snprintf(n->dir, sizeof(n->dir), "%s/clm-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");

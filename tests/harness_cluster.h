@@ -35,7 +35,7 @@ typedef struct harness_cluster_opts {
 } harness_cluster_opts;
 
 /* One node with cluster support on and no slots (CLUSTER ADDSLOTS is left
- * to the test), as o says; waited for until it answers PING (NOAUTH will
+ * to the test), as o says (NULL: plain, no password); waited for until it answers PING (NOAUTH will
  * do), or over TLS until it listens. */
 int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster **out,
                                 char *errbuf, size_t errsize);
