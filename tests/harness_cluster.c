@@ -500,7 +500,7 @@ int harness_cluster_master_port(harness_cluster *h, int slot)
     return -EIO;
 }
 
-int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size_t errsize)
+int harness_cluster_crash_master(harness_cluster *h, int slot, char *errbuf, size_t errsize)
 {
     int port = harness_cluster_master_port(h, slot);
     int i = port > 0 ? node_at(h, port) : -1;
@@ -511,9 +511,19 @@ int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size
     int e = harness_proc_wait(h->node[i].proc, 5000, NULL, errbuf, errsize);
     harness_proc_free(h->node[i].proc);
     h->node[i].proc = NULL;
-    if (e)
-        return e;
-    return wait_agreed(h, slot, 0, port, false, 30000, errbuf, errsize);
+    return e ? e : port;
+}
+
+int harness_cluster_wait_failover(harness_cluster *h, int slot, int dead_port, char *errbuf,
+                                  size_t errsize)
+{
+    return wait_agreed(h, slot, 0, dead_port, false, 30000, errbuf, errsize);
+}
+
+int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size_t errsize)
+{
+    int port = harness_cluster_crash_master(h, slot, errbuf, errsize);
+    return port < 0 ? port : harness_cluster_wait_failover(h, slot, port, errbuf, errsize);
 }
 
 /* ---- migration ------------------------------------------------------------------- */

@@ -61,6 +61,13 @@ int harness_cluster_master_port(harness_cluster *h, int slot);
  * same map. Returns the new master's port. */
 int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size_t errsize);
 
+/* The two halves of it: SIGKILL the master serving slot (returns its
+ * port), and wait up to 30 s until another node serves slot and every
+ * running node is ok with the same map (returns that node's port). */
+int harness_cluster_crash_master(harness_cluster *h, int slot, char *errbuf, size_t errsize);
+int harness_cluster_wait_failover(harness_cluster *h, int slot, int dead_port, char *errbuf,
+                                  size_t errsize);
+
 /* Live migration of one slot, with its keys, to another master, in the
  * steps of the Redis Cluster specification (clients may keep writing):
  *   begin   CLUSTER SETSLOT <slot> IMPORTING on the target (the next master
