@@ -44,7 +44,8 @@ static int pick_port(const harness_cluster *h, char *errbuf, size_t errsize)
         if (!taken && port_free(p) && port_free(p + 10000))
             return p;
     }
-    return harness_fail(-EADDRINUSE, errbuf, errsize, "no free port pair p, p+10000 in 20000..39999");
+    return harness_fail(-EADDRINUSE, errbuf, errsize,
+                        "no free port pair p, p+10000 in 20000..39999");
 }
 
 static void last_line(const char *path, char *buf, size_t size)
@@ -97,7 +98,7 @@ int harness_cluster_connect(harness_cluster *h, int port, redisContext **out, ch
 /* Runs a command on node i expecting no error; the reply into *out when out
  * is not NULL (the caller frees it). */
 int cluster_node_cmd(harness_cluster *h, int i, redisReply **out, char *errbuf, size_t errsize,
-                    int argc, const char **argv)
+                     int argc, const char **argv)
 {
     redisContext *c = NULL;
     int e = harness_cluster_connect(h, h->node[i].port, &c, errbuf, errsize);
@@ -107,7 +108,8 @@ int cluster_node_cmd(harness_cluster *h, int i, redisReply **out, char *errbuf, 
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         char cmd[128] = "";
         for (int a = 0; a < argc && strlen(cmd) < 100; a++)
-            snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%.24s", a ? " " : "", argv[a]);
+            snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%.24s", a ? " " : "",
+                     argv[a]);
         e = harness_fail(-EIO, errbuf, errsize, "cluster node 127.0.0.1:%d: %s: %s",
                          h->node[i].port, cmd, rep ? rep->str : c->errstr);
         freeReplyObject(rep);
@@ -173,9 +175,10 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
             redisContext *c = connect_port(n->port, 500);
             /* over TLS: listening is enough (this plain client cannot PING) */
             redisReply *rep = c && !h->tls_dir[0] ? redisCommand(c, "PING") : NULL;
+            bool noauth = rep && rep->type == REDIS_REPLY_ERROR &&
+                          !strncmp(rep->str, "NOAUTH", 6);
             bool up = h->tls_dir[0] ? c != NULL
-                      : rep && (rep->type == REDIS_REPLY_STATUS ||
-                                (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6)));
+                                    : rep && (rep->type == REDIS_REPLY_STATUS || noauth);
             freeReplyObject(rep);
             redisFree(c);
             if (up)

@@ -12,7 +12,7 @@
 /* ---- views of the map ------------------------------------------------------ */
 
 int cluster_node_view(harness_cluster *h, int i, int slot, bool replicas, view *v, char *errbuf,
-                     size_t errsize)
+                      size_t errsize)
 {
     redisReply *info = NULL, *slots = NULL;
     const char *iargv[] = { "CLUSTER", "INFO" }, *sargv[] = { "CLUSTER", "SLOTS" };
@@ -49,7 +49,7 @@ out:
  * (each master with h->replicas replicas when `replicas`), and the owner
  * of slot is `want` (> 0) or is not `not` (> 0). Returns the owner. */
 int cluster_wait_agreed(harness_cluster *h, int slot, int want, int not, bool replicas,
-                       int timeout_ms, char *errbuf, size_t errsize)
+                        int timeout_ms, char *errbuf, size_t errsize)
 {
     int64_t deadline = harness_now_ms() + timeout_ms;
     char why[600] = "";
