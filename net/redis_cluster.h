@@ -39,9 +39,10 @@ typedef struct clm_cluster clm_cluster;
 
 /* Parses the seeds and copies everything in o; connects nowhere. Returns 0
  * with *out; -EINVAL when a seed does not parse (errbuf names the seed and
- * says what was expected, e.g. "cluster seed \"localhost\" (2nd in
- * \"a:1,localhost\"): expected host:port, e.g. 127.0.0.1:7000 or
- * [::1]:7000"); -ENOMEM. *out untouched on failure. */
+ * says what was expected, e.g. "cluster seed 2 \"localhost\" in
+ * \"a:1,localhost\": expected host:port, e.g. 127.0.0.1:7000 or [::1]:7000
+ * (no port)"); -ENOMEM. *out untouched on failure. Seeds may be surrounded
+ * by blanks. */
 int clm_cluster_new(const clm_cluster_opts *o, clm_cluster **out, char *errbuf, size_t errsize);
 
 /* Closes every connection and frees; accepts NULL. */
@@ -51,11 +52,12 @@ void clm_cluster_free(clm_cluster *c);
  * the seeds; the first that answers with a map) and replaces the slot map
  * with its masters. A node whose endpoint is reported unknown (NULL, "" or
  * "?") is taken to be at the host that answered. Returns 0; -EIO when no
- * node answered (errbuf: the last node's error); -EPROTO when a node
- * answered but is not a cluster (errbuf quotes it, e.g. "ERR This instance
- * has cluster support disabled"); -ENXIO when some slot has no master (the
- * map is installed all the same, still marked stale, and errbuf names the
- * first such slot). */
+ * node answered with a map (errbuf: the last node's error, such as a
+ * connection refused or LOADING); -EPROTO when a node answered but is not
+ * a cluster (errbuf quotes it, e.g. "ERR This instance has cluster support
+ * disabled") or its reply does not parse; -ENXIO when some slot has no
+ * master (the map is installed all the same, still marked stale, and
+ * errbuf names the first such slot). */
 int clm_cluster_refresh(clm_cluster *c, char *errbuf, size_t errsize);
 
 /* The connected context of the master serving slot (0..16383), refreshing

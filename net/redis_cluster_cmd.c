@@ -144,7 +144,9 @@ redisReply *clm_cluster_command(clm_cluster *c, int keyarg, int argc, const char
             if (kind == 1) {
                 char ignored[256];
                 c->stale = true;
-                clm_cluster_refresh(c, ignored, sizeof(ignored)); /* MOVED is itself authoritative */
+                /* the target is sent to even when the refresh fails: MOVED is
+                 * itself authoritative */
+                clm_cluster_refresh(c, ignored, sizeof(ignored));
             }
             target = t;
             asking = kind == 2;

@@ -129,8 +129,13 @@ int clm_cluster_refresh(clm_cluster *c, char *errbuf, size_t errsize)
             continue;
         }
         if (rep->type == REDIS_REPLY_ERROR) {
-            snprintf(proto, sizeof(proto), "Redis at %s is not a cluster node: CLUSTER SLOTS: %s",
-                     addr, rep->str);
+            /* not a cluster; anything else (LOADING, ...) is a node not ready */
+            if (strstr(rep->str, "cluster support disabled"))
+                snprintf(proto, sizeof(proto), "Redis at %s is not a cluster node: CLUSTER "
+                         "SLOTS: %s", addr, rep->str);
+            else
+                snprintf(why, sizeof(why), "Redis Cluster node %s: CLUSTER SLOTS: %s", addr,
+                         rep->str);
             freeReplyObject(rep);
             continue;
         }

@@ -1,6 +1,7 @@
-/* tests/harness_cluster.c - a real Redis Cluster (see harness_cluster.h). */
-#include "tests/harness_cluster.h"
-#include "tests/harness.h"
+/* tests/harness_cluster.c - a real Redis Cluster (see harness_cluster.h):
+ * ports, processes, starting and stopping; the map as the nodes see it,
+ * failover and slot migration are in harness_cluster_slots.c. */
+#include "tests/harness_cluster_int.h"
 #include "tests/harness_util.h"
 
 #include <arpa/inet.h>
@@ -16,26 +17,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_NODES 16
-#define SIG_MAX 4096
-
-typedef struct cnode {
-    int port;
-    char dir[PATH_MAX];
-    char id[64];        /* CLUSTER MYID */
-    harness_proc *proc; /* NULL once killed or stopped */
-} cnode;
-
-struct harness_cluster {
-    int n, masters, replicas;
-    cnode node[MAX_NODES];
-    char seeds[MAX_NODES * 24];
-    /* the migration under way: slot, source and target nodes; slot -1 when none */
-    int mig_slot, mig_src, mig_dst;
-    char password[64];       /* requirepass; "" for none */
-    char tls_dir[PATH_MAX];  /* TLS only, certificates there; "" for plain TCP */
-};
 
 /* ---- ports and processes ----------------------------------------------- */
 
@@ -63,7 +44,8 @@ static int pick_port(const harness_cluster *h, char *errbuf, size_t errsize)
         if (!taken && port_free(p) && port_free(p + 10000))
             return p;
     }
-    return harness_fail(-EADDRINUSE, errbuf, errsize, "no free port pair p, p+10000 in 20000..39999");
+    return harness_fail(-EADDRINUSE, errbuf, errsize,
+                        "no free port pair p, p+10000 in 20000..39999");
 }
 
 static void last_line(const char *path, char *buf, size_t size)
@@ -115,8 +97,8 @@ int harness_cluster_connect(harness_cluster *h, int port, redisContext **out, ch
 
 /* Runs a command on node i expecting no error; the reply into *out when out
  * is not NULL (the caller frees it). */
-static int node_cmd(harness_cluster *h, int i, redisReply **out, char *errbuf, size_t errsize,
-                    int argc, const char **argv)
+int cluster_node_cmd(harness_cluster *h, int i, redisReply **out, char *errbuf, size_t errsize,
+                     int argc, const char **argv)
 {
     redisContext *c = NULL;
     int e = harness_cluster_connect(h, h->node[i].port, &c, errbuf, errsize);
@@ -126,7 +108,8 @@ static int node_cmd(harness_cluster *h, int i, redisReply **out, char *errbuf, s
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         char cmd[128] = "";
         for (int a = 0; a < argc && strlen(cmd) < 100; a++)
-            snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%.24s", a ? " " : "", argv[a]);
+            snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%.24s", a ? " " : "",
+                     argv[a]);
         e = harness_fail(-EIO, errbuf, errsize, "cluster node 127.0.0.1:%d: %s: %s",
                          h->node[i].port, cmd, rep ? rep->str : c->errstr);
         freeReplyObject(rep);
@@ -192,9 +175,10 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
             redisContext *c = connect_port(n->port, 500);
             /* over TLS: listening is enough (this plain client cannot PING) */
             redisReply *rep = c && !h->tls_dir[0] ? redisCommand(c, "PING") : NULL;
+            bool noauth = rep && rep->type == REDIS_REPLY_ERROR &&
+                          !strncmp(rep->str, "NOAUTH", 6);
             bool up = h->tls_dir[0] ? c != NULL
-                      : rep && (rep->type == REDIS_REPLY_STATUS ||
-                                (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6)));
+                                    : rep && (rep->type == REDIS_REPLY_STATUS || noauth);
             freeReplyObject(rep);
             redisFree(c);
             if (up)
@@ -219,109 +203,6 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
         n->proc = NULL;
     }
     return e;
-}
-
-/* ---- views of the map ------------------------------------------------------ */
-
-/* What node i says: state ok, its map as "lo-hi:port[/replicas];..." and the
- * master port of slot (0 when none). -EIO when it does not answer. */
-typedef struct view {
-    bool ok;
-    char sig[SIG_MAX];
-    int owner;
-} view;
-
-static int node_view(harness_cluster *h, int i, int slot, bool replicas, view *v, char *errbuf,
-                     size_t errsize)
-{
-    redisReply *info = NULL, *slots = NULL;
-    const char *iargv[] = { "CLUSTER", "INFO" }, *sargv[] = { "CLUSTER", "SLOTS" };
-    int e = node_cmd(h, i, &info, errbuf, errsize, 2, iargv);
-    if (!e)
-        e = node_cmd(h, i, &slots, errbuf, errsize, 2, sargv);
-    if (e)
-        goto out;
-    v->ok = info->type == REDIS_REPLY_STRING && strstr(info->str, "cluster_state:ok");
-    v->sig[0] = '\0';
-    v->owner = 0;
-    for (size_t r = 0; slots->type == REDIS_REPLY_ARRAY && r < slots->elements; r++) {
-        redisReply *row = slots->element[r];
-        if (row->type != REDIS_REPLY_ARRAY || row->elements < 3)
-            continue;
-        long long lo = row->element[0]->integer, hi = row->element[1]->integer;
-        long long port = row->element[2]->element[1]->integer;
-        size_t len = strlen(v->sig);
-        if (replicas)
-            snprintf(v->sig + len, sizeof(v->sig) - len, "%lld-%lld:%lld/%zu;", lo, hi, port,
-                     row->elements - 3);
-        else
-            snprintf(v->sig + len, sizeof(v->sig) - len, "%lld-%lld:%lld;", lo, hi, port);
-        if (slot >= lo && slot <= hi)
-            v->owner = (int)port;
-    }
-out:
-    freeReplyObject(info);
-    freeReplyObject(slots);
-    return e;
-}
-
-/* Waits up to timeout_ms until every running node is ok with the same map
- * (each master with h->replicas replicas when `replicas`), and the owner
- * of slot is `want` (> 0) or is not `not` (> 0). Returns the owner. */
-static int wait_agreed(harness_cluster *h, int slot, int want, int not, bool replicas,
-                       int timeout_ms, char *errbuf, size_t errsize)
-{
-    int64_t deadline = harness_now_ms() + timeout_ms;
-    char why[600] = "";
-    for (;;) {
-        view first, v;
-        int e = 0, agreed = 0, running = 0, first_port = 0;
-        for (int i = 0; i < h->n && !e; i++) {
-            if (!h->node[i].proc)
-                continue;
-            view *w = running++ ? &v : &first;
-            if (w == &first)
-                first_port = h->node[i].port;
-            if ((e = node_view(h, i, slot, replicas, w, why, sizeof(why))))
-                break;
-            if (!w->ok) {
-                snprintf(why, sizeof(why), "cluster node 127.0.0.1:%d: cluster_state is not ok",
-                         h->node[i].port);
-                break;
-            }
-            if (w != &first && strcmp(w->sig, first.sig) != 0) {
-                snprintf(why, sizeof(why), "cluster node 127.0.0.1:%d sees %.200s, 127.0.0.1:%d "
-                         "%.200s", h->node[i].port, w->sig, first_port, first.sig);
-                break;
-            }
-            agreed++;
-        }
-        if (!e && running && agreed == running) {
-            bool shape = true;
-            if (replicas) {
-                char tail[16];
-                snprintf(tail, sizeof(tail), "/%d;", h->replicas);
-                for (const char *p = strchr(first.sig, '/'); p && shape; p = strchr(p + 1, '/'))
-                    shape = strncmp(p, tail, strlen(tail)) == 0;
-            }
-            if (!shape)
-                snprintf(why, sizeof(why), "not every master has %d replicas yet: %.300s",
-                         h->replicas, first.sig);
-            else if (want > 0 && first.owner != want)
-                snprintf(why, sizeof(why), "slot %d is served by port %d, not %d yet", slot,
-                         first.owner, want);
-            else if (not > 0 && first.owner == not)
-                snprintf(why, sizeof(why), "slot %d is still served by port %d", slot, not);
-            else if (first.owner <= 0)
-                snprintf(why, sizeof(why), "no master serves slot %d", slot);
-            else
-                return first.owner;
-        }
-        if (harness_now_ms() >= deadline)
-            return harness_fail(-ETIMEDOUT, errbuf, errsize, "the cluster did not settle in "
-                                "%d ms: %s", timeout_ms, why);
-        harness_sleep_ms(100);
-    }
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -416,13 +297,13 @@ int harness_cluster_start(int masters, int replicas, harness_cluster **out, char
     for (int i = 0; i < h->n; i++) {
         redisReply *rep = NULL;
         const char *argv[] = { "CLUSTER", "MYID" };
-        if ((e = node_cmd(h, i, &rep, errbuf, errsize, 2, argv)))
+        if ((e = cluster_node_cmd(h, i, &rep, errbuf, errsize, 2, argv)))
             goto out_stop;
         snprintf(h->node[i].id, sizeof(h->node[i].id), "%s",
                  rep->type == REDIS_REPLY_STRING ? rep->str : "");
         freeReplyObject(rep);
     }
-    if ((e = wait_agreed(h, 0, 0, 0, true, 30000, errbuf, errsize)) < 0)
+    if ((e = cluster_wait_agreed(h, 0, 0, 0, true, 30000, errbuf, errsize)) < 0)
         goto out_stop;
     *out = h;
     return 0;
@@ -442,8 +323,8 @@ int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster *
         return harness_fail(-ENOMEM, errbuf, errsize, "out of memory");
     h->masters = 1;
     h->mig_slot = -1;
-    snprintf(h->password, sizeof(h->password), "%s", o->password ? o->password : "");
-    snprintf(h->tls_dir, sizeof(h->tls_dir), "%s", o->tls_dir ? o->tls_dir : "");
+    snprintf(h->password, sizeof(h->password), "%s", o && o->password ? o->password : "");
+    snprintf(h->tls_dir, sizeof(h->tls_dir), "%s", o && o->tls_dir ? o->tls_dir : "");
     const char *tmp = getenv("TMPDIR");
     cnode *n = &h->node[0];
     snprintf(n->dir, sizeof(n->dir), "%s/clm-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -480,153 +361,10 @@ int harness_cluster_port(const harness_cluster *h, int i)
     return i >= 0 && i < h->n ? h->node[i].port : -EINVAL;
 }
 
-/* The node listening on port, -1 when none. */
-static int node_at(const harness_cluster *h, int port)
+int cluster_node_at(const harness_cluster *h, int port)
 {
     for (int i = 0; i < h->n; i++)
         if (h->node[i].port == port)
             return i;
     return -1;
-}
-
-int harness_cluster_master_port(harness_cluster *h, int slot)
-{
-    char err[256];
-    for (int i = 0; i < h->n; i++) {
-        view v;
-        if (h->node[i].proc && node_view(h, i, slot, false, &v, err, sizeof(err)) == 0)
-            return v.owner > 0 ? v.owner : -ENXIO;
-    }
-    return -EIO;
-}
-
-int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size_t errsize)
-{
-    int port = harness_cluster_master_port(h, slot);
-    int i = port > 0 ? node_at(h, port) : -1;
-    if (i < 0 || !h->node[i].proc)
-        return harness_fail(port < 0 ? port : -ENXIO, errbuf, errsize, "no running master "
-                            "serves slot %d (%s)", slot, strerror(port < 0 ? -port : ENXIO));
-    harness_proc_signal(h->node[i].proc, SIGKILL);
-    int e = harness_proc_wait(h->node[i].proc, 5000, NULL, errbuf, errsize);
-    harness_proc_free(h->node[i].proc);
-    h->node[i].proc = NULL;
-    if (e)
-        return e;
-    return wait_agreed(h, slot, 0, port, false, 30000, errbuf, errsize);
-}
-
-/* ---- migration ------------------------------------------------------------------- */
-
-int harness_cluster_begin_migration(harness_cluster *h, int slot, char *errbuf, size_t errsize)
-{
-    if (h->mig_slot >= 0)
-        return harness_fail(-EBUSY, errbuf, errsize, "slot %d is being migrated already",
-                            h->mig_slot);
-    int port = harness_cluster_master_port(h, slot);
-    int src = port > 0 ? node_at(h, port) : -1;
-    if (src < 0)
-        return harness_fail(-ENXIO, errbuf, errsize, "no master serves slot %d", slot);
-    /* the next running master after the source, in start order */
-    int dst = -1;
-    for (int k = 1; k < h->n && dst < 0; k++) {
-        int i = (src + k) % h->n;
-        view v;
-        if (h->node[i].proc && node_view(h, i, -1, false, &v, errbuf, errsize) == 0) {
-            char me[32];
-            snprintf(me, sizeof(me), ":%d;", h->node[i].port);
-            if (strstr(v.sig, me))
-                dst = i;
-        }
-    }
-    if (dst < 0)
-        return harness_fail(-ENXIO, errbuf, errsize, "no other master to move slot %d to", slot);
-    char s[16];
-    snprintf(s, sizeof(s), "%d", slot);
-    const char *imp[] = { "CLUSTER", "SETSLOT", s, "IMPORTING", h->node[src].id };
-    const char *mig[] = { "CLUSTER", "SETSLOT", s, "MIGRATING", h->node[dst].id };
-    int e = node_cmd(h, dst, NULL, errbuf, errsize, 5, imp);
-    if (!e)
-        e = node_cmd(h, src, NULL, errbuf, errsize, 5, mig);
-    if (e)
-        return e;
-    h->mig_slot = slot;
-    h->mig_src = src;
-    h->mig_dst = dst;
-    return h->node[dst].port;
-}
-
-int harness_cluster_migrate_keys(harness_cluster *h, int count, char *errbuf, size_t errsize)
-{
-    if (h->mig_slot < 0)
-        return harness_fail(-EINVAL, errbuf, errsize, "no migration under way");
-    char s[16], n[16], port[16];
-    snprintf(s, sizeof(s), "%d", h->mig_slot);
-    snprintf(n, sizeof(n), "%d", count);
-    snprintf(port, sizeof(port), "%d", h->node[h->mig_dst].port);
-    redisReply *keys = NULL;
-    const char *get[] = { "CLUSTER", "GETKEYSINSLOT", s, n };
-    int e = node_cmd(h, h->mig_src, &keys, errbuf, errsize, 4, get);
-    if (e)
-        return e;
-    int moved = keys->type == REDIS_REPLY_ARRAY ? (int)keys->elements : 0;
-    if (moved > 0) {
-        const char **argv = calloc((size_t)moved + 7, sizeof(*argv));
-        if (!argv) {
-            freeReplyObject(keys);
-            return harness_fail(-ENOMEM, errbuf, errsize, "out of memory");
-        }
-        /* MIGRATE host port "" db timeout KEYS k...: atomic per call */
-        int argc = 0;
-        argv[argc++] = "MIGRATE";
-        argv[argc++] = "127.0.0.1";
-        argv[argc++] = port;
-        argv[argc++] = "";
-        argv[argc++] = "0";
-        argv[argc++] = "5000";
-        argv[argc++] = "KEYS";
-        for (int k = 0; k < moved; k++)
-            argv[argc++] = keys->element[k]->str;
-        e = node_cmd(h, h->mig_src, NULL, errbuf, errsize, argc, argv);
-        free(argv);
-    }
-    freeReplyObject(keys);
-    return e ? e : moved;
-}
-
-int harness_cluster_finish_migration(harness_cluster *h, char *errbuf, size_t errsize)
-{
-    int e, moved;
-    while ((moved = harness_cluster_migrate_keys(h, 100, errbuf, errsize)) > 0)
-        ;
-    if (moved < 0)
-        return moved;
-    char s[16];
-    snprintf(s, sizeof(s), "%d", h->mig_slot);
-    const char *argv[] = { "CLUSTER", "SETSLOT", s, "NODE", h->node[h->mig_dst].id };
-    /* the target first, then the source, then the other masters (the order
-     * the specification gives, so that no node redirects in a loop) */
-    if ((e = node_cmd(h, h->mig_dst, NULL, errbuf, errsize, 5, argv)) ||
-        (e = node_cmd(h, h->mig_src, NULL, errbuf, errsize, 5, argv)))
-        return e;
-    for (int i = 0; i < h->n; i++) {
-        view v;
-        char me[32];
-        if (i == h->mig_src || i == h->mig_dst || !h->node[i].proc)
-            continue;
-        if ((e = node_view(h, i, -1, false, &v, errbuf, errsize)))
-            return e;
-        snprintf(me, sizeof(me), ":%d;", h->node[i].port);
-        if (strstr(v.sig, me) && (e = node_cmd(h, i, NULL, errbuf, errsize, 5, argv)))
-            return e;
-    }
-    int slot = h->mig_slot, want = h->node[h->mig_dst].port;
-    h->mig_slot = -1;
-    return wait_agreed(h, slot, want, 0, false, 15000, errbuf, errsize);
-}
-
-int harness_cluster_move_slot(harness_cluster *h, int slot, char *errbuf, size_t errsize)
-{
-    int e = harness_cluster_begin_migration(h, slot, errbuf, errsize);
-    return e < 0 ? e : harness_cluster_finish_migration(h, errbuf, errsize);
 }

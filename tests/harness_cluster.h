@@ -35,7 +35,7 @@ typedef struct harness_cluster_opts {
 } harness_cluster_opts;
 
 /* One node with cluster support on and no slots (CLUSTER ADDSLOTS is left
- * to the test), as o says; waited for until it answers PING (NOAUTH will
+ * to the test), as o says (NULL: plain, no password); waited for until it answers PING (NOAUTH will
  * do), or over TLS until it listens. */
 int harness_cluster_start_empty(const harness_cluster_opts *o, harness_cluster **out,
                                 char *errbuf, size_t errsize);
@@ -60,6 +60,13 @@ int harness_cluster_master_port(harness_cluster *h, int slot);
  * serves the slot and every running node reports cluster_state:ok and the
  * same map. Returns the new master's port. */
 int harness_cluster_kill_master(harness_cluster *h, int slot, char *errbuf, size_t errsize);
+
+/* The two halves of it: SIGKILL the master serving slot (returns its
+ * port), and wait up to 30 s until another node serves slot and every
+ * running node is ok with the same map (returns that node's port). */
+int harness_cluster_crash_master(harness_cluster *h, int slot, char *errbuf, size_t errsize);
+int harness_cluster_wait_failover(harness_cluster *h, int slot, int dead_port, char *errbuf,
+                                  size_t errsize);
 
 /* Live migration of one slot, with its keys, to another master, in the
  * steps of the Redis Cluster specification (clients may keep writing):

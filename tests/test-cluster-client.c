@@ -23,6 +23,8 @@
  *                     map unchanged; then finished, read through MOVED
  *   failover          the master of a slot killed, its replica promoted: the
  *                     client drops the dead connection, refreshes, goes on
+ *   during_failover   another master killed and a command sent at once: the
+ *                     client's own retries outlast the failover
  * The suite fails (never skips) when redis-server, redis-cli or openssl
  * cannot be started.
  */
@@ -683,6 +685,9 @@ static void test_ask(void **state)
     clm_cluster_free(c);
 }
 
+/* The replica test_failover promoted: a master without a replica now. */
+static int promoted;
+
 static void test_failover(void **state)
 {
     (void)state;
@@ -700,6 +705,7 @@ static void test_failover(void **state)
     freeReplyObject(rep);
     int now = harness_cluster_kill_master(cluster, slot, errbuf, sizeof(errbuf));
     CHECK(now);
+    promoted = now;
     assert_int_not_equal(now, old);
     /* the kept connection to the dead master fails once: dropped, map stale */
     const char *get[] = { "GET", "{fail}a" };
@@ -730,6 +736,49 @@ static void test_failover(void **state)
     clm_cluster_free(c);
 }
 
+static void test_during_failover(void **state)
+{
+    (void)state;
+    clm_cluster *c = client();
+    /* a key of a master that still has a replica */
+    char tag[32], key[48];
+    int slot = -1;
+    for (int i = 0; slot < 0 || owner_port(c, slot) == promoted; i++) {
+        snprintf(tag, sizeof(tag), "during%d", i);
+        slot = clm_slot_of(tag, strlen(tag));
+        assert_non_null(clm_cluster_for_slot(c, slot, errbuf, sizeof(errbuf))); /* a map */
+    }
+    snprintf(key, sizeof(key), "{%s}a", tag);
+    set(c, key, "kept");
+    redisContext *ctx = clm_cluster_for_slot(c, slot, errbuf, sizeof(errbuf));
+    assert_non_null(ctx);
+    redisReply *rep = redisCommand(ctx, "WAIT 1 5000");
+    assert_non_null(rep);
+    assert_int_equal(rep->integer, 1);
+    freeReplyObject(rep);
+    /* no waiting here: the client's own retries (connection refused,
+     * CLUSTERDOWN, about 13 s in all) must outlast the failover */
+    int dead = harness_cluster_crash_master(cluster, slot, errbuf, sizeof(errbuf));
+    CHECK(dead);
+    const char *get[] = { "GET", key };
+    int failures = 0;
+    rep = NULL;
+    for (int tries = 0; tries < 2 && !rep; tries++) {
+        rep = clm_cluster_command(c, 1, 2, get, NULL, errbuf, sizeof(errbuf));
+        if (!rep)
+            failures++; /* the kept connection to the dead master, once */
+    }
+    if (!rep)
+        fail_msg("GET during the failover: %s", errbuf);
+    assert_true(failures <= 1);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_string_equal(rep->str, "kept");
+    freeReplyObject(rep);
+    assert_int_not_equal(owner_port(c, slot), dead);
+    CHECK(harness_cluster_wait_failover(cluster, slot, dead, errbuf, sizeof(errbuf)));
+    clm_cluster_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_moved),
         cmocka_unit_test(test_ask),
         cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_during_failover),
     };
     return cmocka_run_group_tests_name("cluster-client", tests, group_setup, group_teardown);
 }
