@@ -1,6 +1,7 @@
 /* tools/clmctl.c - clmctl, the command line companion of clmd: reads from
- * Redis what dashboards read and prints it as aligned tables, or as JSON for
- * scripts.
+ * Redis (one server, or a Redis Cluster with --cluster or redis.cluster)
+ * what dashboards read and prints it as aligned tables, or as JSON for
+ * scripts. Output is the same for both.
  *
  * Exit status: 0 done; 1 an error (config, Redis, missing data), one line on
  * stderr; 2 a usage error.
@@ -47,8 +48,8 @@ static void usage(FILE *out)
             "                      (default " DEFAULT_CONFIG " when it exists, else defaults)\n"
             "  --redis HOST:PORT   Redis to read instead of the config's (or a socket path)\n"
             "  --cluster HOST:PORT[,HOST:PORT...]\n"
-            "                      a Redis Cluster to read instead (its seed nodes); the\n"
-            "                      config's redis.cluster is read when set\n"
+            "                      a Redis Cluster to read instead, by its seed nodes (the\n"
+            "                      config's redis.cluster, when set, does the same)\n"
             "  --prefix P          key prefix instead of the config's redis.prefix\n"
             "  --json              JSON for scripts instead of tables\n"
             "  -h, --help          this help\n"

@@ -10,16 +10,18 @@
  * EXEC: it commits only when no flush touched the hash since WATCH), then
  * the view is written after EXEC with plain HSET/HDEL through the pipe, and
  * the record read once more: when a flush changed it in between, the view
- * is rebuilt from the new record. That is still safe because the view is a
- * projection nobody reads back (store/view.h): a flush landing between EXEC
- * and our writes rewrites the fields it changed after or before ours, and
- * either way the view we leave is the projection of the record we read
- * last, which every later flush brings up to date. */
+ * is projected again from the new record. That is still safe because the
+ * view is a projection nobody reads back and any later flush rewrites
+ * (store/view.h), and a flush writes the checkpoint (its partition's EXEC)
+ * before the view fields it changed: one whose checkpoint lands before the
+ * read-back is seen by it, and the view is projected again; one whose
+ * checkpoint lands after writes its changes on top of ours. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/cmdbuf.h"
 #include "store/keys.h"
@@ -247,6 +249,9 @@ static int rebuild_one_cluster(const clmctl_ctx *x, const rules *ru, const char 
             clm_customer_free(c);
             if (r < 0)
                 return r;
+            /* the slot is moving: give the migration a moment */
+            struct timespec pause = { 0, 100 * 1000000L };
+            nanosleep(&pause, NULL);
             continue;
         }
         bool same = same_record(rec, c);
