@@ -1,6 +1,7 @@
 /* tools/clmctl.c - clmctl, the command line companion of clmd: reads from
- * Redis what dashboards read and prints it as aligned tables, or as JSON for
- * scripts.
+ * Redis (one server, or a Redis Cluster with --cluster or redis.cluster)
+ * what dashboards read and prints it as aligned tables, or as JSON for
+ * scripts. Output is the same for both.
  *
  * Exit status: 0 done; 1 an error (config, Redis, missing data), one line on
  * stderr; 2 a usage error.
@@ -24,7 +25,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: clmctl [-c FILE] [--redis HOST:PORT] [--prefix P] [--json] COMMAND [ARGS]\n"
+            "Usage: clmctl [-c FILE] [--redis HOST:PORT | --cluster HOST:PORT[,...]] [--prefix P]\n"
+            "              [--json] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
             "  kpi [--window Nd]   rolling KPIs of one window, or of every window in Redis\n"
@@ -45,6 +47,9 @@ static void usage(FILE *out)
             "  -c, --config FILE   clmd's config file, for Redis, the prefix and the stages\n"
             "                      (default " DEFAULT_CONFIG " when it exists, else defaults)\n"
             "  --redis HOST:PORT   Redis to read instead of the config's (or a socket path)\n"
+            "  --cluster HOST:PORT[,HOST:PORT...]\n"
+            "                      a Redis Cluster to read instead, by its seed nodes (the\n"
+            "                      config's redis.cluster, when set, does the same)\n"
             "  --prefix P          key prefix instead of the config's redis.prefix\n"
             "  --json              JSON for scripts instead of tables\n"
             "  -h, --help          this help\n"
@@ -68,6 +73,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 typedef struct options {
     const char *config;
     const char *redis;
+    const char *cluster; /* --cluster seeds */
     const char *prefix;
     bool json;
     int window; /* kpi --window; 0: every window */
@@ -109,11 +115,12 @@ static int parse_count(const char *s)
 enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
        OPT_MAX };
 
-enum { OPT_WAIT = 512, OPT_ALL };
+enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
     { "redis", required_argument, NULL, OPT_REDIS },
+    { "cluster", required_argument, NULL, OPT_CLUSTER },
     { "prefix", required_argument, NULL, OPT_PREFIX },
     { "json", no_argument, NULL, OPT_JSON },
     { "window", required_argument, NULL, OPT_WINDOW },
@@ -149,6 +156,9 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
             break;
         case OPT_REDIS:
             o->redis = optarg;
+            break;
+        case OPT_CLUSTER:
+            o->cluster = optarg;
             break;
         case OPT_PREFIX:
             o->prefix = optarg;
@@ -210,7 +220,7 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
         default:
             return usage_error("unknown option %s", typed);
         }
-        if (!global && (c == 'c' || c == OPT_REDIS || c == OPT_PREFIX))
+        if (!global && (c == 'c' || c == OPT_REDIS || c == OPT_CLUSTER || c == OPT_PREFIX))
             return usage_error("--%s goes before the command", long_opts[li].name);
         li = -1;
     }
@@ -300,6 +310,10 @@ int main(int argc, char **argv)
         return usage_error("--max goes with --tail");
     if (o.prefix && !valid_prefix(o.prefix))
         return usage_error("--prefix: \"%s\" must be 1..64 bytes without whitespace", o.prefix);
+    if (o.redis && o.cluster)
+        return usage_error("--redis and --cluster exclude each other");
+    if (o.cluster && !o.cluster[0])
+        return usage_error("--cluster needs seed nodes HOST:PORT[,HOST:PORT...]");
     char host[256];
     clmctl_target over = { 0 };
     if (o.redis && parse_redis(o.redis, host, sizeof(host), &over) < 0)
@@ -323,18 +337,36 @@ int main(int argc, char **argv)
         t.host = over.host;
         t.port = over.port ? over.port : t.port;
     }
+    /* a cluster: --cluster, else the config's redis.cluster unless --redis */
+    const char *seeds = o.cluster ? o.cluster
+                        : !o.redis && cfg->redis_cluster && cfg->redis_cluster[0] ? cfg->redis_cluster
+                                                                                  : NULL;
     clmctl_conn conn = { 0 };
-    if ((r = clmctl_connect(&t, &conn, err, sizeof(err))) < 0)
+    clm_cluster *cl = NULL;
+    if (seeds && o.cluster && cfg->redis_db != 0) {
+        snprintf(err, sizeof(err), "--cluster: a Redis Cluster has only database 0, the config "
+                 "has redis.db %d", cfg->redis_db);
+        r = -EINVAL;
+        goto out_free_config;
+    }
+    if (seeds)
+        r = clmctl_cluster_connect(&t, seeds, o.cluster ? "--cluster" : "redis.cluster", &cl, err,
+                                   sizeof(err));
+    else
+        r = clmctl_connect(&t, &conn, err, sizeof(err));
+    if (r < 0)
         goto out_free_config;
     clm_rpipe *rp = clm_rpipe_new();
     if (!rp) {
         snprintf(err, sizeof(err), "out of memory");
         r = -ENOMEM;
-        clmctl_disconnect(&conn);
-        goto out_free_config;
+        goto out_disconnect;
     }
-    clm_rpipe_use_ctx(rp, conn.rc);
-    clmctl_ctx x = { .rc = conn.rc, .rp = rp, .cfg = cfg,
+    if (cl)
+        clm_rpipe_use_cluster(rp, cl);
+    else
+        clm_rpipe_use_ctx(rp, conn.rc);
+    clmctl_ctx x = { .rc = conn.rc, .cl = cl, .rp = rp, .cfg = cfg,
                      .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
                      .out = stdout };
     if (strcmp(cmd, "kpi") == 0)
@@ -354,11 +386,13 @@ int main(int argc, char **argv)
     else
         r = clmctl_days(&x, o.last, err, sizeof(err));
     clm_rpipe_free(rp);
-    clmctl_disconnect(&conn);
     if (r == 0 && fflush(stdout) == EOF) {
         snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
         r = -EIO;
     }
+out_disconnect:
+    clm_cluster_free(cl);
+    clmctl_disconnect(&conn);
 out_free_config:
     clm_config_free(cfg);
     if (r < 0) {

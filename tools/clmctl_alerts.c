@@ -209,7 +209,7 @@ static int print_latest(const clmctl_ctx *x, const char *key, int count, char *l
     snprintf(n, sizeof(n), "%d", count);
     const char *argv[] = { "XREVRANGE", key, "+", "-", "COUNT", n };
     redisReply *rep;
-    int r = clmctl_command(x->rc, 6, argv, &rep, errbuf, errsize);
+    int r = clmctl_command(x->rp, 1, 6, argv, &rep, errbuf, errsize);
     if (r < 0)
         return r;
     if (rep->type != REDIS_REPLY_ARRAY) {
@@ -267,18 +267,26 @@ static int follow(const clmctl_ctx *x, const char *key, char *last_id, size_t id
     struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
     char block[16], count[16];
     int printed = 0, r = 0;
-    if (redisSetTimeout(x->rc, tv) != REDIS_OK) {
-        snprintf(errbuf, errsize, "setting the Redis command timeout failed");
-        return -EIO;
-    }
+    char why[512] = "";
     snprintf(block, sizeof(block), "%d", BLOCK_MS);
     while (!stop_requested && (max == 0 || printed < max) && r == 0) {
+        /* on a cluster, the connection of the stream's node (again each time:
+         * the slot may have moved to a node connected since) */
+        redisContext *c = x->cl ? clm_cluster_for_key(x->cl, key, strlen(key), why, sizeof(why))
+                                : x->rc;
+        if (!c) {
+            snprintf(errbuf, errsize, "XREAD %s: connection to Redis lost: %s", key, why);
+            return -EIO;
+        }
+        if (redisSetTimeout(c, tv) != REDIS_OK) {
+            snprintf(errbuf, errsize, "setting the Redis command timeout failed");
+            return -EIO;
+        }
         snprintf(count, sizeof(count), "%d", max ? max - printed : READ_BATCH);
         const char *argv[] = { "XREAD", "COUNT", count, "BLOCK", block, "STREAMS", key, last_id };
-        redisReply *rep = redisCommandArgv(x->rc, 8, argv, NULL);
+        redisReply *rep = clm_rpipe_command(x->rp, 6, 8, argv, NULL, why, sizeof(why));
         if (!rep) {
-            snprintf(errbuf, errsize, "XREAD %s: connection to Redis lost: %s", key,
-                     x->rc->errstr);
+            snprintf(errbuf, errsize, "XREAD %s: connection to Redis lost: %s", key, why);
             return -EIO;
         }
         if (rep->type == REDIS_REPLY_ERROR) {

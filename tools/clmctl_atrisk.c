@@ -135,24 +135,31 @@ static int read_customers(const clmctl_ctx *x, row *rows, size_t n, char *errbuf
     const char *argv[2 + NFIELDS] = { "HMGET" };
     for (size_t f = 0; f < NFIELDS; f++)
         argv[2 + f] = row_fields[f];
+    char why[512] = "";
     for (size_t i = 0; i < n; i++) {
         char *key = customer_key(x->prefix, rows[i].id);
-        int ok = REDIS_ERR;
+        int r = -ENOMEM;
         if (key) {
             argv[1] = key;
-            ok = redisAppendCommandArgv(x->rc, 2 + NFIELDS, argv, NULL); /* copies the key */
+            r = clm_rpipe_append(x->rp, 1, 2 + NFIELDS, argv, NULL, why, sizeof(why)); /* copies */
             free(key);
         }
-        if (ok != REDIS_OK) {
-            snprintf(errbuf, errsize, "out of memory");
-            return -ENOMEM;
+        if (r < 0) {
+            clm_rpipe_reset(x->rp);
+            if (r == -ENOMEM)
+                snprintf(errbuf, errsize, "out of memory");
+            else
+                snprintf(errbuf, errsize, "HMGET %scustomer:%s: connection to Redis lost: %s",
+                         x->prefix, rows[i].id, why);
+            return r;
         }
     }
     for (size_t i = 0; i < n; i++) {
-        void *rep = NULL;
-        if (redisGetReply(x->rc, &rep) != REDIS_OK) {
+        redisReply *rep = NULL;
+        if (clm_rpipe_reply(x->rp, &rep, why, sizeof(why)) < 0) {
+            clm_rpipe_reset(x->rp);
             snprintf(errbuf, errsize, "HMGET %scustomer:%s: connection to Redis lost: %s",
-                     x->prefix, rows[i].id, x->rc->errstr);
+                     x->prefix, rows[i].id, why);
             return -EIO;
         }
         rows[i].fields = rep;
@@ -342,7 +349,7 @@ int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize)
     redisReply *z = NULL;
     row *rows = NULL;
     size_t n = 0;
-    int r = clmctl_command(x->rc, 5, argv, &z, errbuf, errsize);
+    int r = clmctl_command(x->rp, 1, 5, argv, &z, errbuf, errsize);
     if (r < 0)
         return r;
     if (z->type != REDIS_REPLY_ARRAY || z->elements % 2 != 0) {

@@ -20,8 +20,10 @@
 #include "net/redis_pipe.h"
 
 typedef struct clmctl_ctx {
-    redisContext *rc;
-    clm_rpipe *rp;         /* keyed commands over rc (net/redis_pipe.h) */
+    redisContext *rc;      /* the one server; NULL on a cluster */
+    clm_cluster *cl;       /* the Redis Cluster; NULL on one server */
+    clm_rpipe *rp;         /* keyed commands over rc or cl (net/redis_pipe.h): every
+                            * command goes through it, naming its key */
     const clm_config *cfg; /* clmd's config: stage order, windows, bucket size */
     const char *prefix;    /* key prefix (the config's, or --prefix) */
     bool json;

@@ -126,7 +126,7 @@ int clmctl_customer(const clmctl_ctx *x, const char *id, char *errbuf, size_t er
         r = -EINVAL;
         goto out_free_key;
     }
-    if ((r = clmctl_hash_read(x->rc, key, &h, errbuf, errsize)) < 0)
+    if ((r = clmctl_hash_read(x->rp, key, &h, errbuf, errsize)) < 0)
         goto out_free_key;
     if (clmctl_hash_count(h) == 0) {
         snprintf(errbuf, errsize, "no customer %s", id);

@@ -30,7 +30,7 @@ static int bucket_edge(const clmctl_ctx *x, bool last, int64_t *day, char *errbu
     clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_BUCKETS);
     const char *argv[] = { "ZRANGE", key, last ? "-1" : "0", last ? "-1" : "0", "WITHSCORES" };
     redisReply *rep;
-    int r = clmctl_command(x->rc, 5, argv, &rep, errbuf, errsize);
+    int r = clmctl_command(x->rp, 1, 5, argv, &rep, errbuf, errsize);
     if (r < 0)
         return r;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
@@ -55,7 +55,7 @@ static int kpi_end(const clmctl_ctx *x, int64_t *end, char *errbuf, size_t errsi
         const char *argv[] = { "HGET", key, "window_end" };
         redisReply *rep;
         int64_t ms;
-        int r = clmctl_command(x->rc, 3, argv, &rep, errbuf, errsize);
+        int r = clmctl_command(x->rp, 1, 3, argv, &rep, errbuf, errsize);
         if (r < 0)
             return r;
         if (rep->type == REDIS_REPLY_STRING) {
@@ -160,7 +160,7 @@ int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize)
         char key[512];
         clm_day_format(d, rows[n].date);
         clm_key_bucket_named(key, sizeof(key), x->prefix, rows[n].date, CLM_MS_PER_DAY);
-        if ((r = clmctl_hash_read(x->rc, key, &rows[n].h, errbuf, errsize)) < 0)
+        if ((r = clmctl_hash_read(x->rp, key, &rows[n].h, errbuf, errsize)) < 0)
             goto out_free_rows;
     }
     if (x->json)

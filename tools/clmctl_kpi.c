@@ -72,7 +72,7 @@ static int read_window(const clmctl_ctx *x, int days, window *w, char *errbuf, s
     char key[512];
     clm_key_kpi(key, sizeof(key), x->prefix, days);
     w->days = days;
-    return clmctl_hash_read(x->rc, key, &w->h, errbuf, errsize);
+    return clmctl_hash_read(x->rp, key, &w->h, errbuf, errsize);
 }
 
 static int read_windows(const clmctl_ctx *x, int window_days, kpi_view *v, char *errbuf,
@@ -100,7 +100,7 @@ static int read_windows(const clmctl_ctx *x, int window_days, kpi_view *v, char 
         return -EINVAL;
     }
     snprintf(pattern, sizeof(pattern), "%skpi:*d", esc);
-    if ((r = clmctl_scan(x->rc, pattern, &keys, &nk, errbuf, errsize)) < 0)
+    if ((r = clmctl_scan(x->rp, pattern, &keys, &nk, errbuf, errsize)) < 0)
         return r;
     if (!(v->w = calloc(nk + 1, sizeof(*v->w)))) {
         clmctl_keys_free(keys, nk);

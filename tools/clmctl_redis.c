@@ -96,6 +96,33 @@ out_report:
     return r;
 }
 
+int clmctl_cluster_connect(const clmctl_target *t, const char *seeds, const char *what,
+                           clm_cluster **out, char *errbuf, size_t errsize)
+{
+    clm_cluster_opts o = { .seeds = seeds, .timeout_ms = t->timeout_ms, .user = t->user,
+                           .password = t->password, .tls = t->tls, .tls_opts = t->tls_opts };
+    clm_cluster *cl = NULL;
+    char why[512] = "";
+    int r = clm_cluster_new(&o, &cl, why, sizeof(why));
+    if (r < 0) {
+        snprintf(errbuf, errsize, "%s: %s", what, why);
+        return r;
+    }
+    /* the map read once now: a seed that is not a cluster is told at once */
+    if ((r = clm_cluster_refresh(cl, why, sizeof(why))) < 0) {
+        if (r == -EPROTO)
+            snprintf(errbuf, errsize, "%s: %s is not a Redis Cluster: %s", what, seeds, why);
+        else if (r == -ENXIO)
+            snprintf(errbuf, errsize, "Redis Cluster at %s: %s", seeds, why);
+        else
+            snprintf(errbuf, errsize, "cannot reach Redis Cluster at %s: %s", seeds, why);
+        clm_cluster_free(cl);
+        return r == -EIO ? -ECONNREFUSED : r;
+    }
+    *out = cl;
+    return 0;
+}
+
 /* ---- hashes ------------------------------------------------------------- */
 
 typedef struct entry {
@@ -108,12 +135,13 @@ struct clmctl_hash {
     size_t n;
 };
 
-/* A reply that failed, or an error reply, as one line; returns -EIO. */
-static int reply_error(redisContext *c, const redisReply *rep, const char *what, const char *key,
+/* A reply that failed (why: the pipe's reason), or an error reply, as one
+ * line; returns -EIO. */
+static int reply_error(const char *why, const redisReply *rep, const char *what, const char *key,
                        char *errbuf, size_t errsize)
 {
     if (!rep)
-        snprintf(errbuf, errsize, "%s %s: connection to Redis lost: %s", what, key, c->errstr);
+        snprintf(errbuf, errsize, "%s %s: connection to Redis lost: %s", what, key, why);
     else if (rep->type == REDIS_REPLY_ERROR)
         snprintf(errbuf, errsize, "%s %s: %s", what, key, rep->str);
     else
@@ -121,12 +149,13 @@ static int reply_error(redisContext *c, const redisReply *rep, const char *what,
     return -EIO;
 }
 
-int clmctl_command(redisContext *c, int argc, const char **argv, redisReply **out, char *errbuf,
-                   size_t errsize)
+int clmctl_command(clm_rpipe *p, int keyarg, int argc, const char **argv, redisReply **out,
+                   char *errbuf, size_t errsize)
 {
-    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    char why[512] = "";
+    redisReply *rep = clm_rpipe_command(p, keyarg, argc, argv, NULL, why, sizeof(why));
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        int r = reply_error(c, rep, argv[0], argc > 1 ? argv[1] : "", errbuf, errsize);
+        int r = reply_error(why, rep, argv[0], argc > 1 ? argv[1] : "", errbuf, errsize);
         freeReplyObject(rep);
         return r;
     }
@@ -151,16 +180,16 @@ void clmctl_hash_free(clmctl_hash *h)
     free(h);
 }
 
-int clmctl_hash_read(redisContext *c, const char *key, clmctl_hash **out, char *errbuf,
+int clmctl_hash_read(clm_rpipe *p, const char *key, clmctl_hash **out, char *errbuf,
                      size_t errsize)
 {
     const char *argv[] = { "HGETALL", key };
     redisReply *rep;
-    int r = clmctl_command(c, 2, argv, &rep, errbuf, errsize);
+    int r = clmctl_command(p, 1, 2, argv, &rep, errbuf, errsize);
     if (r < 0)
         return r;
     if (rep->type != REDIS_REPLY_ARRAY) {
-        r = reply_error(c, rep, "HGETALL", key, errbuf, errsize);
+        r = reply_error("", rep, "HGETALL", key, errbuf, errsize);
         goto out_free_reply;
     }
     clmctl_hash *h = calloc(1, sizeof(*h));
@@ -243,47 +272,60 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int clmctl_scan(redisContext *c, const char *pattern, char ***out, size_t *n, char *errbuf,
+/* Appends the keys of one SCAN page to keys. Returns 0 or -ENOMEM. */
+static int add_keys(const redisReply *batch, char ***keys, size_t *nk, size_t *cap)
+{
+    for (size_t i = 0; i < batch->elements; i++) {
+        if (*nk == *cap) {
+            size_t ncap = *cap ? 2 * *cap : 16;
+            char **k = realloc(*keys, ncap * sizeof(*k));
+            if (!k)
+                return -ENOMEM;
+            *keys = k;
+            *cap = ncap;
+        }
+        if (!((*keys)[*nk] = strndup(batch->element[i]->str, batch->element[i]->len)))
+            return -ENOMEM;
+        (*nk)++;
+    }
+    return 0;
+}
+
+int clmctl_scan(clm_rpipe *p, const char *pattern, char ***out, size_t *n, char *errbuf,
                 size_t errsize)
 {
-    char cursor[32] = "0";
+    char cursor[32], why[512] = "";
     char **keys = NULL;
     size_t nk = 0, cap = 0;
     int r = 0;
-    do {
-        const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-        redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            r = reply_error(c, rep, "SCAN", pattern, errbuf, errsize);
+    /* every node holds its own keys: SCAN each (on a cluster, its masters) */
+    int nodes = clm_rpipe_nodes(p, why, sizeof(why));
+    if (nodes < 0)
+        return reply_error(why, NULL, "SCAN", pattern, errbuf, errsize);
+    for (int node = 0; node < nodes; node++) {
+        snprintf(cursor, sizeof(cursor), "0");
+        do {
+            const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+            redisReply *rep = NULL;
+            if (clm_rpipe_append_node(p, node, 6, argv, NULL, why, sizeof(why)) < 0 ||
+                clm_rpipe_reply(p, &rep, why, sizeof(why)) < 0)
+                clm_rpipe_reset(p);
+            if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+                rep->element[0]->type != REDIS_REPLY_STRING ||
+                rep->element[1]->type != REDIS_REPLY_ARRAY) {
+                r = reply_error(why, rep, "SCAN", pattern, errbuf, errsize);
+                freeReplyObject(rep);
+                goto out_free_keys;
+            }
+            snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+            r = add_keys(rep->element[1], &keys, &nk, &cap);
             freeReplyObject(rep);
-            goto out_free_keys;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        const redisReply *batch = rep->element[1];
-        for (size_t i = 0; i < batch->elements; i++) {
-            if (nk == cap) {
-                size_t ncap = cap ? 2 * cap : 16;
-                char **k = realloc(keys, ncap * sizeof(*k));
-                if (!k) {
-                    r = -ENOMEM;
-                    break;
-                }
-                keys = k;
-                cap = ncap;
+            if (r < 0) {
+                snprintf(errbuf, errsize, "SCAN %s: out of memory", pattern);
+                goto out_free_keys;
             }
-            if (!(keys[nk] = strndup(batch->element[i]->str, batch->element[i]->len))) {
-                r = -ENOMEM;
-                break;
-            }
-            nk++;
-        }
-        freeReplyObject(rep);
-        if (r < 0) {
-            snprintf(errbuf, errsize, "SCAN %s: out of memory", pattern);
-            goto out_free_keys;
-        }
-    } while (strcmp(cursor, "0") != 0);
+        } while (strcmp(cursor, "0") != 0);
+    }
     /* SCAN may return a key more than once: sort, then drop repeats */
     if (nk)
         qsort(keys, nk, sizeof(*keys), key_cmp);

@@ -1,8 +1,10 @@
-/* tools/clmctl_redis.h - the Redis reads clmctl is made of: one connection,
- * whole hashes, key scans.
+/* tools/clmctl_redis.h - the Redis reads clmctl is made of: one connection
+ * (or a Redis Cluster client), whole hashes, key scans.
  *
  * clmctl runs one command and exits, so the connection is made once, with no
- * retry: an unreachable Redis is an error at once. Every int-returning
+ * retry: an unreachable Redis is an error at once. Reads go through a
+ * clm_rpipe (net/redis_pipe.h) naming their key, so they work the same on
+ * one server and on a cluster. Every int-returning
  * function returns 0 or a negative errno with one line for people in errbuf
  * (output parameters untouched on failure).
  */
@@ -14,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/redis_cluster.h"
+#include "net/redis_pipe.h"
 #include "net/redis_tls.h"
 
 typedef struct clmctl_target {
@@ -42,18 +46,30 @@ int clmctl_connect(const clmctl_target *t, clmctl_conn *out, char *errbuf, size_
 /* Closes a connection made by clmctl_connect; a zeroed one is a no-op. */
 void clmctl_disconnect(clmctl_conn *c);
 
-/* Runs one command (argv[1] names its key in messages). Returns 0 and sets
- * *out to a reply that is not an error (free it with freeReplyObject), or
- * -EIO on a lost connection or an error reply. */
-int clmctl_command(redisContext *c, int argc, const char **argv, redisReply **out, char *errbuf,
-                   size_t errsize);
+/* A client of the Redis Cluster at `seeds` ("host:port[,host:port...]"),
+ * with t's timeout, user, password and TLS options (t's host, port and db
+ * are not used), whose slot map was read once. `what` names where the seeds
+ * came from in messages ("--cluster", "redis.cluster"). On failure returns
+ * -EINVAL when a seed does not parse (errbuf names it), -EPROTO when the
+ * node answering is not a cluster, -ECONNREFUSED when no seed answers,
+ * -ENXIO when some slot has no master, -ENOMEM. The caller frees *out
+ * with clm_cluster_free. */
+int clmctl_cluster_connect(const clmctl_target *t, const char *seeds, const char *what,
+                           clm_cluster **out, char *errbuf, size_t errsize);
+
+/* Runs one command whose key is argv[keyarg] (argv[1] names it in
+ * messages) through p. Returns 0 and sets *out to a reply that is not an
+ * error (free it with freeReplyObject), or -EIO on a lost connection or an
+ * error reply (the pipe is then reset). */
+int clmctl_command(clm_rpipe *p, int keyarg, int argc, const char **argv, redisReply **out,
+                   char *errbuf, size_t errsize);
 
 /* A hash read whole with HGETALL; fields in byte order. */
 typedef struct clmctl_hash clmctl_hash;
 
 /* Reads key. A key that does not exist gives an empty hash (count 0).
  * -EIO on a lost connection or an error reply (a key of another type). */
-int clmctl_hash_read(redisContext *c, const char *key, clmctl_hash **out, char *errbuf,
+int clmctl_hash_read(clm_rpipe *p, const char *key, clmctl_hash **out, char *errbuf,
                      size_t errsize);
 
 /* Frees a hash; accepts NULL. */
@@ -73,9 +89,10 @@ const char *clmctl_hash_get(const clmctl_hash *h, const char *field);
 int clmctl_parse_i64(const char *s, int64_t *out);
 
 /* Every key matching a SCAN glob pattern, in byte order, each a malloc'ed
- * string in a malloc'ed array of *n entries. Free with clmctl_keys_free.
+ * string in a malloc'ed array of *n entries: SCANned on every node that
+ * holds keys (on a cluster, each master). Free with clmctl_keys_free.
  * -EIO on a lost connection or an error reply. */
-int clmctl_scan(redisContext *c, const char *pattern, char ***out, size_t *n, char *errbuf,
+int clmctl_scan(clm_rpipe *p, const char *pattern, char ***out, size_t *n, char *errbuf,
                 size_t errsize);
 
 void clmctl_keys_free(char **keys, size_t n);

@@ -80,7 +80,7 @@ int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize)
              (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (long)getpid());
     const char *set[] = { "HSET", key, "refit_requested", token };
     redisReply *rep = NULL;
-    int r = clmctl_command(x->rc, 4, set, &rep, errbuf, errsize);
+    int r = clmctl_command(x->rp, 1, 4, set, &rep, errbuf, errsize);
     if (r < 0)
         return r;
     freeReplyObject(rep);
@@ -95,7 +95,7 @@ int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize)
     /* clmd answers the request by setting refit_done to its token */
     clmctl_hash *h = NULL;
     for (int waited_ms = 0;; waited_ms += 100) {
-        if ((r = clmctl_hash_read(x->rc, key, &h, errbuf, errsize)) < 0)
+        if ((r = clmctl_hash_read(x->rp, key, &h, errbuf, errsize)) < 0)
             return r;
         const char *done = clmctl_hash_get(h, "refit_done");
         if (done && strcmp(done, token) == 0)

@@ -120,7 +120,7 @@ int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize)
     size_t n = 0;
     int r;
     clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_STAGE_COUNTS);
-    if ((r = clmctl_hash_read(x->rc, key, &h, errbuf, errsize)) < 0)
+    if ((r = clmctl_hash_read(x->rp, key, &h, errbuf, errsize)) < 0)
         return r;
     if (!(rows = calloc(x->cfg->lifecycle_stage_count + clmctl_hash_count(h) + 1, sizeof(*rows)))) {
         snprintf(errbuf, errsize, "out of memory");
