@@ -504,10 +504,16 @@ static int run(const clm_config *cfg, bool take_over)
         }
         log_info("delivering paging alerts to Alertmanager at %s", cfg->alerts_am_url);
     }
-    log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
-               "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
-               cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
-               cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
+    if (cfg->redis_cluster[0])
+        log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis Cluster "
+                   "%s%s%s%s prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id,
+                   nworkers, cfg->redis_cluster, cfg->redis_tls ? " over TLS" : "",
+                   cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
+    else
+        log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
+                   "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
+                   cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
+                   cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,

@@ -17,6 +17,10 @@
  *               the order the customers are read, which differs); the
  *               alerts outbox is drained (HLEN 0) in both; both alert
  *               topics hold the same set of alert ids, not empty.
+ *   take_over   clmd of another group started with --take-over on that
+ *               cluster: the new group owns the prefix, holds the old
+ *               group's offsets and checkpoints under its own names,
+ *               applies no event again, and the old group's keys are gone.
  * The suite fails (never skips) when redis-server, the cluster or clmd
  * cannot be started.
  */
@@ -52,14 +56,6 @@ static const int windows[NWINDOWS] = { 7, 30, 90 };
 static char errbuf[512];
 #define CHECK(call) do { int r_ = (call); if (r_ < 0) fail_msg("%s: %s (%d)", #call, errbuf, r_); } while (0)
 
-typedef struct fixture {
-    char tmp[64];
-    harness_kafka *kafka;
-    int64_t produced;
-} fixture;
-
-static fixture F;
-
 /* One run's store: one server (c) or a cluster (cl). */
 typedef struct store {
     harness_redis *redis;
@@ -67,8 +63,18 @@ typedef struct store {
     redisContext *c;
     clm_cluster *cl;
     const char *alert_topic;
+    const char *group;
     char cfg[128], log[128];
 } store;
+
+typedef struct fixture {
+    char tmp[64];
+    harness_kafka *kafka;
+    int64_t produced;
+    store cl; /* the cluster of same_jobs, for take_over */
+} fixture;
+
+static fixture F;
 
 static redisReply *command(store *s, int argc, const char **argv)
 {
@@ -98,7 +104,7 @@ static void write_config(store *s)
     else
         snprintf(redis, sizeof(redis), "{\"port\": %d}", harness_redis_port(s->redis));
     fprintf(f,
-            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"" GROUP "\",\n"
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], \"group_id\": \"%s\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": %s,\n"
             " \"flush\": {\"interval_ms\": 50},\n"
@@ -109,7 +115,7 @@ static void write_config(store *s)
             " \"events\": {\"allowed_lateness_s\": 0},\n"
             " \"alerts\": {\"topic\": \"%s\", \"min_clv\": 50, \"rate_per_s\": 100000, "
             "\"burst\": 100000}}\n",
-            harness_kafka_bootstraps(F.kafka), redis, s->alert_topic);
+            harness_kafka_bootstraps(F.kafka), s->group ? s->group : GROUP, redis, s->alert_topic);
     fclose(f);
 }
 
@@ -303,7 +309,8 @@ static size_t alert_ids(const char *topic, char ***out)
 static void same_jobs(void **state)
 {
     (void)state;
-    store one = { .alert_topic = "clm.alerts.one" }, cl = { .alert_topic = "clm.alerts.cluster" };
+    store one = { .alert_topic = "clm.alerts.one" };
+    store cl = { .alert_topic = "clm.alerts.cluster" };
     snprintf(one.cfg, sizeof(one.cfg), "%s/one.json", F.tmp);
     snprintf(one.log, sizeof(one.log), "%s/one.log", F.tmp);
     snprintf(cl.cfg, sizeof(cl.cfg), "%s/cluster.json", F.tmp);
@@ -345,10 +352,83 @@ static void same_jobs(void **state)
     free(b);
     print_message("# %lld messages, %zu alerts, kpi and model alike\n", (long long)F.produced, na);
 
-    clm_cluster_free(cl.cl);
-    harness_cluster_stop(cl.cluster);
+    F.cl = cl; /* for take_over */
     redisFree(one.c);
     harness_redis_free(one.redis);
+}
+
+static void progress_key(char *buf, size_t size, const char *group, int p)
+{
+    snprintf(buf, size, "clm:progress:{%s:%d}", group, p);
+}
+
+static bool owner_is(void *arg)
+{
+    progress *p = arg;
+    const char *argv[] = { "GET", "clm:owner" };
+    redisReply *r = command(p->s, 2, argv);
+    bool is = r->type == REDIS_REPLY_STRING && strcmp(r->str, p->want) == 0;
+    freeReplyObject(r);
+    return is;
+}
+
+static long long exists(store *s, const char *key)
+{
+    const char *argv[] = { "EXISTS", key };
+    redisReply *r = command(s, 2, argv);
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* clmd of another group with --take-over on the cluster of same_jobs: the
+ * new group owns the prefix, continues from the old group's offsets (no
+ * event applied again), and the old group's keys are gone. */
+static void take_over(void **state)
+{
+    (void)state;
+    store *s = &F.cl;
+    if (!s->cl)
+        fail_msg("same_jobs did not leave its cluster");
+    const char *old = GROUP, *group = GROUP "-2";
+    char key[128], offsets[PARTITIONS][64];
+    long long consumed = hget_int(s, "clm:stats", "consumed");
+    for (int p = 0; p < PARTITIONS; p++) {
+        progress_key(key, sizeof(key), old, p);
+        const char *argv[] = { "HGET", key, "offset:" TOPIC };
+        redisReply *r = command(s, 3, argv);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        snprintf(offsets[p], sizeof(offsets[p]), "%s", r->str);
+        freeReplyObject(r);
+    }
+    s->group = group;
+    snprintf(s->log, sizeof(s->log), "%s/take-over.log", F.tmp);
+    write_config(s);
+    const char *argv[] = { harness_clmd_bin(), "-c", s->cfg, "--take-over", NULL };
+    harness_proc *proc = NULL;
+    CHECK(harness_proc_spawn(argv, s->log, &proc, errbuf, sizeof(errbuf)));
+    progress own = { .s = s, .want = group };
+    if (harness_wait_until(owner_is, &own, 60000) < 0)
+        fail_msg("%s does not own the prefix within 60 s (log %s)", group, s->log);
+    sleep(3); /* partitions assigned and a few flushes */
+    CHECK(harness_proc_signal(proc, SIGTERM));
+    CHECK(harness_proc_expect_exit(proc, 60000, 0, errbuf, sizeof(errbuf)));
+    harness_proc_free(proc);
+    assert_int_equal(hget_int(s, "clm:stats", "consumed"), consumed);
+    for (int p = 0; p < PARTITIONS; p++) {
+        progress_key(key, sizeof(key), group, p);
+        progress at = { .s = s, .key = key, .field = "offset:" TOPIC, .want = offsets[p] };
+        if (!field_is(&at))
+            fail_msg("%s does not hold the old group's offset %s", key, offsets[p]);
+        snprintf(key, sizeof(key), "clm:ckpt:{%s:%d}", group, p);
+        assert_int_equal(exists(s, key), 1);
+        progress_key(key, sizeof(key), old, p);
+        assert_int_equal(exists(s, key), 0);
+        snprintf(key, sizeof(key), "clm:ckpt:{%s:%d}", old, p);
+        assert_int_equal(exists(s, key), 0);
+    }
+    assert_int_equal(exists(s, "clm:partitions:" GROUP), 0);
+    assert_int_equal(exists(s, "clm:partitions:" GROUP "-2"), 1);
 }
 
 static int setup(void **state)
@@ -383,6 +463,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    clm_cluster_free(F.cl.cl);
+    harness_cluster_stop(F.cl.cluster);
     harness_kafka_free(F.kafka);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.tmp);
@@ -393,6 +475,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_jobs),
+        cmocka_unit_test(take_over),
     };
     return cmocka_run_group_tests_name("cluster-jobs", tests, setup, teardown);
 }
