@@ -232,11 +232,12 @@ void clm_alert_pub_send(clm_alert_pub *p, const char *id, const char *key, const
         defer(p);
 }
 
-/* Redis context, or NULL while it is down (logged once per outage). */
-static redisContext *redis_ctx(clm_alert_pub *p)
+/* The pipe of keyed commands, or NULL while Redis is down (logged once per
+ * outage). */
+static clm_rpipe *redis_ctx(clm_alert_pub *p)
 {
     char err[256];
-    redisContext *rc = clm_redis_get(p->redis, err, sizeof(err));
+    clm_rpipe *rc = clm_redis_pipe(p->redis, err, sizeof(err));
     if (!rc && !p->redis_down)
         log_warn("alerts: Redis unreachable (%s); outbox clean-up waits", err);
     if (rc && p->redis_down)
@@ -249,9 +250,10 @@ static redisContext *redis_ctx(clm_alert_pub *p)
 static void clean_outbox(clm_alert_pub *p)
 {
     while (p->ndone) {
-        redisContext *rc = redis_ctx(p);
+        clm_rpipe *rc = redis_ctx(p);
         if (!rc)
             return;
+        char err[256];
         size_t n = p->ndone < HDEL_MAX ? p->ndone : HDEL_MAX;
         const char *argv[2 + HDEL_MAX];
         size_t lens[2 + HDEL_MAX];
@@ -263,7 +265,7 @@ static void clean_outbox(clm_alert_pub *p)
             argv[2 + i] = p->done[p->ndone - n + i];
             lens[2 + i] = CLM_ALERT_ID_LEN;
         }
-        redisReply *rep = redisCommandArgv(rc, (int)(2 + n), argv, lens);
+        redisReply *rep = clm_rpipe_command(rc, 1, (int)(2 + n), argv, lens, err, sizeof(err));
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             if (rep)
                 log_warn("alerts: HDEL %s: %s", p->outbox, rep->str);
@@ -284,10 +286,12 @@ static void refresh_backlog(clm_alert_pub *p, bool force)
     if (!force && now - p->backlog_ms < BACKLOG_EVERY_MS)
         return;
     p->backlog_ms = now;
-    redisContext *rc = redis_ctx(p);
+    clm_rpipe *rc = redis_ctx(p);
     if (!rc)
         return;
-    redisReply *rep = redisCommand(rc, "HLEN %s", p->outbox);
+    char err[256];
+    const char *argv[] = { "HLEN", p->outbox };
+    redisReply *rep = clm_rpipe_command(rc, 1, 2, argv, NULL, err, sizeof(err));
     if (rep && rep->type == REDIS_REPLY_INTEGER)
         atomic_store(&p->backlog, (int64_t)rep->integer);
     else
@@ -348,7 +352,7 @@ static void republish(clm_alert_pub *p)
     char cursor[32] = "0";
     bool first = true;
     while (first || strcmp(cursor, "0") != 0) {
-        redisContext *rc;
+        clm_rpipe *rc;
         while (!(rc = redis_ctx(p))) {
             if (atomic_load(&p->stopping)) {
                 defer(p);
@@ -356,7 +360,9 @@ static void republish(clm_alert_pub *p)
             }
             rd_kafka_poll(p->rk, 200); /* deliveries go on meanwhile */
         }
-        redisReply *rep = redisCommand(rc, "HSCAN %s %s COUNT 1000", p->outbox, cursor);
+        char err[256];
+        const char *argv[] = { "HSCAN", p->outbox, cursor, "COUNT", "1000" };
+        redisReply *rep = clm_rpipe_command(rc, 1, 5, argv, NULL, err, sizeof(err));
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
             freeReplyObject(rep);
             clm_redis_drop(p->redis);

@@ -80,6 +80,22 @@ static int stop_due(void *arg)
     return atomic_load(&s->stopping) && clm_now_ms() >= atomic_load(&s->stop_deadline_ms);
 }
 
+/* The name of one of the sink's own keys (store/keys.h: name is
+ * CLM_KEY_PAGE_CURSOR, CLM_KEY_PAGE_LEASE or CLM_KEY_FIRING). On Redis
+ * Cluster the three share the hash tag {alerts:page} so that the commit's
+ * transaction, which WATCHes the lease and the cursor and writes the cursor
+ * and the firing hash, runs on one node: <prefix>{alerts:page}:cursor,
+ * <prefix>{alerts:page}:lease, <prefix>{alerts:page}:firing. One server
+ * keeps the names of store/keys.h. Returns the length or -ENAMETOOLONG. */
+static int sink_key(char *buf, size_t size, const char *prefix, const char *name, bool cluster)
+{
+    if (!cluster)
+        return clm_key_single(buf, size, prefix, name);
+    const char *leaf = strrchr(name, ':') ? strrchr(name, ':') + 1 : name;
+    int n = snprintf(buf, size, "%s{%s}:%s", prefix, CLM_KEY_PAGE, leaf);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
 clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t errsize)
 {
     if (!c->url || (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)) {
@@ -118,10 +134,11 @@ clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t err
         return NULL;
     }
     char lease_key[CLM_KEY_MAX];
+    bool cl = clm_redis_is_cluster(s->redis);
     if (clm_key_single(s->page, sizeof(s->page), s->prefix, CLM_KEY_PAGE) < 0 ||
-        clm_key_single(s->cursor, sizeof(s->cursor), s->prefix, CLM_KEY_PAGE_CURSOR) < 0 ||
-        clm_key_single(lease_key, sizeof(lease_key), s->prefix, CLM_KEY_PAGE_LEASE) < 0 ||
-        clm_key_single(s->firing_key, sizeof(s->firing_key), s->prefix, CLM_KEY_FIRING) < 0) {
+        sink_key(s->cursor, sizeof(s->cursor), s->prefix, CLM_KEY_PAGE_CURSOR, cl) < 0 ||
+        sink_key(lease_key, sizeof(lease_key), s->prefix, CLM_KEY_PAGE_LEASE, cl) < 0 ||
+        sink_key(s->firing_key, sizeof(s->firing_key), s->prefix, CLM_KEY_FIRING, cl) < 0) {
         snprintf(errbuf, errsize, "redis.prefix is too long for the Alertmanager sink's keys");
         clm_am_sink_free(s);
         return NULL;
@@ -161,27 +178,29 @@ static int post(clm_am_sink *s, json_t *body)
 
 /* A reply of the expected type, or NULL (last_error set) after dropping
  * the connection. argv[1] is the key. */
-static redisReply *command(clm_am_sink *s, redisContext *rc, int type, int argc,
+static redisReply *command(clm_am_sink *s, clm_rpipe *rc, int type, int argc,
                            const char **argv)
 {
-    redisReply *rep = redisCommandArgv(rc, argc, argv, NULL);
+    char why[256] = "";
+    redisReply *rep = clm_rpipe_command(rc, 1, argc, argv, NULL, why, sizeof(why));
     if (rep && rep->type == type)
         return rep;
     set_error(s, "Redis %s %s: %s", argv[0], argv[1],
-              !rep ? rc->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+              !rep ? why : rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     freeReplyObject(rep);
     clm_redis_drop(s->redis);
     return NULL;
 }
 
 /* The delivered cursor: the id of the last delivered entry, "0" when none. */
-static int read_cursor(clm_am_sink *s, redisContext *rc, char *out, size_t size)
+static int read_cursor(clm_am_sink *s, clm_rpipe *rc, char *out, size_t size)
 {
+    char why[256] = "";
     const char *argv[] = { "GET", s->cursor };
-    redisReply *rep = redisCommandArgv(rc, 2, argv, NULL);
+    redisReply *rep = clm_rpipe_command(rc, 1, 2, argv, NULL, why, sizeof(why));
     if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)) {
         set_error(s, "Redis GET %s: %s", s->cursor,
-                  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : rc->errstr);
+                  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : why);
         freeReplyObject(rep);
         clm_redis_drop(s->redis);
         return -EIO;
@@ -201,7 +220,7 @@ static void range_start(const char *cursor, char *out, size_t size)
 }
 
 /* The gauges: depth, firing and the age of the first undelivered entry. */
-static void refresh_gauges(clm_am_sink *s, redisContext *rc)
+static void refresh_gauges(clm_am_sink *s, clm_rpipe *rc)
 {
     s->gauges_ms = clm_now_ms();
     char cur[64], start[80];
@@ -236,7 +255,7 @@ static void refresh_gauges(clm_am_sink *s, redisContext *rc)
 
 /* Takes or renews the lease; on a Redis failure the instance counts as
  * not leading. */
-static void hold_lease(clm_am_sink *s, redisContext *rc)
+static void hold_lease(clm_am_sink *s, clm_rpipe *rc)
 {
     bool was = s->is_leader;
     char why[256];
@@ -260,7 +279,7 @@ static void hold_lease(clm_am_sink *s, redisContext *rc)
 static void release_lease(clm_am_sink *s)
 {
     char err[256];
-    redisContext *rc = s->is_leader ? clm_redis_get(s->redis, err, sizeof(err)) : NULL;
+    clm_rpipe *rc = s->is_leader ? clm_redis_pipe(s->redis, err, sizeof(err)) : NULL;
     clm_lease_release(&s->lease, rc);
     s->is_leader = false;
     atomic_store(&s->leader, false);
@@ -269,7 +288,7 @@ static void release_lease(clm_am_sink *s)
 /* The firing alert of an incident as this batch leaves it: from the
  * batch's own changes (overlay: incident -> alert, or null once dropped),
  * else from the hash. *out gets a new reference or NULL. 0 or -EIO. */
-static int firing_get(clm_am_sink *s, redisContext *rc, json_t *overlay, const char *incident,
+static int firing_get(clm_am_sink *s, clm_rpipe *rc, json_t *overlay, const char *incident,
                       json_t **out)
 {
     json_t *v = json_object_get(overlay, incident);
@@ -277,11 +296,12 @@ static int firing_get(clm_am_sink *s, redisContext *rc, json_t *overlay, const c
         *out = json_is_null(v) ? NULL : json_incref(v);
         return 0;
     }
+    char why[256] = "";
     const char *argv[] = { "HGET", s->firing_key, incident };
-    redisReply *rep = redisCommandArgv(rc, 3, argv, NULL);
+    redisReply *rep = clm_rpipe_command(rc, 1, 3, argv, NULL, why, sizeof(why));
     if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)) {
         set_error(s, "Redis HGET %s: %s", s->firing_key,
-                  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : rc->errstr);
+                  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : why);
         freeReplyObject(rep);
         clm_redis_drop(s->redis);
         return -EIO;
@@ -313,30 +333,61 @@ static void next_id(const char *id, char *out, size_t size)
         snprintf(out, size, "%llu-%llu", ms, seq + 1);
 }
 
-/* After a 2xx: the batch's firing changes, the cursor and the trim in one
- * transaction, under WATCH of the lease and the cursor. 0, or -EIO
- * (nothing applied). */
-static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char *cursor_was,
+/* One command on the transaction's context: the reply, or NULL (last_error
+ * set) after dropping the connection, or telling a redirect (the slot map
+ * is read again before the next try). */
+static redisReply *tx_command(clm_am_sink *s, redisContext *rc, int argc, const char **argv)
+{
+    redisReply *rep = redisCommandArgv(rc, argc, argv, NULL);
+    if (rep && rep->type != REDIS_REPLY_ERROR)
+        return rep;
+    set_error(s, "Redis %s %s: %s", argv[0], argv[1], rep ? rep->str : rc->errstr);
+    bool moved = rep && clm_rpipe_redirected(rep->str);
+    freeReplyObject(rep);
+    if (moved) {
+        clm_redis_stale(s->redis);
+        freeReplyObject(redisCommand(rc, "UNWATCH"));
+    } else {
+        clm_redis_drop_ctx(s->redis, rc);
+    }
+    return NULL;
+}
+
+/* After a 2xx: the batch's firing changes and the cursor in one
+ * transaction, under WATCH of the lease and the cursor, on the node serving
+ * them (sink_key), and the trim: in the transaction on one server, just
+ * after it on Redis Cluster, where the stream lives in another slot (a trim
+ * that did not run is done by the next: MINID removes everything before).
+ * 0, or -EIO (nothing applied). */
+static int commit(clm_am_sink *s, clm_rpipe *rp, json_t *overlay, const char *cursor_was,
                   const char *last_id)
 {
+    char why[256];
+    redisContext *rc = clm_redis_get_key(s->redis, s->lease.key, strlen(s->lease.key), why,
+                                         sizeof(why));
+    if (!rc) {
+        set_error(s, "Redis: %s", why);
+        return -EIO;
+    }
+    bool cluster = clm_redis_is_cluster(s->redis);
     const char *watch[] = { "WATCH", s->lease.key, s->cursor };
-    redisReply *rep = command(s, rc, REDIS_REPLY_STATUS, 3, watch);
+    redisReply *rep = tx_command(s, rc, 3, watch);
     if (!rep)
         return -EIO;
     freeReplyObject(rep);
     const char *get[] = { "GET", s->lease.key };
-    rep = redisCommandArgv(rc, 2, get, NULL);
-    if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        set_error(s, "Redis GET %s: %s", s->lease.key, rep ? rep->str : rc->errstr);
-        freeReplyObject(rep);
-        clm_redis_drop(s->redis);
+    if (!(rep = tx_command(s, rc, 2, get)))
         return -EIO;
-    }
     bool mine = rep->type == REDIS_REPLY_STRING && clm_lease_mine(&s->lease, rep->str);
     freeReplyObject(rep);
     char cur[64] = "";
-    if (mine && read_cursor(s, rc, cur, sizeof(cur)) < 0)
-        return -EIO;
+    const char *getc[] = { "GET", s->cursor };
+    if (mine) {
+        if (!(rep = tx_command(s, rc, 2, getc)))
+            return -EIO;
+        snprintf(cur, sizeof(cur), "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "0");
+        freeReplyObject(rep);
+    }
     if (!mine || strcmp(cur, cursor_was) != 0) {
         if (!mine)
             set_error(s, "the lease %s was lost before the delivery was recorded", s->lease.key);
@@ -367,12 +418,12 @@ static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char 
         n++;
     }
     queued = queued && redisAppendCommand(rc, "SET %s %s", s->cursor, last_id) == REDIS_OK &&
-             redisAppendCommand(rc, "XTRIM %s MINID %s", s->page, trim) == REDIS_OK &&
+             (cluster || redisAppendCommand(rc, "XTRIM %s MINID %s", s->page, trim) == REDIS_OK) &&
              redisAppendCommand(rc, "EXEC") == REDIS_OK;
-    n += 3;
+    n += cluster ? 2 : 3;
     if (!queued) {
         set_error(s, "alertmanager: out of memory recording a delivery");
-        clm_redis_drop(s->redis); /* discards what was queued: no EXEC was sent */
+        clm_redis_drop_ctx(s->redis, rc); /* discards what was queued: no EXEC was sent */
         return -EIO;
     }
     int r = 0;
@@ -380,9 +431,11 @@ static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char 
         redisReply *x = NULL;
         if (redisGetReply(rc, (void **)&x) != REDIS_OK || !x) {
             set_error(s, "Redis MULTI/EXEC: %s", rc->errstr);
-            clm_redis_drop(s->redis);
+            clm_redis_drop_ctx(s->redis, rc);
             return -EIO;
         }
+        if (x->type == REDIS_REPLY_ERROR && clm_rpipe_redirected(x->str))
+            clm_redis_stale(s->redis); /* EXEC then aborts: tried again later */
         if (i == n - 1 && x->type != REDIS_REPLY_ARRAY) {
             set_error(s, "Redis EXEC: %s", x->type == REDIS_REPLY_ERROR ? x->str : "aborted");
             r = -EIO;
@@ -394,13 +447,18 @@ static int commit(clm_am_sink *s, redisContext *rc, json_t *overlay, const char 
             }
         freeReplyObject(x);
     }
+    if (r == 0 && cluster) {
+        const char *xtrim[] = { "XTRIM", s->page, "MINID", trim };
+        redisReply *t = command(s, rp, REDIS_REPLY_INTEGER, 4, xtrim);
+        freeReplyObject(t); /* recorded all the same: the next trim catches up */
+    }
     return r;
 }
 
 /* One batch of the page stream: posted, then recorded. Returns the number
  * of entries handled (0: nothing new), -EIO on a Redis failure, -ECOMM
  * when the post failed. */
-static int deliver(clm_am_sink *s, redisContext *rc)
+static int deliver(clm_am_sink *s, clm_rpipe *rc)
 {
     char cur[64], start[80], count[16];
     if (read_cursor(s, rc, cur, sizeof(cur)) < 0)
@@ -496,7 +554,7 @@ static int deliver(clm_am_sink *s, redisContext *rc)
 
 /* Posts every firing alert again with endsAt now + 4 x resend_s, a page
  * of the hash per post. 0, -EIO (Redis) or -ECOMM (a post failed). */
-static int resend(clm_am_sink *s, redisContext *rc)
+static int resend(clm_am_sink *s, clm_rpipe *rc)
 {
     char cursor[32] = "0", count[16];
     snprintf(count, sizeof(count), "%d", RESEND_PAGE);
@@ -545,7 +603,7 @@ static void *sink_main(void *arg)
     clm_am_sink *s = arg;
     while (!atomic_load(&s->stopping)) {
         char err[256];
-        redisContext *rc = clm_redis_get(s->redis, err, sizeof(err));
+        clm_rpipe *rc = clm_redis_pipe(s->redis, err, sizeof(err));
         if (!rc) {
             set_error(s, "Redis: %s", err);
             s->is_leader = s->lease.held = false; /* the lease may run out meanwhile */

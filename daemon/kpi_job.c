@@ -79,14 +79,10 @@ static int64_t reply_int(const redisReply *r)
 }
 
 /* The greatest max_ts over every partition of every topic, or CLM_NO_TS. */
-static int read_end(clm_kpi_job *j, redisContext *rc, int64_t *end_ms)
+static int read_end(clm_kpi_job *j, clm_rpipe *rp, int64_t *end_ms)
 {
     char err[256];
     const clm_config *cfg = j->cfg;
-    (void)rc;
-    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
-    if (!rp)
-        return -EIO;
     return clm_store_load_max_ts(rp, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
                                  cfg->kafka_topic_count, end_ms, err, sizeof(err)) < 0 ? -EIO : 0;
 }
@@ -127,11 +123,12 @@ static void bucket_hash_key(const clm_kpi_job *j, const char *bkey, char *out, s
 }
 
 /* Reads every bucket listed in <prefix>buckets, in bucket order. */
-static int read_buckets(clm_kpi_job *j, redisContext *rc, bucket **out, size_t *nout)
+static int read_buckets(clm_kpi_job *j, clm_rpipe *rp, bucket **out, size_t *nout)
 {
-    char ikey[CLM_KEY_MAX];
+    char ikey[CLM_KEY_MAX], err[256];
     clm_key_single(ikey, sizeof(ikey), j->cfg->redis_prefix, CLM_KEY_BUCKETS);
-    redisReply *idx = redisCommand(rc, "ZRANGE %s 0 -1 WITHSCORES", ikey);
+    const char *zr[] = { "ZRANGE", ikey, "0", "-1", "WITHSCORES" };
+    redisReply *idx = clm_rpipe_command(rp, 1, 5, zr, NULL, err, sizeof(err));
     if (!idx)
         return -EIO;
     size_t n = idx->type == REDIS_REPLY_ARRAY ? idx->elements / 2 : 0;
@@ -146,13 +143,18 @@ static int read_buckets(clm_kpi_job *j, redisContext *rc, bucket **out, size_t *
         bs[i].number = reply_int(idx->element[2 * i + 1]);
         char key[256];
         bucket_hash_key(j, bs[i].key, key, sizeof(key));
-        redisAppendCommand(rc, "HGETALL %s", key);
+        const char *hg[] = { "HGETALL", key };
+        if (clm_rpipe_append(rp, 1, 2, hg, NULL, err, sizeof(err)) < 0) {
+            freeReplyObject(idx);
+            free(bs);
+            return -EIO;
+        }
     }
     freeReplyObject(idx);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *h;
-        if (redisGetReply(rc, (void **)&h) != REDIS_OK) {
+        if (clm_rpipe_reply(rp, &h, err, sizeof(err)) < 0) {
             free(bs);
             return -EIO;
         }
@@ -169,10 +171,19 @@ static int read_buckets(clm_kpi_job *j, redisContext *rc, bucket **out, size_t *
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* Queues HINCRBY key field 0 (safe to run twice); a failed append shows
+ * when the replies are read. */
+static void hincr0(clm_rpipe *rp, const char *key, const char *field)
+{
+    char err[256];
+    const char *argv[] = { "HINCRBY", key, field, "0" };
+    clm_rpipe_append(rp, 1, 4, argv, NULL, err, sizeof(err));
+}
+
 /* Every counter field of a bucket, present even at 0: whether a counter that
  * went up and down again has a field must not depend on how the changes
  * were split between flushes. Returns the number of commands appended. */
-static size_t complete_fields(clm_kpi_job *j, redisContext *rc, const bucket *b)
+static size_t complete_fields(clm_kpi_job *j, clm_rpipe *rp, const bucket *b)
 {
     const clm_stages *m = j->cfg->stages;
     size_t nst = m ? clm_stages_count(m) : 0, nord = m ? clm_stages_ordinary(m) : 0;
@@ -183,15 +194,15 @@ static size_t complete_fields(clm_kpi_job *j, redisContext *rc, const bucket *b)
     size_t sent = 0;
     bucket_hash_key(j, b->key, key, sizeof(key));
     for (size_t i = 0; i < clm_daycount_nfields; i++, sent++)
-        redisAppendCommand(rc, "HINCRBY %s %s 0", key, clm_daycount_fields[i].name);
+        hincr0(rp, key, clm_daycount_fields[i].name);
     for (size_t s = 0; s < nst; s++, sent++) {
         snprintf(field, sizeof(field), "entered_%s", clm_stages_name(m, (int)s));
-        redisAppendCommand(rc, "HINCRBY %s %s 0", key, field);
+        hincr0(rp, key, field);
     }
     for (size_t r = 0; r + 1 < nord; r++, sent++) {
         snprintf(field, sizeof(field), "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)r)),
                  clm_stages_name(m, clm_stages_at_rank(m, (int)r + 1)));
-        redisAppendCommand(rc, "HINCRBY %s %s 0", key, field);
+        hincr0(rp, key, field);
     }
     return sent;
 }
@@ -227,12 +238,17 @@ static int emit_kpi(void *vctx, const char *field, const char *value)
     return 0;
 }
 
-static int drain(redisContext *rc, size_t n)
+/* Reads the replies of the n commands queued; a pipe with fewer queued
+ * (an append failed) is an I/O error. */
+static int drain(clm_rpipe *rp, size_t n)
 {
+    char err[256];
     int r = 0;
+    if (clm_rpipe_pending(rp) != n)
+        return -EIO;
     for (size_t i = 0; i < n; i++) {
         redisReply *rep;
-        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+        if (clm_rpipe_reply(rp, &rep, err, sizeof(err)) < 0)
             return -EIO;
         if (rep->type == REDIS_REPLY_ERROR) {
             log_err("kpi: Redis refused a write: %s", rep->str);
@@ -243,7 +259,58 @@ static int drain(redisContext *rc, size_t n)
     return r;
 }
 
-static int compute(clm_kpi_job *j, redisContext *rc)
+/* Queues a command whose key is argv[1]. */
+static void queue(clm_rpipe *rp, int argc, const char **argv)
+{
+    char err[256];
+    clm_rpipe_append(rp, 1, argc, argv, NULL, err, sizeof(err));
+}
+
+/* One command whose key is argv[1]; NULL on an I/O error. */
+static redisReply *command(clm_rpipe *rp, int argc, const char **argv)
+{
+    char err[256];
+    return clm_rpipe_command(rp, 1, argc, argv, NULL, err, sizeof(err));
+}
+
+/* Replaces the kpi hash `key` with argv (HSET key ...) in one transaction
+ * on the node serving it. Returns 0, -EPROTO (logged) or -EIO. */
+static int replace_kpi(clm_kpi_job *j, const char *key, int argc, const char **argv)
+{
+    char err[256];
+    for (int attempt = 0; attempt < 4; attempt++) {
+        redisContext *c = clm_redis_get_key(j->redis, key, strlen(key), err, sizeof(err));
+        if (!c)
+            return -EIO;
+        const char *multi[] = { "MULTI" }, *del[] = { "DEL", key }, *exec[] = { "EXEC" };
+        redisAppendCommandArgv(c, 1, multi, NULL);
+        redisAppendCommandArgv(c, 2, del, NULL);
+        redisAppendCommandArgv(c, argc, argv, NULL);
+        redisAppendCommandArgv(c, 1, exec, NULL);
+        int r = 0;
+        bool moved = false;
+        for (int i = 0; i < 4; i++) {
+            redisReply *rep;
+            if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+                clm_redis_drop_ctx(j->redis, c);
+                return -EIO;
+            }
+            if (rep->type == REDIS_REPLY_ERROR && clm_rpipe_redirected(rep->str)) {
+                moved = true;
+            } else if (rep->type == REDIS_REPLY_ERROR && r == 0) {
+                log_err("kpi: Redis refused a write: %s", rep->str);
+                r = -EPROTO;
+            }
+            freeReplyObject(rep);
+        }
+        if (!moved)
+            return r;
+        clm_redis_stale(j->redis);
+    }
+    return -EIO;
+}
+
+static int compute(clm_kpi_job *j, clm_rpipe *rc)
 {
     const clm_config *cfg = j->cfg;
     const char *prefix = cfg->redis_prefix;
@@ -291,15 +358,16 @@ static int compute(clm_kpi_job *j, redisContext *rc)
                                                                   : bs[i].c.session_ms * 1000;
         clm_micros_format(sess_us, sess, sizeof(sess));
         snprintf(eodv, sizeof(eodv), "%" PRId64, eod);
-        redisAppendCommand(rc, "HSET %s revenue %s refunds %s spend %s session_seconds %s customers_eod %s",
-                           key, rev, ref, spend, sess, eodv);
+        const char *hs[] = { "HSET", key, "revenue", rev, "refunds", ref, "spend", spend,
+                             "session_seconds", sess, "customers_eod", eodv };
+        queue(rc, 12, hs);
         sent++;
         sent += complete_fields(j, rc, &bs[i]);
     }
     /* likewise every stage in the stage counts, and the portfolio rate */
     for (size_t s = 0; cfg->stages && s < clm_stages_count(cfg->stages); s++, sent++)
-        redisAppendCommand(rc, "HINCRBY %s %s 0", counts_key, clm_stages_name(cfg->stages, (int)s));
-    redisAppendCommand(rc, "HINCRBY %s value_rate_micros 0", portfolio_key);
+        hincr0(rc, counts_key, clm_stages_name(cfg->stages, (int)s));
+    hincr0(rc, portfolio_key, "value_rate_micros");
     sent++;
     /* whole days without events carry the previous day's customers_eod */
     if (j->bucket_ms == CLM_MS_PER_DAY) {
@@ -318,7 +386,8 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             clm_day_format(d, day);
             bucket_hash_key(j, day, key, sizeof(key));
             snprintf(eodv, sizeof(eodv), "%" PRId64, run);
-            redisAppendCommand(rc, "HSET %s customers_eod %s", key, eodv);
+            const char *hs[] = { "HSET", key, "customers_eod", eodv };
+            queue(rc, 4, hs);
             sent++;
         }
     }
@@ -326,14 +395,16 @@ static int compute(clm_kpi_job *j, redisContext *rc)
         goto out_free;
 
     /* the portfolio value rate, for clv_pred_avg */
-    redisReply *pr = redisCommand(rc, "HGET %s value_rate_micros", portfolio_key);
+    const char *g1[] = { "HGET", portfolio_key, "value_rate_micros" };
+    redisReply *pr = command(rc, 3, g1);
     if (!pr) {
         r = -EIO;
         goto out_free;
     }
     int64_t value_rate = reply_int(pr);
     freeReplyObject(pr);
-    pr = redisCommand(rc, "HGET %s repeat_customers", portfolio_key);
+    const char *g2[] = { "HGET", portfolio_key, "repeat_customers" };
+    pr = command(rc, 3, g2);
     if (!pr) {
         r = -EIO;
         goto out_free;
@@ -346,7 +417,8 @@ static int compute(clm_kpi_job *j, redisContext *rc)
     /* the model job's portfolio clv_model figures ride along, so rewriting a
      * kpi hash never drops them (daemon/model_job.h) */
     char clv_sum[CLM_KPI_FIELD_MAX + 1] = "", clv_avg[CLM_KPI_FIELD_MAX + 1] = "";
-    redisReply *mr = redisCommand(rc, "HMGET %s clv_model_sum clv_model_avg", model_key);
+    const char *g3[] = { "HMGET", model_key, "clv_model_sum", "clv_model_avg" };
+    redisReply *mr = command(rc, 4, g3);
     if (!mr) {
         r = -EIO;
         goto out_free;
@@ -379,7 +451,6 @@ static int compute(clm_kpi_job *j, redisContext *rc)
                          .repeat_customers_total = repeat_customers,
                          .clv_max_years = cfg->kpi_clv_max_years,
                          .gross_margin = cfg->kpi_gross_margin, .longest_window_days = longest };
-    sent = 0;
     for (size_t w = 0; w < cfg->kpi_window_count; w++) {
         emit_ctx *x = calloc(1, sizeof(*x));
         char key[256];
@@ -408,14 +479,11 @@ static int compute(clm_kpi_job *j, redisContext *rc)
             x->argv[x->argc++] = "clv_model_avg";
             x->argv[x->argc++] = clv_avg;
         }
-        redisAppendCommand(rc, "MULTI");
-        redisAppendCommand(rc, "DEL %s", key);
-        redisAppendCommandArgv(rc, x->argc, x->argv, NULL);
-        redisAppendCommand(rc, "EXEC");
-        sent += 4;
+        r = replace_kpi(j, key, x->argc, x->argv);
         free(x);
+        if (r < 0)
+            goto out_free;
     }
-    r = drain(rc, sent);
 out_free:
     free(days);
     free(bs);
@@ -426,7 +494,7 @@ out_free:
 
 typedef struct pred_ctx {
     clm_kpi_job *j;
-    redisContext *rc;
+    clm_rpipe *rc;
     double lifetime, margin;
     size_t pending;
     clm_apply_opts o;       /* the stage model, to tell current customers */
@@ -447,7 +515,8 @@ static int write_pred(void *vctx, const char *where, const clm_customer *c)
     }
     clm_micros_format(pred, v, sizeof(v));
     const char *argv[] = { "HSET", key, "clv_pred", v };
-    if (redisAppendCommandArgv(x->rc, 4, argv, NULL) != REDIS_OK)
+    char err[256];
+    if (clm_rpipe_append(x->rc, 1, 4, argv, NULL, err, sizeof(err)) < 0)
         return -EIO;
     if (++x->pending == PIPELINE) {
         int r = drain(x->rc, x->pending);
@@ -474,14 +543,12 @@ static int pred_page(void *vctx)
  * once a minute) and on shutdown after the last flush, so a quiet system
  * holds a value on every customer that depends only on the flushed state.
  * Returns 0 or -EIO. */
-static int refresh_clv_pred(clm_kpi_job *j, redisContext *rc)
+static int refresh_clv_pred(clm_kpi_job *j, clm_rpipe *rc)
 {
     char err[256];
     pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0,
                    { .stages = j->cfg->stages }, 0, 0 };
-    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
-    int r = rp ? clm_store_scan(rp, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err))
-               : -EIO;
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err));
     if (r == 0)
         r = drain(rc, x.pending);
     if (r == -EPROTO)
@@ -500,7 +567,7 @@ static void run_once(clm_kpi_job *j)
 {
     char err[256];
     for (int attempt = 0; attempt < 100; attempt++) {
-        redisContext *rc = clm_redis_get(j->redis, err, sizeof(err));
+        clm_rpipe *rc = clm_redis_pipe(j->redis, err, sizeof(err));
         int r = rc ? compute(j, rc) : -EIO;
         bool stopping = atomic_load(&j->stopping);
         if (r == 0 && j->lifetime[0] &&

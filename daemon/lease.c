@@ -33,34 +33,35 @@ int clm_lease_init(clm_lease *l, const char *key, int ttl_ms, char *errbuf, size
     return 0;
 }
 
-int clm_lease_hold(clm_lease *l, redisContext *rc, char *errbuf, size_t errsize)
+int clm_lease_hold(clm_lease *l, clm_rpipe *rc, char *errbuf, size_t errsize)
 {
-    char ttl[16];
+    char ttl[16], why[256] = "";
     snprintf(ttl, sizeof(ttl), "%d", l->ttl_ms);
     redisReply *rep;
     if (!l->held) {
         const char *argv[] = { "SET", l->key, l->token, "NX", "PX", ttl };
-        rep = redisCommandArgv(rc, 6, argv, NULL);
+        rep = clm_rpipe_command(rc, 1, 6, argv, NULL, why, sizeof(why));
         l->held = rep && rep->type == REDIS_REPLY_STATUS;
     } else {
         const char *argv[] = { "EVAL", renew_script, "1", l->key, l->token, ttl };
-        rep = redisCommandArgv(rc, 6, argv, NULL);
+        rep = clm_rpipe_command(rc, 3, 6, argv, NULL, why, sizeof(why));
         l->held = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
     }
     int r = l->held ? 1 : 0;
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        snprintf(errbuf, errsize, "Redis lease %s: %s", l->key, rep ? rep->str : rc->errstr);
+        snprintf(errbuf, errsize, "Redis lease %s: %s", l->key, rep ? rep->str : why);
         r = -EIO;
     }
     freeReplyObject(rep);
     return r;
 }
 
-void clm_lease_release(clm_lease *l, redisContext *rc)
+void clm_lease_release(clm_lease *l, clm_rpipe *rc)
 {
     if (l->held && rc) {
+        char why[256];
         const char *argv[] = { "EVAL", release_script, "1", l->key, l->token };
-        freeReplyObject(redisCommandArgv(rc, 5, argv, NULL));
+        freeReplyObject(clm_rpipe_command(rc, 3, 5, argv, NULL, why, sizeof(why)));
     }
     l->held = false;
 }

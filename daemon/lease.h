@@ -8,7 +8,8 @@
  * key and check it still holds their token (clm_lease_mine) inside the
  * transaction.
  *
- * Not thread-safe: one owner.
+ * Commands go through a pipe of keyed commands (net/redis_pipe.h), on one
+ * server or Redis Cluster. Not thread-safe: one owner.
  */
 #ifndef CLM_DAEMON_LEASE_H
 #define CLM_DAEMON_LEASE_H
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net/redis_pipe.h"
 #include "store/keys.h"
 
 typedef struct clm_lease {
@@ -33,10 +35,10 @@ int clm_lease_init(clm_lease *l, const char *key, int ttl_ms, char *errbuf, size
 /* Takes the lease when free, or renews it when held. Returns 1 (held), 0
  * (another holds it), or -EIO (the command failed: drop the connection;
  * errbuf says why; the lease counts as not held). */
-int clm_lease_hold(clm_lease *l, redisContext *rc, char *errbuf, size_t errsize);
+int clm_lease_hold(clm_lease *l, clm_rpipe *rc, char *errbuf, size_t errsize);
 
 /* Gives the lease up if this holder still has it; best effort. */
-void clm_lease_release(clm_lease *l, redisContext *rc);
+void clm_lease_release(clm_lease *l, clm_rpipe *rc);
 
 /* True when value (a GET of the key) is this holder's token. */
 bool clm_lease_mine(const clm_lease *l, const char *value);

@@ -21,6 +21,7 @@
 #include "daemon/http.h"
 #include "daemon/kafka_conf.h"
 #include "daemon/preflight.h"
+#include "daemon/prep_cluster.h"
 #include "config/reload.h"
 #include "daemon/alert_pub.h"
 #include "daemon/am_sink.h"
@@ -134,13 +135,14 @@ static void reloader_free(reloader *r)
     free(r->applies);
 }
 
-/* Checks what clmd needs of the Redis server: keys never evicted. Returns
- * 0, -EIO, or -EINVAL (logged). A server that does not tell its policy is
+/* Checks what clmd needs of the Redis server (c), or of every master of the
+ * cluster (c NULL): keys never evicted. Returns 0, -EIO, or -EINVAL (logged). A server that does not tell its policy is
  * warned about once (*warned), not refused. */
-static int check_server(redisContext *c, bool *warned)
+static int check_server(clm_redis *r, redisContext *c, bool *warned)
 {
     char err[512];
-    int e = clm_redis_check_noeviction(c, err, sizeof(err));
+    int e = c ? clm_redis_check_noeviction(c, err, sizeof(err))
+              : clm_prep_cluster_noeviction(r, err, sizeof(err)); /* every master */
     if (e == -EINVAL)
         log_err("store: %s", err);
     if (e == -ENOTSUP && !*warned)
@@ -151,11 +153,11 @@ static int check_server(redisContext *c, bool *warned)
 
 /* Makes sure cfg's group owns the prefix (daemon/owner.h), taking it over
  * when asked. Returns 0, -EIO, -EAGAIN (errbuf), or -1 (logged). */
-static int claim_prefix(redisContext *c, const clm_config *cfg, bool take_over, char *err,
+static int claim_prefix(clm_redis *r, const clm_config *cfg, bool take_over, char *err,
                         size_t errsize)
 {
     char from[CLM_KEY_MAX];
-    int e = clm_owner_claim(c, cfg->redis_prefix, cfg->kafka_group_id, take_over, from,
+    int e = clm_owner_claim(r, cfg->redis_prefix, cfg->kafka_group_id, take_over, from,
                             sizeof(from), err, errsize);
     if (e == 1)
         log_notice("store: consumer group %s took redis.prefix %s over from group %s: it "
@@ -186,16 +188,30 @@ static int prepare_store(const clm_config *cfg, const clm_redis_opts *ropts,
         log_err("out of memory");
         return -1;
     }
+    bool cluster = clm_redis_is_cluster(r);
     while (!stop_requested) {
-        redisContext *c = clm_redis_get(r, err, sizeof(err));
-        int e = c ? check_server(c, &warned) : -EIO;
-        if (e == -EINVAL)
-            break;
-        if (e == 0)
-            e = clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err));
-        else if (c)
-            snprintf(err, sizeof(err), "%s", c->errstr);
-        if (e == 0 && (e = claim_prefix(c, cfg, take_over, err, sizeof(err))) == -1)
+        int e;
+        if (cluster) {
+            /* the v1 layout predates cluster support: no upgrade to look for */
+            e = check_server(r, NULL, &warned);
+            if (e == -EINVAL)
+                break;
+            if (e == 0)
+                e = clm_prep_cluster_schema(r, cfg->redis_prefix, apply->stages, up, err,
+                                            sizeof(err));
+            else
+                snprintf(err, sizeof(err), "cannot read INFO memory from every master");
+        } else {
+            redisContext *c = clm_redis_get(r, err, sizeof(err));
+            e = c ? check_server(r, c, &warned) : -EIO;
+            if (e == -EINVAL)
+                break;
+            if (e == 0)
+                e = clm_store_upgrade(c, cfg->redis_prefix, apply, up, err, sizeof(err));
+            else if (c)
+                snprintf(err, sizeof(err), "%s", c->errstr);
+        }
+        if (e == 0 && (e = claim_prefix(r, cfg, take_over, err, sizeof(err))) == -1)
             break;
         if (e == -EAGAIN) {
             if (!down)
@@ -488,10 +504,16 @@ static int run(const clm_config *cfg, bool take_over)
         }
         log_info("delivering paging alerts to Alertmanager at %s", cfg->alerts_am_url);
     }
-    log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
-               "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
-               cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
-               cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
+    if (cfg->redis_cluster[0])
+        log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis Cluster "
+                   "%s%s%s%s prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id,
+                   nworkers, cfg->redis_cluster, cfg->redis_tls ? " over TLS" : "",
+                   cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
+    else
+        log_notice("clmd %s consuming %s as group %s with %zu workers; state in Redis %s:%d%s%s%s "
+                   "prefix %s", CLMD_VERSION, cfg->kafka_topics[0], cfg->kafka_group_id, nworkers,
+                   cfg->redis_host, cfg->redis_port, cfg->redis_tls ? " over TLS" : "",
+                   cfg->redis_user[0] ? " as user " : "", cfg->redis_user, cfg->redis_prefix);
     if (cfg->http_port > 0) {
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,

@@ -113,12 +113,17 @@ static void set_params(clm_model_job *j, const clm_bgnbd_params *bg, const clm_g
 
 /* ---- Redis helpers ------------------------------------------------------ */
 
-static int drain(redisContext *rc, size_t n)
+/* Reads the replies of the n commands queued; a pipe with fewer queued
+ * (an append failed) is an I/O error. */
+static int drain(clm_rpipe *rc, size_t n)
 {
+    char err[256];
     int r = 0;
+    if (clm_rpipe_pending(rc) != n)
+        return -EIO;
     for (size_t i = 0; i < n; i++) {
         redisReply *rep;
-        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+        if (clm_rpipe_reply(rc, &rep, err, sizeof(err)) < 0)
             return -EIO;
         if (rep->type == REDIS_REPLY_ERROR) {
             log_err("model: Redis refused a write: %s", rep->str);
@@ -130,10 +135,19 @@ static int drain(redisContext *rc, size_t n)
 }
 
 /* One command from argv; its reply is checked and dropped. */
-static int command_argv(redisContext *rc, int argc, const char **argv)
+static int command_argv(clm_rpipe *rc, int argc, const char **argv)
 {
-    redisAppendCommandArgv(rc, argc, argv, NULL);
+    char err[256];
+    if (clm_rpipe_append(rc, 1, argc, argv, NULL, err, sizeof(err)) < 0)
+        return -EIO;
     return drain(rc, 1);
+}
+
+/* Queues a command whose key is argv[1]; a failed append shows in drain. */
+static void queue(clm_rpipe *rc, int argc, const char **argv)
+{
+    char err[256];
+    clm_rpipe_append(rc, 1, argc, argv, NULL, err, sizeof(err));
 }
 
 static void copy_reply(const redisReply *r, char *buf, size_t size)
@@ -158,14 +172,16 @@ static bool parse_double(const char *s, double *out)
 
 /* The stored model, once at start: the last good parameters when they are
  * in this config's time unit, and when the next scheduled fit is due. */
-static int load_model(clm_model_job *j, redisContext *rc)
+static int load_model(clm_model_job *j, clm_rpipe *rc)
 {
     static const char *const names[7] = { "r", "alpha", "a", "b", "p", "q", "gamma" };
     double v[7];
     bool have[7] = { false };
     double fitted_at = -1, unit = -1;
     char sum[32] = "", avg[32] = "";
-    redisReply *h = redisCommand(rc, "HGETALL %s", j->model_key);
+    char err[256];
+    const char *hg[] = { "HGETALL", j->model_key };
+    redisReply *h = clm_rpipe_command(rc, 1, 2, hg, NULL, err, sizeof(err));
     if (!h)
         return -EIO;
     for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
@@ -214,24 +230,28 @@ static int load_model(clm_model_job *j, redisContext *rc)
 }
 
 /* The watermark, the applied count and the refit request, in one round trip. */
-static int read_poll(clm_model_job *j, redisContext *rc, poll_state *ps)
+static int read_poll(clm_model_job *j, clm_rpipe *rc, poll_state *ps)
 {
     const clm_config *cfg = j->cfg;
     char err[256];
     int64_t best;
-    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
-    if (!rp || clm_store_load_max_ts(rp, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
+    if (clm_store_load_max_ts(rc, cfg->redis_prefix, cfg->kafka_group_id, cfg->kafka_topics,
                                      cfg->kafka_topic_count, &best, err, sizeof(err)) < 0)
         return -EIO;
-    redisAppendCommand(rc, "HGET %s applied", j->stats_key);
+    const char *g0[] = { "HGET", j->stats_key, "applied" };
+    const char *g1[] = { "HGET", j->model_key, "refit_requested" };
+    const char *g2[] = { "HGET", j->model_key, "refit_done" };
+    queue(rc, 3, g0);
     /* two HGETs, not an HMGET: the end-to-end benchmark takes clmd's first
      * HMGET (stored offsets read on partition assignment) as its start */
-    redisAppendCommand(rc, "HGET %s refit_requested", j->model_key);
-    redisAppendCommand(rc, "HGET %s refit_done", j->model_key);
+    queue(rc, 3, g1);
+    queue(rc, 3, g2);
+    if (clm_rpipe_pending(rc) != 3)
+        return -EIO;
     int r = 0;
     for (size_t i = 0; i < 3; i++) {
         redisReply *rep;
-        if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+        if (clm_rpipe_reply(rc, &rep, err, sizeof(err)) < 0)
             return -EIO;
         if (i == 0) {
             ps->applied = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
@@ -299,7 +319,7 @@ typedef struct score_ctx {
 typedef struct score_arg {
     clm_model_job *j;
     score_ctx *x;
-    redisContext *rc;
+    clm_rpipe *rc;
     size_t pending;
 } score_arg;
 
@@ -327,7 +347,8 @@ static int score_one(void *varg, const char *where, const clm_customer *c)
         return -ENAMETOOLONG;
     const char *argv[10] = { "HSET", key, "p_alive", text[0], j->ey_field, text[1],
                              "expected_spend", text[2], "clv_model", text[3] };
-    if (redisAppendCommandArgv(a->rc, 10, argv, NULL) != REDIS_OK)
+    char err[256];
+    if (clm_rpipe_append(a->rc, 1, 10, argv, NULL, err, sizeof(err)) < 0)
         return -EIO;
     x->written++;
     if (++a->pending == PIPELINE) {
@@ -375,7 +396,7 @@ static int64_t sat_add(int64_t a, int64_t b)
 }
 
 /* The scoring pass with the last good parameters (see model_job.h). */
-static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long applied)
+static int score(clm_model_job *j, clm_rpipe *rc, int64_t now_day, long long applied)
 {
     score_ctx x = { .now_day = now_day };
     if (clm_model_job_params(j, &x.bg, &x.gg) < 0)
@@ -383,9 +404,7 @@ static int score(clm_model_job *j, redisContext *rc, int64_t now_day, long long 
     long long t0 = clm_now_ms();
     char err[256];
     score_arg sa = { j, &x, rc, 0 };
-    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
-    int r = rp ? clm_store_scan(rp, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err))
-               : -EIO;
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, score_page, score_one, &sa, err, sizeof(err));
     if (r == 0)
         r = drain(rc, sa.pending);
     if (r == -EPROTO) { /* said once per pass, not as a write error; the pass is spent */
@@ -441,7 +460,7 @@ out_free:
 
 /* ---- fitting ------------------------------------------------------------ */
 
-static int write_failure(clm_model_job *j, redisContext *rc, const char *why)
+static int write_failure(clm_model_job *j, clm_rpipe *rc, const char *why)
 {
     char at[24];
     snprintf(at, sizeof(at), "%lld", clm_wall_ms());
@@ -450,7 +469,7 @@ static int write_failure(clm_model_job *j, redisContext *rc, const char *why)
     return command_argv(rc, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 }
 
-static int write_fit(clm_model_job *j, redisContext *rc, const clm_bgnbd_params *bg,
+static int write_fit(clm_model_job *j, clm_rpipe *rc, const clm_bgnbd_params *bg,
                      const clm_fit_report *br, const clm_gg_params *gg, const clm_fit_report *gr,
                      size_t customers, size_t repeat, long long fit_ms, int64_t now_day)
 {
@@ -481,15 +500,16 @@ static int write_fit(clm_model_job *j, redisContext *rc, const clm_bgnbd_params 
     argv[argc++] = "ok";
     argv[argc++] = "attempted_at";
     argv[argc++] = v[12];
-    redisAppendCommandArgv(rc, argc, argv, NULL);
-    redisAppendCommand(rc, "HDEL %s last_error", j->model_key);
+    const char *hdel[] = { "HDEL", j->model_key, "last_error" };
+    queue(rc, argc, argv);
+    queue(rc, 3, hdel);
     return drain(rc, 2);
 }
 
 /* One fit, then a scoring pass when it succeeded. Returns 0 when the outcome
  * is recorded in <prefix>model (success or a failure with its reason), or
  * -EIO, -EPROTO, -ECANCELED when it could not be. */
-static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
+static int attempt(clm_model_job *j, clm_rpipe *rc, const poll_state *ps)
 {
     const clm_config *cfg = j->cfg;
     long long t0 = clm_now_ms();
@@ -501,8 +521,7 @@ static int attempt(clm_model_job *j, redisContext *rc, const poll_state *ps)
         snprintf(why, sizeof(why), "no event-time watermark yet: no event was applied");
         goto out_failed;
     }
-    clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof(err));
-    r = !rp ? -EIO : clm_model_sample_read(&s, rp, cfg->redis_prefix, ps->now_day, (double)cfg->model_unit_days,
+    r = clm_model_sample_read(&s, rc, cfg->redis_prefix, ps->now_day, (double)cfg->model_unit_days,
                               &j->stopping, err, sizeof(err));
     if (r == -EPROTO) { /* a record that does not decode: a failed fit, said in <prefix>model */
         snprintf(why, sizeof(why), "reading the checkpoints: %s", err);
@@ -567,7 +586,7 @@ out_free:
 
 /* ---- the thread --------------------------------------------------------- */
 
-static int step(clm_model_job *j, redisContext *rc)
+static int step(clm_model_job *j, clm_rpipe *rc)
 {
     int r;
     if (!j->loaded) {
@@ -610,7 +629,7 @@ static void *model_main(void *arg)
     clm_model_job *j = arg;
     while (!atomic_load(&j->stopping)) {
         char err[256];
-        redisContext *rc = clm_redis_get(j->redis, err, sizeof(err));
+        clm_rpipe *rc = clm_redis_pipe(j->redis, err, sizeof(err));
         int r = rc ? step(j, rc) : 0;
         if (r == -EIO)
             clm_redis_drop(j->redis);

@@ -22,6 +22,14 @@
  * empty) belongs to the one group whose partition set it holds; with none,
  * the starting group claims it; with several, clmd cannot tell and refuses.
  *
+ * On Redis Cluster the keys of a group's partitions live in different
+ * slots, so no transaction holds them all: claiming is SET NX of the owner
+ * key, and taking over copies the keys (DUMP/RESTORE), applies each
+ * partition's journal under the old name first, checks the old group's
+ * progress did not move meanwhile, records the owner, then deletes the old
+ * keys. Stopping the old group's instances first matters more there: a
+ * flush of theirs after the check is lost.
+ *
  * Thread-safety: uses the given connection exclusively.
  */
 #ifndef CLM_DAEMON_OWNER_H
@@ -30,6 +38,8 @@
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "daemon/redis.h"
 
 /* Makes sure `group` owns `prefix`, claiming a prefix nobody owns and, with
  * take_over, taking it over from its owner (whose name goes into `from`).
@@ -42,7 +52,7 @@
  * instance of the old group is still running), -EPROTO (Redis failed a
  * command or the owner key is not a string: errbuf), -ENAMETOOLONG,
  * -ENOMEM. */
-int clm_owner_claim(redisContext *c, const char *prefix, const char *group, bool take_over,
+int clm_owner_claim(clm_redis *r, const char *prefix, const char *group, bool take_over,
                     char *from, size_t fromsize, char *errbuf, size_t errsize);
 
 #endif

@@ -52,7 +52,8 @@ static int check_redis(const clm_config *cfg, const char *file, char *errbuf, si
         }
         return 0;
     }
-    if (cfg->redis_host[0] == '/') {
+    if (cfg->redis_host[0] == '/' && !(cfg->redis_cluster && cfg->redis_cluster[0])) {
+        /* on Redis Cluster redis.host is not used: the seeds are host:port */
         clm_cfg_errorf(errbuf, errsize, "%s: redis.tls: true does not go with the unix socket "
                        "\"%s\" in redis.host (expected a host name or address)", file,
                        cfg->redis_host);
