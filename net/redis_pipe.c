@@ -13,7 +13,8 @@ typedef struct queued {
     redisContext *ctx;
     char *cmd;
     int len;
-    int slot; /* -1: no key, or sent to a node by index */
+    int slot;          /* -1: no key, or sent to a node by index */
+    redisReply *ready; /* read ahead (see drain), not returned yet */
 } queued;
 
 struct clm_rpipe {
@@ -32,8 +33,10 @@ void clm_rpipe_free(clm_rpipe *p)
 {
     if (!p)
         return;
-    for (size_t i = p->head; i < p->len; i++)
+    for (size_t i = p->head; i < p->len; i++) {
         free(p->q[i].cmd);
+        freeReplyObject(p->q[i].ready);
+    }
     free(p->q);
     free(p);
 }
@@ -69,9 +72,10 @@ bool clm_rpipe_redirected(const char *err)
 void clm_rpipe_reset(clm_rpipe *p)
 {
     for (size_t i = p->head; i < p->len; i++) {
-        if (p->cl)
+        if (p->cl && !p->q[i].ready)
             clm_cluster_drop(p->cl, p->q[i].ctx); /* ignores one dropped already */
         free(p->q[i].cmd);
+        freeReplyObject(p->q[i].ready);
     }
     p->head = p->len = 0;
     if (p->cl)
@@ -120,7 +124,7 @@ static int push(clm_rpipe *p, redisContext *c, int slot, int argc, const char **
         free(cmd);
         return -EIO;
     }
-    p->q[p->len++] = (queued){ c, cmd, len, slot };
+    p->q[p->len++] = (queued){ c, cmd, len, slot, NULL };
     return 0;
 }
 
@@ -215,6 +219,22 @@ out_io:
     return -EIO;
 }
 
+/* Reads the replies of every command queued after the head, in order, and
+ * keeps them: a command sent again after a redirect must not take another
+ * command's reply on a connection that still has replies coming. */
+static int drain(clm_rpipe *p, char *errbuf, size_t errsize)
+{
+    for (size_t i = p->head + 1; i < p->len; i++) {
+        queued *q = &p->q[i];
+        if (!q->ready && redisGetReply(q->ctx, (void **)&q->ready) != REDIS_OK) {
+            snprintf(errbuf, errsize, "%s", q->ctx->errstr);
+            q->ready = NULL;
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
 int clm_rpipe_reply(clm_rpipe *p, redisReply **out, char *errbuf, size_t errsize)
 {
     *out = NULL;
@@ -223,14 +243,21 @@ int clm_rpipe_reply(clm_rpipe *p, redisReply **out, char *errbuf, size_t errsize
         return -EIO;
     }
     queued *q = &p->q[p->head];
-    redisReply *rep;
-    if (redisGetReply(q->ctx, (void **)&rep) != REDIS_OK) {
+    redisReply *rep = q->ready;
+    q->ready = NULL;
+    if (!rep && redisGetReply(q->ctx, (void **)&rep) != REDIS_OK) {
         snprintf(errbuf, errsize, "%s", q->ctx->errstr);
         return -EIO;
     }
     int r = 0;
-    if (p->cl && q->slot >= 0 && rep->type == REDIS_REPLY_ERROR && clm_rpipe_redirected(rep->str))
-        r = follow(p, q, &rep, errbuf, errsize);
+    if (p->cl && q->slot >= 0 && rep->type == REDIS_REPLY_ERROR && clm_rpipe_redirected(rep->str)) {
+        if ((r = drain(p, errbuf, errsize)) == 0)
+            r = follow(p, q, &rep, errbuf, errsize);
+        else {
+            freeReplyObject(rep);
+            rep = NULL;
+        }
+    }
     free(q->cmd);
     q->cmd = NULL;
     if (++p->head == p->len)
