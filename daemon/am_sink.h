@@ -40,6 +40,13 @@
  * <prefix>alerts:page:lease (SET NX PX 15000 with a random token, renewed
  * every 5 s); the others wait and take over within 15 s of its end.
  *
+ * On Redis Cluster the cursor, the lease and the firing hash are named
+ * <prefix>{alerts:page}:cursor, <prefix>{alerts:page}:lease and
+ * <prefix>{alerts:page}:firing (one hash slot, so the transaction above
+ * runs on one node), and the stream, in its own slot, is trimmed right
+ * after the transaction (a trim that did not run is done by the next one).
+ * One server keeps the names above.
+ *
  * Only the owner thread calls new/start/stop/free; clm_am_sink_get_stats
  * may be called from any thread. Nothing here logs: the counters and
  * last_error say what happened.

@@ -304,6 +304,8 @@ static void busy(const char *owner_key, char *errbuf, size_t errsize)
              "owning group still running? stop it first)", owner_key);
 }
 
+/* clm_owner_claim on one server: WATCH and transactions on c, the reads
+ * shared with the cluster path on p (which uses the same connection). */
 static int claim_one(redisContext *c, clm_rpipe *p, const char *prefix, const char *group,
                      bool take_over, const char *owner_key, char *from, size_t fromsize,
                      char *errbuf, size_t errsize)

@@ -16,7 +16,11 @@
  *               same values (numbers to 1e-6 relative: the fit sums in
  *               the order the customers are read, which differs); the
  *               alerts outbox is drained (HLEN 0) in both; both alert
- *               topics hold the same set of alert ids, not empty.
+ *               topics hold the same set of alert ids, not empty; the
+ *               Alertmanager sink (a real prometheus-alertmanager,
+ *               tests/harness_am.h) drained the page stream in both, with
+ *               as many alerts firing (on the cluster its keys share the
+ *               hash tag {alerts:page}).
  *   take_over   clmd of another group started with --take-over on that
  *               cluster: the new group owns the prefix, holds the old
  *               group's offsets and checkpoints under its own names,
@@ -43,6 +47,7 @@
 
 #include "net/redis_cluster.h"
 #include "tests/harness.h"
+#include "tests/harness_am.h"
 #include "tests/harness_cluster.h"
 #include "tools/gen.h"
 
@@ -70,6 +75,7 @@ typedef struct store {
 typedef struct fixture {
     char tmp[64];
     harness_kafka *kafka;
+    harness_am *am;
     int64_t produced;
     store cl; /* the cluster of same_jobs, for take_over */
 } fixture;
@@ -114,8 +120,10 @@ static void write_config(store *s)
             " \"model\": {\"min_customers\": 10},\n"
             " \"events\": {\"allowed_lateness_s\": 0},\n"
             " \"alerts\": {\"topic\": \"%s\", \"min_clv\": 50, \"rate_per_s\": 100000, "
-            "\"burst\": 100000}}\n",
-            harness_kafka_bootstraps(F.kafka), s->group ? s->group : GROUP, redis, s->alert_topic);
+            "\"burst\": 100000,\n"
+            "   \"alertmanager\": {\"url\": \"http://127.0.0.1:%d\", \"resend_s\": 5}}}\n",
+            harness_kafka_bootstraps(F.kafka), s->group ? s->group : GROUP, redis, s->alert_topic,
+            harness_am_port(F.am));
     fclose(f);
 }
 
@@ -139,6 +147,16 @@ static bool field_is(void *arg)
     bool is = r->type == REDIS_REPLY_STRING && strcmp(r->str, p->want) == 0;
     freeReplyObject(r);
     return is;
+}
+
+static bool page_drained(void *arg)
+{
+    progress *p = arg;
+    const char *argv[] = { "XLEN", "clm:alerts:page" };
+    redisReply *r = command(p->s, 2, argv);
+    bool empty = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    freeReplyObject(r);
+    return empty;
 }
 
 static bool outbox_empty(void *arg)
@@ -176,6 +194,8 @@ static void run_clmd(store *s)
     }
     if (harness_wait_until(outbox_empty, &pr, 60000) < 0)
         fail_msg("the alerts outbox was not drained within 60 s (log %s)", s->log);
+    if (harness_wait_until(page_drained, &pr, 60000) < 0)
+        fail_msg("the Alertmanager sink did not drain clm:alerts:page within 60 s (log %s)", s->log);
     CHECK(harness_proc_signal(p, SIGTERM));
     CHECK(harness_proc_expect_exit(p, 60000, 0, errbuf, sizeof(errbuf)));
     harness_proc_free(p);
@@ -233,6 +253,15 @@ static void fields_free(fields *f)
     }
     free(f->name);
     free(f->value);
+}
+
+static long long hlen(store *s, const char *key)
+{
+    const char *argv[] = { "HLEN", key };
+    redisReply *r = command(s, 2, argv);
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return n;
 }
 
 static bool same_value(const char *a, const char *b)
@@ -334,6 +363,17 @@ static void same_jobs(void **state)
     }
     assert_true(outbox_empty(&(progress){ .s = &one }));
     assert_true(outbox_empty(&(progress){ .s = &cl }));
+    /* the Alertmanager sink: its keys share a hash tag on the cluster */
+    long long firing_one = hlen(&one, "clm:alerts:firing"), firing_cl = hlen(&cl, "clm:{alerts:page}:firing");
+    if (firing_one != firing_cl)
+        fail_msg("%lld alerts firing on one server, %lld on the cluster", firing_one, firing_cl);
+    const char *cur_one[] = { "GET", "clm:alerts:page:cursor" };
+    const char *cur_cl[] = { "GET", "clm:{alerts:page}:cursor" };
+    redisReply *c1 = command(&one, 2, cur_one), *c2 = command(&cl, 2, cur_cl);
+    assert_int_equal(c1->type, REDIS_REPLY_STRING);
+    assert_int_equal(c2->type, REDIS_REPLY_STRING);
+    freeReplyObject(c1);
+    freeReplyObject(c2);
     char **a = NULL, **b = NULL;
     size_t na = alert_ids(one.alert_topic, &a), nb = alert_ids(cl.alert_topic, &b);
     if (na == 0)
@@ -350,7 +390,8 @@ static void same_jobs(void **state)
         free(b[i]);
     free(a);
     free(b);
-    print_message("# %lld messages, %zu alerts, kpi and model alike\n", (long long)F.produced, na);
+    print_message("# %lld messages, %zu alerts (%lld firing in Alertmanager), kpi and model "
+                  "alike\n", (long long)F.produced, na, firing_one);
 
     F.cl = cl; /* for take_over */
     redisFree(one.c);
@@ -435,7 +476,8 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(F.tmp, sizeof(F.tmp), "/tmp/clm-cjobs-XXXXXX");
-    if (!mkdtemp(F.tmp) || harness_kafka_start(1, &F.kafka, errbuf, sizeof(errbuf)) < 0 ||
+    if (!mkdtemp(F.tmp) || harness_am_start(&F.am, errbuf, sizeof(errbuf)) < 0 ||
+        harness_kafka_start(1, &F.kafka, errbuf, sizeof(errbuf)) < 0 ||
         harness_kafka_create_topic(F.kafka, TOPIC, PARTITIONS, errbuf, sizeof(errbuf)) < 0 ||
         harness_kafka_create_topic(F.kafka, TOPIC ".dlq", 1, errbuf, sizeof(errbuf)) < 0 ||
         harness_kafka_create_topic(F.kafka, "clm.alerts.one", 1, errbuf, sizeof(errbuf)) < 0 ||
@@ -466,6 +508,7 @@ static int teardown(void **state)
     clm_cluster_free(F.cl.cl);
     harness_cluster_stop(F.cl.cluster);
     harness_kafka_free(F.kafka);
+    harness_am_free(F.am);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.tmp);
     return system(cmd) == 0 ? 0 : -1;
