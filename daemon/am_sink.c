@@ -80,22 +80,6 @@ static int stop_due(void *arg)
     return atomic_load(&s->stopping) && clm_now_ms() >= atomic_load(&s->stop_deadline_ms);
 }
 
-/* The name of one of the sink's own keys (store/keys.h: name is
- * CLM_KEY_PAGE_CURSOR, CLM_KEY_PAGE_LEASE or CLM_KEY_FIRING). On Redis
- * Cluster the three share the hash tag {alerts:page} so that the commit's
- * transaction, which WATCHes the lease and the cursor and writes the cursor
- * and the firing hash, runs on one node: <prefix>{alerts:page}:cursor,
- * <prefix>{alerts:page}:lease, <prefix>{alerts:page}:firing. One server
- * keeps the names of store/keys.h. Returns the length or -ENAMETOOLONG. */
-static int sink_key(char *buf, size_t size, const char *prefix, const char *name, bool cluster)
-{
-    if (!cluster)
-        return clm_key_single(buf, size, prefix, name);
-    const char *leaf = strrchr(name, ':') ? strrchr(name, ':') + 1 : name;
-    int n = snprintf(buf, size, "%s{%s}:%s", prefix, CLM_KEY_PAGE, leaf);
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
-}
-
 clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t errsize)
 {
     if (!c->url || (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)) {
@@ -136,9 +120,9 @@ clm_am_sink *clm_am_sink_new(const clm_am_sink_conf *c, char *errbuf, size_t err
     char lease_key[CLM_KEY_MAX];
     bool cl = clm_redis_is_cluster(s->redis);
     if (clm_key_single(s->page, sizeof(s->page), s->prefix, CLM_KEY_PAGE) < 0 ||
-        sink_key(s->cursor, sizeof(s->cursor), s->prefix, CLM_KEY_PAGE_CURSOR, cl) < 0 ||
-        sink_key(lease_key, sizeof(lease_key), s->prefix, CLM_KEY_PAGE_LEASE, cl) < 0 ||
-        sink_key(s->firing_key, sizeof(s->firing_key), s->prefix, CLM_KEY_FIRING, cl) < 0) {
+        clm_key_sink(s->cursor, sizeof(s->cursor), s->prefix, CLM_KEY_PAGE_CURSOR, cl) < 0 ||
+        clm_key_sink(lease_key, sizeof(lease_key), s->prefix, CLM_KEY_PAGE_LEASE, cl) < 0 ||
+        clm_key_sink(s->firing_key, sizeof(s->firing_key), s->prefix, CLM_KEY_FIRING, cl) < 0) {
         snprintf(errbuf, errsize, "redis.prefix is too long for the Alertmanager sink's keys");
         clm_am_sink_free(s);
         return NULL;

@@ -165,3 +165,11 @@ int clm_key_v1_deadlines(char *buf, size_t size, const char *prefix, const char 
 {
     return put(buf, size, "%sdeadlines:%s:%" PRId32, prefix, group, part);
 }
+
+int clm_key_sink(char *buf, size_t size, const char *prefix, const char *name, bool cluster)
+{
+    if (!cluster)
+        return clm_key_single(buf, size, prefix, name);
+    const char *leaf = strrchr(name, ':') ? strrchr(name, ':') + 1 : name;
+    return put(buf, size, "%s{%s}:%s", prefix, CLM_KEY_PAGE, leaf);
+}

@@ -66,6 +66,8 @@
  *                                   (PX 15000, renewed)    Alertmanager sink
  *   <prefix>alerts:firing     HASH  incident -> the firing churn_risk
  *                                   alert as posted         Alertmanager sink
+ *   (on Redis Cluster the last three are <prefix>{alerts:page}:cursor,
+ *   :lease and :firing: clm_key_sink)
  * The v1 layout (the previous release) is only read, by the upgrade:
  *   <prefix>offsets:<g>:<topic>, <prefix>maxts:<g>:<topic>,
  *   <prefix>deadlines:<g>:<p>.
@@ -76,6 +78,7 @@
 #ifndef CLM_STORE_KEYS_H
 #define CLM_STORE_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,7 +100,6 @@
 #define CLM_KEY_SCHEMA "schema"
 #define CLM_KEY_UPGRADE_POOL "upgrade:v1"
 #define CLM_KEY_OWNER "owner"
-#define CLM_KEY_PAGE "alerts:page"
 #define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
@@ -151,6 +153,14 @@ int clm_key_ckpt_pattern(char *buf, size_t size, const char *prefix);
 
 /* The SCAN pattern of every customer view: <prefix>customer:* (escaped). */
 int clm_key_customer_pattern(char *buf, size_t size, const char *prefix);
+
+/* One of the Alertmanager sink's own keys: name is CLM_KEY_PAGE_CURSOR,
+ * CLM_KEY_PAGE_LEASE or CLM_KEY_FIRING. On Redis Cluster the three share
+ * the hash tag {alerts:page}, so the sink's commit (it WATCHes the lease and
+ * the cursor and writes the cursor and the firing hash) runs on one node:
+ * <prefix>{alerts:page}:cursor, :lease, :firing. One server keeps the
+ * names above (those of earlier releases). */
+int clm_key_sink(char *buf, size_t size, const char *prefix, const char *name, bool cluster);
 
 /* <prefix>kpi:<days>d */
 int clm_key_kpi(char *buf, size_t size, const char *prefix, int days);
