@@ -4,10 +4,10 @@
  * checkpoint) and from 0.2.0 (binary checkpoint records version 2, alerts
  * rate-limited on wall time, no incidents).
  *
- * tests/data/upgrade-v1/dump.rdb and tests/data/upgrade-v2/dump.rdb are what
+ * tests/data/upgrade-v{1,2,3}/dump.rdb are what
  * those releases left in Redis after consuming the first half of the stream
  * this file generates (see the README.md beside each; CLM_UPGRADE_MAKE_DUMP,
- * with CLM_UPGRADE_FROM=0.1.0 or 0.2.0, re-creates one with that release's
+ * with CLM_UPGRADE_FROM=0.1.0, 0.2.0 or 0.3.0, re-creates one with that release's
  * clmd as CLMD_BIN). What an upgraded store may differ in from a clean run
  * (incidents opened before the upgrade are unknown to it) is in
  * tests/upgrade_compare.h.
@@ -24,6 +24,9 @@
  *   v2_continues   the same from 0.2.0's dump: every key equals a clean run,
  *                  records compared in this release's encoding, and the
  *                  alerts raised after the upgrade are the clean run's.
+ *   v3_continues   the same from 0.3.0's dump (tests/data/upgrade-v3; one
+ *                  transaction per flush with counters summed per worker,
+ *                  where this release keeps them per partition).
  * A missing redis-server or clmd fails the test; nothing is skipped.
  */
 #include <errno.h>
@@ -128,8 +131,8 @@ static void produce(size_t from, size_t to)
 }
 
 /* CLM_UPGRADE_MAKE_DUMP=<path>: an earlier release (CLM_UPGRADE_FROM 0.1.0,
- * the default, or 0.2.0) consumes the first half and its Redis is saved to
- * <path>. 0.2.0 runs with this release's config. */
+ * the default, 0.2.0 or 0.3.0) consumes the first half and its Redis is
+ * saved to <path>. 0.2.0 and 0.3.0 run with this release's config. */
 static int make_dump(const char *path)
 {
     const char *from = getenv("CLM_UPGRADE_FROM");
@@ -541,6 +544,25 @@ static void v2_continues(void **state)
     harness_redis_free(up);
 }
 
+static void v3_continues(void **state)
+{
+    (void)state;
+    char **before;
+    size_t nbefore;
+    harness_redis *up = continue_from("upgrade-v3", "up3", &before, &nbefore);
+    clean_run();
+    char *raw = dump(up), *got = upgrade_normalize(raw), *want = upgrade_normalize(F.clean_dump);
+    char diff[2048];
+    if (harness_dump_diff(want, got, diff, sizeof(diff)) != 0)
+        fail_msg("the upgraded store differs from a clean run: %s", diff);
+    check_alerts(up, before, nbefore);
+    upgrade_ids_free(before, nbefore);
+    free(raw);
+    free(got);
+    free(want);
+    harness_redis_free(up);
+}
+
 static void make_dump_test(void **state)
 {
     (void)state;
@@ -556,6 +578,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(v1_continues),
         cmocka_unit_test(v2_continues),
+        cmocka_unit_test(v3_continues),
     };
     return cmocka_run_group_tests_name("upgrade", tests, setup, teardown);
 }
