@@ -8,65 +8,6 @@
 
 #include "store/keys.h"
 
-/* The verdict of clm_redis_check_noeviction on one INFO memory reply. */
-static int policy_of(const redisReply *rep, char *errbuf, size_t errsize)
-{
-    const char *f = NULL;
-    if (rep->type == REDIS_REPLY_STRING)
-        f = strstr(rep->str, "\nmaxmemory_policy:");
-    if (rep->type == REDIS_REPLY_ERROR) {
-        snprintf(errbuf, errsize, "INFO memory: %s", rep->str);
-        return -ENOTSUP;
-    }
-    if (!f) {
-        snprintf(errbuf, errsize, "INFO memory has no maxmemory_policy");
-        return -ENOTSUP;
-    }
-    f += strlen("\nmaxmemory_policy:");
-    int len = (int)strcspn(f, "\r\n");
-    if (len == 10 && strncmp(f, "noeviction", 10) == 0)
-        return 0;
-    snprintf(errbuf, errsize, "Redis evicts keys under memory pressure (maxmemory-policy %.*s): "
-             "an evicted offset would replay its partition and an evicted customer would "
-             "come back reset; set maxmemory-policy noeviction (clmd then holds its writes "
-             "while Redis is full, and resumes once there is room)", len > 64 ? 64 : len, f);
-    return -EINVAL;
-}
-
-int clm_prep_cluster_noeviction(clm_redis *r, char *errbuf, size_t errsize)
-{
-    char why[256] = "";
-    clm_rpipe *p = clm_redis_pipe(r, errbuf, errsize);
-    if (!p)
-        return -EIO;
-    int nodes = clm_rpipe_nodes(p, why, sizeof(why));
-    if (nodes < 0) {
-        snprintf(errbuf, errsize, "%s", why);
-        return -EIO;
-    }
-    int verdict = 0;
-    for (int node = 0; node < nodes; node++) {
-        const char *argv[] = { "INFO", "memory" };
-        redisReply *rep = NULL;
-        if (clm_rpipe_append_node(p, node, 2, argv, NULL, why, sizeof(why)) < 0 ||
-            clm_rpipe_reply(p, &rep, why, sizeof(why)) < 0) {
-            clm_rpipe_reset(p);
-            snprintf(errbuf, errsize, "INFO memory on master %d of %d: %s", node + 1, nodes, why);
-            return -EIO;
-        }
-        char one[512];
-        int e = policy_of(rep, one, sizeof(one));
-        freeReplyObject(rep);
-        /* an evicting master decides; a master that does not tell is
-         * reported unless another evicts */
-        if (e < 0 && (verdict == 0 || (e == -EINVAL && verdict == -ENOTSUP))) {
-            snprintf(errbuf, errsize, "master %d of %d: %s", node + 1, nodes, one);
-            verdict = e;
-        }
-    }
-    return verdict;
-}
-
 /* lifecycle.stages as store/upgrade.c writes them into the schema. */
 static void stage_list(const clm_stages *m, char *buf, size_t size)
 {
