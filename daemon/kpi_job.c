@@ -1,9 +1,10 @@
-/* daemon/kpi_job.c - see kpi_job.h. */
+/* daemon/kpi_job.c - see kpi_job.h. The job's thread: the day buckets
+ * read, the <prefix>kpi:<N>d hashes computed and replaced, and when the
+ * clv_pred refresh (kpi_clv_pred.c) runs. */
 #include "daemon/kpi_job.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,26 +18,10 @@
 #include "core/kpi.h"
 #include "core/stages.h"
 #include "core/timeutil.h"
+#include "daemon/kpi_job_impl.h"
 #include "daemon/log.h"
 #include "store/keys.h"
 #include "store/load.h"
-#include "store/scan.h"
-
-struct clm_kpi_job {
-    char lifetime[32];       /* clv_lifetime_years of the last computation */
-    char refreshed[32];      /* the lifetime the last clv_pred pass used */
-    long long refreshed_ms;  /* when that pass ran */
-    bool has_pred;           /* that pass ran: pred_sum and pred_count hold */
-    int64_t pred_sum;        /* sum of the clv_pred it wrote to current customers */
-    int64_t pred_count;      /* how many current customers it wrote */
-    const clm_config *cfg;
-    clm_redis *redis;
-    pthread_t thread;
-    bool started;
-    atomic_bool stopping;
-    atomic_bool poked;
-    int64_t bucket_ms;
-};
 
 typedef struct bucket {
     int64_t number;
@@ -240,7 +225,7 @@ static int emit_kpi(void *vctx, const char *field, const char *value)
 
 /* Reads the replies of the n commands queued; a pipe with fewer queued
  * (an append failed) is an I/O error. */
-static int drain(clm_rpipe *rp, size_t n)
+int kpi_job_drain(clm_rpipe *rp, size_t n)
 {
     char err[256];
     int r = 0;
@@ -391,7 +376,7 @@ static int compute(clm_kpi_job *j, clm_rpipe *rc)
             sent++;
         }
     }
-    if ((r = drain(rc, sent)) < 0)
+    if ((r = kpi_job_drain(rc, sent)) < 0)
         goto out_free;
 
     /* the portfolio value rate, for clv_pred_avg */
@@ -490,79 +475,6 @@ out_free:
     return r;
 }
 
-#define PIPELINE 512
-
-typedef struct pred_ctx {
-    clm_kpi_job *j;
-    clm_rpipe *rc;
-    double lifetime, margin;
-    size_t pending;
-    clm_apply_opts o;       /* the stage model, to tell current customers */
-    int64_t sum, count;     /* clv_pred written to current customers */
-} pred_ctx;
-
-static int write_pred(void *vctx, const char *where, const clm_customer *c)
-{
-    (void)where;
-    pred_ctx *x = vctx;
-    char key[CLM_KEY_MAX], v[32];
-    if (clm_key_customer(key, sizeof(key), x->j->cfg->redis_prefix, c->id, c->id_len) < 0)
-        return -ENAMETOOLONG;
-    int64_t pred = (int64_t)llround((double)c->clv_rate_micros * x->lifetime * x->margin);
-    if (clm_customer_current(c, &x->o)) {
-        x->sum = clm_sat_add(x->sum, pred);
-        x->count++;
-    }
-    clm_micros_format(pred, v, sizeof(v));
-    const char *argv[] = { "HSET", key, "clv_pred", v };
-    char err[256];
-    if (clm_rpipe_append(x->rc, 1, 4, argv, NULL, err, sizeof(err)) < 0)
-        return -EIO;
-    if (++x->pending == PIPELINE) {
-        int r = drain(x->rc, x->pending);
-        x->pending = 0;
-        return r;
-    }
-    return 0;
-}
-
-/* Between pages: the HSETs are read back before the scan's next command. */
-static int pred_page(void *vctx)
-{
-    pred_ctx *x = vctx;
-    int r = drain(x->rc, x->pending);
-    x->pending = 0;
-    return r;
-}
-
-/* Writes clv_pred = clv_rate x lifetime x gross_margin on every customer's
- * view, reading clv_rate from the checkpoints (store/scan.h), and keeps the
- * sum and count of those written to current customers for clv_pred_avg. The lifetime
- * is the text of clv_lifetime_years from the kpi hashes, so anyone
- * recomputing gets the same value. Runs when the lifetime changed (at most
- * once a minute) and on shutdown after the last flush, so a quiet system
- * holds a value on every customer that depends only on the flushed state.
- * Returns 0 or -EIO. */
-static int refresh_clv_pred(clm_kpi_job *j, clm_rpipe *rc)
-{
-    char err[256];
-    pred_ctx x = { j, rc, strtod(j->lifetime, NULL), j->cfg->kpi_gross_margin, 0,
-                   { .stages = j->cfg->stages }, 0, 0 };
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, pred_page, write_pred, &x, err, sizeof(err));
-    if (r == 0)
-        r = drain(rc, x.pending);
-    if (r == -EPROTO)
-        log_err("kpi: %s", err);
-    if (r < 0)
-        return r == -EPROTO ? r : -EIO;
-    snprintf(j->refreshed, sizeof(j->refreshed), "%s", j->lifetime);
-    j->refreshed_ms = clm_now_ms();
-    j->has_pred = true;
-    j->pred_sum = x.sum;
-    j->pred_count = x.count;
-    return 0;
-}
-
 static void run_once(clm_kpi_job *j)
 {
     char err[256];
@@ -573,7 +485,7 @@ static void run_once(clm_kpi_job *j)
         if (r == 0 && j->lifetime[0] &&
             (stopping || (strcmp(j->lifetime, j->refreshed) != 0 &&
                           clm_now_ms() - j->refreshed_ms >= 60000)))
-            if ((r = refresh_clv_pred(j, rc)) == 0)
+            if ((r = kpi_job_refresh_clv_pred(j, rc)) == 0)
                 r = compute(j, rc); /* clv_pred_avg: the mean of what the pass wrote */
         if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
             return;

@@ -142,7 +142,7 @@ static int check_server(clm_redis *r, redisContext *c, bool *warned)
 {
     char err[512];
     int e = c ? clm_redis_check_noeviction(c, err, sizeof(err))
-              : clm_prep_cluster_noeviction(r, err, sizeof(err)); /* every master */
+              : clm_redis_check_noeviction_all(r, err, sizeof(err)); /* every master */
     if (e == -EINVAL)
         log_err("store: %s", err);
     if (e == -ENOTSUP && !*warned)

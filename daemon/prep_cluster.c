@@ -7,74 +7,7 @@
 #include <string.h>
 
 #include "store/keys.h"
-
-/* The verdict of clm_redis_check_noeviction on one INFO memory reply. */
-static int policy_of(const redisReply *rep, char *errbuf, size_t errsize)
-{
-    const char *f = NULL;
-    if (rep->type == REDIS_REPLY_STRING)
-        f = strstr(rep->str, "\nmaxmemory_policy:");
-    if (rep->type == REDIS_REPLY_ERROR) {
-        snprintf(errbuf, errsize, "INFO memory: %s", rep->str);
-        return -ENOTSUP;
-    }
-    if (!f) {
-        snprintf(errbuf, errsize, "INFO memory has no maxmemory_policy");
-        return -ENOTSUP;
-    }
-    f += strlen("\nmaxmemory_policy:");
-    int len = (int)strcspn(f, "\r\n");
-    if (len == 10 && strncmp(f, "noeviction", 10) == 0)
-        return 0;
-    snprintf(errbuf, errsize, "Redis evicts keys under memory pressure (maxmemory-policy %.*s): "
-             "an evicted offset would replay its partition and an evicted customer would "
-             "come back reset; set maxmemory-policy noeviction (clmd then holds its writes "
-             "while Redis is full, and resumes once there is room)", len > 64 ? 64 : len, f);
-    return -EINVAL;
-}
-
-int clm_prep_cluster_noeviction(clm_redis *r, char *errbuf, size_t errsize)
-{
-    char why[256] = "";
-    clm_rpipe *p = clm_redis_pipe(r, errbuf, errsize);
-    if (!p)
-        return -EIO;
-    int nodes = clm_rpipe_nodes(p, why, sizeof(why));
-    if (nodes < 0) {
-        snprintf(errbuf, errsize, "%s", why);
-        return -EIO;
-    }
-    int verdict = 0;
-    for (int node = 0; node < nodes; node++) {
-        const char *argv[] = { "INFO", "memory" };
-        redisReply *rep = NULL;
-        if (clm_rpipe_append_node(p, node, 2, argv, NULL, why, sizeof(why)) < 0 ||
-            clm_rpipe_reply(p, &rep, why, sizeof(why)) < 0) {
-            clm_rpipe_reset(p);
-            snprintf(errbuf, errsize, "INFO memory on master %d of %d: %s", node + 1, nodes, why);
-            return -EIO;
-        }
-        char one[512];
-        int e = policy_of(rep, one, sizeof(one));
-        freeReplyObject(rep);
-        /* an evicting master decides; a master that does not tell is
-         * reported unless another evicts */
-        if (e < 0 && (verdict == 0 || (e == -EINVAL && verdict == -ENOTSUP))) {
-            snprintf(errbuf, errsize, "master %d of %d: %s", node + 1, nodes, one);
-            verdict = e;
-        }
-    }
-    return verdict;
-}
-
-/* lifecycle.stages as store/upgrade.c writes them into the schema. */
-static void stage_list(const clm_stages *m, char *buf, size_t size)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; m && i < clm_stages_count(m) && off < size; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? "," : "", clm_stages_name(m, (int)i));
-}
+#include "store/schema.h"
 
 int clm_prep_cluster_schema(clm_redis *r, const char *prefix, const clm_stages *stages,
                             clm_upgrade_report *rep, char *errbuf, size_t errsize)
@@ -83,7 +16,7 @@ int clm_prep_cluster_schema(clm_redis *r, const char *prefix, const clm_stages *
     memset(rep, 0, sizeof(*rep));
     if (clm_key_single(schema, sizeof(schema), prefix, CLM_KEY_SCHEMA) < 0)
         return -ENAMETOOLONG;
-    stage_list(stages, list, sizeof(list));
+    clm_schema_stage_list(stages, list, sizeof(list));
     snprintf(version, sizeof(version), "%d", CLM_SCHEMA_VERSION);
     clm_rpipe *p = clm_redis_pipe(r, errbuf, errsize);
     if (!p)
@@ -94,38 +27,16 @@ int clm_prep_cluster_schema(clm_redis *r, const char *prefix, const clm_stages *
         snprintf(errbuf, errsize, "HGETALL %s: %s", schema, why);
         return -EIO;
     }
-    const char *have_version = NULL, *have = "";
-    for (size_t k = 0; s->type == REDIS_REPLY_ARRAY && k + 1 < s->elements; k += 2) {
-        if (strcmp(s->element[k]->str, "version") == 0)
-            have_version = s->element[k + 1]->str;
-        else if (strcmp(s->element[k]->str, "stages") == 0)
-            have = s->element[k + 1]->str;
-    }
-    int e = 0;
+    int e;
     if (s->type == REDIS_REPLY_ERROR && clm_rpipe_redirected(s->str)) {
         snprintf(errbuf, errsize, "HGETALL %s: %s", schema, s->str);
         e = -EIO;
-    } else if (s->type != REDIS_REPLY_ARRAY) {
-        snprintf(errbuf, errsize, "%s: %s", schema, s->type == REDIS_REPLY_ERROR ? s->str : "not a hash");
-        e = -EINVAL;
-    } else if (have_version) {
-        rep->from_version = atoi(have_version);
-        if (rep->from_version != CLM_SCHEMA_VERSION) {
-            snprintf(errbuf, errsize, "%s: layout version %s is not one this clmd reads (%d)",
-                     schema, have_version, CLM_SCHEMA_VERSION);
-            e = -EINVAL;
-        } else if (strcmp(have, list) != 0) {
-            snprintf(errbuf, errsize,
-                     "%s: the stored customers were written with the lifecycle stages \"%s\", "
-                     "but lifecycle.stages is \"%s\" (expected the same stages in the same "
-                     "order; use a new redis.prefix for another stage model)", schema, have, list);
-            e = -EINVAL;
-        }
+    } else {
+        e = clm_schema_check(s, schema, list, &rep->from_version, errbuf, errsize);
     }
-    bool write = e == 0 && !have_version;
     freeReplyObject(s);
-    if (!write)
-        return e;
+    if (e != 0) /* 1: this release's layout and stages */
+        return e == 1 ? 0 : e;
     /* an empty store (on a cluster, never the v1 layout) */
     const char *set[] = { "HSET", schema, "version", version, "stages", list };
     redisReply *w = clm_rpipe_command(p, 1, 6, set, NULL, why, sizeof(why));

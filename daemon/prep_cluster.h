@@ -2,10 +2,10 @@
  *
  * On one server, start-up checks the server (clm_redis_check_noeviction)
  * and brings the store to this release's layout (store/upgrade.h). On a
- * cluster every master holds part of the keys, so each is checked; and
- * the v1 layout, which predates cluster support, is never looked for: the
- * schema key is read, checked as the upgrade checks it, and written when
- * the store is empty.
+ * cluster every master holds part of the keys, so each is checked
+ * (clm_redis_check_noeviction_all); and the v1 layout, which predates
+ * cluster support, is never looked for: the schema key is read, checked as
+ * the upgrade checks it, and written when the store is empty.
  *
  * Thread-safety: uses the given clm_redis exclusively.
  */
@@ -17,11 +17,6 @@
 #include "core/stages.h"
 #include "daemon/redis.h"
 #include "store/upgrade.h"
-
-/* clm_redis_check_noeviction on every master of the cluster (errbuf names
- * the first master that fails). Returns 0, -EINVAL, -ENOTSUP, or -EIO
- * (then clm_redis_drop). */
-int clm_prep_cluster_noeviction(clm_redis *r, char *errbuf, size_t errsize);
 
 /* The schema key <prefix>schema: checked (version and stages) when present,
  * written (HSET, safe to run again) when absent. rep is filled as

@@ -270,6 +270,39 @@ int clm_redis_check_noeviction(redisContext *c, char *errbuf, size_t errsize)
     return r;
 }
 
+int clm_redis_check_noeviction_all(clm_redis *r, char *errbuf, size_t errsize)
+{
+    if (!r->cl) {
+        redisContext *c = clm_redis_get(r, errbuf, errsize);
+        return c ? clm_redis_check_noeviction(c, errbuf, errsize) : -EIO;
+    }
+    redisContext *ctx[256];
+    int n = clm_cluster_masters(r->cl, ctx, NULL, 256, errbuf, errsize);
+    if (n < 0)
+        return -EIO;
+    int verdict = 0;
+    for (int i = 0; i < n; i++) {
+        char one[512];
+        if (i >= 256 || !ctx[i]) {
+            snprintf(errbuf, errsize, "master %d of %d cannot be reached", i + 1, n);
+            return -EIO;
+        }
+        int e = clm_redis_check_noeviction(ctx[i], one, sizeof(one));
+        if (e == -EIO) {
+            clm_redis_drop_ctx(r, ctx[i]);
+            snprintf(errbuf, errsize, "master %d of %d: %s", i + 1, n, one);
+            return -EIO;
+        }
+        /* an evicting master decides; a master that does not tell is
+         * reported unless another evicts */
+        if (e < 0 && (verdict == 0 || (e == -EINVAL && verdict == -ENOTSUP))) {
+            snprintf(errbuf, errsize, "master %d of %d: %s", i + 1, n, one);
+            verdict = e;
+        }
+    }
+    return verdict;
+}
+
 /* ---- keyed commands --------------------------------------------------- */
 
 bool clm_redis_is_cluster(const clm_redis *r)

@@ -110,6 +110,12 @@ bool clm_redis_write_refused(const char *err);
  * does not tell (errbuf says why); -EIO when the connection failed. */
 int clm_redis_check_noeviction(redisContext *c, char *errbuf, size_t errsize);
 
+/* clm_redis_check_noeviction on the one server, or on every master of the
+ * cluster (errbuf names the first master that fails; a master that evicts
+ * decides over one that does not tell). Returns as
+ * clm_redis_check_noeviction; after -EIO the caller calls clm_redis_drop. */
+int clm_redis_check_noeviction_all(clm_redis *r, char *errbuf, size_t errsize);
+
 /* Successful connections made by every clm_redis of the process (the first
  * connection of each counts too). Any thread. */
 unsigned long long clm_redis_connects_total(void);

@@ -10,19 +10,11 @@
 #include "store/cmdbuf.h"
 #include "store/keys.h"
 #include "store/record.h"
+#include "store/schema.h"
 #include "store/v1.h"
 #include "store/view.h"
 
 #define PAGE "200"
-
-/* "a,b,c": the stage names of the model, in index order ("" without one). */
-static void stage_list(const clm_stages *m, char *buf, size_t size)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; m && i < clm_stages_count(m) && off < size; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? "," : "", clm_stages_name(m, (int)i));
-}
 
 static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
                            char *errbuf, size_t errsize)
@@ -453,38 +445,17 @@ int clm_store_upgrade(redisContext *c, const char *prefix, const clm_apply_opts 
     if (clm_key_single(schema, sizeof(schema), prefix, CLM_KEY_SCHEMA) < 0 ||
         clm_key_single(pool, sizeof(pool), prefix, CLM_KEY_UPGRADE_POOL) < 0)
         return -ENAMETOOLONG;
-    stage_list(apply->stages, stages, sizeof(stages));
+    clm_schema_stage_list(apply->stages, stages, sizeof(stages));
     /* HGETALL, not HMGET: the end-to-end benchmark takes clmd's first HMGET
      * (partition assignment) as the start of its work */
     const char *argv[] = { "HGETALL", schema };
     redisReply *s = command(c, 2, argv, NULL, errbuf, errsize);
     if (!s)
         return -EIO;
-    int r = 0;
-    const char *version = NULL, *have = "";
-    for (size_t k = 0; s->type == REDIS_REPLY_ARRAY && k + 1 < s->elements; k += 2) {
-        if (strcmp(s->element[k]->str, "version") == 0)
-            version = s->element[k + 1]->str;
-        else if (strcmp(s->element[k]->str, "stages") == 0)
-            have = s->element[k + 1]->str;
-    }
-    if (s->type != REDIS_REPLY_ARRAY) {
-        snprintf(errbuf, errsize, "%s: %s", schema, s->type == REDIS_REPLY_ERROR ? s->str : "not a hash");
-        r = -EINVAL;
-    } else if (version) {
-        rep->from_version = atoi(version);
-        if (rep->from_version != CLM_SCHEMA_VERSION) {
-            snprintf(errbuf, errsize, "%s: layout version %s is not one this clmd reads (%d)",
-                     schema, version, CLM_SCHEMA_VERSION);
-            r = -EINVAL;
-        } else if (strcmp(have, stages) != 0) {
-            snprintf(errbuf, errsize,
-                     "%s: the stored customers were written with the lifecycle stages \"%s\", "
-                     "but lifecycle.stages is \"%s\" (expected the same stages in the same "
-                     "order; use a new redis.prefix for another stage model)", schema, have, stages);
-            r = -EINVAL;
-        }
-    } else {
+    int r = clm_schema_check(s, schema, stages, &rep->from_version, errbuf, errsize);
+    if (r == 1) {
+        r = 0; /* this release's layout and stages */
+    } else if (r == 0) {
         /* no schema: an empty store, or the v1 layout */
         rep->from_version = 1;
         if ((r = convert_customers(c, prefix, apply, rep, errbuf, errsize)) == 0)
