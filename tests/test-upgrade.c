@@ -525,12 +525,14 @@ static void v1_continues(void **state)
     harness_redis_free(up);
 }
 
-static void v2_continues(void **state)
+/* A release's dump restored, this clmd consumes the rest: every key equals
+ * a clean run (records compared in this release's encoding), and the
+ * alerts raised after the upgrade are the clean run's. */
+static void continues(const char *dir, const char *name)
 {
-    (void)state;
     char **before;
     size_t nbefore;
-    harness_redis *up = continue_from("upgrade-v2", "up2", &before, &nbefore);
+    harness_redis *up = continue_from(dir, name, &before, &nbefore);
     clean_run();
     char *raw = dump(up), *got = upgrade_normalize(raw), *want = upgrade_normalize(F.clean_dump);
     char diff[2048];
@@ -544,23 +546,16 @@ static void v2_continues(void **state)
     harness_redis_free(up);
 }
 
+static void v2_continues(void **state)
+{
+    (void)state;
+    continues("upgrade-v2", "up2");
+}
+
 static void v3_continues(void **state)
 {
     (void)state;
-    char **before;
-    size_t nbefore;
-    harness_redis *up = continue_from("upgrade-v3", "up3", &before, &nbefore);
-    clean_run();
-    char *raw = dump(up), *got = upgrade_normalize(raw), *want = upgrade_normalize(F.clean_dump);
-    char diff[2048];
-    if (harness_dump_diff(want, got, diff, sizeof(diff)) != 0)
-        fail_msg("the upgraded store differs from a clean run: %s", diff);
-    check_alerts(up, before, nbefore);
-    upgrade_ids_free(before, nbefore);
-    free(raw);
-    free(got);
-    free(want);
-    harness_redis_free(up);
+    continues("upgrade-v3", "up3");
 }
 
 static void make_dump_test(void **state)
