@@ -44,11 +44,12 @@
 
 typedef struct node_stat {
     double cpu_ms;
-    long long net, mem;
+    long long net, mem, data; /* data: used_memory_dataset (no buffers, backlog) */
 } node_stat;
 
 typedef struct result {
     double clmd_cpu_ms, secs;
+    long long journal_bytes, guard_bytes; /* MEMORY USAGE of clm:journal:* and clm:applied:* */
     int nmasters, nreplicas;
     node_stat master[MAX_NODES]; /* growth over the run */
     double replica_cpu_ms;
@@ -82,6 +83,7 @@ static int node_read(redisContext *c, node_stat *s, bool *master)
              info_field(r->str, "total_net_output_bytes") -
              info_field(r->str, "total_net_repl_output_bytes");
     s->mem = info_field(r->str, "used_memory");
+    s->data = info_field(r->str, "used_memory_dataset");
     if (master)
         *master = strstr(r->str, "\nrole:master") != NULL;
     freeReplyObject(r);
@@ -128,6 +130,29 @@ static long long consumed(redisContext *c, clm_cluster *cl)
     return v;
 }
 
+/* The sum of MEMORY USAGE over the keys of one node matching pattern. */
+static long long usage_of(redisContext *c, const char *pattern)
+{
+    long long sum = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return sum;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            redisReply *u = redisCommand(c, "MEMORY USAGE %s", r->element[1]->element[i]->str);
+            if (u && u->type == REDIS_REPLY_INTEGER)
+                sum += u->integer;
+            freeReplyObject(u);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return sum;
+}
+
 /* Runs clmd with cfg to the end of the stream; the nodes' counters are
  * read before it starts and once everything is in Redis. */
 static void run(const char *clmd, const char *cfg, const char *log, long long want,
@@ -160,9 +185,14 @@ static void run(const char *clmd, const char *cfg, const char *log, long long wa
     harness_proc_free(p);
     out->nmasters = out->nreplicas = 0;
     out->replica_cpu_ms = 0;
+    out->journal_bytes = out->guard_bytes = 0;
     for (int i = 0; i < n; i++) {
+        if (is_master[i]) {
+            out->journal_bytes += usage_of(nodes[i], "clm:journal:*");
+            out->guard_bytes += usage_of(nodes[i], "clm:applied:*");
+        }
         node_stat d = { after[i].cpu_ms - before[i].cpu_ms, after[i].net - before[i].net,
-                        after[i].mem - before[i].mem };
+                        after[i].mem - before[i].mem, after[i].data - before[i].data };
         if (is_master[i])
             out->master[out->nmasters++] = d;
         else {
@@ -174,35 +204,41 @@ static void run(const char *clmd, const char *cfg, const char *log, long long wa
 
 static void print(const char *name, const result *r, long long events, long long customers)
 {
-    double cpu = 0, mem = 0, net = 0;
+    double cpu = 0, mem = 0, net = 0, data = 0;
     for (int i = 0; i < r->nmasters; i++) {
         cpu += r->master[i].cpu_ms;
         mem += (double)r->master[i].mem;
+        data += (double)r->master[i].data;
         net += (double)r->master[i].net;
     }
     printf("%-12s %8.1f s  clmd %6.2f us/ev  Redis %6.2f us/ev (masters", name, r->secs,
            r->clmd_cpu_ms * 1000 / (double)events, cpu * 1000 / (double)events);
     for (int i = 0; i < r->nmasters; i++)
         printf(" %.2f", r->master[i].cpu_ms * 1000 / (double)events);
-    printf("; replicas %.2f)  net %6.1f B/ev  mem %6.0f B/customer\n",
-           r->replica_cpu_ms * 1000 / (double)events, net / (double)events, mem / (double)customers);
+    printf("; replicas %.2f)  net %6.1f B/ev  mem %6.0f B/customer (dataset %.0f; journals %.0f, "
+           "guards %.0f)\n",
+           r->replica_cpu_ms * 1000 / (double)events, net / (double)events, mem / (double)customers,
+           data / (double)customers,
+           (double)r->journal_bytes / (double)customers, (double)r->guard_bytes / (double)customers);
 }
 
 static void kv(const char *name, const result *r, long long events, long long customers)
 {
-    double cpu = 0, mem = 0, net = 0, top = 0;
+    double cpu = 0, mem = 0, net = 0, top = 0, data = 0;
     for (int i = 0; i < r->nmasters; i++) {
         cpu += r->master[i].cpu_ms;
         mem += (double)r->master[i].mem;
+        data += (double)r->master[i].data;
         net += (double)r->master[i].net;
         if (r->master[i].cpu_ms > top)
             top = r->master[i].cpu_ms;
     }
     printf(" %s_clmd_us=%.3f %s_redis_us=%.3f %s_redis_top_node_us=%.3f %s_net_bytes=%.1f"
-           " %s_mem_bytes=%.0f %s_eps=%.0f",
+           " %s_mem_bytes=%.0f %s_dataset_bytes=%.0f %s_journal_bytes=%.0f %s_eps=%.0f",
            name, r->clmd_cpu_ms * 1000 / (double)events, name, cpu * 1000 / (double)events, name,
            top * 1000 / (double)events, name, net / (double)events, name, mem / (double)customers,
-           name, (double)events / r->secs);
+           name, data / (double)customers, name, (double)r->journal_bytes / (double)customers, name,
+           (double)events / r->secs);
 }
 
 int main(int argc, char **argv)

@@ -41,6 +41,7 @@ default_args() {
     e2e:1)    echo "--quick" ;;
     e2e:*)    echo "" ;;
     fit:1)    echo "10000 100000" ;;
+    cluster:1) echo "--quick" ;;
     *)        echo "" ;;
   esac
 }

@@ -10,6 +10,7 @@
  *   WAIT for a replica of P's master                                (durable)
  *   the journal's commands, each on its key's master; WAIT on every
  *   master                                                          (carry)
+ *   DEL <prefix>journal:{g:P}                                       (done)
  *
  * The check decides per partition number, from the offsets (as on one
  * server) and from the flush sequence `seq`: s - 1 in Redis means apply, s
@@ -386,6 +387,35 @@ static size_t gather_parts(clm_writer *w, pflush **out)
     return n;
 }
 
+/* Deletes the journals just carried: what they hold is everywhere now, so
+ * they would only take memory until the partitions' next flushes. One that
+ * stays (Redis down meanwhile) is harmless: carrying it again counts
+ * nothing twice. */
+static void drop_journals(clm_writer *w, const pflush *parts, size_t n)
+{
+    char err[256], key[CLM_KEY_MAX];
+    clm_rpipe *pipe = clm_redis_pipe(w->redis, err, sizeof(err));
+    size_t queued = 0;
+    for (size_t i = 0; pipe && i < n; i++) {
+        if (clm_key_journal(key, sizeof(key), w->c.prefix, w->c.group, parts[i].part) < 0)
+            clm_fatal("writer: redis.prefix and kafka.group_id are too long");
+        const char *argv[] = { "DEL", key };
+        if (clm_rpipe_append(pipe, 1, 2, argv, NULL, err, sizeof(err)) < 0)
+            break;
+        queued++;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *rep;
+        if (clm_rpipe_reply(pipe, &rep, err, sizeof(err)) < 0) {
+            clm_redis_drop(w->redis);
+            return;
+        }
+        freeReplyObject(rep);
+    }
+    if (pipe && queued < n)
+        clm_redis_drop(w->redis);
+}
+
 void writer_commit_cluster(clm_writer *w)
 {
     pflush *parts;
@@ -393,6 +423,7 @@ void writer_commit_cluster(clm_writer *w)
     for (size_t i = 0; i < n; i++)
         commit_part(w, &parts[i]);
     carry_all(w, parts, n);
+    drop_journals(w, parts, n);
     for (size_t i = 0; i < n; i++) {
         clm_cmdbuf_release(&parts[i].in);
         clm_cmdbuf_release(&parts[i].journal);

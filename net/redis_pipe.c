@@ -2,6 +2,7 @@
 #include "net/redis_pipe.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,9 @@ static redisContext *route(clm_rpipe *p, int slot, char *errbuf, size_t errsize)
     return clm_cluster_for_slot(p->cl, slot < 0 ? 0 : slot, errbuf, errsize);
 }
 
-/* Sends the formatted command to c and queues it. */
-static int push(clm_rpipe *p, redisContext *c, int slot, int argc, const char **argv,
-                const size_t *lens, char *errbuf, size_t errsize)
+/* Sends a formatted command (taking cmd, malloc'ed) to c and queues it. */
+static int push_cmd(clm_rpipe *p, redisContext *c, int slot, char *cmd, int len, char *errbuf,
+                    size_t errsize)
 {
     if (p->len == p->cap) {
         if (p->head) {
@@ -107,25 +108,49 @@ static int push(clm_rpipe *p, redisContext *c, int slot, int argc, const char **
             queued *v = realloc(p->q, cap * sizeof(*v));
             if (!v) {
                 snprintf(errbuf, errsize, "out of memory");
+                free(cmd);
                 return -ENOMEM;
             }
             p->q = v;
             p->cap = cap;
         }
     }
+    if (redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK) {
+        snprintf(errbuf, errsize, "%s", c->errstr);
+        free(cmd);
+        return -EIO;
+    }
+    p->q[p->len++] = (queued){ c, cmd, len, slot, NULL };
+    return 0;
+}
+
+/* Formats argv and queues it on c. */
+static int push(clm_rpipe *p, redisContext *c, int slot, int argc, const char **argv,
+                const size_t *lens, char *errbuf, size_t errsize)
+{
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
     if (len < 0) {
         snprintf(errbuf, errsize, "out of memory");
         return -ENOMEM;
     }
-    if (redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK) {
-        snprintf(errbuf, errsize, "%s: %s", argv[0], c->errstr);
-        free(cmd);
+    return push_cmd(p, c, slot, cmd, len, errbuf, errsize);
+}
+
+int clm_rpipe_append_raw(clm_rpipe *p, const char *key, size_t klen, const char *cmd, size_t len,
+                         char *errbuf, size_t errsize)
+{
+    int slot = p->cl ? clm_slot_of(key, klen) : -1;
+    redisContext *c = route(p, slot, errbuf, errsize);
+    if (!c)
         return -EIO;
+    char *copy = len <= INT32_MAX ? malloc(len) : NULL;
+    if (!copy) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -ENOMEM;
     }
-    p->q[p->len++] = (queued){ c, cmd, len, slot, NULL };
-    return 0;
+    memcpy(copy, cmd, len);
+    return push_cmd(p, c, slot, copy, (int)len, errbuf, errsize);
 }
 
 int clm_rpipe_append(clm_rpipe *p, int keyarg, int argc, const char **argv, const size_t *lens,

@@ -48,6 +48,11 @@ bool clm_rpipe_is_cluster(const clm_rpipe *p);
 int clm_rpipe_append(clm_rpipe *p, int keyarg, int argc, const char **argv, const size_t *lens,
                      char *errbuf, size_t errsize);
 
+/* Queues a command already in RESP form (len bytes at cmd, copied) whose
+ * key is key[0..klen). Returns 0, or -EIO / -ENOMEM with errbuf. */
+int clm_rpipe_append_raw(clm_rpipe *p, const char *key, size_t klen, const char *cmd, size_t len,
+                         char *errbuf, size_t errsize);
+
 /* The number of nodes holding keys (1 on one server, the masters on a
  * cluster), or -EIO with errbuf. */
 int clm_rpipe_nodes(clm_rpipe *p, char *errbuf, size_t errsize);

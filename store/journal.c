@@ -107,6 +107,20 @@ int clm_resp_arg(const clm_resp_cmd *c, size_t i, const char **p, size_t *n)
     }
 }
 
+int clm_resp_args(const clm_resp_cmd *c, const char **argv, size_t *lens)
+{
+    size_t at = 0, len = (size_t)(c->start + c->len - c->args);
+    for (size_t i = 0; i < c->argc; i++) {
+        size_t m;
+        if (read_len(c->args, len, &at, '$', &m) < 0)
+            return -EPROTO;
+        argv[i] = c->args + at;
+        lens[i] = m;
+        at += m + 2;
+    }
+    return 0;
+}
+
 static bool is(const char *p, size_t n, const char *name)
 {
     return strlen(name) == n && strncasecmp(p, name, n) == 0;
@@ -177,15 +191,17 @@ static int guard_add(guarded *g, const clm_resp_cmd *c, const char *name, size_t
 {
     char num[24];
     size_t n = c->argc - from + 1;
-    int r = put_arg(g, num, (size_t)snprintf(num, sizeof(num), "%zu", n));
+    const char **argv = malloc(c->argc * sizeof(*argv));
+    size_t *lens = malloc(c->argc * sizeof(*lens));
+    int r = argv && lens ? clm_resp_args(c, argv, lens) : -ENOMEM;
+    if (r == 0)
+        r = put_arg(g, num, (size_t)snprintf(num, sizeof(num), "%zu", n));
     if (r == 0)
         r = put_arg(g, name, strlen(name));
-    for (size_t i = from; r == 0 && i < c->argc; i++) {
-        const char *p;
-        size_t len;
-        if ((r = clm_resp_arg(c, i, &p, &len)) == 0)
-            r = put_arg(g, p, len);
-    }
+    for (size_t i = from; r == 0 && i < c->argc; i++)
+        r = put_arg(g, argv[i], lens[i]);
+    free(argv);
+    free(lens);
     return r;
 }
 
@@ -285,58 +301,35 @@ int clm_journal_split(const char *in, size_t len, const clm_journal_src *src, cl
 
 int clm_journal_carry(clm_rpipe *p, const char *j, size_t len, char *errbuf, size_t errsize)
 {
-    size_t pos = 0, queued = 0, cap = 0;
+    size_t pos = 0, queued = 0;
     clm_resp_cmd c;
-    const char **argv = NULL;
-    size_t *lens = NULL;
-    int r = 0;
+    int r;
+    /* each command goes as it is, to the node of its key */
     while ((r = clm_resp_next(j, len, &pos, &c)) == 1) {
-        if (c.argc > cap) {
-            const char **a = realloc(argv, c.argc * sizeof(*a));
-            if (a)
-                argv = a;
-            size_t *l = a ? realloc(lens, c.argc * sizeof(*l)) : NULL;
-            if (!a || !l) {
-                snprintf(errbuf, errsize, "out of memory");
-                r = -EIO;
-                goto out_free;
-            }
-            lens = l;
-            cap = c.argc;
-        }
-        for (size_t i = 0; i < c.argc; i++)
-            if (clm_resp_arg(&c, i, &argv[i], &lens[i]) < 0) {
-                r = -EPROTO;
-                break;
-            }
-        if (r < 0)
+        const char *key;
+        size_t klen;
+        if (clm_resp_key(&c, &key, &klen) < 0) {
+            r = -EPROTO;
             break;
-        int keyarg = lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0 ? 3 : 1;
-        if (clm_rpipe_append(p, keyarg, (int)c.argc, argv, lens, errbuf, errsize) < 0) {
-            r = -EIO;
-            goto out_free;
         }
+        if (clm_rpipe_append_raw(p, key, klen, c.start, c.len, errbuf, errsize) < 0)
+            return -EIO;
         queued++;
     }
     if (r < 0) {
         snprintf(errbuf, errsize, "a journal does not parse");
         clm_rpipe_reset(p);
-        goto out_free;
+        return -EPROTO;
     }
     for (size_t i = 0; i < queued; i++) {
         redisReply *rep;
-        if (clm_rpipe_reply(p, &rep, errbuf, errsize) < 0) {
-            r = -EIO;
-            break;
-        }
+        if (clm_rpipe_reply(p, &rep, errbuf, errsize) < 0)
+            return -EIO;
         if (rep->type == REDIS_REPLY_ERROR && r == 0) {
             snprintf(errbuf, errsize, "Redis refused a journal command: %s", rep->str);
             r = -EPROTO;
         }
         freeReplyObject(rep);
     }
-out_free:
-    free(argv);
-    free(lens);
     return r;
 }

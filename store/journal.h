@@ -58,6 +58,10 @@ int clm_resp_next(const char *buf, size_t len, size_t *pos, clm_resp_cmd *out);
  * end, -EPROTO. */
 int clm_resp_arg(const clm_resp_cmd *c, size_t i, const char **p, size_t *n);
 
+/* Every argument of a command at once (argv and lens have c->argc
+ * entries), in one pass. Returns 0 or -EPROTO. */
+int clm_resp_args(const clm_resp_cmd *c, const char **argv, size_t *lens);
+
 /* The key a flush command writes: its first argument, or for EVAL the
  * first key. -EPROTO when it has none. */
 int clm_resp_key(const clm_resp_cmd *c, const char **p, size_t *n);
