@@ -90,7 +90,7 @@ static int node_read(redisContext *c, node_stat *s, bool *master)
     return 0;
 }
 
-static int die(const char *fmt, ...)
+static _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
     char cfg[4200], log[4200];
 
     /* one server */
-    harness_redis *r;
-    redisContext *c;
+    harness_redis *r = NULL;
+    redisContext *c = NULL;
     result one;
     if (harness_redis_start(&r, err, sizeof(err)) < 0 ||
         harness_redis_connect(r, &c, err, sizeof(err)) < 0)
