@@ -134,9 +134,9 @@ static int topic_index(const clm_consumer *c, const char *name)
     return -1;
 }
 
-/* On Redis Cluster: carries the partition's last journal again (its
- * previous owner may have stopped before it had carried it all:
- * store/journal.h), and waits until its writes are on replicas. */
+/* On Redis Cluster: carries the partition's last journal again when one
+ * is left (its previous owner may have stopped before it had carried it
+ * all: store/journal.h), and then waits until its writes are on replicas. */
 static int carry_journal(clm_consumer *c, clm_rpipe *rp, int32_t partition, char *err,
                          size_t errsize)
 {
@@ -144,21 +144,12 @@ static int carry_journal(clm_consumer *c, clm_rpipe *rp, int32_t partition, char
     if (clm_key_journal(key, sizeof(key), c->cfg->redis_prefix, c->cfg->kafka_group_id,
                         partition) < 0)
         clm_fatal("consumer: redis.prefix and kafka.group_id are too long");
-    const char *argv[] = { "GET", key };
-    redisReply *rep = clm_rpipe_command(rp, 1, 2, argv, NULL, err, errsize);
-    if (!rep)
-        return -EIO;
-    int r = 0;
-    if (rep->type == REDIS_REPLY_STRING)
-        r = clm_journal_carry(rp, rep->str, rep->len, err, errsize);
-    else if (rep->type != REDIS_REPLY_NIL)
-        clm_fatal("consumer: %s: %s", key, rep->type == REDIS_REPLY_ERROR ? rep->str : "not a string");
-    freeReplyObject(rep);
+    int r = clm_journal_carry_key(rp, key, err, errsize);
     if (r == -EPROTO)
-        clm_fatal("consumer: %s: %s", key, err);
-    if (r == 0)
+        clm_fatal("consumer: %s", err);
+    if (r == 1)
         r = clm_redis_wait_replicas(c->redis, NULL, 0, 2000, err, errsize);
-    return r == -EAGAIN ? -EIO : r;
+    return r == -EAGAIN ? -EIO : r < 0 ? r : 0;
 }
 
 static void load_partition(clm_consumer *c, const char *topic, int32_t partition,

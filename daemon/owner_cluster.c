@@ -74,14 +74,7 @@ static int carry_journals(clm_rpipe *p, char (*jkeys)[CLM_KEY_MAX], size_t n, ch
                           size_t errsize)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *get[] = { "GET", jkeys[i] };
-        redisReply *rep = pcommand(p, 2, get, NULL, errbuf, errsize);
-        if (!rep)
-            return -EIO;
-        int r = rep->type == REDIS_REPLY_ERROR ? write_error(rep, jkeys[i], errbuf, errsize) : 0;
-        if (r == 0 && rep->type == REDIS_REPLY_STRING)
-            r = clm_journal_carry(p, rep->str, rep->len, errbuf, errsize);
-        freeReplyObject(rep);
+        int r = clm_journal_carry_key(p, jkeys[i], errbuf, errsize);
         if (r < 0)
             return r;
     }

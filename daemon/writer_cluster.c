@@ -56,11 +56,6 @@ typedef struct pflush {
                            carry the journal Redis holds */
 } pflush;
 
-static int slot_of(const char *key, size_t len)
-{
-    return clm_slot_of(key, len);
-}
-
 /* Reads WATCH + HGETs. Returns APPLY, COMMITTED (already), MOVED, or
  * -EIO; *cur the seq in Redis. */
 static int check(clm_writer *w, redisContext *rc, pflush *f, int64_t *cur)
@@ -213,19 +208,11 @@ static int carry_stored(clm_writer *w, pflush *f, char *errbuf, size_t errsize)
     char jkey[CLM_KEY_MAX];
     if (clm_key_journal(jkey, sizeof(jkey), w->c.prefix, w->c.group, f->part) < 0)
         clm_fatal("writer: redis.prefix and kafka.group_id are too long");
-    const char *argv[] = { "GET", jkey };
     clm_rpipe *pipe = clm_redis_pipe(w->redis, errbuf, errsize);
-    redisReply *rep = pipe ? clm_rpipe_command(pipe, 1, 2, argv, NULL, errbuf, errsize) : NULL;
-    if (!rep)
-        return -EIO;
-    int r = 0;
-    if (rep->type == REDIS_REPLY_STRING)
-        r = carry(w, rep->str, rep->len, errbuf, errsize);
-    else if (rep->type != REDIS_REPLY_NIL)
-        clm_fatal("writer: %s is not a string: %s", jkey,
-                  rep->type == REDIS_REPLY_ERROR ? rep->str : "wrong type");
-    freeReplyObject(rep);
-    return r;
+    int r = pipe ? clm_journal_carry_key(pipe, jkey, errbuf, errsize) : -EIO;
+    if (r == -EPROTO)
+        clm_fatal("writer: %s", errbuf);
+    return r < 0 ? r : 0;
 }
 
 /* Commits one partition number and waits until its master's replica has
@@ -267,7 +254,7 @@ static void commit_part(clm_writer *w, pflush *f)
             if (f->seq == 0)
                 f->seq = cur + 1;
             clm_journal_src src = { .prefix = w->c.prefix, .source = source,
-                                    .slot = clm_slot_of(key, strlen(key)), .slot_of = slot_of,
+                                    .slot = clm_slot_of(key, strlen(key)), .slot_of = clm_slot_of,
                                     .seq = f->seq };
             clm_cmdbuf_reset(&local);
             clm_cmdbuf_reset(&f->journal);

@@ -333,3 +333,24 @@ int clm_journal_carry(clm_rpipe *p, const char *j, size_t len, char *errbuf, siz
     }
     return r;
 }
+
+int clm_journal_carry_key(clm_rpipe *p, const char *key, char *errbuf, size_t errsize)
+{
+    const char *argv[] = { "GET", key };
+    redisReply *rep = clm_rpipe_command(p, 1, 2, argv, NULL, errbuf, errsize);
+    if (!rep)
+        return -EIO;
+    int r = 0;
+    if (rep->type == REDIS_REPLY_STRING) {
+        char why[512];
+        r = clm_journal_carry(p, rep->str, rep->len, why, sizeof(why));
+        snprintf(errbuf, errsize, "%s: %s", key, why);
+        r = r < 0 ? r : 1;
+    } else if (rep->type != REDIS_REPLY_NIL) {
+        snprintf(errbuf, errsize, "%s: %s", key,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "not a string");
+        r = -EPROTO;
+    }
+    freeReplyObject(rep);
+    return r;
+}

@@ -87,4 +87,11 @@ int clm_journal_split(const char *in, size_t len, const clm_journal_src *src, cl
  * refused one of its commands (errbuf quotes it). */
 int clm_journal_carry(clm_rpipe *p, const char *j, size_t len, char *errbuf, size_t errsize);
 
+/* Carries the journal Redis holds at `key` (a partition's
+ * <prefix>journal:{g:p}), if there is one. Returns 1 carried, 0 none there;
+ * -EIO (errbuf; the caller resets the pipe); -EPROTO when `key` is not a
+ * string, the journal does not parse, or Redis refused one of its commands
+ * (errbuf names the key and quotes Redis). */
+int clm_journal_carry_key(clm_rpipe *p, const char *key, char *errbuf, size_t errsize);
+
 #endif

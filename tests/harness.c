@@ -385,13 +385,18 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
+void harness_rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void harness_redis_free(harness_redis *r)
 {
     if (!r)
         return;
     char err[256];
     harness_redis_stop(r, err, sizeof(err));
-    nftw(r->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    harness_rm_tree(r->dir);
     free(r);
 }
 

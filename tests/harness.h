@@ -60,6 +60,9 @@ int harness_wait_until(harness_pred pred, void *arg, int timeout_ms);
 /* The clmd binary under test: $CLMD_BIN, else "clmd" on the PATH. */
 const char *harness_clmd_bin(void);
 
+/* Removes a directory and everything below it (best effort). */
+void harness_rm_tree(const char *dir);
+
 /* A loopback TCP port free right now (bound, read and released). Returns 0
  * or a negative errno (errbuf says why). */
 int harness_free_port(int *port, char *errbuf, size_t errsize);

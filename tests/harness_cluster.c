@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -207,15 +206,6 @@ static int node_launch(harness_cluster *h, int i, char *errbuf, size_t errsize)
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void harness_cluster_stop(harness_cluster *h)
 {
     if (!h)
@@ -232,7 +222,7 @@ void harness_cluster_stop(harness_cluster *h)
             harness_proc_free(h->node[i].proc); /* SIGKILL when still running */
         }
         if (h->node[i].dir[0])
-            nftw(h->node[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            harness_rm_tree(h->node[i].dir);
     }
     free(h);
 }
