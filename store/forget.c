@@ -65,6 +65,16 @@ static const char FORGET_LUA[] =
     "end\n"
     "return n\n";
 
+static const char VIEW_HSET_LUA[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "return redis.call('HSET', KEYS[1], unpack(ARGV))\n";
+
+const char *clm_forget_view_hset_script(size_t *len)
+{
+    *len = sizeof(VIEW_HSET_LUA) - 1;
+    return VIEW_HSET_LUA;
+}
+
 const char *clm_forget_script(size_t *len)
 {
     *len = sizeof(FORGET_LUA) - 1;

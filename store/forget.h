@@ -44,6 +44,14 @@
 /* The script of the EVALs above (store/journal.h carries it as it is). */
 const char *clm_forget_script(size_t *len);
 
+/* The background jobs that add fields to customer views (model scoring,
+ * clv_pred) read checkpoints, then write: a pass that read a customer
+ * before its erasure committed would bring the view back. They write with
+ * EVAL <this script> 1 <view key> <field value ...>: HSET only when the
+ * view exists (the flush creates it with the checkpoint), else nothing;
+ * returns what HSET returns, or 0. */
+const char *clm_forget_view_hset_script(size_t *len);
+
 /* HMAC-SHA256(key, id) as lowercase hex into hex (CLM_FORGET_HMAC_HEX + 1
  * bytes). Returns 0, or -EINVAL when key_len is 0, -ENOMEM. */
 int clm_forget_hmac(const char *key, size_t key_len, const char *id, size_t len,
