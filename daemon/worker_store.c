@@ -60,9 +60,9 @@ static int cut_deltas(void *vctx, int32_t part, const clm_deltas *d)
 }
 
 /* A customer erased on request: deleted by this batch (store/forget.h),
- * and dropped from its partition's paging window in memory. Whatever else
- * holds the id (the alias entries of the identity table) is removed here
- * too, into the same section, so it commits with the same offsets. */
+ * and dropped from its partition's paging window in memory. Anything else
+ * that comes to hold customer ids is to be removed here, into the same
+ * section, so it commits with the request's offset. */
 static int cut_forget(void *vctx, int32_t part, const char *id, size_t len)
 {
     cut_ctx *x = vctx;

@@ -16,6 +16,8 @@
  *                  starts a new customer
  *   forget_sigkill the same with clmd killed by SIGKILL right after the
  *                  request is delivered, and started again
+ *   forget_cluster the same on a Redis Cluster of three masters (the
+ *                  keyspace of every master scanned)
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
@@ -38,7 +40,9 @@
 #include "store/cmdbuf.h"
 #include "store/forget.h"
 #include "store/journal.h"
+#include "net/redis_cluster.h"
 #include "tests/harness.h"
+#include "tests/harness_cluster.h"
 
 #define DAY CLM_MS_PER_DAY
 #define HOUR 3600000LL
@@ -244,12 +248,66 @@ static void test_view_guard(void **state)
 
 /* ---- clmd end to end ---------------------------------------------------------- */
 
+/* One run: clmd's config and logs, and its store: one server (redis, rc)
+ * or a Redis Cluster of three masters (hc, cl). */
 typedef struct run {
     char tmp[64], cfg[128], log[128], secrets[128], ctl_log[128];
     char topic[64], alert_topic[64], group[64];
     harness_redis *redis;
     redisContext *rc;
+    harness_cluster *hc;
+    clm_cluster *cl;
 } run;
+
+/* A command whose key is argv[1] (argv ends with NULL), on the run's store. */
+static redisReply *q(run *r, const char *const *argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    redisReply *rep = r->cl ? clm_cluster_command(r->cl, 1, argc, (const char **)argv, NULL, errbuf,
+                                                  sizeof(errbuf))
+                            : redisCommandArgv(r->rc, argc, (const char **)argv, NULL);
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        fail_msg("%s %s: %s", argv[0], argv[1], rep ? rep->str : r->cl ? errbuf : r->rc->errstr);
+    return rep;
+}
+
+/* Its integer (or number as a string) value; -1 for nil. */
+static long long qn(run *r, const char *const *argv)
+{
+    redisReply *rep = q(r, argv);
+    long long v = rep->type == REDIS_REPLY_INTEGER  ? rep->integer
+                  : rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10)
+                                                    : -1;
+    freeReplyObject(rep);
+    return v;
+}
+#define Q(r, ...) q(r, (const char *const[]){ __VA_ARGS__, NULL })
+#define QN(r, ...) qn(r, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* The dump of every key matching pattern (NULL: all) of the store: on a
+ * cluster, every master's, one after the other. */
+static char *dump_store(run *r, const char *pattern)
+{
+    if (!r->hc)
+        return dump(r->rc, pattern);
+    char *all = calloc(1, 1);
+    size_t len = 0;
+    for (int i = 0; i < harness_cluster_nodes(r->hc); i++) {
+        redisContext *c;
+        CHECK(harness_cluster_connect(r->hc, harness_cluster_port(r->hc, i), &c, errbuf,
+                                      sizeof(errbuf)));
+        char *d = dump(c, pattern);
+        size_t n = strlen(d);
+        all = realloc(all, len + n + 1);
+        memcpy(all + len, d, n + 1);
+        len += n;
+        free(d);
+        redisFree(c);
+    }
+    return all;
+}
 
 static int64_t D0; /* 2025-01-01, epoch ms */
 
@@ -286,8 +344,9 @@ static void scenario(harness_events *s)
     }
 }
 
-static void run_init(run *r, const char *name)
+static void run_init(run *r, const char *name, bool cluster)
 {
+    memset(r, 0, sizeof(*r));
     snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-forget-XXXXXX");
     assert_non_null(mkdtemp(r->tmp));
     snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
@@ -298,8 +357,17 @@ static void run_init(run *r, const char *name)
     snprintf(r->alert_topic, sizeof(r->alert_topic), "alerts-%s", name);
     snprintf(r->group, sizeof(r->group), "g-%s", name);
     CHECK(harness_kafka_create_topic(K, r->topic, 2, errbuf, sizeof(errbuf)));
-    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
-    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+    char store[512];
+    if (cluster) {
+        CHECK(harness_cluster_start(3, 0, &r->hc, errbuf, sizeof(errbuf)));
+        clm_cluster_opts co = { .seeds = harness_cluster_seeds(r->hc), .timeout_ms = 5000 };
+        CHECK(clm_cluster_new(&co, &r->cl, errbuf, sizeof(errbuf)));
+        snprintf(store, sizeof(store), "{\"cluster\": \"%s\"}", harness_cluster_seeds(r->hc));
+    } else {
+        CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
+        CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+        snprintf(store, sizeof(store), "{\"port\": %d}", harness_redis_port(r->redis));
+    }
     FILE *f = fopen(r->secrets, "w");
     assert_non_null(f);
     fprintf(f, "{\"erasure\": {\"hmac_key\": \"%s\"}}\n", HMAC_KEY);
@@ -309,23 +377,26 @@ static void run_init(run *r, const char *name)
     fprintf(f,
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
-            " \"redis\": {\"port\": %d},\n"
+            " \"redis\": %s,\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 3},\n"
             " \"http\": {\"port\": 0},\n"
             " \"events\": {\"allowed_lateness_s\": 0},\n"
             " \"alerts\": {\"topic\": \"%s\", \"min_clv\": 50, \"rate_per_s\": 100000, \"burst\": 100000},\n"
             " \"secrets_file\": \"secrets.json\"}\n",
-            harness_kafka_bootstraps(K), r->topic, r->group, harness_redis_port(r->redis),
-            r->alert_topic);
+            harness_kafka_bootstraps(K), r->topic, r->group, store, r->alert_topic);
     fclose(f);
 }
 
 static void run_free(run *r)
 {
-    redisFree(r->rc);
-    CHECK(harness_redis_stop(r->redis, errbuf, sizeof(errbuf)));
+    if (r->rc)
+        redisFree(r->rc);
+    if (r->redis)
+        CHECK(harness_redis_stop(r->redis, errbuf, sizeof(errbuf)));
     harness_redis_free(r->redis);
+    clm_cluster_free(r->cl);
+    harness_cluster_stop(r->hc);
     harness_rm_tree(r->tmp);
 }
 
@@ -344,11 +415,23 @@ static void stop(harness_proc *p)
     harness_proc_free(p);
 }
 
+typedef struct consumed {
+    run *r;
+    long long want;
+} consumed;
+
+static bool consumed_reached(void *arg)
+{
+    consumed *w = arg;
+    return QN(w->r, "HGET", "clm:stats", "consumed") >= w->want;
+}
+
 static void wait_consumed(run *r, long long n)
 {
-    long long got = -1;
-    if (harness_wait_consumed(r->redis, n, 60000, &got) < 0)
-        fail_msg("clmd consumed %lld of %lld messages in 60 s (log %s)", got, n, r->log);
+    consumed w = { r, n };
+    if (harness_wait_until(consumed_reached, &w, 60000) < 0)
+        fail_msg("clmd consumed %lld of %lld messages in 60 s (log %s)",
+                 QN(r, "HGET", "clm:stats", "consumed"), n, r->log);
 }
 
 static void produce(run *r, const harness_events *s)
@@ -414,14 +497,14 @@ static void drop_zero_fields(char *d)
 
 /* The aggregates: day counters, the bucket index, transitions, stage
  * counts, portfolio, rejections (zero fields left out). */
-static char *aggregates(redisContext *c)
+static char *aggregates(run *r)
 {
     static const char *const patterns[] = { "clm:day:*", "clm:buckets", "clm:transitions:*",
                                             "clm:stage_counts", "clm:portfolio", "clm:rejected" };
     size_t cap = 1, len = 0;
     char *all = calloc(1, 1);
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
-        char *d = dump(c, patterns[i]);
+        char *d = dump_store(r, patterns[i]);
         size_t n = strlen(d);
         all = realloc(all, cap + n);
         memcpy(all + len, d, n + 1);
@@ -433,10 +516,10 @@ static char *aggregates(redisContext *c)
     return all;
 }
 
-static void forget_case(bool sigkill)
+static void forget_case(bool sigkill, bool cluster)
 {
     run r;
-    run_init(&r, sigkill ? "kill" : "plain");
+    run_init(&r, cluster ? "cluster" : sigkill ? "kill" : "plain", cluster);
     harness_events s = { 0 };
     scenario(&s);
     produce(&r, &s);
@@ -445,15 +528,15 @@ static void forget_case(bool sigkill)
     wait_consumed(&r, n);
 
     /* what there is to erase */
-    assert_int_equal(num(r.rc, "EXISTS clm:customer:%s", GONE), 1);
-    assert_true(num(r.rc, "ZSCORE clm:at_risk %s", GONE) >= 0);
-    char *before_all = dump(r.rc, NULL);
+    assert_int_equal(QN(&r, "EXISTS", "clm:customer:" GONE), 1);
+    assert_true(QN(&r, "ZSCORE", "clm:at_risk", GONE) >= 0);
+    char *before_all = dump_store(&r, NULL);
     assert_non_null(strstr(before_all, "customer_id=" GONE)); /* its alert in clm:alerts */
-    assert_non_null(strstr(before_all, "ckpt:{" ));
+    assert_non_null(strstr(before_all, "ckpt:{"));
     free(before_all);
-    char *agg_before = aggregates(r.rc);
+    char *agg_before = aggregates(&r);
     assert_non_null(strstr(agg_before, "clm:stage_counts"));
-    long long applied = num(r.rc, "HGET clm:stats applied");
+    long long applied = QN(&r, "HGET", "clm:stats", "applied");
     assert_int_equal(applied, n);
 
     int64_t t0 = wall_ms();
@@ -468,17 +551,17 @@ static void forget_case(bool sigkill)
     wait_consumed(&r, n + 1);
     int64_t t1 = wall_ms();
 
-    char *after = dump(r.rc, NULL);
+    char *after = dump_store(&r, NULL);
     assert_no_mention(after, GONE, NULL);
     free(after);
-    char *agg_after = aggregates(r.rc);
+    char *agg_after = aggregates(&r);
     char diff[512];
     if (harness_dump_diff(agg_before, agg_after, diff, sizeof(diff)))
         fail_msg("the aggregates changed: %s", diff);
     free(agg_after);
-    assert_int_equal(num(r.rc, "HGET clm:stats applied"), applied + 1);
+    assert_int_equal(QN(&r, "HGET", "clm:stats", "applied"), applied + 1);
 
-    redisReply *log = redisCommand(r.rc, "XRANGE clm:erasure_log - +");
+    redisReply *log = Q(&r, "XRANGE", "clm:erasure_log", "-", "+");
     assert_non_null(log);
     assert_int_equal(log->elements, 1);
     const redisReply *f = log->element[0]->element[1];
@@ -496,11 +579,11 @@ static void forget_case(bool sigkill)
     harness_events_add(&later, GONE, "login", at(7, 9), NULL);
     produce(&r, &later);
     wait_consumed(&r, n + 2);
-    assert_int_equal(num(r.rc, "HGET clm:customer:%s events", GONE), 1);
-    assert_int_equal(num(r.rc, "HGET clm:customer:%s first_seen", GONE), at(7, 9));
-    assert_int_equal(num(r.rc, "HGET clm:customer:%s orders", GONE), 0);
-    assert_int_equal(num(r.rc, "ZSCORE clm:at_risk %s", GONE), -1);
-    assert_int_equal(num(r.rc, "XLEN clm:erasure_log"), 1);
+    assert_int_equal(QN(&r, "HGET", "clm:customer:" GONE, "events"), 1);
+    assert_int_equal(QN(&r, "HGET", "clm:customer:" GONE, "first_seen"), at(7, 9));
+    assert_int_equal(QN(&r, "HGET", "clm:customer:" GONE, "orders"), 0);
+    assert_int_equal(QN(&r, "ZSCORE", "clm:at_risk", GONE), -1);
+    assert_int_equal(QN(&r, "XLEN", "clm:erasure_log"), 1);
 
     stop(p);
     /* and the new customer survives a restart as itself */
@@ -510,8 +593,8 @@ static void forget_case(bool sigkill)
     harness_events_add(&more, GONE, "visit", at(7, 10), NULL);     /* e-1 */
     produce(&r, &more);
     wait_consumed(&r, n + 4);
-    assert_int_equal(num(r.rc, "HGET clm:customer:%s events", GONE), 2);
-    assert_int_equal(num(r.rc, "HGET clm:customer:%s first_seen", GONE), at(7, 9));
+    assert_int_equal(QN(&r, "HGET", "clm:customer:" GONE, "events"), 2);
+    assert_int_equal(QN(&r, "HGET", "clm:customer:" GONE, "first_seen"), at(7, 9));
     stop(p);
 
     free(agg_before);
@@ -524,13 +607,19 @@ static void forget_case(bool sigkill)
 static void test_forget(void **state)
 {
     (void)state;
-    forget_case(false);
+    forget_case(false, false);
 }
 
 static void test_forget_sigkill(void **state)
 {
     (void)state;
-    forget_case(true);
+    forget_case(true, false);
+}
+
+static void test_forget_cluster(void **state)
+{
+    (void)state;
+    forget_case(false, true);
 }
 
 static int setup(void **state)
@@ -559,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_view_guard),
         cmocka_unit_test(test_forget),
         cmocka_unit_test(test_forget_sigkill),
+        cmocka_unit_test(test_forget_cluster),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
