@@ -12,7 +12,9 @@
 
 /* KEYS[1]: a hash or a stream (or nothing); ARGV[1]: a customer id.
  * Deletes every hash field and stream entry naming the id (forget.h);
- * returns how many. */
+ * returns how many. A stream is read in pages of 1000 from the last id
+ * read, inclusive (that entry is skipped), so no exclusive range (Redis
+ * 6.2) is needed. */
 static const char FORGET_LUA[] =
     "local id = ARGV[1]\n"
     "local function walk(v, depth)\n"
@@ -47,12 +49,12 @@ static const char FORGET_LUA[] =
     "    end\n"
     "  until cur == '0'\n"
     "elseif t == 'stream' then\n"
-    "  local from = '-'\n"
+    "  local from, last = '-', nil\n"
     "  while true do\n"
     "    local r = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 1000)\n"
     "    for _, e in ipairs(r) do\n"
     "      local f = e[2]\n"
-    "      for i = 1, #f do\n"
+    "      for i = 1, e[1] ~= last and #f or 0 do\n"
     "        if names(f[i]) then\n"
     "          n = n + redis.call('XDEL', KEYS[1], e[1])\n"
     "          break\n"
@@ -60,7 +62,8 @@ static const char FORGET_LUA[] =
     "      end\n"
     "    end\n"
     "    if #r < 1000 then break end\n"
-    "    from = '(' .. r[#r][1]\n"
+    "    last = r[#r][1]\n"
+    "    from = last\n"
     "  end\n"
     "end\n"
     "return n\n";

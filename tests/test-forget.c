@@ -3,7 +3,8 @@
  *   scrub          the erasure's commands (store/forget.h) on a real Redis
  *                  filled by hand: exactly the entries naming the id go (a
  *                  digest naming it among others too), those of other ids
- *                  stay, including an id it is a prefix of; run twice, the
+ *                  stay, including an id it is a prefix of, over more
+ *                  than one page of stream reads; run twice, the
  *                  second run changes nothing but adding a log entry; the
  *                  erasure log entry holds the HMAC worked out apart
  *   view_guard     the jobs' view write lands only in a view that exists
@@ -143,6 +144,18 @@ static void fill(redisContext *c)
         "{\"customer_id\":\"keep-1\"}");
     cmd(c, "XADD t:alerts * alert_id a3 kind digest customer_id %s risk %s json %s", "", "",
         "{\"kind\":\"digest\",\"held\":[{\"customer_id\":\"" GONE "\"}]}");
+    /* more than a page of the script's stream reads (1000): the id's entries
+     * at 1000 and 1001 (the page boundary) and 2053 */
+    for (int i = 0; i < 2100; i++)
+        assert_int_equal(redisAppendCommand(c, "XADD t:alerts * customer_id %s n %d",
+                                            i == 997 || i == 998 || i == 2050 ? GONE : "keep-f",
+                                            i),
+                         REDIS_OK);
+    for (int i = 0; i < 2100; i++) {
+        redisReply *rep;
+        assert_int_equal(redisGetReply(c, (void **)&rep), REDIS_OK);
+        freeReplyObject(rep);
+    }
     cmd(c, "HSET t:alerts:paging:{g:0} a:a1 %s a:a2 %s tat 123",
         "1000\t{\"customer_id\":\"" GONE "\"}", "1000\t{\"customer_id\":\"keep-1\"}");
     cmd(c, "XADD t:alerts:page * alert_id a1 json %s", "{\"customer_id\":\"" GONE "\"}");
@@ -182,7 +195,7 @@ static void test_scrub(void **state)
     assert_int_equal(num(c, "HLEN t:alerts:outbox"), 2); /* a2, a4 */
     assert_int_equal(num(c, "HEXISTS t:alerts:outbox a2"), 1);
     assert_int_equal(num(c, "HEXISTS t:alerts:outbox a4"), 1);
-    assert_int_equal(num(c, "XLEN t:alerts"), 1);
+    assert_int_equal(num(c, "XLEN t:alerts"), 1 + 2097); /* a2 and the fillers */
     assert_int_equal(num(c, "HLEN t:alerts:paging:{g:0}"), 2); /* a:a2, tat */
     assert_int_equal(num(c, "HEXISTS t:alerts:paging:{g:0} a:a2"), 1);
     assert_int_equal(num(c, "XLEN t:alerts:page"), 1);
@@ -216,7 +229,7 @@ static void test_scrub(void **state)
     assert_string_equal(f->element[3]->str, "3");
     freeReplyObject(log);
     assert_int_equal(num(c, "HLEN t:alerts:outbox"), 1); /* a4 */
-    assert_int_equal(num(c, "XLEN t:alerts"), 0);
+    assert_int_equal(num(c, "XLEN t:alerts"), 2097);
 
     free(after);
     free(again);
