@@ -132,6 +132,9 @@ typedef struct clm_config {
     int http_port;             /* http.port: 0 = no endpoint */
     char *http_bearer_token;   /* http.bearer_token: from secrets; NULL = /metrics open */
 
+    /* erasure */
+    char *erasure_hmac_key;    /* erasure.hmac_key: from secrets; NULL = log without id_hmac */
+
     /* log */
     int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */
 

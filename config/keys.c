@@ -443,6 +443,13 @@ const clm_cfg_key clm_config_keys[] = {
              "the secrets file. /healthz stays open for probes. Unset: /metrics is open, and "
              "clmd warns at start when http.listen is not a loopback address."},
 
+    /* erasure */
+    {.path = "erasure.hmac_key", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
+     .max = 256, .offset = FIELD(erasure_hmac_key),
+     .help = "Key of the HMAC-SHA256 of the customer id each erasure log entry records "
+             "(<prefix>erasure_log, field id_hmac); accepted only in the secrets file. Unset: "
+             "entries record the time and partition only."},
+
     /* log */
     {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,
      .offset = FIELD(log_level),

@@ -13,6 +13,7 @@
 #include "core/timeutil.h"
 #include "daemon/kpi_job_impl.h"
 #include "daemon/log.h"
+#include "store/forget.h"
 #include "store/keys.h"
 #include "store/scan.h"
 
@@ -40,9 +41,12 @@ static int write_pred(void *vctx, const char *where, const clm_customer *c)
         x->count++;
     }
     clm_micros_format(pred, v, sizeof(v));
-    const char *argv[] = { "HSET", key, "clv_pred", v };
+    /* only into a view that exists: an erasure may have committed since the
+     * checkpoint was read (store/forget.h) */
+    size_t slen;
+    const char *argv[] = { "EVAL", clm_forget_view_hset_script(&slen), "1", key, "clv_pred", v };
     char err[256];
-    if (clm_rpipe_append(x->rc, 1, 4, argv, NULL, err, sizeof(err)) < 0)
+    if (clm_rpipe_append(x->rc, 3, 6, argv, NULL, err, sizeof(err)) < 0)
         return -EIO;
     if (++x->pending == PIPELINE) {
         int r = kpi_job_drain(x->rc, x->pending);

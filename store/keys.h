@@ -45,6 +45,9 @@
  *                                   json): the flush appends (only with a
  *                                   paging sink configured), the
  *                                   Alertmanager sink trims what it delivered
+ *   <prefix>erasure_log       STREAM one entry per customer erased on
+ *                                   request: at (ms), partition, id_hmac
+ *                                   (store/forget.h)                flush
  *   <prefix>kpi:<N>d                                           KPI job
  *   <prefix>model                                              model job
  *   <prefix>schema            HASH  version, stages             start-up
@@ -103,6 +106,7 @@
 #define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
+#define CLM_KEY_ERASURE_LOG "erasure_log"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"

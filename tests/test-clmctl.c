@@ -524,8 +524,18 @@ static void test_usage_errors(void **state)
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, NULL);
-    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)\n"
+    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts, refit, "
+                             "rebuild-view or forget)\n"
                              "Try 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "forget", NULL);
+    assert_string_equal(out, "clmctl: forget needs a customer ID\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "--topic", "t", "forget", "c-1", NULL);
+    assert_string_equal(out, "clmctl: --topic goes after the forget command\nTry 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "kpi", "--brokers", "b:9092", NULL);
+    assert_string_equal(out, "clmctl: --brokers goes after the forget command\nTry 'clmctl --help'.\n");
     free(out);
     out = run(0, "--version", NULL);
     assert_string_equal(out, "clmctl " CLMD_VERSION "\n");

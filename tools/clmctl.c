@@ -1,7 +1,8 @@
 /* tools/clmctl.c - clmctl, the command line companion of clmd: reads from
  * Redis (one server, or a Redis Cluster with --cluster or redis.cluster)
  * what dashboards read and prints it as aligned tables, or as JSON for
- * scripts. Output is the same for both.
+ * scripts. Output is the same for both. `forget` is the one command that
+ * writes: an erasure request to clmd's input topic (tools/clmctl_forget.c).
  *
  * Exit status: 0 done; 1 an error (config, Redis, missing data), one line on
  * stderr; 2 a usage error.
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/event.h"
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_redis.h"
 
@@ -42,6 +44,10 @@ static void usage(FILE *out)
             "  alerts [--count N] [--tail [--max M]]\n"
             "                      the last N alerts (default 20); --tail then follows new\n"
             "                      ones until interrupted, or until M new ones with --max\n"
+            "  forget ID [--brokers B] [--topic T]\n"
+            "                      ask clmd to erase customer ID: produces an erasure request\n"
+            "                      to topic T (default: the config's first kafka.topics)\n"
+            "                      through brokers B (default: kafka.brokers), keyed by ID\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE   clmd's config file, for Redis, the prefix and the stages\n"
@@ -84,6 +90,8 @@ typedef struct options {
     int count;  /* alerts --count */
     bool tail;  /* alerts --tail */
     int max;    /* alerts --tail --max; 0: until interrupted */
+    const char *brokers; /* forget --brokers */
+    const char *topic;   /* forget --topic */
 } options;
 
 /* Parses "N" or "Nd" in 1..CLMCTL_MAX_DAYS; returns it, or 0. */
@@ -115,7 +123,7 @@ static int parse_count(const char *s)
 enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
        OPT_MAX };
 
-enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER };
+enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER, OPT_BROKERS, OPT_TOPIC };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -131,6 +139,8 @@ static const struct option long_opts[] = {
     { "max", required_argument, NULL, OPT_MAX },
     { "wait", no_argument, NULL, OPT_WAIT },
     { "all", no_argument, NULL, OPT_ALL },
+    { "brokers", required_argument, NULL, OPT_BROKERS },
+    { "topic", required_argument, NULL, OPT_TOPIC },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { 0, 0, 0, 0 },
@@ -209,6 +219,14 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
                 return usage_error("--all goes after the rebuild-view command");
             o->all = true;
             break;
+        case OPT_BROKERS:
+        case OPT_TOPIC:
+            if (global || strcmp(cmd, "forget") != 0)
+                return usage_error("--%s goes after the forget command", long_opts[li].name);
+            if (!optarg[0])
+                return usage_error("--%s needs a value", long_opts[li].name);
+            *(c == OPT_BROKERS ? &o->brokers : &o->topic) = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -286,24 +304,28 @@ int main(int argc, char **argv)
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)");
+        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit, "
+                           "rebuild-view or forget)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
         strcmp(cmd, "stages") != 0 &&
         strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
-        strcmp(cmd, "rebuild-view") != 0)
+        strcmp(cmd, "rebuild-view") != 0 && strcmp(cmd, "forget") != 0)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
     bool rebuild = strcmp(cmd, "rebuild-view") == 0;
-    bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all);
+    bool forget = strcmp(cmd, "forget") == 0;
+    bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all) || forget;
     const char *id = NULL;
     if (wants_id && optind == cargc)
         return usage_error("%s needs a customer ID%s", cmd, rebuild ? " or --all" : "");
     if (wants_id)
         id = cargv[optind++];
+    if (forget && (!id[0] || strlen(id) > CLM_ID_MAX))
+        return usage_error("forget: a customer ID is 1..%d bytes", CLM_ID_MAX);
     if (optind < cargc)
         return usage_error("unexpected argument \"%s\"", cargv[optind]);
     if (o.max && !o.tail)
@@ -325,6 +347,16 @@ int main(int argc, char **argv)
     if ((r = load_config(o.config, &cfg, err, sizeof(err))) < 0) {
         fprintf(stderr, "clmctl: %s\n", err);
         return 1;
+    }
+    if (forget) {
+        r = clmctl_forget(cfg, o.brokers ? o.brokers : cfg->kafka_brokers,
+                          o.topic ? o.topic : cfg->kafka_topics[0], id, o.json, stdout, err,
+                          sizeof(err));
+        if (r == 0 && fflush(stdout) == EOF) {
+            snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
+            r = -EIO;
+        }
+        goto out_free_config;
     }
     clmctl_target t = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                         .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,

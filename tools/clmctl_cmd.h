@@ -133,4 +133,13 @@ int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize);
  * views from the checkpoints (tools/clmctl_rebuild.c); prints what it did. */
 int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_t errsize);
 
+/* `forget ID`: produces an erasure request for ID (1..128 bytes) to
+ * `topic` through `brokers` (tools/clmctl_forget.c), keyed by ID, and waits
+ * for its delivery (at most 30 s): prints "erasure of ID requested: <topic>
+ * partition <p> offset <o>", or JSON {"customer_id", "topic", "partition",
+ * "offset"}. Does not touch Redis. -EIO when the request was not delivered,
+ * -EINVAL when kafka.properties are refused. */
+int clmctl_forget(const clm_config *cfg, const char *brokers, const char *topic, const char *id,
+                  bool json, FILE *out, char *errbuf, size_t errsize);
+
 #endif
