@@ -53,6 +53,8 @@ static char errbuf[512];
 /* key, JSON */
 static const char *const STREAM[][2] = {
     { "c-a", "{\"event_id\":\"h1\",\"customer_id\":\"c-a\",\"type\":\"purchase\",\"ts\":\"2025-01-06T10:00:00Z\",\"amount\":10}" },
+    { "c-e", "{\"event_id\":\"h1e\",\"customer_id\":\"c-e\",\"type\":\"purchase\",\"ts\":\"2025-01-06T11:00:00Z\",\"amount\":10}" },
+    { "c-f", "{\"event_id\":\"h1f\",\"customer_id\":\"c-f\",\"type\":\"purchase\",\"ts\":\"2025-01-07T10:00:00Z\",\"amount\":30}" },
     { "c-b", "{\"event_id\":\"h2\",\"customer_id\":\"c-b\",\"type\":\"signup\",\"ts\":\"2025-01-07T08:00:00Z\"}" },
     { "c-b", "{\"event_id\":\"h3\",\"customer_id\":\"c-b\",\"type\":\"lead_contacted\",\"ts\":\"2025-01-07T09:00:00Z\"}" },
     { "c-b", "{\"event_id\":\"h4\",\"customer_id\":\"c-b\",\"type\":\"purchase\",\"ts\":\"2025-01-07T10:00:00Z\",\"amount\":30}" },
@@ -63,6 +65,7 @@ static const char *const STREAM[][2] = {
     { "c-c", "{\"event_id\":\"h9\",\"customer_id\":\"c-c\",\"type\":\"csat_response\",\"ts\":\"2025-01-14T11:00:00Z\",\"score\":5}" },
     { "c-a", "{\"event_id\":\"h10\",\"customer_id\":\"c-a\",\"type\":\"csat_response\",\"ts\":\"2025-01-14T12:00:00Z\",\"score\":2}" },
     { "c-a", "{\"event_id\":\"h11\",\"customer_id\":\"c-a\",\"type\":\"session\",\"ts\":\"2025-01-15T10:00:00Z\",\"duration_s\":90}" },
+    { "c-e", "{\"event_id\":\"h11e\",\"customer_id\":\"c-e\",\"type\":\"visit\",\"ts\":\"2025-01-20T00:00:00Z\"}" },
     { "c-b", "{\"event_id\":\"h12\",\"customer_id\":\"c-b\",\"type\":\"purchase\",\"ts\":\"2025-01-21T09:00:00Z\",\"amount\":50}" },
     { "c-d", "{\"event_id\":\"h13\",\"customer_id\":\"c-d\",\"type\":\"signup\",\"ts\":\"2025-01-22T08:00:00Z\"}" },
     { "c-c", "{\"event_id\":\"h14\",\"customer_id\":\"c-c\",\"type\":\"visit\",\"ts\":\"2025-01-22T12:00:00Z\"}" },
@@ -464,15 +467,16 @@ static void history_and_cohorts(void **state)
     check_history(rc, MON, 17);
     entry *es;
     size_t n = read_history(rc, &es);
-    /* by hand: 01-06 one purchase of 10; 01-07 a purchase of 30, one new
-     * customer (c-b) and a spend of 60; 01-08 one promoter and one
-     * detractor; 01-14 CSAT 5 and 2 (one satisfied of two); c-b's contact
-     * 1 h after its signup; 01-21 one order of 50 by an old customer */
-    assert_string_equal(get(&es[0], "revenue"), "10");
+    /* by hand: 01-06 two purchases of 10 by new customers; 01-07 two of
+     * 30, two new customers (c-b, c-f) and a spend of 60; 01-08 one
+     * promoter and one detractor; 01-14 CSAT 5 and 2 (one satisfied of
+     * two); c-b's contact 1 h after its signup; 01-21 one order of 50 by an
+     * old customer */
+    assert_string_equal(get(&es[0], "revenue"), "20");
     assert_string_equal(get(&es[0], "aov"), "10");
-    assert_string_equal(get(&es[0], "new_customers"), "1");
-    assert_string_equal(get(&es[1], "revenue"), "30");
-    assert_string_equal(get(&es[1], "cpa"), "60");
+    assert_string_equal(get(&es[0], "new_customers"), "2");
+    assert_string_equal(get(&es[1], "revenue"), "60");
+    assert_string_equal(get(&es[1], "cpa"), "30");
     assert_string_equal(get(&es[1], "lead_response_s"), "3600");
     assert_string_equal(get(&es[2], "nps"), "0");
     assert_null(get(&es[2], "aov"));
@@ -484,11 +488,12 @@ static void history_and_cohorts(void **state)
     entries_free(es, n);
 
     /* cohorts by the week of the first purchase, as of 2025-01-22:
-     * 01-06: c-a (last_seen 01-15), c-b (01-21): week 1 (from 01-13) both,
-     *        week 2 (from 01-20) c-b only;
+     * 01-06: c-a (last_seen 01-15), c-b (01-21), c-e (01-20 00:00, the
+     *        first instant of week 2), c-f (01-07): week 1 (from 01-13)
+     *        c-a, c-b, c-e; week 2 (from 01-20) c-b, c-e;
      * 01-13: c-c (last_seen 01-22): still there in week 1;
      * 01-20: nobody (c-d never bought) */
-    check_cohorts(rc, "[{\"start\":\"2025-01-06\",\"size\":2,\"retained\":[2,2,1]},"
+    check_cohorts(rc, "[{\"start\":\"2025-01-06\",\"size\":4,\"retained\":[4,3,2]},"
                       "{\"start\":\"2025-01-13\",\"size\":1,\"retained\":[1,1]},"
                       "{\"start\":\"2025-01-20\",\"size\":0,\"retained\":[0]}]");
 
