@@ -22,10 +22,11 @@ typedef struct member {
     int64_t last;   /* last_seen, epoch ms */
 } member;
 
-typedef struct pass {
+struct kpi_cohort_pass {
     member *v;
     size_t n, cap;
-} pass;
+    long long started_ms; /* wall clock when the pass began: computed_at_ms */
+};
 
 /* The Monday (UTC day number) of the ISO week holding `day`; day 0,
  * 1970-01-01, is a Thursday. */
@@ -37,10 +38,26 @@ static int64_t monday(int64_t day)
     return day - m;
 }
 
-static int collect(void *vctx, const char *where, const clm_customer *c)
+kpi_cohort_pass *kpi_cohort_pass_new(void)
 {
-    (void)where;
-    pass *p = vctx;
+    kpi_cohort_pass *p = calloc(1, sizeof(*p));
+    if (p)
+        p->started_ms = clm_wall_ms();
+    return p;
+}
+
+void kpi_cohort_pass_free(kpi_cohort_pass *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].id);
+    free(p->v);
+    free(p);
+}
+
+int kpi_cohort_pass_add(kpi_cohort_pass *p, const clm_customer *c)
+{
     if (c->first_purchase == CLM_NO_TS)
         return 0;
     if (p->n == p->cap) {
@@ -59,6 +76,12 @@ static int collect(void *vctx, const char *where, const clm_customer *c)
     p->v[p->n] = (member){ id, p->n, monday(clm_day_of_ms(c->first_purchase)), c->last_seen };
     p->n++;
     return 0;
+}
+
+static int collect(void *vctx, const char *where, const clm_customer *c)
+{
+    (void)where;
+    return kpi_cohort_pass_add(vctx, c);
 }
 
 static int by_id(const void *a, const void *b)
@@ -140,34 +163,26 @@ static void format(const member *v, size_t n, int64_t asof, int weeks, long long
     put(t, "]}");
 }
 
-int kpi_cohort_refresh(clm_kpi_job *j, clm_rpipe *rc)
+int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p)
 {
     char err[256], key[CLM_KEY_MAX];
+    text t = { 0 };
+    int r = 0;
     if (!j->has_end_day)
         return 0;
-    pass p = { 0 };
-    text t = { 0 };
-    long long now = clm_wall_ms();
-    int r = clm_store_scan(rc, j->cfg->redis_prefix, NULL, collect, &p, err, sizeof(err));
-    if (r == -EPROTO)
-        log_err("kpi: cohorts: %s", err);
-    if (r < 0) {
-        r = r == -EPROTO || r == -ENOMEM ? r : -EIO;
-        goto out_free;
-    }
     /* a customer the scan passed twice counts once (its first pass) */
-    qsort(p.v, p.n, sizeof(*p.v), by_id);
+    qsort(p->v, p->n, sizeof(*p->v), by_id);
     size_t n = 0;
-    for (size_t i = 0; i < p.n; i++) {
-        if (n > 0 && strcmp(p.v[n - 1].id, p.v[i].id) == 0) {
-            free(p.v[i].id);
+    for (size_t i = 0; i < p->n; i++) {
+        if (n > 0 && strcmp(p->v[n - 1].id, p->v[i].id) == 0) {
+            free(p->v[i].id);
             continue;
         }
-        p.v[n++] = p.v[i];
+        p->v[n++] = p->v[i];
     }
-    p.n = n;
-    qsort(p.v, p.n, sizeof(*p.v), by_week);
-    format(p.v, p.n, j->end_day, j->cfg->kpi_cohort_weeks, now, &t);
+    p->n = n;
+    qsort(p->v, p->n, sizeof(*p->v), by_week);
+    format(p->v, p->n, j->end_day, j->cfg->kpi_cohort_weeks, p->started_ms, &t);
     if (t.failed) {
         r = -ENOMEM;
         goto out_free;
@@ -187,9 +202,25 @@ int kpi_cohort_refresh(clm_kpi_job *j, clm_rpipe *rc)
     if (r == 0)
         j->cohorts_ms = clm_now_ms();
 out_free:
-    for (size_t i = 0; i < p.n; i++)
-        free(p.v[i].id);
-    free(p.v);
     free(t.s);
+    return r;
+}
+
+int kpi_cohort_refresh(clm_kpi_job *j, clm_rpipe *rc)
+{
+    char err[256];
+    if (!j->has_end_day)
+        return 0;
+    kpi_cohort_pass *p = kpi_cohort_pass_new();
+    if (!p)
+        return -ENOMEM;
+    int r = clm_store_scan(rc, j->cfg->redis_prefix, NULL, collect, p, err, sizeof(err));
+    if (r == -EPROTO)
+        log_err("kpi: cohorts: %s", err);
+    if (r < 0)
+        r = r == -EPROTO || r == -ENOMEM ? r : -EIO;
+    else
+        r = kpi_cohort_pass_write(j, rc, p);
+    kpi_cohort_pass_free(p);
     return r;
 }

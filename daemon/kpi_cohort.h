@@ -14,15 +14,29 @@
  * computed_at_ms is the wall clock of the pass.
  *
  * Built from one pass over the checkpoints (store/scan.h; a customer the
- * scan passes twice counts once) and written with one SET. Job thread only
- * (daemon/kpi_job_impl.h).
+ * scan passes twice counts once): its own, or the clv_pred refresh's when
+ * both are due (kpi_clv_pred.c feeds a kpi_cohort_pass), and written with
+ * one SET. Job thread only (daemon/kpi_job_impl.h).
  */
 #ifndef CLM_DAEMON_KPI_COHORT_H
 #define CLM_DAEMON_KPI_COHORT_H
 
+#include "core/customer.h"
 #include "daemon/kpi_job_impl.h"
 
-/* Rebuilds <prefix>kpi:cohorts as of j->end_day (nothing without one).
+/* The customers of one pass over the checkpoints, as far as cohorts need
+ * them. new: NULL on ENOMEM; add: 0 or -ENOMEM; free accepts NULL. */
+kpi_cohort_pass *kpi_cohort_pass_new(void);
+int kpi_cohort_pass_add(kpi_cohort_pass *p, const clm_customer *c);
+void kpi_cohort_pass_free(kpi_cohort_pass *p);
+
+/* Writes <prefix>kpi:cohorts from a complete pass, as of j->end_day
+ * (nothing without one); computed_at_ms is when the pass began. Returns 0,
+ * -ENOMEM, -EPROTO (a refused write: logged) or -EIO. */
+int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p);
+
+/* Rebuilds <prefix>kpi:cohorts with a pass of its own, as of j->end_day
+ * (nothing without one).
  * Returns 0, -ENOMEM, -EPROTO (a record that does not decode or a refused
  * write: logged) or -EIO. */
 int kpi_cohort_refresh(clm_kpi_job *j, clm_rpipe *rc);

@@ -497,17 +497,25 @@ static void run_once(clm_kpi_job *j)
         clm_rpipe *rc = clm_redis_pipe(j->redis, err, sizeof(err));
         int r = rc ? compute(j, rc) : -EIO;
         bool stopping = atomic_load(&j->stopping);
+        bool cohorts_due = stopping || !j->cohorts_ms ||
+                           clm_now_ms() - j->cohorts_ms >= COHORT_PERIOD_MS;
+        kpi_cohort_pass *cp = NULL;
         if (r == 0 && j->lifetime[0] &&
             (stopping || (strcmp(j->lifetime, j->refreshed) != 0 &&
-                          clm_now_ms() - j->refreshed_ms >= 60000)))
-            if ((r = kpi_job_refresh_clv_pred(j, rc)) == 0)
+                          clm_now_ms() - j->refreshed_ms >= 60000))) {
+            /* one scan for both when the cohorts are due too (no memory
+             * for the pass: they get a scan of their own below) */
+            if (cohorts_due && j->has_end_day)
+                cp = kpi_cohort_pass_new();
+            if ((r = kpi_job_refresh_clv_pred(j, rc, cp)) == 0)
                 r = compute(j, rc); /* clv_pred_avg: the mean of what the pass wrote */
+        }
         if (r == 0)
             j->cohorts_dirty = true;
-        if (r == 0 && (stopping || !j->cohorts_ms ||
-                       clm_now_ms() - j->cohorts_ms >= COHORT_PERIOD_MS) &&
-            (r = kpi_cohort_refresh(j, rc)) == 0)
+        if (r == 0 && cohorts_due &&
+            (r = cp ? kpi_cohort_pass_write(j, rc, cp) : kpi_cohort_refresh(j, rc)) == 0)
             j->cohorts_dirty = false;
+        kpi_cohort_pass_free(cp);
         if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
             return;
         clm_redis_drop(j->redis);

@@ -16,6 +16,9 @@
 
 #include "daemon/kpi_job.h"
 
+/* The customers a cohort pass collects (daemon/kpi_cohort.h). */
+typedef struct kpi_cohort_pass kpi_cohort_pass;
+
 struct clm_kpi_job {
     char lifetime[32];       /* clv_lifetime_years of the last computation */
     char refreshed[32];      /* the lifetime the last clv_pred pass used */
@@ -51,7 +54,8 @@ int kpi_job_replace(clm_kpi_job *j, const char *key, size_t ncmd, const int *arg
 
 /* Writes clv_pred on every customer's view with the lifetime of the last
  * computation, and keeps the sum and count written to current customers
- * (kpi_clv_pred.c). Returns 0, -EPROTO (logged) or -EIO. */
-int kpi_job_refresh_clv_pred(clm_kpi_job *j, clm_rpipe *rc);
+ * (kpi_clv_pred.c); each customer also goes into `cohorts` when not NULL
+ * (one scan for both). Returns 0, -ENOMEM, -EPROTO (logged) or -EIO. */
+int kpi_job_refresh_clv_pred(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *cohorts);
 
 #endif
