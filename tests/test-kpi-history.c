@@ -9,7 +9,8 @@
  *                  re-implemented without core/ code), a few against
  *                  values worked out by hand, the last day against
  *                  kpi:1d; the cohort matrix against cells worked out by
- *                  hand. Then clmd runs again with kpi.history_days 3 and
+ *                  hand and against one recomputed here from the customer
+ *                  views (first_purchase, last_seen). Then clmd runs again with kpi.history_days 3 and
  *                  kpi.cohort_weeks 2 and both keys shrink to match.
  *                  Finally every panel of grafana/clmd-dashboard.json must
  *                  read only <prefix>kpi:history with XRANGE and only
@@ -302,6 +303,71 @@ static void check_cohorts(redisContext *rc, const char *want_cohorts)
     freeReplyObject(r);
 }
 
+/* The cohorts recomputed from the customer views (<prefix>customer:<id>:
+ * first_purchase and last_seen in epoch ms), not from the checkpoints the
+ * job reads: `weeks` cohorts ending with the week of as_of (a day number). */
+static json_t *cohorts_from_views(redisContext *rc, int64_t as_of, int weeks)
+{
+    int64_t wk[64], last[64];
+    size_t n = 0;
+    redisReply *keys = redisCommand(rc, "KEYS clm:customer:*");
+    assert_non_null(keys);
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *v = redisCommand(rc, "HMGET %s first_purchase last_seen", keys->element[i]->str);
+        assert_non_null(v);
+        if (v->element[0]->type == REDIS_REPLY_STRING && v->element[0]->len > 0) {
+            assert_true(n < 64);
+            int64_t day = strtoll(v->element[0]->str, NULL, 10) / DAY_MS;
+            wk[n] = day - (day + 3) % 7; /* the Monday: day 0 is a Thursday */
+            last[n] = strtoll(v->element[1]->str, NULL, 10);
+            n++;
+        }
+        freeReplyObject(v);
+    }
+    freeReplyObject(keys);
+    int64_t end = as_of - (as_of + 3) % 7, first = end - 7 * (weeks - 1), oldest = end + 7;
+    for (size_t i = 0; i < n; i++)
+        if (wk[i] < oldest)
+            oldest = wk[i];
+    if (oldest > first)
+        first = oldest;
+    json_t *a = json_array();
+    for (int64_t s = first; s <= end; s += 7) {
+        char day[32];
+        fmt_day(s, day, sizeof(day));
+        json_t *ret = json_array();
+        long long size = 0;
+        for (size_t i = 0; i < n; i++)
+            size += wk[i] == s;
+        for (int64_t k = 0; s + 7 * k <= as_of; k++) {
+            long long r = 0;
+            for (size_t i = 0; i < n; i++)
+                r += wk[i] == s && last[i] >= (s + 7 * k) * DAY_MS;
+            json_array_append_new(ret, json_integer(r));
+        }
+        json_array_append_new(a, json_pack("{s:s, s:I, s:o}", "start", day, "size",
+                                           (json_int_t)size, "retained", ret));
+    }
+    return a;
+}
+
+static void check_cohorts_views(redisContext *rc, int weeks)
+{
+    json_t *want = cohorts_from_views(rc, MON + 16, weeks);
+    redisReply *r = redisCommand(rc, "GET clm:kpi:cohorts");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    json_t *got = json_loads(r->str, 0, NULL);
+    assert_non_null(got);
+    if (!json_equal(json_object_get(got, "cohorts"), want)) {
+        char *w = json_dumps(want, JSON_COMPACT);
+        fail_msg("kpi:cohorts: %s; from the customer views: %s", r->str, w);
+    }
+    json_decref(got);
+    json_decref(want);
+    freeReplyObject(r);
+}
+
 /* ---- running clmd ------------------------------------------------------- */
 
 typedef struct progress {
@@ -497,6 +563,8 @@ static void history_and_cohorts(void **state)
                       "{\"start\":\"2025-01-13\",\"size\":1,\"retained\":[1,1]},"
                       "{\"start\":\"2025-01-20\",\"size\":0,\"retained\":[0]}]");
 
+    check_cohorts_views(rc, 12);
+
     json_t *fields = history_fields(rc);
     check_dashboard(fields);
     json_decref(fields);
@@ -507,6 +575,7 @@ static void history_and_cohorts(void **state)
     check_history(rc, MON + 14, 3);
     check_cohorts(rc, "[{\"start\":\"2025-01-13\",\"size\":1,\"retained\":[1,1]},"
                       "{\"start\":\"2025-01-20\",\"size\":0,\"retained\":[0]}]");
+    check_cohorts_views(rc, 2);
 
     redisFree(rc);
     harness_redis_free(redis);
