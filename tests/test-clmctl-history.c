@@ -307,6 +307,14 @@ static void test_days_range(void **state)
               "revenue,new_customers", NULL);
     assert_string_equal(out, "[\n  {\"date\": \"2026-02-28\", \"revenue\": 49.9, \"new_customers\": 1}\n]\n");
     free(out);
+    /* 2000-01-01 .. 2026-01-01: 26 x 365 + 7 leap days + 1 */
+    out = run(1, "-c", F.config, "days", "--from", "2000-01-01", "--to", "2026-01-01", NULL);
+    assert_string_equal(out, "clmctl: --from .. --to spans 9498 days; at most 3650\n");
+    free(out);
+    out = run(1, "-c", F.config, "kpi", "--history", "--from", "2000-01-01", "--to",
+              "2026-01-01", NULL);
+    assert_string_equal(out, "clmctl: --from .. --to spans 9498 days; at most 3660\n");
+    free(out);
     out = run(1, "-c", F.config, "days", "--columns", "aov", NULL);
     assert_non_null(strstr(out, "clmctl: --columns: unknown column \"aov\" (valid: revenue, refunds, "
                                 "spend, session_seconds, customers_eod, new_leads,"));

@@ -408,7 +408,9 @@ int main(int argc, char **argv)
     clmctl_ctx x = { .rc = conn.rc, .cl = cl, .rp = rp, .cfg = cfg,
                      .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
                      .csv = o.csv, .out = stdout };
-    clmctl_span span = { .last = o.last ? o.last : strcmp(cmd, "days") == 0 ? 7 : CLMCTL_MAX_DAYS,
+    bool days = strcmp(cmd, "days") == 0;
+    clmctl_span span = { .last = o.last ? o.last : days ? 7 : CLMCTL_MAX_HISTORY_DAYS,
+                         .max_days = days ? CLMCTL_MAX_DAYS : CLMCTL_MAX_HISTORY_DAYS,
                          .from = o.from, .to = o.to, .columns = o.columns };
     if (strcmp(cmd, "kpi") == 0 && o.history)
         r = clmctl_kpi_history(&x, &span, err, sizeof(err));

@@ -35,6 +35,9 @@ typedef struct clmctl_ctx {
  * (the bounds of kpi.windows). */
 #define CLMCTL_MAX_DAYS 3650
 
+/* Most days `kpi --history` shows (the bound of kpi.history_days). */
+#define CLMCTL_MAX_HISTORY_DAYS 3660
+
 /* `kpi`: the hash <prefix>kpi:<window_days>d, or with window_days 0 every
  * <prefix>kpi:<N>d hash found by SCAN, in increasing N. One row per field in
  * the order clmd writes them (core/kpi.h; conversion fields from the
@@ -63,6 +66,7 @@ int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize);
  * the command's defaults. */
 typedef struct clmctl_span {
     int last;
+    int max_days; /* the longest span allowed */
     const char *from, *to;
     const char *columns;
 } clmctl_span;

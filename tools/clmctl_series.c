@@ -116,9 +116,9 @@ int clmctl_span_days(const clmctl_span *span, int64_t data_first, int64_t data_e
         snprintf(errbuf, errsize, "--from %s is after --to %s", span->from, span->to);
         return -EINVAL;
     }
-    if (to - from + 1 > CLMCTL_MAX_DAYS) {
+    if (to - from + 1 > span->max_days) {
         snprintf(errbuf, errsize, "--from .. --to spans %lld days; at most %d",
-                 (long long)(to - from + 1), CLMCTL_MAX_DAYS);
+                 (long long)(to - from + 1), span->max_days);
         return -EINVAL;
     }
     *first = from > data_first ? from : data_first;

@@ -38,7 +38,7 @@ int clmctl_parse_date(const char *s, const char *opt, int64_t *day, char *errbuf
 
 /* The days *first..*end of `span` (tools/clmctl_cmd.h) among the days
  * data_first..data_end there are. -EINVAL (a bad date, from after to, a
- * span longer than CLMCTL_MAX_DAYS) or -ENOENT (no day there is in it),
+ * span longer than span->max_days) or -ENOENT (no day there is in it),
  * errbuf saying which. */
 int clmctl_span_days(const clmctl_span *span, int64_t data_first, int64_t data_end,
                      int64_t *first, int64_t *end, char *errbuf, size_t errsize);
