@@ -117,6 +117,8 @@ typedef struct clm_config {
     double kpi_clv_max_years;  /* kpi.clv_max_years */
     double kpi_gross_margin;   /* kpi.gross_margin: 0..1 */
     int kpi_refresh_ms;        /* kpi.refresh_ms: period of the rolling KPI recomputation */
+    int kpi_history_days;      /* kpi.history_days: days in <prefix>kpi:history */
+    int kpi_cohort_weeks;      /* kpi.cohort_weeks: cohorts in <prefix>kpi:cohorts */
 
     /* model: BG/NBD and Gamma-Gamma, fitted in the background (daemon/model_job.h) */
     bool model_enabled;        /* model.enabled */

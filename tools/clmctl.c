@@ -28,13 +28,18 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: clmctl [-c FILE] [--redis HOST:PORT | --cluster HOST:PORT[,...]] [--prefix P]\n"
-            "              [--json] COMMAND [ARGS]\n"
+            "              [--json | --csv] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
             "  kpi [--window Nd]   rolling KPIs of one window, or of every window in Redis\n"
+            "  kpi --history [--from D] [--to D] [--last N] [--columns A,B,...]\n"
+            "                      the KPIs of each day (one-day windows), oldest first:\n"
+            "                      every day kept, or those of the range\n"
             "  customer ID         one customer's fields\n"
             "  stages              customers per lifecycle stage\n"
-            "  days [--last N]     daily counters of the last N days (default 7)\n"
+            "  days [--last N] [--from D] [--to D] [--columns A,B,...]\n"
+            "                      daily counters of the last N days (default 7), or of\n"
+            "                      the days D (YYYY-MM-DD) from .. to, both included\n"
             "  refit [--wait]      ask clmd to fit the BG/NBD and Gamma-Gamma models now;\n"
             "                      --wait waits for the fit and shows it\n"
             "  at-risk [--top N]   the N customers of highest churn risk at or above the\n"
@@ -57,7 +62,9 @@ static void usage(FILE *out)
             "                      a Redis Cluster to read instead, by its seed nodes (the\n"
             "                      config's redis.cluster, when set, does the same)\n"
             "  --prefix P          key prefix instead of the config's redis.prefix\n"
-            "  --json              JSON for scripts instead of tables\n"
+            "  --json              JSON for scripts instead of tables (days, kpi --history:\n"
+            "                      values as JSON numbers)\n"
+            "  --csv               CSV instead of a table (days, kpi --history)\n"
             "  -h, --help          this help\n"
             "  -V, --version       the version\n"
             "\n"
@@ -83,7 +90,10 @@ typedef struct options {
     const char *prefix;
     bool json;
     int window; /* kpi --window; 0: every window */
-    int last;   /* days --last */
+    int last;   /* days --last, kpi --history --last (0: not given) */
+    bool csv;   /* --csv */
+    bool history; /* kpi --history */
+    const char *from, *to, *columns; /* days, kpi --history */
     bool wait;  /* refit --wait */
     bool all;   /* rebuild-view --all */
     int top;    /* at-risk --top */
@@ -123,7 +133,8 @@ static int parse_count(const char *s)
 enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
        OPT_MAX };
 
-enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER, OPT_BROKERS, OPT_TOPIC };
+enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER, OPT_BROKERS, OPT_TOPIC, OPT_CSV, OPT_HISTORY, OPT_FROM,
+       OPT_TO, OPT_COLUMNS };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -131,6 +142,11 @@ static const struct option long_opts[] = {
     { "cluster", required_argument, NULL, OPT_CLUSTER },
     { "prefix", required_argument, NULL, OPT_PREFIX },
     { "json", no_argument, NULL, OPT_JSON },
+    { "csv", no_argument, NULL, OPT_CSV },
+    { "history", no_argument, NULL, OPT_HISTORY },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "to", required_argument, NULL, OPT_TO },
+    { "columns", required_argument, NULL, OPT_COLUMNS },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "last", required_argument, NULL, OPT_LAST },
     { "top", required_argument, NULL, OPT_TOP },
@@ -183,9 +199,25 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
                 return usage_error("--window: \"%s\" is not a number of days 1..%d (e.g. 30d)", optarg,
                                    CLMCTL_MAX_DAYS);
             break;
+        case OPT_CSV:
+            o->csv = true;
+            break;
+        case OPT_HISTORY:
+            if (global || strcmp(cmd, "kpi") != 0)
+                return usage_error("--history goes after the kpi command");
+            o->history = true;
+            break;
+        case OPT_FROM:
+        case OPT_TO:
+        case OPT_COLUMNS:
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
+                return usage_error("--%s goes after the days or kpi --history command",
+                                   long_opts[li].name);
+            *(c == OPT_FROM ? &o->from : c == OPT_TO ? &o->to : &o->columns) = optarg;
+            break;
         case OPT_LAST:
-            if (global || strcmp(cmd, "days") != 0)
-                return usage_error("--last goes after the days command");
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
+                return usage_error("--last goes after the days or kpi --history command");
             if (!(o->last = parse_days(optarg, false)))
                 return usage_error("--last: \"%s\" is not a number of days 1..%d", optarg,
                                    CLMCTL_MAX_DAYS);
@@ -298,7 +330,7 @@ static int load_config(const char *path, clm_config **out, char *errbuf, size_t 
 
 int main(int argc, char **argv)
 {
-    options o = { .last = 7, .top = 20, .count = 20 };
+    options o = { .top = 20, .count = 20 };
     signal(SIGPIPE, SIG_IGN); /* a closed Redis connection is an error reply, not a kill */
     int st = parse_pass(argc, argv, true, NULL, &o);
     if (st >= 0)
@@ -316,6 +348,14 @@ int main(int argc, char **argv)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
+    if (o.json && o.csv)
+        return usage_error("--json and --csv do not go together");
+    if (strcmp(cmd, "kpi") == 0 && o.history && o.window)
+        return usage_error("--window and --history do not go together");
+    if (strcmp(cmd, "kpi") == 0 && !o.history && (o.from || o.to || o.columns || o.last || o.csv))
+        return usage_error("--from, --to, --last, --columns and --csv go with kpi --history");
+    if (o.csv && strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0)
+        return usage_error("--csv goes with the days and kpi --history commands");
     bool rebuild = strcmp(cmd, "rebuild-view") == 0;
     bool forget = strcmp(cmd, "forget") == 0;
     bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all) || forget;
@@ -400,8 +440,14 @@ int main(int argc, char **argv)
         clm_rpipe_use_ctx(rp, conn.rc);
     clmctl_ctx x = { .rc = conn.rc, .cl = cl, .rp = rp, .cfg = cfg,
                      .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
-                     .out = stdout };
-    if (strcmp(cmd, "kpi") == 0)
+                     .csv = o.csv, .out = stdout };
+    bool days = strcmp(cmd, "days") == 0;
+    clmctl_span span = { .last = o.last ? o.last : days ? 7 : CLMCTL_MAX_HISTORY_DAYS,
+                         .max_days = days ? CLMCTL_MAX_DAYS : CLMCTL_MAX_HISTORY_DAYS,
+                         .from = o.from, .to = o.to, .columns = o.columns };
+    if (strcmp(cmd, "kpi") == 0 && o.history)
+        r = clmctl_kpi_history(&x, &span, err, sizeof(err));
+    else if (strcmp(cmd, "kpi") == 0)
         r = clmctl_kpi(&x, o.window, err, sizeof(err));
     else if (strcmp(cmd, "customer") == 0)
         r = clmctl_customer(&x, id, err, sizeof(err));
@@ -416,7 +462,7 @@ int main(int argc, char **argv)
     else if (rebuild)
         r = clmctl_rebuild_view(&x, id, err, sizeof(err));
     else
-        r = clmctl_days(&x, o.last, err, sizeof(err));
+        r = clmctl_days(&x, &span, err, sizeof(err));
     clm_rpipe_free(rp);
     if (r == 0 && fflush(stdout) == EOF) {
         snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
