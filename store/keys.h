@@ -46,6 +46,11 @@
  *                                   paging sink configured), the
  *                                   Alertmanager sink trims what it delivered
  *   <prefix>kpi:<N>d                                           KPI job
+ *   <prefix>kpi:history       STREAM one entry per UTC day (id = the day's
+ *                                   epoch ms), the day's KPIs   KPI job
+ *   <prefix>kpi:cohorts       STRING JSON: retention by first-purchase
+ *                                   week (README "KPI history and
+ *                                   cohorts")                   KPI job
  *   <prefix>model                                              model job
  *   <prefix>schema            HASH  version, stages             start-up
  *   <prefix>owner             STRING the consumer group whose state the
@@ -103,6 +108,8 @@
 #define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
+#define CLM_KEY_KPI_HISTORY "kpi:history" /* STREAM, one entry per UTC day: KPI job */
+#define CLM_KEY_KPI_COHORTS "kpi:cohorts" /* STRING, JSON cohort triangle: KPI job */
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
