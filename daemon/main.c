@@ -535,8 +535,8 @@ static int run(const clm_config *cfg, bool take_over)
                    cfg->http_listen, strchr(cfg->http_listen, ':') ? "]" : "", cfg->http_port);
         if (!cfg->http_bearer_token && strncmp(cfg->http_listen, "127.", 4) != 0 &&
             strcmp(cfg->http_listen, "::1") != 0)
-            log_warn("http: /metrics on %s is open to anyone who can reach it; set "
-                     "http.bearer_token in the secrets file", cfg->http_listen);
+            log_warn("http: /metrics, the dashboard and /api/v1 on %s are open to anyone who can "
+                     "reach them; set http.bearer_token in the secrets file", cfg->http_listen);
     }
     stop_timeout_s = cfg->core_shutdown_timeout_s;
     if (atomic_load(&stop_requested))

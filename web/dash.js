@@ -11,7 +11,7 @@ const SVG = "http://www.w3.org/2000/svg";
 function fmt(v) {
   if (v === null || v === undefined) return "–";
   if (typeof v !== "number") return String(v);
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(4)));
 }
 
 function pct(v) { return v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%"; }
