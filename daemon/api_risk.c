@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "store/keys.h"
+#include "store/reasons.h"
 
 /* The customer view fields of an at-risk row, in HMGET order. */
 static const char *const row_fields[] = { "stage", "clv", "clv_pred", "last_seen", "risk_reasons" };
 enum { F_STAGE, F_CLV, F_CLV_PRED, F_LAST_SEEN, F_REASONS, NFIELDS };
 
-/* One row: id, risk (the at_risk score) and the view's fields; reasons as
- * stored (a JSON array), [] where absent or not an array. */
+/* One row: id, risk (the at_risk score) and the view's fields; reasons
+ * largest first (store/reasons.h), [] where absent or not reasons. */
 static json_t *risk_row(const char *id, const char *score, const redisReply *f)
 {
     json_t *row = json_object(), *risk = clm_api_number(score);
@@ -38,8 +39,8 @@ static json_t *risk_row(const char *id, const char *score, const redisReply *f)
     const redisReply *rv = f && f->type == REDIS_REPLY_ARRAY && f->elements == NFIELDS
                                ? f->element[F_REASONS] : NULL;
     json_t *reasons = rv && rv->type == REDIS_REPLY_STRING ? json_loads(rv->str, 0, NULL) : NULL;
-    if (!json_is_array(reasons)) {
-        json_decref(reasons);
+    if (!json_is_array(reasons) || clm_reasons_sort(reasons) < 0) {
+        json_decref(reasons); /* not reasons: shown as none */
         reasons = json_array();
     }
     if (json_object_set_new(row, "reasons", reasons) < 0) {

@@ -359,7 +359,7 @@ static void test_at_risk(void **state)
     env *e = *state;
     redis(e, "ZADD " PREFIX "at_risk 0.9132 c-1 0.75 c-2 0.5 c-3 0.8 c-4");
     redis(e, "HSET " PREFIX "customer:c-1 stage engagement clv 120.5 clv_pred 88.25 last_seen 1773000000000 "
-             "risk_reasons [{\"signal\":\"recency\",\"contribution\":0.41},{\"signal\":\"frequency_drop\",\"contribution\":0.2}]");
+             "risk_reasons [{\"signal\":\"frequency_drop\",\"contribution\":0.2},{\"signal\":\"recency\",\"contribution\":0.41}]");
     redis(e, "HSET " PREFIX "customer:c-4 stage retention clv 15");
     const char *args[] = { "limit=3", NULL };
     json_t *r = get(e, "at_risk", args, 200);
@@ -380,7 +380,9 @@ static void test_at_risk(void **state)
     assert_int_equal(json_integer_value(json_object_get(c1, "last_seen")), 1773000000000LL);
     json_t *rs = json_object_get(c1, "reasons");
     assert_int_equal(json_array_size(rs), 2);
+    /* largest contribution first */
     assert_string_equal(json_string_value(json_object_get(json_array_get(rs, 0), "signal")), "recency");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rs, 1), "signal")), "frequency_drop");
     assert_int_equal(json_integer_value(json_object_get(c4, "clv")), 15);
     assert_true(json_is_null(json_object_get(c4, "clv_pred")));
     assert_true(json_is_null(json_object_get(c2, "stage"))); /* no view (yet) */
