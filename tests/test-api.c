@@ -18,6 +18,8 @@
  *   gauges        the /metrics lines, value by value
  *   bad_input     400 for a bad argument, 404 for an unknown path, 502
  *                 naming the key for a cohort document that is not one
+ * Every case runs on one redis-server and again on a Redis Cluster of three
+ * masters (tests/harness_cluster.h), the keys spread over their slots.
  * Fails (never skips) when redis-server cannot be started.
  */
 #include <jansson.h>
@@ -34,7 +36,9 @@
 
 #include "core/timeutil.h"
 #include "daemon/api.h"
+#include "net/slot.h"
 #include "tests/harness.h"
+#include "tests/harness_cluster.h"
 
 static char errbuf[512];
 #define CHECK(call) do { int r_ = (call); if (r_ < 0) fail_msg("%s: %s (%d)", #call, errbuf, r_); } while (0)
@@ -43,23 +47,69 @@ static char errbuf[512];
 #define END_DAY "2026-03-10"
 
 typedef struct env {
-    harness_redis *redis;
-    redisContext *rc;
+    harness_redis *redis;     /* one server: one per test */
+    harness_cluster *cluster; /* Redis Cluster: one per group, emptied per test */
+    redisContext *rc;         /* one server */
     clm_config *cfg;
     clm_api *api;
 } env;
 
-static int setup(void **state)
+static harness_cluster *group_cluster;
+
+static int cluster_group_setup(void **state)
+{
+    (void)state;
+    CHECK(harness_cluster_start(3, 0, &group_cluster, errbuf, sizeof(errbuf)));
+    return 0;
+}
+
+static int cluster_group_teardown(void **state)
+{
+    (void)state;
+    harness_cluster_stop(group_cluster);
+    return 0;
+}
+
+static env *env_new(void)
 {
     env *e = calloc(1, sizeof(*e));
     static const char conf[] =
         "{\"kafka\": {\"brokers\": \"127.0.0.1:9\", \"topics\": [\"t\"], \"group_id\": \"g\"},"
         " \"redis\": {\"prefix\": \"" PREFIX "\"}, \"kpi\": {\"windows\": [30, 7]}}";
+    assert_non_null(e);
+    CHECK(clm_config_load_string("test", conf, sizeof(conf) - 1, &e->cfg, errbuf, sizeof(errbuf)));
+    return e;
+}
+
+static int setup(void **state)
+{
+    env *e = env_new();
     CHECK(harness_redis_start(&e->redis, errbuf, sizeof(errbuf)));
     CHECK(harness_redis_connect(e->redis, &e->rc, errbuf, sizeof(errbuf)));
-    CHECK(clm_config_load_string("test", conf, sizeof(conf) - 1, &e->cfg, errbuf, sizeof(errbuf)));
     clm_redis_opts o = { .host = "127.0.0.1", .port = harness_redis_port(e->redis),
                          .timeout_ms = 5000 };
+    e->api = clm_api_new(e->cfg, &o, errbuf, sizeof(errbuf));
+    assert_non_null(e->api);
+    *state = e;
+    return 0;
+}
+
+/* The group's cluster, every master emptied. */
+static int setup_cluster(void **state)
+{
+    env *e = env_new();
+    e->cluster = group_cluster;
+    for (int i = 0; i < harness_cluster_nodes(e->cluster); i++) {
+        redisContext *c;
+        CHECK(harness_cluster_connect(e->cluster, harness_cluster_port(e->cluster, i), &c, errbuf,
+                                      sizeof(errbuf)));
+        redisReply *r = redisCommand(c, "FLUSHALL");
+        assert_non_null(r);
+        assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+        freeReplyObject(r);
+        redisFree(c);
+    }
+    clm_redis_opts o = { .cluster = harness_cluster_seeds(e->cluster), .timeout_ms = 5000 };
     e->api = clm_api_new(e->cfg, &o, errbuf, sizeof(errbuf));
     assert_non_null(e->api);
     *state = e;
@@ -71,22 +121,52 @@ static int teardown(void **state)
     env *e = *state;
     clm_api_free(e->api);
     clm_config_free(e->cfg);
-    redisFree(e->rc);
+    if (e->rc)
+        redisFree(e->rc);
     harness_redis_free(e->redis);
     free(e);
     return 0;
 }
 
+/* The key (second argument) of a command in RESP form. */
+static void resp_key(const char *cmd, const char **key, size_t *len)
+{
+    const char *p = strchr(cmd, '\n') + 1; /* past *N */
+    p = strchr(p, '\n') + 1;               /* past $len of the name */
+    p = strchr(p, '\n') + 1;               /* past the name */
+    *len = (size_t)strtoul(p + 1, NULL, 10);
+    *key = strchr(p, '\n') + 1;
+}
+
+/* Runs a command whose second argument is its key: on the one server, or
+ * on the master of the key's slot. */
 static void redis(env *e, const char *fmt, ...)
 {
     va_list ap;
+    char *cmd = NULL;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(e->rc, fmt, ap);
+    int n = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
+    assert_true(n > 0);
+    redisContext *c = e->rc;
+    if (e->cluster) {
+        const char *key;
+        size_t len;
+        resp_key(cmd, &key, &len);
+        int port = harness_cluster_master_port(e->cluster, clm_slot_of(key, len));
+        assert_true(port > 0);
+        CHECK(harness_cluster_connect(e->cluster, port, &c, errbuf, sizeof(errbuf)));
+    }
+    redisReply *r = NULL;
+    assert_int_equal(redisAppendFormattedCommand(c, cmd, (size_t)n), REDIS_OK);
+    assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
     assert_non_null(r);
     if (r->type == REDIS_REPLY_ERROR)
         fail_msg("%s: %s", fmt, r->str);
     freeReplyObject(r);
+    redisFreeCommand(cmd);
+    if (c != e->rc)
+        redisFree(c);
 }
 
 /* query arguments: "name=value" strings, NULL-terminated */
@@ -493,18 +573,18 @@ static void test_bad_input(void **state)
     json_decref(get(e, "at_risk", NULL, 200));
 }
 
+#define ONE(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define ON_CLUSTER(t) { "cluster_" #t, t, setup_cluster, teardown, NULL }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_funnel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kpi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cohorts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_at_risk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_health, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gauges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        ONE(test_empty_store),        ONE(test_funnel),         ONE(test_kpi),
+        ONE(test_cohorts),            ONE(test_at_risk),        ONE(test_alerts),
+        ONE(test_health),             ONE(test_gauges),         ONE(test_bad_input),
+        ON_CLUSTER(test_empty_store), ON_CLUSTER(test_funnel),  ON_CLUSTER(test_kpi),
+        ON_CLUSTER(test_cohorts),     ON_CLUSTER(test_at_risk), ON_CLUSTER(test_alerts),
+        ON_CLUSTER(test_health),      ON_CLUSTER(test_gauges),  ON_CLUSTER(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, cluster_group_setup, cluster_group_teardown);
 }

@@ -95,3 +95,8 @@ grep -q "dashboard: http://127.0.0.1:$http_port/dashboard" "$work/clmd.log" ||
   { echo "clmd did not log the dashboard address"; cat "$work/clmd.log"; exit 1; }
 mkdir -p "$(dirname "$shot")"
 node "$src/tests/browser/dashboard.test.mjs" "http://127.0.0.1:$http_port" "$shot"
+# serving the page and the API leaves clmd able to stop cleanly
+kill -TERM "$clmd_pid"
+rc=0
+wait "$clmd_pid" || rc=$?
+[ "$rc" -eq 0 ] || { echo "clmd exited $rc after serving the dashboard:"; tail -20 "$work/clmd.log"; exit 1; }
