@@ -230,11 +230,13 @@ static int check_cohorts(json_t *doc)
         return -EIO;
     json_array_foreach(list, i, c) {
         json_t *size = json_object_get(c, "size"), *ret = json_object_get(c, "retained"), *v;
-        json_t *share = json_array();
+        json_t *share;
         size_t k;
         if (!json_is_string(json_object_get(c, "start")) || !json_is_integer(size) ||
-            !json_is_array(ret) || !share || json_object_set_new(c, "share", share) < 0)
+            !json_is_array(ret))
             return -EIO;
+        if (!(share = json_array()) || json_object_set_new(c, "share", share) < 0)
+            return -ENOMEM; /* set_new released share */
         json_array_foreach(ret, k, v) {
             if (!json_is_integer(v))
                 return -EIO;
