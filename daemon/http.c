@@ -416,7 +416,9 @@ int clm_http_start(const char *listen, int port, const char *token, const clm_ht
     struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD; /* epoll or poll: no FD_SETSIZE bound */
+    /* poll: no FD_SETSIZE bound; a thread per connection, so /healthz never
+     * waits behind a dashboard or scrape request waiting for Redis */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (inet_pton(AF_INET, listen, &sa4.sin_addr) == 1) {
         sa = (const struct sockaddr *)&sa4;
     } else if (inet_pton(AF_INET6, listen, &sa6.sin6_addr) == 1) {

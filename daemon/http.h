@@ -1,7 +1,9 @@
 /* daemon/http.h - the HTTP endpoint: /metrics, /healthz, the dashboard and
  * its JSON API.
  *
- * Served by libmicrohttpd on its own thread, bound to `listen:port`
+ * Served by libmicrohttpd, a thread per connection (so a request waiting
+ * for Redis, the API's or the business gauges', never holds /healthz
+ * back), bound to `listen:port`
  * (loopback by default). /metrics is the Prometheus text format (0.0.4):
  * events consumed, applied, duplicates, rejected by reason, dead letters
  * delivered, flushes and a flush-latency histogram, Redis errors and
