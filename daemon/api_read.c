@@ -31,13 +31,11 @@ static json_t *stage_list(const clm_config *cfg, const redisReply *h, char *err,
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < cfg->lifecycle_stage_count + h->elements / 2; i++) {
-        const char *name;
-        if (i < cfg->lifecycle_stage_count)
-            name = cfg->lifecycle_stages[i];
-        else if (!configured(cfg, (name = h->element[2 * (i - cfg->lifecycle_stage_count)]->str)))
-            ;
-        else
-            continue;
+        const char *name = i < cfg->lifecycle_stage_count
+                               ? cfg->lifecycle_stages[i]
+                               : h->element[2 * (i - cfg->lifecycle_stage_count)]->str;
+        if (i >= cfg->lifecycle_stage_count && configured(cfg, name))
+            continue; /* listed above */
         long long n = 0;
         for (size_t k = 0; k + 1 < h->elements; k += 2)
             if (strcmp(h->element[k]->str, name) == 0) {
