@@ -441,15 +441,19 @@ const clm_cfg_key clm_config_keys[] = {
     /* http */
     {.path = "http.listen", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1, .max = 64,
      .offset = FIELD(http_listen),
-     .help = "Address the /metrics and /healthz endpoint listens on (IPv4 or IPv6 literal)."},
+     .help = "Address the HTTP endpoint (/metrics, /healthz, the dashboard and /api/v1) "
+             "listens on (IPv4 or IPv6 literal)."},
     {.path = "http.port", .type = CLM_CFG_INT, .def = "9108", .min = 0, .max = 65535,
      .offset = FIELD(http_port),
-     .help = "TCP port of the /metrics and /healthz endpoint; 0 turns it off."},
+     .help = "TCP port of the HTTP endpoint (/metrics, /healthz, the dashboard and /api/v1); "
+             "0 turns it off."},
     {.path = "http.bearer_token", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
      .max = 256, .offset = FIELD(http_bearer_token),
-     .help = "Token /metrics requires as \"Authorization: Bearer <token>\"; accepted only in "
-             "the secrets file. /healthz stays open for probes. Unset: /metrics is open, and "
-             "clmd warns at start when http.listen is not a loopback address."},
+     .help = "Token /metrics, the dashboard and /api/v1 require, as \"Authorization: Bearer "
+             "<token>\" or as the password of basic auth (any user name: what a browser "
+             "asks for); accepted only in the secrets file. /healthz stays open for probes. "
+             "Unset: all are open, and clmd warns at start when http.listen is not a "
+             "loopback address."},
 
     /* erasure */
     {.path = "erasure.hmac_key", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/reject.h"
+#include "daemon/api.h"
+#include "daemon/dash_assets.h"
 #include "daemon/redis.h"
 
 /* Connections: plenty for scrapers and probes, idle ones closed soon, so a
@@ -26,21 +28,37 @@ struct clm_http {
     char *token; /* NULL: /metrics open */
 };
 
-/* True when the request carries "Authorization: Bearer <h->token>" (or no
- * token is configured). Compares in constant time. */
+/* Constant-time comparison of a presented secret with the token. */
+static bool same_secret(const char *token, const char *v)
+{
+    size_t n = strlen(token), m = strlen(v);
+    unsigned char diff = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(token[i] ^ (i < m ? v[i] : 0));
+    return diff == 0;
+}
+
+/* True when no token is configured, or the request carries
+ * "Authorization: Bearer <h->token>", or basic auth whose password is the
+ * token (any user name: what a browser asks for). */
 static bool authorized(const clm_http *h, struct MHD_Connection *conn)
 {
     if (!h->token)
         return true;
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+    if (!v)
         return false;
-    v += 7;
-    size_t n = strlen(h->token), m = strlen(v);
-    unsigned char diff = (unsigned char)(n != m);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(h->token[i] ^ (i < m ? v[i] : 0));
-    return diff == 0;
+    if (strncasecmp(v, "Bearer ", 7) == 0)
+        return same_secret(h->token, v + 7);
+    char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn, &pass);
+    bool ok = pass && same_secret(h->token, pass);
+    if (pass) {
+        memset(pass, 0, strlen(pass));
+        MHD_free(pass);
+    }
+    if (user)
+        MHD_free(user);
+    return ok;
 }
 
 /* A growable text buffer for one response. */
@@ -237,6 +255,15 @@ static void render_metrics(const clm_http *h, text *t)
     put(t, "clmd_cached_customers %zu\n", cached);
     metric(t, "clmd_resident_memory_bytes", "gauge", "Resident memory of the process.");
     put(t, "clmd_resident_memory_bytes %lld\n", rss_bytes());
+    if (!h->src.api)
+        return;
+    char *g = NULL, why[512];
+    if (clm_api_gauges(h->src.api, &g, why, sizeof(why)) < 0) {
+        put(t, "# business gauges unavailable: %s\n", why); /* a comment: scrapes go on */
+        return;
+    }
+    put(t, "%s", g ? g : "");
+    free(g);
 }
 
 /* Health: consuming (partitions assigned) and flushing (the writer not
@@ -274,6 +301,50 @@ static bool healthy(const clm_http *h, text *t)
     return true;
 }
 
+static void sum_lag(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    (void)topic, (void)partition;
+    int64_t *sum = ctx;
+    if (lag >= 0)
+        *sum = *sum < 0 ? lag : *sum + lag;
+}
+
+/* What only this process knows, for /api/v1/health. */
+static void live_figures(const clm_http *h, clm_api_live *l)
+{
+    clm_writer_stats ws;
+    text scratch = { 0 };
+    *l = (clm_api_live){ .lag = -1 };
+    clm_consumer_lag_each(h->src.consumer, sum_lag, &l->lag);
+    l->partitions = clm_consumer_assigned(h->src.consumer);
+    for (size_t i = 0; i < h->src.nworkers; i++) {
+        clm_shard_stats s;
+        clm_worker_totals(h->src.workers[i], &s);
+        l->consumed += (uint64_t)s.consumed;
+    }
+    clm_writer_get_stats(h->src.writer, &ws);
+    l->last_flush_ms = ws.last_flush_wall_ms;
+    l->flushes = ws.flushes;
+    l->healthy = healthy(h, &scratch);
+    free(scratch.buf);
+}
+
+static const char *query_arg(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The dashboard's file for url ("/" and "/dashboard" are the page). */
+static const clm_dash_asset *asset(const char *url)
+{
+    if (strcmp(url, "/") == 0 || strcmp(url, "/dashboard") == 0)
+        url = "/dashboard.html";
+    for (const clm_dash_asset *a = clm_dash_assets; a->path; a++)
+        if (strcmp(a->path, url) == 0)
+            return a;
+    return NULL;
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -286,18 +357,39 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
         put(&t, "only GET\n");
-    } else if (strcmp(url, "/metrics") == 0 && !authorized(h, conn)) {
-        status = MHD_HTTP_UNAUTHORIZED;
-        put(&t, "unauthorized: /metrics needs \"Authorization: Bearer <http.bearer_token>\"\n");
-    } else if (strcmp(url, "/metrics") == 0) {
-        type = "text/plain; version=0.0.4; charset=utf-8";
-        render_metrics(h, &t);
     } else if (strcmp(url, "/healthz") == 0) {
         if (!healthy(h, &t))
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    } else if (!authorized(h, conn)) {
+        status = MHD_HTTP_UNAUTHORIZED;
+        put(&t, "unauthorized: send \"Authorization: Bearer <http.bearer_token>\" or basic auth "
+                "with the token as the password\n");
+    } else if (strcmp(url, "/metrics") == 0) {
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        render_metrics(h, &t);
+    } else if (h->src.api && strncmp(url, "/api/v1/", 8) == 0) {
+        clm_api_live live;
+        char *body = NULL;
+        live_figures(h, &live);
+        if (clm_api_answer(h->src.api, url + 8, query_arg, conn, &live, &status, &body) < 0)
+            return MHD_NO;
+        free(t.buf);
+        t = (text){ .buf = body, .len = strlen(body), .cap = strlen(body) + 1 };
+        type = "application/json";
+    } else if (h->src.api && asset(url)) {
+        const clm_dash_asset *a = asset(url);
+        struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data,
+                                                                 MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Content-Type", a->type);
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
     } else {
         status = MHD_HTTP_NOT_FOUND;
-        put(&t, "not found: try /metrics or /healthz\n");
+        put(&t, "not found: try /metrics, /healthz, /dashboard or /api/v1/health\n");
     }
     if (t.oom) {
         free(t.buf);
@@ -311,7 +403,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     }
     MHD_add_response_header(r, "Content-Type", type);
     if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+        MHD_add_response_header(r, "WWW-Authenticate",
+                                strcmp(url, "/metrics") == 0 ? "Bearer" : "Basic realm=\"clmd\"");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -323,7 +416,9 @@ int clm_http_start(const char *listen, int port, const char *token, const clm_ht
     struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD; /* epoll or poll: no FD_SETSIZE bound */
+    /* poll: no FD_SETSIZE bound; a thread per connection, so /healthz never
+     * waits behind a dashboard or scrape request waiting for Redis */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (inet_pton(AF_INET, listen, &sa4.sin_addr) == 1) {
         sa = (const struct sockaddr *)&sa4;
     } else if (inet_pton(AF_INET6, listen, &sa6.sin6_addr) == 1) {

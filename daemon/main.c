@@ -344,6 +344,7 @@ static int run(const clm_config *cfg, bool take_over)
     clm_kpi_job *kpi = NULL;
     clm_model_job *model = NULL; /* NULL when model.enabled is false */
     clm_http *http = NULL;
+    clm_api *api = NULL;
     clm_alert_pub *alerts = NULL;
     clm_am_sink *am_sink = NULL; /* NULL when alerts.alertmanager.url is empty */
     reloader rl = { 0 };
@@ -519,16 +520,24 @@ static int run(const clm_config *cfg, bool take_over)
         clm_http_sources hs = { .consumer = consumer, .workers = workers, .nworkers = nworkers,
                                 .writer = writer, .flush_interval_ms = cfg->flush_interval_ms,
                                 .alerts = alerts, .am_sink = am_sink };
+        if (!(api = clm_api_new(cfg, &ropts, err, sizeof(err)))) {
+            log_err("%s", err);
+            goto out_stop;
+        }
+        hs.api = api;
         if (clm_http_start(cfg->http_listen, cfg->http_port, cfg->http_bearer_token, &hs, &http,
                            err, sizeof(err)) < 0) {
             log_err("%s", err);
             goto out_stop;
         }
-        log_info("serving /metrics and /healthz on %s port %d", cfg->http_listen, cfg->http_port);
+        log_info("serving /metrics, /healthz, the dashboard and /api/v1 on %s port %d",
+                 cfg->http_listen, cfg->http_port);
+        log_notice("dashboard: http://%s%s%s:%d/dashboard", strchr(cfg->http_listen, ':') ? "[" : "",
+                   cfg->http_listen, strchr(cfg->http_listen, ':') ? "]" : "", cfg->http_port);
         if (!cfg->http_bearer_token && strncmp(cfg->http_listen, "127.", 4) != 0 &&
             strcmp(cfg->http_listen, "::1") != 0)
-            log_warn("http: /metrics on %s is open to anyone who can reach it; set "
-                     "http.bearer_token in the secrets file", cfg->http_listen);
+            log_warn("http: /metrics, the dashboard and /api/v1 on %s are open to anyone who can "
+                     "reach them; set http.bearer_token in the secrets file", cfg->http_listen);
     }
     stop_timeout_s = cfg->core_shutdown_timeout_s;
     if (atomic_load(&stop_requested))
@@ -570,6 +579,7 @@ out_stop:
         log_notice("clmd stopped: every applied event is flushed to Redis");
 out_free:
     clm_http_free(http); /* before what it reads from */
+    clm_api_free(api);
     clm_writer_free(writer);
     clm_alert_pub_free(alerts);
     clm_am_sink_free(am_sink);

@@ -445,6 +445,7 @@ static void finish_group(clm_writer *w)
     atomic_fetch_add(&w->batches, w->ngroup);
     atomic_fetch_add(&w->customers, customers);
     atomic_store(&w->last_latency_ms, (uint64_t)(now - oldest));
+    atomic_store(&w->last_flush_wall_ms, clm_wall_ms());
     static const long long bounds[] = CLM_FLUSH_BUCKETS_MS;
     for (size_t i = 0; i < 8; i++)
         if (i == 7 || now - oldest <= bounds[i])
@@ -546,6 +547,7 @@ void clm_writer_get_stats(clm_writer *w, clm_writer_stats *out)
     out->customers = atomic_load(&w->customers);
     out->redis_errors = atomic_load(&w->redis_errors);
     out->last_latency_ms = atomic_load(&w->last_latency_ms);
+    out->last_flush_wall_ms = atomic_load(&w->last_flush_wall_ms);
     for (size_t i = 0; i < 8; i++)
         out->latency_le[i] = atomic_load(&w->latency_le[i]);
     out->latency_sum_ms = atomic_load(&w->latency_sum_ms);

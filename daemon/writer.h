@@ -68,6 +68,7 @@ typedef struct clm_writer_stats {
     uint64_t customers;      /* customer hashes written */
     uint64_t redis_errors;   /* failed attempts */
     uint64_t last_latency_ms; /* cut -> EXEC of the oldest batch in the last flush */
+    int64_t last_flush_wall_ms; /* wall-clock ms of the last committed flush, 0: none yet */
     /* flush latency (cut of the oldest batch -> EXEC), cumulative counts of
      * flushes at or below each bound of CLM_FLUSH_BUCKETS_MS, then all */
     uint64_t latency_le[8];

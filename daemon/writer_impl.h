@@ -41,6 +41,7 @@ struct clm_writer {
     span *spans;
     size_t nspans, cap_spans;
     _Atomic uint64_t flushes, batches, customers, redis_errors, last_latency_ms;
+    _Atomic long long last_flush_wall_ms; /* wall clock of the last EXEC, 0: none yet */
     _Atomic uint64_t latency_le[8], latency_sum_ms, dlq_delivered;
     _Atomic long long waiting_since; /* cut time of the oldest batch in hand, 0: none */
 };

@@ -11,6 +11,8 @@ PKGS=(
 )
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(clang libclang-rt-14-dev valgrind systemd openssl prometheus-alertmanager)
+  PKGS+=(chromium) # the dashboard's browser test (tests/browser), with node and npm:
+  command -v npm >/dev/null || PKGS+=(nodejs npm) # Debian's, unless another node is installed
 fi
 
 missing=()
@@ -23,4 +25,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The browser test's one npm package (playwright-core, pinned in
+# tests/browser/package-lock.json; it drives Debian's chromium, no browser
+# download), installed when missing or different from the lock.
+if [ "${1:-}" = "--test" ]; then
+  browser="$(dirname "$0")/../tests/browser"
+  if ! (cd "$browser" && node -e 'const l = require("./package-lock.json").packages;
+      process.exit(require("./node_modules/playwright-core/package.json").version ===
+                   l["node_modules/playwright-core"].version ? 0 : 1)' 2>/dev/null); then
+    echo "installing tests/browser/node_modules (npm ci)" >&2
+    (cd "$browser" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  fi
 fi

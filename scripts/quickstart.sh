@@ -4,9 +4,13 @@
 # produces a realistic generated stream, runs clmd over it, and shows what
 # came out, read back from Redis.
 #   QS_EVENTS=50000 QS_CUSTOMERS=2000 bash scripts/quickstart.sh
-# In an interactive terminal it keeps everything running afterwards so you can
-# produce more events with kcat (Ctrl-C stops all); otherwise it stops.
+# In an interactive terminal, or with --serve, it keeps everything running
+# afterwards so you can open the dashboard and produce more events with kcat
+# (Ctrl-C stops all); otherwise it stops. Its last line is the dashboard's URL.
+#   bash scripts/quickstart.sh --serve
 set -euo pipefail
+SERVE=
+[ "${1:-}" = "--serve" ] && SERVE=1
 cd "$(dirname "$0")/.."
 root=$PWD
 EVENTS=${QS_EVENTS:-50000}
@@ -109,15 +113,19 @@ echo
 echo "Kafka (mock cluster) bootstrap address: $brokers"
 echo "Redis: redis-cli -p $redis_port"
 echo "Metrics and health: http://127.0.0.1:$http_port/metrics  http://127.0.0.1:$http_port/healthz"
-if [ -t 0 ]; then
+echo "JSON API (README \"Dashboard and API\"): curl http://127.0.0.1:$http_port/api/v1/funnel?days=30"
+dashboard="Dashboard: http://127.0.0.1:$http_port/dashboard"
+if [ -t 0 ] || [ -n "$SERVE" ]; then
   cat <<TXT
 clmd keeps running. Produce more events, for example:
   echo 'c-42	{"event_id":"x-1","customer_id":"c-42","type":"purchase","ts":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","amount":49.9}' | kcat -b $brokers -t clm.events -P -K '\t'
   redis-cli -p $redis_port hgetall clm:customer:c-42
 Press Ctrl-C to stop clmd, Kafka and Redis.
+$dashboard
 TXT
   wait "$clmd_pid" || true
 else
   kill -TERM "$clmd_pid"
   wait "$clmd_pid" && echo "clmd stopped cleanly (exit 0)."
+  echo "$dashboard (served while clmd runs: bash scripts/quickstart.sh --serve)"
 fi

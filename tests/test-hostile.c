@@ -508,6 +508,23 @@ static void test_http_idle_connections(void **state)
             sizeof(P.resp));
     assert_int_equal(strncmp(P.resp, "HTTP/1.1 200", 12), 0);
     assert_non_null(strstr(P.resp, "\nclmd_events_consumed_total 1\n"));
+    assert_non_null(strstr(P.resp, "\nclmd_at_risk_customers 0\n")); /* business gauges */
+    /* the dashboard and its API take the same token, also as a basic-auth
+     * password (what a browser sends) */
+    request(P.port, "/api/v1/health", NULL, P.resp, sizeof(P.resp));
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 401", 12), 0);
+    assert_non_null(strstr(P.resp, "WWW-Authenticate: Basic realm=\"clmd\""));
+    request(P.port, "/dashboard", "Authorization: Basic dTowMTIzNDU2Nzg5YWJjZGVmLXdyb25n\r\n",
+            P.resp, sizeof(P.resp)); /* u:0123456789abcdef-wrong */
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 401", 12), 0);
+    request(P.port, "/dashboard", "Authorization: Basic dTowMTIzNDU2Nzg5YWJjZGVmLXRva2Vu\r\n",
+            P.resp, sizeof(P.resp)); /* u:0123456789abcdef-token */
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 200", 12), 0);
+    assert_non_null(strstr(P.resp, "Content-Type: text/html"));
+    request(P.port, "/api/v1/health", "Authorization: Bearer 0123456789abcdef-token\r\n", P.resp,
+            sizeof(P.resp));
+    assert_int_equal(strncmp(P.resp, "HTTP/1.1 200", 12), 0);
+    assert_non_null(strstr(P.resp, "\"consumed\":1,"));
     char *all = slurp(r.log);
     assert_null(strstr(all, "0123456789abcdef-token"));
     free(all);

@@ -10,6 +10,7 @@
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
 #include "store/keys.h"
+#include "store/reasons.h"
 
 /* How long one XREAD waits for new entries: also the longest a stop request
  * waits to be noticed. */
@@ -73,7 +74,7 @@ static int print_line(FILE *out, json_t *a)
     json_t *clv = json_object_get(a, "clv"), *reasons = json_object_get(a, "reasons");
     char num[64], text[256] = "";
     if (reasons) {
-        int r = clmctl_reasons_sort(reasons);
+        int r = clm_reasons_sort(reasons);
         if (r < 0)
             return r;
         clmctl_reasons_text(reasons, TOP_REASONS, text, sizeof(text));

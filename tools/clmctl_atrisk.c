@@ -11,6 +11,7 @@
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
 #include "store/keys.h"
+#include "store/reasons.h"
 
 /* Reasons shown in a table cell or an alert line. */
 #define TOP_REASONS 3
@@ -29,50 +30,6 @@ typedef struct row {
 } row;
 
 /* ---- reasons ------------------------------------------------------------- */
-
-typedef struct ranked {
-    json_t *e;
-    double contribution;
-    size_t pos;
-} ranked;
-
-static int ranked_cmp(const void *a, const void *b)
-{
-    const ranked *x = a, *y = b;
-    if (x->contribution != y->contribution)
-        return x->contribution < y->contribution ? 1 : -1;
-    return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-int clmctl_reasons_sort(json_t *reasons)
-{
-    if (!json_is_array(reasons))
-        return -EINVAL;
-    size_t n = json_array_size(reasons);
-    ranked *v = calloc(n + 1, sizeof(*v));
-    int r = 0;
-    if (!v)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(reasons, i);
-        json_t *c = json_object_get(e, "contribution");
-        if (!json_is_string(json_object_get(e, "signal")) || !json_is_number(c)) {
-            free(v);
-            return -EINVAL;
-        }
-        v[i] = (ranked){ .e = e, .contribution = json_number_value(c), .pos = i };
-    }
-    qsort(v, n, sizeof(*v), ranked_cmp);
-    /* the array holds the only reference: take one before clearing it */
-    for (size_t i = 0; i < n; i++)
-        json_incref(v[i].e);
-    json_array_clear(reasons);
-    for (size_t i = 0; i < n; i++)
-        if (json_array_append_new(reasons, v[i].e) < 0)
-            r = -ENOMEM; /* append_new dropped the reference */
-    free(v);
-    return r;
-}
 
 void clmctl_reasons_text(const json_t *reasons, size_t top, char *buf, size_t size)
 {
@@ -196,7 +153,7 @@ static int parse_reasons(const clmctl_ctx *x, row *rows, size_t n, char *errbuf,
             snprintf(errbuf, errsize, "out of memory");
             return -ENOMEM;
         }
-        if ((r = clmctl_reasons_sort(rows[i].reasons)) == -ENOMEM) {
+        if ((r = clm_reasons_sort(rows[i].reasons)) == -ENOMEM) {
             snprintf(errbuf, errsize, "out of memory");
             return r;
         }

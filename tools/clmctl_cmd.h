@@ -104,7 +104,7 @@ int clmctl_kpi_history(const clmctl_ctx *x, const clmctl_span *span, char *errbu
  * 4 decimals), "stage", "clv", "clv_pred", "last_seen", "risk_at" (strings
  * as stored, null where absent), "reasons" (risk_reasons by contribution,
  * largest first; [] where absent)}, ...]. -EIO when a score is not a risk
- * 0..1 or risk_reasons is not an array of reasons (clmctl_reasons_sort). */
+ * 0..1 or risk_reasons is not an array of reasons (clm_reasons_sort). */
 int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize);
 
 /* `alerts`: the last `count` entries of the stream <prefix>alerts, oldest
@@ -126,14 +126,8 @@ int clmctl_at_risk(const clmctl_ctx *x, int top, char *errbuf, size_t errsize);
 int clmctl_alerts(const clmctl_ctx *x, int count, bool tail, int max, char *errbuf,
                   size_t errsize);
 
-/* Shared by at-risk and alerts. Sorts an array of risk reasons
- * ({"signal": string, "contribution": number, ...}) in place by
- * contribution, largest first, equal ones in their stored order. Returns 0,
- * -EINVAL when reasons is not such an array (it is then unchanged), or
- * -ENOMEM. */
-int clmctl_reasons_sort(json_t *reasons);
-
-/* Writes the first `top` reasons of a sorted array as "signal 0.75, ..."
+/* Shared by at-risk and alerts (sorted by clm_reasons_sort, store/reasons.h).
+ * Writes the first `top` reasons of a sorted array as "signal 0.75, ..."
  * (contributions with two decimals); reasons that do not fit in size are
  * left out whole. "" for no reasons. */
 void clmctl_reasons_text(const json_t *reasons, size_t top, char *buf, size_t size);
