@@ -6,9 +6,8 @@
 # 2000 people), runs clmd over it until the 30-day KPIs are written, then
 # loads http://127.0.0.1:<port>/dashboard in headless Chromium
 # (tests/browser/dashboard.test.mjs) which checks each panel against the
-# JSON API and saves the screenshot. The keys of the KPI history and the
-# cohorts (README "KPI history and cohorts") are written here in their
-# contract's format when no KPI job wrote them. Fails, never skips, when
+# JSON API and saves the screenshot (the KPI trends and the cohorts are the
+# KPI job's own keys, README "KPI history and cohorts"). Fails, never skips, when
 # redis-server, node, Chromium or tests/browser/node_modules is missing
 # (bash scripts/deps.sh --test installs them).
 set -euo pipefail
@@ -76,20 +75,13 @@ for _ in $(seq 1800); do
 done
 [ -n "$done" ] || { echo "clmd did not consume the stream in 180 s:"; tail -20 "$work/clmd.log"; exit 1; }
 
-# the KPI history and cohorts, in the contract's format, when no KPI job wrote them
-end=$(rcli hget clm:kpi:30d window_end)
-if [ "$(rcli exists clm:kpi:history)" = 0 ]; then
-  for back in 2 1 0; do
-    day=$(date -u -d "$end - $back days" +%F)
-    ms=$(( $(date -u -d "$day" +%s) * 1000 ))
-    rcli xadd clm:kpi:history "$ms-0" date "$day" revenue "$((1000 + back * 37)).25" orders $((20 + back)) \
-      new_customers $((5 + back)) churned "$back" churn_rate 0.0125 retention_rate 0.9875 nps 41.5 \
-      csat 4.25 aov 50.0125 cpa 12.5 lead_response_s 3600 customers_eod 1900 >/dev/null
-  done
-fi
-if [ "$(rcli exists clm:kpi:cohorts)" = 0 ]; then
-  rcli set clm:kpi:cohorts "{\"period\":\"week\",\"computed_at_ms\":$(date +%s)000,\"as_of\":\"$end\",\"cohorts\":[{\"start\":\"$(date -u -d "$end - 14 days" +%F)\",\"size\":40,\"retained\":[40,31,17]},{\"start\":\"$(date -u -d "$end - 7 days" +%F)\",\"size\":25,\"retained\":[25,12]},{\"start\":\"$end\",\"size\":8,\"retained\":[8]}]}" >/dev/null
-fi
+# the KPI job writes the history and the cohorts (README "KPI history and cohorts")
+for _ in $(seq 600); do
+  [ "$(rcli exists clm:kpi:history clm:kpi:cohorts)" = 2 ] && break
+  sleep 0.1
+done
+[ "$(rcli exists clm:kpi:history clm:kpi:cohorts)" = 2 ] ||
+  { echo "the KPI job wrote no clm:kpi:history or clm:kpi:cohorts in 60 s:"; tail -20 "$work/clmd.log"; exit 1; }
 
 grep -q "dashboard: http://127.0.0.1:$http_port/dashboard" "$work/clmd.log" ||
   { echo "clmd did not log the dashboard address"; cat "$work/clmd.log"; exit 1; }

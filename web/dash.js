@@ -136,12 +136,19 @@ function drawRisk(doc) {
   put("at_risk", el("p", {}, `${doc.total} customers at risk`), t);
 }
 
+// The alert's event time (what the customer did, in stream time); the
+// entry's id (when clmd raised it) for an entry without a document.
+function alertTime(a) {
+  const at = a.alert && a.alert.event_ts ? Date.parse(a.alert.event_ts) : a.at_ms;
+  return new Date(Number.isNaN(at) ? a.at_ms : at).toISOString().slice(0, 19).replace("T", " ");
+}
+
 function drawAlerts(doc) {
   if (!doc.alerts.length) return put("alerts", empty("no alert yet"));
-  const t = el("table", {}, el("tr", {}, el("th", {}, "time"), el("th", {}, "kind"), el("th", {}, "customer"),
+  const t = el("table", {}, el("tr", {}, el("th", {}, "event time"), el("th", {}, "kind"), el("th", {}, "customer"),
                               el("th", { class: "num" }, "risk")));
   for (const a of doc.alerts)
-    t.append(el("tr", {}, el("td", {}, new Date(a.at_ms).toISOString().slice(0, 19).replace("T", " ")),
+    t.append(el("tr", {}, el("td", {}, alertTime(a)),
                 el("td", {}, a.kind ?? "–"), el("td", {}, a.customer_id ?? "–"),
                 el("td", { class: "num" }, fmt(a.risk))));
   put("alerts", t);
