@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/lifecycle.h"
 #include "config/schema.h"
+#include "config/traits.h"
 
 #define FIELD(f) offsetof(clm_config, f)
 
@@ -222,6 +223,17 @@ const clm_cfg_key clm_config_keys[] = {
              "absent: any), the order count including the event is within "
              "min_orders..max_orders and the event's score within min_score..max_score (an event "
              "without a score never matches a score bound). Every stage must be reachable."},
+    {.path = "traits", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(traits),
+     .parse = clm_cfg_traits_parse, .release = clm_cfg_traits_release,
+     .type_name = "trait list", .expect = clm_cfg_traits_expect,
+     .help = "Customer traits read from events, each {\"name\", \"type\": \"string\" | "
+             "\"number\" | \"boolean\"} with optional \"field\" (the member read: a top-level "
+             "name or \"properties.<name>\"; default: the name), \"update\" (\"latest\", "
+             "\"first\", \"max\", \"sum\", \"count_distinct\"; default \"latest\"), "
+             "\"max_len\" (strings, 1..64, default 64), \"max_distinct\" (count_distinct, 1..16, "
+             "default 8) and \"on_invalid\" (\"reject\": to the dead-letter topic as bad_trait, "
+             "the default; \"ignore\": the event applies without that value). At most 8 traits; "
+             "changing them needs a restart. See README \"Traits\"."},
     {.path = "lifecycle.churn_inactive_days", .type = CLM_CFG_INT, .def = "90", .min = 1,
      .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
      .help = "A customer without activity for this many days is moved to the churned stage "

@@ -1,5 +1,6 @@
 /* core/customer.c - per-customer state, lifecycle and KPI deltas (see customer.h). */
 #include "core/customer.h"
+#include "core/trait.h"
 
 #include "core/kpi.h"
 #include "core/timeutil.h"
@@ -53,6 +54,7 @@ void clm_customer_free(clm_customer *c)
     if (!c)
         return;
     clm_dedup_release(&c->dedup);
+    free(c->traits);
     free(c);
 }
 
@@ -599,6 +601,10 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     update_clv_rate(c, o, d);
     if (o->risk && (r = score(c, o, d, day, pos, ev->ts_ms, at)) < 0)
         return r;
+    if ((r = clm_traits_apply(&c->traits, &c->traits_len, o->traits, ev)) < 0)
+        return r;
+    if (r > 0)
+        c->changed |= CLM_FACET_TRAITS;
     d->any = true;
     c->flags |= CLM_CUST_DIRTY | CLM_CUST_REF;
     return CLM_APPLIED;

@@ -55,6 +55,21 @@ typedef enum clm_event_type {
     CLM_EV__COUNT
 } clm_event_type;
 
+/* Trait values an event can carry (core/trait.h): at most CLM_EV_TRAITS of
+ * them, their string bytes together at most CLM_EV_TRAIT_BYTES. */
+#define CLM_EV_TRAITS 8
+#define CLM_EV_TRAIT_BYTES 256
+
+/* One trait value as read from an event; kind 0 (CLM_TRAIT_NONE): the event
+ * carries no (valid) value for the trait. */
+typedef struct clm_ev_trait {
+    double num;   /* kind NUM */
+    uint16_t off; /* kind STR: the bytes are trait_str[off .. off + len) */
+    uint16_t len;
+    uint8_t kind; /* clm_trait_kind */
+    uint8_t b;    /* kind BOOL: 0 or 1 */
+} clm_ev_trait;
+
 typedef struct clm_event {
     clm_event_type type;
     int64_t ts_ms;         /* event time, epoch milliseconds UTC */
@@ -68,6 +83,8 @@ typedef struct clm_event {
     char customer_id[CLM_ID_MAX + 1]; /* NUL-terminated copy */
     char event_id[CLM_ID_MAX + 1];    /* NUL-terminated copy */
     char type_name[CLM_TYPE_MAX + 1]; /* the type string as sent (NUL-terminated) */
+    clm_ev_trait trait[CLM_EV_TRAITS]; /* by configured trait index (core/trait.h) */
+    char trait_str[CLM_EV_TRAIT_BYTES]; /* the bytes of the string values, packed */
 } clm_event;
 
 /* Returns the canonical name of a built-in type ("purchase"), or "other". */

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "core/trait.h"
 
 /* Bytes of a value quoted in a rejection detail before it is cut. */
 #define SNIPPET_BYTES 40
@@ -328,6 +330,78 @@ static int apply_duration(const clm_fields *f, clm_event *ev, clm_reject *rej)
     return 0;
 }
 
+/* A bad value of trait t: bad_trait, or no value when t ignores bad values. */
+static int bad_trait(const clm_trait_spec *t, clm_reject *rej, const char *what)
+{
+    if (!t->reject_invalid)
+        return 0;
+    return clm_reject_set(rej, CLM_REJ_BAD_TRAIT, "trait '%s' (field '%s%s'): %s", t->name,
+                          t->in_properties ? "properties." : "", t->field, what);
+}
+
+/* The configured traits, in order: a value that is absent or null leaves
+ * the trait without one; one of the wrong type, an empty or too long string
+ * and a number that is not finite are bad (bad_trait). */
+static int apply_traits(const clm_fields *f, const clm_decode_opts *opts, clm_event *ev,
+                        clm_reject *rej)
+{
+    const clm_trait_set *set = opts->traits;
+    size_t used = 0;
+    char why[96];
+
+    for (size_t i = 0; set && i < set->n; i++) {
+        const clm_trait_spec *t = &set->t[i];
+        const clm_jval *v = &f->trait[i];
+        clm_ev_trait *o = &ev->trait[i];
+        double d;
+        int r;
+
+        if (v->kind == CLM_J_ABSENT || (v->kind == CLM_J_OTHER && strcmp(v->what, "null") == 0))
+            continue;
+        switch (t->type) {
+        case CLM_TRAIT_STR:
+            if (v->kind != CLM_J_STRING) {
+                snprintf(why, sizeof(why), "expected a string, got %s", kind_name(v));
+                goto out_bad;
+            }
+            if (v->len == 0 || v->len > t->max_len) {
+                snprintf(why, sizeof(why), "a string of %zu bytes is outside 1..%u", v->len,
+                         t->max_len);
+                goto out_bad;
+            }
+            o->off = (uint16_t)used;
+            o->len = (uint16_t)v->len;
+            memcpy(ev->trait_str + used, v->str, v->len);
+            used += v->len;
+            break;
+        case CLM_TRAIT_NUM:
+            if (number_of(v, &d) < 0) {
+                snprintf(why, sizeof(why), "expected a number, got %s", kind_name(v));
+                goto out_bad;
+            }
+            if (!isfinite(d)) {
+                snprintf(why, sizeof(why), "the number is not finite");
+                goto out_bad;
+            }
+            o->num = d == 0 ? 0.0 : d; /* -0 is 0 */
+            break;
+        default:
+            if (v->kind != CLM_J_OTHER || (strcmp(v->what, "true") != 0 && strcmp(v->what, "false") != 0)) {
+                snprintf(why, sizeof(why), "expected true or false, got %s", kind_name(v));
+                goto out_bad;
+            }
+            o->b = v->what[0] == 't';
+            break;
+        }
+        o->kind = (uint8_t)t->type;
+        continue;
+out_bad:
+        if ((r = bad_trait(t, rej, why)) < 0)
+            return r;
+    }
+    return 0;
+}
+
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
                      const clm_decode_opts *opts, clm_event *ev, clm_reject *rej)
 {
@@ -339,7 +413,8 @@ int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
     memset(&e, 0, sizeof(e));
     if ((r = apply_type(f, opts, &e, rej)) < 0 || (r = apply_ids(f, &e, rej)) < 0 ||
         (r = apply_ts(f, meta, opts, &e, rej)) < 0 || (r = apply_amount(f, &e, rej)) < 0 ||
-        (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0)
+        (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0 ||
+        (r = apply_traits(f, opts, &e, rej)) < 0)
         return r;
 
     /* A customer's events must all arrive on the partition its key picks:

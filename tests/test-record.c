@@ -485,8 +485,8 @@ static void test_version_2(void **state)
     assert_memory_equal(b.p, v3_19, sizeof(v3_19));
     clm_record_buf_release(&b);
     clm_customer_free(c);
-    static const uint8_t v3_20[] = { 3, 0x80, 0x80, 0x40 };
-    assert_string_equal(rejected(v3_20, sizeof(v3_20)), "record version 3: field flags: unknown bits 0x1");
+    static const uint8_t v3_21[] = { 3, 0x80, 0x80, 0x80, 0x01 };
+    assert_string_equal(rejected(v3_21, sizeof(v3_21)), "record version 3: field flags: unknown bits 0x1");
 }
 
 static void test_malformed(void **state)
