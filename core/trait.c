@@ -585,7 +585,12 @@ size_t clm_trait_format(const clm_trait_value *v, char *buf, size_t size)
         n = snprintf(buf, size, "%s", v->b ? "true" : "false");
         break;
     case CLM_TRAIT_NUM:
-        /* The shortest form that reads back as the same double. */
+        /* A whole number as an integer, else the shortest form that reads
+         * back as the same double. */
+        if (v->num == floor(v->num) && fabs(v->num) < 1e15) {
+            n = snprintf(buf, size, "%.0f", v->num == 0 ? 0.0 : v->num);
+            break;
+        }
         for (int prec = 1; prec <= 17; prec++) {
             n = snprintf(buf, size, "%.*g", prec, v->num);
             if (strtod(buf, NULL) == v->num)
