@@ -12,6 +12,7 @@
 #include "config/lifecycle.h"
 #include "config/schema.h"
 #include "config/traits.h"
+#include "config/event_types.h"
 
 #define FIELD(f) offsetof(clm_config, f)
 
@@ -234,6 +235,17 @@ const clm_cfg_key clm_config_keys[] = {
              "default 8) and \"on_invalid\" (\"reject\": to the dead-letter topic as bad_trait, "
              "the default; \"ignore\": the event applies without that value). At most 8 traits; "
              "changing them needs a restart. See README \"Traits\"."},
+    {.path = "event_types", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(event_types),
+     .parse = clm_cfg_event_types_parse, .release = clm_cfg_event_types_release,
+     .type_name = "type list", .expect = clm_cfg_event_types_expect,
+     .help = "Event types besides the built-in ones, each {\"name\"} with optional \"as\" (the "
+             "built-in type whose meaning it takes: it counts in every KPI, risk signal and stage "
+             "rule of that type, amount and score rules included; default \"other\": generic "
+             "activity), \"activity\" (true or false; default: as its \"as\" type under "
+             "lifecycle.inactive_types) and \"required\" (fields the event must carry: "
+             "customer_id, event_id, amount, score, duration_s or trait names; else "
+             "missing_field). lifecycle.rules may name them. At most 8; changing them needs a "
+             "restart. See README \"Custom event types\"."},
     {.path = "lifecycle.churn_inactive_days", .type = CLM_CFG_INT, .def = "90", .min = 1,
      .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
      .help = "A customer without activity for this many days is moved to the churned stage "

@@ -1,5 +1,6 @@
 /* config/reload.c - comparing two configurations key by key (see reload.h). */
 #include "config/reload.h"
+#include "core/evtype.h"
 #include "core/trait.h"
 
 #include <string.h>
@@ -99,6 +100,9 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
     case CLM_CFG_CUSTOM:
         if (strcmp(row->path, "lifecycle.inactive_types") == 0)
             return *(const uint32_t *)pa == *(const uint32_t *)pb;
+        if (strcmp(row->path, "event_types") == 0)
+            return clm_custom_types_equal(*(const clm_custom_types *const *)pa,
+                                          *(const clm_custom_types *const *)pb);
         if (strcmp(row->path, "traits") == 0)
             return clm_trait_set_equal(*(const clm_trait_set *const *)pa,
                                        *(const clm_trait_set *const *)pb);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "core/evtype.h"
 #include "core/trait.h"
 
 /* Bytes of a value quoted in a rejection detail before it is cut. */
@@ -172,7 +173,14 @@ static int apply_type(const clm_fields *f, const clm_decode_opts *opts, clm_even
         return clm_reject_set(rej, CLM_REJ_BAD_TYPE, "field 'type': %zu bytes, expected 1..%d",
                               v->len, CLM_TYPE_MAX);
     ev->type = clm_event_type_from_name(v->str, v->len);
-    if (ev->type == CLM_EV_OTHER && opts->unknown_type == CLM_UNKNOWN_REJECT)
+    int custom = ev->type == CLM_EV_OTHER ? clm_custom_type_index(opts->event_types, v->str, v->len) : -1;
+    if (custom >= 0) {
+        const clm_custom_type *t = &opts->event_types->t[custom];
+
+        ev->type = t->as;
+        ev->custom = (uint8_t)(custom + 1);
+        ev->activity = t->activity;
+    } else if (ev->type == CLM_EV_OTHER && opts->unknown_type == CLM_UNKNOWN_REJECT)
         return clm_reject_set(rej, CLM_REJ_UNKNOWN_TYPE,
                               "field 'type': '%s' is not a built-in type",
                               clm_snippet(v->str, v->len, snip, sizeof(snip)));
@@ -402,6 +410,38 @@ out_bad:
     return 0;
 }
 
+/* What a configured event type requires: its contract fields and traits,
+ * in the order its "required" lists them (missing_field). */
+static int apply_required(const clm_decode_opts *opts, const clm_event *ev, clm_reject *rej)
+{
+    if (!ev->custom)
+        return 0;
+    const clm_custom_type *t = &opts->event_types->t[ev->custom - 1];
+    for (size_t k = 0; k < t->nreq; k++) {
+        const char *name = t->req_names[k];
+        bool has;
+
+        if (strcmp(name, "customer_id") == 0)
+            has = ev->has_customer;
+        else if (strcmp(name, "event_id") == 0)
+            has = ev->has_event_id;
+        else if (strcmp(name, "amount") == 0)
+            has = ev->has_amount;
+        else if (strcmp(name, "score") == 0)
+            has = ev->has_score;
+        else if (strcmp(name, "duration_s") == 0)
+            has = ev->has_duration;
+        else {
+            int ti = clm_trait_set_index(opts->traits, name, strlen(name));
+            has = ti >= 0 && ev->trait[ti].kind != CLM_TRAIT_NONE;
+        }
+        if (!has)
+            return clm_reject_set(rej, CLM_REJ_MISSING_FIELD,
+                                  "field '%s' is missing (required for type '%s')", name, t->name);
+    }
+    return 0;
+}
+
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
                      const clm_decode_opts *opts, clm_event *ev, clm_reject *rej)
 {
@@ -414,7 +454,7 @@ int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
     if ((r = apply_type(f, opts, &e, rej)) < 0 || (r = apply_ids(f, &e, rej)) < 0 ||
         (r = apply_ts(f, meta, opts, &e, rej)) < 0 || (r = apply_amount(f, &e, rej)) < 0 ||
         (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0 ||
-        (r = apply_traits(f, opts, &e, rej)) < 0)
+        (r = apply_traits(f, opts, &e, rej)) < 0 || (r = apply_required(opts, &e, rej)) < 0)
         return r;
 
     /* A customer's events must all arrive on the partition its key picks:

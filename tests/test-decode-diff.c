@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "core/evtype.h"
 #include "core/trait.h"
 #include "daemon/decode.h"
 
@@ -113,7 +114,7 @@ static const char *const type_names[] = {
 };
 
 static const char *const odd_types[] = {
-    "webinar", "Purchase", "other", "", "visit ", "\\u0076isit", "purchas\\u0065",
+    "trial_started", "renewal", "escalation", "tri\\u0061l_started", "webinar", "Purchase", "other", "", "visit ", "\\u0076isit", "purchas\\u0065",
     "tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt",  /* 64 */
     "ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt", /* 65 */
 };
@@ -567,6 +568,19 @@ static const clm_trait_set diff_traits = {
     },
 };
 
+/* Configured event types: one requiring a trait and event_id, one taking
+ * the meaning of purchase (amount required), one of support_ticket. */
+static const clm_custom_types diff_types = {
+    .n = 3,
+    .t = {
+        {.name = "trial_started", .len = 13, .as = CLM_EV_OTHER, .activity = CLM_ACT_YES,
+         .req_names = {"plan", "event_id"}, .nreq = 2, .req_fields = CLM_REQ_EVENT_ID, .req_traits = 1},
+        {.name = "renewal", .len = 7, .as = CLM_EV_PURCHASE},
+        {.name = "escalation", .len = 10, .as = CLM_EV_SUPPORT_TICKET, .activity = CLM_ACT_NO,
+         .req_names = {"score"}, .nreq = 1, .req_fields = CLM_REQ_SCORE},
+    },
+};
+
 static void test_decoders_agree(void **state)
 {
     (void)state;
@@ -580,7 +594,8 @@ static void test_decoders_agree(void **state)
     rng_state = env_seed ? strtoull(env_seed, NULL, 10) : 20261122;
     for (size_t c = 0; c < cases; c++) {
         clm_decode_opts opts = {BUF_CAP, 300000, chance(50) ? CLM_UNKNOWN_REJECT : CLM_UNKNOWN_ACTIVITY,
-                                chance(80) ? &diff_traits : NULL};
+                                chance(80) ? &diff_traits : NULL,
+                                chance(80) ? &diff_types : NULL};
         clm_msg_meta meta = {NULL, 0, REF_MS - 1000 + (int64_t)rn(2000)};
         clm_event ej, ef;
         clm_reject xj = {CLM_REJ_NONE, ""}, xf = {CLM_REJ_NONE, ""};
