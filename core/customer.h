@@ -150,12 +150,17 @@ void clm_customer_free(clm_customer *c);
 
 /* Applies a validated event (ev->has_customer must be set and match c->id)
  * read at `pos` (NULL: unknown, as in tests).
- * An event of a type in o->inactive_types is not activity: it counts in
+ * An event is activity as its `activity` says (CLM_ACT_*, set by a
+ * configured event type), else unless its type is in o->inactive_types.
+ * An event that is not activity counts in
  * `events`, `first_seen` and its type's own effects (refund amounts, the
  * payment_failed risk signal, a cancel's move into the churned stage) but
  * leaves last_seen/last_type (the latest activity), the active buckets, the
  * inactivity clock and the risk's active days untouched, and never moves a
  * customer out of the churned stage.
+ * The trait values it carries update the customer's traits (core/trait.h,
+ * under o->traits; CLM_FACET_TRAITS when one changes); stage rules match
+ * its type and its configured type (clm_event_rule_bits).
  * `watermark` is the partition's event-time watermark with this event
  * counted: what is due by then happens first (clm_customer_expire), then
  * the event applies, then the churn risk is scored on the watermark's day

@@ -29,8 +29,8 @@ typedef enum clm_reason {
     CLM_REJ_MISSING_KEY,      /* "missing_key": an event with a customer_id has no message key */
     CLM_REJ_KEY_MISMATCH,     /* "key_mismatch": message key present and != customer_id */
     CLM_REJ_LATE_DROPPED,     /* "late_dropped": older than its partition's watermark */
-    CLM_REJ_BAD_TRAIT,        /* "bad_trait": a trait field of the wrong type, too long or not finite,
-                                 for a trait with on_invalid = reject */
+    CLM_REJ_BAD_TRAIT,        /* "bad_trait": a trait field of the wrong type, or an empty or too
+                                 long string, for a trait with on_invalid = reject */
     CLM_REJ__COUNT
 } clm_reason;
 

@@ -305,6 +305,24 @@ void clm_traits_get(const uint8_t *blk, size_t len, int idx, clm_trait_value *ou
     }
 }
 
+void clm_traits_get_named(const uint8_t *blk, size_t len, const clm_trait_spec *t,
+                          clm_trait_value *out)
+{
+    reader r = {blk, len, 0};
+    size_t nl = strlen(t->name);
+    const char *why;
+    entry e;
+
+    memset(out, 0, sizeof(*out));
+    while (next_entry(&r, &e, &why) == 1) {
+        if (e.name_len == nl && memcmp(e.name, t->name, nl) == 0) {
+            if (e.kind == t->type && e.update == t->update)
+                value_of(&e, out);
+            return;
+        }
+    }
+}
+
 void clm_customer_trait(const clm_customer *c, int idx, clm_trait_value *out)
 {
     clm_traits_get(c->traits, c->traits_len, idx, out);

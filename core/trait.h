@@ -106,6 +106,12 @@ int clm_trait_set_field(const clm_trait_set *set, const char *key, size_t len, b
 /* The value of trait idx in a trait block (NULL/0: none). */
 void clm_traits_get(const uint8_t *blk, size_t len, int idx, clm_trait_value *out);
 
+/* The value a trait block holds for trait t, found by name (so a block
+ * written under another trait list reads right): none when the block has no
+ * value of that name, or one of another type or rule. */
+void clm_traits_get_named(const uint8_t *blk, size_t len, const clm_trait_spec *t,
+                          clm_trait_value *out);
+
 /* Applies the trait values ev carries to the block *blk (*len bytes; NULL, 0
  * when empty), under set, replacing the block when a value changes.
  * Returns 1 when it changed, 0 when not, -ENOMEM (the block is then

@@ -182,7 +182,7 @@ int clm_view_project(const clm_customer *c, const clm_apply_opts *o, uint16_t ma
         for (size_t i = 0; i < o->traits->n; i++) {
             clm_trait_value v;
             char buf[CLM_TRAIT_STR_MAX + 8];
-            clm_customer_trait(c, (int)i, &v);
+            clm_traits_get_named(c->traits, c->traits_len, &o->traits->t[i], &v);
             size_t n = clm_trait_format(&v, buf, sizeof(buf));
             STEP(fn(ctx, o->traits->t[i].view_field, n ? buf : NULL, n));
         }

@@ -519,7 +519,7 @@ static const char *country_of(const clm_gen *g, uint32_t id)
     return COUNTRIES[k];
 }
 
-/* Employees: 1..1000, about half at most 20. */
+/* Employees: 1..1024, about half at most 20. */
 static int64_t company_size_of(const clm_gen *g, uint32_t id)
 {
     uint64_t h = cust_hash(g, id, 2);

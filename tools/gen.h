@@ -43,7 +43,7 @@
  *
  * Traits (with opts.traits): each customer has a country (US 30%, DE 15%, GB
  * 12%, FR 10%, IN 10%, BR 8%, JP 8%, CA 7%) and a company size (employees,
- * 1..1000, a heavy tail), fixed per customer and drawn from a hash of the
+ * 1..1024, a heavy tail: about half at most 20), fixed per customer and drawn from a hash of the
  * seed and the customer number, not from the stream's PRNG: the stream with
  * traits is the stream without them plus these fields:
  *   signup                 "properties": {"country", "company_size": size}
