@@ -201,7 +201,7 @@ static void put_risk(clm_record_buf *b, const clm_risk_state *s, const clm_custo
 
 int clm_record_encode(clm_record_buf *b, const clm_customer *c)
 {
-    int r = reserve(b, FIXED_MAX + (size_t)c->dedup.n * DEDUP_ENTRY_MAX + c->traits_len);
+    int r = reserve(b, FIXED_MAX + (size_t)c->dedup.n * DEDUP_ENTRY_MAX + 3 + c->traits_len);
     if (r < 0)
         return r;
     uint32_t f = clm_record_presence(c);
