@@ -115,8 +115,9 @@ bool clm_config_same_stages(const clm_config *cur, const clm_config *next)
 {
     if (cur->lifecycle_stage_count != next->lifecycle_stage_count ||
         !str_eq(cur->lifecycle_churned_stage, next->lifecycle_churned_stage) ||
-        !str_eq(cur->lifecycle_reactivated_stage, next->lifecycle_reactivated_stage))
-        return false;
+        !str_eq(cur->lifecycle_reactivated_stage, next->lifecycle_reactivated_stage) ||
+        !clm_custom_types_equal(cur->event_types, next->event_types))
+        return false; /* rules name event types by their index in event_types */
     for (size_t i = 0; i < cur->lifecycle_stage_count; i++)
         if (!str_eq(cur->lifecycle_stages[i], next->lifecycle_stages[i]))
             return false;

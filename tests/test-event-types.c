@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/reload.h"
 #include "core/customer.h"
 #include "core/evtype.h"
 #include "core/trait.h"
@@ -276,6 +277,39 @@ static void test_stage_bits(void **state)
     assert_string_equal(err, "rule 1: on: \"trial_started\" is not an event type");
 }
 
+static void note_diff(void *ctx, const char *path, bool live)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%s%s:%s", n ? " " : "", path, live ? "live" : "restart");
+}
+
+/* A reload that changes traits or event types reports a restart; rules are
+ * not swapped live when the event types they may name changed. */
+static void test_reload(void **state)
+{
+    (void)state;
+    char err[512], diff[512] = "";
+    const char *marker = "\"required\": [\"score\"]}],";
+    const char *at = strstr(CONFIG, marker);
+    assert_non_null(at);
+    char other[2048];
+    /* the same config with one more event type and plan as a number */
+    snprintf(other, sizeof(other), "%.*s\"required\": [\"score\"]}, {\"name\": \"demo\"}],%s",
+             (int)(at - CONFIG), CONFIG, at + strlen(marker));
+    char *plan = strstr(other, "\"type\": \"string\"}]");
+    assert_non_null(plan);
+    memcpy(plan, "\"type\": \"number\"}]", strlen("\"type\": \"number\"}]"));
+    clm_config *next = NULL;
+    if (clm_config_load_string("next.json", other, strlen(other), &next, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(clm_config_diff(cfg, next, note_diff, diff), 2);
+    assert_string_equal(diff, "traits:restart event_types:restart");
+    assert_false(clm_config_same_stages(cfg, next));
+    assert_true(clm_config_same_stages(cfg, cfg));
+    clm_config_free(next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_customer),
         cmocka_unit_test(test_stage_bits),
+        cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
