@@ -139,8 +139,9 @@ const clm_cfg_key clm_config_keys[] = {
              "timestamp are rejected as future_timestamp."},
     {.path = "events.unknown_type", .type = CLM_CFG_ENUM, .def = "\"activity\"",
      .allowed = unknown_type_values, .offset = FIELD(events_unknown_type),
-     .help = "Events whose type is not a built-in type: \"activity\" counts them as generic "
-             "activity, \"reject\" rejects them as unknown_type."},
+     .help = "Events whose type is neither a built-in type nor declared in event_types: "
+             "\"activity\" counts them as generic activity, \"reject\" rejects them as "
+             "unknown_type."},
     {.path = "events.dedup_horizon_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
      .max = 31536000, .offset = FIELD(events_dedup_horizon_s),
      .help = "An event whose event_id was seen for the same customer (an event without "
