@@ -10,6 +10,8 @@
  *   country       string, "first", "properties.country", bad values ignored
  *   channel       string, "first", top-level "channel"
  *   company_size  number, "max", "properties.company_size"
+ * A configured event type requiring the plan ("trial_started") is applied
+ * with it and rejected without it.
  * Then clmd is restarted with the traits listed in another order, the view
  * of one customer is deleted and one more event for it arrives: its trait
  * fields must come back from the checkpoint, re-indexed by name.
@@ -208,6 +210,7 @@ static void write_config(const char *path, const char *brokers, int redis_port, 
             " \"flush\": {\"interval_ms\": 50},\n"
             " \"http\": {\"port\": 0},\n"
             " \"events\": {\"max_jump_s\": 0},\n"
+            " \"event_types\": [{\"name\": \"trial_started\", \"required\": [\"plan\"]}],\n"
             " \"traits\": %s}\n",
             brokers, redis_port, traits);
     fclose(f);
@@ -304,6 +307,11 @@ static void traits_stream(void **state)
     for (size_t i = 0; i < hand.n; i++)
         model_msg(&m, hand.kv[i].value, hand.kv[i].value_len);
     assert_int_equal(m.bad_trait, 3);
+    /* a configured type requiring the plan: without it missing_field (not
+     * modelled), with it applied */
+    harness_events_add(&hand, "h-3", "trial_started", t0, NULL);
+    harness_events_add(&hand, "h-3", "trial_started", t0 + 1000, "\"plan\":\"trial\"");
+    model_msg(&m, hand.kv[hand.n - 1].value, hand.kv[hand.n - 1].value_len);
 
     harness_kafka *kafka = NULL;
     harness_redis *redis = NULL;
@@ -335,6 +343,9 @@ static void traits_stream(void **state)
            with[T_PLAN], with[T_COUNTRY], with[T_CHANNEL], with[T_SIZE]);
     for (int k = 0; k < NTRAITS; k++)
         assert_true(with[k] >= 50);
+
+    assert_int_equal(harness_redis_hget_int(rc, "clm:customer:h-3", "events"), 1);
+    assert_string_equal(cust_of(&m, "h-3")->t[T_PLAN].str, "trial");
 
     mismatches = 0;
     for (size_t i = 0; i < m.n; i++)
