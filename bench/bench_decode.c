@@ -72,7 +72,7 @@ typedef int (*decode_fn)(const char *, size_t, const clm_msg_meta *, const clm_d
 /* Decodes n messages from the pool; returns seconds and sets *ok. */
 static double run(decode_fn fn, char (*pool)[MSG_MAX], const int *len, size_t n, size_t *ok)
 {
-    const clm_decode_opts opts = {65536, 300000, CLM_UNKNOWN_ACTIVITY};
+    const clm_decode_opts opts = {65536, 300000, CLM_UNKNOWN_ACTIVITY, NULL, NULL};
     const clm_msg_meta meta = {NULL, 0, 1795342500000LL};
     double t0 = now_s();
     clm_event ev;

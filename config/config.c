@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/event_types.h"
 #include "config/lifecycle.h"
 #include "config/risk.h"
 #include "config/schema.h"
@@ -414,6 +415,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
         if (r < 0)
             goto out_free_cfg;
     }
+    r = clm_cfg_check_event_types(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
     r = clm_cfg_compile_stages(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;

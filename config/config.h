@@ -88,6 +88,10 @@ typedef struct clm_config {
     clm_stages *stages;        /* the model compiled from the keys above; set in every config
                                   that clm_config_new_defaults or clm_config_load* returns */
 
+    /* traits: configured customer attributes read from events (core/trait.h) */
+    struct clm_trait_set *traits; /* traits: NULL when none are configured */
+    struct clm_custom_types *event_types; /* event_types (core/evtype.h): NULL when none */
+
     /* risk and alerts */
     clm_risk_opts risk;        /* risk.*: signal weights and thresholds */
     clm_alert_opts alerts;     /* alerts.churn_risk/churned (enabled); the rest derived below */

@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "config/lifecycle.h"
 #include "config/schema.h"
+#include "config/traits.h"
+#include "config/event_types.h"
 
 #define FIELD(f) offsetof(clm_config, f)
 
@@ -137,8 +139,9 @@ const clm_cfg_key clm_config_keys[] = {
              "timestamp are rejected as future_timestamp."},
     {.path = "events.unknown_type", .type = CLM_CFG_ENUM, .def = "\"activity\"",
      .allowed = unknown_type_values, .offset = FIELD(events_unknown_type),
-     .help = "Events whose type is not a built-in type: \"activity\" counts them as generic "
-             "activity, \"reject\" rejects them as unknown_type."},
+     .help = "Events whose type is neither a built-in type nor declared in event_types: "
+             "\"activity\" counts them as generic activity, \"reject\" rejects them as "
+             "unknown_type."},
     {.path = "events.dedup_horizon_s", .type = CLM_CFG_INT64, .def = "86400", .min = 0,
      .max = 31536000, .offset = FIELD(events_dedup_horizon_s),
      .help = "An event whose event_id was seen for the same customer (an event without "
@@ -222,6 +225,28 @@ const clm_cfg_key clm_config_keys[] = {
              "absent: any), the order count including the event is within "
              "min_orders..max_orders and the event's score within min_score..max_score (an event "
              "without a score never matches a score bound). Every stage must be reachable."},
+    {.path = "traits", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(traits),
+     .parse = clm_cfg_traits_parse, .release = clm_cfg_traits_release,
+     .type_name = "trait list", .expect = clm_cfg_traits_expect,
+     .help = "Customer traits read from events, each {\"name\", \"type\": \"string\" | "
+             "\"number\" | \"boolean\"} with optional \"field\" (the member read: a top-level "
+             "name or \"properties.<name>\"; default: the name), \"update\" (\"latest\", "
+             "\"first\", \"max\", \"sum\", \"count_distinct\"; default \"latest\"), "
+             "\"max_len\" (strings, 1..64, default 64), \"max_distinct\" (count_distinct, 1..16, "
+             "default 8) and \"on_invalid\" (\"reject\": to the dead-letter topic as bad_trait, "
+             "the default; \"ignore\": the event applies without that value). At most 8 traits; "
+             "changing them needs a restart. See README \"Traits\"."},
+    {.path = "event_types", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(event_types),
+     .parse = clm_cfg_event_types_parse, .release = clm_cfg_event_types_release,
+     .type_name = "type list", .expect = clm_cfg_event_types_expect,
+     .help = "Event types besides the built-in ones, each {\"name\"} with optional \"as\" (the "
+             "built-in type whose meaning it takes: it counts in every KPI, risk signal and stage "
+             "rule of that type, amount and score rules included; default \"other\": generic "
+             "activity), \"activity\" (true or false; default: as its \"as\" type under "
+             "lifecycle.inactive_types) and \"required\" (fields the event must carry: "
+             "customer_id, event_id, amount, score, duration_s or trait names; else "
+             "missing_field). lifecycle.rules may name them. At most 8; changing them needs a "
+             "restart. See README \"Custom event types\"."},
     {.path = "lifecycle.churn_inactive_days", .type = CLM_CFG_INT, .def = "90", .min = 1,
      .max = 3650, .offset = FIELD(lifecycle_churn_inactive_days),
      .help = "A customer without activity for this many days is moved to the churned stage "

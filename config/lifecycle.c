@@ -2,6 +2,7 @@
  * section into the stage model (core/stages.h).
  */
 #include "config/lifecycle.h"
+#include "config/event_types.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -274,7 +275,9 @@ int clm_cfg_compile_stages(clm_config *cfg, const char *name, char *errbuf, size
     clm_stages *m = NULL;
     int r;
 
+    const char *custom[CLM_EV_CUSTOM_MAX];
     spec.rules = clm_cfg_rules_specs(cfg->lifecycle_rules, &spec.nrules);
+    spec.custom_types = clm_cfg_event_type_names(cfg, custom, &spec.ncustom);
     r = clm_stages_compile(&spec, &m, &p);
     if (r == -ENOMEM) {
         clm_cfg_errorf(errbuf, errsize, "%s: out of memory", name);

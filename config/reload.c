@@ -1,5 +1,7 @@
 /* config/reload.c - comparing two configurations key by key (see reload.h). */
 #include "config/reload.h"
+#include "core/evtype.h"
+#include "core/trait.h"
 
 #include <string.h>
 
@@ -98,6 +100,12 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
     case CLM_CFG_CUSTOM:
         if (strcmp(row->path, "lifecycle.inactive_types") == 0)
             return *(const uint32_t *)pa == *(const uint32_t *)pb;
+        if (strcmp(row->path, "event_types") == 0)
+            return clm_custom_types_equal(*(const clm_custom_types *const *)pa,
+                                          *(const clm_custom_types *const *)pb);
+        if (strcmp(row->path, "traits") == 0)
+            return clm_trait_set_equal(*(const clm_trait_set *const *)pa,
+                                       *(const clm_trait_set *const *)pb);
         return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;
     }
     return false;
@@ -107,8 +115,9 @@ bool clm_config_same_stages(const clm_config *cur, const clm_config *next)
 {
     if (cur->lifecycle_stage_count != next->lifecycle_stage_count ||
         !str_eq(cur->lifecycle_churned_stage, next->lifecycle_churned_stage) ||
-        !str_eq(cur->lifecycle_reactivated_stage, next->lifecycle_reactivated_stage))
-        return false;
+        !str_eq(cur->lifecycle_reactivated_stage, next->lifecycle_reactivated_stage) ||
+        !clm_custom_types_equal(cur->event_types, next->event_types))
+        return false; /* rules name event types by their index in event_types */
     for (size_t i = 0; i < cur->lifecycle_stage_count; i++)
         if (!str_eq(cur->lifecycle_stages[i], next->lifecycle_stages[i]))
             return false;

@@ -5,7 +5,7 @@
  * alerts.churned, alerts.threshold, alerts.rearm_margin, alerts.cooldown_s,
  * alerts.min_clv, alerts.rate_per_s, alerts.burst; lifecycle.rules and
  * lifecycle.forward_only, while the stages themselves (lifecycle.stages,
- * churned_stage, reactivated_stage) are unchanged. Every other key needs a
+ * churned_stage, reactivated_stage) and event_types are unchanged. Every other key needs a
  * restart: a reload reports it and keeps the running value.
  */
 #ifndef CLM_CONFIG_RELOAD_H
@@ -25,7 +25,8 @@ int clm_config_diff(const clm_config *cur, const clm_config *next,
                     void (*fn)(void *ctx, const char *path, bool live), void *ctx);
 
 /* True when cur and next have the same stages (names, order, churned and
- * reactivated stage), so the stage rules may be swapped live. */
+ * reactivated stage) and the same event_types, so the stage rules may be
+ * swapped live. */
 bool clm_config_same_stages(const clm_config *cur, const clm_config *next);
 
 #endif

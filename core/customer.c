@@ -1,5 +1,7 @@
 /* core/customer.c - per-customer state, lifecycle and KPI deltas (see customer.h). */
 #include "core/customer.h"
+#include "core/evtype.h"
+#include "core/trait.h"
 
 #include "core/kpi.h"
 #include "core/timeutil.h"
@@ -53,6 +55,7 @@ void clm_customer_free(clm_customer *c)
     if (!c)
         return;
     clm_dedup_release(&c->dedup);
+    free(c->traits);
     free(c);
 }
 
@@ -558,7 +561,8 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     if ((o->stages || o->risk) && (r = expire(c, o, d, watermark)) < 0)
         return r;
 
-    bool active = !(o->inactive_types & (1u << ev->type));
+    bool active = ev->activity == CLM_ACT_BY_TYPE ? !(o->inactive_types & (1u << ev->type))
+                                                  : ev->activity == CLM_ACT_YES;
     if (c->events == 0 || ev->ts_ms < c->first_seen)
         c->first_seen = ev->ts_ms;
     /* last_seen is the latest activity; active_bucket is set by the first */
@@ -581,8 +585,8 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     int64_t at = watermark != CLM_NO_TS ? watermark : ev->ts_ms;
     int64_t day = clm_day_of_ms(at);
     if (o->stages) {
-        int to = clm_stages_next(o->stages, c->stage, c->peak, ev->type, ev->has_score,
-                                 ev->score, c->orders);
+        int to = clm_stages_next_bits(o->stages, c->stage, c->peak, clm_event_rule_bits(ev),
+                                      ev->has_score, ev->score, c->orders);
         int churned = clm_stages_churned(o->stages);
         if (!active && c->stage == churned)
             to = -1; /* only activity brings a churned customer back */
@@ -599,6 +603,10 @@ static int apply_at(clm_customer *c, const clm_event *ev, const clm_pos *pos,
     update_clv_rate(c, o, d);
     if (o->risk && (r = score(c, o, d, day, pos, ev->ts_ms, at)) < 0)
         return r;
+    if ((r = clm_traits_apply(&c->traits, &c->traits_len, o->traits, ev)) < 0)
+        return r;
+    if (r > 0)
+        c->changed |= CLM_FACET_TRAITS;
     d->any = true;
     c->flags |= CLM_CUST_DIRTY | CLM_CUST_REF;
     return CLM_APPLIED;

@@ -57,7 +57,8 @@
 #define CLM_FACET_RISK (1u << 12)          /* risk_e4 and risk_day */
 #define CLM_FACET_RISK_REASONS (1u << 13)  /* what the reasons are computed from */
 #define CLM_FACET_RFM (1u << 14)           /* repeat-purchase statistics */
-#define CLM_FACET_ALL ((1u << 15) - 1)
+#define CLM_FACET_TRAITS (1u << 15)        /* trait values (core/trait.h) */
+#define CLM_FACET_ALL ((1u << 16) - 1)
 
 /* Most ordinary stages whose first entry a customer remembers. */
 #define CLM_CUST_RANKS 12
@@ -96,6 +97,8 @@ typedef struct clm_customer {
     clm_rfm rfm;            /* repeat-purchase statistics (BG/NBD, Gamma-Gamma) */
     clm_dedup dedup;        /* recent event ids */
     int32_t entered[CLM_CUST_RANKS]; /* bucket of first entry per ordinary rank, -1: never */
+    uint8_t *traits;        /* trait block (core/trait.h), NULL when no trait has a value */
+    uint16_t traits_len;    /* its length in bytes */
     /* the narrow fields last, together, so no padding sits between them */
     uint16_t risk_e4;       /* churn risk x 10000 as last evaluated */
     uint8_t src_topic;      /* topic index of the latest applied event */
@@ -122,6 +125,7 @@ typedef struct clm_apply_opts {
     int64_t clv_min_tenure_ms; /* floor of the tenure a purchase rate is taken over */
     const clm_risk_opts *risk; /* churn-risk scoring; NULL: none */
     const clm_alert_opts *alerts; /* when alerts are raised (needs risk); NULL: never */
+    const struct clm_trait_set *traits; /* configured traits (core/trait.h); NULL: none */
 } clm_apply_opts;
 
 /* Where an event was read: it names the alerts the event raises. */
@@ -146,12 +150,17 @@ void clm_customer_free(clm_customer *c);
 
 /* Applies a validated event (ev->has_customer must be set and match c->id)
  * read at `pos` (NULL: unknown, as in tests).
- * An event of a type in o->inactive_types is not activity: it counts in
+ * An event is activity as its `activity` says (CLM_ACT_*, set by a
+ * configured event type), else unless its type is in o->inactive_types.
+ * An event that is not activity counts in
  * `events`, `first_seen` and its type's own effects (refund amounts, the
  * payment_failed risk signal, a cancel's move into the churned stage) but
  * leaves last_seen/last_type (the latest activity), the active buckets, the
  * inactivity clock and the risk's active days untouched, and never moves a
  * customer out of the churned stage.
+ * The trait values it carries update the customer's traits (core/trait.h,
+ * under o->traits; CLM_FACET_TRAITS when one changes); stage rules match
+ * its type and its configured type (clm_event_rule_bits).
  * `watermark` is the partition's event-time watermark with this event
  * counted: what is due by then happens first (clm_customer_expire), then
  * the event applies, then the churn risk is scored on the watermark's day

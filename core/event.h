@@ -56,6 +56,27 @@ typedef enum clm_event_type {
     CLM_EV__COUNT
 } clm_event_type;
 
+/* clm_event.activity: decided by the type (lifecycle.inactive_types), or
+ * by a configured event type's "activity". */
+#define CLM_ACT_BY_TYPE 0
+#define CLM_ACT_YES 1
+#define CLM_ACT_NO 2
+
+/* Trait values an event can carry (core/trait.h): at most CLM_EV_TRAITS of
+ * them, their string bytes together at most CLM_EV_TRAIT_BYTES. */
+#define CLM_EV_TRAITS 8
+#define CLM_EV_TRAIT_BYTES 256
+
+/* One trait value as read from an event; kind 0 (CLM_TRAIT_NONE): the event
+ * carries no (valid) value for the trait. */
+typedef struct clm_ev_trait {
+    double num;   /* kind NUM */
+    uint16_t off; /* kind STR: the bytes are trait_str[off .. off + len) */
+    uint16_t len;
+    uint8_t kind; /* clm_trait_kind */
+    uint8_t b;    /* kind BOOL: 0 or 1 */
+} clm_ev_trait;
+
 typedef struct clm_event {
     clm_event_type type;
     int64_t ts_ms;         /* event time, epoch milliseconds UTC */
@@ -63,12 +84,17 @@ typedef struct clm_event {
     int64_t duration_ms;   /* duration_s * 1000, rounded; valid if has_duration */
     int32_t score;         /* valid if has_score */
     uint8_t has_customer : 1, has_event_id : 1, has_amount : 1, has_score : 1, has_duration : 1;
+    uint8_t activity;        /* CLM_ACT_*: whether the event is activity */
+    uint8_t custom;          /* 0, or 1 + the index of its configured event type
+                                (core/evtype.h); type is then that type's meaning */
     uint8_t customer_id_len; /* 1..CLM_ID_MAX when has_customer */
     uint8_t event_id_len;    /* 0..CLM_ID_MAX when has_event_id */
     uint8_t type_len;        /* length of type_name */
     char customer_id[CLM_ID_MAX + 1]; /* NUL-terminated copy */
     char event_id[CLM_ID_MAX + 1];    /* NUL-terminated copy */
     char type_name[CLM_TYPE_MAX + 1]; /* the type string as sent (NUL-terminated) */
+    clm_ev_trait trait[CLM_EV_TRAITS]; /* by configured trait index (core/trait.h) */
+    char trait_str[CLM_EV_TRAIT_BYTES]; /* the bytes of the string values, packed */
 } clm_event;
 
 /* Returns the canonical name of a built-in type ("purchase"), or "other". */

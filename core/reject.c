@@ -26,6 +26,7 @@ static const char *const reason_names[CLM_REJ__COUNT] = {
     [CLM_REJ_MISSING_KEY] = "missing_key",
     [CLM_REJ_KEY_MISMATCH] = "key_mismatch",
     [CLM_REJ_LATE_DROPPED] = "late_dropped",
+    [CLM_REJ_BAD_TRAIT] = "bad_trait",
 };
 
 const char *clm_reason_name(clm_reason r)

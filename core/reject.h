@@ -20,7 +20,8 @@ typedef enum clm_reason {
     CLM_REJ_BAD_CUSTOMER_ID,  /* "bad_customer_id": empty or longer than 128 bytes */
     CLM_REJ_BAD_EVENT_ID,     /* "bad_event_id": longer than 128 bytes */
     CLM_REJ_BAD_TYPE,         /* "bad_type": empty or longer than 64 bytes */
-    CLM_REJ_UNKNOWN_TYPE,     /* "unknown_type": not a built-in type and events.unknown_type = reject */
+    CLM_REJ_UNKNOWN_TYPE,     /* "unknown_type": neither built in nor configured, and
+                                 events.unknown_type = reject */
     CLM_REJ_BAD_TIMESTAMP,    /* "bad_timestamp": ts does not parse (RFC 3339 or integer epoch ms) */
     CLM_REJ_FUTURE_TIMESTAMP, /* "future_timestamp": ts beyond events.max_future_s after the message time */
     CLM_REJ_BAD_AMOUNT,       /* "bad_amount": negative, above 1e12, or finer than 1e-6 */
@@ -29,6 +30,8 @@ typedef enum clm_reason {
     CLM_REJ_MISSING_KEY,      /* "missing_key": an event with a customer_id has no message key */
     CLM_REJ_KEY_MISMATCH,     /* "key_mismatch": message key present and != customer_id */
     CLM_REJ_LATE_DROPPED,     /* "late_dropped": older than its partition's watermark */
+    CLM_REJ_BAD_TRAIT,        /* "bad_trait": a trait field of the wrong type, or an empty or too
+                                 long string, for a trait with on_invalid = reject */
     CLM_REJ__COUNT
 } clm_reason;
 

@@ -150,8 +150,16 @@ static int compile_rule(const clm_stages_spec *spec, size_t i, stage_rule *r, cl
             continue;
         }
         t = clm_event_type_from_name(name, strlen(name));
-        if (t == CLM_EV_OTHER)
-            return fail(p, CLM_STAGES_IN_RULE, i, "on", "\"%s\" is not an event type", name);
+        if (t == CLM_EV_OTHER) {
+            size_t c = 0;
+
+            while (c < spec->ncustom && strcmp(spec->custom_types[c], name) != 0)
+                c++;
+            if (c == spec->ncustom || CLM_EV__COUNT + c >= 32)
+                return fail(p, CLM_STAGES_IN_RULE, i, "on", "\"%s\" is not an event type", name);
+            r->on |= (uint32_t)1 << (CLM_EV__COUNT + c);
+            continue;
+        }
         r->on |= (uint32_t)1 << t;
     }
     for (size_t k = 0; k < rs->nfrom; k++) {
@@ -354,13 +362,20 @@ void clm_stages_free(clm_stages *m)
 int clm_stages_next(const clm_stages *m, int cur, int peak, clm_event_type type, bool has_score,
                     int32_t score, int64_t orders_after)
 {
-    if ((unsigned)type >= CLM_EV__COUNT ||
-        (cur != CLM_STAGE_NONE && (cur < 0 || (size_t)cur >= m->n)))
+    if ((unsigned)type >= CLM_EV__COUNT)
+        return -1;
+    return clm_stages_next_bits(m, cur, peak, (uint32_t)1 << type, has_score, score, orders_after);
+}
+
+int clm_stages_next_bits(const clm_stages *m, int cur, int peak, uint32_t bits, bool has_score,
+                         int32_t score, int64_t orders_after)
+{
+    if (cur != CLM_STAGE_NONE && (cur < 0 || (size_t)cur >= m->n))
         return -1;
     for (size_t i = 0; i < m->nrules; i++) {
         const stage_rule *r = &m->rules[i];
 
-        if (!(r->on & ((uint32_t)1 << type)) || !from_matches(r, cur))
+        if (!(r->on & bits) || !from_matches(r, cur))
             continue;
         if ((r->min_orders >= 0 && orders_after < r->min_orders) ||
             (r->max_orders >= 0 && orders_after > r->max_orders))

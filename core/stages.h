@@ -61,6 +61,10 @@ typedef struct clm_stages_spec {
     const clm_stage_rule_spec *rules;
     size_t nrules;
     bool forward_only;
+    /* configured event types (core/evtype.h) rules may name besides the
+     * built-in ones: name k is event-type bit CLM_EV__COUNT + k */
+    const char *const *custom_types;
+    size_t ncustom;
 } clm_stages_spec;
 
 /* Validates and compiles a model. Errors (-EINVAL, with one line in errbuf
@@ -107,6 +111,11 @@ int clm_stages_compile(const clm_stages_spec *spec, clm_stages **out, clm_stages
  * when has_score. */
 int clm_stages_next(const clm_stages *m, int cur, int peak, clm_event_type type,
                     bool has_score, int32_t score, int64_t orders_after);
+/* The same for an event that matches every rule naming one of the types in
+ * `bits` (bit t: built-in type t; bit CLM_EV__COUNT + k: custom type k), as
+ * clm_event_rule_bits gives them. */
+int clm_stages_next_bits(const clm_stages *m, int cur, int peak, uint32_t bits, bool has_score,
+                         int32_t score, int64_t orders_after);
 /* Whether the model was built with forward_only. */
 bool clm_stages_forward_only(const clm_stages *m);
 

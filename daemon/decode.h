@@ -26,6 +26,9 @@ typedef struct clm_decode_opts {
     size_t max_bytes;              /* larger messages: CLM_REJ_TOO_LARGE */
     int64_t max_future_ms;         /* ts > ref_ms + max_future_ms: CLM_REJ_FUTURE_TIMESTAMP */
     clm_unknown_policy unknown_type;
+    const struct clm_trait_set *traits; /* configured traits (core/trait.h); NULL: none */
+    const struct clm_custom_types *event_types; /* configured event types (core/evtype.h);
+                                                   NULL: none */
 } clm_decode_opts;
 
 /* What the transport knows about a message. */
@@ -47,7 +50,9 @@ typedef struct clm_msg_meta {
  *      key, \u0000 in a string, a raw NUL byte, trailing garbage) -> invalid_json
  *   4. top level not an object                  -> not_object
  *   5. field checks in this order: type, customer_id, event_id, ts, amount,
- *      score, duration_s (see README "Event contract") then, for an event
+ *      score, duration_s (see README "Event contract"), then each configured
+ *      trait in config order (bad_trait, README "Traits"), then what a
+ *      configured event type requires (missing_field), then, for an event
  *      with a customer_id, missing_key (no key or an empty one) and
  *      key_mismatch. */
 int clm_decode_json(const char *buf, size_t len, const clm_msg_meta *meta,

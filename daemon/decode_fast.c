@@ -36,6 +36,7 @@
 
 #include "daemon/decode.h"
 #include "daemon/decode_util.h"
+#include "core/trait.h"
 
 #define STACK_TOKENS 128
 #define STACK_KEYS 32
@@ -50,6 +51,9 @@
 _Static_assert(FAST_MAX_DEPTH < CLM_JSON_MAX_DEPTH, "deep messages must go to the reference");
 
 enum { F_TYPE, F_CUSTOMER_ID, F_EVENT_ID, F_TS, F_AMOUNT, F_SCORE, F_DURATION_S, F__COUNT };
+/* Besides the contract fields, a key can name the "properties" object or
+ * the member a configured trait reads (F_TRAIT0 + its index). */
+enum { F_PROPERTIES = F__COUNT, F_TRAIT0 };
 
 static const struct {
     const char *name;
@@ -78,6 +82,9 @@ typedef struct walk {
     size_t arena_used, arena_cap;
     char *arena_heap;
     int field_tok[F__COUNT]; /* token of each contract field's value, or -1 */
+    const clm_trait_set *traits; /* configured traits, or NULL */
+    int trait_tok[CLM_EV_TRAITS]; /* token of each trait's value, or -1 */
+    int props_tok;           /* token of the top-level "properties" object, or -1 */
     const char *err;         /* why the text is not JSON */
     size_t err_at;
     key_ref keys_stack[STACK_KEYS];
@@ -447,9 +454,10 @@ static int keys_grow(walk *w)
 }
 
 /* Validates, unescapes and records the key token t of the innermost open
- * object; *field is set to the contract field it names (or -1) when the
- * object is the top level, else field is NULL. */
-static int add_key(walk *w, const jsmntok_t *t, int *field)
+ * object (token `open`); *field is set to what the key names (F_*, or -1):
+ * a contract field, "properties" or a trait's member at the top level, a
+ * trait's member in the "properties" object. */
+static int add_key(walk *w, const jsmntok_t *t, int open, int *field)
 {
     const char *p = w->js + t->start;
     size_t n = (size_t)(t->end - t->start), bad;
@@ -469,12 +477,20 @@ static int add_key(walk *w, const jsmntok_t *t, int *field)
     if (w->nkeys == w->keys_cap && keys_grow(w) < 0)
         return fail(w, (size_t)t->start, "out of memory");
     w->keys[w->nkeys++] = k;
-    if (field != NULL) {
-        *field = -1;
+    *field = -1;
+    if (open == 0) {
         for (int f = 0; f < F__COUNT; f++) {
             if (k.len == field_names[f].len && memcmp(k.p, field_names[f].name, k.len) == 0)
                 *field = f;
         }
+        if (k.len == 10 && memcmp(k.p, "properties", 10) == 0)
+            *field = F_PROPERTIES;
+    }
+    if (*field < 0 && (open == 0 || open == w->props_tok)) {
+        int ti = clm_trait_set_field(w->traits, k.p, k.len, open != 0);
+
+        if (ti >= 0)
+            *field = F_TRAIT0 + ti;
     }
     return 0;
 }
@@ -524,8 +540,12 @@ static int walk_run(walk *w)
         /* A value starts at cur. */
         if (i >= w->ntok || tok_begin(&t[i]) != cur)
             return fail(w, cur, "value expected");
-        if (field >= 0)
+        if (field >= 0 && field < F__COUNT)
             w->field_tok[field] = i;
+        else if (field == F_PROPERTIES && t[i].type == JSMN_OBJECT)
+            w->props_tok = i;
+        else if (field >= F_TRAIT0)
+            w->trait_tok[field - F_TRAIT0] = i;
         field = -1;
         if (t[i].type == JSMN_OBJECT || t[i].type == JSMN_ARRAY) {
             t[i].parent = open;
@@ -571,7 +591,7 @@ static int walk_run(walk *w)
             if (o->type == JSMN_OBJECT) {
                 if (i >= w->ntok || t[i].type != JSMN_STRING || tok_begin(&t[i]) != cur)
                     return fail(w, cur, "object key expected");
-                if (add_key(w, &t[i], open == 0 ? &field : NULL) < 0)
+                if (add_key(w, &t[i], open, &field) < 0)
                     return -1;
                 cur = skip_ws(js, tok_finish(&t[i++]), w->len);
                 if (cur >= w->len || js[cur] != ':')
@@ -756,6 +776,7 @@ int clm_decode_fast(const char *buf, size_t len, const clm_msg_meta *meta,
 {
     jsmntok_t stack_tok[STACK_TOKENS], *heap_tok = NULL;
     char strbuf[F__COUNT][CLM_JVAL_STR_CAP];
+    char traitbuf[CLM_EV_TRAITS][CLM_JVAL_STR_CAP];
     clm_jval *fv[F__COUNT];
     clm_fields f;
     walk w;
@@ -785,6 +806,10 @@ int clm_decode_fast(const char *buf, size_t len, const clm_msg_meta *meta,
     w.arena_heap = NULL;
     for (int k = 0; k < F__COUNT; k++)
         w.field_tok[k] = -1;
+    w.traits = opts->traits;
+    for (int k = 0; k < CLM_EV_TRAITS; k++)
+        w.trait_tok[k] = -1;
+    w.props_tok = -1;
 
     if (tokenize(&w, stack_tok, STACK_TOKENS, &heap_tok) < 0 || walk_run(&w) < 0) {
         r = clm_reject_set(rej, CLM_REJ_INVALID_JSON, "invalid JSON at byte %zu: %s", w.err_at,
@@ -806,6 +831,12 @@ int clm_decode_fast(const char *buf, size_t len, const clm_msg_meta *meta,
     for (int k = 0; k < F__COUNT; k++) {
         /* The walk has already converted every number, so only memory fails. */
         if (jval_of(&w, w.field_tok[k], fv[k], strbuf[k]) < 0) {
+            r = clm_reject_set(rej, CLM_REJ_INVALID_JSON, "invalid JSON: out of memory");
+            goto out_free_heap;
+        }
+    }
+    for (int k = 0; k < CLM_EV_TRAITS; k++) {
+        if (jval_of(&w, w.trait_tok[k], &f.trait[k], traitbuf[k]) < 0) {
             r = clm_reject_set(rej, CLM_REJ_INVALID_JSON, "invalid JSON: out of memory");
             goto out_free_heap;
         }

@@ -13,6 +13,7 @@
 
 #include "daemon/decode.h"
 #include "daemon/decode_util.h"
+#include "core/trait.h"
 
 static const char *json_kind_name(const json_t *j)
 {
@@ -184,7 +185,7 @@ int clm_decode_json(const char *buf, size_t len, const clm_msg_meta *meta,
     json_error_t err;
     const char *nul;
     clm_fields f;
-    json_t *root;
+    json_t *root, *props;
     int r;
 
     r = clm_decode_precheck(buf, len, opts, rej);
@@ -219,6 +220,17 @@ int clm_decode_json(const char *buf, size_t len, const clm_msg_meta *meta,
         f.amount.num = NULL;
     field_of(root, "score", &f.score);
     field_of(root, "duration_s", &f.duration_s);
+    props = json_object_get(root, "properties");
+    if (!json_is_object(props))
+        props = NULL;
+    for (size_t i = 0; i < CLM_EV_TRAITS; i++) {
+        const clm_trait_spec *t = opts->traits && i < opts->traits->n ? &opts->traits->t[i] : NULL;
+
+        if (t && (!t->in_properties || props))
+            field_of(t->in_properties ? props : root, t->field, &f.trait[i]);
+        else
+            memset(&f.trait[i], 0, sizeof(f.trait[i]));
+    }
     r = clm_decode_apply(&f, meta, opts, ev, rej);
 
 out_decref_root:

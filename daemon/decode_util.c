@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "core/evtype.h"
+#include "core/trait.h"
 
 /* Bytes of a value quoted in a rejection detail before it is cut. */
 #define SNIPPET_BYTES 40
@@ -170,7 +173,14 @@ static int apply_type(const clm_fields *f, const clm_decode_opts *opts, clm_even
         return clm_reject_set(rej, CLM_REJ_BAD_TYPE, "field 'type': %zu bytes, expected 1..%d",
                               v->len, CLM_TYPE_MAX);
     ev->type = clm_event_type_from_name(v->str, v->len);
-    if (ev->type == CLM_EV_OTHER && opts->unknown_type == CLM_UNKNOWN_REJECT)
+    int custom = ev->type == CLM_EV_OTHER ? clm_custom_type_index(opts->event_types, v->str, v->len) : -1;
+    if (custom >= 0) {
+        const clm_custom_type *t = &opts->event_types->t[custom];
+
+        ev->type = t->as;
+        ev->custom = (uint8_t)(custom + 1);
+        ev->activity = t->activity;
+    } else if (ev->type == CLM_EV_OTHER && opts->unknown_type == CLM_UNKNOWN_REJECT)
         return clm_reject_set(rej, CLM_REJ_UNKNOWN_TYPE,
                               "field 'type': '%s' is not a built-in type",
                               clm_snippet(v->str, v->len, snip, sizeof(snip)));
@@ -328,6 +338,110 @@ static int apply_duration(const clm_fields *f, clm_event *ev, clm_reject *rej)
     return 0;
 }
 
+/* A bad value of trait t: bad_trait, or no value when t ignores bad values. */
+static int bad_trait(const clm_trait_spec *t, clm_reject *rej, const char *what)
+{
+    if (!t->reject_invalid)
+        return 0;
+    return clm_reject_set(rej, CLM_REJ_BAD_TRAIT, "trait '%s' (field '%s%s'): %s", t->name,
+                          t->in_properties ? "properties." : "", t->field, what);
+}
+
+/* The configured traits, in order: a value that is absent or null leaves
+ * the trait without one; one of the wrong type, an empty or too long string
+ * and a number that is not finite are bad (bad_trait). */
+static int apply_traits(const clm_fields *f, const clm_decode_opts *opts, clm_event *ev,
+                        clm_reject *rej)
+{
+    const clm_trait_set *set = opts->traits;
+    size_t used = 0;
+    char why[96];
+
+    for (size_t i = 0; set && i < set->n; i++) {
+        const clm_trait_spec *t = &set->t[i];
+        const clm_jval *v = &f->trait[i];
+        clm_ev_trait *o = &ev->trait[i];
+        double d;
+        int r;
+
+        if (v->kind == CLM_J_ABSENT || (v->kind == CLM_J_OTHER && strcmp(v->what, "null") == 0))
+            continue;
+        switch (t->type) {
+        case CLM_TRAIT_STR:
+            if (v->kind != CLM_J_STRING) {
+                snprintf(why, sizeof(why), "expected a string, got %s", kind_name(v));
+                goto out_bad;
+            }
+            if (v->len == 0 || v->len > t->max_len) {
+                snprintf(why, sizeof(why), "a string of %zu bytes is outside 1..%u", v->len,
+                         t->max_len);
+                goto out_bad;
+            }
+            o->off = (uint16_t)used;
+            o->len = (uint16_t)v->len;
+            memcpy(ev->trait_str + used, v->str, v->len);
+            used += v->len;
+            break;
+        case CLM_TRAIT_NUM:
+            if (number_of(v, &d) < 0) {
+                snprintf(why, sizeof(why), "expected a number, got %s", kind_name(v));
+                goto out_bad;
+            }
+            if (!isfinite(d)) {
+                snprintf(why, sizeof(why), "the number is not finite");
+                goto out_bad;
+            }
+            o->num = d == 0 ? 0.0 : d; /* -0 is 0 */
+            break;
+        default:
+            if (v->kind != CLM_J_OTHER || (strcmp(v->what, "true") != 0 && strcmp(v->what, "false") != 0)) {
+                snprintf(why, sizeof(why), "expected true or false, got %s", kind_name(v));
+                goto out_bad;
+            }
+            o->b = v->what[0] == 't';
+            break;
+        }
+        o->kind = (uint8_t)t->type;
+        continue;
+out_bad:
+        if ((r = bad_trait(t, rej, why)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* What a configured event type requires: its contract fields and traits,
+ * in the order its "required" lists them (missing_field). */
+static int apply_required(const clm_decode_opts *opts, const clm_event *ev, clm_reject *rej)
+{
+    if (!ev->custom)
+        return 0;
+    const clm_custom_type *t = &opts->event_types->t[ev->custom - 1];
+    for (size_t k = 0; k < t->nreq; k++) {
+        const char *name = t->req_names[k];
+        bool has;
+
+        if (strcmp(name, "customer_id") == 0)
+            has = ev->has_customer;
+        else if (strcmp(name, "event_id") == 0)
+            has = ev->has_event_id;
+        else if (strcmp(name, "amount") == 0)
+            has = ev->has_amount;
+        else if (strcmp(name, "score") == 0)
+            has = ev->has_score;
+        else if (strcmp(name, "duration_s") == 0)
+            has = ev->has_duration;
+        else {
+            int ti = clm_trait_set_index(opts->traits, name, strlen(name));
+            has = ti >= 0 && ev->trait[ti].kind != CLM_TRAIT_NONE;
+        }
+        if (!has)
+            return clm_reject_set(rej, CLM_REJ_MISSING_FIELD,
+                                  "field '%s' is missing (required for type '%s')", name, t->name);
+    }
+    return 0;
+}
+
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
                      const clm_decode_opts *opts, clm_event *ev, clm_reject *rej)
 {
@@ -339,7 +453,8 @@ int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
     memset(&e, 0, sizeof(e));
     if ((r = apply_type(f, opts, &e, rej)) < 0 || (r = apply_ids(f, &e, rej)) < 0 ||
         (r = apply_ts(f, meta, opts, &e, rej)) < 0 || (r = apply_amount(f, &e, rej)) < 0 ||
-        (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0)
+        (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0 ||
+        (r = apply_traits(f, opts, &e, rej)) < 0 || (r = apply_required(opts, &e, rej)) < 0)
         return r;
 
     /* A customer's events must all arrive on the partition its key picks:

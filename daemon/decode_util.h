@@ -47,6 +47,9 @@ typedef struct clm_jval {
 /* The contract fields of one message, as found at the top level. */
 typedef struct clm_fields {
     clm_jval type, customer_id, event_id, ts, amount, score, duration_s;
+    /* the configured traits' members (opts->traits order): at the top level,
+     * or in a top-level "properties" object (absent when it is not one) */
+    clm_jval trait[CLM_EV_TRAITS];
 } clm_fields;
 
 /* Returns the offset of the first byte that does not begin or continue a

@@ -408,6 +408,7 @@ static int run(const clm_config *cfg, bool take_over)
         .clv_min_tenure_ms = (int64_t)cfg->kpi_clv_min_tenure_days * CLM_MS_PER_DAY,
         .risk = &cfg->risk,
         .alerts = &cfg->alerts,
+        .traits = cfg->traits,
     };
     clm_upgrade_report up;
     if (prepare_store(cfg, &ropts, &workers_apply, take_over, &up) < 0)
@@ -422,7 +423,9 @@ static int run(const clm_config *cfg, bool take_over)
             .ntopics = cfg->kafka_topic_count,
             .decode = { .max_bytes = (size_t)cfg->events_max_bytes,
                         .max_future_ms = cfg->events_max_future_s * 1000,
-                        .unknown_type = (clm_unknown_policy)cfg->events_unknown_type },
+                        .unknown_type = (clm_unknown_policy)cfg->events_unknown_type,
+                        .traits = cfg->traits,
+                        .event_types = cfg->event_types },
             .flush_interval_ms = cfg->flush_interval_ms,
             .flush_max_dirty = (size_t)cfg->flush_max_dirty,
             .flush_idle_ms = cfg->flush_idle_ms,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/shard.h"
+#include "core/trait.h"
 #include "store/ahead.h"
 #include "store/keys.h"
 #include "store/record.h"
@@ -230,6 +231,14 @@ int clm_store_decode(const char *key, const char *id, size_t len, uint16_t part,
         return -EPROTO;
     }
     c->changed = 0;
+    /* Values follow their trait names across a changed `traits` list. */
+    r = clm_traits_conform(&c->traits, &c->traits_len, apply->traits);
+    if (r < 0) {
+        clm_customer_free(c);
+        return r;
+    }
+    if (r > 0)
+        c->changed |= CLM_FACET_TRAITS; /* written with the next flush of c */
     c->flags &= (uint8_t)~CLM_CUST_NEW;
     c->indexed = clm_customer_index_score(c, apply); /* written with this state */
     if (c->risk_e4 > 0) /* it may be in the at-risk set */

@@ -87,6 +87,8 @@ uint32_t clm_record_presence(const clm_customer *c)
         f |= F_RETURNED;
     if (c->incident_at != CLM_NO_TS)
         f |= F_INCIDENT;
+    if (c->traits_len > 0)
+        f |= F_TRAITS;
     return f;
 }
 
@@ -199,7 +201,7 @@ static void put_risk(clm_record_buf *b, const clm_risk_state *s, const clm_custo
 
 int clm_record_encode(clm_record_buf *b, const clm_customer *c)
 {
-    int r = reserve(b, FIXED_MAX + (size_t)c->dedup.n * DEDUP_ENTRY_MAX);
+    int r = reserve(b, FIXED_MAX + (size_t)c->dedup.n * DEDUP_ENTRY_MAX + 3 + c->traits_len);
     if (r < 0)
         return r;
     uint32_t f = clm_record_presence(c);
@@ -284,6 +286,11 @@ int clm_record_encode(clm_record_buf *b, const clm_customer *c)
         put_rel(b, c->returned, day);
     if (f & F_INCIDENT)
         put_rel(b, c->incident_at, c->last_seen);
+    if (f & F_TRAITS) {
+        put_uv(b, c->traits_len);
+        memcpy(b->p + b->len, c->traits, c->traits_len);
+        b->len += c->traits_len;
+    }
     return 0;
 }
 

@@ -4,8 +4,11 @@
  * The record is the value of a field of a per-partition Redis hash whose
  * field name is the customer id, so neither the id nor the partition is in
  * it. Version 1 was release 0.1.0's text hash (store/v1.h), version 2
- * release 0.2.0's record (the layout below without field 19); this codec
- * writes version 3 and reads versions 2 and 3, refusing any other.
+ * release 0.2.0's record (the layout below without fields 19 and 20); this
+ * codec writes version 3 and reads versions 2 and 3, refusing any other.
+ * Field 20 (traits) came within version 3: a record without traits is the
+ * same bytes as before it, and a reader from before it refuses one with
+ * traits (unknown flag bit 20).
  *
  * Not persisted (transient or derived): flags DIRTY, REF and AT_RISK,
  * indexed, flush_gen, part, id, id_len.
@@ -57,6 +60,8 @@
  *   17  CLM_CUST_DISARMED        (the bit itself)             flag set
  *   18  returned                 zz(v - D)                    != CLM_NO_TS
  *   19  incident_at              zz(v - last_seen)            != CLM_NO_TS (version 3)
+ *   20  traits                   uv n (1..65535), then the    traits_len > 0 (version 3)
+ *                                n bytes of the trait block (core/trait.h)
  *
  *   risk block: uv risk flags, then
  *   r0  last_day                 zz(last_day - D)             any of the four not -1,-1,0,0
@@ -83,7 +88,8 @@
  *
  * Strict and canonical: the decoder rejects truncation, trailing bytes,
  * overlong varints, unknown flag bits, a set bit whose group holds its fresh
- * value, bit 19 in a version-2 record, values outside their field's type (int32 days, int8 answers), a
+ * value, bits 19 and 20 in a version-2 record, a trait block clm_traits_check
+ * refuses, values outside their field's type (int32 days, int8 answers), a
  * stage or peak that is neither < CLM_STAGES_MAX nor CLM_STAGE_NONE, a
  * last_type >= CLM_EV__COUNT, risk_e4 > 10000, -1 as a present entered
  * bucket, a session count of 0 marked present, ticket days below 0 (they

@@ -30,7 +30,8 @@ enum {
     F_DISARMED = 1u << 17,
     F_RETURNED = 1u << 18,
     F_INCIDENT = 1u << 19, /* version 3 */
-    F__COUNT = 20,
+    F_TRAITS = 1u << 20,   /* version 3 */
+    F__COUNT = 21,
     F__COUNT_V2 = 19,
 };
 

@@ -5,6 +5,7 @@
 #include "store/record_layout.h"
 
 #include "core/timeutil.h"
+#include "core/trait.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@ static const char *const F_NAME[F__COUNT] = {
     "first_seen", "last_type", "orders", "clv_rate", "first_purchase", "first_signup",
     "stage", "entered", "active_bucket", "src_offset", "risk_day", "risk", "rfm", "dedup",
     "first_contact", "lead_contact", "alert_at", "disarmed", "returned", "incident_at",
+    "traits",
 };
 static const char *const R_NAME[R__COUNT] = {
     "risk.last_day", "risk.sessions", "risk.ticket_day", "risk.payment_failed_day",
@@ -313,6 +315,30 @@ out_free_entries:
     return e;
 }
 
+/* The trait block: uv length (1..65535), then a block clm_traits_check accepts. */
+static int get_traits(reader *r, clm_customer *t)
+{
+    char why[96];
+    uint64_t n;
+    int e;
+
+    if ((e = get_uv(r, "traits", &n)) < 0)
+        return e;
+    if (n == 0 || n > UINT16_MAX)
+        return fail(r, "traits", "length %llu is out of range", (unsigned long long)n);
+    if ((uint64_t)(r->end - r->p) < n)
+        return fail(r, "traits", "truncated");
+    if (clm_traits_check(r->p, (size_t)n, why, sizeof(why)) < 0)
+        return fail(r, "traits", "%s", why);
+    t->traits = malloc((size_t)n);
+    if (!t->traits)
+        return -ENOMEM;
+    memcpy(t->traits, r->p, (size_t)n);
+    t->traits_len = (uint16_t)n;
+    r->p += n;
+    return 0;
+}
+
 /* Decodes everything after the version into t (a copy of a fresh customer). */
 static int get_customer(reader *r, clm_customer *t)
 {
@@ -389,6 +415,8 @@ static int get_customer(reader *r, clm_customer *t)
         return e;
     if ((f & F_INCIDENT) && (e = get_rel(r, "incident_at", t->last_seen, &t->incident_at)) < 0)
         return e;
+    if ((f & F_TRAITS) && (e = get_traits(r, t)) < 0)
+        return e;
     uint64_t extra = f & ~(uint64_t)clm_record_presence(t);
     if (extra)
         return fail_default(r, F_NAME, extra);
@@ -430,5 +458,6 @@ int clm_record_decode(clm_customer *c, const uint8_t *p, size_t n, char *errbuf,
 
 out_free_dedup:
     clm_dedup_release(&t.dedup);
+    free(t.traits);
     return e;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "core/trait.h"
 #include "store/keys.h"
 
 const char *const clm_view_v1_only[] = {
@@ -177,13 +178,22 @@ int clm_view_project(const clm_customer *c, const clm_apply_opts *o, uint16_t ma
         STEP(project_risk(c, o, mask, fn, ctx));
     if (mask & CLM_FACET_RFM)
         STEP(project_rfm(&c->rfm, fn, ctx));
+    if ((mask & CLM_FACET_TRAITS) && o->traits) {
+        for (size_t i = 0; i < o->traits->n; i++) {
+            clm_trait_value v;
+            char buf[CLM_TRAIT_STR_MAX + 8];
+            clm_traits_get_named(c->traits, c->traits_len, &o->traits->t[i], &v);
+            size_t n = clm_trait_format(&v, buf, sizeof(buf));
+            STEP(fn(ctx, o->traits->t[i].view_field, n ? buf : NULL, n));
+        }
+    }
 #undef STEP
     return 0;
 }
 
 /* ---- commands ----------------------------------------------------------- */
 
-#define VIEW_MAX_FIELDS 32
+#define VIEW_MAX_FIELDS (32 + CLM_TRAITS_MAX)
 
 typedef struct collect {
     const char *name[VIEW_MAX_FIELDS];

@@ -16,6 +16,7 @@
  *   stage stage_since peak_stage                      (with a stage model)
  *   risk risk_at risk_reasons                         (with risk scoring)
  *   repeat_days first_purchase_day last_purchase_day repeat_spend_avg
+ *   trait:<name>                                      (per configured trait, core/trait.h)
  * The model job writes p_alive, expected_purchases_<H>, expected_spend,
  * clv_model; the KPI job writes clv_pred.
  *

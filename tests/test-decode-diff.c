@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "core/evtype.h"
+#include "core/trait.h"
 #include "daemon/decode.h"
 
 #define DEFAULT_CASES 250000
@@ -112,7 +114,7 @@ static const char *const type_names[] = {
 };
 
 static const char *const odd_types[] = {
-    "webinar", "Purchase", "other", "", "visit ", "\\u0076isit", "purchas\\u0065",
+    "trial_started", "renewal", "escalation", "tri\\u0061l_started", "webinar", "Purchase", "other", "", "visit ", "\\u0076isit", "purchas\\u0065",
     "tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt",  /* 64 */
     "ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt", /* 65 */
 };
@@ -280,15 +282,54 @@ static void gen_id(text *t, const char *prefix, size_t n)
 }
 
 /* One event object; *cust receives the customer id as written (for keys). */
+/* A value for a trait member: mostly of the configured types, sometimes
+ * too long, empty, null or of another type. */
+static void gen_trait_value(text *t)
+{
+    static const char *const words[] = {"\"pro\"", "\"free\"", "\"team\"", "\"\"",
+                                        "\"enterprise-plus\"", "\"b\\u00e9ta\"", "true",
+                                        "false", "null", "12", "-0", "3.5", "1e3", "[1]"};
+
+    if (chance(70))
+        put(t, PICK(words));
+    else if (chance(50))
+        gen_number(t);
+    else
+        gen_value(t, 2);
+}
+
+/* A top-level "properties" member: mostly an object holding trait members. */
+static void gen_properties(text *t)
+{
+    static const char *const keys[] = {"country", "seats", "b2b", "plan", "co\\u0075ntry", "x"};
+    size_t n = rn(5);
+
+    put(t, "\"properties\":");
+    if (chance(10)) {
+        gen_value(t, 2);
+        return;
+    }
+    put(t, "{");
+    for (size_t k = 0; k < n; k++) {
+        if (k > 0)
+            put(t, ",");
+        putf(t, "\"%s\":", PICK(keys));
+        gen_trait_value(t);
+    }
+    put(t, "}");
+}
+
 static void gen_event(text *t, char *cust, size_t cust_size)
 {
     const char *type = chance(92) ? PICK(type_names) : PICK(odd_types);
-    size_t order[10], nfields = 0, cid = rn(1000);
+    size_t order[12], nfields = 0, cid = rn(1000);
 
-    for (size_t k = 0; k < 10; k++) {
+    for (size_t k = 0; k < 12; k++) {
         if (k < 7 && chance(k == 0 || k == 3 ? 97 : k == 1 ? 93 : 60))
             order[nfields++] = k;
-        else if (k >= 7 && chance(25))
+        else if (k >= 7 && k < 10 && chance(25))
+            order[nfields++] = k;
+        else if (k >= 10 && chance(40))
             order[nfields++] = k;
     }
     for (size_t k = nfields; k > 1; k--) {
@@ -347,6 +388,13 @@ static void gen_event(text *t, char *cust, size_t cust_size)
         case 6:
             put(t, "\"duration_s\":");
             gen_number(t);
+            break;
+        case 10:
+            put(t, chance(5) ? "\"pl\\u0061n\":" : "\"plan\":");
+            gen_trait_value(t);
+            break;
+        case 11:
+            gen_properties(t);
             break;
         default:
             putf(t, "\"x%zu\":", order[k]);
@@ -505,6 +553,34 @@ static void print_input(const char *p, size_t n)
     fprintf(stderr, "\"\n");
 }
 
+/* Traits read at the top level and from "properties", of every type. */
+static const clm_trait_set diff_traits = {
+    .n = 4,
+    .t = {
+        {.name = "plan", .field = "plan", .field_len = 4, .type = CLM_TRAIT_STR,
+         .reject_invalid = true, .max_len = 8},
+        {.name = "country", .field = "country", .field_len = 7, .in_properties = true,
+         .type = CLM_TRAIT_STR, .reject_invalid = false, .max_len = 2 * 8},
+        {.name = "seats", .field = "seats", .field_len = 5, .in_properties = true,
+         .type = CLM_TRAIT_NUM, .reject_invalid = true, .update = CLM_TRAIT_SUM},
+        {.name = "b2b", .field = "b2b", .field_len = 3, .in_properties = true,
+         .type = CLM_TRAIT_BOOL, .reject_invalid = true},
+    },
+};
+
+/* Configured event types: one requiring a trait and event_id, one taking
+ * the meaning of purchase (amount required), one of support_ticket. */
+static const clm_custom_types diff_types = {
+    .n = 3,
+    .t = {
+        {.name = "trial_started", .len = 13, .as = CLM_EV_OTHER, .activity = CLM_ACT_YES,
+         .req_names = {"plan", "event_id"}, .nreq = 2, .req_fields = CLM_REQ_EVENT_ID, .req_traits = 1},
+        {.name = "renewal", .len = 7, .as = CLM_EV_PURCHASE},
+        {.name = "escalation", .len = 10, .as = CLM_EV_SUPPORT_TICKET, .activity = CLM_ACT_NO,
+         .req_names = {"score"}, .nreq = 1, .req_fields = CLM_REQ_SCORE},
+    },
+};
+
 static void test_decoders_agree(void **state)
 {
     (void)state;
@@ -517,7 +593,9 @@ static void test_decoders_agree(void **state)
     assert_non_null(t.p);
     rng_state = env_seed ? strtoull(env_seed, NULL, 10) : 20261122;
     for (size_t c = 0; c < cases; c++) {
-        clm_decode_opts opts = {BUF_CAP, 300000, chance(50) ? CLM_UNKNOWN_REJECT : CLM_UNKNOWN_ACTIVITY};
+        clm_decode_opts opts = {BUF_CAP, 300000, chance(50) ? CLM_UNKNOWN_REJECT : CLM_UNKNOWN_ACTIVITY,
+                                chance(80) ? &diff_traits : NULL,
+                                chance(80) ? &diff_types : NULL};
         clm_msg_meta meta = {NULL, 0, REF_MS - 1000 + (int64_t)rn(2000)};
         clm_event ej, ef;
         clm_reject xj = {CLM_REJ_NONE, ""}, xf = {CLM_REJ_NONE, ""};

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "core/trait.h"
 #include "daemon/decode.h"
 #include "daemon/decode_util.h"
 
@@ -25,10 +26,21 @@
 #define REF_MS 1795342500000LL
 #define MAX_FUTURE_MS 300000 /* 5 minutes */
 
-static const clm_decode_opts opts_activity = {4096, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY};
-static const clm_decode_opts opts_reject = {4096, MAX_FUTURE_MS, CLM_UNKNOWN_REJECT};
+static const clm_decode_opts opts_activity = {4096, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL};
+static const clm_decode_opts opts_reject = {4096, MAX_FUTURE_MS, CLM_UNKNOWN_REJECT, NULL, NULL};
 /* tests/data/malformed/README.md states these settings. */
-static const clm_decode_opts opts_corpus = {8192, MAX_FUTURE_MS, CLM_UNKNOWN_REJECT};
+/* The corpus configures two traits: "plan" (a string of up to 16 bytes, at
+ * the top level) and "seats" (a number in "properties"). */
+static const clm_trait_set corpus_traits = {
+    .n = 2,
+    .t = {
+        {.name = "plan", .field = "plan", .field_len = 4, .type = CLM_TRAIT_STR,
+         .reject_invalid = true, .max_len = 16},
+        {.name = "seats", .field = "seats", .field_len = 5, .in_properties = true,
+         .type = CLM_TRAIT_NUM, .reject_invalid = true},
+    },
+};
+static const clm_decode_opts opts_corpus = {8192, MAX_FUTURE_MS, CLM_UNKNOWN_REJECT, &corpus_traits, NULL};
 
 typedef int (*decode_fn)(const char *, size_t, const clm_msg_meta *, const clm_decode_opts *,
                          clm_event *, clm_reject *);
@@ -199,7 +211,7 @@ static void test_valid_variants(void **state)
     /* With max_future_ms at INT64_MAX the limit saturates: nothing is too far ahead. */
     e = expect_ok_o("{\"type\":\"nps_response\",\"customer_id\":\"c\",\"ts\":253402300799999,"
                     "\"score\":-0}",
-                    NULL, &(clm_decode_opts){4096, INT64_MAX, CLM_UNKNOWN_ACTIVITY});
+                    NULL, &(clm_decode_opts){4096, INT64_MAX, CLM_UNKNOWN_ACTIVITY, NULL, NULL});
     assert_int_equal(e.ts_ms, 253402300799999LL);
     assert_int_equal(e.score, 0);
 }
@@ -277,12 +289,12 @@ static void test_valid_big_messages(void **state)
     for (int k = 0; k < 300; k++)
         n += (size_t)snprintf(buf + n, cap - n, ",\"k%d\":[%d]", k, k);
     n += (size_t)snprintf(buf + n, cap - n, "}");
-    e = expect_ok_n(buf, n, NULL, &(clm_decode_opts){cap, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY});
+    e = expect_ok_n(buf, n, NULL, &(clm_decode_opts){cap, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL});
     assert_int_equal(e.type, CLM_EV_VISIT);
 
     /* The same with "k7" again at the end: a duplicate among 301 keys. */
     n += (size_t)snprintf(buf + n - 1, cap - n + 1, ",\"k7\":0}") - 1;
-    expect_reason_n(buf, n, NULL, &(clm_decode_opts){cap, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY},
+    expect_reason_n(buf, n, NULL, &(clm_decode_opts){cap, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL},
                     CLM_REJ_INVALID_JSON);
     free(buf);
 }
@@ -307,7 +319,7 @@ static char *nest(size_t n, const char *mid, size_t *len)
 static void test_depth_limit(void **state)
 {
     (void)state;
-    clm_decode_opts big = {1 << 20, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY};
+    clm_decode_opts big = {1 << 20, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL};
     size_t len;
     char *s;
 
@@ -337,7 +349,7 @@ static void test_depth_limit(void **state)
 static void test_depth_inside_event(void **state)
 {
     (void)state;
-    clm_decode_opts big = {1 << 20, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY};
+    clm_decode_opts big = {1 << 20, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL};
     char *inner, *buf = malloc(10000);
     size_t len, n;
 
@@ -378,7 +390,7 @@ static void test_too_large(void **state)
 {
     (void)state;
     const char *ok = "{\"type\":\"visit\",\"customer_id\":\"c\",\"ts\":0}"; /* 41 bytes */
-    clm_decode_opts o = {41, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY};
+    clm_decode_opts o = {41, MAX_FUTURE_MS, CLM_UNKNOWN_ACTIVITY, NULL, NULL};
 
     expect_ok_o(ok, NULL, &o); /* exactly max_bytes is fine */
     o.max_bytes = 40;

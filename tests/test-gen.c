@@ -506,6 +506,65 @@ static void test_malformed_reasons(void **state)
             fail_msg("reason %s seen %d times", reasons[i], seen[i]);
 }
 
+/* With traits the stream is the stream without them plus the trait fields:
+ * message by message, the same JSON once "properties" is removed (and, on a
+ * plan change, "plan"); every signup has a country and a company size. */
+static void test_traits(void **state)
+{
+    (void)state;
+    clm_gen_opts o;
+    clm_gen_opts_default(&o);
+    o.events = 20000;
+    o.malformed_rate = 0.01;
+    clm_gen *plain = make(&o);
+    o.traits = true;
+    clm_gen *traits = make(&o);
+    clm_gen_msg a, b;
+    int64_t signups = 0, plan_changes = 0, sizes = 0;
+
+    while (clm_gen_next(plain, &a) == 1) {
+        assert_int_equal(clm_gen_next(traits, &b), 1);
+        assert_int_equal(a.malformed, b.malformed);
+        assert_int_equal(a.key_len, b.key_len);
+        assert_memory_equal(a.key, b.key, a.key_len);
+        if (a.malformed) {
+            assert_int_equal(a.value_len, b.value_len);
+            assert_memory_equal(a.value, b.value, a.value_len);
+            continue;
+        }
+        json_t *ja = json_loadb(a.value, a.value_len, 0, NULL), *jb = json_loadb(b.value, b.value_len, 0, NULL);
+        assert_true(ja && jb);
+        const char *type = json_string_value(json_object_get(jb, "type"));
+        json_t *props = json_object_get(jb, "properties");
+        if (strcmp(type, "signup") == 0) {
+            signups++;
+            assert_true(json_is_object(props));
+            const char *cc = json_string_value(json_object_get(props, "country"));
+            assert_true(cc && strlen(cc) == 2);
+            json_int_t size = json_integer_value(json_object_get(props, "company_size"));
+            assert_true(size >= 1 && size <= 1024);
+        }
+        if (strcmp(type, "upgrade") == 0 || strcmp(type, "downgrade") == 0) {
+            plan_changes++;
+            assert_string_equal(json_string_value(json_object_get(jb, "plan")),
+                                json_string_value(json_object_get(jb, "to")));
+            json_object_del(jb, "plan");
+        }
+        if (props) {
+            sizes += json_object_get(props, "company_size") != NULL;
+            json_object_del(jb, "properties");
+        }
+        assert_true(json_equal(ja, jb));
+        json_decref(ja);
+        json_decref(jb);
+    }
+    assert_int_equal(clm_gen_next(traits, &b), 0);
+    print_message("# %lld signups, %lld plan changes\n", (long long)signups, (long long)plan_changes);
+    assert_true(signups >= 50 && plan_changes >= 5 && sizes == signups + plan_changes);
+    clm_gen_free(plain);
+    clm_gen_free(traits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_default_stream_shape),
         cmocka_unit_test(test_few_events_subset),
         cmocka_unit_test(test_malformed_reasons),
+        cmocka_unit_test(test_traits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -825,7 +825,8 @@ static void systemd_notify(void **state)
  * reason but late_dropped) through Kafka and clmd: each message lands in the
  * DLQ with its bytes, its key and the reason MANIFEST.tsv gives. The corpus
  * assumes events.max_bytes 8192, events.max_future_s 300, unknown types
- * rejected, and a message timestamp of 2026-11-22T10:15:00Z. */
+ * rejected, the traits plan (a string of up to 16 bytes) and seats (a number
+ * in properties), and a message timestamp of 2026-11-22T10:15:00Z. */
 static void malformed_corpus(void **state)
 {
     (void)state;
@@ -872,7 +873,9 @@ static void malformed_corpus(void **state)
     fprintf(f,
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"%s\"], \"group_id\": \"corpus\"},\n"
             " \"redis\": {\"port\": %d}, \"http\": {\"port\": 0},\n"
-            " \"events\": {\"max_bytes\": 8192, \"max_future_s\": 300, \"unknown_type\": \"reject\"}}\n",
+            " \"events\": {\"max_bytes\": 8192, \"max_future_s\": 300, \"unknown_type\": \"reject\"},\n"
+            " \"traits\": [{\"name\": \"plan\", \"type\": \"string\", \"max_len\": 16},\n"
+            "            {\"name\": \"seats\", \"field\": \"properties.seats\", \"type\": \"number\"}]}\n",
             harness_kafka_bootstraps(F.kafka), topic, harness_redis_port(r));
     fclose(f);
     harness_proc *p = start_clmd(cfg, log);

@@ -16,6 +16,7 @@
 #include "core/customer.h"
 #include "core/timeutil.h"
 #include "store/load.h"
+#include "core/trait.h"
 #include "store/record.h"
 
 #define DAY_MS 86400000LL
@@ -485,8 +486,47 @@ static void test_version_2(void **state)
     assert_memory_equal(b.p, v3_19, sizeof(v3_19));
     clm_record_buf_release(&b);
     clm_customer_free(c);
-    static const uint8_t v3_20[] = { 3, 0x80, 0x80, 0x40 };
-    assert_string_equal(rejected(v3_20, sizeof(v3_20)), "record version 3: field flags: unknown bits 0x1");
+    static const uint8_t v3_21[] = { 3, 0x80, 0x80, 0x80, 0x01 };
+    assert_string_equal(rejected(v3_21, sizeof(v3_21)), "record version 3: field flags: unknown bits 0x1");
+}
+
+/* Field 20: the trait block, framed by its length. A record from before
+ * traits (no bit 20) loads with no trait values and encodes back unchanged
+ * (test_version_2 and test_full_roundtrip cover those records). */
+static void test_traits(void **state)
+{
+    (void)state;
+    /* version 3, flags bit 20 (uv 0x80 0x80 0x40), length 9, block: idx 0,
+     * "t", latest|string, ts zz(-5) = 9, "pro" */
+    static const uint8_t rec[] = {3, 0x80, 0x80, 0x40, 9, 0, 1, 't', 1, 9, 3, 'p', 'r', 'o'};
+    clm_customer *c = decode_ok(rec, sizeof(rec));
+    clm_trait_value v;
+
+    clm_customer_trait(c, 0, &v);
+    assert_int_equal(v.kind, CLM_TRAIT_STR);
+    assert_int_equal(v.len, 3);
+    assert_memory_equal(v.str, "pro", 3);
+    clm_customer_trait(c, 1, &v);
+    assert_int_equal(v.kind, CLM_TRAIT_NONE);
+    clm_customer_free(c);
+
+    /* the old record without traits: nothing */
+    static const uint8_t old[] = {3, 0x00};
+    c = decode_ok(old, sizeof(old));
+    assert_null(c->traits);
+    assert_int_equal(c->traits_len, 0);
+    clm_customer_free(c);
+
+    static const uint8_t empty[] = {3, 0x80, 0x80, 0x40, 0};
+    assert_string_equal(rejected(empty, sizeof(empty)),
+                        "record version 3: field traits: length 0 is out of range");
+    static const uint8_t short_[] = {3, 0x80, 0x80, 0x40, 10, 0, 1, 't', 1, 9, 3, 'p', 'r', 'o'};
+    assert_string_equal(rejected(short_, sizeof(short_)), "record version 3: field traits: truncated");
+    static const uint8_t bad[] = {3, 0x80, 0x80, 0x40, 9, 0, 1, 't', 1, 9, 0, 'p', 'r', 'o'};
+    assert_string_equal(rejected(bad, sizeof(bad)),
+                        "record version 3: field traits: entry 0: bad string length");
+    static const uint8_t v2[] = {2, 0x80, 0x80, 0x40, 9, 0, 1, 't', 1, 9, 3, 'p', 'r', 'o'};
+    assert_string_equal(rejected(v2, sizeof(v2)), "record version 2: field flags: unknown bits 0x2");
 }
 
 static void test_malformed(void **state)
@@ -730,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_unknown_version),
         cmocka_unit_test(test_version_2),
+        cmocka_unit_test(test_traits),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_lives_on),
         cmocka_unit_test(test_anon_ids),

@@ -45,7 +45,7 @@ static int load_rules(const clmctl_ctx *x, rules *ru, char *errbuf, size_t errsi
     ru->risk.unit_days = cfg->model_unit_days;
     ru->risk.has_model = false;
     ru->o = (clm_apply_opts){ .stages = cfg->stages, .bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000,
-                              .risk = &ru->risk, .alerts = &cfg->alerts };
+                              .risk = &ru->risk, .alerts = &cfg->alerts, .traits = cfg->traits };
     char key[CLM_KEY_MAX];
     clm_key_single(key, sizeof(key), x->prefix, CLM_KEY_MODEL);
     const char *argv[] = { "HMGET", key, "status", "r", "alpha", "a", "b" };

@@ -499,6 +499,60 @@ static int64_t purchase_cents(clm_gen *g, int plan)
     return clampl(lognorm(g, 4000.0 * PLAN_FACTOR[plan], 0.6), 99, 10000000);
 }
 
+/* ---- traits: from a hash of the seed and the customer, never the PRNG ----- */
+
+static const char *const COUNTRIES[] = {"US", "DE", "GB", "FR", "IN", "BR", "JP", "CA"};
+static const double COUNTRY_CUM[] = {0.30, 0.45, 0.57, 0.67, 0.77, 0.85, 0.93, 1.0};
+
+static uint64_t cust_hash(const clm_gen *g, uint32_t id, uint64_t salt)
+{
+    uint64_t x = g->o.seed ^ ((uint64_t)id * 0x9E3779B97F4A7C15ull) ^ (salt << 56);
+    return splitmix64(&x);
+}
+
+static const char *country_of(const clm_gen *g, uint32_t id)
+{
+    double u = (double)(cust_hash(g, id, 1) >> 11) * 0x1p-53;
+    int k = 0;
+    while (k < 7 && u >= COUNTRY_CUM[k])
+        k++;
+    return COUNTRIES[k];
+}
+
+/* Employees: 1..1024, about half at most 20. */
+static int64_t company_size_of(const clm_gen *g, uint32_t id)
+{
+    uint64_t h = cust_hash(g, id, 2);
+    int64_t scale = (int64_t)1 << (h % 10); /* 1 .. 512 */
+    return 1 + (int64_t)((h >> 8) % (uint64_t)(2 * scale));
+}
+
+/* "properties": {"country": .., "company_size": ..}, either part optional. */
+static void trait_props(clm_gen *g, uint32_t id, bool country, int64_t size)
+{
+    struct fld *f = field_add(&g->ev, "properties");
+    char *p = f->v;
+    size_t n = 0;
+    p[n++] = '{';
+    if (country) {
+        const char *cc = country_of(g, id);
+        memcpy(p + n, "\"country\":\"", 11);
+        n += 11;
+        memcpy(p + n, cc, 2);
+        n += 2;
+        p[n++] = '"';
+    }
+    if (size > 0) {
+        if (country)
+            p[n++] = ',';
+        memcpy(p + n, "\"company_size\":", 15);
+        n += 15;
+        n += put_i64(p + n, size);
+    }
+    p[n++] = '}';
+    f->vlen = (uint16_t)n;
+}
+
 static void purchase_fields(clm_gen *g, struct cust *c)
 {
     struct ev *e = &g->ev;
@@ -508,6 +562,17 @@ static void purchase_fields(clm_gen *g, struct cust *c)
     fstr(e, "currency", "EUR");
     fid(e, "order_id", 'o', ++g->order_seq);
     fstr(e, "plan", PLANS[c->plan]);
+    if (g->o.traits)
+        trait_props(g, c->id, true, 0);
+}
+
+/* The traits of an upgrade or downgrade: the new plan and company size. */
+static void plan_traits(clm_gen *g, const struct cust *c)
+{
+    if (!g->o.traits)
+        return;
+    fstr(&g->ev, "plan", PLANS[c->plan]);
+    trait_props(g, c->id, false, company_size_of(g, c->id) * (1 + c->plan));
 }
 
 static void visit_fields(clm_gen *g)
@@ -609,6 +674,7 @@ static void step_active(clm_gen *g, struct cust *c, int64_t t)
         fstr(e, "from", PLANS[c->plan]);
         c->plan++;
         fstr(e, "to", PLANS[c->plan]);
+        plan_traits(g, c);
     } else if (r >= 0.167 && r < 0.177) {
         head(g, id, true, "payment_failed", t);
         fcents(e, "amount", purchase_cents(g, c->plan));
@@ -625,6 +691,7 @@ static void step_active(clm_gen *g, struct cust *c, int64_t t)
         fstr(e, "from", PLANS[c->plan]);
         c->plan--;
         fstr(e, "to", PLANS[c->plan]);
+        plan_traits(g, c);
     } else {
         /* a burst: login, feature_use x Geometric(0.4) (mean 1.5), session */
         head(g, id, true, "login", t);
@@ -686,6 +753,8 @@ static void step(clm_gen *g, struct cust *c)
         head(g, id, true, "signup", t);
         fstr(e, "channel", CHANNELS[pick(g, CHANNEL_CUM, 6)]);
         fstr(e, "device", PICKS(g, DEVICES));
+        if (g->o.traits)
+            trait_props(g, id, true, company_size_of(g, id));
         if (c->fate & F_CONTACT)
             schedule(c, ST_CONTACT, t + clampl(lognorm(g, 4 * HOUR_MS, 1.5), 5 * MIN_MS, 7 * DAY_MS));
         else

@@ -41,6 +41,18 @@
  * With so few customers that none buys, the stream is mostly marketing spend
  * and runs past the span.
  *
+ * Traits (with opts.traits): each customer has a country (US 30%, DE 15%, GB
+ * 12%, FR 10%, IN 10%, BR 8%, JP 8%, CA 7%) and a company size (employees,
+ * 1..1024, a heavy tail: about half at most 20), fixed per customer and drawn from a hash of the
+ * seed and the customer number, not from the stream's PRNG: the stream with
+ * traits is the stream without them plus these fields:
+ *   signup                 "properties": {"country", "company_size": size}
+ *   purchase               "properties": {"country"} (it carries "plan" anyway)
+ *   upgrade, downgrade     "plan": the new plan, "properties": {"company_size":
+ *                          size x (1 + new plan index)} (basic 0, pro 1, team 2)
+ * Visits and signups carry "channel" with or without traits (the first visit's
+ * is where the customer came from; referrals carry "link" or "email").
+ *
  * Delivery faults, each an independent per-message draw:
  *   dup_rate       the message re-sends one of the last 16 valid messages
  *                  verbatim (same key, same bytes, same event_id);
@@ -71,6 +83,7 @@
 #ifndef CLM_TOOLS_GEN_H
 #define CLM_TOOLS_GEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +99,7 @@ typedef struct clm_gen_opts {
     double dup_rate;
     double ooo_rate;
     int64_t ooo_max_ms;    /* > 0 */
+    bool traits;           /* add the trait fields (see the top) */
 } clm_gen_opts;
 
 /* One message. The pointers stay valid until the next clm_gen_next or
@@ -102,7 +116,8 @@ typedef struct clm_gen_msg {
 } clm_gen_msg;
 
 /* Fills the defaults: seed 42, 1000 customers, 20000 events, start
- * 2026-01-01T00:00:00Z, 120 days, malformed 0, dup 0.002, ooo 0.01, ooo_max 1 h. */
+ * 2026-01-01T00:00:00Z, 120 days, malformed 0, dup 0.002, ooo 0.01, ooo_max 1 h,
+ * no traits. */
 void clm_gen_opts_default(clm_gen_opts *o);
 
 /* Creates a generator. Returns 0 and sets *out, or -EINVAL (an option out of
