@@ -5,6 +5,7 @@
 
 #include "config/lifecycle.h"
 #include "config/schema.h"
+#include "config/segments.h"
 
 static const char *const live_keys[] = {
     "log.level",
@@ -13,6 +14,7 @@ static const char *const live_keys[] = {
     "alerts.resolved", "alerts.summary_interval_s", "alerts.digest_customers",
     "alerts.severity.critical", "alerts.severity.warning",
     "lifecycle.rules", "lifecycle.forward_only",
+    "segments", "rfm.segments", /* read by clmctl segments; the daemon holds nothing of them */
     NULL,
 };
 
@@ -98,6 +100,8 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
     case CLM_CFG_CUSTOM:
         if (strcmp(row->path, "lifecycle.inactive_types") == 0)
             return *(const uint32_t *)pa == *(const uint32_t *)pb;
+        if (strcmp(row->path, "segments") == 0 || strcmp(row->path, "rfm.segments") == 0)
+            return clm_cfg_json_equal(*(json_t *const *)pa, *(json_t *const *)pb);
         return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;
     }
     return false;

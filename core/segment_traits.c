@@ -1,0 +1,41 @@
+/* core/segment_traits.c - the trait hook of segment rules and breakdowns
+ * (clm_attr_traits in core/segment_attrs.h) over the customer traits of
+ * core/trait.h: a rule's unknown name is looked up as a trait when the rule
+ * is compiled, and the trait's value is read when it is evaluated.
+ *
+ * Built together with core/trait.c (see core/meson.build).
+ *
+ * Thread-safety: as core/trait.h; the hook keeps no state of its own.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/segment_attrs.h"
+#include "core/trait.h"
+
+_Static_assert((int)CLM_TRAIT_NONE == (int)CLM_RULE_NONE && (int)CLM_TRAIT_STR == (int)CLM_RULE_STR &&
+                   (int)CLM_TRAIT_NUM == (int)CLM_RULE_NUM &&
+                   (int)CLM_TRAIT_BOOL == (int)CLM_RULE_BOOL,
+               "trait kinds and rule value kinds agree");
+
+static int trait_index(const void *tctx, const char *name, size_t len)
+{
+    return clm_trait_index((const clm_config *)tctx, name, len);
+}
+
+static void trait_get(const void *tctx, const clm_customer *c, int idx, clm_rule_value *out)
+{
+    clm_trait_value t = {0};
+
+    (void)tctx;
+    clm_customer_trait(c, idx, &t);
+    *out = (clm_rule_value){.kind = (clm_rule_kind)t.kind, .num = t.num, .b = t.b,
+                            .str = t.str, .len = t.len};
+}
+
+/* The hook for the traits cfg declares; cfg must outlive the hook. */
+void clm_segment_traits_init(clm_attr_traits *hook, const clm_config *cfg)
+{
+    *hook = (clm_attr_traits){.index = trait_index, .get = trait_get, .tctx = cfg};
+}
