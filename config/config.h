@@ -135,6 +135,8 @@ typedef struct clm_config {
     clm_segments *segments;    /* the segments compiled from segments; set in every config
                                   that clm_config_new_defaults or clm_config_load* returns */
     clm_rfm_map *rfm_map;      /* the RFM segment map compiled from rfm.segments; ditto */
+    bool rfm_enabled;          /* rfm.enabled: RFM scores even without segments */
+    int rfm_refresh_s;         /* rfm.refresh_s: seconds between passes of the segment job */
 
     /* http */
     char *http_listen;         /* http.listen: address of /metrics and /healthz */

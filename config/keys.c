@@ -431,7 +431,6 @@ const clm_cfg_key clm_config_keys[] = {
      .help = "P(alive) below which a customer with a repeat purchase shows the p_alive "
              "churn-risk signal."},
 
-    /* http */
     /* segments and RFM */
     {.path = "segments", .type = CLM_CFG_CUSTOM, .def = "[]",
      .offset = FIELD(segments_json), .parse = clm_cfg_segments_parse,
@@ -461,6 +460,17 @@ const clm_cfg_key clm_config_keys[] = {
              "three scores names its rfm_segment (\"Other\" when none does). The default is "
              "the standard grid over R and F (README \"RFM scores\"). 1..32 entries."},
 
+    {.path = "rfm.enabled", .type = CLM_CFG_BOOL, .def = "false",
+     .offset = FIELD(rfm_enabled),
+     .help = "Whether the segment job computes RFM scores when no segment is configured; "
+             "with at least one segment it always runs."},
+    {.path = "rfm.refresh_s", .type = CLM_CFG_INT, .def = "60", .min = 1, .max = 86400,
+     .offset = FIELD(rfm_refresh_s),
+     .help = "Seconds between two passes of the segment job, which recomputes the RFM "
+             "boundaries, every customer's RFM scores and the members of every segment "
+             "(README \"Segments\")."},
+
+    /* http */
     {.path = "http.listen", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1, .max = 64,
      .offset = FIELD(http_listen),
      .help = "Address the /metrics and /healthz endpoint listens on (IPv4 or IPv6 literal)."},

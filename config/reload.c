@@ -14,7 +14,8 @@ static const char *const live_keys[] = {
     "alerts.resolved", "alerts.summary_interval_s", "alerts.digest_customers",
     "alerts.severity.critical", "alerts.severity.warning",
     "lifecycle.rules", "lifecycle.forward_only",
-    "segments", "rfm.segments", /* read by clmctl segments; the daemon holds nothing of them */
+    /* the segment job's next pass uses them */
+    "segments", "rfm.segments", "rfm.refresh_s", "rfm.enabled",
     NULL,
 };
 

@@ -47,6 +47,17 @@
  *                                   Alertmanager sink trims what it delivered
  *   <prefix>kpi:<N>d                                           KPI job
  *   <prefix>model                                              model job
+ *   <prefix>segments          HASH  the segment pass's summary: pass, at,
+ *                                   day, customers, buyers, and per
+ *                                   segment <name> -> members, <name>:rule
+ *                                   -> the rule it was evaluated with
+ *   <prefix>segment:<name>    ZSET  customer id -> event time (ms) of the
+ *                                   pass that saw it enter
+ *   <prefix>segment_day:<D>   HASH  <name>:entered, <name>:left on day D
+ *   <prefix>rfm:bounds        HASH  n, r1..r4, f1..f4, m1..m4: the RFM
+ *                                   quintile boundaries (core/rfmscore.h)
+ *                                   and the view fields r_score, f_score,
+ *                                   m_score, rfm_segment      segment job
  *   <prefix>schema            HASH  version, stages             start-up
  *   <prefix>owner             STRING the consumer group whose state the
  *                                   prefix holds (daemon/owner.h)  start-up
@@ -103,6 +114,8 @@
 #define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
+#define CLM_KEY_SEGMENTS "segments"
+#define CLM_KEY_RFM_BOUNDS "rfm:bounds"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
@@ -178,6 +191,11 @@ int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char 
 
 /* <prefix>transitions:<YYYY-MM-DD> for a UTC day number. */
 int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day);
+
+/* <prefix>segment:<name> (the members of a segment) and
+ * <prefix>segment_day:<YYYY-MM-DD> (its entries and exits of a UTC day). */
+int clm_key_segment(char *buf, size_t size, const char *prefix, const char *name);
+int clm_key_segment_day(char *buf, size_t size, const char *prefix, int64_t day);
 
 /* The progress fields of a topic: offset:<topic>, maxts:<topic>,
  * ahead:<topic>, anon_ids:<topic>. */
