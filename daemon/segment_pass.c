@@ -318,7 +318,9 @@ static int write_pass(clm_segment_job *j, pass *p, clm_rpipe *rp, seg_diff *d, s
     const char *prefix = cfg->redis_prefix;
     char sumkey[CLM_KEY_MAX], dkey[CLM_KEY_MAX], bkey[CLM_KEY_MAX], day[16];
     char nums[8][32], cnt[2 * CLM_SEG_MAX][24], bnd[12][32];
-    char (*fields)[CLM_SEG_NAME_MAX + 16] = calloc(3 * CLM_SEG_MAX, sizeof *fields);
+    char rfmf[CLM_RFM_MAX_SEGMENTS + 1][48], rfmn[CLM_RFM_MAX_SEGMENTS + 1][24];
+    int64_t per_rfm[CLM_RFM_MAX_SEGMENTS + 1] = {0};
+    char (*fields)[CLM_SEG_NAME_MAX + 16] = calloc(4 * CLM_SEG_MAX, sizeof *fields);
     char (*sizes)[24] = calloc(CLM_SEG_MAX, sizeof *sizes);
     bool cluster = clm_rpipe_is_cluster(rp);
     size_t queued = 0;
@@ -348,10 +350,7 @@ static int write_pass(clm_segment_job *j, pass *p, clm_rpipe *rp, seg_diff *d, s
             continue;
         char key[CLM_KEY_MAX];
         clm_key_segment(key, sizeof key, prefix, j->names[k]);
-        snprintf(fields[0], sizeof fields[0], "%s:rule", j->names[k]);
-        if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", key}, NULL, &queued)) < 0 ||
-            (r = queue(p, rp, 1, 4, (const char *[]){"HDEL", sumkey, j->names[k], fields[0]},
-                       NULL, &queued)) < 0)
+        if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", key}, NULL, &queued)) < 0)
             goto out_free;
     }
     /* the day's entries and exits */
@@ -366,9 +365,9 @@ static int write_pass(clm_segment_job *j, pass *p, clm_rpipe *rp, seg_diff *d, s
         for (int w = 0; w < 2; w++) {
             if (!count[w])
                 continue;
-            snprintf(fields[s * 3 + w], sizeof fields[0], "%s:%s", name, what[w]);
+            snprintf(fields[s * 4 + w], sizeof fields[0], "%s:%s", name, what[w]);
             snprintf(cnt[s * 2 + w], sizeof cnt[0], "%zu", count[w]);
-            const char *argv[] = {"HINCRBY", dkey, fields[s * 3 + w], cnt[s * 2 + w]};
+            const char *argv[] = {"HINCRBY", dkey, fields[s * 4 + w], cnt[s * 2 + w]};
             if ((r = queue(p, rp, 1, 4, argv, NULL, &queued)) < 0)
                 goto out_free;
         }
@@ -386,13 +385,26 @@ static int write_pass(clm_segment_job *j, pass *p, clm_rpipe *rp, seg_diff *d, s
     for (size_t s = 0; s < nseg; s++) {
         const char *name = clm_segments_name(cfg->segments, s);
         snprintf(sizes[s], sizeof sizes[0], "%" PRId64, d[s].members);
-        snprintf(fields[s * 3 + 2], sizeof fields[0], "%s:rule", name);
-        if ((r = argl_str(&sum, name)) < 0 || (r = argl_str(&sum, sizes[s])) < 0 ||
-            (r = argl_str(&sum, fields[s * 3 + 2])) < 0 ||
+        snprintf(fields[s * 4 + 2], sizeof fields[0], "segment:%s", name);
+        snprintf(fields[s * 4 + 3], sizeof fields[0], "segment:%s:rule", name);
+        if ((r = argl_str(&sum, fields[s * 4 + 2])) < 0 || (r = argl_str(&sum, sizes[s])) < 0 ||
+            (r = argl_str(&sum, fields[s * 4 + 3])) < 0 ||
             (r = argl_str(&sum, clm_segments_rule(cfg->segments, s))) < 0)
             goto out_free;
     }
-    if ((r = queue(p, rp, 1, sum.n, sum.v, sum.len, &queued)) < 0)
+    /* customers per RFM segment, every segment of the map (and Other) */
+    size_t nrfm = clm_rfm_map_count(cfg->rfm_map) + 1;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->rows[i].done && p->rows[i].rfm >= 0)
+            per_rfm[p->rows[i].rfm]++;
+    for (size_t k = 0; k < nrfm; k++) {
+        snprintf(rfmf[k], sizeof rfmf[0], "rfm:%s", clm_rfm_map_name(cfg->rfm_map, (int)k));
+        snprintf(rfmn[k], sizeof rfmn[0], "%" PRId64, per_rfm[k]);
+        if ((r = argl_str(&sum, rfmf[k])) < 0 || (r = argl_str(&sum, rfmn[k])) < 0)
+            goto out_free;
+    }
+    if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", sumkey}, NULL, &queued)) < 0 ||
+        (r = queue(p, rp, 1, sum.n, sum.v, sum.len, &queued)) < 0)
         goto out_free;
     /* the boundaries */
     if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", bkey}, NULL, &queued)) < 0)

@@ -48,9 +48,10 @@
  *   <prefix>kpi:<N>d                                           KPI job
  *   <prefix>model                                              model job
  *   <prefix>segments          HASH  the segment pass's summary: pass, at,
- *                                   day, customers, buyers, and per
- *                                   segment <name> -> members, <name>:rule
- *                                   -> the rule it was evaluated with
+ *                                   day, customers, buyers; per segment
+ *                                   segment:<name> -> members,
+ *                                   segment:<name>:rule -> its rule; per
+ *                                   RFM segment rfm:<name> -> customers
  *   <prefix>segment:<name>    ZSET  customer id -> event time (ms) of the
  *                                   pass that saw it enter
  *   <prefix>segment_day:<D>   HASH  <name>:entered, <name>:left on day D

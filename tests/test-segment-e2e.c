@@ -11,6 +11,7 @@
  *                     each segment's members (<prefix>segment:<name>) and
  *                     size (<prefix>segments), and the day counters:
  *                     entered - left summed over the days = members;
+ *                     `clmctl --json segments` shows the same sizes;
  *   reload_moves      the rule of "big" rewritten and clmd sent SIGHUP:
  *                     once the summary shows the new rule, the members are
  *                     the new computation, exactly the customers the change
@@ -19,6 +20,7 @@
  *                     changed.
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
+#include <jansson.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -239,7 +241,7 @@ static bool pass_reached(void *arg)
 
 static bool rule_seen(void *arg)
 {
-    redisReply *r = redisCommand(F.c, "HGET clm:segments big:rule");
+    redisReply *r = redisCommand(F.c, "HGET clm:segments segment:big:rule");
     bool ok = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, (const char *)arg) == 0;
     freeReplyObject(r);
     return ok;
@@ -336,9 +338,11 @@ static long long check_members(int s, bool reloaded)
     if (r->integer != n && mismatches++ < 30)
         printf("# segment %s: %lld members, computed %lld\n", SEG[s], r->integer, n);
     freeReplyObject(r);
-    if (harness_redis_hget_int(F.c, "clm:segments", SEG[s]) != n && mismatches++ < 30)
-        printf("# clm:segments %s: %lld, computed %lld\n", SEG[s],
-               harness_redis_hget_int(F.c, "clm:segments", SEG[s]), n);
+    char field[64];
+    snprintf(field, sizeof field, "segment:%s", SEG[s]);
+    if (harness_redis_hget_int(F.c, "clm:segments", field) != n && mismatches++ < 30)
+        printf("# clm:segments %s: %lld, computed %lld\n", field,
+               harness_redis_hget_int(F.c, "clm:segments", field), n);
     return n;
 }
 
@@ -356,6 +360,44 @@ static long long day_sum(int s, const char *what)
     }
     freeReplyObject(keys);
     return sum;
+}
+
+/* `clmctl -c <cfg> --json segments`: the sizes it shows. */
+static void check_clmctl(void)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/segments.json", F.tmp);
+    const char *argv[] = {bin("CLMCTL_BIN", "clmctl"), "-c", F.cfg, "--json", "segments", NULL};
+    harness_proc *p = NULL;
+    CHECK(harness_proc_spawn(argv, out, &p, errbuf, sizeof errbuf));
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof errbuf));
+    harness_proc_free(p);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out, 0, &jerr);
+    if (!doc)
+        fail_msg("clmctl segments --json: %s", jerr.text);
+    assert_int_equal(json_integer_value(json_object_get(doc, "customers")), NCUST);
+    assert_int_equal(json_integer_value(json_object_get(doc, "buyers")), (long long)F.buyers);
+    json_t *segs = json_object_get(doc, "segments"), *rfm = json_object_get(doc, "rfm_segments");
+    for (int s = 0; s < NSEG; s++) {
+        long long want = 0;
+        for (int i = 0; i < NCUST; i++)
+            want += member(&F.cust[i], s, false);
+        json_t *e = json_object_get(segs, SEG[s]);
+        if (json_integer_value(json_object_get(e, "members")) != want && mismatches++ < 30)
+            printf("# clmctl segments: %s has %lld members, computed %lld\n", SEG[s],
+                   json_integer_value(json_object_get(e, "members")), want);
+    }
+    for (int i = 0; i < NCUST; i++) {
+        const char *seg = F.cust[i].seg;
+        long long want = 0;
+        for (int k = 0; seg && k < NCUST; k++)
+            want += F.cust[k].seg && strcmp(F.cust[k].seg, seg) == 0;
+        if (seg && json_integer_value(json_object_get(rfm, seg)) != want && mismatches++ < 30)
+            printf("# clmctl segments: rfm %s has %lld, computed %lld\n", seg,
+                   json_integer_value(json_object_get(rfm, seg)), want);
+    }
+    json_decref(doc);
 }
 
 /* ---- the tests ----------------------------------------------------------------- */
@@ -383,6 +425,19 @@ static void rfm_and_segments(void **state)
     check_views();
     assert_int_equal(harness_redis_hget_int(F.c, "clm:segments", "customers"), NCUST);
     assert_int_equal(harness_redis_hget_int(F.c, "clm:segments", "buyers"), (long long)F.buyers);
+    static const char *const rfm_names[] = {
+        "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+        "About to sleep", "At risk", "Can't lose", "Lost", "Hibernating", "Other"};
+    for (size_t k = 0; k < sizeof rfm_names / sizeof *rfm_names; k++) {
+        long long want = 0;
+        for (int i = 0; i < NCUST; i++)
+            want += F.cust[i].seg && strcmp(F.cust[i].seg, rfm_names[k]) == 0;
+        char field[48];
+        snprintf(field, sizeof field, "rfm:%s", rfm_names[k]);
+        long long got = harness_redis_hget_int(F.c, "clm:segments", field);
+        if (got != want && mismatches++ < 30)
+            printf("# clm:segments %s: %lld, computed %lld\n", field, got, want);
+    }
     for (int s = 0; s < NSEG; s++) {
         long long n = check_members(s, false);
         long long net = day_sum(s, "entered") - day_sum(s, "left");
@@ -390,6 +445,7 @@ static void rfm_and_segments(void **state)
             printf("# segment %s: entered - left = %lld, members %lld\n", SEG[s], net, n);
         printf("# segment %s: %lld members\n", SEG[s], n);
     }
+    check_clmctl();
     if (mismatches)
         fail_msg("%d values differ from the computation", mismatches);
 }

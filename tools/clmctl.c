@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "  kpi [--window Nd]   rolling KPIs of one window, or of every window in Redis\n"
             "  customer ID         one customer's fields\n"
             "  stages              customers per lifecycle stage\n"
+            "  segments            segment sizes, customers per RFM segment and the RFM\n"
+            "                      boundaries of the last segment pass\n"
             "  days [--last N]     daily counters of the last N days (default 7)\n"
             "  refit [--wait]      ask clmd to fit the BG/NBD and Gamma-Gamma models now;\n"
             "                      --wait waits for the fit and shows it\n"
@@ -286,12 +288,12 @@ int main(int argc, char **argv)
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)");
+        return usage_error("a command is needed (kpi, customer, stages, segments, days, at-risk, alerts, refit or rebuild-view)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
-        strcmp(cmd, "stages") != 0 &&
+        strcmp(cmd, "stages") != 0 && strcmp(cmd, "segments") != 0 &&
         strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
         strcmp(cmd, "rebuild-view") != 0)
         return usage_error("unknown command \"%s\"", cmd);
@@ -375,6 +377,8 @@ int main(int argc, char **argv)
         r = clmctl_customer(&x, id, err, sizeof(err));
     else if (strcmp(cmd, "stages") == 0)
         r = clmctl_stages(&x, err, sizeof(err));
+    else if (strcmp(cmd, "segments") == 0)
+        r = clmctl_segments(&x, err, sizeof(err));
     else if (strcmp(cmd, "refit") == 0)
         r = clmctl_refit(&x, o.wait, err, sizeof(err));
     else if (strcmp(cmd, "at-risk") == 0)

@@ -56,6 +56,17 @@ int clmctl_customer(const clmctl_ctx *x, const char *id, char *errbuf, size_t er
  * config does not name, in byte order. JSON: {"<stage>": <count>, ...}. */
 int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize);
 
+/* `segments`: the segment job's last pass (<prefix>segments and
+ * <prefix>rfm:bounds): a line with the pass, its day and customer counts;
+ * a table of segment, members and rule (segments in byte order); a table
+ * of rfm_segment and customers (the config's map order, then Other, then
+ * names the config does not have); the RFM boundaries when there are
+ * buyers. JSON: {"pass", "day", "customers", "buyers", "segments":
+ * {"<name>": {"members", "rule"}}, "rfm_segments": {"<name>": n},
+ * "rfm_bounds": {"r": [4 days], "f": [...], "m": [...]}}. -ENOENT when no
+ * pass has run. */
+int clmctl_segments(const clmctl_ctx *x, char *errbuf, size_t errsize);
+
 /* `days`: the day hashes <prefix>day:<YYYY-MM-DD> of the last `last` days,
  * oldest first, ending on the latest of the newest bucket in
  * <prefix>buckets and the window_end of the configured KPI windows, and
