@@ -19,7 +19,7 @@
 typedef struct seg_shown {
     char *id;
     uint8_t scores[3];
-    int16_t rfm; /* map index, -1: none */
+    const char *rfm; /* the RFM segment name (in a config, which outlives the job) */
 } seg_shown;
 
 struct clm_segment_job {

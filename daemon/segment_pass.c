@@ -280,6 +280,39 @@ static int queue(pass *p, clm_rpipe *rp, int keyarg, size_t argc, const char **a
     return 0;
 }
 
+/* Queues a gathered "CMD key item..." (items of `stride` arguments) as
+ * commands of at most CHUNK items each. */
+#define CHUNK 10000
+static int queue_chunked(pass *p, clm_rpipe *rp, argl *a, size_t stride, size_t *queued)
+{
+    const char **v = NULL;
+    size_t *len = NULL;
+    int r = 0;
+
+    if (a->n <= 2)
+        return 0;
+    v = malloc((2 + CHUNK * 2) * sizeof *v);
+    len = malloc((2 + CHUNK * 2) * sizeof *len);
+    if (!v || !len) {
+        r = -ENOMEM;
+        goto out_free;
+    }
+    for (size_t at = 2; at < a->n && r == 0; at += CHUNK * stride) {
+        size_t n = a->n - at < CHUNK * stride ? a->n - at : CHUNK * stride;
+        v[0] = a->v[0];
+        v[1] = a->v[1];
+        len[0] = a->len[0];
+        len[1] = a->len[1];
+        memcpy(v + 2, a->v + at, n * sizeof *v);
+        memcpy(len + 2, a->len + at, n * sizeof *len);
+        r = queue(p, rp, 1, 2 + n, v, len, queued);
+    }
+out_free:
+    free(v);
+    free(len);
+    return r;
+}
+
 /* Reads n replies; an error reply (or one inside EXEC's) is -EPROTO. */
 static int drain(pass *p, clm_rpipe *rp, size_t n)
 {
@@ -337,14 +370,10 @@ static int write_pass(clm_segment_job *j, pass *p, clm_rpipe *rp, seg_diff *d, s
     if (!cluster && (r = queue(p, rp, -1, 1, (const char *[]){"MULTI"}, NULL, &queued)) < 0)
         goto out_free;
     /* membership */
-    for (size_t s = 0; s < nseg; s++) {
-        if (d[s].add.n > 2 &&
-            (r = queue(p, rp, 1, d[s].add.n, d[s].add.v, d[s].add.len, &queued)) < 0)
+    for (size_t s = 0; s < nseg; s++)
+        if ((r = queue_chunked(p, rp, &d[s].add, 2, &queued)) < 0 ||
+            (r = queue_chunked(p, rp, &d[s].rem, 1, &queued)) < 0)
             goto out_free;
-        if (d[s].rem.n > 2 &&
-            (r = queue(p, rp, 1, d[s].rem.n, d[s].rem.v, d[s].rem.len, &queued)) < 0)
-            goto out_free;
-    }
     for (size_t k = 0; k < j->nnames; k++) {
         if (configured(cfg->segments, j->names[k]))
             continue;
@@ -464,17 +493,19 @@ static int write_views(clm_segment_job *j, pass *p, clm_rpipe *rp)
             continue;
         seg_shown key = {.id = w->id};
         seg_shown *was = j->shown ? bsearch(&key, j->shown, j->nshown, sizeof key, cmp_shown) : NULL;
-        now[k] = (seg_shown){.id = w->id, .rfm = w->rfm};
+        now[k] = (seg_shown){.id = w->id, .rfm = clm_rfm_map_name(cfg->rfm_map, w->rfm)};
         memcpy(now[k].scores, w->scores, 3);
-        k++;
-        if (was && was->rfm == w->rfm && memcmp(was->scores, w->scores, 3) == 0)
+        if (was && strcmp(was->rfm, now[k].rfm) == 0 && memcmp(was->scores, w->scores, 3) == 0) {
+            k++;
             continue;
+        }
         char vkey[CLM_KEY_MAX], s[3][4];
         clm_key_customer(vkey, sizeof vkey, cfg->redis_prefix, w->id, strlen(w->id));
         for (int q = 0; q < 3; q++)
             snprintf(s[q], sizeof s[q], "%d", w->scores[q]);
         const char *argv[] = {"HSET", vkey, "r_score", s[0], "f_score", s[1], "m_score", s[2],
-                              "rfm_segment", clm_rfm_map_name(cfg->rfm_map, w->rfm)};
+                              "rfm_segment", now[k].rfm};
+        k++;
         r = queue(p, rp, 1, 10, argv, NULL, &queued);
         if (r == 0 && queued >= 512) {
             r = drain(p, rp, queued);
