@@ -41,7 +41,7 @@ static void quintiles(int64_t *v, size_t n, int64_t out[CLM_RFM_NBOUNDS])
 {
     qsort(v, n, sizeof *v, cmp_i64);
     for (size_t k = 1; k <= CLM_RFM_NBOUNDS; k++)
-        out[k - 1] = v[k * n / 5];
+        out[k - 1] = v[(k * n + 4) / 5 - 1];
 }
 
 void clm_rfm_bounds_compute(int64_t *r, int64_t *f, int64_t *m, size_t n, clm_rfm_bounds *out)
@@ -59,7 +59,7 @@ int clm_rfm_quintile(const int64_t b[CLM_RFM_NBOUNDS], int64_t v)
 {
     int s = 1;
     for (int k = 0; k < CLM_RFM_NBOUNDS; k++)
-        s += b[k] <= v;
+        s += b[k] < v;
     return s;
 }
 

@@ -11,10 +11,12 @@
  * A customer without a purchase has no scores (0) and no RFM segment.
  *
  * Boundaries are exact quintiles of the buyers' values: with the n values
- * sorted ascending as v[0..n-1], boundary k (k = 1..4) is v[floor(k*n/5)],
- * and the score of a value x is 1 + the number of boundaries <= x. With ties
- * (many customers with one order) several boundaries coincide and the low
- * scores stay empty: a customer's score never depends on arrival order.
+ * sorted ascending as v[0..n-1], boundary k (k = 1..4) is the greatest value
+ * of quintile k, v[ceil(k*n/5) - 1], and the score of a value x is 1 + the
+ * number of boundaries below x. Customers with equal values get equal
+ * scores: a tie spanning several quintiles (the many customers with one
+ * order) gets the lowest of them, so one-time buyers score F = 1. A
+ * customer's score never depends on arrival order.
  *
  * The segment map is an ordered list of entries {name, r, f, m ranges}; the
  * first entry whose three ranges hold the scores names the segment; a triple
@@ -45,7 +47,7 @@ typedef struct clm_rfm_bounds {
  * n values and is sorted in place). n = 0 gives bounds with n = 0. */
 void clm_rfm_bounds_compute(int64_t *r, int64_t *f, int64_t *m, size_t n, clm_rfm_bounds *out);
 
-/* 1 + the number of boundaries b[k] <= v. */
+/* 1 + the number of boundaries b[k] < v. */
 int clm_rfm_quintile(const int64_t b[CLM_RFM_NBOUNDS], int64_t v);
 
 /* Scores a customer: out[0..2] = R, F, M scores 1..5; all 0 when the bounds

@@ -14,8 +14,8 @@
 #include "core/rfmscore.h"
 
 /* Ten buyers with distinct values 1..10 given shuffled: the boundaries are
- * v[2], v[4], v[6], v[8] = 3, 5, 7, 9, and each pair of values shares a
- * score. */
+ * the greatest value of each quintile, v[1], v[3], v[5], v[7] = 2, 4, 6, 8,
+ * and each pair of values shares a score. */
 static void test_bounds_distinct(void **state)
 {
     (void)state;
@@ -25,7 +25,7 @@ static void test_bounds_distinct(void **state)
     clm_rfm_bounds b;
     clm_rfm_bounds_compute(r, f, m, 10, &b);
     assert_int_equal(b.n, 10);
-    const int64_t wr[4] = {3, 5, 7, 9}, wm[4] = {300, 500, 700, 900};
+    const int64_t wr[4] = {2, 4, 6, 8}, wm[4] = {200, 400, 600, 800};
     for (int k = 0; k < 4; k++) {
         assert_int_equal(b.r[k], wr[k]);
         assert_int_equal(b.f[k], wr[k]);
@@ -41,14 +41,14 @@ static void test_bounds_distinct(void **state)
     clm_rfm_score(&b, 9, 4, 250, s);
     assert_int_equal(s[0], 5);
     assert_int_equal(s[1], 2);
-    assert_int_equal(s[2], 1);
+    assert_int_equal(s[2], 2);
     /* no purchase: no scores */
     clm_rfm_score(&b, -1, 0, 0, s);
     assert_int_equal(s[0] + s[1] + s[2], 0);
 }
 
 /* Seven buyers, most with one order: frequency boundaries coincide at 1 and
- * a one-order customer scores 4 (three of the four boundaries are <= 1). */
+ * a one-order customer scores 1, the lowest quintile its tie spans. */
 static void test_bounds_ties(void **state)
 {
     (void)state;
@@ -57,17 +57,18 @@ static void test_bounds_ties(void **state)
     int64_t m[7] = {10, 10, 10, 10, 10, 10, 10};
     clm_rfm_bounds b;
     clm_rfm_bounds_compute(r, f, m, 7, &b);
-    /* floor(k*7/5) = 1, 2, 4, 5 */
+    /* ceil(k*7/5) - 1 = 1, 2, 4, 5 */
     assert_int_equal(b.f[0], 1);
     assert_int_equal(b.f[1], 1);
     assert_int_equal(b.f[2], 1);
     assert_int_equal(b.f[3], 2);
-    assert_int_equal(clm_rfm_quintile(b.f, 1), 4);
-    assert_int_equal(clm_rfm_quintile(b.f, 2), 5);
+    assert_int_equal(clm_rfm_quintile(b.f, 1), 1);
+    assert_int_equal(clm_rfm_quintile(b.f, 2), 4);
     assert_int_equal(clm_rfm_quintile(b.f, 5), 5);
-    /* all equal: everyone scores 5 */
-    assert_int_equal(clm_rfm_quintile(b.r, 100), 5);
+    /* all equal: everyone scores 1; a later day would score 5 */
+    assert_int_equal(clm_rfm_quintile(b.r, 100), 1);
     assert_int_equal(clm_rfm_quintile(b.r, 99), 1);
+    assert_int_equal(clm_rfm_quintile(b.r, 101), 5);
 }
 
 static void test_bounds_small(void **state)
@@ -83,9 +84,9 @@ static void test_bounds_small(void **state)
     clm_rfm_bounds_compute(r, f, m, 1, &b);
     assert_int_equal(b.n, 1);
     clm_rfm_score(&b, 42, 1, 5, s);
-    assert_int_equal(s[0], 5);
-    assert_int_equal(s[1], 5);
-    assert_int_equal(s[2], 5);
+    assert_int_equal(s[0], 1);
+    assert_int_equal(s[1], 1);
+    assert_int_equal(s[2], 1);
 }
 
 static const char *seg_of(const clm_rfm_map *m, int r, int f, int v)

@@ -145,8 +145,8 @@ static void compute(const ev *e, size_t n)
         }
     for (int m = 0; m < 3; m++) {
         qsort(v[m], F.buyers, sizeof(int64_t), cmp_i64);
-        for (size_t k = 1; k <= 4; k++)
-            F.bounds[m][k - 1] = v[m][k * F.buyers / 5];
+        for (size_t k = 1; k <= 4; k++) /* the greatest value of quintile k */
+            F.bounds[m][k - 1] = v[m][(k * F.buyers + 4) / 5 - 1];
     }
     for (int i = 0; i < NCUST; i++) {
         cust *c = &F.cust[i];
@@ -156,7 +156,7 @@ static void compute(const ev *e, size_t n)
         for (int m = 0; m < 3; m++) {
             c->score[m] = 1;
             for (int k = 0; k < 4; k++)
-                c->score[m] += F.bounds[m][k] <= x[m];
+                c->score[m] += F.bounds[m][k] < x[m];
         }
         c->seg = grid(c->score[0], c->score[1]);
     }

@@ -140,7 +140,7 @@ static void test_membership(void **state)
             m[5] = {50000000, 40000000, 30000000, 20000000, 10000000};
     clm_rfm_bounds bounds;
     clm_rfm_bounds_compute(r, f, m, 5, &bounds);
-    /* n = 5: the boundaries are the 2nd..5th values: R 101..104, F 2..5;
+    /* n = 5: the boundaries are the 1st..4th values: R 100..103, F 1..4;
      * so a = (1, 5), b = (2, 4), c = (3, 3), d = (4, 2), e = (5, 1) */
     clm_attr_ctx base = {.stages = st, .bounds = &bounds, .map = map, .traits = &traits};
 

@@ -107,7 +107,7 @@ static int print_table(const clmctl_ctx *x, const clmctl_hash *h, const clmctl_h
     t = NULL;
     if (clmctl_hash_count(b) == 0)
         return 0;
-    fprintf(x->out, "\nRFM boundaries: a score is 1 + the boundaries at or below the value\n");
+    fprintf(x->out, "\nRFM boundaries: a score is 1 + the number of boundaries below the value\n");
     if (!(t = clmctl_table_new(5)))
         return -ENOMEM;
     for (size_t c = 1; c < 5; c++)
