@@ -170,31 +170,36 @@ static int evaluate(void *ctx, const char *key, const clm_customer *c)
 
 /* ---- reading Redis ------------------------------------------------------ */
 
-/* Reads the last good fit from <prefix>model (all seven parameters). */
+/* Reads the last good fit from <prefix>model (all seven parameters). HGETALL
+ * rather than HMGET: the hash is small, and bench/bench_e2e takes clmd's
+ * first HMGET for its partition assignment. */
 static int read_model(pass *p, clm_rpipe *rp, const char *prefix)
 {
     char key[CLM_KEY_MAX];
     static const char *const names[7] = {"r", "alpha", "a", "b", "p", "q", "gamma"};
-    const char *argv[9] = {"HMGET", key};
+    const char *argv[2] = {"HGETALL", key};
     double v[7];
+    unsigned found = 0;
 
     clm_key_single(key, sizeof key, prefix, CLM_KEY_MODEL);
-    for (int i = 0; i < 7; i++)
-        argv[2 + i] = names[i];
-    redisReply *rep = clm_rpipe_command(rp, 1, 9, argv, NULL, p->err, sizeof p->err);
+    redisReply *rep = clm_rpipe_command(rp, 1, 2, argv, NULL, p->err, sizeof p->err);
     if (!rep)
         return -EIO;
-    bool ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 7;
-    for (size_t i = 0; ok && i < 7; i++) {
-        char *end;
-        ok = rep->element[i]->type == REDIS_REPLY_STRING;
-        if (ok) {
-            v[i] = strtod(rep->element[i]->str, &end);
-            ok = end != rep->element[i]->str && *end == '\0';
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+        const redisReply *f = rep->element[i], *val = rep->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+            continue;
+        for (int k = 0; k < 7; k++) {
+            char *end;
+            if (strcmp(f->str, names[k]) != 0)
+                continue;
+            v[k] = strtod(val->str, &end);
+            if (end != val->str && *end == '\0')
+                found |= 1u << k;
         }
     }
     freeReplyObject(rep);
-    if (!ok)
+    if (found != 0x7f)
         return 0; /* no fit yet: p_alive and clv_model have no value */
     const clm_config *cfg = p->cfg;
     p->model = (clm_attr_model){
