@@ -12,8 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
+#include "core/rfmscore.h"
+#include "core/segment_attrs.h"
 #include "daemon/segment_job.h"
 #include "net/redis_pipe.h"
+#include "store/keys.h"
 
 /* What the view of one customer holds from the previous pass. */
 typedef struct seg_shown {
@@ -37,6 +41,60 @@ struct clm_segment_job {
     seg_shown *shown;         /* the view fields written, sorted by id */
     size_t nshown;
 };
+
+/* ---- one pass, shared by segment_pass.c and segment_write.c ---------- */
+
+/* One customer of the pass. */
+typedef struct seg_row {
+    char *id;
+    int64_t last_day; /* of the latest purchase, -1: none */
+    int64_t orders, revenue;
+    uint8_t scores[3];
+    int16_t rfm;      /* map index, -1: none */
+    clm_seg_mask mask;
+    bool done;        /* evaluated by the second scan */
+} seg_row;
+
+typedef struct seg_pass {
+    const clm_config *cfg;
+    const clm_stages *stages;
+    seg_row *rows;
+    size_t n, cap;
+    int64_t now_ms;   /* greatest last_seen: the pass's event time */
+    clm_rfm_bounds bounds;
+    clm_attr_model model;
+    bool has_model;
+    int64_t buyers;
+    char err[256];
+} seg_pass;
+
+/* A growing argument list of one command. */
+typedef struct seg_argl {
+    const char **v;
+    size_t *len;
+    size_t n, cap;
+} seg_argl;
+
+typedef struct seg_diff {
+    seg_argl add, rem; /* ZADD key now id ..., ZREM key id ... */
+    char key[CLM_KEY_MAX];
+    redisReply *old;  /* ZRANGE reply */
+    int64_t members;
+} seg_diff;
+
+/* Appends one argument (not copied: it must outlive the list). 0 or -ENOMEM. */
+int seg_argl_add(seg_argl *a, const char *s, size_t len);
+int seg_argl_str(seg_argl *a, const char *s);
+void seg_argl_free(seg_argl *a);
+
+/* Every write of the pass but the views: membership, day counters, the
+ * summary, the boundaries and the notifications; one transaction on one
+ * server (segment_write.c). */
+int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff *d, size_t nseg);
+
+/* The view fields of every customer whose scores changed since the
+ * previous pass; then remembers them (segment_write.c). */
+int segment_write_views(clm_segment_job *j, seg_pass *p, clm_rpipe *rp);
 
 /* One pass (see segment_job.h) with cfg. Returns 0, -EIO (the caller drops
  * the connection), -EPROTO (a record that does not decode, a key of the
