@@ -436,10 +436,12 @@ const clm_cfg_key clm_config_keys[] = {
      .offset = FIELD(segments_json), .parse = clm_cfg_segments_parse,
      .release = clm_cfg_json_release, .type_name = "segment list",
      .expect = clm_cfg_segments_expect,
-     .help = "Named segments, each {\"name\": name, \"rule\": rule}: a customer is a member "
-             "while the rule holds, e.g. \"stage == \\\"retention\\\" and risk >= 0.5\" "
-             "(README \"Segments\" has the rule language and the attributes). At most 64; "
-             "names of 1..64 characters A-Z a-z 0-9 _ - . and all different."},
+     .help = "Named segments, each {\"name\": name, \"rule\": rule} with an optional "
+             "\"notify\": true: a customer is a member while the rule holds, e.g. \"stage == "
+             "\\\"retention\\\" and risk >= 0.5\" (README \"Segments\" has the rule language "
+             "and the attributes); with notify, entries and exits are segment_entered and "
+             "segment_left alerts. At most 64; names of 1..64 characters A-Z a-z 0-9 _ - . and "
+             "all different."},
     {.path = "rfm.segments", .type = CLM_CFG_CUSTOM,
      .def = "[{\"name\": \"Champions\", \"r\": [5, 5], \"f\": [4, 5], \"m\": [1, 5]}, "
             "{\"name\": \"Loyal\", \"r\": [3, 4], \"f\": [4, 5], \"m\": [1, 5]}, "

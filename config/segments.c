@@ -14,7 +14,7 @@ const char clm_cfg_segments_expect[] =
     "a list of {\"name\": name, \"rule\": rule} objects (README \"Segments\")";
 const char clm_cfg_rfm_map_expect[] =
     "a list of {\"name\": name, \"r\": [lo, hi], \"f\": [lo, hi], \"m\": [lo, hi]} objects";
-static const char seg_member_expect[] = "one of \"name\", \"rule\"";
+static const char seg_member_expect[] = "one of \"name\", \"rule\", \"notify\"";
 static const char map_member_expect[] = "one of \"name\", \"r\", \"f\", \"m\"";
 static const char range_expect[] = "[lo, hi] with 1 <= lo <= hi <= 5";
 
@@ -56,6 +56,9 @@ static int check_entry(const json_t *e, size_t i, bool map, clm_cfg_problem *p)
         if (strcmp(k, "name") == 0 || (!map && strcmp(k, "rule") == 0)) {
             if (!json_is_string(v))
                 return problem_at(p, i, k, v, "has the wrong type", "a string");
+        } else if (!map && strcmp(k, "notify") == 0) {
+            if (!json_is_boolean(v))
+                return problem_at(p, i, k, v, "has the wrong type", "true or false");
         } else if (map && (strcmp(k, "r") == 0 || strcmp(k, "f") == 0 || strcmp(k, "m") == 0)) {
             if (!is_range(v))
                 return problem_at(p, i, k, v, "is not a score range", range_expect);
@@ -169,6 +172,7 @@ static int compile_segments(const json_t *list, clm_segments **out, const char *
         specs[i] = (clm_segment_spec){
             .name = json_string_value(json_object_get(e, "name")),
             .rule = json_string_value(json_object_get(e, "rule")),
+            .notify = json_is_true(json_object_get(e, "notify")),
         };
     }
     int r = clm_segments_new(specs, n, clm_attr_resolve, NULL, out, why, sizeof why);

@@ -401,7 +401,7 @@ static int run(const clm_config *cfg, bool take_over)
         log_err("%s", err);
         goto out_free;
     }
-    if (!(segments = clm_segment_job_new(cfg, &ropts, err, sizeof(err)))) {
+    if (!(segments = clm_segment_job_new(cfg, &ropts, alerts, err, sizeof(err)))) {
         log_err("%s", err);
         goto out_free;
     }
@@ -567,6 +567,7 @@ out_stop:
         free(stop);
     }
     clm_writer_stop(writer);
+    clm_segment_job_stop(segments); /* before the publisher it hands alerts to */
     clm_alert_pub_stop(alerts, 5000); /* what is not delivered stays in the outbox */
     clm_am_sink_stop(am_sink, 5000); /* what is not delivered stays in <prefix>alerts:page */
     if (am_sink) {
@@ -578,17 +579,16 @@ out_stop:
     }
     clm_kpi_job_stop(kpi); /* a last recomputation after the last flush */
     clm_model_job_stop(model);
-    clm_segment_job_stop(segments);
     if (rc == EXIT_SUCCESS)
         log_notice("clmd stopped: every applied event is flushed to Redis");
 out_free:
     clm_http_free(http); /* before what it reads from */
     clm_writer_free(writer);
+    clm_segment_job_free(segments); /* before the publisher it hands alerts to */
     clm_alert_pub_free(alerts);
     clm_am_sink_free(am_sink);
     clm_kpi_job_free(kpi);
     clm_model_job_free(model);
-    clm_segment_job_free(segments);
     for (size_t i = 0; workers && i < nworkers; i++)
         clm_worker_free(workers[i]);
     reloader_free(&rl); /* after the workers: they used its rules */

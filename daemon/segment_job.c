@@ -18,7 +18,7 @@ static void sleep_ms(long ms)
 }
 
 clm_segment_job *clm_segment_job_new(const clm_config *cfg, const clm_redis_opts *redis,
-                                     char *errbuf, size_t errsize)
+                                     clm_alert_pub *alerts, char *errbuf, size_t errsize)
 {
     clm_segment_job *j = calloc(1, sizeof *j);
     if (!j || !(j->redis = clm_redis_new(redis))) {
@@ -28,6 +28,7 @@ clm_segment_job *clm_segment_job_new(const clm_config *cfg, const clm_redis_opts
     }
     atomic_init(&j->cfg, cfg);
     j->first = cfg;
+    j->alerts = alerts;
     return j;
 }
 

@@ -25,6 +25,9 @@
  *      clmd stops during it; on Redis Cluster the keys live in different
  *      slots and are written one after the other, membership first (a stop
  *      between the two loses that pass's counts, it never doubles them);
+ *      For a segment with notify, each entry and exit is also an alert
+ *      (segment_entered, segment_left) in the same transaction, delivered
+ *      by the alert publisher after it (daemon/segment_notify.c);
  *   5. writes r_score, f_score, m_score and rfm_segment into the view of
  *      each customer whose values changed since the previous pass (all of
  *      them on the first pass).
@@ -39,14 +42,17 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "daemon/alert_pub.h"
 #include "daemon/redis.h"
 
 typedef struct clm_segment_job clm_segment_job;
 
-/* cfg must outlive the job (and so must every config given to reload).
- * Returns NULL with errbuf set. */
+/* cfg must outlive the job (and so must every config given to reload), and
+ * so must alerts, which delivers the segment_entered / segment_left alerts
+ * of segments with notify (daemon/segment_notify.c). Returns NULL with
+ * errbuf set. */
 clm_segment_job *clm_segment_job_new(const clm_config *cfg, const clm_redis_opts *redis,
-                                     char *errbuf, size_t errsize);
+                                     clm_alert_pub *alerts, char *errbuf, size_t errsize);
 
 /* Starts the thread. Returns 0 or a negative errno. */
 int clm_segment_job_start(clm_segment_job *j);

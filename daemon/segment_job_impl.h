@@ -15,6 +15,8 @@
 #include "config/config.h"
 #include "core/rfmscore.h"
 #include "core/segment_attrs.h"
+#include "daemon/alert_json.h"
+#include "daemon/alert_pub.h"
 #include "daemon/segment_job.h"
 #include "net/redis_pipe.h"
 #include "store/keys.h"
@@ -29,6 +31,7 @@ typedef struct seg_shown {
 struct clm_segment_job {
     _Atomic(const clm_config *) cfg; /* the latest configuration */
     const clm_config *first;  /* the start-up one: prefix, stages, model settings */
+    clm_alert_pub *alerts;    /* where segment_entered / segment_left go after EXEC */
     clm_redis *redis;
     pthread_t thread;
     bool started;
@@ -86,6 +89,36 @@ typedef struct seg_diff {
 int seg_argl_add(seg_argl *a, const char *s, size_t len);
 int seg_argl_str(seg_argl *a, const char *s);
 void seg_argl_free(seg_argl *a);
+
+/* A segment_entered / segment_left alert, durable once its pass commits. */
+typedef struct seg_note {
+    char id[CLM_ALERT_ID_LEN + 1];
+    const char *kind; /* "segment_entered" or "segment_left" */
+    char *customer;
+    char *json;
+} seg_note;
+
+typedef struct seg_notes {
+    seg_note *v;
+    size_t n, cap;
+} seg_notes;
+
+/* Queues a command whose key is argv[keyarg] on rp and counts it in
+ * *queued; -EIO with p->err (segment_write.c). */
+int segment_queue(seg_pass *p, clm_rpipe *rp, int keyarg, size_t argc, const char **argv,
+                  const size_t *lens, size_t *queued);
+
+/* For every segment with notify: an alert per customer who entered or
+ * left, queued as XADD <prefix>alerts and HSET <prefix>alerts:outbox and
+ * kept in *out to hand to the publisher once the pass commits. No entry
+ * alerts for a segment whose set was empty and which the job did not write
+ * before (a new segment, or the first pass after a start): adding a
+ * segment does not flood the alert topic (segment_notify.c). */
+int segment_notes_queue(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, const seg_diff *d,
+                        size_t nseg, seg_notes *out, size_t *queued);
+
+/* Hands the alerts to the publisher (when there is one) and frees them. */
+void segment_notes_send(clm_segment_job *j, seg_notes *n, bool committed);
 
 /* Every write of the pass but the views: membership, day counters, the
  * summary, the boundaries and the notifications; one transaction on one

@@ -42,8 +42,8 @@ void seg_argl_free(seg_argl *a)
     free(a->len);
 }
 
-static int queue(seg_pass *p, clm_rpipe *rp, int keyarg, size_t argc, const char **argv,
-                 const size_t *lens, size_t *queued)
+int segment_queue(seg_pass *p, clm_rpipe *rp, int keyarg, size_t argc, const char **argv,
+                  const size_t *lens, size_t *queued)
 {
     if (clm_rpipe_append(rp, keyarg, (int)argc, argv, lens, p->err, sizeof p->err) < 0)
         return -EIO;
@@ -76,7 +76,7 @@ static int queue_chunked(seg_pass *p, clm_rpipe *rp, seg_argl *a, size_t stride,
         len[1] = a->len[1];
         memcpy(v + 2, a->v + at, n * sizeof *v);
         memcpy(len + 2, a->len + at, n * sizeof *len);
-        r = queue(p, rp, 1, 2 + n, v, len, queued);
+        r = segment_queue(p, rp, 1, 2 + n, v, len, queued);
     }
 out_free:
     free(v);
@@ -129,6 +129,7 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
     bool cluster = clm_rpipe_is_cluster(rp);
     size_t queued = 0;
     seg_argl sum = {0}, days = {0}, bounds = {0};
+    seg_notes notes = {0};
     int r = -ENOMEM;
 
     if (!fields || !sizes)
@@ -138,7 +139,7 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
     clm_key_single(bkey, sizeof bkey, prefix, CLM_KEY_RFM_BOUNDS);
     clm_key_segment_day(dkey, sizeof dkey, prefix, today);
     clm_day_format(today, day);
-    if (!cluster && (r = queue(p, rp, -1, 1, (const char *[]){"MULTI"}, NULL, &queued)) < 0)
+    if (!cluster && (r = segment_queue(p, rp, -1, 1, (const char *[]){"MULTI"}, NULL, &queued)) < 0)
         goto out_free;
     /* membership */
     for (size_t s = 0; s < nseg; s++)
@@ -150,9 +151,11 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
             continue;
         char key[CLM_KEY_MAX];
         clm_key_segment(key, sizeof key, prefix, j->names[k]);
-        if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", key}, NULL, &queued)) < 0)
+        if ((r = segment_queue(p, rp, 1, 2, (const char *[]){"DEL", key}, NULL, &queued)) < 0)
             goto out_free;
     }
+    if ((r = segment_notes_queue(j, p, rp, d, nseg, &notes, &queued)) < 0)
+        goto out_free;
     /* the day's entries and exits */
     if ((r = seg_argl_str(&days, "HINCRBY")) < 0 || (r = seg_argl_str(&days, dkey)) < 0)
         goto out_free;
@@ -168,7 +171,7 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
             snprintf(fields[s * 4 + w], sizeof fields[0], "%s:%s", name, what[w]);
             snprintf(cnt[s * 2 + w], sizeof cnt[0], "%zu", count[w]);
             const char *argv[] = {"HINCRBY", dkey, fields[s * 4 + w], cnt[s * 2 + w]};
-            if ((r = queue(p, rp, 1, 4, argv, NULL, &queued)) < 0)
+            if ((r = segment_queue(p, rp, 1, 4, argv, NULL, &queued)) < 0)
                 goto out_free;
         }
     }
@@ -203,11 +206,11 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
         if ((r = seg_argl_str(&sum, rfmf[k])) < 0 || (r = seg_argl_str(&sum, rfmn[k])) < 0)
             goto out_free;
     }
-    if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", sumkey}, NULL, &queued)) < 0 ||
-        (r = queue(p, rp, 1, sum.n, sum.v, sum.len, &queued)) < 0)
+    if ((r = segment_queue(p, rp, 1, 2, (const char *[]){"DEL", sumkey}, NULL, &queued)) < 0 ||
+        (r = segment_queue(p, rp, 1, sum.n, sum.v, sum.len, &queued)) < 0)
         goto out_free;
     /* the boundaries */
-    if ((r = queue(p, rp, 1, 2, (const char *[]){"DEL", bkey}, NULL, &queued)) < 0)
+    if ((r = segment_queue(p, rp, 1, 2, (const char *[]){"DEL", bkey}, NULL, &queued)) < 0)
         goto out_free;
     if (p->bounds.n > 0) {
         static const char *const bn[12] = {"r1", "r2", "r3", "r4", "f1", "f2",
@@ -224,14 +227,16 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
         for (int k = 0; k < 12; k++)
             if ((r = seg_argl_str(&bounds, bn[k])) < 0 || (r = seg_argl_str(&bounds, bnd[k])) < 0)
                 goto out_free;
-        if ((r = queue(p, rp, 1, bounds.n, bounds.v, bounds.len, &queued)) < 0)
+        if ((r = segment_queue(p, rp, 1, bounds.n, bounds.v, bounds.len, &queued)) < 0)
             goto out_free;
     }
-    if (!cluster && (r = queue(p, rp, -1, 1, (const char *[]){"EXEC"}, NULL, &queued)) < 0)
+    if (!cluster && (r = segment_queue(p, rp, -1, 1, (const char *[]){"EXEC"}, NULL, &queued)) < 0)
         goto out_free;
     r = drain(p, rp, queued);
     queued = 0;
+    segment_notes_send(j, &notes, r == 0);
 out_free:
+    segment_notes_send(j, &notes, false); /* frees what is left */
     if (queued && r != -EIO)
         r = -EIO; /* replies left unread: the caller resets the connection */
     seg_argl_free(&sum);
@@ -277,7 +282,7 @@ int segment_write_views(clm_segment_job *j, seg_pass *p, clm_rpipe *rp)
         const char *argv[] = {"HSET", vkey, "r_score", s[0], "f_score", s[1], "m_score", s[2],
                               "rfm_segment", now[k].rfm};
         k++;
-        r = queue(p, rp, 1, 10, argv, NULL, &queued);
+        r = segment_queue(p, rp, 1, 10, argv, NULL, &queued);
         if (r == 0 && queued >= 512) {
             r = drain(p, rp, queued);
             queued = 0;

@@ -41,6 +41,8 @@
  *   <prefix>buckets, <prefix>transitions:<D>, <prefix>stage_counts,
  *   <prefix>portfolio, <prefix>at_risk, <prefix>alerts,
  *   <prefix>alerts:outbox                                      flush
+ *                                   (the segment job adds segment_entered
+ *                                   and segment_left alerts to the last two)
  *   <prefix>alerts:page       STREAM alerts that page, in order (alert_id,
  *                                   json): the flush appends (only with a
  *                                   paging sink configured), the

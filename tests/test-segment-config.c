@@ -52,7 +52,9 @@ static void test_errors(void **state)
                 "{\"name\": name, \"rule\": rule} objects (README \"Segments\"))");
     check_error("{\"segments\": [{\"name\": \"a\", \"rule\": \"orders > 1\", \"when\": 1}]}",
                 "t.json: segments[0].when: 1 is not a segment member (expected one of \"name\", "
-                "\"rule\")");
+                "\"rule\", \"notify\")");
+    check_error("{\"segments\": [{\"name\": \"a\", \"rule\": \"orders > 1\", \"notify\": 1}]}",
+                "t.json: segments[0].notify: 1 has the wrong type (expected true or false)");
     check_error("{\"segments\": [{\"name\": \"a\", \"rule\": 1}]}",
                 "t.json: segments[0].rule: 1 has the wrong type (expected a string)");
     check_error("{\"segments\": [{\"name\": \"a\", \"rule\": \"orders > 1\"}, "
@@ -100,12 +102,14 @@ static void test_loaded(void **state)
     (void)state;
     clm_config *cfg = load("{\"segments\": [{\"name\": \"reactivate\", \"rule\": "
                            "\"rfm_segment in [\\\"At risk\\\", \\\"Hibernating\\\"]\"}, "
-                           "{\"name\": \"risky\", \"rule\": \"risk >= 0.5\"}], "
+                           "{\"name\": \"risky\", \"rule\": \"risk >= 0.5\", \"notify\": true}], "
                            "\"rfm\": {\"segments\": [{\"name\": \"Big\", \"r\": [1, 5], "
                            "\"f\": [1, 5], \"m\": [5, 5]}]}}");
     assert_int_equal(clm_segments_count(cfg->segments), 2);
     assert_string_equal(clm_segments_name(cfg->segments, 0), "reactivate");
     assert_string_equal(clm_segments_rule(cfg->segments, 1), "risk >= 0.5");
+    assert_false(clm_segments_notify(cfg->segments, 0));
+    assert_true(clm_segments_notify(cfg->segments, 1));
     assert_int_equal(clm_rfm_map_count(cfg->rfm_map), 1);
     uint8_t big[3] = {1, 1, 5}, small[3] = {5, 5, 4};
     assert_string_equal(clm_rfm_map_name(cfg->rfm_map, clm_rfm_map_segment(cfg->rfm_map, big)),

@@ -17,7 +17,9 @@
  *                     the new computation, exactly the customers the change
  *                     drops left (the day's big:left grew by their number,
  *                     big:entered did not move), and no other segment
- *                     changed.
+ *                     changed. "big" has notify: the alert topic holds one
+ *                     segment_left per customer who left, and every
+ *                     segment_entered names a member, once.
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <jansson.h>
@@ -38,6 +40,7 @@
 
 #define TOPIC "clm.events"
 #define DLQ "clm.events.dlq"
+#define ALERTS "clm.alerts"
 #define PARTITIONS 4
 #define NCUST 60
 #define DAY_MS 86400000LL
@@ -218,8 +221,9 @@ static void write_config(bool reloaded)
             " \"segments\": [\n",
             harness_kafka_bootstraps(F.kafka), harness_redis_port(F.redis));
     for (int s = 0; s < NSEG; s++)
-        fprintf(f, "  {\"name\": \"%s\", \"rule\": \"%s\"}%s\n", SEG[s],
-                s == S_BIG && reloaded ? BIG_AFTER : RULE[s], s + 1 < NSEG ? "," : "");
+        fprintf(f, "  {\"name\": \"%s\", \"rule\": \"%s\"%s}%s\n", SEG[s],
+                s == S_BIG && reloaded ? BIG_AFTER : RULE[s],
+                s == S_BIG ? ", \"notify\": true" : "", s + 1 < NSEG ? "," : "");
     fprintf(f, " ]}\n");
     fclose(f);
 }
@@ -237,6 +241,15 @@ static bool consumed_all(void *arg)
 static bool pass_reached(void *arg)
 {
     return harness_redis_hget_int(F.c, "clm:segments", "pass") >= *(long long *)arg;
+}
+
+static bool outbox_empty(void *arg)
+{
+    (void)arg;
+    redisReply *r = redisCommand(F.c, "HLEN clm:alerts:outbox");
+    bool ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    freeReplyObject(r);
+    return ok;
 }
 
 static bool rule_seen(void *arg)
@@ -400,6 +413,52 @@ static void check_clmctl(void)
     json_decref(doc);
 }
 
+/* The segment alerts of "big" on the alert topic, once every alert is
+ * delivered: one segment_left per customer the reload dropped, nothing else
+ * left; each segment_entered names a member of the first rule, once. */
+static void check_notes(long long gone)
+{
+    if (harness_wait_until(outbox_empty, NULL, 60000) < 0)
+        fail_msg("alerts still in clm:alerts:outbox after 60 s");
+    harness_records *recs = NULL;
+    CHECK(harness_kafka_read_topic(harness_kafka_bootstraps(F.kafka), ALERTS, 30000, &recs, errbuf,
+                                   sizeof errbuf));
+    long long left = 0, entered = 0;
+    bool seen_in[NCUST] = {false};
+    for (size_t i = 0; i < recs->n; i++) {
+        json_t *doc = json_loads(recs->v[i].value, 0, NULL);
+        assert_non_null(doc);
+        const char *kind = json_string_value(json_object_get(doc, "kind"));
+        const char *seg = json_string_value(json_object_get(doc, "segment"));
+        const char *id = json_string_value(json_object_get(doc, "customer_id"));
+        if (kind && seg && strcmp(seg, "big") == 0) {
+            int c = -1;
+            for (int k = 0; k < NCUST; k++)
+                if (strcmp(F.cust[k].id, id) == 0)
+                    c = k;
+            assert_true(c >= 0);
+            assert_string_equal(recs->v[i].key, id);
+            if (strcmp(kind, "segment_left") == 0) {
+                left++;
+                if (!(member(&F.cust[c], S_BIG, false) && !member(&F.cust[c], S_BIG, true)) &&
+                    mismatches++ < 30)
+                    printf("# segment_left of %s, who did not leave\n", id);
+            } else {
+                assert_string_equal(kind, "segment_entered");
+                entered++;
+                if ((!member(&F.cust[c], S_BIG, false) || seen_in[c]) && mismatches++ < 30)
+                    printf("# segment_entered of %s: not a member or twice\n", id);
+                seen_in[c] = true;
+            }
+        }
+        json_decref(doc);
+    }
+    harness_records_free(recs);
+    printf("# big: %lld segment_entered, %lld segment_left alerts\n", entered, left);
+    if (left != gone && mismatches++ < 30)
+        printf("# %lld segment_left alerts, expected %lld\n", left, gone);
+}
+
 /* ---- the tests ----------------------------------------------------------------- */
 
 static void wait_settled(void)
@@ -475,6 +534,7 @@ static void reload_moves(void **state)
                    SEG[s], de, dl, want_dl);
     }
     printf("# big: %lld customers left with the new rule\n", gone);
+    check_notes(gone);
     if (mismatches)
         fail_msg("%d values differ from the computation", mismatches);
 }
@@ -506,6 +566,7 @@ static int setup(void **state)
     if (harness_kafka_start(1, &F.kafka, errbuf, sizeof errbuf) < 0 ||
         harness_kafka_create_topic(F.kafka, TOPIC, PARTITIONS, errbuf, sizeof errbuf) < 0 ||
         harness_kafka_create_topic(F.kafka, DLQ, 1, errbuf, sizeof errbuf) < 0 ||
+        harness_kafka_create_topic(F.kafka, ALERTS, 1, errbuf, sizeof errbuf) < 0 ||
         harness_produce(harness_kafka_bootstraps(F.kafka), TOPIC, s.kv, s.n, false, 60000, errbuf,
                         sizeof errbuf) < 0 ||
         harness_redis_start(&F.redis, errbuf, sizeof errbuf) < 0 ||
