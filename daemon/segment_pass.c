@@ -163,7 +163,6 @@ static int cmp_str(const void *a, const void *b)
 
 /* ---- the difference with what Redis holds ------------------------------ */
 
-
 /* The members now and the difference with what Redis holds. */
 static int diff_segment(seg_pass *p, clm_rpipe *rp, size_t s, seg_diff *d, const char *now)
 {

@@ -20,7 +20,12 @@
  *                     changed. "big" has notify: the alert topic holds one
  *                     segment_left per customer who left, and every
  *                     segment_entered names a member, once.
- * The suite fails (never skips) when redis-server or clmd cannot be started.
+ *   on_cluster        the same stream consumed by another group into a
+ *                     Redis Cluster of 3 masters (tests/harness_cluster.h):
+ *                     the same members, sizes, boundaries, view fields and
+ *                     entered - left, read key by key.
+ * The suite fails (never skips) when redis-server, the cluster or clmd
+ * cannot be started.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -36,7 +41,9 @@
 
 #include <cmocka.h>
 
+#include "net/redis_cluster.h"
 #include "tests/harness.h"
+#include "tests/harness_cluster.h"
 
 #define TOPIC "clm.events"
 #define DLQ "clm.events.dlq"
@@ -539,6 +546,152 @@ static void reload_moves(void **state)
         fail_msg("%d values differ from the computation", mismatches);
 }
 
+/* ---- the same on Redis Cluster ------------------------------------------------ */
+
+static clm_cluster *CL;
+
+static redisReply *cl_cmd(int argc, const char **argv)
+{
+    redisReply *r = clm_cluster_command(CL, 1, argc, argv, NULL, errbuf, sizeof errbuf);
+    if (!r)
+        fail_msg("%s %s: %s", argv[0], argv[1], errbuf);
+    return r;
+}
+
+static long long cl_hget_int(const char *key, const char *field)
+{
+    const char *argv[] = {"HGET", key, field};
+    redisReply *r = cl_cmd(3, argv);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+typedef struct cl_wait {
+    const char *key, *field;
+    long long want;
+} cl_wait;
+
+static bool cl_reached(void *arg)
+{
+    cl_wait *w = arg;
+    return cl_hget_int(w->key, w->field) >= w->want;
+}
+
+static void on_cluster(void **state)
+{
+    (void)state;
+    harness_cluster *hc = NULL;
+    CHECK(harness_cluster_start(3, 0, &hc, errbuf, sizeof errbuf));
+    clm_cluster_opts co = {.seeds = harness_cluster_seeds(hc), .timeout_ms = 5000};
+    CHECK(clm_cluster_new(&co, &CL, errbuf, sizeof errbuf));
+    char cfg[160], log[160];
+    snprintf(cfg, sizeof cfg, "%s/cluster.json", F.tmp);
+    snprintf(log, sizeof log, "%s/cluster.log", F.tmp);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [\"" TOPIC "\"], "
+            "\"group_id\": \"g-cluster\"},\n"
+            " \"redis\": {\"cluster\": \"%s\"},\n"
+            " \"flush\": {\"interval_ms\": 50},\n \"http\": {\"port\": 0},\n"
+            " \"events\": {\"max_jump_s\": 0},\n \"rfm\": {\"refresh_s\": 1},\n"
+            " \"alerts\": {\"topic\": \"clm.alerts.cluster\"},\n"
+            " \"segments\": [\n",
+            harness_kafka_bootstraps(F.kafka), harness_cluster_seeds(hc));
+    for (int s = 0; s < NSEG; s++)
+        fprintf(f, "  {\"name\": \"%s\", \"rule\": \"%s\"}%s\n", SEG[s], RULE[s],
+                s + 1 < NSEG ? "," : "");
+    fprintf(f, " ]}\n");
+    fclose(f);
+    const char *argv[] = {bin("CLMD_BIN", "clmd"), "-c", cfg, NULL};
+    harness_proc *p = NULL;
+    CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof errbuf));
+    cl_wait w = {"clm:stats", "consumed", (long long)F.total};
+    if (harness_wait_until(cl_reached, &w, 90000) < 0)
+        fail_msg("clmd consumed %lld of %zu messages within 90 s (log: %s)",
+                 cl_hget_int("clm:stats", "consumed"), F.total, log);
+    long long pass0 = cl_hget_int("clm:segments", "pass");
+    w = (cl_wait){"clm:segments", "pass", (pass0 > 0 ? pass0 : 0) + 2};
+    if (harness_wait_until(cl_reached, &w, 90000) < 0)
+        fail_msg("no segment pass %lld within 90 s (log: %s)", w.want, log);
+
+    mismatches = 0;
+    assert_int_equal(cl_hget_int("clm:segments", "customers"), NCUST);
+    assert_int_equal(cl_hget_int("clm:rfm:bounds", "n"), (long long)F.buyers);
+    for (int i = 0; i < NCUST; i++) {
+        const cust *c = &F.cust[i];
+        char key[64];
+        snprintf(key, sizeof key, "clm:customer:%s", c->id);
+        const char *hm[] = {"HMGET", key, "r_score", "f_score", "m_score", "rfm_segment"};
+        redisReply *r = cl_cmd(6, hm);
+        assert_true(r->type == REDIS_REPLY_ARRAY && r->elements == 4);
+        for (int m = 0; m < 4; m++) {
+            char want[24], what[64];
+            const char *wv = NULL;
+            if (c->orders && m < 3) {
+                snprintf(want, sizeof want, "%d", c->score[m]);
+                wv = want;
+            } else if (c->orders) {
+                wv = c->seg;
+            }
+            snprintf(what, sizeof what, "cluster: customer %s field %d", c->id, m);
+            expect_str(what, r->element[m]->type == REDIS_REPLY_STRING ? r->element[m]->str : NULL,
+                       wv);
+        }
+        freeReplyObject(r);
+    }
+    for (int s = 0; s < NSEG; s++) {
+        char key[64], field[64];
+        snprintf(key, sizeof key, "clm:segment:%s", SEG[s]);
+        long long n = 0;
+        for (int i = 0; i < NCUST; i++) {
+            const char *zs[] = {"ZSCORE", key, F.cust[i].id};
+            redisReply *r = cl_cmd(3, zs);
+            bool in = r->type == REDIS_REPLY_STRING, want = member(&F.cust[i], s, false);
+            freeReplyObject(r);
+            n += want;
+            if (in != want && mismatches++ < 30)
+                printf("# cluster: segment %s: %s is %sa member\n", SEG[s], F.cust[i].id,
+                       in ? "" : "not ");
+        }
+        snprintf(field, sizeof field, "segment:%s", SEG[s]);
+        if (cl_hget_int("clm:segments", field) != n && mismatches++ < 30)
+            printf("# cluster: clm:segments %s: %lld, computed %lld\n", field,
+                   cl_hget_int("clm:segments", field), n);
+        /* entered - left over every day key of every master */
+        long long net = 0;
+        for (int k = 0; k < harness_cluster_nodes(hc); k++) {
+            redisContext *c = NULL;
+            CHECK(harness_cluster_connect(hc, harness_cluster_port(hc, k), &c, errbuf,
+                                          sizeof errbuf));
+            redisReply *keys = redisCommand(c, "KEYS clm:segment_day:*");
+            assert_true(keys && keys->type == REDIS_REPLY_ARRAY);
+            for (size_t x = 0; x < keys->elements; x++) {
+                long long e = harness_redis_hget_int(c, keys->element[x]->str,
+                                                     (snprintf(field, sizeof field, "%s:entered",
+                                                               SEG[s]), field));
+                long long l = harness_redis_hget_int(c, keys->element[x]->str,
+                                                     (snprintf(field, sizeof field, "%s:left",
+                                                               SEG[s]), field));
+                net += (e > 0 ? e : 0) - (l > 0 ? l : 0);
+            }
+            freeReplyObject(keys);
+            redisFree(c);
+        }
+        if (net != n && mismatches++ < 30)
+            printf("# cluster: segment %s: entered - left = %lld, members %lld\n", SEG[s], net, n);
+    }
+    CHECK(harness_proc_signal(p, SIGTERM));
+    CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof errbuf));
+    harness_proc_free(p);
+    clm_cluster_free(CL);
+    CL = NULL;
+    harness_cluster_stop(hc);
+    if (mismatches)
+        fail_msg("%d values differ from the computation", mismatches);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -609,6 +762,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfm_and_segments),
         cmocka_unit_test(reload_moves),
+        cmocka_unit_test(on_cluster),
     };
     return cmocka_run_group_tests_name("segment-e2e", tests, setup, teardown);
 }
