@@ -43,7 +43,8 @@ static void *segment_main(void *arg)
     clm_segment_job *j = arg;
     while (!atomic_load(&j->stopping)) {
         const clm_config *cfg = atomic_load(&j->cfg);
-        bool wanted = cfg->rfm_enabled || clm_segments_count(cfg->segments) > 0;
+        /* one more pass after a reload removed the last segment deletes its keys */
+        bool wanted = cfg->rfm_enabled || clm_segments_count(cfg->segments) > 0 || j->nnames > 0;
         if ((atomic_exchange(&j->poked, false) || clm_now_ms() >= j->next_pass) && wanted) {
             char err[256];
             clm_rpipe *rp = clm_redis_pipe(j->redis, err, sizeof err);
