@@ -19,8 +19,9 @@
  *      the pass's now), ZREM of those who left, HINCRBY of <name>:entered
  *      and <name>:left in <prefix>segment_day:<day of now>; the summary
  *      <prefix>segments (store/keys.h) and the boundaries
- *      <prefix>rfm:bounds; the keys of segments no longer configured are
- *      deleted. On one server all of this
+ *      <prefix>rfm:bounds; the keys of segments no longer configured (those
+ *      the previous pass wrote, or for the first pass of a process those
+ *      the summary names) are deleted. On one server all of this
  *      is one MULTI/EXEC, so a pass counts each entry and exit once even if
  *      clmd stops during it; on Redis Cluster the keys live in different
  *      slots and are written one after the other, membership first (a stop

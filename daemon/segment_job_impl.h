@@ -111,9 +111,9 @@ int segment_queue(seg_pass *p, clm_rpipe *rp, int keyarg, size_t argc, const cha
 /* For every segment with notify: an alert per customer who entered or
  * left, queued as XADD <prefix>alerts and HSET <prefix>alerts:outbox and
  * kept in *out to hand to the publisher once the pass commits. No entry
- * alerts for a segment whose set was empty and which the job did not write
- * before (a new segment, or the first pass after a start): adding a
- * segment does not flood the alert topic (segment_notify.c). */
+ * alerts for a segment whose set was empty and which was not written before
+ * (by this process, or by the run the summary names): adding a segment does
+ * not flood the alert topic (segment_notify.c). */
 int segment_notes_queue(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, const seg_diff *d,
                         size_t nseg, seg_notes *out, size_t *queued);
 

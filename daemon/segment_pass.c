@@ -211,6 +211,43 @@ out_free_old:
     return r;
 }
 
+/* Before the first pass of a process: the segments the last summary
+ * names (segment:<name> fields), which an earlier run wrote. */
+static int read_written(clm_segment_job *j, seg_pass *p, clm_rpipe *rp)
+{
+    char key[CLM_KEY_MAX];
+    const char *argv[] = {"HKEYS", key};
+    clm_key_single(key, sizeof key, p->cfg->redis_prefix, CLM_KEY_SEGMENTS);
+    redisReply *rep = clm_rpipe_command(rp, 1, 2, argv, NULL, p->err, sizeof p->err);
+    if (!rep)
+        return -EIO;
+    int r = 0;
+    size_t n = 0;
+    char **names = calloc(rep->type == REDIS_REPLY_ARRAY && rep->elements ? rep->elements : 1,
+                          sizeof *names);
+    if (!names)
+        r = -ENOMEM;
+    for (size_t i = 0; r == 0 && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const char *f = rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "";
+        if (strncmp(f, "segment:", 8) != 0 || strchr(f + 8, ':'))
+            continue;
+        if (!(names[n] = strdup(f + 8)))
+            r = -ENOMEM;
+        else
+            n++;
+    }
+    freeReplyObject(rep);
+    if (r < 0) {
+        while (n--)
+            free(names[n]);
+        free(names);
+        return r;
+    }
+    j->names = names;
+    j->nnames = n;
+    return 0;
+}
+
 /* Remembers the segment names this pass wrote. */
 static int keep_names(clm_segment_job *j, const clm_segments *s)
 {
@@ -257,6 +294,8 @@ int segment_pass_run(clm_segment_job *j, clm_rpipe *rp, const clm_config *cfg)
     int r = -ENOMEM;
 
     if (!d)
+        goto out_free;
+    if (j->passes == 0 && !j->names && (r = read_written(j, &p, rp)) < 0)
         goto out_free;
     if ((r = read_model(&p, rp, cfg->redis_prefix)) < 0 ||
         (r = clm_store_scan(rp, cfg->redis_prefix, NULL, collect, &p, p.err, sizeof p.err)) < 0)
