@@ -30,6 +30,8 @@ static int cmp_id(const void *a, const void *b)
 static seg_row *find(seg_pass *p, const char *id)
 {
     seg_row key = {.id = (char *)id};
+    if (p->n == 0)
+        return NULL;
     return bsearch(&key, p->rows, p->n, sizeof *p->rows, cmp_id);
 }
 
@@ -62,6 +64,8 @@ static int collect(void *ctx, const char *key, const clm_customer *c)
 static void dedupe(seg_pass *p)
 {
     size_t k = 0;
+    if (p->n == 0)
+        return;
     qsort(p->rows, p->n, sizeof *p->rows, cmp_id);
     for (size_t i = 0; i < p->n; i++) {
         if (k > 0 && strcmp(p->rows[k - 1].id, p->rows[i].id) == 0) {
