@@ -16,6 +16,7 @@
 #include "config/lifecycle.h"
 #include "config/risk.h"
 #include "config/schema.h"
+#include "config/segments.h"
 #include "core/customer.h"
 #include "core/kpi.h"
 
@@ -424,6 +425,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
     r = clm_cfg_derive_risk(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;
+    r = clm_cfg_compile_segments(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
     r = check_limits(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;
@@ -441,7 +445,8 @@ clm_config *clm_config_new_defaults(void)
 
     if (cfg && (clm_cfg_set_defaults(clm_config_keys, clm_config_key_count, cfg, NULL, 0) < 0 ||
                 clm_cfg_compile_stages(cfg, "built-in defaults", NULL, 0) < 0 ||
-                clm_cfg_derive_risk(cfg, "built-in defaults", NULL, 0) < 0)) {
+                clm_cfg_derive_risk(cfg, "built-in defaults", NULL, 0) < 0 ||
+                clm_cfg_compile_segments(cfg, "built-in defaults", NULL, 0) < 0)) {
         clm_config_free(cfg);
         return NULL;
     }
@@ -485,6 +490,8 @@ void clm_config_free(clm_config *cfg)
         return;
     clm_cfg_release(clm_config_keys, clm_config_key_count, cfg);
     clm_stages_free(cfg->stages);
+    clm_segments_free(cfg->segments);
+    clm_rfm_map_free(cfg->rfm_map);
     free(cfg->secrets_exposed);
     free(cfg->path);
     free(cfg);

@@ -16,7 +16,9 @@
 #include <stdio.h>
 
 #include "core/alert.h"
+#include "core/rfmscore.h"
 #include "core/risk.h"
+#include "core/segment.h"
 #include "core/stages.h"
 
 /* A librdkafka property passed through verbatim (a JSON number or boolean
@@ -132,6 +134,15 @@ typedef struct clm_config {
     double model_discount_rate; /* model.discount_rate: annual discount rate of clv_model */
     int model_min_customers;   /* model.min_customers: customers with a purchase needed to fit */
     double model_p_alive_threshold; /* model.p_alive_threshold: risk signal below this */
+
+    /* segments and RFM (config/segments.h) */
+    struct json_t *segments_json;     /* segments as read (internal to config/) */
+    struct json_t *rfm_segments_json; /* rfm.segments as read (internal to config/) */
+    clm_segments *segments;    /* the segments compiled from segments; set in every config
+                                  that clm_config_new_defaults or clm_config_load* returns */
+    clm_rfm_map *rfm_map;      /* the RFM segment map compiled from rfm.segments; ditto */
+    bool rfm_enabled;          /* rfm.enabled: RFM scores even without segments */
+    int rfm_refresh_s;         /* rfm.refresh_s: seconds between passes of the segment job */
 
     /* http */
     char *http_listen;         /* http.listen: address of /metrics and /healthz */

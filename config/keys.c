@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/lifecycle.h"
+#include "config/segments.h"
 #include "config/schema.h"
 #include "config/traits.h"
 #include "config/event_types.h"
@@ -462,6 +463,47 @@ const clm_cfg_key clm_config_keys[] = {
      .dmax = 1, .offset = FIELD(model_p_alive_threshold),
      .help = "P(alive) below which a customer with a repeat purchase shows the p_alive "
              "churn-risk signal."},
+
+    /* segments and RFM */
+    {.path = "segments", .type = CLM_CFG_CUSTOM, .def = "[]",
+     .offset = FIELD(segments_json), .parse = clm_cfg_segments_parse,
+     .release = clm_cfg_json_release, .type_name = "segment list",
+     .expect = clm_cfg_segments_expect,
+     .help = "Named segments, each {\"name\": name, \"rule\": rule} with an optional "
+             "\"notify\": true: a customer is a member while the rule holds, e.g. \"stage == "
+             "\\\"retention\\\" and risk >= 0.5\" (README \"Segments\" has the rule language "
+             "and the attributes); with notify, entries and exits are segment_entered and "
+             "segment_left alerts. At most 64; names of 1..64 characters A-Z a-z 0-9 _ - . and "
+             "all different."},
+    {.path = "rfm.segments", .type = CLM_CFG_CUSTOM,
+     .def = "[{\"name\": \"Champions\", \"r\": [5, 5], \"f\": [4, 5], \"m\": [1, 5]}, "
+            "{\"name\": \"Loyal\", \"r\": [3, 4], \"f\": [4, 5], \"m\": [1, 5]}, "
+            "{\"name\": \"Potential loyalist\", \"r\": [4, 5], \"f\": [2, 3], \"m\": [1, 5]}, "
+            "{\"name\": \"New\", \"r\": [5, 5], \"f\": [1, 1], \"m\": [1, 5]}, "
+            "{\"name\": \"Promising\", \"r\": [4, 4], \"f\": [1, 1], \"m\": [1, 5]}, "
+            "{\"name\": \"Need attention\", \"r\": [3, 3], \"f\": [3, 3], \"m\": [1, 5]}, "
+            "{\"name\": \"About to sleep\", \"r\": [3, 3], \"f\": [1, 2], \"m\": [1, 5]}, "
+            "{\"name\": \"At risk\", \"r\": [1, 2], \"f\": [3, 4], \"m\": [1, 5]}, "
+            "{\"name\": \"Can't lose\", \"r\": [1, 2], \"f\": [5, 5], \"m\": [1, 5]}, "
+            "{\"name\": \"Lost\", \"r\": [1, 1], \"f\": [1, 1], \"m\": [1, 5]}, "
+            "{\"name\": \"Hibernating\", \"r\": [1, 2], \"f\": [1, 2], \"m\": [1, 5]}]",
+     .offset = FIELD(rfm_segments_json), .parse = clm_cfg_rfm_map_parse,
+     .release = clm_cfg_json_release, .type_name = "map",
+     .expect = clm_cfg_rfm_map_expect,
+     .help = "The RFM segment map: entries {\"name\", \"r\", \"f\", \"m\"} with a range "
+             "[lo, hi] of each score (1..5), tried in order; the first entry holding a customer's "
+             "three scores names its rfm_segment (\"Other\" when none does). The default is "
+             "the standard grid over R and F (README \"RFM scores\"). 1..32 entries."},
+
+    {.path = "rfm.enabled", .type = CLM_CFG_BOOL, .def = "false",
+     .offset = FIELD(rfm_enabled),
+     .help = "Whether the segment job computes RFM scores when no segment is configured; "
+             "with at least one segment it always runs."},
+    {.path = "rfm.refresh_s", .type = CLM_CFG_INT, .def = "60", .min = 1, .max = 86400,
+     .offset = FIELD(rfm_refresh_s),
+     .help = "Seconds between two passes of the segment job, which recomputes the RFM "
+             "boundaries, every customer's RFM scores and the members of every segment "
+             "(README \"Segments\")."},
 
     /* http */
     {.path = "http.listen", .type = CLM_CFG_STRING, .def = "\"127.0.0.1\"", .min = 1, .max = 64,

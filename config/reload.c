@@ -7,6 +7,7 @@
 
 #include "config/lifecycle.h"
 #include "config/schema.h"
+#include "config/segments.h"
 
 static const char *const live_keys[] = {
     "log.level",
@@ -15,6 +16,8 @@ static const char *const live_keys[] = {
     "alerts.resolved", "alerts.summary_interval_s", "alerts.digest_customers",
     "alerts.severity.critical", "alerts.severity.warning",
     "lifecycle.rules", "lifecycle.forward_only",
+    /* the segment job's next pass uses them */
+    "segments", "rfm.segments", "rfm.refresh_s", "rfm.enabled",
     NULL,
 };
 
@@ -106,6 +109,8 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
         if (strcmp(row->path, "traits") == 0)
             return clm_trait_set_equal(*(const clm_trait_set *const *)pa,
                                        *(const clm_trait_set *const *)pb);
+        if (strcmp(row->path, "segments") == 0 || strcmp(row->path, "rfm.segments") == 0)
+            return clm_cfg_json_equal(*(json_t *const *)pa, *(json_t *const *)pb);
         return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;
     }
     return false;

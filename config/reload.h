@@ -5,8 +5,10 @@
  * alerts.churned, alerts.threshold, alerts.rearm_margin, alerts.cooldown_s,
  * alerts.min_clv, alerts.rate_per_s, alerts.burst; lifecycle.rules and
  * lifecycle.forward_only, while the stages themselves (lifecycle.stages,
- * churned_stage, reactivated_stage) and event_types are unchanged. Every other key needs a
- * restart: a reload reports it and keeps the running value.
+ * churned_stage, reactivated_stage) and event_types are unchanged; segments,
+ * rfm.segments, rfm.refresh_s and rfm.enabled (the segment job's next pass
+ * uses them). Every other key needs a restart: a reload reports it and keeps
+ * the running value.
  */
 #ifndef CLM_CONFIG_RELOAD_H
 #define CLM_CONFIG_RELOAD_H

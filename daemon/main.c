@@ -27,6 +27,7 @@
 #include "daemon/am_sink.h"
 #include "daemon/kpi_job.h"
 #include "daemon/model_job.h"
+#include "daemon/segment_job.h"
 #include "daemon/owner.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
@@ -69,6 +70,7 @@ typedef struct reloader {
     clm_apply_opts base;        /* the rules the workers started with */
     clm_worker **workers;
     size_t nworkers;
+    clm_segment_job *segments;
     /* configurations loaded by reloads: their options are in use, so they
      * live until the daemon exits */
     clm_config **kept;
@@ -121,6 +123,7 @@ static void reload(reloader *r)
     atomic_store(&clm_log_level, next->log_level);
     for (size_t i = 0; i < r->nworkers; i++)
         clm_worker_reload(r->workers[i], apply);
+    clm_segment_job_reload(r->segments, next);
     log_notice("reload: %s read; live settings applied%s", r->cur->path,
                restart ? ", some changes need a restart (see above)" : "");
 }
@@ -343,6 +346,7 @@ static int run(const clm_config *cfg, bool take_over)
     clm_writer *writer = NULL;
     clm_kpi_job *kpi = NULL;
     clm_model_job *model = NULL; /* NULL when model.enabled is false */
+    clm_segment_job *segments = NULL;
     clm_http *http = NULL;
     clm_api *api = NULL;
     clm_alert_pub *alerts = NULL;
@@ -395,6 +399,10 @@ static int run(const clm_config *cfg, bool take_over)
     pconf = NULL; /* clm_alert_pub_new took ownership */
     size_t per_worker = (size_t)cfg->core_max_customers / nworkers; /* clm_preflight checked it */
     if (cfg->model_enabled && !(model = clm_model_job_new(cfg, &ropts, err, sizeof(err)))) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    if (!(segments = clm_segment_job_new(cfg, &ropts, alerts, err, sizeof(err)))) {
         log_err("%s", err);
         goto out_free;
     }
@@ -493,6 +501,10 @@ static int run(const clm_config *cfg, bool take_over)
         log_err("cannot start the model thread");
         goto out_stop;
     }
+    if (clm_segment_job_start(segments) < 0) {
+        log_err("cannot start the segment thread");
+        goto out_stop;
+    }
     if (cfg->alerts_am_url[0]) {
         clm_am_sink_conf amc = { .url = cfg->alerts_am_url, .link = cfg->alerts_am_link,
                                  .prefix = cfg->redis_prefix, .redis = ropts,
@@ -545,7 +557,8 @@ static int run(const clm_config *cfg, bool take_over)
     stop_timeout_s = cfg->core_shutdown_timeout_s;
     if (atomic_load(&stop_requested))
         alarm((unsigned)stop_timeout_s); /* asked to stop during start-up */
-    rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers };
+    rl = (reloader){ .cur = cfg, .base = workers_apply, .workers = workers, .nworkers = nworkers,
+                    .segments = segments };
     heartbeat hb = { .consumer = consumer, .reload = &rl, .am_sink = am_sink };
     clm_consumer_set_tick(consumer, on_tick, &hb);
     clm_consumer_run(consumer, &stop_requested);
@@ -567,6 +580,7 @@ out_stop:
         free(stop);
     }
     clm_writer_stop(writer);
+    clm_segment_job_stop(segments); /* before the publisher it hands alerts to */
     clm_alert_pub_stop(alerts, 5000); /* what is not delivered stays in the outbox */
     clm_am_sink_stop(am_sink, 5000); /* what is not delivered stays in <prefix>alerts:page */
     if (am_sink) {
@@ -584,6 +598,7 @@ out_free:
     clm_http_free(http); /* before what it reads from */
     clm_api_free(api);
     clm_writer_free(writer);
+    clm_segment_job_free(segments); /* before the publisher it hands alerts to */
     clm_alert_pub_free(alerts);
     clm_am_sink_free(am_sink);
     clm_kpi_job_free(kpi);

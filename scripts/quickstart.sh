@@ -61,7 +61,14 @@ cat >"$work/clmd.json" <<JSON
   "kafka": {"brokers": "$brokers", "topics": ["clm.events"], "group_id": "clmd-quickstart"},
   "redis": {"host": "127.0.0.1", "port": $redis_port, "prefix": "clm:"},
   "flush": {"interval_ms": 500},
-  "http": {"port": $http_port}
+  "http": {"port": $http_port},
+  "rfm": {"refresh_s": 1},
+  "segments": [
+    {"name": "reactivation", "rule": "rfm_segment in [\"At risk\", \"Hibernating\", \"Can't lose\"]"},
+    {"name": "retained_at_risk", "rule": "stage == \"retention\" and risk >= 0.5"},
+    {"name": "champions", "rule": "rfm_segment == \"Champions\""},
+    {"name": "first_purchase", "rule": "stage == \"conversion\""}
+  ]
 }
 JSON
 echo "== running clmd -c $work/clmd.json (log: $work/clmd.log)"
@@ -99,6 +106,14 @@ echo "-- KPIs of the last 30 days of event time (clm:kpi:30d)"
 rcli hgetall clm:kpi:30d | pairs
 echo "-- customers now in each lifecycle stage (clm:stage_counts)"
 rcli hgetall clm:stage_counts | pairs
+# a segment pass that started after the last event was flushed
+pass0=$(rcli hget clm:segments pass)
+for _ in $(seq 600); do
+  [ "$(rcli hget clm:segments pass)" -ge $((${pass0:-0} + 2)) ] 2>/dev/null && break
+  sleep 0.1
+done
+echo "-- segments (clm:segment:<name>, clm:segments) and RFM segments: clmctl segments"
+"$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: segments | sed 's/^/   /'
 echo "-- customers most at risk of churning (clm:at_risk): clmctl at-risk --top 5"
 "$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: at-risk --top 5 | sed 's/^/   /'
 echo "-- the latest alerts (stream clm:alerts; also on the Kafka topic clm.alerts): clmctl alerts --count 5"

@@ -76,7 +76,7 @@ if [ "${CLM_NO_ASAN:-0}" != "1" ]; then
     count_run build-asan testlog-asan.txt "${PIPESTATUS[0]}"
     secs=${FUZZ_SECONDS:-60}
     pids=()
-    for target in decode config record journal; do
+    for target in decode config record journal rule; do
       mkdir -p "build-asan/fuzz-$target"
       # new inputs go to the scratch directory first; the seeds stay as they are
       build-asan/tests/fuzz_$target -max_total_time="$secs" -print_final_stats=1 \
@@ -84,7 +84,7 @@ if [ "${CLM_NO_ASAN:-0}" != "1" ]; then
       pids+=($!)
     done
     i=0
-    for target in decode config record journal; do
+    for target in decode config record journal rule; do
       if wait "${pids[$i]}"; then
         echo "fuzz_$target: $(grep -E 'stat::number_of_executed_units' "build-asan/fuzz-$target.log" | awk '{print $2}') runs in ${secs}s, no failure"
         passed=$((passed + 1))

@@ -131,6 +131,18 @@ int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day)
     return put(buf, size, "%stransitions:%s", prefix, d);
 }
 
+int clm_key_segment(char *buf, size_t size, const char *prefix, const char *name)
+{
+    return put(buf, size, "%ssegment:%s", prefix, name);
+}
+
+int clm_key_segment_day(char *buf, size_t size, const char *prefix, int64_t day)
+{
+    char d[16];
+    clm_day_format(day, d);
+    return put(buf, size, "%ssegment_day:%s", prefix, d);
+}
+
 int clm_field_offset(char *buf, size_t size, const char *topic)
 {
     return put(buf, size, CLM_FIELD_OFFSET "%s", topic);

@@ -41,6 +41,8 @@
  *   <prefix>buckets, <prefix>transitions:<D>, <prefix>stage_counts,
  *   <prefix>portfolio, <prefix>at_risk, <prefix>alerts,
  *   <prefix>alerts:outbox                                      flush
+ *                                   (the segment job adds segment_entered
+ *                                   and segment_left alerts to the last two)
  *   <prefix>alerts:page       STREAM alerts that page, in order (alert_id,
  *                                   json): the flush appends (only with a
  *                                   paging sink configured), the
@@ -56,6 +58,18 @@
  *   <prefix>kpi:cohorts       STRING JSON weekly retention cohorts
  *                                   (daemon/kpi_cohort.h)           KPI job
  *   <prefix>model                                              model job
+ *   <prefix>segments          HASH  the segment pass's summary: pass, at,
+ *                                   day, customers, buyers; per segment
+ *                                   segment:<name> -> members,
+ *                                   segment:<name>:rule -> its rule; per
+ *                                   RFM segment rfm:<name> -> customers
+ *   <prefix>segment:<name>    ZSET  customer id -> event time (ms) of the
+ *                                   pass that saw it enter
+ *   <prefix>segment_day:<D>   HASH  <name>:entered, <name>:left on day D
+ *   <prefix>rfm:bounds        HASH  n, r1..r4, f1..f4, m1..m4: the RFM
+ *                                   quintile boundaries (core/rfmscore.h)
+ *                                   and the view fields r_score, f_score,
+ *                                   m_score, rfm_segment      segment job
  *   <prefix>schema            HASH  version, stages             start-up
  *   <prefix>owner             STRING the consumer group whose state the
  *                                   prefix holds (daemon/owner.h)  start-up
@@ -115,6 +129,8 @@
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
 #define CLM_KEY_ERASURE_LOG "erasure_log"
+#define CLM_KEY_SEGMENTS "segments"
+#define CLM_KEY_RFM_BOUNDS "rfm:bounds"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"
@@ -190,6 +206,11 @@ int clm_key_bucket_named(char *buf, size_t size, const char *prefix, const char 
 
 /* <prefix>transitions:<YYYY-MM-DD> for a UTC day number. */
 int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day);
+
+/* <prefix>segment:<name> (the members of a segment) and
+ * <prefix>segment_day:<YYYY-MM-DD> (its entries and exits of a UTC day). */
+int clm_key_segment(char *buf, size_t size, const char *prefix, const char *name);
+int clm_key_segment_day(char *buf, size_t size, const char *prefix, int64_t day);
 
 /* The progress fields of a topic: offset:<topic>, maxts:<topic>,
  * ahead:<topic>, anon_ids:<topic>. */

@@ -510,6 +510,64 @@ static void test_days(void **state)
     free(out);
 }
 
+/* ---- segments -------------------------------------------------------------- */
+
+/* A summary and boundaries as the segment job writes them: segments in
+ * byte order, RFM segments in the default map's order with Other last and
+ * then a name the map lacks; then JSON; then no pass at all. */
+static void test_segments(void **state)
+{
+    (void)state;
+    redisContext *c = NULL;
+    CHECK(harness_redis_connect(F.redis, &c, errbuf, sizeof(errbuf)));
+    cmd(c, "HSET t[1]:segments pass 3 at 1 day 2026-03-01 customers 16 buyers 9 "
+           "segment:vip 2 segment:vip:rule %s segment:at_risk 5 segment:at_risk:rule %s "
+           "rfm:Lost 4 rfm:Champions 5 rfm:Other 0 rfm:Old 1",
+        "orders >= 10", "rfm_segment == \"At risk\"");
+    cmd(c, "HSET t[1]:rfm:bounds n 9 r1 2026-01-01 r2 2026-02-01 r3 2026-02-15 r4 2026-03-01 "
+           "f1 1 f2 1 f3 2 f4 4 m1 10 m2 20.5 m3 40 m4 80");
+    char *out = run(0, "-c", F.config, "segments", NULL);
+    assert_string_equal(out,
+                        "pass 3 on 2026-03-01: 16 customers, 9 with a purchase\n"
+                        "\n"
+                        "segment  customers  rule\n"
+                        "at_risk          5  rfm_segment == \"At risk\"\n"
+                        "vip              2  orders >= 10\n"
+                        "\n"
+                        "rfm_segment  customers\n"
+                        "Champions            5\n"
+                        "Lost                 4\n"
+                        "Other                0\n"
+                        "Old                  1\n"
+                        "\n"
+                        "RFM boundaries: a score is 1 + the number of boundaries below the value\n"
+                        "                        1           2           3           4\n"
+                        "last purchase  2026-01-01  2026-02-01  2026-02-15  2026-03-01\n"
+                        "orders                  1           1           2           4\n"
+                        "revenue                10        20.5          40          80\n");
+    free(out);
+    out = run(0, "-c", F.config, "--json", "segments", NULL);
+    json_t *doc = parse(out);
+    assert_int_equal(json_integer_value(json_object_get(doc, "pass")), 3);
+    assert_int_equal(json_integer_value(json_object_get(doc, "buyers")), 9);
+    json_t *vip = json_object_get(json_object_get(doc, "segments"), "vip");
+    assert_int_equal(json_integer_value(json_object_get(vip, "members")), 2);
+    assert_string_equal(json_string_value(json_object_get(vip, "rule")), "orders >= 10");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "rfm_segments"),
+                                                        "Lost")), 4);
+    json_t *m = json_object_get(json_object_get(doc, "rfm_bounds"), "m");
+    assert_string_equal(json_string_value(json_array_get(m, 1)), "20.5");
+    json_decref(doc);
+    free(out);
+    cmd(c, "DEL t[1]:segments t[1]:rfm:bounds");
+    out = run(1, "-c", F.config, "segments", NULL);
+    assert_string_equal(out, "clmctl: no segment pass yet (t[1]:segments does not exist): clmd "
+                             "computes segments when segments is not empty or rfm.enabled is "
+                             "true\n");
+    free(out);
+    redisFree(c);
+}
+
 /* ---- usage and errors ---------------------------------------------------- */
 
 static void test_usage_errors(void **state)
@@ -530,8 +588,8 @@ static void test_usage_errors(void **state)
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, NULL);
-    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, days, at-risk, alerts, refit, "
-                             "rebuild-view or forget)\n"
+    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, segments, days, at-risk, alerts, "
+                             "refit, rebuild-view or forget)\n"
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, "forget", NULL);
@@ -965,6 +1023,7 @@ int main(void)
         cmocka_unit_test(test_customer_unknown),
         cmocka_unit_test(test_stages),
         cmocka_unit_test(test_days),
+        cmocka_unit_test(test_segments),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_redis_unreachable),
         cmocka_unit_test(test_at_risk_table),

@@ -11,7 +11,9 @@
  *   channel       string, "first", top-level "channel"
  *   company_size  number, "max", "properties.company_size"
  * A configured event type requiring the plan ("trial_started") is applied
- * with it and rejected without it.
+ * with it and rejected without it. Two segments whose rules read traits
+ * ("pro": plan == "pro"; "paid_or_se": plan in ["pro", "team"] or
+ * country == "SE") hold exactly the customers the model puts in them.
  * Then clmd is restarted with the traits listed in another order, the view
  * of one customer is deleted and one more event for it arrives: its trait
  * fields must come back from the checkpoint, re-indexed by name.
@@ -184,6 +186,13 @@ static bool reached(void *arg)
     return harness_redis_hget_int(p->c, "clm:stats", "consumed") >= p->want;
 }
 
+/* The segment job's pass counter has reached p->want. */
+static bool passed(void *arg)
+{
+    progress *p = arg;
+    return harness_redis_hget_int(p->c, "clm:segments", "pass") >= p->want;
+}
+
 static const char TRAITS[] =
     "[{\"name\": \"plan\", \"type\": \"string\"},"
     " {\"name\": \"country\", \"field\": \"properties.country\", \"type\": \"string\","
@@ -211,6 +220,9 @@ static void write_config(const char *path, const char *brokers, int redis_port, 
             " \"http\": {\"port\": 0},\n"
             " \"events\": {\"max_jump_s\": 0},\n"
             " \"event_types\": [{\"name\": \"trial_started\", \"required\": [\"plan\"]}],\n"
+            " \"rfm\": {\"refresh_s\": 1},\n"
+            " \"segments\": [{\"name\": \"pro\", \"rule\": \"plan == \\\"pro\\\"\"},\n"
+            "   {\"name\": \"paid_or_se\", \"rule\": \"plan in [\\\"pro\\\", \\\"team\\\"] or country == \\\"SE\\\"\"}],\n"
             " \"traits\": %s}\n",
             brokers, redis_port, traits);
     fclose(f);
@@ -226,6 +238,11 @@ static void run_clmd(const char *cfg, const char *log, redisContext *rc, long lo
     if (harness_wait_until(reached, &pr, 60000) < 0)
         fail_msg("clmd consumed %lld of %lld messages within 60 s (log: %s)",
                  harness_redis_hget_int(rc, "clm:stats", "consumed"), want, log);
+    /* segments over traits: a whole pass of the segment job that began after
+     * the last message was flushed */
+    progress ps = {.c = rc, .want = harness_redis_hget_int(rc, "clm:segments", "pass") + 2};
+    if (harness_wait_until(passed, &ps, 60000) < 0)
+        fail_msg("the segment job made no pass after the stream within 60 s (log: %s)", log);
     CHECK(harness_proc_signal(p, SIGTERM));
     CHECK(harness_proc_expect_exit(p, 30000, 0, errbuf, sizeof(errbuf)));
     harness_proc_free(p);
@@ -251,6 +268,45 @@ static void compare_view(redisContext *rc, const mcust *c)
         }
     }
     freeReplyObject(r);
+}
+
+/* Whether model customer c is in segment `seg` of write_config's rules. */
+static bool member_of(const mcust *c, const char *seg)
+{
+    const mtrait *plan = &c->t[T_PLAN], *country = &c->t[T_COUNTRY];
+    bool pro = plan->set && strcmp(plan->str, "pro") == 0;
+    bool team = plan->set && strcmp(plan->str, "team") == 0;
+    if (strcmp(seg, "pro") == 0)
+        return pro;
+    return pro || team || (country->set && strcmp(country->str, "SE") == 0);
+}
+
+/* The members of each segment over traits equal the model's. */
+static void compare_segments(redisContext *rc, const model *m, const char *log)
+{
+    static const char *const SEGS[] = {"pro", "paid_or_se"};
+    for (size_t s = 0; s < 2; s++) {
+        size_t want = 0, bad = 0;
+        for (size_t i = 0; i < m->n; i++) {
+            bool in = member_of(&m->c[i], SEGS[s]);
+            redisReply *r = redisCommand(rc, "ZSCORE clm:segment:%s %s", SEGS[s], m->c[i].id);
+            assert_non_null(r);
+            if (in != (r->type != REDIS_REPLY_NIL) && bad++ < 20)
+                printf("# segment %s: %s %s\n", SEGS[s], m->c[i].id,
+                       in ? "missing" : "a member by mistake");
+            freeReplyObject(r);
+            want += in;
+        }
+        long long n = 0;
+        redisReply *r = redisCommand(rc, "ZCARD clm:segment:%s", SEGS[s]);
+        assert_non_null(r);
+        n = r->integer;
+        freeReplyObject(r);
+        printf("# segment %s: %lld members, model %zu\n", SEGS[s], n, want);
+        if (bad || n != (long long)want)
+            fail_msg("segment %s differs from the model (log: %s)", SEGS[s], log);
+        assert_true(want >= 10);
+    }
 }
 
 static void traits_stream(void **state)
@@ -352,6 +408,7 @@ static void traits_stream(void **state)
         compare_view(rc, &m.c[i]);
     if (mismatches)
         fail_msg("%d trait fields differ from the model (first 40 above; clmd log: %s)", mismatches, log);
+    compare_segments(rc, &m, log);
 
     /* restart with the traits reordered; the view of h-1 is gone, one more
      * event arrives: every trait comes back from the checkpoint */

@@ -37,6 +37,8 @@ static void usage(FILE *out)
             "                      every day kept, or those of the range\n"
             "  customer ID         one customer's fields\n"
             "  stages              customers per lifecycle stage\n"
+            "  segments            segment sizes, customers per RFM segment and the RFM\n"
+            "                      boundaries of the last segment pass\n"
             "  days [--last N] [--from D] [--to D] [--columns A,B,...]\n"
             "                      daily counters of the last N days (default 7), or of\n"
             "                      the days D (YYYY-MM-DD) from .. to, both included\n"
@@ -336,13 +338,13 @@ int main(int argc, char **argv)
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit, "
-                           "rebuild-view or forget)");
+        return usage_error("a command is needed (kpi, customer, stages, segments, days, at-risk, alerts, "
+                           "refit, rebuild-view or forget)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
-        strcmp(cmd, "stages") != 0 &&
+        strcmp(cmd, "stages") != 0 && strcmp(cmd, "segments") != 0 &&
         strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
         strcmp(cmd, "rebuild-view") != 0 && strcmp(cmd, "forget") != 0)
         return usage_error("unknown command \"%s\"", cmd);
@@ -453,6 +455,8 @@ int main(int argc, char **argv)
         r = clmctl_customer(&x, id, err, sizeof(err));
     else if (strcmp(cmd, "stages") == 0)
         r = clmctl_stages(&x, err, sizeof(err));
+    else if (strcmp(cmd, "segments") == 0)
+        r = clmctl_segments(&x, err, sizeof(err));
     else if (strcmp(cmd, "refit") == 0)
         r = clmctl_refit(&x, o.wait, err, sizeof(err));
     else if (strcmp(cmd, "at-risk") == 0)

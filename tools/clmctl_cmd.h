@@ -89,6 +89,16 @@ int clmctl_days(const clmctl_ctx *x, const clmctl_span *span, char *errbuf, size
  * can be chosen. Printed by clmctl_series_print. */
 int clmctl_kpi_history(const clmctl_ctx *x, const clmctl_span *span, char *errbuf,
                        size_t errsize);
+/* `segments`: the segment job's last pass (<prefix>segments and
+ * <prefix>rfm:bounds): a line with the pass, its day and customer counts;
+ * a table of segment, members and rule (segments in byte order); a table
+ * of rfm_segment and customers (the config's map order, then Other, then
+ * names the config does not have); the RFM boundaries when there are
+ * buyers. JSON: {"pass", "day", "customers", "buyers", "segments":
+ * {"<name>": {"members", "rule"}}, "rfm_segments": {"<name>": n},
+ * "rfm_bounds": {"r": [4 days], "f": [...], "m": [...]}}. -ENOENT when no
+ * pass has run. */
+int clmctl_segments(const clmctl_ctx *x, char *errbuf, size_t errsize);
 
 /* Most rows `at-risk --top` and `alerts --count` show, and the most new
  * alerts `alerts --tail --max` waits for. */
