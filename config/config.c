@@ -17,6 +17,7 @@
 #include "config/risk.h"
 #include "config/schema.h"
 #include "config/segments.h"
+#include "config/breakdowns.h"
 #include "core/customer.h"
 #include "core/kpi.h"
 
@@ -417,6 +418,9 @@ static int build(const char *name, const char *dir_of, json_t *root, clm_config 
             goto out_free_cfg;
     }
     r = clm_cfg_check_event_types(cfg, name, errbuf, errsize);
+    if (r < 0)
+        goto out_free_cfg;
+    r = clm_cfg_check_breakdowns(cfg, name, errbuf, errsize);
     if (r < 0)
         goto out_free_cfg;
     r = clm_cfg_compile_stages(cfg, name, errbuf, errsize);

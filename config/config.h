@@ -93,6 +93,7 @@ typedef struct clm_config {
     /* traits: configured customer attributes read from events (core/trait.h) */
     struct clm_trait_set *traits; /* traits: NULL when none are configured */
     struct clm_custom_types *event_types; /* event_types (core/evtype.h): NULL when none */
+    struct clm_breakdown_set *breakdowns; /* breakdowns (core/breakdown.h): NULL when none */
 
     /* risk and alerts */
     clm_risk_opts risk;        /* risk.*: signal weights and thresholds */

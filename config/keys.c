@@ -13,6 +13,7 @@
 #include "config/segments.h"
 #include "config/schema.h"
 #include "config/traits.h"
+#include "config/breakdowns.h"
 #include "config/event_types.h"
 
 #define FIELD(f) offsetof(clm_config, f)
@@ -237,6 +238,16 @@ const clm_cfg_key clm_config_keys[] = {
              "default 8) and \"on_invalid\" (\"reject\": to the dead-letter topic as bad_trait, "
              "the default; \"ignore\": the event applies without that value). At most 8 traits; "
              "changing them needs a restart. See README \"Traits\"."},
+    {.path = "breakdowns", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(breakdowns),
+     .parse = clm_cfg_breakdowns_parse, .release = clm_cfg_breakdowns_release,
+     .type_name = "breakdown list", .expect = clm_cfg_breakdowns_expect,
+     .help = "Trait dimensions whose day counters are also kept per value, each "
+             "{\"dimension\": \"trait:<name>\" (a configured trait), \"values\": [1..32 values "
+             "counted under their own name]}; a customer with another value counts under "
+             "\"other\", one without a value under \"(none)\". Counters: new_leads, "
+             "leads_converted, new_customers, orders, revenue_micros, churned, reactivated, in "
+             "<prefix>breakdown:trait:<name>:<YYYY-MM-DD>. At most 4; changing them needs a "
+             "restart. See README \"Breakdowns\"."},
     {.path = "event_types", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(event_types),
      .parse = clm_cfg_event_types_parse, .release = clm_cfg_event_types_release,
      .type_name = "type list", .expect = clm_cfg_event_types_expect,

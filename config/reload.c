@@ -1,5 +1,7 @@
 /* config/reload.c - comparing two configurations key by key (see reload.h). */
 #include "config/reload.h"
+
+#include "config/breakdowns.h"
 #include "core/evtype.h"
 #include "core/trait.h"
 
@@ -109,6 +111,9 @@ static bool row_equal(const clm_cfg_key *row, const void *a, const void *b)
         if (strcmp(row->path, "traits") == 0)
             return clm_trait_set_equal(*(const clm_trait_set *const *)pa,
                                        *(const clm_trait_set *const *)pb);
+        if (strcmp(row->path, "breakdowns") == 0)
+            return clm_breakdown_set_equal(*(const clm_breakdown_set *const *)pa,
+                                           *(const clm_breakdown_set *const *)pb);
         if (strcmp(row->path, "segments") == 0 || strcmp(row->path, "rfm.segments") == 0)
             return clm_cfg_json_equal(*(json_t *const *)pa, *(json_t *const *)pb);
         return strcmp(row->path, "lifecycle.rules") == 0 ? rules_equal(a, b) : false;

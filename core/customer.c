@@ -1,5 +1,7 @@
 /* core/customer.c - per-customer state, lifecycle and KPI deltas (see customer.h). */
 #include "core/customer.h"
+
+#include "core/breakdown.h"
 #include "core/evtype.h"
 #include "core/trait.h"
 
@@ -324,10 +326,38 @@ static uint16_t facets(const clm_customer *a, const clm_customer *b)
 
 static int expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark);
 
+static bool bd_on(const clm_apply_opts *o)
+{
+    return o->breakdowns && o->breakdowns->n > 0;
+}
+
+/* Attributes the breakdown counters recorded since clm_deltas_bd_begin to
+ * the customer's current trait values (r: the change's result). */
+static int bd_finish(const clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int r)
+{
+    if (r < 0) {
+        clm_deltas_bd_abort(d);
+        return r;
+    }
+    uint8_t slots[CLM_BD_MAX];
+    const clm_breakdown_set *bs = o->breakdowns;
+    for (size_t k = 0; k < bs->n; k++) {
+        clm_trait_value v;
+        clm_customer_trait(c, bs->d[k].trait_idx, &v);
+        slots[k] = (uint8_t)clm_breakdown_slot(&bs->d[k], &v);
+    }
+    int e = clm_deltas_bd_end(d, slots, bs->n);
+    return e < 0 ? e : r;
+}
+
 int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     clm_customer before = *c;
+    if (bd_on(o))
+        clm_deltas_bd_begin(d);
     int r = expire(c, o, d, watermark);
+    if (bd_on(o))
+        r = bd_finish(c, o, d, r);
     if (r > 0)
         c->changed |= facets(&before, c);
     return r;
@@ -538,7 +568,11 @@ int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *p
                           const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     clm_customer before = *c;
+    if (bd_on(o))
+        clm_deltas_bd_begin(d);
     int r = apply_at(c, ev, pos, o, d, watermark);
+    if (bd_on(o))
+        r = bd_finish(c, o, d, r);
     if (r == CLM_APPLIED)
         c->changed |= facets(&before, c);
     return r;

@@ -126,6 +126,7 @@ typedef struct clm_apply_opts {
     const clm_risk_opts *risk; /* churn-risk scoring; NULL: none */
     const clm_alert_opts *alerts; /* when alerts are raised (needs risk); NULL: never */
     const struct clm_trait_set *traits; /* configured traits (core/trait.h); NULL: none */
+    const struct clm_breakdown_set *breakdowns; /* core/breakdown.h; NULL: none */
 } clm_apply_opts;
 
 /* Where an event was read: it names the alerts the event raises. */

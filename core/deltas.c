@@ -17,6 +17,8 @@ void clm_deltas_release(clm_deltas *d)
     free(d->days);
     free(d->trans);
     free(d->alerts);
+    free(d->bd);
+    free(d->pend);
     clm_deltas_init(d);
 }
 
@@ -29,6 +31,9 @@ void clm_deltas_reset(clm_deltas *d)
     d->value_rate_micros = 0;
     d->repeat_customers = 0;
     d->nalerts = 0;
+    d->nbd = 0;
+    d->npend = 0;
+    d->capturing = false;
     d->any = false;
 }
 
@@ -66,6 +71,76 @@ int clm_deltas_add(clm_deltas *d, int64_t bucket, size_t off, int64_t n)
     v = clm_sat_add(v, n);
     memcpy((char *)c + off, &v, sizeof(v));
     d->any = true;
+    if (d->capturing) {
+        int k = clm_breakdown_counter(off);
+        if (k >= 0) {
+            if (d->npend == d->cap_pend) {
+                size_t cap = d->cap_pend ? d->cap_pend * 2 : 16;
+                clm_bd_pending *p = realloc(d->pend, cap * sizeof(*p));
+                if (!p)
+                    return -ENOMEM;
+                d->pend = p;
+                d->cap_pend = cap;
+            }
+            d->pend[d->npend++] = (clm_bd_pending){ .bucket = bucket, .counter = k, .n = n };
+        }
+    }
+    return 0;
+}
+
+void clm_deltas_bd_begin(clm_deltas *d)
+{
+    d->npend = 0;
+    d->capturing = true;
+}
+
+void clm_deltas_bd_abort(clm_deltas *d)
+{
+    d->npend = 0;
+    d->capturing = false;
+}
+
+static clm_bd_delta *bd_entry(clm_deltas *d, int64_t bucket, uint8_t dim, uint8_t slot)
+{
+    for (size_t i = d->nbd; i-- > 0;)
+        if (d->bd[i].bucket == bucket && d->bd[i].dim == dim && d->bd[i].slot == slot)
+            return &d->bd[i];
+    if (d->nbd == d->cap_bd) {
+        size_t cap = d->cap_bd ? d->cap_bd * 2 : 16;
+        clm_bd_delta *v = realloc(d->bd, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        d->bd = v;
+        d->cap_bd = cap;
+    }
+    clm_bd_delta *e = &d->bd[d->nbd++];
+    memset(e, 0, sizeof(*e));
+    e->bucket = bucket;
+    e->dim = dim;
+    e->slot = slot;
+    return e;
+}
+
+int clm_deltas_bd_end(clm_deltas *d, const uint8_t *slots, size_t ndims)
+{
+    d->capturing = false;
+    /* reserve first, so that a failure adds nothing */
+    size_t need = d->nbd + d->npend * ndims;
+    if (need > d->cap_bd) {
+        clm_bd_delta *v = realloc(d->bd, need * sizeof(*v));
+        if (!v) {
+            d->npend = 0;
+            return -ENOMEM;
+        }
+        d->bd = v;
+        d->cap_bd = need;
+    }
+    for (size_t i = 0; i < d->npend; i++)
+        for (size_t k = 0; k < ndims; k++) {
+            clm_bd_delta *e = bd_entry(d, d->pend[i].bucket, (uint8_t)k, slots[k]);
+            e->c[d->pend[i].counter] = clm_sat_add(e->c[d->pend[i].counter], d->pend[i].n);
+        }
+    d->npend = 0;
     return 0;
 }
 

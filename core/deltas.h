@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/alert.h"
+#include "core/breakdown.h"
 #include "core/daycount.h"
 
 typedef struct clm_day_delta {
@@ -30,6 +31,21 @@ typedef struct clm_transition_delta {
     int64_t n;
 } clm_transition_delta;
 
+/* The breakdown counters (core/breakdown.h) of one slot of one dimension in
+ * a bucket. */
+typedef struct clm_bd_delta {
+    int64_t bucket;
+    uint8_t dim, slot;
+    int64_t c[CLM_BD_COUNTERS];
+} clm_bd_delta;
+
+/* A counter change recorded while a customer's event is applied. */
+typedef struct clm_bd_pending {
+    int64_t bucket;
+    int counter;
+    int64_t n;
+} clm_bd_pending;
+
 typedef struct clm_deltas {
     clm_day_delta *days;
     size_t ndays, cap_days;
@@ -42,6 +58,11 @@ typedef struct clm_deltas {
     clm_alert *alerts;         /* raised since the last reset, in order */
     size_t nalerts, cap_alerts;
     bool any;                  /* something changed since the last reset */
+    clm_bd_delta *bd;          /* breakdown counters per bucket, dimension, slot */
+    size_t nbd, cap_bd;
+    clm_bd_pending *pend;      /* recorded since clm_deltas_bd_begin */
+    size_t npend, cap_pend;
+    bool capturing;
 } clm_deltas;
 
 void clm_deltas_init(clm_deltas *d);
@@ -62,6 +83,15 @@ int clm_deltas_transition(clm_deltas *d, int64_t bucket, int from, int to);
 
 /* Appends a copy of an alert. Returns 0 or -ENOMEM. */
 int clm_deltas_alert(clm_deltas *d, const clm_alert *a);
+
+/* Breakdowns: between clm_deltas_bd_begin and clm_deltas_bd_end, every
+ * clm_deltas_add of a breakdown counter is also recorded; _end adds what was
+ * recorded to the slots[i] of dimensions i < ndims (the customer's values
+ * after the change) and stops recording (0 or -ENOMEM; on -ENOMEM nothing
+ * recorded is added). _abort stops recording and drops it. */
+void clm_deltas_bd_begin(clm_deltas *d);
+int clm_deltas_bd_end(clm_deltas *d, const uint8_t *slots, size_t ndims);
+void clm_deltas_bd_abort(clm_deltas *d);
 
 #define CLM_DAY(field) offsetof(clm_daycount, field)
 

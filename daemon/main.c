@@ -417,6 +417,7 @@ static int run(const clm_config *cfg, bool take_over)
         .risk = &cfg->risk,
         .alerts = &cfg->alerts,
         .traits = cfg->traits,
+        .breakdowns = cfg->breakdowns,
     };
     clm_upgrade_report up;
     if (prepare_store(cfg, &ropts, &workers_apply, take_over, &up) < 0)

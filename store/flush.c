@@ -1,6 +1,8 @@
 /* store/flush.c - see flush.h. */
 #include "store/flush.h"
 
+#include "core/breakdown.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +351,28 @@ static int format_bucket(clm_flush_fmt *f, clm_cmdbuf *b, const clm_day_delta *d
     return clm_cmdbuf_append(b, 4, argv, lens);
 }
 
+/* One slot's breakdown counters: a saturating add of <value>\t<counter>
+ * fields to <prefix>breakdown:trait:<name>:<D>. */
+static int format_breakdown(clm_flush_fmt *f, clm_cmdbuf *b, const clm_bd_delta *e)
+{
+    const clm_breakdown_spec *s = &f->o->breakdowns->d[e->dim];
+    const char *value = clm_breakdown_slot_name(s, e->slot);
+    char key[CLM_KEY_MAX], field[CLM_BD_VALUE_MAX + 32];
+    int r;
+    if ((r = clm_key_breakdown(key, sizeof(key), f->prefix, s->trait,
+                               clm_bucket_day(e->bucket, f->o->bucket_ms))) < 0)
+        return r;
+    args_reset(&f->sums);
+    for (int k = 0; k < CLM_BD_COUNTERS; k++) {
+        if (!e->c[k])
+            continue;
+        snprintf(field, sizeof(field), "%s\t%s", value, clm_breakdown_counter_name(k));
+        if ((r = add_pair(&f->sums, field, e->c[k])) < 0)
+            return r;
+    }
+    return emit_hadd_sat(b, key, &f->sums);
+}
+
 int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d)
 {
     const clm_stages *m = f->o->stages;
@@ -359,6 +383,9 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d)
         return -ENOMEM;
     for (size_t i = 0; i < d->ndays; i++)
         if ((r = format_bucket(f, b, &d->days[i])) < 0)
+            return r;
+    for (size_t i = 0; f->o->breakdowns && i < d->nbd; i++)
+        if ((r = format_breakdown(f, b, &d->bd[i])) < 0)
             return r;
     for (size_t i = 0; m && i < d->ntrans; i++) {
         const clm_transition_delta *t = &d->trans[i];

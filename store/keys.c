@@ -143,6 +143,13 @@ int clm_key_segment_day(char *buf, size_t size, const char *prefix, int64_t day)
     return put(buf, size, "%ssegment_day:%s", prefix, d);
 }
 
+int clm_key_breakdown(char *buf, size_t size, const char *prefix, const char *trait, int64_t day)
+{
+    char d[16];
+    clm_day_format(day, d);
+    return put(buf, size, "%sbreakdown:trait:%s:%s", prefix, trait, d);
+}
+
 int clm_field_offset(char *buf, size_t size, const char *topic)
 {
     return put(buf, size, CLM_FIELD_OFFSET "%s", topic);

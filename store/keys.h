@@ -66,6 +66,11 @@
  *   <prefix>segment:<name>    ZSET  customer id -> event time (ms) of the
  *                                   pass that saw it enter
  *   <prefix>segment_day:<D>   HASH  <name>:entered, <name>:left on day D
+ *   <prefix>breakdown:trait:<name>:<D> HASH <value>\t<counter> -> the
+ *                                   day's counter for customers whose
+ *                                   trait <name> had that value (a listed
+ *                                   value, other or (none); core/breakdown.h;
+ *                                   README "Breakdowns")             flush
  *   <prefix>rfm:bounds        HASH  n, r1..r4, f1..f4, m1..m4: the RFM
  *                                   quintile boundaries (core/rfmscore.h)
  *                                   and the view fields r_score, f_score,
@@ -211,6 +216,10 @@ int clm_key_transitions(char *buf, size_t size, const char *prefix, int64_t day)
  * <prefix>segment_day:<YYYY-MM-DD> (its entries and exits of a UTC day). */
 int clm_key_segment(char *buf, size_t size, const char *prefix, const char *name);
 int clm_key_segment_day(char *buf, size_t size, const char *prefix, int64_t day);
+
+/* <prefix>breakdown:trait:<trait>:<YYYY-MM-DD> (a trait breakdown's
+ * counters of a UTC day, core/breakdown.h). */
+int clm_key_breakdown(char *buf, size_t size, const char *prefix, const char *trait, int64_t day);
 
 /* The progress fields of a topic: offset:<topic>, maxts:<topic>,
  * ahead:<topic>, anon_ids:<topic>. */
