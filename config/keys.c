@@ -240,7 +240,7 @@ const clm_cfg_key clm_config_keys[] = {
              "changing them needs a restart. See README \"Traits\"."},
     {.path = "breakdowns", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(breakdowns),
      .parse = clm_cfg_breakdowns_parse, .release = clm_cfg_breakdowns_release,
-     .type_name = "breakdown list", .expect = clm_cfg_breakdowns_expect,
+     .type_name = "object list", .expect = clm_cfg_breakdowns_expect,
      .help = "Trait dimensions whose day counters are also kept per value, each "
              "{\"dimension\": \"trait:<name>\" (a configured trait), \"values\": [1..32 values "
              "counted under their own name]}; a customer with another value counts under "
