@@ -12,6 +12,9 @@
  *   --only N    run one item
  * BENCH_E2E_CONFIG: extra top-level members for clmd's config, e.g.
  *   ' "model": {"enabled": false},' (to see what a feature costs)
+ * BENCH_E2E_TRAITS=1: every stream carries clmgen's traits (clmgen
+ *   --traits: plan, channel, country, company_size), for configs with
+ *   traits and breakdowns
  *   --clmd PATH the daemon (default: ../daemon/clmd beside this binary)
  *   --lat-rate R  item 6 background events/s (default 20000; --quick: 5000)
  *   --ring-size N  core.ring_size of every clmd run (default: clmd's own)
@@ -205,6 +208,8 @@ static void gen_opts(clm_gen_opts *o, int64_t customers, int64_t events)
     clm_gen_opts_default(o);
     o->customers = customers;
     o->events = events;
+    const char *traits = getenv("BENCH_E2E_TRAITS");
+    o->traits = traits && strcmp(traits, "1") == 0;
 }
 
 /* Customers appearing in the stream: they are numbered in order of first

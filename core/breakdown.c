@@ -16,6 +16,7 @@ static const struct {
     { "revenue_micros", offsetof(clm_daycount, revenue_micros) },
     { "churned", offsetof(clm_daycount, churned) },
     { "reactivated", offsetof(clm_daycount, reactivated) },
+    { "customers_delta", offsetof(clm_daycount, customers_delta) },
 };
 
 int clm_breakdown_slot(const clm_breakdown_spec *s, const clm_trait_value *v)

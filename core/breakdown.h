@@ -11,7 +11,10 @@
  *
  * Counters kept per slot (core/daycount.h meanings): new_leads,
  * leads_converted, new_customers, orders, revenue_micros, churned,
- * reactivated.
+ * reactivated, customers_delta. A current customer (orders >= 1, not
+ * churned) whose slot changes moves from the old slot's customers_delta to
+ * the new one's on the event's bucket, so each slot's running sum of
+ * customers_delta is the number of its current customers.
  *
  * Pure; the set is read-only after configuration, so any thread may read it.
  */
@@ -25,7 +28,7 @@
 
 #define CLM_BD_MAX 4          /* breakdown dimensions */
 #define CLM_BD_VALUES_MAX 32  /* listed values of one dimension */
-#define CLM_BD_COUNTERS 7     /* counters kept per slot */
+#define CLM_BD_COUNTERS 8     /* counters kept per slot */
 #define CLM_BD_VALUE_MAX 72   /* bytes of a value's text (clm_trait_format) */
 
 /* One dimension: trait `trait` (index trait_idx in the configured traits). */

@@ -331,9 +331,24 @@ static bool bd_on(const clm_apply_opts *o)
     return o->breakdowns && o->breakdowns->n > 0;
 }
 
+/* The breakdown slot of each dimension for the customer's values now. */
+static void bd_slots(const clm_customer *c, const clm_apply_opts *o, uint8_t *slots)
+{
+    const clm_breakdown_set *bs = o->breakdowns;
+    for (size_t k = 0; k < bs->n; k++) {
+        clm_trait_value v;
+        clm_customer_trait(c, bs->d[k].trait_idx, &v);
+        slots[k] = (uint8_t)clm_breakdown_slot(&bs->d[k], &v);
+    }
+}
+
 /* Attributes the breakdown counters recorded since clm_deltas_bd_begin to
- * the customer's current trait values (r: the change's result). */
-static int bd_finish(const clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int r)
+ * the customer's current trait values (r: the change's result). A current
+ * customer whose slot changed (old: the slots before; NULL: unchanged)
+ * moves from the old slot's customers_delta to the new one's in bucket b,
+ * so that each slot's running sum counts its current customers. */
+static int bd_finish(const clm_customer *c, const clm_apply_opts *o, clm_deltas *d, int r,
+                     const uint8_t *old, bool was_current, int64_t b)
 {
     if (r < 0) {
         clm_deltas_bd_abort(d);
@@ -341,12 +356,13 @@ static int bd_finish(const clm_customer *c, const clm_apply_opts *o, clm_deltas 
     }
     uint8_t slots[CLM_BD_MAX];
     const clm_breakdown_set *bs = o->breakdowns;
-    for (size_t k = 0; k < bs->n; k++) {
-        clm_trait_value v;
-        clm_customer_trait(c, bs->d[k].trait_idx, &v);
-        slots[k] = (uint8_t)clm_breakdown_slot(&bs->d[k], &v);
-    }
+    bd_slots(c, o, slots);
     int e = clm_deltas_bd_end(d, slots, bs->n);
+    int k = clm_breakdown_counter(CLM_DAY(customers_delta));
+    for (size_t i = 0; e == 0 && old && was_current && i < bs->n; i++)
+        if (old[i] != slots[i] && ((e = clm_deltas_bd_add(d, b, i, old[i], k, -1)) < 0 ||
+                                   (e = clm_deltas_bd_add(d, b, i, slots[i], k, 1)) < 0))
+            break;
     return e < 0 ? e : r;
 }
 
@@ -357,7 +373,7 @@ int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
         clm_deltas_bd_begin(d);
     int r = expire(c, o, d, watermark);
     if (bd_on(o))
-        r = bd_finish(c, o, d, r);
+        r = bd_finish(c, o, d, r, NULL, false, 0);
     if (r > 0)
         c->changed |= facets(&before, c);
     return r;
@@ -568,11 +584,17 @@ int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *p
                           const clm_apply_opts *o, clm_deltas *d, int64_t watermark)
 {
     clm_customer before = *c;
-    if (bd_on(o))
+    uint8_t old[CLM_BD_MAX];
+    bool was_current = false;
+    if (bd_on(o)) {
+        bd_slots(c, o, old);
+        was_current = is_current(c, o);
         clm_deltas_bd_begin(d);
+    }
     int r = apply_at(c, ev, pos, o, d, watermark);
     if (bd_on(o))
-        r = bd_finish(c, o, d, r);
+        r = bd_finish(c, o, d, r, r == CLM_APPLIED ? old : NULL, was_current,
+                      clm_bucket_of_ms(ev->ts_ms, o->bucket_ms));
     if (r == CLM_APPLIED)
         c->changed |= facets(&before, c);
     return r;

@@ -121,6 +121,16 @@ static clm_bd_delta *bd_entry(clm_deltas *d, int64_t bucket, uint8_t dim, uint8_
     return e;
 }
 
+int clm_deltas_bd_add(clm_deltas *d, int64_t bucket, size_t dim, int slot, int k, int64_t n)
+{
+    clm_bd_delta *e = bd_entry(d, bucket, (uint8_t)dim, (uint8_t)slot);
+    if (!e)
+        return -ENOMEM;
+    e->c[k] = clm_sat_add(e->c[k], n);
+    d->any = true;
+    return 0;
+}
+
 int clm_deltas_bd_end(clm_deltas *d, const uint8_t *slots, size_t ndims)
 {
     d->capturing = false;

@@ -92,6 +92,8 @@ int clm_deltas_alert(clm_deltas *d, const clm_alert *a);
 void clm_deltas_bd_begin(clm_deltas *d);
 int clm_deltas_bd_end(clm_deltas *d, const uint8_t *slots, size_t ndims);
 void clm_deltas_bd_abort(clm_deltas *d);
+/* Adds n to breakdown counter k of (bucket, dim, slot). 0 or -ENOMEM. */
+int clm_deltas_bd_add(clm_deltas *d, int64_t bucket, size_t dim, int slot, int k, int64_t n);
 
 #define CLM_DAY(field) offsetof(clm_daycount, field)
 

@@ -9,8 +9,11 @@
  * <prefix>breakdown:trait:<name>:<D> are compared with values computed here
  * from the raw messages in arrival order by the README's rules (the
  * customer's trait value after the event, by the traits' update rules; no
- * core/ code linked). Every breakdown counter (all seven) must also add up
- * over the values of a day to the same counter of clm:day:<D>.
+ * core/ code linked). Every breakdown counter (all eight) must also add up
+ * over the values of a day to the same counter of clm:day:<D>, and each
+ * value's customers_delta summed over all days must equal the number of
+ * customer views with orders >= 1, a stage other than churned and that
+ * value.
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <jansson.h>
@@ -48,7 +51,9 @@ enum { C_ORDERS, C_REVENUE, C_NEW, NCOUNTERS };
 static const char *const COUNTER[NCOUNTERS] = {"orders", "revenue_micros", "new_customers"};
 /* every counter a breakdown keeps (README "Breakdowns") */
 static const char *const ALL_COUNTERS[] = {"new_leads", "leads_converted", "new_customers", "orders",
-                                           "revenue_micros", "churned", "reactivated"};
+                                           "revenue_micros", "churned", "reactivated",
+                                           "customers_delta"};
+#define NALL (sizeof(ALL_COUNTERS) / sizeof(ALL_COUNTERS[0]))
 
 typedef struct mtrait {
     bool set;
@@ -274,6 +279,48 @@ static void mismatch(const char *fmt, ...)
     }
 }
 
+/* Per value: the customers_delta of every day adds up to the current
+ * customers (views with orders >= 1, not churned) holding that value. */
+static void compare_customers(redisContext *rc, const model *m, int dim)
+{
+    long long got[5] = {0}, want[5] = {0};
+    const char *slots[5] = {"other", "(none)", NULL, NULL, NULL};
+    size_t ns = 2;
+    for (int v = 0; LISTED[dim][v]; v++)
+        slots[ns++] = LISTED[dim][v];
+    redisReply *keys = redisCommand(rc, "KEYS clm:breakdown:trait:%s:*", DIM[dim]);
+    assert_non_null(keys);
+    for (size_t i = 0; i < keys->elements; i++)
+        for (size_t s = 0; s < ns; s++) {
+            char f[96];
+            snprintf(f, sizeof(f), "%s\tcustomers_delta", slots[s]);
+            got[s] += harness_redis_hget_int(rc, keys->element[i]->str, f);
+        }
+    freeReplyObject(keys);
+    for (size_t i = 0; i < m->n; i++) {
+        redisReply *r = redisCommand(rc, "HMGET clm:customer:%s orders stage trait:%s", m->c[i].id,
+                                     DIM[dim]);
+        assert_non_null(r);
+        assert_int_equal(r->elements, 3);
+        bool current = r->element[0]->type == REDIS_REPLY_STRING && atoll(r->element[0]->str) >= 1 &&
+                       !(r->element[1]->type == REDIS_REPLY_STRING &&
+                         strcmp(r->element[1]->str, "churned") == 0);
+        const char *v = r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : NULL;
+        size_t s = v ? 0 : 1;
+        for (size_t k = 2; v && k < ns; k++)
+            if (strcmp(v, slots[k]) == 0)
+                s = k;
+        want[s] += current;
+        freeReplyObject(r);
+    }
+    for (size_t s = 0; s < ns; s++) {
+        printf("# %s %s: %lld current customers\n", DIM[dim], slots[s], want[s]);
+        if (got[s] != want[s])
+            mismatch("%s %s: customers_delta adds up to %lld, views say %lld", DIM[dim], slots[s],
+                     got[s], want[s]);
+    }
+}
+
 /* Every model counter is in Redis, and every field of the three modelled
  * counters in Redis is in the model. */
 static void compare(redisContext *rc, model *m)
@@ -304,7 +351,7 @@ static void compare(redisContext *rc, model *m)
         int64_t day = (int64_t)timegm(&tm) / 86400;
         redisReply *h = redisCommand(rc, "HGETALL %s", key);
         assert_non_null(h);
-        int64_t sums[7] = {0};
+        int64_t sums[NALL] = {0};
         for (size_t j = 0; j + 1 < h->elements; j += 2) {
             char value[96];
             snprintf(value, sizeof(value), "%s", h->element[j]->str);
@@ -322,14 +369,14 @@ static void compare(redisContext *rc, model *m)
             for (int c = 0; c < NCOUNTERS; c++)
                 if (strcmp(ctr, COUNTER[c]) == 0 && *count_of(m, dim, value, day, c) != n)
                     mismatch("%s %s %s: %lld not in the model", key, value, ctr, (long long)n);
-            for (size_t c = 0; c < 7; c++)
+            for (size_t c = 0; c < NALL; c++)
                 if (strcmp(ctr, ALL_COUNTERS[c]) == 0)
                     sums[c] += n;
         }
         freeReplyObject(h);
         char dk[64];
         snprintf(dk, sizeof(dk), "clm:day:%s", d);
-        for (size_t c = 0; c < 7; c++) {
+        for (size_t c = 0; c < NALL; c++) {
             long long want = harness_redis_hget_int(rc, dk, ALL_COUNTERS[c]);
             if (want != sums[c])
                 mismatch("%s: %s over the values %lld, day counter %lld", key, ALL_COUNTERS[c],
@@ -418,6 +465,8 @@ static void breakdown_stream(void **state)
 
     mismatches = 0;
     compare(rc, &m);
+    for (int d = 0; d < NDIMS; d++)
+        compare_customers(rc, &m, d);
     if (mismatches)
         fail_msg("%d breakdown counters differ (first 40 above; clmd log: %s)", mismatches, log);
 

@@ -1,7 +1,8 @@
 /* tests/test-breakdown.c - breakdowns by trait (core/breakdown.c, the
  * capture in core/deltas.c and core/customer.c, the `breakdowns` key in
  * config/breakdowns.c): attribution to the value after the event, `other`
- * and `(none)`, the per-slot counters adding up to the day counters, a
+ * and `(none)`, a current customer moving between slots, the per-slot
+ * counters adding up to the day counters, a
  * trait with 100,000 distinct values staying bounded, the key's checks and
  * its reload being reported as needing a restart. */
 #include <errno.h>
@@ -160,6 +161,11 @@ static void attribution(void **state)
     assert_int_equal(counter(&d, d1, 0, other, "new_customers"), 0);
     assert_int_equal(counter(&d, d0, 0, none, "orders"), 1);
     assert_int_equal(counter(&d, d0, 0, none, "revenue_micros"), 7000000);
+    /* customers: a became one under pro, then moved to other on day 1 */
+    assert_int_equal(counter(&d, d0, 0, pro, "customers_delta"), 1);
+    assert_int_equal(counter(&d, d1, 0, pro, "customers_delta"), -1);
+    assert_int_equal(counter(&d, d1, 0, other, "customers_delta"), 1);
+    assert_int_equal(counter(&d, d0, 0, none, "customers_delta"), 1);
     /* seats: max rule, 10 stays after 3; b's 2.5 is listed */
     assert_int_equal(counter(&d, d0, 1, 0, "orders"), 1);
     assert_int_equal(counter(&d, d1, 1, 0, "orders"), 1);
