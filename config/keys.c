@@ -245,7 +245,8 @@ const clm_cfg_key clm_config_keys[] = {
              "{\"dimension\": \"trait:<name>\" (a configured trait), \"values\": [1..32 values "
              "counted under their own name]}; a customer with another value counts under "
              "\"other\", one without a value under \"(none)\". Counters: new_leads, "
-             "leads_converted, new_customers, orders, revenue_micros, churned, reactivated, in "
+             "leads_converted, new_customers, orders, revenue_micros, churned, reactivated, "
+             "customers_delta, in "
              "<prefix>breakdown:trait:<name>:<YYYY-MM-DD>. At most 4; changing them needs a "
              "restart. See README \"Breakdowns\"."},
     {.path = "event_types", .type = CLM_CFG_CUSTOM, .def = "[]", .offset = FIELD(event_types),

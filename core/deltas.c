@@ -102,9 +102,14 @@ void clm_deltas_bd_abort(clm_deltas *d)
 
 static clm_bd_delta *bd_entry(clm_deltas *d, int64_t bucket, uint8_t dim, uint8_t slot)
 {
+    size_t h = d->bd_hit[dim];
+    if (h < d->nbd && d->bd[h].bucket == bucket && d->bd[h].dim == dim && d->bd[h].slot == slot)
+        return &d->bd[h];
     for (size_t i = d->nbd; i-- > 0;)
-        if (d->bd[i].bucket == bucket && d->bd[i].dim == dim && d->bd[i].slot == slot)
+        if (d->bd[i].bucket == bucket && d->bd[i].dim == dim && d->bd[i].slot == slot) {
+            d->bd_hit[dim] = i;
             return &d->bd[i];
+        }
     if (d->nbd == d->cap_bd) {
         size_t cap = d->cap_bd ? d->cap_bd * 2 : 16;
         clm_bd_delta *v = realloc(d->bd, cap * sizeof(*v));
@@ -113,6 +118,7 @@ static clm_bd_delta *bd_entry(clm_deltas *d, int64_t bucket, uint8_t dim, uint8_
         d->bd = v;
         d->cap_bd = cap;
     }
+    d->bd_hit[dim] = d->nbd;
     clm_bd_delta *e = &d->bd[d->nbd++];
     memset(e, 0, sizeof(*e));
     e->bucket = bucket;

@@ -60,6 +60,7 @@ typedef struct clm_deltas {
     bool any;                  /* something changed since the last reset */
     clm_bd_delta *bd;          /* breakdown counters per bucket, dimension, slot */
     size_t nbd, cap_bd;
+    size_t bd_hit[CLM_BD_MAX]; /* per dimension: the entry found last */
     clm_bd_pending *pend;      /* recorded since clm_deltas_bd_begin */
     size_t npend, cap_pend;
     bool capturing;

@@ -38,6 +38,8 @@ struct clm_flush_fmt {
     part_acc *parts;
     size_t nparts, cap;
     args sums;               /* field delta ... of one saturating add */
+    size_t *order;           /* breakdown entries in key order */
+    size_t cap_order;
     clm_record_buf rec;
 };
 
@@ -92,6 +94,7 @@ void clm_flush_fmt_free(clm_flush_fmt *f)
         args_release(&f->parts[i].risk_rem);
     }
     free(f->parts);
+    free(f->order);
     args_release(&f->sums);
     clm_record_buf_release(&f->rec);
     free(f);
@@ -351,26 +354,78 @@ static int format_bucket(clm_flush_fmt *f, clm_cmdbuf *b, const clm_day_delta *d
     return clm_cmdbuf_append(b, 4, argv, lens);
 }
 
-/* One slot's breakdown counters: a saturating add of <value>\t<counter>
- * fields to <prefix>breakdown:trait:<name>:<D>. */
-static int format_breakdown(clm_flush_fmt *f, clm_cmdbuf *b, const clm_bd_delta *e)
+/* qsort_r order of breakdown entries: dimension, day, slot. */
+typedef struct bd_sort {
+    const clm_bd_delta *e;
+    int64_t bucket_ms;
+} bd_sort;
+
+static int bd_cmp(const void *pa, const void *pb, void *ctx)
 {
-    const clm_breakdown_spec *s = &f->o->breakdowns->d[e->dim];
-    const char *value = clm_breakdown_slot_name(s, e->slot);
+    const bd_sort *x = ctx;
+    const clm_bd_delta *a = &x->e[*(const size_t *)pa], *b = &x->e[*(const size_t *)pb];
+    int64_t da = clm_bucket_day(a->bucket, x->bucket_ms), db = clm_bucket_day(b->bucket, x->bucket_ms);
+    if (a->dim != b->dim)
+        return a->dim < b->dim ? -1 : 1;
+    if (da != db)
+        return da < db ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* The breakdown counters: one saturating add of <value>\t<counter> fields
+ * per <prefix>breakdown:trait:<name>:<D>, covering every slot and bucket of
+ * that dimension and UTC day (a slot's buckets of one day as one field). */
+static int format_breakdowns(clm_flush_fmt *f, clm_cmdbuf *b, const clm_deltas *d)
+{
     char key[CLM_KEY_MAX], field[CLM_BD_VALUE_MAX + 32];
     int r;
-    if ((r = clm_key_breakdown(key, sizeof(key), f->prefix, s->trait,
-                               clm_bucket_day(e->bucket, f->o->bucket_ms))) < 0)
-        return r;
-    args_reset(&f->sums);
-    for (int k = 0; k < CLM_BD_COUNTERS; k++) {
-        if (!e->c[k])
-            continue;
-        snprintf(field, sizeof(field), "%s\t%s", value, clm_breakdown_counter_name(k));
-        if ((r = add_pair(&f->sums, field, e->c[k])) < 0)
+    if (d->nbd > f->cap_order) {
+        size_t *v = realloc(f->order, d->nbd * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        f->order = v;
+        f->cap_order = d->nbd;
+    }
+    for (size_t i = 0; i < d->nbd; i++)
+        f->order[i] = i;
+    bd_sort ctx = { .e = d->bd, .bucket_ms = f->o->bucket_ms };
+    qsort_r(f->order, d->nbd, sizeof(*f->order), bd_cmp, &ctx);
+    for (size_t i = 0; i < d->nbd;) {
+        const clm_bd_delta *e = &d->bd[f->order[i]];
+        const clm_breakdown_spec *s = &f->o->breakdowns->d[e->dim];
+        int64_t day = clm_bucket_day(e->bucket, f->o->bucket_ms);
+        if ((r = clm_key_breakdown(key, sizeof(key), f->prefix, s->trait, day)) < 0)
+            return r;
+        args_reset(&f->sums);
+        /* entries [i, j) share the key; [i, k) the slot */
+        while (i < d->nbd) {
+            const clm_bd_delta *g = &d->bd[f->order[i]];
+            if (g->dim != e->dim || clm_bucket_day(g->bucket, f->o->bucket_ms) != day)
+                break;
+            int64_t sum[CLM_BD_COUNTERS] = { 0 };
+            size_t k = i;
+            for (; k < d->nbd; k++) {
+                const clm_bd_delta *h = &d->bd[f->order[k]];
+                if (h->dim != g->dim || h->slot != g->slot ||
+                    clm_bucket_day(h->bucket, f->o->bucket_ms) != day)
+                    break;
+                for (int c = 0; c < CLM_BD_COUNTERS; c++)
+                    sum[c] = clm_sat_add(sum[c], h->c[c]);
+            }
+            const char *value = clm_breakdown_slot_name(s, g->slot);
+            for (int c = 0; c < CLM_BD_COUNTERS; c++) {
+                if (!sum[c])
+                    continue;
+                snprintf(field, sizeof(field), "%s\t%s", value, clm_breakdown_counter_name(c));
+                if ((r = add_pair(&f->sums, field, sum[c])) < 0)
+                    return r;
+            }
+            i = k;
+        }
+        if ((r = emit_hadd_sat(b, key, &f->sums)) < 0)
             return r;
     }
-    return emit_hadd_sat(b, key, &f->sums);
+    return 0;
 }
 
 int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d)
@@ -384,9 +439,8 @@ int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d)
     for (size_t i = 0; i < d->ndays; i++)
         if ((r = format_bucket(f, b, &d->days[i])) < 0)
             return r;
-    for (size_t i = 0; f->o->breakdowns && i < d->nbd; i++)
-        if ((r = format_breakdown(f, b, &d->bd[i])) < 0)
-            return r;
+    if (f->o->breakdowns && d->nbd && (r = format_breakdowns(f, b, d)) < 0)
+        return r;
     for (size_t i = 0; m && i < d->ntrans; i++) {
         const clm_transition_delta *t = &d->trans[i];
         if ((r = clm_key_transitions(key, sizeof(key), f->prefix,

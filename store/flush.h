@@ -9,8 +9,9 @@
  * deadline-index entries, one HDEL of customers taken over from the upgrade
  * pool, ZADD/ZREM of <prefix>at_risk, HINCRBYs of the counts
  * (stats, rejected, transitions, stage counts: at most a few per event, so
- * they cannot reach 2^63), one saturating add (EVAL) per bucket hash and for
- * the portfolio (money and durations, which can), alerts (XADD + outbox
+ * they cannot reach 2^63), one saturating add (EVAL) per bucket hash, per
+ * breakdown slot (<prefix>breakdown:trait:<name>:<D>, core/breakdown.h) and
+ * for the portfolio (money and durations, which can), alerts (XADD + outbox
  * HSET). No command of the batch fails on overflow.
  *
  * Usage: clm_flush_fmt_begin, then any number of _customer, _deltas,
@@ -47,8 +48,8 @@ void clm_flush_fmt_begin(clm_flush_fmt *f, clm_flush_buf_fn buf, void *ctx, cons
  * they will be once the batch commits. Returns 0, -ENOMEM, -ENAMETOOLONG. */
 int clm_flush_fmt_customer(clm_flush_fmt *f, clm_customer *c);
 
-/* KPI deltas: bucket counters (and the bucket index), transitions, stage
- * counts, portfolio value rate. */
+/* KPI deltas: bucket counters (and the bucket index), breakdown counters,
+ * transitions, stage counts, portfolio value rate. */
 int clm_flush_fmt_deltas(clm_flush_fmt *f, int32_t part, const clm_deltas *d);
 
 /* Message counters (zero deltas omitted). */

@@ -4,7 +4,8 @@
  * consumer group over the same generated stream (the first half, a fault,
  * the second half) and compares every key, read through the cluster, with
  * the single-server run (the cluster's own bookkeeping, journals, guards
- * and flush sequences, left out):
+ * and flush sequences, left out); the stream carries traits and two
+ * breakdowns are configured, so their counters are compared as well:
  *
  *   two_instances  no fault;
  *   kill_clmd      one instance SIGKILLed as the second half arrives, then
@@ -83,6 +84,10 @@ static void write_config(const char *path, const char *topic, int port, const ch
             " \"core\": {\"workers\": 2},\n"
             " \"http\": {\"port\": 0},\n"
             " \"alerts\": {\"rate_per_s\": 1000000, \"burst\": 1000000},\n"
+            " \"traits\": [{\"name\": \"plan\", \"type\": \"string\"},\n"
+            "   {\"name\": \"channel\", \"type\": \"string\", \"update\": \"first\"}],\n"
+            " \"breakdowns\": [{\"dimension\": \"trait:plan\", \"values\": [\"basic\", \"pro\"]},\n"
+            "   {\"dimension\": \"trait:channel\", \"values\": [\"organic\", \"email\"]}],\n"
             " \"log\": {\"level\": \"info\"}}\n",
             harness_kafka_bootstraps(F.kafka), topic, seeds ? GROUP : CLEAN_GROUP,
             port > 0 ? port : 6379, seeds ? seeds : "");
@@ -229,6 +234,7 @@ static int setup(void **state)
     o.events = 8000;
     o.malformed_rate = 0.01;
     o.dup_rate = 0.01;
+    o.traits = true; /* breakdown counters go through the journals too */
     if (harness_stream_gen(&o, &F.stream, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "# stream: %s\n", errbuf);
         return -1;
