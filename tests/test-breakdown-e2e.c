@@ -14,6 +14,9 @@
  * value's customers_delta summed over all days must equal the number of
  * customer views with orders >= 1, a stage other than churned and that
  * value.
+ * clmctl breakdown (a child process) then shows, over every day, the
+ * model's orders and revenue per value and the views' current customers
+ * as customers_end (JSON), and its table and CSV forms.
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <jansson.h>
@@ -27,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -281,10 +286,12 @@ static void mismatch(const char *fmt, ...)
 
 /* Per value: the customers_delta of every day adds up to the current
  * customers (views with orders >= 1, not churned) holding that value. */
-static void compare_customers(redisContext *rc, const model *m, int dim)
+static size_t compare_customers(redisContext *rc, const model *m, int dim, const char **slots,
+                                long long *want)
 {
-    long long got[5] = {0}, want[5] = {0};
-    const char *slots[5] = {"other", "(none)", NULL, NULL, NULL};
+    long long got[5] = {0};
+    slots[0] = "other";
+    slots[1] = "(none)";
     size_t ns = 2;
     for (int v = 0; LISTED[dim][v]; v++)
         slots[ns++] = LISTED[dim][v];
@@ -319,6 +326,98 @@ static void compare_customers(redisContext *rc, const model *m, int dim)
             mismatch("%s %s: customers_delta adds up to %lld, views say %lld", DIM[dim], slots[s],
                      got[s], want[s]);
     }
+    return ns;
+}
+
+static const char *clmctl_bin(void)
+{
+    const char *p = getenv("CLMCTL_BIN");
+    return p ? p : "clmctl";
+}
+
+/* Runs clmctl -c cfg args... (NULL-terminated, at most 8); exit 0
+ * expected; returns its output (free it). */
+static char *clmctl(const char *cfg, const char *dir, const char *const *args)
+{
+    const char *argv[12] = {clmctl_bin(), "-c", cfg};
+    size_t n = 3;
+    for (size_t i = 0; args[i] && n < 11; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    char log[256];
+    snprintf(log, sizeof(log), "%s/clmctl.out", dir);
+    harness_proc *p = NULL;
+    int st = 0;
+    CHECK(harness_proc_spawn(argv, log, &p, errbuf, sizeof(errbuf)));
+    CHECK(harness_proc_wait(p, 60000, &st, errbuf, sizeof(errbuf)));
+    harness_proc_free(p);
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    size_t len = fread(buf, 1, (1 << 20) - 1, f);
+    buf[len] = '\0';
+    fclose(f);
+    unlink(log); /* the next run's log starts empty */
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("clmctl %s: wait status %#x; output:\n%s", args[0], st, buf);
+    return buf;
+}
+
+/* clmctl breakdown over every day: orders and revenue per value as the
+ * model sums them, customers_end as the views count them (want_customers,
+ * by slot text); then its table and CSV forms. */
+static void check_clmctl(const char *cfg, const char *dir, model *m, int dim,
+                         const char *const *slots, const long long *want_customers, size_t ns)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < m->nk; i++) {
+        lo = m->k[i].day < lo ? m->k[i].day : lo;
+        hi = m->k[i].day > hi ? m->k[i].day : hi;
+    }
+    char from[16], to[16], dimarg[32];
+    day_text(lo, from);
+    day_text(hi, to);
+    snprintf(dimarg, sizeof(dimarg), "trait:%s", DIM[dim]);
+    const char *json_args[] = {"--json", "breakdown", dimarg, "--from", from, "--to", to, NULL};
+    char *out = clmctl(cfg, dir, json_args);
+    json_t *doc = json_loads(out, 0, NULL);
+    if (!doc)
+        fail_msg("clmctl breakdown --json: not JSON:\n%s", out);
+    json_t *values = json_object_get(doc, "values");
+    assert_true(json_array_size(values) >= 3);
+    for (size_t s = 0; s < ns; s++) {
+        int64_t orders = 0, revenue = 0;
+        for (size_t i = 0; i < m->nk; i++)
+            if (m->k[i].dim == dim && strcmp(m->k[i].value, slots[s]) == 0) {
+                orders += m->k[i].counter == C_ORDERS ? m->k[i].n : 0;
+                revenue += m->k[i].counter == C_REVENUE ? m->k[i].n : 0;
+            }
+        json_t *row = NULL, *v;
+        size_t i;
+        json_array_foreach(values, i, v)
+            if (strcmp(json_string_value(json_object_get(v, "value")), slots[s]) == 0)
+                row = v;
+        long long got_orders = row ? json_integer_value(json_object_get(row, "orders")) : 0;
+        long long got_revenue = row ? json_integer_value(json_object_get(row, "revenue_micros")) : 0;
+        long long got_customers = row ? json_integer_value(json_object_get(row, "customers_end")) : 0;
+        if (got_orders != orders || got_revenue != revenue || got_customers != want_customers[s])
+            mismatch("clmctl breakdown %s %s: orders %lld revenue %lld customers %lld, want %lld "
+                     "%lld %lld", dimarg, slots[s], got_orders, got_revenue, got_customers,
+                     (long long)orders, (long long)revenue, want_customers[s]);
+    }
+    json_decref(doc);
+    free(out);
+    const char *table_args[] = {"breakdown", dimarg, "--from", from, "--to", to, NULL};
+    out = clmctl(cfg, dir, table_args);
+    assert_non_null(strstr(out, "churn_rate"));
+    assert_non_null(strstr(out, "other"));
+    free(out);
+    const char *csv_args[] = {"--csv", "breakdown", DIM[dim], "--last", "3650", NULL};
+    out = clmctl(cfg, dir, csv_args);
+    if (strncmp(out, "value,revenue,orders,new_customers,churned,churn_rate,", 54) != 0)
+        fail_msg("clmctl --csv breakdown %s: %s", DIM[dim], out);
+    free(out);
 }
 
 /* Every model counter is in Redis, and every field of the three modelled
@@ -453,8 +552,6 @@ static void breakdown_stream(void **state)
     assert_true(m.purchases >= 200);
     /* the stream reaches every kind of slot */
     static const char *const want_slots[] = {"basic", "pro", "other", "(none)"};
-    for (size_t s = 0; s < 4; s++)
-        assert_true(*count_of(&m, D_PLAN, want_slots[s], 0, C_ORDERS) == 0); /* day 0: none */
     size_t seen[NDIMS][4] = {{0}};
     for (size_t i = 0; i < m.nk; i++)
         for (size_t s = 0; s < 4; s++)
@@ -465,8 +562,12 @@ static void breakdown_stream(void **state)
 
     mismatches = 0;
     compare(rc, &m);
-    for (int d = 0; d < NDIMS; d++)
-        compare_customers(rc, &m, d);
+    for (int d = 0; d < NDIMS; d++) {
+        const char *slots[5];
+        long long want[5] = {0};
+        size_t ns = compare_customers(rc, &m, d, slots, want);
+        check_clmctl(cfg, tmp, &m, d, slots, want, ns);
+    }
     if (mismatches)
         fail_msg("%d breakdown counters differ (first 40 above; clmd log: %s)", mismatches, log);
 

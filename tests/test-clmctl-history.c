@@ -278,11 +278,19 @@ static void test_history_errors(void **state)
                         "clmctl: --window and --history do not go together\nTry 'clmctl --help'.\n");
     free(out);
     out = run(2, "-c", F.config, "stages", "--csv", NULL);
-    assert_string_equal(out, "clmctl: --csv goes with the days and kpi --history commands\n"
+    assert_string_equal(out, "clmctl: --csv goes with the days, kpi --history and breakdown commands\n"
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, "-c", F.config, "stages", "--from", "2026-02-28", NULL);
-    assert_string_equal(out, "clmctl: --from goes after the days or kpi --history command\n"
+    assert_string_equal(out, "clmctl: --from goes after the days, kpi --history or breakdown command\n"
+                             "Try 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "breakdown", "trait:plan", "--columns", "orders", NULL);
+    assert_string_equal(out, "clmctl: --columns goes after the days or kpi --history command\n"
+                             "Try 'clmctl --help'.\n");
+    free(out);
+    out = run(2, "-c", F.config, "breakdown", NULL);
+    assert_string_equal(out, "clmctl: breakdown needs a dimension (trait:<name>)\n"
                              "Try 'clmctl --help'.\n");
     free(out);
 }

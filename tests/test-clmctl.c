@@ -588,8 +588,8 @@ static void test_usage_errors(void **state)
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, NULL);
-    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, segments, days, at-risk, alerts, "
-                             "refit, rebuild-view or forget)\n"
+    assert_string_equal(out, "clmctl: a command is needed (kpi, customer, stages, segments, days, breakdown, "
+                             "at-risk, alerts, refit, rebuild-view or forget)\n"
                              "Try 'clmctl --help'.\n");
     free(out);
     out = run(2, "forget", NULL);

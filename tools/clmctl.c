@@ -42,6 +42,10 @@ static void usage(FILE *out)
             "  days [--last N] [--from D] [--to D] [--columns A,B,...]\n"
             "                      daily counters of the last N days (default 7), or of\n"
             "                      the days D (YYYY-MM-DD) from .. to, both included\n"
+            "  breakdown DIM [--last N] [--from D] [--to D]\n"
+            "                      per value of the breakdown dimension DIM (trait:<name>):\n"
+            "                      revenue, orders, new customers, churned, churn rate,\n"
+            "                      conversion over the last N days (default 30) or D .. D\n"
             "  refit [--wait]      ask clmd to fit the BG/NBD and Gamma-Gamma models now;\n"
             "                      --wait waits for the fit and shows it\n"
             "  at-risk [--top N]   the N customers of highest churn risk at or above the\n"
@@ -66,7 +70,7 @@ static void usage(FILE *out)
             "  --prefix P          key prefix instead of the config's redis.prefix\n"
             "  --json              JSON for scripts instead of tables (days, kpi --history:\n"
             "                      values as JSON numbers)\n"
-            "  --csv               CSV instead of a table (days, kpi --history)\n"
+            "  --csv               CSV instead of a table (days, kpi --history, breakdown)\n"
             "  -h, --help          this help\n"
             "  -V, --version       the version\n"
             "\n"
@@ -212,14 +216,18 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
         case OPT_FROM:
         case OPT_TO:
         case OPT_COLUMNS:
-            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
-                return usage_error("--%s goes after the days or kpi --history command",
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0 &&
+                           (c == OPT_COLUMNS || strcmp(cmd, "breakdown") != 0)))
+                return usage_error(c == OPT_COLUMNS
+                                       ? "--%s goes after the days or kpi --history command"
+                                       : "--%s goes after the days, kpi --history or breakdown command",
                                    long_opts[li].name);
             *(c == OPT_FROM ? &o->from : c == OPT_TO ? &o->to : &o->columns) = optarg;
             break;
         case OPT_LAST:
-            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
-                return usage_error("--last goes after the days or kpi --history command");
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0 &&
+                           strcmp(cmd, "breakdown") != 0))
+                return usage_error("--last goes after the days, kpi --history or breakdown command");
             if (!(o->last = parse_days(optarg, false)))
                 return usage_error("--last: \"%s\" is not a number of days 1..%d", optarg,
                                    CLMCTL_MAX_DAYS);
@@ -338,15 +346,16 @@ int main(int argc, char **argv)
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, segments, days, at-risk, alerts, "
-                           "refit, rebuild-view or forget)");
+        return usage_error("a command is needed (kpi, customer, stages, segments, days, breakdown, "
+                           "at-risk, alerts, refit, rebuild-view or forget)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
         strcmp(cmd, "stages") != 0 && strcmp(cmd, "segments") != 0 &&
         strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
-        strcmp(cmd, "rebuild-view") != 0 && strcmp(cmd, "forget") != 0)
+        strcmp(cmd, "rebuild-view") != 0 && strcmp(cmd, "forget") != 0 &&
+        strcmp(cmd, "breakdown") != 0)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
@@ -356,8 +365,8 @@ int main(int argc, char **argv)
         return usage_error("--window and --history do not go together");
     if (strcmp(cmd, "kpi") == 0 && !o.history && (o.from || o.to || o.columns || o.last || o.csv))
         return usage_error("--from, --to, --last, --columns and --csv go with kpi --history");
-    if (o.csv && strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0)
-        return usage_error("--csv goes with the days and kpi --history commands");
+    if (o.csv && strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0 && strcmp(cmd, "breakdown") != 0)
+        return usage_error("--csv goes with the days, kpi --history and breakdown commands");
     bool rebuild = strcmp(cmd, "rebuild-view") == 0;
     bool forget = strcmp(cmd, "forget") == 0;
     bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all) || forget;
@@ -366,6 +375,12 @@ int main(int argc, char **argv)
         return usage_error("%s needs a customer ID%s", cmd, rebuild ? " or --all" : "");
     if (wants_id)
         id = cargv[optind++];
+    const char *dim = NULL;
+    if (strcmp(cmd, "breakdown") == 0) {
+        if (optind == cargc)
+            return usage_error("breakdown needs a dimension (trait:<name>)");
+        dim = cargv[optind++];
+    }
     if (forget && (!id[0] || strlen(id) > CLM_ID_MAX))
         return usage_error("forget: a customer ID is 1..%d bytes", CLM_ID_MAX);
     if (optind < cargc)
@@ -444,8 +459,8 @@ int main(int argc, char **argv)
                      .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
                      .csv = o.csv, .out = stdout };
     bool days = strcmp(cmd, "days") == 0;
-    clmctl_span span = { .last = o.last ? o.last : days ? 7 : CLMCTL_MAX_HISTORY_DAYS,
-                         .max_days = days ? CLMCTL_MAX_DAYS : CLMCTL_MAX_HISTORY_DAYS,
+    clmctl_span span = { .last = o.last ? o.last : days ? 7 : dim ? 30 : CLMCTL_MAX_HISTORY_DAYS,
+                         .max_days = days || dim ? CLMCTL_MAX_DAYS : CLMCTL_MAX_HISTORY_DAYS,
                          .from = o.from, .to = o.to, .columns = o.columns };
     if (strcmp(cmd, "kpi") == 0 && o.history)
         r = clmctl_kpi_history(&x, &span, err, sizeof(err));
@@ -465,6 +480,8 @@ int main(int argc, char **argv)
         r = clmctl_alerts(&x, o.count, o.tail, o.max, err, sizeof(err));
     else if (rebuild)
         r = clmctl_rebuild_view(&x, id, err, sizeof(err));
+    else if (dim)
+        r = clmctl_breakdown(&x, dim, &span, err, sizeof(err));
     else
         r = clmctl_days(&x, &span, err, sizeof(err));
     clm_rpipe_free(rp);

@@ -81,6 +81,23 @@ typedef struct clmctl_span {
  * -EINVAL otherwise, as for a bad date, a from after to or an unknown column. */
 int clmctl_days(const clmctl_ctx *x, const clmctl_span *span, char *errbuf, size_t errsize);
 
+/* `breakdown DIM`: the breakdown hashes <prefix>breakdown:trait:<name>:<D>
+ * (DIM is "trait:<name>" or "<name>"; README "Breakdowns") summed per value
+ * over the span's days (default the last 30 ending on the newest bucket),
+ * one row per value: the config's listed values in order, other, (none),
+ * then values the config does not list, in byte order. Columns: value,
+ * revenue (decimal), orders, new_customers, churned, churn_rate (churned /
+ * customers_start, 4 decimals, "-" when customers_start <= 0), new_leads,
+ * leads_converted, conversion (leads_converted / new_leads, "-" when no
+ * leads), customers_start and customers_end (customers_delta summed over
+ * every day before the span / up to its last day). CSV: the same columns,
+ * an absent ratio empty. JSON: {"dimension", "from", "to", "values":
+ * [{"value", the seven counters as numbers, "churn_rate", "conversion"
+ * (numbers or null), "customers_start", "customers_end"}, ...]}. -ENOENT
+ * when there are no buckets or no breakdown field in the days read. */
+int clmctl_breakdown(const clmctl_ctx *x, const char *dim, const clmctl_span *span, char *errbuf,
+                     size_t errsize);
+
 /* `kpi --history`: the entries of the stream <prefix>kpi:history (one per
  * UTC day, README "KPI history and cohorts") of the span's days, oldest
  * first; -ENOENT when the stream is empty or has none of them. Default
