@@ -150,7 +150,8 @@ static json_t *route(clm_api *a, const char *path, clm_api_arg_fn arg, void *ctx
     long limit = clm_api_arg_long(arg, ctx, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX);
     json_t *o = NULL;
     *status = 200;
-    if ((strcmp(path, "funnel") == 0 || strcmp(path, "kpi") == 0) && days < 0) {
+    if ((strcmp(path, "funnel") == 0 || strcmp(path, "kpi") == 0 ||
+         strcmp(path, "breakdown") == 0) && days < 0) {
         *status = 400;
         snprintf(err, errsize, "days: expected a whole number 1..%d", DAYS_MAX);
         return NULL;
@@ -160,8 +161,14 @@ static json_t *route(clm_api *a, const char *path, clm_api_arg_fn arg, void *ctx
         snprintf(err, errsize, "limit: expected a whole number 1..%d", LIMIT_MAX);
         return NULL;
     }
+    if (strcmp(path, "breakdown") == 0 && clm_api_breakdown_check(a, arg(ctx, "dim"), err, errsize) < 0) {
+        *status = 400;
+        return NULL;
+    }
     if (strcmp(path, "funnel") == 0)
         o = clm_api_funnel(a, days, err, errsize);
+    else if (strcmp(path, "breakdown") == 0)
+        o = clm_api_breakdown(a, arg(ctx, "dim"), days, err, errsize);
     else if (strcmp(path, "kpi") == 0)
         o = clm_api_kpi(a, days, err, errsize);
     else if (strcmp(path, "kpi/windows") == 0)
@@ -177,7 +184,7 @@ static json_t *route(clm_api *a, const char *path, clm_api_arg_fn arg, void *ctx
     else {
         *status = 404;
         snprintf(err, errsize, "no endpoint /api/v1/%s: try funnel, kpi, kpi/windows, cohorts, "
-                 "at_risk, alerts, health", path);
+                 "at_risk, alerts, breakdown, health", path);
         return NULL;
     }
     if (!o)

@@ -17,6 +17,10 @@
  *   cohorts             <prefix>kpi:cohorts with each cell's share
  *   at_risk?limit=N     the N riskiest of <prefix>at_risk with their views
  *   alerts?limit=N      the N latest entries of <prefix>alerts
+ *   breakdown?dim=trait:<name>&days=N  the breakdown counters of a
+ *                       configured dimension for the N days ending at the KPI
+ *                       window end, per day and summed per value
+ *                       (<prefix>breakdown:trait:<name>:<D>)
  *   health              live figures handed in (clm_api_live), events/s (the
  *                       consumed count's change since the previous health
  *                       answer over the time between) and the model status

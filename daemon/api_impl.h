@@ -1,5 +1,6 @@
 /* daemon/api_impl.h - what the files of the JSON API share (daemon/api.h).
- * Internal: api.c (handle, routing), api_read.c (endpoints), api_gauges.c. */
+ * Internal: api.c (handle, routing), api_read.c (endpoints), api_breakdown.c,
+ * api_gauges.c. */
 #ifndef CLM_DAEMON_API_IMPL_H
 #define CLM_DAEMON_API_IMPL_H
 
@@ -45,5 +46,9 @@ json_t *clm_api_cohorts(clm_api *a, char *errbuf, size_t errsize);
 json_t *clm_api_at_risk(clm_api *a, long limit, char *errbuf, size_t errsize);
 json_t *clm_api_alerts(clm_api *a, long limit, char *errbuf, size_t errsize);
 json_t *clm_api_health(clm_api *a, const clm_api_live *live, char *errbuf, size_t errsize);
+/* api_breakdown.c: the check of a dim argument (-EINVAL with errbuf naming
+ * the configured dimensions) and the endpoint. */
+int clm_api_breakdown_check(clm_api *a, const char *dim, char *errbuf, size_t errsize);
+json_t *clm_api_breakdown(clm_api *a, const char *dim, long days, char *errbuf, size_t errsize);
 
 #endif

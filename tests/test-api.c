@@ -16,6 +16,9 @@
  *   alerts        newest first, the alert document parsed
  *   health        live figures, events/s between two answers, model status
  *   gauges        the /metrics lines, value by value
+ *   breakdown     the days of the window with counters, oldest first, per
+ *                 value; totals per value over the window only; 400 for a
+ *                 dimension that is not configured
  *   bad_input     400 for a bad argument, 404 for an unknown path, 502
  *                 naming the key for a cohort document that is not one
  * Every case runs on one redis-server and again on a Redis Cluster of three
@@ -75,7 +78,9 @@ static env *env_new(void)
     env *e = calloc(1, sizeof(*e));
     static const char conf[] =
         "{\"kafka\": {\"brokers\": \"127.0.0.1:9\", \"topics\": [\"t\"], \"group_id\": \"g\"},"
-        " \"redis\": {\"prefix\": \"" PREFIX "\"}, \"kpi\": {\"windows\": [30, 7]}}";
+        " \"redis\": {\"prefix\": \"" PREFIX "\"}, \"kpi\": {\"windows\": [30, 7]},"
+        " \"traits\": [{\"name\": \"plan\", \"type\": \"string\"}],"
+        " \"breakdowns\": [{\"dimension\": \"trait:plan\", \"values\": [\"basic\", \"pro\"]}]}";
     assert_non_null(e);
     CHECK(clm_config_load_string("test", conf, sizeof(conf) - 1, &e->cfg, errbuf, sizeof(errbuf)));
     return e;
@@ -573,6 +578,41 @@ static void test_bad_input(void **state)
     json_decref(get(e, "at_risk", NULL, 200));
 }
 
+static void test_breakdown(void **state)
+{
+    env *e = *state;
+    redis(e, "HSET " PREFIX "kpi:30d window_end " END_DAY);
+    redis(e, "HSET " PREFIX "breakdown:trait:plan:2026-03-10 %s 2 %s 5000000 %s 1", "pro\torders",
+          "pro\trevenue_micros", "other\torders");
+    redis(e, "HSET " PREFIX "breakdown:trait:plan:2026-03-08 %s 1 %s 4", "pro\torders",
+          "(none)\tnew_leads");
+    redis(e, "HSET " PREFIX "breakdown:trait:plan:2026-03-03 %s 100", "pro\torders"); /* before */
+    const char *week[] = { "dim=trait:plan", "days=7", NULL };
+    json_t *o = get(e, "breakdown", week, 200);
+    assert_string_equal(json_string_value(json_object_get(o, "from")), "2026-03-04");
+    assert_string_equal(json_string_value(json_object_get(o, "to")), END_DAY);
+    json_t *values = json_object_get(o, "values");
+    assert_int_equal(json_array_size(values), 4);
+    assert_string_equal(json_string_value(json_array_get(values, 1)), "pro");
+    assert_string_equal(json_string_value(json_array_get(values, 3)), "(none)");
+    json_t *days = json_object_get(o, "days");
+    assert_int_equal(json_array_size(days), 2);
+    json_t *d0 = json_array_get(days, 0), *d1 = json_array_get(days, 1);
+    assert_string_equal(json_string_value(json_object_get(d0, "date")), "2026-03-08");
+    assert_int_equal(int_of(json_object_get(json_object_get(d0, "(none)"), "new_leads")), 4);
+    assert_int_equal(int_of(json_object_get(json_object_get(d1, "pro"), "revenue_micros")), 5000000);
+    json_t *totals = json_object_get(o, "totals");
+    assert_int_equal(int_of(json_object_get(json_object_get(totals, "pro"), "orders")), 3);
+    assert_int_equal(int_of(json_object_get(json_object_get(totals, "other"), "orders")), 1);
+    assert_null(json_object_get(totals, "basic"));
+    json_decref(o);
+    const char *nope[] = { "dim=trait:nope", NULL };
+    o = get(e, "breakdown", nope, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "trait:plan"));
+    json_decref(o);
+    json_decref(get(e, "breakdown", NULL, 400));
+}
+
 #define ONE(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 #define ON_CLUSTER(t) { "cluster_" #t, t, setup_cluster, teardown, NULL }
 
@@ -582,6 +622,7 @@ int main(void)
         ONE(test_empty_store),        ONE(test_funnel),         ONE(test_kpi),
         ONE(test_cohorts),            ONE(test_at_risk),        ONE(test_alerts),
         ONE(test_health),             ONE(test_gauges),         ONE(test_bad_input),
+        ONE(test_breakdown),          ON_CLUSTER(test_breakdown),
         ON_CLUSTER(test_empty_store), ON_CLUSTER(test_funnel),  ON_CLUSTER(test_kpi),
         ON_CLUSTER(test_cohorts),     ON_CLUSTER(test_at_risk), ON_CLUSTER(test_alerts),
         ON_CLUSTER(test_health),      ON_CLUSTER(test_gauges),  ON_CLUSTER(test_bad_input),
