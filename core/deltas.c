@@ -143,13 +143,14 @@ int clm_deltas_bd_end(clm_deltas *d, const uint8_t *slots, size_t ndims)
     /* reserve first, so that a failure adds nothing */
     size_t need = d->nbd + d->npend * ndims;
     if (need > d->cap_bd) {
-        clm_bd_delta *v = realloc(d->bd, need * sizeof(*v));
+        size_t cap = d->cap_bd * 2 > need ? d->cap_bd * 2 : need;
+        clm_bd_delta *v = realloc(d->bd, cap * sizeof(*v));
         if (!v) {
             d->npend = 0;
             return -ENOMEM;
         }
         d->bd = v;
-        d->cap_bd = need;
+        d->cap_bd = cap;
     }
     for (size_t i = 0; i < d->npend; i++)
         for (size_t k = 0; k < ndims; k++) {
