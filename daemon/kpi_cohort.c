@@ -25,7 +25,6 @@ typedef struct member {
 struct kpi_cohort_pass {
     member *v;
     size_t n, cap;
-    long long started_ms; /* wall clock when the pass began: computed_at_ms */
 };
 
 /* The Monday (UTC day number) of the ISO week holding `day`; day 0,
@@ -40,10 +39,7 @@ static int64_t monday(int64_t day)
 
 kpi_cohort_pass *kpi_cohort_pass_new(void)
 {
-    kpi_cohort_pass *p = calloc(1, sizeof(*p));
-    if (p)
-        p->started_ms = clm_wall_ms();
-    return p;
+    return calloc(1, sizeof(kpi_cohort_pass));
 }
 
 void kpi_cohort_pass_free(kpi_cohort_pass *p)
@@ -135,11 +131,11 @@ static void put(text *t, const char *fmt, ...)
 }
 
 /* The JSON of the members v[0..n) (distinct, sorted by week) as of day asof. */
-static void format(const member *v, size_t n, int64_t asof, int weeks, long long now, text *t)
+static void format(const member *v, size_t n, int64_t asof, int weeks, text *t)
 {
     char day[16];
     clm_day_format(asof, day);
-    put(t, "{\"period\":\"week\",\"computed_at_ms\":%lld,\"as_of\":\"%s\",\"cohorts\":[", now, day);
+    put(t, "{\"period\":\"week\",\"as_of\":\"%s\",\"cohorts\":[", day);
     int64_t last = monday(asof), first = last - 7 * (int64_t)(weeks - 1);
     if (n > 0 && v[0].week > first)
         first = v[0].week;
@@ -182,7 +178,7 @@ int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p)
     }
     p->n = n;
     qsort(p->v, p->n, sizeof(*p->v), by_week);
-    format(p->v, p->n, j->end_day, j->cfg->kpi_cohort_weeks, p->started_ms, &t);
+    format(p->v, p->n, j->end_day, j->cfg->kpi_cohort_weeks, &t);
     if (t.failed) {
         r = -ENOMEM;
         goto out_free;

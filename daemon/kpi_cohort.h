@@ -1,6 +1,6 @@
 /* daemon/kpi_cohort.h - the KPI job's weekly retention cohorts,
  * <prefix>kpi:cohorts (a STRING holding JSON):
- *   {"period":"week","computed_at_ms":<ms>,"as_of":"YYYY-MM-DD",
+ *   {"period":"week","as_of":"YYYY-MM-DD",
  *    "cohorts":[{"start":"YYYY-MM-DD","size":N,"retained":[r0,r1,...]}]}
  * as_of is the window end day of kpi:<N>d. A cohort is the customers whose
  * first purchase lies in one UTC ISO week (start: its Monday); the cohorts
@@ -11,7 +11,8 @@
  * is at or after start + k weeks (rolling retention), for each k whose
  * week has begun by as_of (start + 7k <= as_of), so r0 == size. A customer
  * whose first purchase is after the week of as_of is in no cohort.
- * computed_at_ms is the wall clock of the pass.
+ * Like everything the KPI job writes, it is a function of what the flushes
+ * wrote: no wall clock in it, so a replay writes the same bytes.
  *
  * Built from one pass over the checkpoints (store/scan.h; a customer the
  * scan passes twice counts once): its own, or the clv_pred refresh's when
@@ -31,7 +32,7 @@ int kpi_cohort_pass_add(kpi_cohort_pass *p, const clm_customer *c);
 void kpi_cohort_pass_free(kpi_cohort_pass *p);
 
 /* Writes <prefix>kpi:cohorts from a complete pass, as of j->end_day
- * (nothing without one); computed_at_ms is when the pass began. Returns 0,
+ * (nothing without one). Returns 0,
  * -ENOMEM, -EPROTO (a refused write: logged) or -EIO. */
 int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p);
 

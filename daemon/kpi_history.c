@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/event.h"
 #include "core/timeutil.h"
 #include "daemon/log.h"
 #include "store/keys.h"
@@ -41,13 +42,26 @@ static int add_arg(collect *x, const char *s)
     return 0;
 }
 
+/* kpi:<N>d's retention_rate and upsell_rate count customers by the bucket
+ * of their latest activity, which moves on with them: they describe a window
+ * that ends now, not a past day. An entry's retention_rate is the day's
+ * share of customers current at its start who did not churn in it,
+ * 1 - churn_rate; upsell_rate is left out. */
 static int emit(void *vctx, const char *field, const char *value)
 {
     collect *x = vctx;
-    if (strcmp(field, "window_start") == 0 || strcmp(field, "window_end") == 0)
+    if (strcmp(field, "window_start") == 0 || strcmp(field, "window_end") == 0 ||
+        strcmp(field, "retention_rate") == 0 || strcmp(field, "upsell_rate") == 0)
         return 0;
     int r = add_arg(x, field);
-    return r < 0 ? r : add_arg(x, value);
+    if (r < 0 || (r = add_arg(x, value)) < 0 || strcmp(field, "churn_rate") != 0)
+        return r;
+    int64_t churn;
+    char kept[32];
+    if (clm_micros_parse(value, strlen(value), &churn) < 0 ||
+        clm_micros_format(1000000 - churn, kept, sizeof(kept)) < 0)
+        return -EINVAL;
+    return (r = add_arg(x, "retention_rate")) < 0 ? r : add_arg(x, kept);
 }
 
 /* Packs what x collected into e (argv[1], the key, is left for the caller). */

@@ -400,7 +400,7 @@ static void test_cohorts(void **state)
         { "2026-03-09", 8, { 8 }, 1 },
     };
     char doc[2048];
-    size_t w = (size_t)snprintf(doc, sizeof(doc), "{\"period\":\"week\",\"computed_at_ms\":1773150000000,"
+    size_t w = (size_t)snprintf(doc, sizeof(doc), "{\"period\":\"week\","
                                 "\"as_of\":\"" END_DAY "\",\"cohorts\":[");
     for (size_t i = 0; i < 4; i++) {
         w += (size_t)snprintf(doc + w, sizeof(doc) - w, "%s{\"start\":\"%s\",\"size\":%lld,\"retained\":[",

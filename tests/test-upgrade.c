@@ -300,8 +300,9 @@ static void v1_extra_spend(day_spend *v, size_t *n, size_t cap)
     free(readded);
 }
 
-/* Drops the kpi hashes' cpa lines (spend over new customers: the spend is
- * compared instead). Returns a new dump. */
+/* Drops the kpi hashes' cpa lines and the cpa field of each KPI history
+ * entry (spend over new customers: the spend is compared instead). Returns
+ * a new dump. */
 static char *drop_cpa(const char *d)
 {
     char *out = malloc(strlen(d) + 1), *o = out;
@@ -309,7 +310,17 @@ static char *drop_cpa(const char *d)
     for (const char *l = d; *l;) {
         const char *e = strchr(l, '\n');
         size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
-        if (!(strncmp(l, "clm:kpi:", 8) == 0 && memmem(l, len, " hash cpa=", 10))) {
+        const char *cpa = strncmp(l, "clm:kpi:history stream ", 23) == 0 ? memmem(l, len, " cpa=", 5)
+                                                                          : NULL;
+        if (cpa) { /* the entry without " cpa=<value>" */
+            const char *end = cpa + 5;
+            while (end < l + len && *end != ' ' && *end != '\n')
+                end++;
+            memcpy(o, l, (size_t)(cpa - l));
+            o += cpa - l;
+            memcpy(o, end, (size_t)(l + len - end));
+            o += l + len - end;
+        } else if (!(strncmp(l, "clm:kpi:", 8) == 0 && memmem(l, len, " hash cpa=", 10))) {
             memcpy(o, l, len);
             o += len;
         }
