@@ -515,7 +515,7 @@ static void test_malformed(void **state)
     ACCEPT(2, 0x40, 31, 255, 0x00);
     ACCEPT(2, 0x40, 255, 255, 0x02);
     /* other ranges */
-    REJECT("record version 2: field last_type: 20 is not an event type", 2, 0x02, 20);
+    REJECT("record version 2: field last_type: 200 is not an event type", 2, 0x02, 200);
     REJECT("record version 2: field risk_e4: 10001 is above 10000", 2, 0x80, 0x08, 0x00, 0x00,
            0x91, 0x4e);
     REJECT("record version 2: field risk_day: 2147483648 is out of range for an int32", 2, 0x80,
