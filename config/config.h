@@ -117,6 +117,8 @@ typedef struct clm_config {
     double kpi_clv_max_years;  /* kpi.clv_max_years */
     double kpi_gross_margin;   /* kpi.gross_margin: 0..1 */
     int kpi_refresh_ms;        /* kpi.refresh_ms: period of the rolling KPI recomputation */
+    int kpi_history_days;      /* kpi.history_days: days in <prefix>kpi:history */
+    int kpi_cohort_weeks;      /* kpi.cohort_weeks: cohorts in <prefix>kpi:cohorts */
 
     /* model: BG/NBD and Gamma-Gamma, fitted in the background (daemon/model_job.h) */
     bool model_enabled;        /* model.enabled */
@@ -131,6 +133,9 @@ typedef struct clm_config {
     char *http_listen;         /* http.listen: address of /metrics and /healthz */
     int http_port;             /* http.port: 0 = no endpoint */
     char *http_bearer_token;   /* http.bearer_token: from secrets; NULL = /metrics open */
+
+    /* erasure */
+    char *erasure_hmac_key;    /* erasure.hmac_key: from secrets; NULL = log without id_hmac */
 
     /* log */
     int log_level;             /* log.level: syslog priority 0..7 ("err"=3, "info"=6, "debug"=7) */

@@ -403,6 +403,14 @@ const clm_cfg_key clm_config_keys[] = {
     {.path = "kpi.refresh_ms", .type = CLM_CFG_INT, .def = "1000", .min = 100, .max = 3600000,
      .offset = FIELD(kpi_refresh_ms),
      .help = "How often the rolling KPI hashes are recomputed, in milliseconds."},
+    {.path = "kpi.history_days", .type = CLM_CFG_INT, .def = "400", .min = 1, .max = 3660,
+     .offset = FIELD(kpi_history_days),
+     .help = "Days kept in the <prefix>kpi:history stream (one entry per UTC day, ending on "
+             "the window end day)."},
+    {.path = "kpi.cohort_weeks", .type = CLM_CFG_INT, .def = "12", .min = 1, .max = 520,
+     .offset = FIELD(kpi_cohort_weeks),
+     .help = "Weekly cohorts (by the UTC ISO week of the first purchase) kept in "
+             "<prefix>kpi:cohorts, the latest ones."},
 
     /* model */
     {.path = "model.enabled", .type = CLM_CFG_BOOL, .def = "true", .offset = FIELD(model_enabled),
@@ -442,6 +450,13 @@ const clm_cfg_key clm_config_keys[] = {
      .help = "Token /metrics requires as \"Authorization: Bearer <token>\"; accepted only in "
              "the secrets file. /healthz stays open for probes. Unset: /metrics is open, and "
              "clmd warns at start when http.listen is not a loopback address."},
+
+    /* erasure */
+    {.path = "erasure.hmac_key", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
+     .max = 256, .offset = FIELD(erasure_hmac_key),
+     .help = "Key of the HMAC-SHA256 of the customer id each erasure log entry records "
+             "(<prefix>erasure_log, field id_hmac); accepted only in the secrets file. Unset: "
+             "entries record the time and partition only."},
 
     /* log */
     {.path = "log.level", .type = CLM_CFG_ENUM, .def = "\"info\"", .allowed = log_level_values,

@@ -720,8 +720,9 @@ void clm_config_describe(FILE *out, bool markdown)
         "duplicate keys are errors, so give each comment its own name (\"// brokers\").",
         "Secrets are never read from the main file. The file named by secrets_file, then "
         "$CREDENTIALS_DIRECTORY/clmd-secrets.json when it exists (systemd LoadCredential=), "
-        "may hold only redis.password, http.bearer_token and kafka.properties; their Kafka "
-        "properties are merged into kafka.properties, the later file winning.",
+        "may hold only redis.password, http.bearer_token, erasure.hmac_key and "
+        "kafka.properties; their Kafka properties are merged into kafka.properties, the later "
+        "file winning.",
     };
 
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {

@@ -218,6 +218,15 @@ size_t clm_custtab_evict(clm_custtab *t, size_t want, clm_custtab_pred can_evict
     return done;
 }
 
+bool clm_custtab_remove(clm_custtab *t, const char *id, size_t len)
+{
+    bool found;
+    size_t i = find(t, hash_id(id, len), id, len, &found);
+    if (found)
+        remove_at(t, i);
+    return found;
+}
+
 size_t clm_custtab_remove_if(clm_custtab *t, clm_custtab_pred pred, void *ctx)
 {
     size_t removed = 0;

@@ -43,6 +43,10 @@ typedef bool (*clm_custtab_pred)(const clm_customer *c, void *ctx);
  * order. Returns how many were evicted (fewer when not enough are evictable). */
 size_t clm_custtab_evict(clm_custtab *t, size_t want, clm_custtab_pred can_evict, void *ctx);
 
+/* Removes and frees the customer with this id. Returns true when it was
+ * there. */
+bool clm_custtab_remove(clm_custtab *t, const char *id, size_t len);
+
 /* Removes and frees every customer accepted by `pred`. Returns the count. */
 size_t clm_custtab_remove_if(clm_custtab *t, clm_custtab_pred pred, void *ctx);
 

@@ -27,6 +27,7 @@ static const char *const type_names[CLM_EV__COUNT] = {
     [CLM_EV_CANCEL] = "cancel",
     [CLM_EV_MARKETING_SPEND] = "marketing_spend",
     [CLM_EV_IDENTIFY] = "identify",
+    [CLM_EV_FORGET] = "forget",
 };
 
 const char *clm_event_type_name(clm_event_type t)

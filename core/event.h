@@ -53,6 +53,7 @@ typedef enum clm_event_type {
     CLM_EV_CANCEL,
     CLM_EV_MARKETING_SPEND,
     CLM_EV_IDENTIFY, /* customer_id (known) merges in anonymous_id (README "Identity merge") */
+    CLM_EV_FORGET,   /* an erasure request: never applied to a customer (core/shard.h) */
     CLM_EV__COUNT
 } clm_event_type;
 

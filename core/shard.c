@@ -41,6 +41,13 @@ struct clm_shard {
         clm_deltas deltas;
     } *accs;
     size_t naccs, cap_accs;
+    /* ids erased since the last cut (clm_shard_forget), in order */
+    struct erased {
+        int32_t part;
+        uint8_t len;
+        char id[CLM_ID_MAX + 1];
+    } *erased;
+    size_t nerased, cap_erased;
     uint64_t acked_gen;
 };
 
@@ -94,6 +101,7 @@ void clm_shard_free(clm_shard *s)
     free(s->parts);
     free(s->dirty);
     free(s->inflight);
+    free(s->erased);
     free(s);
 }
 
@@ -412,6 +420,40 @@ int clm_shard_expire_cached(clm_shard *s)
     return n;
 }
 
+bool clm_shard_forget_ready(clm_shard *s, const char *id, size_t len)
+{
+    const clm_customer *c = clm_custtab_get(s->tab, id, len);
+    return !c || (!(c->flags & CLM_CUST_DIRTY) && c->flush_gen <= s->acked_gen);
+}
+
+int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev)
+{
+    part *p = &s->parts[slot];
+    if (!clm_shard_forget_ready(s, ev->customer_id, ev->customer_id_len))
+        return -EBUSY;
+    struct acc *a = acc_of(s, p->partition);
+    if (!a)
+        return -ENOMEM;
+    if (s->nerased == s->cap_erased) {
+        size_t cap = s->cap_erased ? s->cap_erased * 2 : 16;
+        struct erased *v = realloc(s->erased, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->erased = v;
+        s->cap_erased = cap;
+    }
+    struct erased *e = &s->erased[s->nerased++];
+    e->part = p->partition;
+    e->len = ev->customer_id_len;
+    memcpy(e->id, ev->customer_id, ev->customer_id_len);
+    e->id[e->len] = '\0';
+    clm_custtab_remove(s->tab, ev->customer_id, ev->customer_id_len);
+    a->st.consumed++;
+    a->st.applied++;
+    advance(p, offset);
+    return 0;
+}
+
 size_t clm_shard_dirty_count(const clm_shard *s)
 {
     return s->ndirty;
@@ -438,6 +480,12 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
             s->cap_inflight = cap;
         }
     }
+    if (s->nerased && !sink->forget)
+        return -EINVAL;
+    for (size_t i = 0; i < s->nerased; i++)
+        if ((r = sink->forget(sink->ctx, s->erased[i].part, s->erased[i].id, s->erased[i].len)) < 0)
+            return r;
+    s->nerased = 0;
     for (size_t i = 0; i < s->ndirty; i++) {
         clm_customer *c = s->dirty[i];
         if ((r = sink->customer(sink->ctx, c)) < 0)

@@ -172,6 +172,22 @@ int clm_shard_insert(clm_shard *s, clm_customer *c);
  * then be abandoned). */
 int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev, clm_customer *c);
 
+/* True when the cached customer with this id (if any) is neither dirty
+ * nor carried by a cut not yet acknowledged: what clm_shard_forget needs.
+ * Otherwise cut, wait for the acknowledgement, and ask again. */
+bool clm_shard_forget_ready(clm_shard *s, const char *id, size_t len);
+
+/* Erases a customer on request: `ev` is an event of type CLM_EV_FORGET read
+ * at `offset` of the partition in `slot`. Drops the cached customer, if any
+ * (with its state and its recent event ids), and keeps the id for the next
+ * cut, which hands it to sink->forget before any customer, so the erasure
+ * commits with the offset that consumed the request. A later event of that
+ * id finds no customer and starts a new one. The request counts as consumed
+ * and applied; it changes no KPI delta and does not move the watermark (its
+ * time is when it was asked, not when the customer acted). Returns 0,
+ * -EBUSY when !clm_shard_forget_ready (nothing changed), -ENOMEM. */
+int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev);
+
 /* Number of customers changed since the last cut. */
 size_t clm_shard_dirty_count(const clm_shard *s);
 
@@ -185,10 +201,14 @@ typedef struct clm_flush_sink {
     int (*stats)(void *ctx, int32_t part, const clm_shard_stats *st);
     int (*deltas)(void *ctx, int32_t part, const clm_deltas *d);
     void *ctx;
+    /* a customer erased (clm_shard_forget) since the last cut, of partition
+     * number `part`; called before any customer callback. May be NULL only
+     * when nothing was erased. */
+    int (*forget)(void *ctx, int32_t part, const char *id, size_t len);
 } clm_flush_sink;
 
 /* Cuts a flush of generation `gen` (strictly increasing per shard): hands
- * every dirty customer, the progress of every partition that moved since the
+ * every id erased (sink->forget), then every dirty customer, the progress of every partition that moved since the
  * last cut, and per partition number the counter deltas and the KPI deltas
  * to the sink, then marks them clean and resets the deltas. Returns the number of partitions that moved, or the
  * first negative value a sink callback returned (the cut is then abandoned

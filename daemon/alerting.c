@@ -191,6 +191,14 @@ static int on_state(void *vx, int64_t tat_us)
     return clm_alerts_fmt_tat(x->cb, x->a->c.prefix, x->a->c.group, x->part, tat_us);
 }
 
+void clm_alerting_forget(clm_alerting *a, int32_t part, const char *customer_id, size_t len)
+{
+    if (!clm_alerting_has(a, part))
+        return;
+    if (clm_paging_forget(a->parts[part], customer_id, len))
+        count_pending(a);
+}
+
 int clm_alerting_close(clm_alerting *a, clm_batch *b, int32_t part, int64_t watermark,
                        const clm_alert_opts *ao)
 {

@@ -69,6 +69,10 @@ void clm_alerting_drop(clm_alerting *a, int32_t part);
 int clm_alerting_raise(clm_alerting *a, clm_batch *b, int32_t part, const clm_deltas *d,
                        const clm_alert_opts *ao);
 
+/* Drops the alerts of a customer erased on request from the partition's
+ * paging window in memory (the erasure deletes the stored ones). */
+void clm_alerting_forget(clm_alerting *a, int32_t part, const char *customer_id, size_t len);
+
 /* Decides the partition's windows that `watermark` has passed (see
  * daemon/paging.h for which watermark), formatting into b. Returns 0 or a
  * negative errno. */

@@ -18,10 +18,15 @@
 #include "core/kpi.h"
 #include "core/stages.h"
 #include "core/timeutil.h"
+#include "daemon/kpi_cohort.h"
+#include "daemon/kpi_history.h"
 #include "daemon/kpi_job_impl.h"
 #include "daemon/log.h"
 #include "store/keys.h"
 #include "store/load.h"
+
+/* kpi:cohorts is rebuilt at most this often (and always on the way out). */
+#define COHORT_PERIOD_MS 60000
 
 typedef struct bucket {
     int64_t number;
@@ -258,9 +263,8 @@ static redisReply *command(clm_rpipe *rp, int argc, const char **argv)
     return clm_rpipe_command(rp, 1, argc, argv, NULL, err, sizeof(err));
 }
 
-/* Replaces the kpi hash `key` with argv (HSET key ...) in one transaction
- * on the node serving it. Returns 0, -EPROTO (logged) or -EIO. */
-static int replace_kpi(clm_kpi_job *j, const char *key, int argc, const char **argv)
+int kpi_job_replace(clm_kpi_job *j, const char *key, size_t ncmd, const int *argc,
+                    const char *const *const *argv)
 {
     char err[256];
     for (int attempt = 0; attempt < 4; attempt++) {
@@ -270,11 +274,12 @@ static int replace_kpi(clm_kpi_job *j, const char *key, int argc, const char **a
         const char *multi[] = { "MULTI" }, *del[] = { "DEL", key }, *exec[] = { "EXEC" };
         redisAppendCommandArgv(c, 1, multi, NULL);
         redisAppendCommandArgv(c, 2, del, NULL);
-        redisAppendCommandArgv(c, argc, argv, NULL);
+        for (size_t k = 0; k < ncmd; k++)
+            redisAppendCommandArgv(c, argc[k], (const char **)argv[k], NULL);
         redisAppendCommandArgv(c, 1, exec, NULL);
         int r = 0;
         bool moved = false;
-        for (int i = 0; i < 4; i++) {
+        for (size_t i = 0; i < ncmd + 3; i++) {
             redisReply *rep;
             if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
                 clm_redis_drop_ctx(j->redis, c);
@@ -293,6 +298,13 @@ static int replace_kpi(clm_kpi_job *j, const char *key, int argc, const char **a
         clm_redis_stale(j->redis);
     }
     return -EIO;
+}
+
+/* Replaces the kpi hash `key` with argv (HSET key ...). */
+static int replace_kpi(clm_kpi_job *j, const char *key, int argc, const char **argv)
+{
+    const char *const *one[] = { argv };
+    return kpi_job_replace(j, key, 1, &argc, one);
 }
 
 static int compute(clm_kpi_job *j, clm_rpipe *rc)
@@ -469,6 +481,9 @@ static int compute(clm_kpi_job *j, clm_rpipe *rc)
         if (r < 0)
             goto out_free;
     }
+    j->end_day = end_day;
+    j->has_end_day = true;
+    r = kpi_history_update(j, &in);
 out_free:
     free(days);
     free(bs);
@@ -482,11 +497,25 @@ static void run_once(clm_kpi_job *j)
         clm_rpipe *rc = clm_redis_pipe(j->redis, err, sizeof(err));
         int r = rc ? compute(j, rc) : -EIO;
         bool stopping = atomic_load(&j->stopping);
+        bool cohorts_due = stopping || !j->cohorts_ms ||
+                           clm_now_ms() - j->cohorts_ms >= COHORT_PERIOD_MS;
+        kpi_cohort_pass *cp = NULL;
         if (r == 0 && j->lifetime[0] &&
             (stopping || (strcmp(j->lifetime, j->refreshed) != 0 &&
-                          clm_now_ms() - j->refreshed_ms >= 60000)))
-            if ((r = kpi_job_refresh_clv_pred(j, rc)) == 0)
+                          clm_now_ms() - j->refreshed_ms >= 60000))) {
+            /* one scan for both when the cohorts are due too (no memory
+             * for the pass: they get a scan of their own below) */
+            if (cohorts_due && j->has_end_day)
+                cp = kpi_cohort_pass_new();
+            if ((r = kpi_job_refresh_clv_pred(j, rc, cp)) == 0)
                 r = compute(j, rc); /* clv_pred_avg: the mean of what the pass wrote */
+        }
+        if (r == 0)
+            j->cohorts_dirty = true;
+        if (r == 0 && cohorts_due &&
+            (r = cp ? kpi_cohort_pass_write(j, rc, cp) : kpi_cohort_refresh(j, rc)) == 0)
+            j->cohorts_dirty = false;
+        kpi_cohort_pass_free(cp);
         if (r == 0 || r == -EPROTO || r == -ENOMEM || r == -EINVAL || r == -EOVERFLOW)
             return;
         clm_redis_drop(j->redis);
@@ -502,7 +531,8 @@ static void *kpi_main(void *arg)
     int tick = j->cfg->kpi_refresh_ms;
     for (;;) {
         bool stopping = atomic_load(&j->stopping);
-        if (atomic_exchange(&j->poked, false) || stopping)
+        if (atomic_exchange(&j->poked, false) || stopping ||
+            (j->cohorts_dirty && clm_now_ms() - j->cohorts_ms >= COHORT_PERIOD_MS))
             run_once(j); /* and always once more on the way out */
         if (stopping)
             break;

@@ -9,9 +9,13 @@
  *     customers_eod only, so every day carries the value);
  *   <prefix>kpi:<N>d for each configured window (core/kpi.h), replaced
  *     atomically (DEL + HSET in one MULTI/EXEC) so absent KPIs disappear;
+ *   <prefix>kpi:history, one entry per day, replaced whole when any day
+ *     changed (daemon/kpi_history.h);
+ *   <prefix>kpi:cohorts, the weekly retention cohorts, from a pass over
+ *     the customers at most once a minute (daemon/kpi_cohort.h);
  *   clv_pred on every customer hash = clv_rate x clv_lifetime_years x
  *     gross_margin, in a pass over the customers when the lifetime changed
- *     (at most once a minute) and always on shutdown.
+ *     (at most once a minute) and always on shutdown (the cohorts too).
  * The window ends on the UTC day of the greatest max_ts over all partitions
  * (the maxts:<topic> fields of <prefix>progress:{<group>:<p>}). Everything it writes is a function of
  * what the flushes wrote, so it is the same after a crash and a replay.

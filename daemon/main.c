@@ -443,6 +443,7 @@ static int run(const clm_config *cfg, bool take_over)
             .p_alive_threshold = cfg->model_p_alive_threshold,
             .model_unit_days = cfg->model_unit_days,
             .upgrade_pool = up.pool,
+            .erasure_hmac_key = cfg->erasure_hmac_key,
         };
         if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {
             log_err("%s", err);

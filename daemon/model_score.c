@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/model_job_impl.h"
 #include "daemon/model_sample.h"
+#include "store/forget.h"
 #include "store/keys.h"
 #include "store/scan.h"
 
@@ -94,10 +95,14 @@ static int score_one(void *varg, const char *where, const clm_customer *c)
         clm_micros_format(v[k], text[k], sizeof(text[k]));
     if (clm_key_customer(key, sizeof(key), j->cfg->redis_prefix, c->id, c->id_len) < 0)
         return -ENAMETOOLONG;
-    const char *argv[10] = { "HSET", key, "p_alive", text[0], j->ey_field, text[1],
-                             "expected_spend", text[2], "clv_model", text[3] };
+    /* only into a view that exists: an erasure may have committed since the
+     * checkpoint was read (store/forget.h) */
+    size_t slen;
+    const char *argv[12] = { "EVAL", clm_forget_view_hset_script(&slen), "1", key, "p_alive",
+                             text[0], j->ey_field, text[1], "expected_spend", text[2],
+                             "clv_model", text[3] };
     char err[256];
-    if (clm_rpipe_append(a->rc, 1, 10, argv, NULL, err, sizeof(err)) < 0)
+    if (clm_rpipe_append(a->rc, 3, 12, argv, NULL, err, sizeof(err)) < 0)
         return -EIO;
     x->written++;
     if (++a->pending == PIPELINE) {

@@ -109,6 +109,20 @@ int clm_paging_add(clm_paging *p, const clm_alert *a, const char *id, const char
     return 0;
 }
 
+size_t clm_paging_forget(clm_paging *p, const char *customer_id, size_t len)
+{
+    size_t keep = 0, n = p->n;
+    for (size_t i = 0; i < n; i++) {
+        item *it = &p->v[i];
+        if (strlen(it->customer_id) == len && memcmp(it->customer_id, customer_id, len) == 0)
+            item_release(it);
+        else
+            p->v[keep++] = *it;
+    }
+    p->n = keep;
+    return n - keep;
+}
+
 static int restore_fail(char *errbuf, size_t errsize, const char *field, size_t flen,
                         const char *what)
 {

@@ -68,6 +68,11 @@ int32_t clm_paging_partition(const clm_paging *p);
  * json). Returns 0 or -ENOMEM. */
 int clm_paging_add(clm_paging *p, const clm_alert *a, const char *id, const char *json);
 
+/* Drops the alerts of a customer erased on request (its stored entries
+ * are deleted by the erasure, store/forget.h): they never page and no
+ * digest names them. Returns how many were dropped. */
+size_t clm_paging_forget(clm_paging *p, const char *customer_id, size_t len);
+
 /* Restores one field of the stored hash (see above). Returns 0, -ENOMEM,
  * or -EPROTO with errbuf naming the field and what is wrong. */
 int clm_paging_restore(clm_paging *p, const char *field, size_t flen, const char *value,

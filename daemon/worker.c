@@ -222,7 +222,7 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
     memset(seen, 0, sizeof(seen));
     for (size_t k = 0; k < n; k++) {
         const clm_event *ev = &w->ev[k];
-        if (w->slot[k] < 0 || w->rc[k] != 0 || !ev->has_customer)
+        if (w->slot[k] < 0 || w->rc[k] != 0 || !ev->has_customer || ev->type == CLM_EV_FORGET)
             continue;
         if (clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len))
             continue;
@@ -300,6 +300,23 @@ static bool is_late(clm_worker *w, size_t k)
     return true;
 }
 
+/* An erasure request (store/forget.h). The customer's pending changes and
+ * every cut carrying it are committed first, so it leaves the cache clean;
+ * then the erasure commits at once, before anything reads Redis again (a
+ * deadline scan or a load must not find what is being erased). */
+static void forget(clm_worker *w, int slot, int64_t offset, const clm_event *ev)
+{
+    if (!clm_shard_forget_ready(w->shard, ev->customer_id, ev->customer_id_len)) {
+        worker_cut(w);
+        worker_wait_acked(w, w->gen);
+    }
+    int r = clm_shard_forget(w->shard, slot, offset, ev);
+    if (r < 0)
+        clm_fatal("worker %d: cannot erase a customer: %s", w->c.index, strerror(-r));
+    worker_cut(w);
+    worker_wait_acked(w, w->gen);
+}
+
 static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -307,6 +324,8 @@ static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         if (w->slot[k] < 0) {
             log_debug("worker %d: dropping a message of unowned %s [%d]", w->c.index,
                       rd_kafka_topic_name(m->rkt), (int)m->partition);
+        } else if (w->rc[k] == 0 && w->ev[k].type == CLM_EV_FORGET) {
+            forget(w, w->slot[k], m->offset, &w->ev[k]); /* never late: it is a request */
         } else if (w->rc[k] != 0 || is_late(w, k)) {
             uint64_t seq;
             int r = clm_dlq_send(w->c.dlq, w->c.index, w->c.dlq_topics[w->topic[k]], m,

@@ -56,6 +56,7 @@ typedef struct clm_worker_conf {
     double model_unit_days;        /* model.unit_days */
     bool upgrade_pool;             /* customers converted from the v1 layout may wait in
                                       <prefix>upgrade:v1 (store/upgrade.h) */
+    const char *erasure_hmac_key;  /* erasure.hmac_key; NULL: none (store/forget.h) */
 } clm_worker_conf;
 
 /* Control messages travel in the message ring, so they are ordered with the

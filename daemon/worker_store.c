@@ -12,6 +12,7 @@
 
 #include "core/timeutil.h"
 #include "daemon/log.h"
+#include "store/forget.h"
 #include "store/keys.h"
 #include "store/load.h"
 
@@ -58,6 +59,22 @@ static int cut_deltas(void *vctx, int32_t part, const clm_deltas *d)
                                            : clm_alerting_raise(x->w->alerting, x->b, part, d, ao);
 }
 
+/* A customer erased on request: deleted by this batch (store/forget.h),
+ * and dropped from its partition's paging window in memory. Anything else
+ * that comes to hold customer ids is to be removed here, into the same
+ * section, so it commits with the request's offset. */
+static int cut_forget(void *vctx, int32_t part, const char *id, size_t len)
+{
+    cut_ctx *x = vctx;
+    clm_worker *w = x->w;
+    clm_cmdbuf *cb = clm_batch_cmds(x->b, part);
+    if (!cb)
+        return -ENOMEM;
+    clm_alerting_forget(w->alerting, part, id, len);
+    return clm_forget_fmt(cb, w->c.prefix, w->c.group, part, id, len, clm_wall_ms(),
+                          w->c.erasure_hmac_key);
+}
+
 static clm_cmdbuf *cut_buf(void *vctx, int32_t part)
 {
     return clm_batch_cmds(((cut_ctx *)vctx)->b, part);
@@ -99,7 +116,7 @@ void worker_cut(clm_worker *w)
     if (!b)
         clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
     cut_ctx x = { .w = w, .b = b };
-    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x };
+    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x, cut_forget };
     clm_flush_fmt_begin(w->fmt, cut_buf, &x, &w->c.shard.apply);
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
     if (r >= 0)

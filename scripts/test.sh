@@ -42,7 +42,7 @@ if [ "${1:-}" = "--soak" ]; then
   echo "== soak: SIGKILL at 10 random moments over ${CLM_SOAK_EVENTS:-1000000} events (build-test)"
   if build_or_fail build-test; then
     CLM_SOAK_EVENTS=${CLM_SOAK_EVENTS:-1000000} CLM_INGEST_FILTER=kill9_restart \
-      meson test -C build-test test-ingest --print-errorlogs --timeout-multiplier 10 2>&1 |
+      meson test -C build-test test-ingest-kill --print-errorlogs --timeout-multiplier 10 2>&1 |
       grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):|>>>|ERROR|FAIL' | tail -n 40
     count_run build-test testlog.txt "${PIPESTATUS[0]}"
   fi

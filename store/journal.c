@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "store/flush.h"
+#include "store/forget.h"
 #include "store/keys.h"
 
 /* Runs the commands of ARGV[3..] on KEYS[1] unless KEYS[2] (the guard
@@ -228,7 +229,17 @@ static int emit_guarded(const guarded *g, const clm_journal_src *src, clm_cmdbuf
 /* Commands that set a value, run as they are (the outbox aside). */
 static bool sets(const char *name, size_t n)
 {
-    return is(name, n, "HSET") || is(name, n, "HDEL") || is(name, n, "ZADD") || is(name, n, "ZREM");
+    return is(name, n, "HSET") || is(name, n, "HDEL") || is(name, n, "ZADD") || is(name, n, "ZREM") ||
+           is(name, n, "DEL");
+}
+
+/* The erasure script (store/forget.h): it only deletes, so it runs as it is. */
+static bool is_forget(const clm_resp_cmd *c, const char *name, size_t nlen)
+{
+    size_t slen, plen;
+    const char *script = clm_forget_script(&slen), *p;
+    return is(name, nlen, "EVAL") && clm_resp_arg(c, 1, &p, &plen) == 0 && plen == slen &&
+           memcmp(p, script, slen) == 0;
 }
 
 static int carry(split *s, const clm_resp_cmd *c, const char *key, size_t klen, const char *outbox,
@@ -240,7 +251,7 @@ static int carry(split *s, const clm_resp_cmd *c, const char *key, size_t klen, 
     if (r < 0)
         return r;
     bool is_outbox = strlen(outbox) == klen && memcmp(outbox, key, klen) == 0;
-    if (sets(name, nlen) && !is_outbox) {
+    if ((sets(name, nlen) && !is_outbox) || is_forget(c, name, nlen)) {
         if ((r = clm_cmdbuf_raw(journal, c->start, c->len)) == 0)
             journal->ncmds++;
         return r;

@@ -19,8 +19,9 @@
  *    again by whoever resumes the partition (daemon/writer_cluster.h), so
  *    it may run more than once; every command in it is written so that
  *    running it twice changes nothing:
- *      - HSET / HDEL / ZADD / ZREM set a value (views, <prefix>at_risk,
- *        <prefix>buckets, the upgrade pool): run as they are;
+ *      - HSET / HDEL / ZADD / ZREM / DEL set a value (views, <prefix>at_risk,
+ *        <prefix>buckets, the upgrade pool), and so does the erasure
+ *        script (store/forget.h), which only deletes: run as they are;
  *      - everything that adds (HINCRBY, the saturating add, XADD) and the
  *        outbox (its entries leave once published) is grouped per key into
  *        one guarded script, EVAL <guard> 2 <key> <prefix>applied:{<key>}

@@ -45,7 +45,16 @@
  *                                   json): the flush appends (only with a
  *                                   paging sink configured), the
  *                                   Alertmanager sink trims what it delivered
+ *   <prefix>erasure_log       STREAM one entry per customer erased on
+ *                                   request: at (ms), partition, id_hmac
+ *                                   (store/forget.h)                flush
  *   <prefix>kpi:<N>d                                           KPI job
+ *   <prefix>kpi:history       STREAM one entry per UTC day (id: epoch ms
+ *                                   of the day's start, "-0"): date, then
+ *                                   that day's KPIs (daemon/kpi_history.h);
+ *                                   replaced whole                  KPI job
+ *   <prefix>kpi:cohorts       STRING JSON weekly retention cohorts
+ *                                   (daemon/kpi_cohort.h)           KPI job
  *   <prefix>model                                              model job
  *   <prefix>schema            HASH  version, stages             start-up
  *   <prefix>owner             STRING the consumer group whose state the
@@ -97,12 +106,15 @@
 #define CLM_KEY_OUTBOX "alerts:outbox"
 #define CLM_KEY_PAGE "alerts:page"
 #define CLM_KEY_MODEL "model"
+#define CLM_KEY_KPI_HISTORY "kpi:history"
+#define CLM_KEY_KPI_COHORTS "kpi:cohorts"
 #define CLM_KEY_SCHEMA "schema"
 #define CLM_KEY_UPGRADE_POOL "upgrade:v1"
 #define CLM_KEY_OWNER "owner"
 #define CLM_KEY_PAGE_CURSOR "alerts:page:cursor"
 #define CLM_KEY_PAGE_LEASE "alerts:page:lease"
 #define CLM_KEY_FIRING "alerts:firing"
+#define CLM_KEY_ERASURE_LOG "erasure_log"
 
 /* Field names of the progress hash. */
 #define CLM_FIELD_OFFSET "offset:"

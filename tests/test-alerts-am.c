@@ -264,6 +264,9 @@ static void end_to_end(void **state)
     for (int i = 0; i < 300 && metric("clmd_alerts_sink_errors_total{sink=\"alertmanager\"}") <= errors; i++)
         usleep(100000);
     assert_true(metric("clmd_alerts_sink_errors_total{sink=\"alertmanager\"}") > errors);
+    /* the sink reports its depth after the attempt that failed: wait for it */
+    for (int i = 0; i < 300 && metric("clmd_alerts_outbox_depth{sink=\"alertmanager\"}") < 2; i++)
+        usleep(100000);
     assert_true(metric("clmd_alerts_outbox_depth{sink=\"alertmanager\"}") >= 2);
     assert_true(metric("clmd_alerts_outbox_oldest_age_seconds{sink=\"alertmanager\"}") > 0);
 

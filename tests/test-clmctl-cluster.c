@@ -7,7 +7,8 @@
  * forever for one; once it starts there, a second run of the stream into the
  * cluster can replace the copy.) Then:
  *   same_output       every subcommand (kpi, kpi --window, customer, stages,
- *                     days, at-risk, alerts; tables and --json) prints the
+ *                     days, kpi --history, at-risk, alerts; tables, --json
+ *                     and --csv) prints the
  *                     same against the cluster, with --cluster and with
  *                     redis.cluster in the config, as against the server
  *   refit             the request lands in the cluster's model hash
@@ -307,8 +308,9 @@ static void test_same_output(void **state)
     (void)state;
     char args[512];
     const char *cmds[] = { "kpi", "kpi --window 30d", "kpi --window 5d", "stages", "days",
-                           "days --last 30", "at-risk", "at-risk --top 3", "alerts --count 50",
-                           NULL };
+                           "days --last 30", "days --last 30 --columns revenue,spend",
+                           "kpi --history", "kpi --history --last 30 --columns revenue,aov,customers_eod",
+                           "at-risk", "at-risk --top 3", "alerts --count 50", NULL };
     for (int json = 0; json < 2; json++) {
         for (int i = 0; cmds[i]; i++) {
             snprintf(args, sizeof(args), "%s%s", json ? "--json " : "", cmds[i]);
@@ -325,6 +327,9 @@ static void test_same_output(void **state)
     /* the data is a real run's: non-empty */
     char *out = same("kpi", 0);
     assert_non_null(strstr(out, "30d"));
+    free(out);
+    out = same("--csv kpi --history --columns orders", 0);
+    assert_true(strlen(out) > 40); /* a header and some days */
     free(out);
     out = same("--json stages", 0);
     assert_true(strlen(out) > 5);

@@ -14,8 +14,10 @@
  *   same_jobs   every kpi:<N>d hash of kpi.windows, and <prefix>model
  *               (without its clock fields), hold the same fields with the
  *               same values (numbers to 1e-6 relative: the fit sums in
- *               the order the customers are read, which differs); the
- *               alerts outbox is drained (HLEN 0) in both; both alert
+ *               the order the customers are read, which differs);
+ *               <prefix>kpi:history holds the same entries (ids, fields,
+ *               text) and <prefix>kpi:cohorts the same document but for
+ *               computed_at_ms; the alerts outbox is drained (HLEN 0) in both; both alert
  *               topics hold the same set of alert ids, not empty; the
  *               Alertmanager sink (a real prometheus-alertmanager,
  *               tests/harness_am.h) drained the page stream in both, with
@@ -298,6 +300,58 @@ static void compare_hash(store *one, store *cl, const char *key, const char *con
     fields_free(&b);
 }
 
+/* <prefix>kpi:history: the same entries (ids, fields, order, text) on both. */
+static size_t compare_history(store *one, store *cl)
+{
+    const char *argv[] = { "XRANGE", "clm:kpi:history", "-", "+" };
+    redisReply *a = command(one, 4, argv), *b = command(cl, 4, argv);
+    assert_int_equal(a->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(b->type, REDIS_REPLY_ARRAY);
+    if (a->elements == 0)
+        fail_msg("clm:kpi:history is empty on one server");
+    if (a->elements != b->elements)
+        fail_msg("clm:kpi:history: %zu entries on one server, %zu on the cluster", a->elements,
+                 b->elements);
+    for (size_t i = 0; i < a->elements; i++) {
+        redisReply *x = a->element[i], *y = b->element[i];
+        if (strcmp(x->element[0]->str, y->element[0]->str) != 0)
+            fail_msg("clm:kpi:history entry %zu: id %s on one server, %s on the cluster", i,
+                     x->element[0]->str, y->element[0]->str);
+        redisReply *fx = x->element[1], *fy = y->element[1];
+        for (size_t k = 0; k < fx->elements || k < fy->elements; k++) {
+            const char *vx = k < fx->elements ? fx->element[k]->str : "(none)";
+            const char *vy = k < fy->elements ? fy->element[k]->str : "(none)";
+            if (strcmp(vx, vy) != 0)
+                fail_msg("clm:kpi:history %s (%s), item %zu: %s on one server, %s on the cluster",
+                         x->element[0]->str, fx->element[1]->str, k, vx, vy);
+        }
+    }
+    size_t n = a->elements;
+    freeReplyObject(a);
+    freeReplyObject(b);
+    return n;
+}
+
+/* <prefix>kpi:cohorts: the same document but for computed_at_ms. */
+static void compare_cohorts(store *one, store *cl)
+{
+    const char *argv[] = { "GET", "clm:kpi:cohorts" };
+    redisReply *a = command(one, 2, argv), *b = command(cl, 2, argv);
+    assert_int_equal(a->type, REDIS_REPLY_STRING);
+    assert_int_equal(b->type, REDIS_REPLY_STRING);
+    json_t *x = json_loads(a->str, 0, NULL), *y = json_loads(b->str, 0, NULL);
+    assert_true(x && y);
+    assert_true(json_array_size(json_object_get(x, "cohorts")) > 0);
+    json_object_del(x, "computed_at_ms");
+    json_object_del(y, "computed_at_ms");
+    if (!json_equal(x, y))
+        fail_msg("clm:kpi:cohorts: %s on one server, %s on the cluster", a->str, b->str);
+    json_decref(x);
+    json_decref(y);
+    freeReplyObject(a);
+    freeReplyObject(b);
+}
+
 static int by_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -361,6 +415,8 @@ static void same_jobs(void **state)
         snprintf(key, sizeof(key), "clm:kpi:%dd", windows[w]);
         compare_hash(&one, &cl, key, NULL);
     }
+    size_t days = compare_history(&one, &cl);
+    compare_cohorts(&one, &cl);
     assert_true(outbox_empty(&(progress){ .s = &one }));
     assert_true(outbox_empty(&(progress){ .s = &cl }));
     /* the Alertmanager sink: its keys share a hash tag on the cluster */
@@ -390,8 +446,8 @@ static void same_jobs(void **state)
         free(b[i]);
     free(a);
     free(b);
-    print_message("# %lld messages, %zu alerts (%lld firing in Alertmanager), kpi and model "
-                  "alike\n", (long long)F.produced, na, firing_one);
+    print_message("# %lld messages, %zu alerts (%lld firing in Alertmanager), kpi, %zu days of "
+                  "history, cohorts and model alike\n", (long long)F.produced, na, firing_one, days);
 
     F.cl = cl; /* for take_over */
     redisFree(one.c);

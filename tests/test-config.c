@@ -1063,12 +1063,12 @@ static void test_secrets_file_errors(void **state)
     assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -ENOENT);
     assert_string_equal(err, expected);
 
-    /* Only redis.password, kafka.properties and http.bearer_token may appear; no hint is near
+    /* Only redis.password, kafka.properties, http.bearer_token and erasure.hmac_key may appear; no hint is near
      * "flush" (5 edits from both "kafka" and "redis"). */
     secrets = write_file("secrets.json", "{\"flush\": {\"interval_ms\": 10}}");
     snprintf(expected, sizeof expected,
              "%s: flush: unknown key (a secrets file holds only kafka.properties, redis.password, "
-             "http.bearer_token)",
+             "http.bearer_token, erasure.hmac_key)",
              secrets);
     assert_int_equal(clm_config_load(path, &cfg, err, sizeof err), -EINVAL);
     assert_string_equal(err, expected);

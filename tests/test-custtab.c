@@ -240,6 +240,31 @@ static void test_remove_if(void **state)
     clm_custtab_free(t);
 }
 
+/* Removing one customer by id keeps every other reachable (the probe
+ * chains stay intact); a second removal finds nothing. */
+static void test_remove_one(void **state)
+{
+    (void)state;
+    clm_custtab *t = clm_custtab_new(100);
+
+    for (unsigned i = 0; i < 100; i++)
+        assert_int_equal(clm_custtab_put(t, cust(i)), 0);
+    for (unsigned i = 0; i < 100; i += 2)
+        assert_true(clm_custtab_remove(t, get(t, i)->id, get(t, i)->id_len));
+    assert_false(clm_custtab_remove(t, "c-0", 3));
+    assert_false(clm_custtab_remove(t, "c-100", 5));
+    assert_int_equal(clm_custtab_count(t), 50);
+    for (unsigned i = 0; i < 100; i++) {
+        if (i % 2 == 0)
+            assert_null(get(t, i));
+        else
+            assert_non_null(get(t, i));
+    }
+    assert_int_equal(clm_custtab_put(t, cust(0)), 0); /* the id may come back */
+    assert_non_null(get(t, 0));
+    clm_custtab_free(t);
+}
+
 /* Deterministic xorshift64 stream. */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -372,6 +397,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_free),
+        cmocka_unit_test(test_remove_one),
         cmocka_unit_test(test_put_get),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_foreach),

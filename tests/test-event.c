@@ -16,6 +16,8 @@ static void test_type_name(void **state)
     assert_string_equal(clm_event_type_name(CLM_EV_PURCHASE), "purchase");
     assert_string_equal(clm_event_type_name(CLM_EV_ONBOARDING_COMPLETE), "onboarding_complete");
     assert_string_equal(clm_event_type_name(CLM_EV_MARKETING_SPEND), "marketing_spend");
+    assert_string_equal(clm_event_type_name(CLM_EV_FORGET), "forget");
+    assert_int_equal(clm_event_type_from_name("forget", 6), CLM_EV_FORGET);
     assert_string_equal(clm_event_type_name(CLM_EV_OTHER), "other");
     /* Out of range falls back to the generic bucket. */
     assert_string_equal(clm_event_type_name(CLM_EV__COUNT), "other");
@@ -41,7 +43,7 @@ static void test_type_from_name(void **state)
 static void test_type_round_trip(void **state)
 {
     (void)state;
-    /* Every built-in name maps back to its own type: 20 types. */
+    /* Every built-in name maps back to its own type: 21 types. */
     int n = 0;
 
     for (int t = CLM_EV_OTHER + 1; t < CLM_EV__COUNT; t++, n++) {
@@ -49,7 +51,7 @@ static void test_type_round_trip(void **state)
 
         assert_int_equal(clm_event_type_from_name(name, strlen(name)), t);
     }
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 21);
 }
 
 static int64_t amount_ok(const char *text)

@@ -14,6 +14,7 @@
 
 #include "store/cmdbuf.h"
 #include "store/flush.h"
+#include "store/forget.h"
 #include "store/journal.h"
 #include "tests/harness.h"
 
@@ -90,6 +91,44 @@ static size_t count_cmds(const clm_cmdbuf *b, const char *name)
     return n;
 }
 
+/* An erasure (store/forget.h) only deletes: its commands on other slots
+ * travel as they are, the erasure log entry guarded like every XADD. */
+static void test_split_forget(void **state)
+{
+    (void)state;
+    clm_cmdbuf in, local, journal;
+    clm_cmdbuf_init(&in);
+    clm_cmdbuf_init(&local);
+    clm_cmdbuf_init(&journal);
+    assert_int_equal(clm_forget_fmt(&in, "t:", "g", 0, "c-94", 4, 1700000000000, "0123456789abcdef"),
+                     0);
+    assert_int_equal(in.ncmds, 10);
+    assert_int_equal(clm_journal_split(in.buf, in.len, &SRC, &local, &journal), 0);
+    /* the partition's own keys: checkpoint, deadline index, paging hash */
+    assert_int_equal(local.ncmds, 3);
+    assert_int_equal(count_cmds(&local, "HDEL"), 1);
+    assert_int_equal(count_cmds(&local, "ZREM"), 1);
+    assert_int_equal(count_cmds(&local, "EVAL"), 1);
+    /* upgrade pool HDEL, view DEL, at_risk ZREM, three scrubs as they are,
+     * then the erasure log's guarded XADD */
+    assert_int_equal(count_cmds(&journal, "HDEL"), 1);
+    assert_int_equal(count_cmds(&journal, "DEL"), 1);
+    assert_int_equal(count_cmds(&journal, "ZREM"), 1);
+    assert_int_equal(count_cmds(&journal, "EVAL"), 4);
+    assert_int_equal(count_cmds(&journal, "XADD"), 0);
+    assert_non_null(memmem(journal.buf, journal.len, "t:erasure_log", 13));
+    /* HMAC-SHA256("0123456789abcdef", "c-94"), worked out apart */
+    assert_non_null(memmem(journal.buf, journal.len,
+                           "3c2c6324cf9570c74f8c24b88c50aee69c989f481f5d11b27e1c7de6f028cac2", 64));
+    char hex[CLM_FORGET_HMAC_HEX + 1];
+    assert_int_equal(clm_forget_hmac("0123456789abcdef", 16, "c-94", 4, hex), 0);
+    assert_string_equal(hex, "3c2c6324cf9570c74f8c24b88c50aee69c989f481f5d11b27e1c7de6f028cac2");
+    assert_int_equal(clm_forget_hmac("", 0, "c-94", 4, hex), -EINVAL);
+    clm_cmdbuf_release(&in);
+    clm_cmdbuf_release(&local);
+    clm_cmdbuf_release(&journal);
+}
+
 static void test_split(void **state)
 {
     (void)state;
@@ -116,8 +155,8 @@ static void test_split(void **state)
     clm_cmdbuf_init(&bad);
     clm_cmdbuf_init(&l2);
     clm_cmdbuf_init(&j2);
-    const char *del[] = { "DEL", "t:stats" };
-    add(&bad, 2, del);
+    const char *expire[] = { "EXPIRE", "t:stats", "10" };
+    add(&bad, 3, expire);
     assert_int_equal(clm_journal_split(bad.buf, bad.len, &SRC, &l2, &j2), -EPROTO);
     /* nor bytes that are not RESP commands */
     assert_int_equal(clm_journal_split("*1\r\n$4\r\nPI", 12, &SRC, &l2, &j2), -EPROTO);
@@ -222,6 +261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_split_forget),
         cmocka_unit_test(test_apply_once),
     };
     return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

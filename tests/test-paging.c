@@ -154,6 +154,30 @@ static void test_window_waits_for_watermark(void **state)
     clm_paging_free(p);
 }
 
+/* An erased customer's alerts leave the window: c9's two (churn_risk and
+ * resolved) never page, the other nine do; forgetting an id without
+ * alerts, or a prefix of one, drops nothing. */
+static void test_forget(void **state)
+{
+    (void)state;
+    clm_paging *p = clm_paging_new(3);
+    fill(p, false);
+    assert_int_equal(clm_paging_forget(p, "c", 1), 0);
+    assert_int_equal(clm_paging_forget(p, "c10", 3), 0);
+    assert_int_equal(clm_paging_forget(p, "c9", 2), 2);
+    assert_int_equal(clm_paging_pending(p), 9);
+    clm_paging_opts o = opts(1000, 1000, 20);
+    trace l = { 0 };
+    assert_int_equal(close_into(p, &o, T0 + 60 * MIN, &l), 9);
+    assert_int_equal(count(&l, 'P'), 9);
+    assert_int_equal(count(&l, 'X'), 9);
+    char c9[CLM_ALERT_ID_LEN + 1];
+    snprintf(c9, sizeof(c9), "%032x", 9u * 1000u + (unsigned)'9');
+    assert_null(strstr(l.s, c9));
+    free(l.s);
+    clm_paging_free(p);
+}
+
 static void test_order_independent(void **state)
 {
     (void)state;
@@ -278,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_rate_and_carry_over),
         cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_forget),
     };
     return cmocka_run_group_tests_name("paging", tests, NULL, NULL);
 }

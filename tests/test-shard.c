@@ -83,6 +83,10 @@ typedef struct cut_log {
     int64_t stage_count[CLM_STAGES_MAX];
     int64_t value_rate_micros;
     int fail_customer_at; /* -1: never */
+    char forgotten[4][16];      /* ids handed to sink->forget, in order */
+    int32_t forgotten_part[4];
+    int nforgotten;
+    int ncust_at_forget[4];     /* customers handed before each forget */
 } cut_log;
 
 static int log_customer(void *ctx, clm_customer *c)
@@ -93,6 +97,18 @@ static int log_customer(void *ctx, clm_customer *c)
         return -EIO;
     assert_true(l->ncust < 64);
     snprintf(l->ids[l->ncust++], sizeof(l->ids[0]), "%s", c->id);
+    return 0;
+}
+
+static int log_forget(void *ctx, int32_t part, const char *id, size_t len)
+{
+    cut_log *l = ctx;
+
+    assert_true(l->nforgotten < 4);
+    assert_int_equal(strlen(id), len);
+    snprintf(l->forgotten[l->nforgotten], sizeof(l->forgotten[0]), "%s", id);
+    l->forgotten_part[l->nforgotten] = part;
+    l->ncust_at_forget[l->nforgotten++] = l->ncust;
     return 0;
 }
 
@@ -166,7 +182,7 @@ static int64_t cut_trans(const cut_log *l, int64_t bucket, int from, int to)
 /* Cuts generation gen into a fresh log; returns flush_cut's result. */
 static int cut(clm_shard *s, uint64_t gen, cut_log *l)
 {
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l, log_forget };
 
     memset(l, 0, sizeof(*l));
     l->fail_customer_at = -1;
@@ -280,6 +296,74 @@ static void test_cut_per_partition(void **state)
     assert_int_equal(cut(s, 2, &l), 0);
     assert_int_equal(l.nstats, 0);
     assert_int_equal(l.ndeltas, 0);
+    clm_shard_free(s);
+}
+
+/* An erasure request drops the cached customer (and its recent event ids:
+ * the same event id applies again to the new customer), is refused while a
+ * cut carrying the customer is not acknowledged, counts as consumed and
+ * applied, moves the offset but not the watermark, and reaches the sink
+ * before any customer of the cut. */
+static void test_forget(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int slot = clm_shard_part_add(s, 0, 2, 10, CLM_NO_TS, false);
+    clm_customer *c = add_customer(s, "c-94", 2);
+    cut_log l;
+
+    apply(s, slot, 10, c, "e-1", 5000, CLM_APPLIED);
+    apply(s, slot, 11, c, "e-2", 6000, CLM_APPLIED);
+    clm_event fg = typed_event(CLM_EV_FORGET, c, NULL, 99000);
+
+    /* dirty: not ready */
+    assert_false(clm_shard_forget_ready(s, "c-94", 4));
+    assert_int_equal(clm_shard_forget(s, slot, 12, &fg), -EBUSY);
+    assert_int_equal(cut(s, 1, &l), 1);
+    assert_int_equal(l.nforgotten, 0);
+    /* cut but not acknowledged: still not ready */
+    assert_false(clm_shard_forget_ready(s, "c-94", 4));
+    assert_int_equal(clm_shard_forget(s, slot, 12, &fg), -EBUSY);
+    clm_shard_flush_acked(s, 1);
+    assert_true(clm_shard_forget_ready(s, "c-94", 4));
+    assert_true(clm_shard_forget_ready(s, "c-none", 6)); /* unknown: ready */
+    assert_int_equal(clm_shard_forget(s, slot, 12, &fg), 0);
+    assert_null(clm_shard_customer(s, "c-94", 4));
+    assert_int_equal(clm_shard_customer_count(s), 0);
+    assert_int_equal(clm_shard_watermark(s, slot), 6000 - 7 * DAY_MS); /* not 99000 */
+
+    /* A later event of the id starts a new customer; its event id e-1 is
+     * not a duplicate any more. */
+    clm_customer *fresh = add_customer(s, "c-94", 2);
+    apply(s, slot, 13, fresh, "e-1", 7000, CLM_APPLIED);
+    assert_int_equal(fresh->events, 1);
+    assert_int_equal(fresh->first_seen, 7000);
+
+    assert_int_equal(cut(s, 2, &l), 1);
+    assert_int_equal(l.nforgotten, 1);
+    assert_string_equal(l.forgotten[0], "c-94");
+    assert_int_equal(l.forgotten_part[0], 2);
+    assert_int_equal(l.ncust_at_forget[0], 0); /* before the new customer */
+    assert_int_equal(l.ncust, 1);
+    assert_string_equal(l.ids[0], "c-94");
+    assert_int_equal(l.prog[0].from, 12);
+    assert_int_equal(l.prog[0].to, 14);
+    assert_int_equal(l.st.consumed, 2); /* the request and e-1 */
+    assert_int_equal(l.st.applied, 2);
+    assert_int_equal(l.ndays, 1);       /* e-1's activity only: the request adds none */
+
+    /* handed once */
+    assert_int_equal(cut(s, 3, &l), 0);
+    assert_int_equal(l.nforgotten, 0);
+
+    /* A sink without forget callback cannot take an erasure. */
+    clm_shard_flush_acked(s, 2);
+    fg = typed_event(CLM_EV_FORGET, fresh, NULL, 99000);
+    assert_int_equal(clm_shard_forget(s, slot, 14, &fg), 0);
+    clm_flush_sink bare = { log_customer, log_progress, log_stats, log_deltas, &l, NULL };
+    memset(&l, 0, sizeof(l));
+    l.fail_customer_at = -1;
+    assert_int_equal(clm_shard_flush_cut(s, 4, &bare), -EINVAL);
     clm_shard_free(s);
 }
 
@@ -487,7 +571,7 @@ static void test_cut_sink_failure(void **state)
     int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *a = add_customer(s, "c-a", 0);
     cut_log l;
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l, log_forget };
 
     apply(s, slot, 0, a, NULL, 1000, CLM_APPLIED);
     memset(&l, 0, sizeof(l));
@@ -1058,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_fresh_until_eviction),
         cmocka_unit_test(test_expire_without_stages),
         cmocka_unit_test(test_cut_per_partition),
+        cmocka_unit_test(test_forget),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
 }

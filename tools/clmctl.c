@@ -1,7 +1,8 @@
 /* tools/clmctl.c - clmctl, the command line companion of clmd: reads from
  * Redis (one server, or a Redis Cluster with --cluster or redis.cluster)
  * what dashboards read and prints it as aligned tables, or as JSON for
- * scripts. Output is the same for both.
+ * scripts. Output is the same for both. `forget` is the one command that
+ * writes: an erasure request to clmd's input topic (tools/clmctl_forget.c).
  *
  * Exit status: 0 done; 1 an error (config, Redis, missing data), one line on
  * stderr; 2 a usage error.
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/event.h"
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_redis.h"
 
@@ -26,13 +28,18 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: clmctl [-c FILE] [--redis HOST:PORT | --cluster HOST:PORT[,...]] [--prefix P]\n"
-            "              [--json] COMMAND [ARGS]\n"
+            "              [--json | --csv] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
             "  kpi [--window Nd]   rolling KPIs of one window, or of every window in Redis\n"
+            "  kpi --history [--from D] [--to D] [--last N] [--columns A,B,...]\n"
+            "                      the KPIs of each day (one-day windows), oldest first:\n"
+            "                      every day kept, or those of the range\n"
             "  customer ID         one customer's fields\n"
             "  stages              customers per lifecycle stage\n"
-            "  days [--last N]     daily counters of the last N days (default 7)\n"
+            "  days [--last N] [--from D] [--to D] [--columns A,B,...]\n"
+            "                      daily counters of the last N days (default 7), or of\n"
+            "                      the days D (YYYY-MM-DD) from .. to, both included\n"
             "  refit [--wait]      ask clmd to fit the BG/NBD and Gamma-Gamma models now;\n"
             "                      --wait waits for the fit and shows it\n"
             "  at-risk [--top N]   the N customers of highest churn risk at or above the\n"
@@ -42,6 +49,10 @@ static void usage(FILE *out)
             "  alerts [--count N] [--tail [--max M]]\n"
             "                      the last N alerts (default 20); --tail then follows new\n"
             "                      ones until interrupted, or until M new ones with --max\n"
+            "  forget ID [--brokers B] [--topic T]\n"
+            "                      ask clmd to erase customer ID: produces an erasure request\n"
+            "                      to topic T (default: the config's first kafka.topics)\n"
+            "                      through brokers B (default: kafka.brokers), keyed by ID\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE   clmd's config file, for Redis, the prefix and the stages\n"
@@ -51,7 +62,9 @@ static void usage(FILE *out)
             "                      a Redis Cluster to read instead, by its seed nodes (the\n"
             "                      config's redis.cluster, when set, does the same)\n"
             "  --prefix P          key prefix instead of the config's redis.prefix\n"
-            "  --json              JSON for scripts instead of tables\n"
+            "  --json              JSON for scripts instead of tables (days, kpi --history:\n"
+            "                      values as JSON numbers)\n"
+            "  --csv               CSV instead of a table (days, kpi --history)\n"
             "  -h, --help          this help\n"
             "  -V, --version       the version\n"
             "\n"
@@ -77,13 +90,18 @@ typedef struct options {
     const char *prefix;
     bool json;
     int window; /* kpi --window; 0: every window */
-    int last;   /* days --last */
+    int last;   /* days --last, kpi --history --last (0: not given) */
+    bool csv;   /* --csv */
+    bool history; /* kpi --history */
+    const char *from, *to, *columns; /* days, kpi --history */
     bool wait;  /* refit --wait */
     bool all;   /* rebuild-view --all */
     int top;    /* at-risk --top */
     int count;  /* alerts --count */
     bool tail;  /* alerts --tail */
     int max;    /* alerts --tail --max; 0: until interrupted */
+    const char *brokers; /* forget --brokers */
+    const char *topic;   /* forget --topic */
 } options;
 
 /* Parses "N" or "Nd" in 1..CLMCTL_MAX_DAYS; returns it, or 0. */
@@ -115,7 +133,8 @@ static int parse_count(const char *s)
 enum { OPT_REDIS = 256, OPT_PREFIX, OPT_JSON, OPT_WINDOW, OPT_LAST, OPT_TOP, OPT_COUNT, OPT_TAIL,
        OPT_MAX };
 
-enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER };
+enum { OPT_WAIT = 512, OPT_ALL, OPT_CLUSTER, OPT_BROKERS, OPT_TOPIC, OPT_CSV, OPT_HISTORY, OPT_FROM,
+       OPT_TO, OPT_COLUMNS };
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
@@ -123,6 +142,11 @@ static const struct option long_opts[] = {
     { "cluster", required_argument, NULL, OPT_CLUSTER },
     { "prefix", required_argument, NULL, OPT_PREFIX },
     { "json", no_argument, NULL, OPT_JSON },
+    { "csv", no_argument, NULL, OPT_CSV },
+    { "history", no_argument, NULL, OPT_HISTORY },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "to", required_argument, NULL, OPT_TO },
+    { "columns", required_argument, NULL, OPT_COLUMNS },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "last", required_argument, NULL, OPT_LAST },
     { "top", required_argument, NULL, OPT_TOP },
@@ -131,6 +155,8 @@ static const struct option long_opts[] = {
     { "max", required_argument, NULL, OPT_MAX },
     { "wait", no_argument, NULL, OPT_WAIT },
     { "all", no_argument, NULL, OPT_ALL },
+    { "brokers", required_argument, NULL, OPT_BROKERS },
+    { "topic", required_argument, NULL, OPT_TOPIC },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { 0, 0, 0, 0 },
@@ -173,9 +199,25 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
                 return usage_error("--window: \"%s\" is not a number of days 1..%d (e.g. 30d)", optarg,
                                    CLMCTL_MAX_DAYS);
             break;
+        case OPT_CSV:
+            o->csv = true;
+            break;
+        case OPT_HISTORY:
+            if (global || strcmp(cmd, "kpi") != 0)
+                return usage_error("--history goes after the kpi command");
+            o->history = true;
+            break;
+        case OPT_FROM:
+        case OPT_TO:
+        case OPT_COLUMNS:
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
+                return usage_error("--%s goes after the days or kpi --history command",
+                                   long_opts[li].name);
+            *(c == OPT_FROM ? &o->from : c == OPT_TO ? &o->to : &o->columns) = optarg;
+            break;
         case OPT_LAST:
-            if (global || strcmp(cmd, "days") != 0)
-                return usage_error("--last goes after the days command");
+            if (global || (strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0))
+                return usage_error("--last goes after the days or kpi --history command");
             if (!(o->last = parse_days(optarg, false)))
                 return usage_error("--last: \"%s\" is not a number of days 1..%d", optarg,
                                    CLMCTL_MAX_DAYS);
@@ -208,6 +250,14 @@ static int parse_pass(int argc, char **argv, bool global, const char *cmd, optio
             if (global || strcmp(cmd, "rebuild-view") != 0)
                 return usage_error("--all goes after the rebuild-view command");
             o->all = true;
+            break;
+        case OPT_BROKERS:
+        case OPT_TOPIC:
+            if (global || strcmp(cmd, "forget") != 0)
+                return usage_error("--%s goes after the forget command", long_opts[li].name);
+            if (!optarg[0])
+                return usage_error("--%s needs a value", long_opts[li].name);
+            *(c == OPT_BROKERS ? &o->brokers : &o->topic) = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -280,30 +330,42 @@ static int load_config(const char *path, clm_config **out, char *errbuf, size_t 
 
 int main(int argc, char **argv)
 {
-    options o = { .last = 7, .top = 20, .count = 20 };
+    options o = { .top = 20, .count = 20 };
     signal(SIGPIPE, SIG_IGN); /* a closed Redis connection is an error reply, not a kill */
     int st = parse_pass(argc, argv, true, NULL, &o);
     if (st >= 0)
         return st;
     if (optind >= argc)
-        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit or rebuild-view)");
+        return usage_error("a command is needed (kpi, customer, stages, days, at-risk, alerts, refit, "
+                           "rebuild-view or forget)");
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
     if (strcmp(cmd, "kpi") != 0 && strcmp(cmd, "refit") != 0 && strcmp(cmd, "customer") != 0 &&
         strcmp(cmd, "stages") != 0 &&
         strcmp(cmd, "days") != 0 && strcmp(cmd, "at-risk") != 0 && strcmp(cmd, "alerts") != 0 &&
-        strcmp(cmd, "rebuild-view") != 0)
+        strcmp(cmd, "rebuild-view") != 0 && strcmp(cmd, "forget") != 0)
         return usage_error("unknown command \"%s\"", cmd);
     if ((st = parse_pass(cargc, cargv, false, cmd, &o)) >= 0)
         return st;
+    if (o.json && o.csv)
+        return usage_error("--json and --csv do not go together");
+    if (strcmp(cmd, "kpi") == 0 && o.history && o.window)
+        return usage_error("--window and --history do not go together");
+    if (strcmp(cmd, "kpi") == 0 && !o.history && (o.from || o.to || o.columns || o.last || o.csv))
+        return usage_error("--from, --to, --last, --columns and --csv go with kpi --history");
+    if (o.csv && strcmp(cmd, "days") != 0 && strcmp(cmd, "kpi") != 0)
+        return usage_error("--csv goes with the days and kpi --history commands");
     bool rebuild = strcmp(cmd, "rebuild-view") == 0;
-    bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all);
+    bool forget = strcmp(cmd, "forget") == 0;
+    bool wants_id = strcmp(cmd, "customer") == 0 || (rebuild && !o.all) || forget;
     const char *id = NULL;
     if (wants_id && optind == cargc)
         return usage_error("%s needs a customer ID%s", cmd, rebuild ? " or --all" : "");
     if (wants_id)
         id = cargv[optind++];
+    if (forget && (!id[0] || strlen(id) > CLM_ID_MAX))
+        return usage_error("forget: a customer ID is 1..%d bytes", CLM_ID_MAX);
     if (optind < cargc)
         return usage_error("unexpected argument \"%s\"", cargv[optind]);
     if (o.max && !o.tail)
@@ -325,6 +387,16 @@ int main(int argc, char **argv)
     if ((r = load_config(o.config, &cfg, err, sizeof(err))) < 0) {
         fprintf(stderr, "clmctl: %s\n", err);
         return 1;
+    }
+    if (forget) {
+        r = clmctl_forget(cfg, o.brokers ? o.brokers : cfg->kafka_brokers,
+                          o.topic ? o.topic : cfg->kafka_topics[0], id, o.json, stdout, err,
+                          sizeof(err));
+        if (r == 0 && fflush(stdout) == EOF) {
+            snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));
+            r = -EIO;
+        }
+        goto out_free_config;
     }
     clmctl_target t = { .host = cfg->redis_host, .port = cfg->redis_port, .db = cfg->redis_db,
                         .timeout_ms = cfg->redis_timeout_ms, .password = cfg->redis_password,
@@ -368,8 +440,14 @@ int main(int argc, char **argv)
         clm_rpipe_use_ctx(rp, conn.rc);
     clmctl_ctx x = { .rc = conn.rc, .cl = cl, .rp = rp, .cfg = cfg,
                      .prefix = o.prefix ? o.prefix : cfg->redis_prefix, .json = o.json,
-                     .out = stdout };
-    if (strcmp(cmd, "kpi") == 0)
+                     .csv = o.csv, .out = stdout };
+    bool days = strcmp(cmd, "days") == 0;
+    clmctl_span span = { .last = o.last ? o.last : days ? 7 : CLMCTL_MAX_HISTORY_DAYS,
+                         .max_days = days ? CLMCTL_MAX_DAYS : CLMCTL_MAX_HISTORY_DAYS,
+                         .from = o.from, .to = o.to, .columns = o.columns };
+    if (strcmp(cmd, "kpi") == 0 && o.history)
+        r = clmctl_kpi_history(&x, &span, err, sizeof(err));
+    else if (strcmp(cmd, "kpi") == 0)
         r = clmctl_kpi(&x, o.window, err, sizeof(err));
     else if (strcmp(cmd, "customer") == 0)
         r = clmctl_customer(&x, id, err, sizeof(err));
@@ -384,7 +462,7 @@ int main(int argc, char **argv)
     else if (rebuild)
         r = clmctl_rebuild_view(&x, id, err, sizeof(err));
     else
-        r = clmctl_days(&x, o.last, err, sizeof(err));
+        r = clmctl_days(&x, &span, err, sizeof(err));
     clm_rpipe_free(rp);
     if (r == 0 && fflush(stdout) == EOF) {
         snprintf(err, sizeof(err), "writing the output failed: %s", strerror(errno));

@@ -27,12 +27,16 @@ typedef struct clmctl_ctx {
     const clm_config *cfg; /* clmd's config: stage order, windows, bucket size */
     const char *prefix;    /* key prefix (the config's, or --prefix) */
     bool json;
+    bool csv;              /* --csv: CSV instead of a table (days, kpi --history) */
     FILE *out;
 } clmctl_ctx;
 
 /* Most days `days --last` shows, and the longest `kpi --window`
  * (the bounds of kpi.windows). */
 #define CLMCTL_MAX_DAYS 3650
+
+/* Most days `kpi --history` shows (the bound of kpi.history_days). */
+#define CLMCTL_MAX_HISTORY_DAYS 3660
 
 /* `kpi`: the hash <prefix>kpi:<window_days>d, or with window_days 0 every
  * <prefix>kpi:<N>d hash found by SCAN, in increasing N. One row per field in
@@ -56,15 +60,35 @@ int clmctl_customer(const clmctl_ctx *x, const char *id, char *errbuf, size_t er
  * config does not name, in byte order. JSON: {"<stage>": <count>, ...}. */
 int clmctl_stages(const clmctl_ctx *x, char *errbuf, size_t errsize);
 
-/* `days`: the day hashes <prefix>day:<YYYY-MM-DD> of the last `last` days,
- * oldest first, ending on the latest of the newest bucket in
- * <prefix>buckets and the window_end of the configured KPI windows, and
- * starting no earlier than the oldest bucket: date, orders, revenue,
- * new_customers, churned, active_customers, customers_eod ("-" where
- * absent). JSON: [{"date": "...", "<field>": "<value as stored>", ...}]
- * with absent fields left out. Needs whole-day buckets (kpi.bucket_s 86400):
- * -EINVAL otherwise. */
-int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize);
+/* The days a day-by-day command shows and its columns: from..to when given
+ * ("YYYY-MM-DD", both inclusive), else the last `last` days ending on the
+ * newest day there is (or on `to`); `columns` as for --columns, NULL for
+ * the command's defaults. */
+typedef struct clmctl_span {
+    int last;
+    int max_days; /* the longest span allowed */
+    const char *from, *to;
+    const char *columns;
+} clmctl_span;
+
+/* `days`: the day hashes <prefix>day:<YYYY-MM-DD>, oldest first, of the
+ * span's days that lie between the oldest bucket in <prefix>buckets and the
+ * latest of the newest bucket and the window_end of the configured KPI
+ * windows (-ENOENT when none does). Default columns: orders, revenue,
+ * new_customers, churned, active_customers, customers_eod; any field clmd
+ * writes into a day hash may be chosen. Printed by clmctl_series_print
+ * (tools/clmctl_series.h). Needs whole-day buckets (kpi.bucket_s 86400):
+ * -EINVAL otherwise, as for a bad date, a from after to or an unknown column. */
+int clmctl_days(const clmctl_ctx *x, const clmctl_span *span, char *errbuf, size_t errsize);
+
+/* `kpi --history`: the entries of the stream <prefix>kpi:history (one per
+ * UTC day, README "KPI history and cohorts") of the span's days, oldest
+ * first; -ENOENT when the stream is empty or has none of them. Default
+ * columns: revenue, orders, new_customers, churned, aov, cpa, nps, csat,
+ * churn_rate, retention_rate, customers_eod; any field an entry may hold
+ * can be chosen. Printed by clmctl_series_print. */
+int clmctl_kpi_history(const clmctl_ctx *x, const clmctl_span *span, char *errbuf,
+                       size_t errsize);
 
 /* Most rows `at-risk --top` and `alerts --count` show, and the most new
  * alerts `alerts --tail --max` waits for. */
@@ -132,5 +156,14 @@ int clmctl_refit(const clmctl_ctx *x, bool wait, char *errbuf, size_t errsize);
 /* `rebuild-view ID` / `rebuild-view --all` (id NULL): rewrites customer
  * views from the checkpoints (tools/clmctl_rebuild.c); prints what it did. */
 int clmctl_rebuild_view(const clmctl_ctx *x, const char *id, char *errbuf, size_t errsize);
+
+/* `forget ID`: produces an erasure request for ID (1..128 bytes) to
+ * `topic` through `brokers` (tools/clmctl_forget.c), keyed by ID, and waits
+ * for its delivery (at most 30 s): prints "erasure of ID requested: <topic>
+ * partition <p> offset <o>", or JSON {"customer_id", "topic", "partition",
+ * "offset"}. Does not touch Redis. -EIO when the request was not delivered,
+ * -EINVAL when kafka.properties are refused. */
+int clmctl_forget(const clm_config *cfg, const char *brokers, const char *topic, const char *id,
+                  bool json, FILE *out, char *errbuf, size_t errsize);
 
 #endif

@@ -1,25 +1,60 @@
-/* tools/clmctl_days.c - `clmctl days`: the daily counter hashes of the
- * latest days. */
+/* tools/clmctl_days.c - `clmctl days`: the daily counter hashes of a span
+ * of days, chosen columns (tools/clmctl_series.h prints them). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "core/daycount.h"
+#include "core/stages.h"
 #include "tools/clmctl_cmd.h"
 #include "tools/clmctl_out.h"
 #include "tools/clmctl_redis.h"
+#include "tools/clmctl_series.h"
 #include "store/keys.h"
 
-static const char *const day_fields[] = {
+static const char *const default_fields[] = {
     "orders", "revenue", "new_customers", "churned", "active_customers", "customers_eod",
 };
-#define NFIELDS (sizeof(day_fields) / sizeof(day_fields[0]))
+#define NDEFAULT (sizeof(default_fields) / sizeof(default_fields[0]))
 
-typedef struct day_row {
-    char date[16];
-    clmctl_hash *h;
-} day_row;
+/* Every field clmd writes into a day hash: the counters, the derived
+ * fields, the stage fields of the config. Free the array (not the names
+ * but those at index >= *nfixed). */
+static int valid_fields(const clm_stages *m, char ***out, size_t *n, size_t *nfixed)
+{
+    static const char *const derived[] = { "revenue", "refunds", "spend", "session_seconds",
+                                           "customers_eod" };
+    size_t nst = m ? clm_stages_count(m) : 0, nord = m ? clm_stages_ordinary(m) : 0;
+    size_t cap = clm_daycount_nfields + 5 + nst + nord;
+    char **v = calloc(cap, sizeof(*v));
+    size_t k = 0;
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < 5; i++)
+        v[k++] = (char *)derived[i];
+    for (size_t i = 0; i < clm_daycount_nfields; i++)
+        v[k++] = (char *)clm_daycount_fields[i].name;
+    *nfixed = k;
+    for (size_t s = 0; s < nst; s++)
+        if (asprintf(&v[k++], "entered_%s", clm_stages_name(m, (int)s)) < 0)
+            goto out_nomem;
+    for (size_t r = 0; r + 1 < nord; r++)
+        if (asprintf(&v[k++], "%s_to_%s", clm_stages_name(m, clm_stages_at_rank(m, (int)r)),
+                     clm_stages_name(m, clm_stages_at_rank(m, (int)r + 1))) < 0)
+            goto out_nomem;
+    *out = v;
+    *n = k;
+    return 0;
+out_nomem:
+    v[--k] = NULL;
+    for (size_t i = *nfixed; i < k; i++)
+        free(v[i]);
+    free(v);
+    return -ENOMEM;
+}
 
 /* The bucket number (the day, with whole-day buckets) at one end of
  * <prefix>buckets: its first member when last is false. -ENOENT when the
@@ -73,73 +108,13 @@ static int kpi_end(const clmctl_ctx *x, int64_t *end, char *errbuf, size_t errsi
     return 0;
 }
 
-static int print_table(const clmctl_ctx *x, const day_row *rows, size_t n)
+int clmctl_days(const clmctl_ctx *x, const clmctl_span *span, char *errbuf, size_t errsize)
 {
-    clmctl_table *t = clmctl_table_new(NFIELDS + 1);
-    const char *cells[NFIELDS + 1] = { "date" };
-    int r = -ENOMEM;
-    if (!t)
-        return r;
-    for (size_t f = 0; f < NFIELDS; f++) {
-        cells[f + 1] = day_fields[f];
-        clmctl_table_align(t, f + 1, CLMCTL_RIGHT);
-    }
-    if ((r = clmctl_table_add(t, cells)) < 0)
-        goto out_free_table;
-    for (size_t i = 0; i < n; i++) {
-        cells[0] = rows[i].date;
-        for (size_t f = 0; f < NFIELDS; f++) {
-            const char *v = clmctl_hash_get(rows[i].h, day_fields[f]);
-            cells[f + 1] = v ? v : "-";
-        }
-        if ((r = clmctl_table_add(t, cells)) < 0)
-            goto out_free_table;
-    }
-    r = clmctl_table_print(t, x->out);
-out_free_table:
-    clmctl_table_free(t);
-    return r;
-}
-
-static int print_json(const clmctl_ctx *x, const day_row *rows, size_t n, char *errbuf,
-                      size_t errsize)
-{
-    json_t *a = json_array();
-    int r = -ENOMEM;
-    if (!a)
-        goto out_report;
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object();
-        if (json_array_append_new(a, o) < 0 ||
-            json_object_set_new(o, "date", json_string(rows[i].date)) < 0)
-            goto out_decref;
-        for (size_t f = 0; f < NFIELDS; f++) {
-            const char *v = clmctl_hash_get(rows[i].h, day_fields[f]);
-            if (v && json_object_set_new(o, day_fields[f], json_string(v)) < 0) {
-                char key[CLM_KEY_MAX];
-                clm_key_bucket_named(key, sizeof(key), x->prefix, rows[i].date, CLM_MS_PER_DAY);
-                snprintf(errbuf, errsize, "%s: %s \"%s\" is not UTF-8", key, day_fields[f], v);
-                json_decref(a);
-                return -EIO;
-            }
-        }
-    }
-    r = clmctl_json_print(a, x->out, errbuf, errsize);
-    json_decref(a);
-    return r;
-
-out_decref:
-    json_decref(a);
-out_report:
-    snprintf(errbuf, errsize, "out of memory");
-    return r;
-}
-
-int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize)
-{
-    int64_t first, end;
-    day_row *rows = NULL;
-    size_t n = 0;
+    int64_t first, end, start, stop;
+    clmctl_row *rows = NULL;
+    char **valid = NULL;
+    const char **cols = NULL;
+    size_t n = 0, nvalid = 0, nfixed = 0, ncols = 0;
     int r;
     if (x->cfg->kpi_bucket_s != 86400) {
         snprintf(errbuf, errsize,
@@ -147,29 +122,39 @@ int clmctl_days(const clmctl_ctx *x, int last, char *errbuf, size_t errsize)
                  x->cfg->kpi_bucket_s, x->prefix);
         return -EINVAL;
     }
+    if ((r = valid_fields(x->cfg->stages, &valid, &nvalid, &nfixed)) < 0) {
+        snprintf(errbuf, errsize, "out of memory");
+        return r;
+    }
+    if ((r = clmctl_columns_pick(span->columns, (const char *const *)valid, nvalid, default_fields,
+                                 NDEFAULT, &cols, &ncols, errbuf, errsize)) < 0)
+        goto out_free_valid;
     if ((r = bucket_edge(x, false, &first, errbuf, errsize)) < 0 ||
         (r = bucket_edge(x, true, &end, errbuf, errsize)) < 0 ||
-        (r = kpi_end(x, &end, errbuf, errsize)) < 0)
-        return r;
-    int64_t start = end - last + 1 > first ? end - last + 1 : first;
-    if (!(rows = calloc((size_t)(end - start + 1), sizeof(*rows)))) {
+        (r = kpi_end(x, &end, errbuf, errsize)) < 0 ||
+        (r = clmctl_span_days(span, first, end, &start, &stop, errbuf, errsize)) < 0)
+        goto out_free_valid;
+    if (!(rows = calloc((size_t)(stop - start + 1), sizeof(*rows)))) {
         snprintf(errbuf, errsize, "out of memory");
-        return -ENOMEM;
+        r = -ENOMEM;
+        goto out_free_valid;
     }
-    for (int64_t d = start; d <= end; d++, n++) {
+    for (int64_t d = start; d <= stop; d++, n++) {
         char key[512];
         clm_day_format(d, rows[n].date);
         clm_key_bucket_named(key, sizeof(key), x->prefix, rows[n].date, CLM_MS_PER_DAY);
         if ((r = clmctl_hash_read(x->rp, key, &rows[n].h, errbuf, errsize)) < 0)
             goto out_free_rows;
     }
-    if (x->json)
-        r = print_json(x, rows, n, errbuf, errsize);
-    else if ((r = print_table(x, rows, n)) < 0)
-        snprintf(errbuf, errsize, r == -ENOMEM ? "out of memory" : "writing the output failed");
+    char source[CLM_KEY_MAX];
+    snprintf(source, sizeof(source), "%sday:<date>", x->prefix);
+    r = clmctl_series_print(x, source, rows, n, cols, ncols, errbuf, errsize);
 out_free_rows:
-    for (size_t i = 0; i < n; i++)
-        clmctl_hash_free(rows[i].h);
-    free(rows);
+    clmctl_rows_free(rows, n);
+out_free_valid:
+    free(cols);
+    for (size_t i = nfixed; valid && i < nvalid; i++)
+        free(valid[i]);
+    free(valid);
     return r;
 }

@@ -180,6 +180,27 @@ void clmctl_hash_free(clmctl_hash *h)
     free(h);
 }
 
+int clmctl_hash_of_pairs(const redisReply *pairs, clmctl_hash **out)
+{
+    clmctl_hash *h = calloc(1, sizeof(*h));
+    if (!h || !(h->e = calloc(pairs->elements / 2 + 1, sizeof(*h->e)))) {
+        free(h);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i + 1 < pairs->elements; i += 2, h->n++) {
+        h->e[h->n].field = strndup(pairs->element[i]->str, pairs->element[i]->len);
+        h->e[h->n].value = strndup(pairs->element[i + 1]->str, pairs->element[i + 1]->len);
+        if (!h->e[h->n].field || !h->e[h->n].value) {
+            h->n++;
+            clmctl_hash_free(h);
+            return -ENOMEM;
+        }
+    }
+    qsort(h->e, h->n, sizeof(*h->e), entry_cmp);
+    *out = h;
+    return 0;
+}
+
 int clmctl_hash_read(clm_rpipe *p, const char *key, clmctl_hash **out, char *errbuf,
                      size_t errsize)
 {
@@ -192,25 +213,11 @@ int clmctl_hash_read(clm_rpipe *p, const char *key, clmctl_hash **out, char *err
         r = reply_error("", rep, "HGETALL", key, errbuf, errsize);
         goto out_free_reply;
     }
-    clmctl_hash *h = calloc(1, sizeof(*h));
-    if (!h || !(h->e = calloc(rep->elements / 2 + 1, sizeof(*h->e)))) {
-        free(h);
+    clmctl_hash *h;
+    if ((r = clmctl_hash_of_pairs(rep, &h)) < 0) {
         snprintf(errbuf, errsize, "HGETALL %s: out of memory", key);
-        r = -ENOMEM;
         goto out_free_reply;
     }
-    for (size_t i = 0; i + 1 < rep->elements; i += 2, h->n++) {
-        h->e[h->n].field = strndup(rep->element[i]->str, rep->element[i]->len);
-        h->e[h->n].value = strndup(rep->element[i + 1]->str, rep->element[i + 1]->len);
-        if (!h->e[h->n].field || !h->e[h->n].value) {
-            h->n++;
-            clmctl_hash_free(h);
-            snprintf(errbuf, errsize, "HGETALL %s: out of memory", key);
-            r = -ENOMEM;
-            goto out_free_reply;
-        }
-    }
-    qsort(h->e, h->n, sizeof(*h->e), entry_cmp);
     *out = h;
     r = 0;
 out_free_reply:

@@ -72,6 +72,11 @@ typedef struct clmctl_hash clmctl_hash;
 int clmctl_hash_read(clm_rpipe *p, const char *key, clmctl_hash **out, char *errbuf,
                      size_t errsize);
 
+/* A hash of the field/value pairs of an array reply (an HGETALL reply, or
+ * the fields of a stream entry); a field given twice is kept twice. 0 or
+ * -ENOMEM. */
+int clmctl_hash_of_pairs(const redisReply *pairs, clmctl_hash **out);
+
 /* Frees a hash; accepts NULL. */
 void clmctl_hash_free(clmctl_hash *h);
 
