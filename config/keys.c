@@ -451,6 +451,17 @@ const clm_cfg_key clm_config_keys[] = {
              "the secrets file. /healthz stays open for probes. Unset: /metrics is open, and "
              "clmd warns at start when http.listen is not a loopback address."},
 
+    /* identity */
+    {.path = "identity.topic", .type = CLM_CFG_STRING, .def = "\"\"", .max = 249,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(identity_topic),
+     .help = "Internal Kafka topic of the identity merge (README \"Identity merge\"), e.g. "
+             "\"<first of kafka.topics>.clmd-identity\". It must exist with as many partitions "
+             "as each of kafka.topics: a start checks it and stops naming both counts otherwise. "
+             "It must differ from kafka.topics, kafka.dlq_topic and alerts.topic. This version "
+             "only checks it: the merge protocol that will use it is not built yet, and identify "
+             "events are applied like other events. Empty (the default): no internal topic, "
+             "no check."},
+
     /* erasure */
     {.path = "erasure.hmac_key", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
      .max = 256, .offset = FIELD(erasure_hmac_key),

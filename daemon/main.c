@@ -19,6 +19,7 @@
 #include "core/kpi.h"
 #include "daemon/dlq.h"
 #include "daemon/http.h"
+#include "daemon/identity_topic.h"
 #include "daemon/kafka_conf.h"
 #include "daemon/preflight.h"
 #include "daemon/prep_cluster.h"
@@ -33,6 +34,9 @@
 #include "daemon/writer.h"
 #include "store/keys.h"
 #include "store/upgrade.h"
+
+/* Longest wait for Kafka's metadata when checking identity.topic at start. */
+#define IDENTITY_CHECK_MS 30000
 
 static atomic_bool stop_requested;
 static atomic_bool reload_requested;
@@ -454,6 +458,12 @@ static int run(const clm_config *cfg, bool take_over)
     consumer = cconf ? clm_consumer_new(cfg, cconf, workers, nworkers, &ropts, err, sizeof(err))
                      : NULL; /* clm_consumer_new took ownership of cconf */
     if (!consumer) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    if (cfg->identity_topic[0] &&
+        clm_identity_topic_check(clm_consumer_handle(consumer), cfg, IDENTITY_CHECK_MS, err,
+                                 sizeof(err)) < 0) {
         log_err("%s", err);
         goto out_free;
     }
