@@ -1,0 +1,242 @@
+/* tests/test-identity.c - the identity merge's internal topic at start
+ * (identity.topic; README.md, "Identity merge").
+ *
+ * One librdkafka mock cluster in this process, a real redis-server per test
+ * and clmd as a child process, as in production.
+ *   missing_topic     identity.topic names a topic that does not exist:
+ *                     clmd stops with status 1 before consuming, naming the
+ *                     topic; nothing is written to Redis
+ *   partition_count   the internal topic has 2 partitions, the events topic
+ *                     4: clmd stops with status 1 naming both counts
+ *   second_events_topic  two events topics, the second with another count
+ *                     than the internal topic: stops, naming that topic
+ *   co_partitioned    the internal topic with the events topic's 4
+ *                     partitions: clmd starts, consumes every event
+ *                     (identify events included, applied like the others
+ *                     until the merge protocol is built) and stops cleanly
+ * The suite fails (never skips) when redis-server or clmd cannot be started.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+static char errbuf[512];
+#define CHECK(call)                                                                 \
+    do {                                                                            \
+        int r_ = (call);                                                            \
+        if (r_ < 0)                                                                 \
+            fail_msg("%s: %s (%d)", #call, errbuf, r_);                             \
+    } while (0)
+
+#define T0 1764547200000LL /* 2025-12-01T00:00:00Z */
+
+static harness_kafka *K;
+
+/* ---- running clmd -------------------------------------------------------- */
+
+typedef struct run {
+    char tmp[64], cfg[128], log[128];
+    harness_redis *redis;
+    redisContext *rc;
+    harness_proc *p;
+} run;
+
+/* A temporary directory, a Redis and a clmd consuming `topics` (a JSON list
+ * body, e.g. "\"a\", \"b\"") as `group` with identity.topic `itopic`. */
+static void run_start(run *r, const char *topics, const char *group, const char *itopic)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-identity-XXXXXX");
+    assert_non_null(mkdtemp(r->tmp));
+    snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
+    snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
+    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
+    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+    FILE *f = fopen(r->cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [%s], \"group_id\": \"%s\",\n"
+            "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
+            " \"identity\": {\"topic\": \"%s\"},\n"
+            " \"redis\": {\"port\": %d},\n"
+            " \"flush\": {\"interval_ms\": 100},\n"
+            " \"http\": {\"port\": 0},\n"
+            " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 5},\n"
+            " \"events\": {\"allowed_lateness_s\": 0}}\n",
+            harness_kafka_bootstraps(K), topics, group, itopic, harness_redis_port(r->redis));
+    fclose(f);
+    const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
+    CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
+}
+
+/* The whole log (free it). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+        n += k;
+        if (cap - n < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* clmd (group `group`) stopped by itself with status 1, its log holding
+ * `line`, having consumed nothing. */
+static void expect_refused(run *r, const char *group, const char *line)
+{
+    if (harness_proc_expect_exit(r->p, 60000, 1, errbuf, sizeof(errbuf)) < 0) {
+        char *all = slurp(r->log);
+        fail_msg("clmd: %s; log:\n%s", errbuf, all);
+    }
+    harness_proc_free(r->p);
+    r->p = NULL;
+    char *all = slurp(r->log);
+    if (!strstr(all, line))
+        fail_msg("log lacks \"%s\":\n%s", line, all);
+    free(all);
+    /* only what a start writes before it connects to Kafka: the prefix's
+     * owner and the schema; no offsets, counters or customers */
+    char *dump = NULL, want[512], diff[1024];
+    CHECK(harness_redis_dump(r->rc, NULL, &dump, errbuf, sizeof(errbuf)));
+    snprintf(want, sizeof(want),
+             "clm:owner string %s\n"
+             "clm:schema hash stages=awareness,acquisition,conversion,onboarding,engagement,"
+             "retention,advocacy,churned,reactivated\n"
+             "clm:schema hash version=2\n", group);
+    if (harness_dump_diff(want, dump, diff, sizeof(diff)))
+        fail_msg("Redis after the refused start: %s", diff);
+    free(dump);
+}
+
+static void run_free(run *r)
+{
+    harness_proc_free(r->p);
+    if (r->rc)
+        redisFree(r->rc);
+    harness_redis_free(r->redis);
+    unlink(r->cfg);
+    unlink(r->log);
+    rmdir(r->tmp);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static void test_missing_topic(void **state)
+{
+    (void)state;
+    run r;
+    CHECK(harness_kafka_create_topic(K, "ev-missing", 4, errbuf, sizeof(errbuf)));
+    run_start(&r, "\"ev-missing\"", "g-missing", "ev-missing.clmd-identity");
+    expect_refused(&r, "g-missing", "identity.topic: topic \"ev-missing.clmd-identity\" does not exist "
+                       "(expected it created with as many partitions as \"ev-missing\")");
+    run_free(&r);
+}
+
+static void test_partition_count(void **state)
+{
+    (void)state;
+    run r;
+    CHECK(harness_kafka_create_topic(K, "ev-count", 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-count.clmd-identity", 2, errbuf, sizeof(errbuf)));
+    run_start(&r, "\"ev-count\"", "g-count", "ev-count.clmd-identity");
+    expect_refused(&r, "g-count", "identity.topic: topic \"ev-count.clmd-identity\" has 2 partitions, "
+                       "events topic \"ev-count\" has 4 (expected the same count");
+    run_free(&r);
+}
+
+static void test_second_events_topic(void **state)
+{
+    (void)state;
+    run r;
+    CHECK(harness_kafka_create_topic(K, "ev-two-a", 3, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-two-b", 5, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-two.identity", 3, errbuf, sizeof(errbuf)));
+    run_start(&r, "\"ev-two-a\", \"ev-two-b\"", "g-two", "ev-two.identity");
+    expect_refused(&r, "g-two", "identity.topic: topic \"ev-two.identity\" has 3 partitions, events "
+                       "topic \"ev-two-b\" has 5 (expected the same count");
+    run_free(&r);
+}
+
+static void test_co_partitioned(void **state)
+{
+    (void)state;
+    run r;
+    harness_events ev = { 0 };
+    CHECK(harness_kafka_create_topic(K, "ev-ok", 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-ok.clmd-identity", 4, errbuf, sizeof(errbuf)));
+    harness_events_add(&ev, "anon-1", "page_view", T0, NULL);
+    harness_events_add(&ev, "known-1", "signup", T0 + 1000, NULL);
+    harness_events_add(&ev, "known-1", "identify", T0 + 2000, "\"anonymous_id\":\"anon-1\"");
+    harness_events_add(&ev, "known-1", "purchase", T0 + 3000, "\"amount\":12.5");
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-ok", ev.kv, ev.n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+    run_start(&r, "\"ev-ok\"", "g-ok", "ev-ok.clmd-identity");
+    long long got = -1;
+    if (harness_wait_consumed(r.redis, (long long)ev.n, 60000, &got) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("consumed %lld of %zu; log:\n%s", got, ev.n, all);
+    }
+    /* the identify event counts as an event of the known customer */
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:known-1", "events"), 3);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:anon-1", "events"), 1);
+    CHECK(harness_proc_signal(r.p, SIGTERM));
+    if (harness_proc_expect_exit(r.p, 30000, 0, errbuf, sizeof(errbuf)) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("clmd: %s; log:\n%s", errbuf, all);
+    }
+    harness_proc_free(r.p);
+    r.p = NULL;
+    harness_events_free(&ev);
+    run_free(&r);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (harness_kafka_start(3, &K, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "mock cluster: %s\n", errbuf);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_kafka_free(K);
+    K = NULL;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_missing_topic),
+        cmocka_unit_test(test_partition_count),
+        cmocka_unit_test(test_second_events_topic),
+        cmocka_unit_test(test_co_partitioned),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
