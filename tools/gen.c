@@ -173,6 +173,8 @@ static int arrive(clm_gen *g)
         double w = det_exp(normal(g) - 0.5);
         c->gap_ms = (float)step_gap(1.0 / (w * g->step_rate));
     }
+    if (g->o.anon_rate > 0 && unif(g) < g->o.anon_rate)
+        c->anon = 1;
     g->arrived++;
     cust_up(g, g->nheap - 1);
     draw_arrival(g);
@@ -223,8 +225,9 @@ int clm_gen_new(const clm_gen_opts *o, clm_gen **out, char *errbuf, size_t errsi
         bad = "days must be 1 .. 36500";
     else if (o->start_ms < 0 || o->start_ms > 253402300799999LL - 2 * 36500 * DAY_MS)
         bad = "start must lie between 1970 and 9799";
-    else if (!rate_ok(o->malformed_rate) || !rate_ok(o->dup_rate) || !rate_ok(o->ooo_rate))
-        bad = "malformed, dup and ooo rates must lie in [0, 1]";
+    else if (!rate_ok(o->malformed_rate) || !rate_ok(o->dup_rate) || !rate_ok(o->ooo_rate) ||
+             !rate_ok(o->anon_rate))
+        bad = "malformed, dup, ooo and anon rates must lie in [0, 1]";
     else if (o->ooo_max_ms < 1 || o->ooo_max_ms > 365 * DAY_MS)
         bad = "ooo_max_ms must be 1 .. one year";
     if (bad) {
@@ -248,6 +251,7 @@ int clm_gen_new(const clm_gen_opts *o, clm_gen **out, char *errbuf, size_t errsi
         g->s[i] = splitmix64(&x);
     g->end_ms = o->start_ms + (int64_t)o->days * DAY_MS;
     g->day_cached = -1;
+    g->id_prefix = 'c';
 
     /* Size the buyers' activity so the expected stream fills the span.
      * Buyers first purchase ~3 days after arriving (uniform over the first 85%

@@ -66,7 +66,10 @@ struct cust {
     float gap_ms;        /* mean time between activity steps */
     uint32_t last_cents; /* last purchase amount */
     uint32_t ticket;     /* last support ticket number (for its csat_response) */
-    uint8_t step, fate, left, plan;
+    uint8_t step : 6;    /* enum step */
+    uint8_t anon : 1;    /* anon_rate: not identified yet, events as "a-<n>" */
+    uint8_t known : 1;   /* identified after an anonymous start */
+    uint8_t fate, left, plan;
 };
 
 _Static_assert(sizeof(struct cust) == 32, "gen.h promises 32 bytes per customer");
@@ -124,6 +127,7 @@ struct clm_gen {
 
     bool have_last;
     uint32_t last_cust;
+    char id_prefix;     /* of the ids gen_head and gen_set_key_cust write: 'c' or 'a' */
     int64_t last_ts;
 
     int64_t day_cached;
@@ -157,10 +161,10 @@ void gen_fid(struct ev *e, const char *name, char prefix, uint64_t n);
 void gen_fts(clm_gen *g, struct ev *e, int64_t ts, bool allow_int);
 /* Writes g->ev as the JSON object in g->out. */
 void gen_serialize(clm_gen *g);
-/* g->key = "c-<id + 1>". */
+/* g->key = "<g->id_prefix>-<id + 1>". */
 void gen_set_key_cust(clm_gen *g, uint32_t id);
-/* Starts g->ev: event_id, customer_id "c-<cust + 1>" (when is_cust), type,
- * ts. */
+/* Starts g->ev: event_id, customer_id "<g->id_prefix>-<cust + 1>" (when
+ * is_cust), type, ts. */
 void gen_head(clm_gen *g, uint32_t cust, bool is_cust, const char *type, int64_t ts);
 
 /* ---- tools/gen_people.c: the customer state machine ---------------------- */

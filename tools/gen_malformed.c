@@ -74,6 +74,7 @@ const char *gen_malformed(clm_gen *g)
     char tmp[FIELD_MAX];
     struct fld *f;
     size_t n = 0;
+    g->id_prefix = 'c'; /* a broken event names the person by the known id */
     gen_set_key_cust(g, id);
 
     switch (kind) {

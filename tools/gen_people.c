@@ -8,6 +8,9 @@
 
 #include "tools/gen_vocab.h"
 
+/* From an identify event to the signup or purchase it comes with. */
+#define IDENTIFY_GAP_MS 1000
+
 int64_t gen_purchase_cents(clm_gen *g, int plan)
 {
     return clampl(lognorm(g, 4000.0 * PLAN_FACTOR[plan], 0.6), 99, 10000000);
@@ -66,6 +69,16 @@ static int64_t burst_gap(clm_gen *g, const struct cust *c)
 {
     double median = c->gap_ms / 20.0 < (double)MIN_MS ? c->gap_ms / 20.0 : (double)MIN_MS;
     return clampl(lognorm(g, median, 1.0), 100, 20 * MIN_MS);
+}
+
+/* A visit of an identified person comes from the device it browsed on
+ * anonymously: it is sent under the anonymous id again. */
+static void anon_device(clm_gen *g, const struct cust *c, uint32_t id)
+{
+    if (!c->known)
+        return;
+    g->id_prefix = 'a';
+    gen_set_key_cust(g, id);
 }
 
 /* Leads between signup and purchase (or giving up): a few visits and logins. */
@@ -176,10 +189,24 @@ void gen_step(clm_gen *g, struct cust *c)
         return;
     }
 
+    g->id_prefix = c->anon ? 'a' : 'c';
     gen_set_key_cust(g, id);
     g->have_last = true;
     g->last_cust = id;
     g->last_ts = t;
+
+    if (c->anon && (c->step == ST_SIGNUP || c->step == ST_PURCHASE1)) {
+        /* the anonymous visitor makes itself known: identify under the known
+         * id, then the same step under it a second later */
+        g->id_prefix = 'c';
+        gen_set_key_cust(g, id);
+        gen_head(g, id, true, "identify", t);
+        gen_fid(e, "anonymous_id", 'a', (uint64_t)id + 1);
+        c->anon = 0;
+        c->known = 1;
+        c->next_ms = t + IDENTIFY_GAP_MS;
+        return;
+    }
 
     switch ((enum step)c->step) {
     case ST_VISIT:
@@ -213,6 +240,7 @@ void gen_step(clm_gen *g, struct cust *c)
         break;
     case ST_NURTURE:
         if (unif(g) < 0.5) {
+            anon_device(g, c, id);
             gen_head(g, id, true, "visit", t);
             gen_visit_fields(g);
         } else {
@@ -271,6 +299,7 @@ void gen_step(clm_gen *g, struct cust *c)
             c->step = ST_GONE;
         break;
     case ST_RETURN:
+        anon_device(g, c, id);
         gen_head(g, id, true, "visit", t);
         gen_fstr(e, "channel", unif(g) < 0.5 ? "email" : "direct");
         gen_fstr(e, "page", "/pricing");

@@ -176,7 +176,7 @@ void gen_serialize(clm_gen *g)
 
 void gen_set_key_cust(clm_gen *g, uint32_t id)
 {
-    g->key_len = gen_put_id(g->key, 'c', (uint64_t)id + 1);
+    g->key_len = gen_put_id(g->key, g->id_prefix, (uint64_t)id + 1);
 }
 
 /* event_id, customer_id (customers only), type, ts */
@@ -186,7 +186,7 @@ void gen_head(clm_gen *g, uint32_t cust, bool is_cust, const char *type, int64_t
     e->n = 0;
     gen_fid(e, "event_id", 'e', ++g->seq);
     if (is_cust)
-        gen_fid(e, "customer_id", 'c', (uint64_t)cust + 1);
+        gen_fid(e, "customer_id", g->id_prefix, (uint64_t)cust + 1);
     gen_fstr(e, "type", type);
     gen_fts(g, e, ts, true);
 }
