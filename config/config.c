@@ -333,7 +333,7 @@ static int check_seeds(const clm_config *cfg, const char *name, char *errbuf, si
 
 /* identity.topic: "" or a topic no other key names (an events topic, a
  * dead-letter topic, the alerts topic), so no message of one kind is read
- * as the other. */
+ * as the other; with it, the range assignor. */
 static int check_identity_topic(const clm_config *cfg, const char *name, char *errbuf,
                                 size_t errsize)
 {
@@ -358,6 +358,18 @@ static int check_identity_topic(const clm_config *cfg, const char *name, char *e
                        "(expected a topic of its own, e.g. \"%s.clmd-identity\")", name, t, other,
                        cfg->kafka_topics[0]);
         return -EINVAL;
+    }
+    /* only the range assignor gives a member the same partition numbers of
+     * every topic, which the internal topic relies on */
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+        const clm_kv *kv = &cfg->kafka_props[i];
+        if (strcmp(kv->key, "partition.assignment.strategy") == 0 && strcmp(kv->value, "range") != 0) {
+            clm_cfg_errorf(errbuf, errsize, "%s: kafka.properties: partition.assignment.strategy "
+                           "\"%s\" with identity.topic set (expected \"range\", the default: a "
+                           "consumer must own the same partition numbers of the events topics "
+                           "and the internal topic)", name, kv->value);
+            return -EINVAL;
+        }
     }
     return 0;
 }

@@ -457,7 +457,8 @@ const clm_cfg_key clm_config_keys[] = {
      .help = "Internal Kafka topic of the identity merge (README \"Identity merge\"), e.g. "
              "\"<first of kafka.topics>.clmd-identity\". It must exist with as many partitions "
              "as each of kafka.topics: a start checks it and stops naming both counts otherwise. "
-             "It must differ from kafka.topics, kafka.dlq_topic and alerts.topic. This version "
+             "It must differ from kafka.topics, kafka.dlq_topic and alerts.topic, and needs the "
+             "range assignor (partition.assignment.strategy). This version "
              "only checks it: the merge protocol that will use it is not built yet, and identify "
              "events are applied like other events. Empty (the default): no internal topic, "
              "no check."},

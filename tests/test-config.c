@@ -672,6 +672,20 @@ static void test_identity_topic(void **state)
     assert_rejects("{\"identity\": {\"topic\": \"clm.alerts\"}}",
                    "clmd.json: identity.topic: \"clm.alerts\" is also the topic of alerts.topic "
                    "(expected a topic of its own, e.g. \"clm.events.clmd-identity\")");
+    assert_rejects("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                   "\"cooperative-sticky\"}}, \"identity\": {\"topic\": \"i\"}}",
+                   "clmd.json: kafka.properties: partition.assignment.strategy "
+                   "\"cooperative-sticky\" with identity.topic set (expected \"range\", the "
+                   "default: a consumer must own the same partition numbers of the events topics "
+                   "and the internal topic)");
+    assert_int_equal(load("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                          "\"range\"}}, \"identity\": {\"topic\": \"i\"}}", &cfg, err,
+                          sizeof err), 0);
+    clm_config_free(cfg);
+    /* without identity.topic any assignor is accepted, as before */
+    assert_int_equal(load("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                          "\"roundrobin\"}}}", &cfg, err, sizeof err), 0);
+    clm_config_free(cfg);
     /* with an explicit dead-letter topic, "<topic>.dlq" is an ordinary name */
     assert_int_equal(load("{\"kafka\": {\"dlq_topic\": \"dead\"}, \"identity\": {\"topic\": "
                           "\"clm.events.dlq\"}}", &cfg, err, sizeof err), 0);
