@@ -87,6 +87,8 @@ typedef struct cut_log {
     int32_t forgotten_part[4];
     int nforgotten;
     int ncust_at_forget[4];     /* customers handed before each forget */
+    char frozen[4][16];         /* ids handed to sink->freeze, in order */
+    int nfrozen;
 } cut_log;
 
 static int log_customer(void *ctx, clm_customer *c)
@@ -112,6 +114,17 @@ static int log_forget(void *ctx, int32_t part, const char *id, size_t len)
     return 0;
 }
 
+static int log_freeze(void *ctx, int32_t part, const char *id, size_t len)
+{
+    cut_log *l = ctx;
+
+    (void)part;
+    assert_true(l->nfrozen < 4);
+    assert_int_equal(strlen(id), len);
+    snprintf(l->frozen[l->nfrozen++], sizeof(l->frozen[0]), "%s", id);
+    return 0;
+}
+
 static int log_progress(void *ctx, const clm_part_progress *p)
 {
     cut_log *l = ctx;
@@ -131,6 +144,7 @@ static int log_stats(void *ctx, int32_t part, const clm_shard_stats *st)
     l->st.consumed += st->consumed;
     l->st.applied += st->applied;
     l->st.duplicates += st->duplicates;
+    l->st.merges += st->merges;
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         l->st.rejected[i] += st->rejected[i];
     l->nstats++;
@@ -182,7 +196,8 @@ static int64_t cut_trans(const cut_log *l, int64_t bucket, int from, int to)
 /* Cuts generation gen into a fresh log; returns flush_cut's result. */
 static int cut(clm_shard *s, uint64_t gen, cut_log *l)
 {
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l, log_forget };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l, log_forget,
+                            log_freeze };
 
     memset(l, 0, sizeof(*l));
     l->fail_customer_at = -1;
@@ -360,7 +375,7 @@ static void test_forget(void **state)
     clm_shard_flush_acked(s, 2);
     fg = typed_event(CLM_EV_FORGET, fresh, NULL, 99000);
     assert_int_equal(clm_shard_forget(s, slot, 14, &fg), 0);
-    clm_flush_sink bare = { log_customer, log_progress, log_stats, log_deltas, &l, NULL };
+    clm_flush_sink bare = { log_customer, log_progress, log_stats, log_deltas, &l, NULL, NULL };
     memset(&l, 0, sizeof(l));
     l.fail_customer_at = -1;
     assert_int_equal(clm_shard_flush_cut(s, 4, &bare), -EINVAL);
@@ -571,7 +586,8 @@ static void test_cut_sink_failure(void **state)
     int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *a = add_customer(s, "c-a", 0);
     cut_log l;
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l, log_forget };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l, log_forget,
+                            log_freeze };
 
     apply(s, slot, 0, a, NULL, 1000, CLM_APPLIED);
     memset(&l, 0, sizeof(l));
