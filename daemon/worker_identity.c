@@ -44,6 +44,12 @@
 #include "store/keys.h"
 #include "store/merge_record.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* The header naming a message (its outbox field): what receivers dedup by. */
+#define ID_HEADER "clm.id"
+
 /* States of an outbox message in memory. */
 enum { OUT_WAIT, OUT_INFLIGHT, OUT_DELIVERED };
 
@@ -62,14 +68,28 @@ typedef struct out_msg {
 /* A write for the next cut, into partition number `number`'s section. */
 typedef struct row {
     int32_t number;
-    enum { ROW_ALIAS_SET, ROW_ALIAS_DEL, ROW_OUTBOX_SET, ROW_OUTBOX_DEL } kind;
+    enum { ROW_ALIAS_SET, ROW_ALIAS_DEL, ROW_OUTBOX_SET, ROW_OUTBOX_DEL, ROW_SEEN_SET,
+           ROW_SEEN_DEL } kind;
     char *field, *value; /* value: NULL for deletions */
     size_t field_len, value_len;
 } row;
 
+/* Messages of identity.topic a partition number received (the hash of
+ * their id, header clm.id), with the wall time: a message produced twice
+ * (its sender stopped after producing it, before the outbox knew) is
+ * dropped the second time. Kept SEEN_KEEP_MS. Open addressing; 0 is
+ * free. */
+#define SEEN_KEEP_MS (24LL * 3600 * 1000)
+typedef struct seen_set {
+    uint64_t *h;
+    int64_t *at;
+    size_t cap, n;
+} seen_set;
+
 typedef struct ident_part {
     int32_t number;
     clm_alias *alias;
+    seen_set seen;
 } ident_part;
 
 struct worker_ident {
@@ -81,6 +101,57 @@ struct worker_ident {
     size_t nouts, cap_outs;
     clm_record_buf buf;
 };
+
+static bool seen_has(const seen_set *t, uint64_t h)
+{
+    for (size_t i = t->cap ? h & (t->cap - 1) : 0; t->cap && t->h[i]; i = (i + 1) & (t->cap - 1))
+        if (t->h[i] == h)
+            return true;
+    return false;
+}
+
+static int seen_put(seen_set *t, uint64_t h, int64_t at)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        seen_set g = { 0 };
+        g.cap = t->cap ? 2 * t->cap : 64;
+        g.h = calloc(g.cap, sizeof(*g.h));
+        g.at = calloc(g.cap, sizeof(*g.at));
+        if (!g.h || !g.at) {
+            free(g.h);
+            free(g.at);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->h[i])
+                seen_put(&g, t->h[i], t->at[i]);
+        free(t->h);
+        free(t->at);
+        *t = g;
+    }
+    size_t i = h & (t->cap - 1);
+    while (t->h[i] && t->h[i] != h)
+        i = (i + 1) & (t->cap - 1);
+    if (!t->h[i])
+        t->n++;
+    t->h[i] = h;
+    t->at[i] = at;
+    return 0;
+}
+
+static void seen_release(seen_set *t)
+{
+    free(t->h);
+    free(t->at);
+    memset(t, 0, sizeof(*t));
+}
+
+/* The hash of a message id (never 0). */
+static uint64_t id_hash(const char *id, size_t len)
+{
+    uint64_t h = XXH3_64bits(id, len);
+    return h ? h : 1;
+}
 
 worker_ident *worker_ident_new(void)
 {
@@ -103,8 +174,10 @@ void worker_ident_free(worker_ident *x)
 {
     if (!x)
         return;
-    for (size_t i = 0; i < x->nparts; i++)
+    for (size_t i = 0; i < x->nparts; i++) {
         clm_alias_free(x->parts[i].alias);
+        seen_release(&x->parts[i].seen);
+    }
     free(x->parts);
     for (size_t i = 0; i < x->nrows; i++) {
         free(x->rows[i].field);
@@ -252,6 +325,7 @@ static void take_number(clm_worker *w, int32_t number)
         x->cap_parts = cap;
     }
     ident_part *p = &x->parts[x->nparts];
+    memset(p, 0, sizeof(*p));
     p->number = number;
     p->alias = clm_alias_new();
     if (!p->alias)
@@ -272,6 +346,22 @@ static void take_number(clm_worker *w, int32_t number)
             clm_fatal("worker %d: %s: field \"%.*s\" is not an alias (expected \"<ms> <id>\")",
                       w->c.index, key, f->type == REDIS_REPLY_STRING ? (int)f->len : 0,
                       f->type == REDIS_REPLY_STRING ? f->str : "");
+    }
+    freeReplyObject(rep);
+    if (clm_key_identity_seen(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
+        clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
+    rep = hgetall(w, key);
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+        char *end1 = NULL, *end2 = NULL;
+        uint64_t h = f->type == REDIS_REPLY_STRING ? strtoull(f->str, &end1, 16) : 0;
+        long long at = v->type == REDIS_REPLY_STRING ? strtoll(v->str, &end2, 10) : 0;
+        if (!h || !end1 || *end1 || !end2 || *end2)
+            clm_fatal("worker %d: %s: field \"%.*s\" is not a received message (expected <hex> "
+                      "-> <ms>)", w->c.index, key, f->type == REDIS_REPLY_STRING ? (int)f->len : 0,
+                      f->type == REDIS_REPLY_STRING ? f->str : "");
+        if (seen_put(&p->seen, h, at) < 0)
+            clm_fatal("worker %d: out of memory", w->c.index);
     }
     freeReplyObject(rep);
     if (clm_key_identity_outbox(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
@@ -322,6 +412,7 @@ void worker_ident_release(clm_worker *w, int32_t number)
     for (size_t i = 0; i < x->nparts; i++)
         if (x->parts[i].number == number) {
             clm_alias_free(x->parts[i].alias);
+            seen_release(&x->parts[i].seen);
             x->parts[i] = x->parts[--x->nparts];
             break;
         }
@@ -336,14 +427,17 @@ int worker_ident_cut(clm_worker *w, clm_batch *b)
         row *r = &x->rows[i];
         clm_cmdbuf *cb = clm_batch_cmds(b, r->number);
         char key[CLM_KEY_MAX];
-        bool alias = r->kind == ROW_ALIAS_SET || r->kind == ROW_ALIAS_DEL;
         if (!cb)
             return -ENOMEM;
-        if ((alias ? clm_key_alias(key, sizeof(key), w->c.prefix, w->c.group, r->number)
-                   : clm_key_identity_outbox(key, sizeof(key), w->c.prefix, w->c.group,
-                                             r->number)) < 0)
+        int kl = r->kind == ROW_ALIAS_SET || r->kind == ROW_ALIAS_DEL
+                     ? clm_key_alias(key, sizeof(key), w->c.prefix, w->c.group, r->number)
+                 : r->kind == ROW_SEEN_SET || r->kind == ROW_SEEN_DEL
+                     ? clm_key_identity_seen(key, sizeof(key), w->c.prefix, w->c.group, r->number)
+                     : clm_key_identity_outbox(key, sizeof(key), w->c.prefix, w->c.group,
+                                               r->number);
+        if (kl < 0)
             return -ENAMETOOLONG;
-        bool set = r->kind == ROW_ALIAS_SET || r->kind == ROW_OUTBOX_SET;
+        bool set = r->kind == ROW_ALIAS_SET || r->kind == ROW_OUTBOX_SET || r->kind == ROW_SEEN_SET;
         const char *argv[] = { set ? "HSET" : "HDEL", key, r->field, r->value };
         size_t lens[] = { 4, strlen(key), r->field_len, r->value_len };
         int e = clm_cmdbuf_append(cb, set ? 4 : 3, argv, lens);
@@ -384,6 +478,7 @@ void worker_ident_deliver(clm_worker *w)
         atomic_store(&o->state, OUT_INFLIGHT);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             w->c.identity_producer, RD_KAFKA_V_TOPIC(w->c.topics[w->c.identity_topic]),
+            RD_KAFKA_V_HEADER(ID_HEADER, o->field, (ssize_t)strlen(o->field)),
             RD_KAFKA_V_KEY(o->key, o->key_len), /* the partitioner sends it to the key's owner */
             RD_KAFKA_V_VALUE(o->val, o->val_len), RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
         if (e) {
@@ -596,7 +691,8 @@ static void on_record(clm_worker *w, int slot, const rd_kafka_message_t *m, cons
                                         mr.event_id_len, mr.anon) < 0)
                 clm_fatal("worker %d: out of memory", w->c.index);
             char field[48];
-            snprintf(field, sizeof(field), "r:%016" PRIx64, mr.id);
+            snprintf(field, sizeof(field), "r:%016" PRIx64 ":%d:%" PRId64, mr.id, (int)number,
+                     m->offset); /* another message than the one read: its own id */
             send_msg(w, number, field, end, end_len, x->buf.p, x->buf.len);
             clm_shard_note_done(w->shard, slot, m->offset);
         }
@@ -660,10 +756,73 @@ static void on_forward(clm_worker *w, int slot, const rd_kafka_message_t *m, con
         clm_fatal("worker %d: out of memory applying a forwarded event", w->c.index);
 }
 
+/* The hash of a message's id (header clm.id), or 0 when it has none. */
+static uint64_t message_id(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, ID_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
+        return 0;
+    return id_hash(v, n);
+}
+
+/* Drops expired received ids of every partition number (at most once a
+ * minute). */
+static void prune_seen(clm_worker *w)
+{
+    static _Thread_local int64_t last;
+    int64_t now = clm_wall_ms();
+    if (now - last < 60000)
+        return;
+    last = now;
+    worker_ident *x = w->ident;
+    for (size_t i = 0; i < x->nparts; i++) {
+        seen_set *t = &x->parts[i].seen, keep = { 0 };
+        size_t dropped = 0;
+        for (size_t j = 0; j < t->cap; j++) {
+            if (!t->h[j])
+                continue;
+            if (now - t->at[j] <= SEEN_KEEP_MS) {
+                if (seen_put(&keep, t->h[j], t->at[j]) < 0)
+                    clm_fatal("worker %d: out of memory", w->c.index);
+                continue;
+            }
+            char f[24];
+            int n = snprintf(f, sizeof(f), "%016" PRIx64, t->h[j]);
+            add_row(w, x->parts[i].number, ROW_SEEN_DEL, f, (size_t)n, NULL, 0);
+            dropped++;
+        }
+        if (dropped) {
+            seen_release(t);
+            *t = keep;
+        } else {
+            seen_release(&keep);
+        }
+    }
+}
+
 void worker_ident_message(clm_worker *w, int slot, const rd_kafka_message_t *m)
 {
     clm_idmsg q;
     char err[256];
+    ident_part *p = part_of(w->ident, m->partition);
+    uint64_t mid = message_id(m);
+    prune_seen(w);
+    if (mid && p && seen_has(&p->seen, mid)) {
+        clm_shard_note_done(w->shard, slot, m->offset); /* produced twice: done already */
+        return;
+    }
+    if (mid && p) {
+        int64_t now = clm_wall_ms();
+        char f[24], v[24];
+        int fn = snprintf(f, sizeof(f), "%016" PRIx64, mid);
+        int vn = snprintf(v, sizeof(v), "%" PRId64, now);
+        if (seen_put(&p->seen, mid, now) < 0)
+            clm_fatal("worker %d: out of memory", w->c.index);
+        add_row(w, m->partition, ROW_SEEN_SET, f, (size_t)fn, v, (size_t)vn);
+    }
     if (clm_idmsg_decode(&q, m->payload, m->len, err, sizeof(err)) < 0) {
         log_err("worker %d: %s [%d] offset %" PRId64 ": dropped: %s", w->c.index,
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, err);

@@ -32,6 +32,11 @@
  *                                   the message (store/identity_msg.h):
  *                                   the flush writes, the partition's
  *                                   owner deletes what it delivered
+ *   <prefix>identity:seen:{g:p} HASH identity messages the partition's
+ *                                   owner received: <hash of the message's
+ *                                   id (header clm.id), hex> -> wall ms;
+ *                                   a message produced twice is dropped
+ *                                   the second time; kept a day     flush
  *   <prefix>journal:{g:p}     STRING on Redis Cluster: the commands of the
  *                                   partition's last flush that write other
  *                                   slots (store/journal.h)         flush
@@ -157,6 +162,9 @@ int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group
 int clm_key_alias(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 int clm_key_identity_outbox(char *buf, size_t size, const char *prefix, const char *group,
                             int32_t part);
+/* <prefix>identity:seen:{<group>:<p>} */
+int clm_key_identity_seen(char *buf, size_t size, const char *prefix, const char *group,
+                          int32_t part);
 
 /* <prefix>journal:{<group>:<p>} (store/journal.h) */
 int clm_key_journal(char *buf, size_t size, const char *prefix, const char *group, int32_t part);

@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tests/harness.h"
+#include "tools/gen.h"
 
 static char errbuf[512];
 #define CHECK(call)                                                                 \
@@ -54,15 +56,27 @@ typedef struct run {
 
 /* A temporary directory, a Redis and a clmd consuming `topics` (a JSON list
  * body, e.g. "\"a\", \"b\"") as `group` with identity.topic `itopic`. */
+static void run_start_on(run *r, harness_redis *shared, const char *topics, const char *group,
+                         const char *itopic);
+
 static void run_start(run *r, const char *topics, const char *group, const char *itopic)
+{
+    run_start_on(r, NULL, topics, group, itopic);
+}
+
+/* As run_start, with the Redis of another run when `shared` is not NULL. */
+static void run_start_on(run *r, harness_redis *shared, const char *topics, const char *group,
+                         const char *itopic)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->tmp, sizeof(r->tmp), "/tmp/clm-identity-XXXXXX");
     assert_non_null(mkdtemp(r->tmp));
     snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
     snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
-    CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
-    CHECK(harness_redis_connect(r->redis, &r->rc, errbuf, sizeof(errbuf)));
+    if (!shared)
+        CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
+    harness_redis *redis = shared ? shared : r->redis;
+    CHECK(harness_redis_connect(redis, &r->rc, errbuf, sizeof(errbuf)));
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
@@ -74,9 +88,18 @@ static void run_start(run *r, const char *topics, const char *group, const char 
             " \"http\": {\"port\": 0},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 5},\n"
             " \"events\": {\"allowed_lateness_s\": 0}}\n",
-            harness_kafka_bootstraps(K), topics, group, itopic, harness_redis_port(r->redis));
+            harness_kafka_bootstraps(K), topics, group, itopic, harness_redis_port(redis));
     fclose(f);
     const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
+    CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
+}
+
+/* Starts clmd again with the run's config (after it stopped). */
+static void run_restart(run *r)
+{
+    const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
+    harness_proc_free(r->p);
+    r->p = NULL;
     CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
 }
 
@@ -234,6 +257,220 @@ static void test_co_partitioned(void **state)
     run_free(&r);
 }
 
+/* ---- two instances, a generated population ------------------------------ */
+
+#define PAIR_CUSTOMERS 150
+#define PAIR_EVENTS 6000
+
+/* One person of the model: what one customer that saw all its events holds. */
+typedef struct person {
+    long events, orders;
+    bool anon_seen, known_seen, identified;
+} person;
+
+/* The model of the merged population: each person's full history as one
+ * customer (events and orders counted over both ids). */
+static void model_of(const harness_stream *st, person *pp, long *identifies)
+{
+    *identifies = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        json_error_t e;
+        json_t *o = json_loadb(st->msgs[i].value, st->msgs[i].value_len, 0, &e);
+        assert_non_null(o);
+        const char *cid = json_string_value(json_object_get(o, "customer_id"));
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (cid) {
+            long n = strtol(cid + 2, NULL, 10);
+            assert_true(n >= 1 && n <= PAIR_CUSTOMERS);
+            person *p = &pp[n];
+            p->events++;
+            if (strcmp(type, "purchase") == 0)
+                p->orders++;
+            if (cid[0] == 'a')
+                p->anon_seen = true;
+            else
+                p->known_seen = true;
+            if (strcmp(type, "identify") == 0) {
+                p->identified = true;
+                (*identifies)++;
+            }
+        }
+        json_decref(o);
+    }
+}
+
+/* True once every message of the internal topic is consumed (the stored
+ * offsets reach its high watermarks) and no outbox holds a message. */
+typedef struct settled_arg {
+    redisContext *c;
+    const char *group, *itopic;
+} settled_arg;
+
+static bool settled(void *arg)
+{
+    settled_arg *a = arg;
+    int64_t high[16];
+    int np = 0;
+    if (harness_kafka_high_watermarks(harness_kafka_bootstraps(K), a->itopic, high, 16, &np, 5000,
+                                      errbuf, sizeof(errbuf)) < 0)
+        return false;
+    for (int p = 0; p < np; p++) {
+        char key[128], field[128];
+        snprintf(key, sizeof(key), "clm:progress:{%s:%d}", a->group, p);
+        snprintf(field, sizeof(field), "offset:%s", a->itopic);
+        long long off = harness_redis_hget_int(a->c, key, field);
+        if (high[p] > 0 && off != high[p])
+            return false;
+        snprintf(key, sizeof(key), "clm:identity:outbox:{%s:%d}", a->group, p);
+        redisReply *r = redisCommand(a->c, "HLEN %s", key);
+        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        freeReplyObject(r);
+        if (n != 0)
+            return false;
+    }
+    return np > 0;
+}
+
+/* True once the internal topic holds a merge record. */
+static bool record_on_topic(void *arg)
+{
+    const char *itopic = arg;
+    harness_records *rs = NULL;
+    if (harness_kafka_read_topic(harness_kafka_bootstraps(K), itopic, 5000, &rs, errbuf,
+                                 sizeof(errbuf)) < 0)
+        return false;
+    bool found = false;
+    for (size_t i = 0; i < rs->n && !found; i++)
+        found = rs->v[i].value_len > 0 && rs->v[i].value[0] == 'R';
+    harness_records_free(rs);
+    return found;
+}
+
+static void dump_fail(run *a, run *b, const char *what)
+{
+    char *la = slurp(a->log), *lb = slurp(b->log);
+    fail_msg("%s\nlog of the first instance:\n%s\nlog of the second:\n%s", what, la, lb);
+}
+
+/* Two clmd in one group (one worker each) over 4 partitions, so most pairs
+ * of ids are owned by different instances; with `kill`, both are killed
+ * (SIGKILL) as soon as the first merge record is on the internal topic,
+ * and started again. The Redis state must equal the model either way. */
+static void pair_case(const char *name, bool kill)
+{
+    char topic[64], itopic[96], group[64], topics[80];
+    snprintf(topic, sizeof(topic), "ev-%s", name);
+    snprintf(itopic, sizeof(itopic), "ev-%s.clmd-identity", name);
+    snprintf(group, sizeof(group), "g-%s", name);
+    snprintf(topics, sizeof(topics), "\"%s\"", topic);
+    CHECK(harness_kafka_create_topic(K, topic, 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, itopic, 4, errbuf, sizeof(errbuf)));
+
+    clm_gen_opts o;
+    clm_gen_opts_default(&o);
+    o.seed = kill ? 11 : 5;
+    o.customers = PAIR_CUSTOMERS;
+    o.events = PAIR_EVENTS;
+    o.days = 60;
+    o.dup_rate = 0;
+    o.ooo_rate = 0;
+    o.anon_rate = 0.6;
+    harness_stream st = { 0 };
+    CHECK(harness_stream_gen(&o, &st, errbuf, sizeof(errbuf)));
+    static person pp[PAIR_CUSTOMERS + 1];
+    memset(pp, 0, sizeof(pp));
+    long identifies = 0;
+    model_of(&st, pp, &identifies);
+    assert_true(identifies > 10);
+    CHECK(harness_produce(harness_kafka_bootstraps(K), topic, st.msgs, st.n, false, 60000, errbuf,
+                          sizeof(errbuf)));
+
+    run a, b;
+    run_start(&a, topics, group, itopic);
+    run_start_on(&b, a.redis, topics, group, itopic);
+    if (kill) {
+        if (harness_wait_until(record_on_topic, itopic, 120000) < 0)
+            dump_fail(&a, &b, "no merge record appeared");
+        CHECK(harness_proc_signal(a.p, SIGKILL));
+        CHECK(harness_proc_signal(b.p, SIGKILL));
+        int ws;
+        CHECK(harness_proc_wait(a.p, 10000, &ws, errbuf, sizeof(errbuf)));
+        CHECK(harness_proc_wait(b.p, 10000, &ws, errbuf, sizeof(errbuf)));
+        run_restart(&a);
+        run_restart(&b);
+    }
+    long long got = -1;
+    if (harness_wait_consumed(a.redis, (long long)st.n, 180000, &got) < 0)
+        dump_fail(&a, &b, "not every event was consumed");
+    waiter mw = { a.rc, "clm:stats", "merges", identifies };
+    if (harness_wait_until(field_reached, &mw, 120000) < 0)
+        dump_fail(&a, &b, "not every merge happened");
+    settled_arg sa = { a.rc, group, itopic };
+    if (harness_wait_until(settled, &sa, 120000) < 0)
+        dump_fail(&a, &b, "the internal topic did not settle");
+
+    /* exactly once: one merge per identify, every event applied once */
+    assert_int_equal(harness_redis_hget_int(a.rc, "clm:stats", "merges"), identifies);
+    assert_int_equal(harness_redis_hget_int(a.rc, "clm:stats", "applied"), (long long)st.n);
+    long views = 0;
+    for (int n = 1; n <= PAIR_CUSTOMERS; n++) {
+        const person *p = &pp[n];
+        char known[64], anon[64];
+        snprintf(known, sizeof(known), "clm:customer:c-%d", n);
+        snprintf(anon, sizeof(anon), "clm:customer:a-%d", n);
+        const char *view = p->known_seen ? known : p->anon_seen ? anon : NULL;
+        if (!view)
+            continue;
+        views++;
+        long long ev = harness_redis_hget_int(a.rc, view, "events");
+        long long orders = harness_redis_hget_int(a.rc, view, "orders");
+        if (ev != p->events || orders != p->orders) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s: events %lld orders %lld, the model %ld and %ld", view,
+                     ev, orders, p->events, p->orders);
+            dump_fail(&a, &b, msg);
+        }
+        if (p->identified) {
+            redisReply *r = redisCommand(a.rc, "EXISTS %s", anon);
+            assert_non_null(r);
+            assert_int_equal(r->integer, 0); /* the anonymous customer is gone */
+            freeReplyObject(r);
+        }
+    }
+    redisReply *r = redisCommand(a.rc, "EVAL %s 0", "return #redis.call('KEYS', 'clm:customer:*')");
+    assert_non_null(r);
+    assert_int_equal(r->integer, views);
+    freeReplyObject(r);
+
+    CHECK(harness_proc_signal(a.p, SIGTERM));
+    CHECK(harness_proc_signal(b.p, SIGTERM));
+    if (harness_proc_expect_exit(a.p, 30000, 0, errbuf, sizeof(errbuf)) < 0 ||
+        harness_proc_expect_exit(b.p, 30000, 0, errbuf, sizeof(errbuf)) < 0)
+        dump_fail(&a, &b, errbuf);
+    harness_proc_free(b.p);
+    b.p = NULL;
+    if (b.rc)
+        redisFree(b.rc);
+    b.rc = NULL;
+    unlink(b.cfg);
+    unlink(b.log);
+    rmdir(b.tmp);
+    run_free(&a);
+    harness_stream_free(&st);
+}
+
+static void test_two_instances(void **state)
+{
+    (void)state;
+    pair_case("pair", false);
+}
+
+static void test_killed_mid_merge(void **state)
+{
+    (void)state;
+    pair_case("kill", true);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -259,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_partition_count),
         cmocka_unit_test(test_second_events_topic),
         cmocka_unit_test(test_co_partitioned),
+        cmocka_unit_test(test_two_instances),
+        cmocka_unit_test(test_killed_mid_merge),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
