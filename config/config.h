@@ -136,6 +136,7 @@ typedef struct clm_config {
 
     /* identity */
     char *identity_topic;      /* identity.topic: internal topic of the identity merge; "" = none */
+    int identity_alias_ttl_days; /* identity.alias_ttl_days */
 
     /* erasure */
     char *erasure_hmac_key;    /* erasure.hmac_key: from secrets; NULL = log without id_hmac */

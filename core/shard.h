@@ -205,8 +205,9 @@ void clm_shard_note_done(clm_shard *s, int slot, int64_t offset);
 
 /* Counts an event read at `offset` of the (events) partition in `slot` as
  * consumed and applied although no customer of this shard changes: it was
- * forwarded to the customer its id is an alias of. */
-void clm_shard_note_forwarded(clm_shard *s, int slot, int64_t offset);
+ * forwarded to the customer its id is an alias of. Its time feeds the
+ * partition's watermark as an applied event's would. */
+void clm_shard_note_forwarded(clm_shard *s, int slot, int64_t offset, const clm_event *ev);
 
 /* Freezes a customer for a merge: like clm_shard_forget (same readiness,
  * -EBUSY), the cached customer is dropped and its id goes to the next

@@ -16,9 +16,12 @@ void clm_shard_note_done(clm_shard *s, int slot, int64_t offset)
     shard_advance(&s->parts[slot], offset);
 }
 
-void clm_shard_note_forwarded(clm_shard *s, int slot, int64_t offset)
+void clm_shard_note_forwarded(clm_shard *s, int slot, int64_t offset, const clm_event *ev)
 {
     part *p = &s->parts[slot];
+    if (p->wm.max_ts == CLM_NO_TS || ev->ts_ms > p->wm.max_ts)
+        clm_wm_observe(&p->wm, &s->o.wm_rule, clm_wm_source(ev->customer_id, ev->customer_id_len),
+                       ev->ts_ms);
     clm_shard_stats *st = &shard_acc_of(s, p->partition)->st; /* made by part_add */
     st->consumed++;
     st->applied++;

@@ -477,6 +477,7 @@ static int run(const clm_config *cfg, bool take_over)
             .upgrade_pool = up.pool,
             .erasure_hmac_key = cfg->erasure_hmac_key,
             .identity_topic = identity ? (int)cfg->kafka_topic_count : -1,
+            .identity_alias_ttl_ms = (int64_t)cfg->identity_alias_ttl_days * CLM_MS_PER_DAY,
             .identity_producer = id_producer,
         };
         if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {

@@ -58,6 +58,7 @@ typedef struct clm_worker_conf {
                                       <prefix>upgrade:v1 (store/upgrade.h) */
     const char *erasure_hmac_key;  /* erasure.hmac_key; NULL: none (store/forget.h) */
     int identity_topic;            /* index of identity.topic in topics; -1: no identity merge */
+    int64_t identity_alias_ttl_ms; /* identity.alias_ttl_days */
     rd_kafka_t *identity_producer; /* produces to it (shared; its delivery reports call
                                       clm_worker_identity_delivered); NULL with -1 */
 } clm_worker_conf;

@@ -420,9 +420,43 @@ void worker_ident_release(clm_worker *w, int32_t number)
 
 /* ---- cut and delivery ----------------------------------------------------- */
 
+typedef struct expire_ctx {
+    clm_worker *w;
+    int32_t number;
+    int64_t before;
+} expire_ctx;
+
+static int expire_row(void *arg, const char *alias, size_t alias_len, const char *target,
+                      size_t target_len, int64_t at_ms)
+{
+    expire_ctx *c = arg;
+    (void)target;
+    (void)target_len;
+    if (at_ms < c->before)
+        add_row(c->w, c->number, ROW_ALIAS_DEL, alias, alias_len, NULL, 0);
+    return 0;
+}
+
+/* Drops the aliases made more than identity.alias_ttl_days before their
+ * partition number's watermark, with their stored rows. */
+static void expire_aliases(clm_worker *w)
+{
+    worker_ident *x = w->ident;
+    for (size_t i = 0; i < x->nparts; i++) {
+        ident_part *p = &x->parts[i];
+        int64_t wm = clm_shard_number_watermark(w->shard, p->number);
+        if (wm == CLM_NO_TS || clm_alias_count(p->alias) == 0)
+            continue;
+        expire_ctx c = { w, p->number, wm - w->c.identity_alias_ttl_ms };
+        clm_alias_each(p->alias, expire_row, &c);
+        clm_alias_expire(p->alias, wm, w->c.identity_alias_ttl_ms);
+    }
+}
+
 int worker_ident_cut(clm_worker *w, clm_batch *b)
 {
     worker_ident *x = w->ident;
+    expire_aliases(w);
     for (size_t i = 0; i < x->nrows; i++) {
         row *r = &x->rows[i];
         clm_cmdbuf *cb = clm_batch_cmds(b, r->number);
@@ -574,7 +608,7 @@ bool worker_ident_event(clm_worker *w, int slot, int topic, const rd_kafka_messa
         snprintf(field, sizeof(field), "f:%d:%d:%" PRId64, topic, (int)number, m->offset);
         send_forward(w, number, field, ref < 0 ? clm_wall_ms() : ref, target, tlen,
                      ev->customer_id, ev->customer_id_len, m->payload, m->len);
-        clm_shard_note_forwarded(w->shard, slot, m->offset);
+        clm_shard_note_forwarded(w->shard, slot, m->offset, ev);
         return true;
     }
     if (ev->type == CLM_EV_IDENTIFY)

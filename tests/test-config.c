@@ -236,6 +236,7 @@ static void assert_defaults_outside_lifecycle(const clm_config *cfg)
     assert_int_equal(cfg->kpi_refresh_ms, 1000);
     assert_int_equal(cfg->log_level, 6); /* "info" = LOG_INFO = 6 */
     assert_string_equal(cfg->identity_topic, "");
+    assert_int_equal(cfg->identity_alias_ttl_days, 90);
     assert_string_equal(cfg->secrets_file, "");
 }
 

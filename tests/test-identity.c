@@ -44,6 +44,10 @@ static char errbuf[512];
 #define T0 1764547200000LL /* 2025-12-01T00:00:00Z */
 
 static harness_kafka *K;
+/* More members of the identity section of the next run's config (JSON). */
+static const char *identity_extra = "";
+/* ... and of its events section. */
+static const char *events_extra = "";
 
 /* ---- running clmd -------------------------------------------------------- */
 
@@ -82,13 +86,14 @@ static void run_start_on(run *r, harness_redis *shared, const char *topics, cons
     fprintf(f,
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [%s], \"group_id\": \"%s\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
-            " \"identity\": {\"topic\": \"%s\"},\n"
+            " \"identity\": {\"topic\": \"%s\"%s},\n"
             " \"redis\": {\"port\": %d},\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"http\": {\"port\": 0},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 5},\n"
-            " \"events\": {\"allowed_lateness_s\": 0}}\n",
-            harness_kafka_bootstraps(K), topics, group, itopic, harness_redis_port(redis));
+            " \"events\": {\"allowed_lateness_s\": 0%s}}\n",
+            harness_kafka_bootstraps(K), topics, group, itopic, identity_extra,
+            harness_redis_port(redis), events_extra);
     fclose(f);
     const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
     CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
@@ -254,6 +259,76 @@ static void test_co_partitioned(void **state)
     harness_proc_free(r.p);
     r.p = NULL;
     harness_events_free(&ev);
+    run_free(&r);
+}
+
+/* identity.alias_ttl_days 1: an anonymous event an hour after the merge and
+ * one three days later are forwarded (the alias is there when each is
+ * read; the second moves its partition's watermark past the alias's
+ * lifetime); the next one, after the alias expired, starts a new customer. */
+static void test_alias_expiry(void **state)
+{
+    (void)state;
+    run r;
+    harness_events ev = { 0 }, later = { 0 }, last = { 0 };
+    CHECK(harness_kafka_create_topic(K, "ev-ttl", 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-ttl.clmd-identity", 4, errbuf, sizeof(errbuf)));
+    harness_events_add(&ev, "ttl-a", "page_view", T0, NULL);
+    harness_events_add(&ev, "ttl-k", "signup", T0 + 1000, NULL);
+    harness_events_add(&ev, "ttl-k", "identify", T0 + 2000, "\"anonymous_id\":\"ttl-a\"");
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-ttl", ev.kv, ev.n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+    identity_extra = ", \"alias_ttl_days\": 1";
+    events_extra = ", \"max_jump_s\": 864000"; /* one event may move time by days */
+    run_start(&r, "\"ev-ttl\"", "g-ttl", "ev-ttl.clmd-identity");
+    identity_extra = "";
+    events_extra = "";
+    waiter mw = { r.rc, "clm:stats", "merges", 1 };
+    if (harness_wait_until(field_reached, &mw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("no merge; log:\n%s", all);
+    }
+    /* event ids of their own: harness_events numbers from e-0 in each set */
+    harness_events_add(&later, "ttl-a", "page_view", T0 + 3600000, NULL);
+    harness_events_add(&later, "ttl-a", "page_view", T0 + 3 * 86400000LL, NULL);
+    for (size_t i = 0; i < later.n; i++) {
+        char *v = (char *)later.kv[i].value;
+        char *e = strstr(v, "\"e-");
+        assert_non_null(e);
+        e[1] = 'l'; /* e-<i> -> l-<i> */
+    }
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-ttl", later.kv, later.n, false, 30000,
+                          errbuf, sizeof(errbuf)));
+    waiter kw = { r.rc, "clm:customer:ttl-k", "events", 5 };
+    if (harness_wait_until(field_reached, &kw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("ttl-k has %lld events, not 5; log:\n%s",
+                 harness_redis_hget_int(r.rc, "clm:customer:ttl-k", "events"), all);
+    }
+    harness_events_add(&last, "ttl-a", "page_view", T0 + 3 * 86400000LL + 1000, NULL);
+    char *v = (char *)last.kv[0].value;
+    char *e = strstr(v, "\"e-");
+    assert_non_null(e);
+    e[1] = 'z';
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-ttl", last.kv, last.n, false, 30000,
+                          errbuf, sizeof(errbuf)));
+    waiter aw = { r.rc, "clm:customer:ttl-a", "events", 1 };
+    if (harness_wait_until(field_reached, &aw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("ttl-a did not start again; log:\n%s", all);
+    }
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:ttl-a", "events"), 1);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:ttl-k", "events"), 5);
+    CHECK(harness_proc_signal(r.p, SIGTERM));
+    if (harness_proc_expect_exit(r.p, 30000, 0, errbuf, sizeof(errbuf)) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("clmd: %s; log:\n%s", errbuf, all);
+    }
+    harness_proc_free(r.p);
+    r.p = NULL;
+    harness_events_free(&ev);
+    harness_events_free(&later);
+    harness_events_free(&last);
     run_free(&r);
 }
 
@@ -496,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_partition_count),
         cmocka_unit_test(test_second_events_topic),
         cmocka_unit_test(test_co_partitioned),
+        cmocka_unit_test(test_alias_expiry),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_killed_mid_merge),
     };
