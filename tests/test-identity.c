@@ -30,7 +30,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "net/redis_cluster.h"
 #include "tests/harness.h"
+#include "tests/harness_cluster.h"
 #include "tools/gen.h"
 
 static char errbuf[512];
@@ -44,6 +46,9 @@ static char errbuf[512];
 #define T0 1764547200000LL /* 2025-12-01T00:00:00Z */
 
 static harness_kafka *K;
+/* The redis section of the next run's config (JSON); NULL: the run's own
+ * redis-server. */
+static const char *redis_section;
 /* More members of the identity section of the next run's config (JSON). */
 static const char *identity_extra = "";
 /* ... and of its events section. */
@@ -77,23 +82,27 @@ static void run_start_on(run *r, harness_redis *shared, const char *topics, cons
     assert_non_null(mkdtemp(r->tmp));
     snprintf(r->cfg, sizeof(r->cfg), "%s/clmd.json", r->tmp);
     snprintf(r->log, sizeof(r->log), "%s/clmd.log", r->tmp);
-    if (!shared)
+    if (!shared && !redis_section)
         CHECK(harness_redis_start(&r->redis, errbuf, sizeof(errbuf)));
     harness_redis *redis = shared ? shared : r->redis;
-    CHECK(harness_redis_connect(redis, &r->rc, errbuf, sizeof(errbuf)));
+    char own[64];
+    if (redis) {
+        CHECK(harness_redis_connect(redis, &r->rc, errbuf, sizeof(errbuf)));
+        snprintf(own, sizeof(own), "{\"port\": %d}", harness_redis_port(redis));
+    }
     FILE *f = fopen(r->cfg, "w");
     assert_non_null(f);
     fprintf(f,
             "{\"kafka\": {\"brokers\": \"%s\", \"topics\": [%s], \"group_id\": \"%s\",\n"
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"identity\": {\"topic\": \"%s\"%s},\n"
-            " \"redis\": {\"port\": %d},\n"
+            " \"redis\": %s,\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"http\": {\"port\": 0},\n"
             " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 5},\n"
             " \"events\": {\"allowed_lateness_s\": 0%s}}\n",
             harness_kafka_bootstraps(K), topics, group, itopic, identity_extra,
-            harness_redis_port(redis), events_extra);
+            redis ? own : redis_section, events_extra);
     fclose(f);
     const char *argv[] = { harness_clmd_bin(), "-c", r->cfg, NULL };
     CHECK(harness_proc_spawn(argv, r->log, &r->p, errbuf, sizeof(errbuf)));
@@ -374,10 +383,80 @@ static void model_of(const harness_stream *st, person *pp, long *identifies)
     }
 }
 
+/* Where a pair case reads Redis: one server, or a Redis Cluster. */
+typedef struct store {
+    redisContext *rc;
+    harness_cluster *hc;
+    clm_cluster *cl;
+} store;
+
+/* A command whose key is argv[1]; its integer (or a number as a string)
+ * value, 0 for nil, -1 on an error. */
+static long long qn(store *st, int argc, const char **argv)
+{
+    redisReply *r = st->cl ? clm_cluster_command(st->cl, 1, argc, argv, NULL, errbuf,
+                                                 sizeof(errbuf))
+                           : redisCommandArgv(st->rc, argc, argv, NULL);
+    long long v = !r                               ? -1
+                  : r->type == REDIS_REPLY_INTEGER ? r->integer
+                  : r->type == REDIS_REPLY_STRING  ? strtoll(r->str, NULL, 10)
+                  : r->type == REDIS_REPLY_NIL     ? 0
+                                                   : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static long long st_hget(store *st, const char *key, const char *field)
+{
+    const char *argv[] = { "HGET", key, field };
+    return qn(st, 3, argv);
+}
+
+/* Customer views in the whole store (every master of a cluster). */
+static long long st_views(store *st)
+{
+    const char *argv[] = { "EVAL", "return #redis.call('KEYS', 'clm:customer:*')", "0" };
+    if (!st->hc) {
+        redisReply *r = redisCommandArgv(st->rc, 3, argv, NULL);
+        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        freeReplyObject(r);
+        return n;
+    }
+    long long n = 0;
+    for (int i = 0; i < harness_cluster_nodes(st->hc); i++) {
+        redisContext *c;
+        CHECK(harness_cluster_connect(st->hc, harness_cluster_port(st->hc, i), &c, errbuf,
+                                      sizeof(errbuf)));
+        redisReply *role = redisCommand(c, "ROLE");
+        bool master = role && role->type == REDIS_REPLY_ARRAY && role->elements > 0 &&
+                      strcmp(role->element[0]->str, "master") == 0;
+        freeReplyObject(role);
+        if (master) {
+            redisReply *r = redisCommandArgv(c, 3, argv, NULL);
+            n += r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+            freeReplyObject(r);
+        }
+        redisFree(c);
+    }
+    return n;
+}
+
+typedef struct st_waiter {
+    store *st;
+    const char *key, *field;
+    long long want;
+} st_waiter;
+
+static bool st_reached(void *arg)
+{
+    st_waiter *w = arg;
+    return st_hget(w->st, w->key, w->field) >= w->want;
+}
+
 /* True once every message of the internal topic is consumed (the stored
  * offsets reach its high watermarks) and no outbox holds a message. */
 typedef struct settled_arg {
-    redisContext *c;
+    store *st;
     const char *group, *itopic;
 } settled_arg;
 
@@ -393,14 +472,11 @@ static bool settled(void *arg)
         char key[128], field[128];
         snprintf(key, sizeof(key), "clm:progress:{%s:%d}", a->group, p);
         snprintf(field, sizeof(field), "offset:%s", a->itopic);
-        long long off = harness_redis_hget_int(a->c, key, field);
-        if (high[p] > 0 && off != high[p])
+        if (high[p] > 0 && st_hget(a->st, key, field) != high[p])
             return false;
         snprintf(key, sizeof(key), "clm:identity:outbox:{%s:%d}", a->group, p);
-        redisReply *r = redisCommand(a->c, "HLEN %s", key);
-        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-        freeReplyObject(r);
-        if (n != 0)
+        const char *argv[] = { "HLEN", key };
+        if (qn(a->st, 2, argv) != 0)
             return false;
     }
     return np > 0;
@@ -430,8 +506,9 @@ static void dump_fail(run *a, run *b, const char *what)
 /* Two clmd in one group (one worker each) over 4 partitions, so most pairs
  * of ids are owned by different instances; with `kill`, both are killed
  * (SIGKILL) as soon as the first merge record is on the internal topic,
- * and started again. The Redis state must equal the model either way. */
-static void pair_case(const char *name, bool kill)
+ * and started again; with `cluster`, the store is a Redis Cluster of three
+ * masters. The Redis state must equal the model in every case. */
+static void pair_case(const char *name, bool kill, bool cluster)
 {
     char topic[64], itopic[96], group[64], topics[80];
     snprintf(topic, sizeof(topic), "ev-%s", name);
@@ -443,26 +520,37 @@ static void pair_case(const char *name, bool kill)
 
     clm_gen_opts o;
     clm_gen_opts_default(&o);
-    o.seed = kill ? 11 : 5;
+    o.seed = kill ? 11 : cluster ? 17 : 5;
     o.customers = PAIR_CUSTOMERS;
     o.events = PAIR_EVENTS;
     o.days = 60;
     o.dup_rate = 0;
     o.ooo_rate = 0;
     o.anon_rate = 0.6;
-    harness_stream st = { 0 };
-    CHECK(harness_stream_gen(&o, &st, errbuf, sizeof(errbuf)));
+    harness_stream hs = { 0 };
+    CHECK(harness_stream_gen(&o, &hs, errbuf, sizeof(errbuf)));
     static person pp[PAIR_CUSTOMERS + 1];
     memset(pp, 0, sizeof(pp));
     long identifies = 0;
-    model_of(&st, pp, &identifies);
+    model_of(&hs, pp, &identifies);
     assert_true(identifies > 10);
-    CHECK(harness_produce(harness_kafka_bootstraps(K), topic, st.msgs, st.n, false, 60000, errbuf,
+    CHECK(harness_produce(harness_kafka_bootstraps(K), topic, hs.msgs, hs.n, false, 60000, errbuf,
                           sizeof(errbuf)));
 
+    store st = { 0 };
+    char section[4200];
+    if (cluster) {
+        CHECK(harness_cluster_start(3, 0, &st.hc, errbuf, sizeof(errbuf)));
+        clm_cluster_opts co = { .seeds = harness_cluster_seeds(st.hc), .timeout_ms = 5000 };
+        CHECK(clm_cluster_new(&co, &st.cl, errbuf, sizeof(errbuf)));
+        snprintf(section, sizeof(section), "{\"cluster\": \"%s\"}", harness_cluster_seeds(st.hc));
+        redis_section = section;
+    }
     run a, b;
     run_start(&a, topics, group, itopic);
     run_start_on(&b, a.redis, topics, group, itopic);
+    redis_section = NULL;
+    st.rc = a.rc;
     if (kill) {
         if (harness_wait_until(record_on_topic, itopic, 120000) < 0)
             dump_fail(&a, &b, "no merge record appeared");
@@ -474,19 +562,26 @@ static void pair_case(const char *name, bool kill)
         run_restart(&a);
         run_restart(&b);
     }
-    long long got = -1;
-    if (harness_wait_consumed(a.redis, (long long)st.n, 180000, &got) < 0)
+    st_waiter cw = { &st, "clm:stats", "consumed", (long long)hs.n };
+    if (harness_wait_until(st_reached, &cw, 180000) < 0)
         dump_fail(&a, &b, "not every event was consumed");
-    waiter mw = { a.rc, "clm:stats", "merges", identifies };
-    if (harness_wait_until(field_reached, &mw, 120000) < 0)
+    st_waiter mw = { &st, "clm:stats", "merges", identifies };
+    if (harness_wait_until(st_reached, &mw, 120000) < 0)
         dump_fail(&a, &b, "not every merge happened");
-    settled_arg sa = { a.rc, group, itopic };
+    settled_arg sa = { &st, group, itopic };
     if (harness_wait_until(settled, &sa, 120000) < 0)
         dump_fail(&a, &b, "the internal topic did not settle");
+    /* on a cluster the views follow the partitions' transactions through
+     * their journals: stop both first, so every journal is carried */
+    CHECK(harness_proc_signal(a.p, SIGTERM));
+    CHECK(harness_proc_signal(b.p, SIGTERM));
+    if (harness_proc_expect_exit(a.p, 30000, 0, errbuf, sizeof(errbuf)) < 0 ||
+        harness_proc_expect_exit(b.p, 30000, 0, errbuf, sizeof(errbuf)) < 0)
+        dump_fail(&a, &b, errbuf);
 
     /* exactly once: one merge per identify, every event applied once */
-    assert_int_equal(harness_redis_hget_int(a.rc, "clm:stats", "merges"), identifies);
-    assert_int_equal(harness_redis_hget_int(a.rc, "clm:stats", "applied"), (long long)st.n);
+    assert_int_equal(st_hget(&st, "clm:stats", "merges"), identifies);
+    assert_int_equal(st_hget(&st, "clm:stats", "applied"), (long long)hs.n);
     long views = 0;
     for (int n = 1; n <= PAIR_CUSTOMERS; n++) {
         const person *p = &pp[n];
@@ -497,8 +592,8 @@ static void pair_case(const char *name, bool kill)
         if (!view)
             continue;
         views++;
-        long long ev = harness_redis_hget_int(a.rc, view, "events");
-        long long orders = harness_redis_hget_int(a.rc, view, "orders");
+        long long ev = st_hget(&st, view, "events");
+        long long orders = st_hget(&st, view, "orders");
         if (ev != p->events || orders != p->orders) {
             char msg[256];
             snprintf(msg, sizeof(msg), "%s: events %lld orders %lld, the model %ld and %ld", view,
@@ -506,22 +601,12 @@ static void pair_case(const char *name, bool kill)
             dump_fail(&a, &b, msg);
         }
         if (p->identified) {
-            redisReply *r = redisCommand(a.rc, "EXISTS %s", anon);
-            assert_non_null(r);
-            assert_int_equal(r->integer, 0); /* the anonymous customer is gone */
-            freeReplyObject(r);
+            const char *argv[] = { "EXISTS", anon };
+            assert_int_equal(qn(&st, 2, argv), 0); /* the anonymous customer is gone */
         }
     }
-    redisReply *r = redisCommand(a.rc, "EVAL %s 0", "return #redis.call('KEYS', 'clm:customer:*')");
-    assert_non_null(r);
-    assert_int_equal(r->integer, views);
-    freeReplyObject(r);
+    assert_int_equal(st_views(&st), views);
 
-    CHECK(harness_proc_signal(a.p, SIGTERM));
-    CHECK(harness_proc_signal(b.p, SIGTERM));
-    if (harness_proc_expect_exit(a.p, 30000, 0, errbuf, sizeof(errbuf)) < 0 ||
-        harness_proc_expect_exit(b.p, 30000, 0, errbuf, sizeof(errbuf)) < 0)
-        dump_fail(&a, &b, errbuf);
     harness_proc_free(b.p);
     b.p = NULL;
     if (b.rc)
@@ -531,19 +616,27 @@ static void pair_case(const char *name, bool kill)
     unlink(b.log);
     rmdir(b.tmp);
     run_free(&a);
-    harness_stream_free(&st);
+    clm_cluster_free(st.cl);
+    harness_cluster_stop(st.hc);
+    harness_stream_free(&hs);
 }
 
 static void test_two_instances(void **state)
 {
     (void)state;
-    pair_case("pair", false);
+    pair_case("pair", false, false);
 }
 
 static void test_killed_mid_merge(void **state)
 {
     (void)state;
-    pair_case("kill", true);
+    pair_case("kill", true, false);
+}
+
+static void test_cluster(void **state)
+{
+    (void)state;
+    pair_case("cluster", false, true);
 }
 
 static int setup(void **state)
@@ -574,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_alias_expiry),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_killed_mid_merge),
+        cmocka_unit_test(test_cluster),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
