@@ -349,7 +349,7 @@ static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
             worker_ident_message(w, w->slot[k], m);
         } else if (w->rc[k] == 0 && w->ev[k].type == CLM_EV_FORGET) {
             if (w->ident)
-                worker_ident_forget(w, m->partition, w->ev[k].customer_id,
+                worker_ident_forget(w, m->partition, m->offset, w->ev[k].customer_id,
                                     w->ev[k].customer_id_len);
             forget(w, w->slot[k], m->offset, &w->ev[k]); /* never late: it is a request */
         } else if (w->rc[k] != 0 || is_late(w, k)) {

@@ -69,7 +69,7 @@ typedef struct out_msg {
 typedef struct row {
     int32_t number;
     enum { ROW_ALIAS_SET, ROW_ALIAS_DEL, ROW_OUTBOX_SET, ROW_OUTBOX_DEL, ROW_SEEN_SET,
-           ROW_SEEN_DEL } kind;
+           ROW_SEEN_DEL, ROW_MERGED_SET, ROW_MERGED_DEL } kind;
     char *field, *value; /* value: NULL for deletions */
     size_t field_len, value_len;
 } row;
@@ -88,7 +88,8 @@ typedef struct seen_set {
 
 typedef struct ident_part {
     int32_t number;
-    clm_alias *alias;
+    clm_alias *alias;  /* its anonymous ids merged away: alias -> known id */
+    clm_alias *merged; /* merges into its known ids: anonymous id -> known id */
     seen_set seen;
 } ident_part;
 
@@ -176,6 +177,7 @@ void worker_ident_free(worker_ident *x)
         return;
     for (size_t i = 0; i < x->nparts; i++) {
         clm_alias_free(x->parts[i].alias);
+        clm_alias_free(x->parts[i].merged);
         seen_release(&x->parts[i].seen);
     }
     free(x->parts);
@@ -309,6 +311,25 @@ static redisReply *hgetall(clm_worker *w, const char *key)
     }
 }
 
+/* Reads a hash of "<ms> <id>" values (the alias and merged tables). */
+static void load_table(clm_worker *w, const char *key, clm_alias *t)
+{
+    redisReply *rep = hgetall(w, key);
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+        const char *sp = v->type == REDIS_REPLY_STRING ? memchr(v->str, ' ', v->len) : NULL;
+        char *end = NULL;
+        long long at = sp ? strtoll(v->str, &end, 10) : 0;
+        size_t tlen = sp ? v->len - (size_t)(sp + 1 - v->str) : 0;
+        if (!sp || end != sp || f->type != REDIS_REPLY_STRING ||
+            clm_alias_add(t, f->str, f->len, sp + 1, tlen, at) < 0)
+            clm_fatal("worker %d: %s: field \"%.*s\" is not an alias (expected \"<ms> <id>\")",
+                      w->c.index, key, f->type == REDIS_REPLY_STRING ? (int)f->len : 0,
+                      f->type == REDIS_REPLY_STRING ? f->str : "");
+    }
+    freeReplyObject(rep);
+}
+
 /* The alias table and the undelivered outbox of a partition number, from
  * Redis, when the worker does not hold them yet. */
 static void take_number(clm_worker *w, int32_t number)
@@ -328,26 +349,18 @@ static void take_number(clm_worker *w, int32_t number)
     memset(p, 0, sizeof(*p));
     p->number = number;
     p->alias = clm_alias_new();
-    if (!p->alias)
+    p->merged = clm_alias_new();
+    if (!p->alias || !p->merged)
         clm_fatal("worker %d: out of memory", w->c.index);
     x->nparts++;
     char key[CLM_KEY_MAX];
     if (clm_key_alias(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
         clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
-    redisReply *rep = hgetall(w, key);
-    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-        const redisReply *f = rep->element[i], *v = rep->element[i + 1];
-        const char *sp = v->type == REDIS_REPLY_STRING ? memchr(v->str, ' ', v->len) : NULL;
-        char *end = NULL;
-        long long at = sp ? strtoll(v->str, &end, 10) : 0;
-        size_t tlen = sp ? v->len - (size_t)(sp + 1 - v->str) : 0;
-        if (!sp || end != sp || f->type != REDIS_REPLY_STRING ||
-            clm_alias_add(p->alias, f->str, f->len, sp + 1, tlen, at) < 0)
-            clm_fatal("worker %d: %s: field \"%.*s\" is not an alias (expected \"<ms> <id>\")",
-                      w->c.index, key, f->type == REDIS_REPLY_STRING ? (int)f->len : 0,
-                      f->type == REDIS_REPLY_STRING ? f->str : "");
-    }
-    freeReplyObject(rep);
+    load_table(w, key, p->alias);
+    if (clm_key_identity_merged(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
+        clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
+    load_table(w, key, p->merged);
+    redisReply *rep;
     if (clm_key_identity_seen(key, sizeof(key), w->c.prefix, w->c.group, number) < 0)
         clm_fatal("worker %d: redis.prefix and kafka.group_id are too long", w->c.index);
     rep = hgetall(w, key);
@@ -412,6 +425,7 @@ void worker_ident_release(clm_worker *w, int32_t number)
     for (size_t i = 0; i < x->nparts; i++)
         if (x->parts[i].number == number) {
             clm_alias_free(x->parts[i].alias);
+            clm_alias_free(x->parts[i].merged);
             seen_release(&x->parts[i].seen);
             x->parts[i] = x->parts[--x->nparts];
             break;
@@ -424,6 +438,7 @@ typedef struct expire_ctx {
     clm_worker *w;
     int32_t number;
     int64_t before;
+    int kind; /* of the deletion rows */
 } expire_ctx;
 
 static int expire_row(void *arg, const char *alias, size_t alias_len, const char *target,
@@ -433,7 +448,7 @@ static int expire_row(void *arg, const char *alias, size_t alias_len, const char
     (void)target;
     (void)target_len;
     if (at_ms < c->before)
-        add_row(c->w, c->number, ROW_ALIAS_DEL, alias, alias_len, NULL, 0);
+        add_row(c->w, c->number, c->kind, alias, alias_len, NULL, 0);
     return 0;
 }
 
@@ -445,11 +460,14 @@ static void expire_aliases(clm_worker *w)
     for (size_t i = 0; i < x->nparts; i++) {
         ident_part *p = &x->parts[i];
         int64_t wm = clm_shard_number_watermark(w->shard, p->number);
-        if (wm == CLM_NO_TS || clm_alias_count(p->alias) == 0)
+        if (wm == CLM_NO_TS)
             continue;
-        expire_ctx c = { w, p->number, wm - w->c.identity_alias_ttl_ms };
+        expire_ctx c = { w, p->number, wm - w->c.identity_alias_ttl_ms, ROW_ALIAS_DEL };
         clm_alias_each(p->alias, expire_row, &c);
         clm_alias_expire(p->alias, wm, w->c.identity_alias_ttl_ms);
+        c.kind = ROW_MERGED_DEL;
+        clm_alias_each(p->merged, expire_row, &c);
+        clm_alias_expire(p->merged, wm, w->c.identity_alias_ttl_ms);
     }
 }
 
@@ -465,13 +483,17 @@ int worker_ident_cut(clm_worker *w, clm_batch *b)
             return -ENOMEM;
         int kl = r->kind == ROW_ALIAS_SET || r->kind == ROW_ALIAS_DEL
                      ? clm_key_alias(key, sizeof(key), w->c.prefix, w->c.group, r->number)
+                 : r->kind == ROW_MERGED_SET || r->kind == ROW_MERGED_DEL
+                     ? clm_key_identity_merged(key, sizeof(key), w->c.prefix, w->c.group,
+                                               r->number)
                  : r->kind == ROW_SEEN_SET || r->kind == ROW_SEEN_DEL
                      ? clm_key_identity_seen(key, sizeof(key), w->c.prefix, w->c.group, r->number)
                      : clm_key_identity_outbox(key, sizeof(key), w->c.prefix, w->c.group,
                                                r->number);
         if (kl < 0)
             return -ENAMETOOLONG;
-        bool set = r->kind == ROW_ALIAS_SET || r->kind == ROW_OUTBOX_SET || r->kind == ROW_SEEN_SET;
+        bool set = r->kind == ROW_ALIAS_SET || r->kind == ROW_OUTBOX_SET ||
+                   r->kind == ROW_SEEN_SET || r->kind == ROW_MERGED_SET;
         const char *argv[] = { set ? "HSET" : "HDEL", key, r->field, r->value };
         size_t lens[] = { 4, strlen(key), r->field_len, r->value_len };
         int e = clm_cmdbuf_append(cb, set ? 4 : 3, argv, lens);
@@ -619,29 +641,82 @@ bool worker_ident_event(clm_worker *w, int slot, int topic, const rd_kafka_messa
 typedef struct forget_ctx {
     clm_worker *w;
     int32_t number;
+    int64_t offset; /* of the message that caused it (names the releases sent) */
     const char *id;
     size_t len;
+    int kind; /* ROW_ALIAS_DEL or ROW_MERGED_DEL */
 } forget_ctx;
 
+static bool id_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Alias table: the rows of the alias `id` and of those whose target is
+ * `id` go. */
 static int forget_row(void *arg, const char *alias, size_t alias_len, const char *target,
                       size_t target_len, int64_t at_ms)
 {
     forget_ctx *c = arg;
     (void)at_ms;
-    if ((alias_len == c->len && memcmp(alias, c->id, c->len) == 0) ||
-        (target_len == c->len && memcmp(target, c->id, c->len) == 0))
+    if (id_eq(alias, alias_len, c->id, c->len) || id_eq(target, target_len, c->id, c->len))
         add_row(c->w, c->number, ROW_ALIAS_DEL, alias, alias_len, NULL, 0);
     return 0;
 }
 
-void worker_ident_forget(clm_worker *w, int32_t number, const char *id, size_t len)
+/* Merged table: every anonymous id merged into `id` gets an alias release
+ * (its owner drops the alias), and the row goes. */
+static int release_row(void *arg, const char *alias, size_t alias_len, const char *target,
+                       size_t target_len, int64_t at_ms)
+{
+    forget_ctx *c = arg;
+    if (!id_eq(target, target_len, c->id, c->len) && !id_eq(alias, alias_len, c->id, c->len))
+        return 0;
+    add_row(c->w, c->number, ROW_MERGED_DEL, alias, alias_len, NULL, 0);
+    if (!id_eq(target, target_len, c->id, c->len))
+        return 0;
+    worker_ident *x = c->w->ident;
+    x->buf.len = 0;
+    if (clm_idmsg_unalias(&x->buf, at_ms, target, target_len, alias, alias_len) < 0)
+        clm_fatal("worker %d: out of memory", c->w->c.index);
+    char field[64];
+    snprintf(field, sizeof(field), "u:%d:%" PRId64 ":%016" PRIx64, (int)c->number, c->offset,
+             id_hash(alias, alias_len));
+    send_msg(c->w, c->number, field, alias, alias_len, x->buf.p, x->buf.len);
+    return 0;
+}
+
+/* Drops what partition number `number` holds of `id`: its alias, the
+ * aliases to it, and the merges into it (releasing their aliases where
+ * they are held). */
+static void drop_id(clm_worker *w, int32_t number, int64_t offset, const char *id, size_t len)
 {
     ident_part *p = part_of(w->ident, number);
     if (!p)
         return;
-    forget_ctx c = { w, number, id, len };
+    forget_ctx c = { w, number, offset, id, len, ROW_ALIAS_DEL };
     clm_alias_each(p->alias, forget_row, &c);
     clm_alias_remove(p->alias, id, len);
+    clm_alias_each(p->merged, release_row, &c);
+    clm_alias_remove(p->merged, id, len);
+}
+
+void worker_ident_forget(clm_worker *w, int32_t number, int64_t offset, const char *id,
+                         size_t len)
+{
+    drop_id(w, number, offset, id, len);
+}
+
+/* An alias release read by the anonymous id's owner: the known id it was
+ * merged into was erased. */
+static void on_unalias(clm_worker *w, int slot, const rd_kafka_message_t *m, const clm_idmsg *q)
+{
+    ident_part *p = part_of(w->ident, m->partition);
+    int64_t at;
+    const char *had = clm_alias_target(p->alias, q->anon, q->anon_len, &at);
+    if (had && strcmp(had, q->known) == 0)
+        drop_id(w, m->partition, m->offset, q->anon, q->anon_len);
+    clm_shard_note_done(w->shard, slot, m->offset);
 }
 
 /* A merge request read by the anonymous id's owner. */
@@ -739,6 +814,14 @@ static void on_record(clm_worker *w, int slot, const rd_kafka_message_t *m, cons
     r = clm_shard_merge(w->shard, slot, m->offset, known, mr.anon, mr.id, mr.merge_ts);
     if (r == -ENOMEM)
         clm_fatal("worker %d: out of memory merging %s into %s", w->c.index, mr.anon->id, mr.known);
+    ident_part *p = part_of(w->ident, number);
+    if (r == CLM_APPLIED && p &&
+        clm_alias_add(p->merged, mr.anon->id, mr.anon->id_len, mr.known, mr.known_len,
+                      mr.merge_ts) >= 0) {
+        char v[24 + CLM_ID_MAX + 1];
+        int n = snprintf(v, sizeof(v), "%" PRId64 " %s", mr.merge_ts, mr.known);
+        add_row(w, number, ROW_MERGED_SET, mr.anon->id, mr.anon->id_len, v, (size_t)n);
+    }
     if (r < 0) {
         log_err("worker %d: merge record %016" PRIx64 " of %s into %s: not applied (%s)",
                 w->c.index, mr.id, mr.anon->id, mr.known, strerror(-r));
@@ -869,6 +952,9 @@ void worker_ident_message(clm_worker *w, int slot, const rd_kafka_message_t *m)
         break;
     case CLM_IDMSG_RECORD:
         on_record(w, slot, m, &q);
+        break;
+    case CLM_IDMSG_UNALIAS:
+        on_unalias(w, slot, m, &q);
         break;
     default:
         on_forward(w, slot, m, &q);

@@ -40,9 +40,13 @@ bool worker_ident_aliased(clm_worker *w, int32_t number, const char *id, size_t 
 bool worker_ident_event(clm_worker *w, int slot, int topic, const rd_kafka_message_t *m,
                         const clm_event *ev);
 
-/* A forget request of `id` in partition number `number`: the aliases from
- * and to it go, with their stored rows. */
-void worker_ident_forget(clm_worker *w, int32_t number, const char *id, size_t len);
+/* A forget request of `id` read at `offset` of partition number `number`:
+ * the aliases from and to it that the number holds go, with their stored
+ * rows, and the anonymous ids merged into it get an alias release (their
+ * owners drop those aliases, and pass the release on to what was merged
+ * into them). */
+void worker_ident_forget(clm_worker *w, int32_t number, int64_t offset, const char *id,
+                         size_t len);
 
 /* A message of identity.topic read into `slot`: handled, its offset done. */
 void worker_ident_message(clm_worker *w, int slot, const rd_kafka_message_t *m);

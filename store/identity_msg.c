@@ -70,6 +70,14 @@ int clm_idmsg_request(clm_record_buf *b, int64_t merge_ts, const char *known, si
                    event_id_len, true);
 }
 
+int clm_idmsg_unalias(clm_record_buf *b, int64_t ts, const char *known, size_t known_len,
+                      const char *anon, size_t anon_len)
+{
+    if (!ids_ok(known, known_len, anon, anon_len))
+        return -EINVAL;
+    return put_msg(b, CLM_IDMSG_UNALIAS, ts, known, known_len, anon, anon_len, "", 0, true);
+}
+
 int clm_idmsg_record(clm_record_buf *b)
 {
     char kind = CLM_IDMSG_RECORD;
@@ -115,7 +123,8 @@ int clm_idmsg_decode(clm_idmsg *m, const uint8_t *p, size_t n, char *errbuf, siz
         m->body_len = (size_t)(end - p);
         return 0;
     }
-    if (m->kind != CLM_IDMSG_REQUEST && m->kind != CLM_IDMSG_FORWARD) {
+    if (m->kind != CLM_IDMSG_REQUEST && m->kind != CLM_IDMSG_FORWARD &&
+        m->kind != CLM_IDMSG_UNALIAS) {
         snprintf(errbuf, errsize, "identity message: unknown kind 0x%02x", (unsigned)(uint8_t)m->kind);
         return -EPROTO;
     }
@@ -143,6 +152,10 @@ int clm_idmsg_decode(clm_idmsg *m, const uint8_t *p, size_t n, char *errbuf, siz
     if (p != end) {
         snprintf(errbuf, errsize, "identity message: %zu bytes after a merge request",
                  (size_t)(end - p));
+        return -EPROTO;
+    }
+    if (m->kind == CLM_IDMSG_UNALIAS && m->event_id_len) {
+        snprintf(errbuf, errsize, "identity message: an event id in an alias release");
         return -EPROTO;
     }
     return 0;

@@ -12,6 +12,9 @@
  *       message's timestamp, for the future check), known id, anonymous id
  *       (the event's own customer_id and key), then the event's JSON, as
  *       read, to the end
+ *   'U' alias release, keyed by the anonymous id: as a merge request
+ *       (time, known id, anonymous id, an empty event id): the known id
+ *       was erased, the alias anonymous -> known is to go
  * Ids are 1..CLM_ID_MAX bytes (the event id 0..CLM_ID_MAX); the known and
  * anonymous ids differ.
  *
@@ -31,6 +34,7 @@
 #define CLM_IDMSG_REQUEST 'Q'
 #define CLM_IDMSG_RECORD 'R'
 #define CLM_IDMSG_FORWARD 'F'
+#define CLM_IDMSG_UNALIAS 'U'
 
 typedef struct clm_idmsg {
     char kind;
@@ -38,7 +42,7 @@ typedef struct clm_idmsg {
     uint8_t known_len, anon_len, event_id_len;
     char known[CLM_ID_MAX + 1];    /* Q, F (NUL-terminated) */
     char anon[CLM_ID_MAX + 1];     /* Q, F */
-    char event_id[CLM_ID_MAX + 1]; /* Q */
+    char event_id[CLM_ID_MAX + 1]; /* Q (U: empty) */
     const uint8_t *body;           /* R: the merge record; F: the JSON (into the input) */
     size_t body_len;
 } clm_idmsg;
@@ -50,6 +54,8 @@ int clm_idmsg_request(clm_record_buf *b, int64_t merge_ts, const char *known, si
                       const char *anon, size_t anon_len, const char *event_id,
                       size_t event_id_len);
 int clm_idmsg_record(clm_record_buf *b);
+int clm_idmsg_unalias(clm_record_buf *b, int64_t ts, const char *known, size_t known_len,
+                      const char *anon, size_t anon_len);
 int clm_idmsg_forward(clm_record_buf *b, int64_t ref_ms, const char *known, size_t known_len,
                       const char *anon, size_t anon_len, const char *json, size_t json_len);
 

@@ -70,6 +70,12 @@ int clm_key_identity_outbox(char *buf, size_t size, const char *prefix, const ch
     return put(buf, size, "%sidentity:outbox:{%s:%" PRId32 "}", prefix, group, part);
 }
 
+int clm_key_identity_merged(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part)
+{
+    return put(buf, size, "%sidentity:merged:{%s:%" PRId32 "}", prefix, group, part);
+}
+
 int clm_key_identity_seen(char *buf, size_t size, const char *prefix, const char *group,
                           int32_t part)
 {

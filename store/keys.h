@@ -32,6 +32,11 @@
  *                                   the message (store/identity_msg.h):
  *                                   the flush writes, the partition's
  *                                   owner deletes what it delivered
+ *   <prefix>identity:merged:{g:p} HASH identity merge: anonymous id ->
+ *                                   "<merge time, ms> <known id>" for each
+ *                                   merge applied to a known customer of
+ *                                   the partition (an erasure of the known
+ *                                   id releases those aliases)      flush
  *   <prefix>identity:seen:{g:p} HASH identity messages the partition's
  *                                   owner received: <hash of the message's
  *                                   id (header clm.id), hex> -> wall ms;
@@ -161,6 +166,9 @@ int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group
 /* <prefix>alias:{<group>:<p>}, <prefix>identity:outbox:{<group>:<p>} */
 int clm_key_alias(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 int clm_key_identity_outbox(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part);
+/* <prefix>identity:merged:{<group>:<p>} */
+int clm_key_identity_merged(char *buf, size_t size, const char *prefix, const char *group,
                             int32_t part);
 /* <prefix>identity:seen:{<group>:<p>} */
 int clm_key_identity_seen(char *buf, size_t size, const char *prefix, const char *group,

@@ -77,6 +77,28 @@ static void test_forward_and_record(void **state)
     clm_record_buf_release(&b);
 }
 
+static void test_unalias(void **state)
+{
+    (void)state;
+    clm_record_buf b;
+    clm_record_buf_init(&b);
+    assert_int_equal(clm_idmsg_unalias(&b, 9, "k", 1, "a", 1), 0);
+    static const uint8_t want[] = { 'U', 9, 0, 0, 0, 0, 0, 0, 0, 1, 'k', 1, 'a', 0 };
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.p, want, sizeof(want));
+    clm_idmsg m;
+    char err[128];
+    assert_int_equal(clm_idmsg_decode(&m, b.p, b.len, err, sizeof(err)), 0);
+    assert_int_equal(m.kind, CLM_IDMSG_UNALIAS);
+    assert_string_equal(m.known, "k");
+    assert_string_equal(m.anon, "a");
+    /* a release carries no event id */
+    static const uint8_t eid[] = { 'U', 9, 0, 0, 0, 0, 0, 0, 0, 1, 'k', 1, 'a', 1, 'e' };
+    assert_int_equal(clm_idmsg_decode(&m, eid, sizeof(eid), err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "identity message: an event id in an alias release");
+    clm_record_buf_release(&b);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -115,6 +137,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_forward_and_record),
+        cmocka_unit_test(test_unalias),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

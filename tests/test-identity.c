@@ -341,6 +341,80 @@ static void test_alias_expiry(void **state)
     run_free(&r);
 }
 
+/* Erasure meets identity: a forget of the known id (on its own partition)
+ * releases the alias held on the anonymous id's partition, so a later
+ * event of the anonymous id starts a new customer instead of bringing the
+ * erased one back. */
+static void test_forget_known(void **state)
+{
+    (void)state;
+    run r;
+    harness_events ev = { 0 }, fg = { 0 }, later = { 0 };
+    CHECK(harness_kafka_create_topic(K, "ev-fg", 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-fg.clmd-identity", 4, errbuf, sizeof(errbuf)));
+    harness_events_add(&ev, "fg-a", "page_view", T0, NULL);
+    harness_events_add(&ev, "fg-k", "signup", T0 + 1000, NULL);
+    harness_events_add(&ev, "fg-k", "identify", T0 + 2000, "\"anonymous_id\":\"fg-a\"");
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-fg", ev.kv, ev.n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+    run_start(&r, "\"ev-fg\"", "g-fg", "ev-fg.clmd-identity");
+    waiter mw = { r.rc, "clm:stats", "merges", 1 };
+    if (harness_wait_until(field_reached, &mw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("no merge; log:\n%s", all);
+    }
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:fg-k", "events"), 3);
+    harness_events_add(&fg, "fg-k", "forget", T0 + 5000, NULL);
+    char *v = (char *)fg.kv[0].value, *e = strstr(v, "\"e-");
+    assert_non_null(e);
+    e[1] = 'f';
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-fg", fg.kv, fg.n, false, 30000, errbuf,
+                          sizeof(errbuf)));
+    /* the release went through: no alias is left in any partition */
+    bool gone = false;
+    for (int i = 0; i < 600 && !gone; i++) {
+        redisReply *k = redisCommand(r.rc, "KEYS clm:alias:*");
+        gone = k && k->type == REDIS_REPLY_ARRAY && k->elements == 0 &&
+               harness_redis_hget_int(r.rc, "clm:customer:fg-k", "events") == 0;
+        freeReplyObject(k);
+        if (!gone)
+            usleep(100000);
+    }
+    if (!gone) {
+        char *all = slurp(r.log);
+        fail_msg("the alias of fg-a stayed after fg-k was erased; log:\n%s", all);
+    }
+    harness_events_add(&later, "fg-a", "page_view", T0 + 6000, NULL);
+    v = (char *)later.kv[0].value;
+    e = strstr(v, "\"e-");
+    assert_non_null(e);
+    e[1] = 'l';
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-fg", later.kv, later.n, false, 30000,
+                          errbuf, sizeof(errbuf)));
+    waiter aw = { r.rc, "clm:customer:fg-a", "events", 1 };
+    if (harness_wait_until(field_reached, &aw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("fg-a did not start again; log:\n%s", all);
+    }
+    CHECK(harness_proc_signal(r.p, SIGTERM));
+    if (harness_proc_expect_exit(r.p, 30000, 0, errbuf, sizeof(errbuf)) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("clmd: %s; log:\n%s", errbuf, all);
+    }
+    harness_proc_free(r.p);
+    r.p = NULL;
+    /* the erased id did not come back */
+    redisReply *x = redisCommand(r.rc, "EXISTS clm:customer:fg-k");
+    assert_non_null(x);
+    assert_int_equal(x->integer, 0);
+    freeReplyObject(x);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:fg-a", "events"), 1);
+    harness_events_free(&ev);
+    harness_events_free(&fg);
+    harness_events_free(&later);
+    run_free(&r);
+}
+
 /* ---- two instances, a generated population ------------------------------ */
 
 #define PAIR_CUSTOMERS 150
@@ -665,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_second_events_topic),
         cmocka_unit_test(test_co_partitioned),
         cmocka_unit_test(test_alias_expiry),
+        cmocka_unit_test(test_forget_known),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_killed_mid_merge),
         cmocka_unit_test(test_cluster),
