@@ -617,15 +617,20 @@ out_free:
     clm_am_sink_free(am_sink);
     clm_kpi_job_free(kpi);
     clm_model_job_free(model);
+    if (id_producer) {
+        /* no delivery report may reach a worker's freed message: what is
+         * not delivered now stays in the outbox for the next start */
+        rd_kafka_flush(id_producer, 5000);
+        rd_kafka_purge(id_producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(id_producer, 1000);
+    }
     for (size_t i = 0; workers && i < nworkers; i++)
         clm_worker_free(workers[i]);
     reloader_free(&rl); /* after the workers: they used its rules */
     clm_consumer_free(consumer);
     clm_dlq_free(dlq, 10000);
-    if (id_producer) {
-        rd_kafka_flush(id_producer, 5000); /* what is not delivered stays in the outbox */
+    if (id_producer)
         rd_kafka_destroy(id_producer);
-    }
     for (size_t i = 0; dlq_topics && i < ntopics; i++)
         free(dlq_topics[i]);
     free(dlq_topics);

@@ -527,6 +527,7 @@ void worker_ident_deliver(clm_worker *w)
     worker_ident *x = w->ident;
     uint64_t acked = clm_shard_acked_gen(w->shard);
     bool sent = false;
+    rd_kafka_poll(w->c.identity_producer, 0); /* delivery reports of earlier calls */
     for (size_t i = 0; i < x->nouts; i++) {
         out_msg *o = x->outs[i];
         if (o->gen > acked || atomic_load(&o->state) != OUT_WAIT)
