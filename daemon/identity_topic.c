@@ -1,10 +1,14 @@
 /* daemon/identity_topic.c - the internal topic must exist and be
- * co-partitioned with the events topics (daemon/identity_topic.h). */
+ * co-partitioned with the events topics, and its producer
+ * (daemon/identity_topic.h). */
 #include "daemon/identity_topic.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "daemon/kafka_conf.h"
+#include "daemon/worker.h"
 
 /* The partition count of `topic` in md: >= 0, or -1 when the broker does
  * not know the topic. */
@@ -65,4 +69,19 @@ int clm_identity_topic_check(rd_kafka_t *rk, const clm_config *cfg, int timeout_
 out_free_md:
     rd_kafka_metadata_destroy(md);
     return r;
+}
+
+rd_kafka_t *clm_identity_producer_new(const clm_config *cfg, char *errbuf, size_t errsize)
+{
+    rd_kafka_conf_t *conf = clm_kafka_conf_new(cfg, CLM_KAFKA_IDENTITY, errbuf, errsize);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(conf, clm_worker_identity_delivered);
+    char e[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errsize, "kafka: %s", e);
+    } /* else rd_kafka_new took ownership of conf */
+    return rk;
 }

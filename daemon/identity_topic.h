@@ -1,5 +1,6 @@
-/* daemon/identity_topic.h - the start-up check of the identity merge's
- * internal topic (identity.topic; README.md, "Identity merge").
+/* daemon/identity_topic.h - the identity merge's internal topic
+ * (identity.topic; README.md, "Identity merge"): its start-up check and
+ * its producer.
  *
  * The internal topic carries what one partition's owner sends another
  * (merge requests, merge records, forwarded events), keyed by customer id
@@ -28,5 +29,10 @@
  * timeout_ms; each with one line in errbuf naming the topics and counts. */
 int clm_identity_topic_check(rd_kafka_t *rk, const clm_config *cfg, int timeout_ms, char *errbuf,
                              size_t errsize);
+
+/* The producer of identity.topic's messages (daemon/worker_identity.c),
+ * shared by the workers: cfg's producer properties, its delivery reports
+ * going to clm_worker_identity_delivered. NULL with errbuf set. */
+rd_kafka_t *clm_identity_producer_new(const clm_config *cfg, char *errbuf, size_t errsize);
 
 #endif

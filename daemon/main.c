@@ -335,23 +335,6 @@ static void usage(FILE *out)
             "and churn alerts in Redis. Logs go to stderr with syslog priority prefixes.\n");
 }
 
-/* The producer of identity.topic's messages (daemon/worker_identity.c),
- * shared by the workers. NULL with errbuf set. */
-static rd_kafka_t *identity_producer_new(const clm_config *cfg, char *errbuf, size_t errsize)
-{
-    rd_kafka_conf_t *conf = clm_kafka_conf_new(cfg, CLM_KAFKA_IDENTITY, errbuf, errsize);
-    if (!conf)
-        return NULL;
-    rd_kafka_conf_set_dr_msg_cb(conf, clm_worker_identity_delivered);
-    char e[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(errbuf, errsize, "kafka: %s", e);
-    } /* else rd_kafka_new took ownership of conf */
-    return rk;
-}
-
 static int run(const clm_config *cfg, bool take_over)
 {
     char err[512];
@@ -420,7 +403,7 @@ static int run(const clm_config *cfg, bool take_over)
         goto out_free;
     }
     pconf = NULL; /* clm_alert_pub_new took ownership */
-    if (identity && !(id_producer = identity_producer_new(cfg, err, sizeof(err)))) {
+    if (identity && !(id_producer = clm_identity_producer_new(cfg, err, sizeof(err)))) {
         log_err("identity producer: %s", err);
         goto out_free;
     }
