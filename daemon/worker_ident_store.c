@@ -18,6 +18,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+/* librdkafka's RD_KAFKA_V_* argument macros (rd_kafka_producev) are built
+ * on GNU statement expressions, which clang's -Wpedantic reports. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
+
 bool ident_seen_has(const seen_set *t, uint64_t h)
 {
     for (size_t i = t->cap ? h & (t->cap - 1) : 0; t->cap && t->h[i]; i = (i + 1) & (t->cap - 1))
