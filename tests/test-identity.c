@@ -422,6 +422,60 @@ static void test_forget_known(void **state)
     run_free(&r);
 }
 
+/* A chain: a merged into b, then b into c. Everything ends in c, whatever
+ * order the messages take, and a later event of a reaches c through b. */
+static void test_chain(void **state)
+{
+    (void)state;
+    run r;
+    harness_events ev = { 0 }, later = { 0 };
+    CHECK(harness_kafka_create_topic(K, "ev-chain", 4, errbuf, sizeof(errbuf)));
+    CHECK(harness_kafka_create_topic(K, "ev-chain.clmd-identity", 4, errbuf, sizeof(errbuf)));
+    harness_events_add(&ev, "ch-a", "page_view", T0, NULL);
+    harness_events_add(&ev, "ch-b", "signup", T0 + 1000, NULL);
+    harness_events_add(&ev, "ch-b", "identify", T0 + 2000, "\"anonymous_id\":\"ch-a\"");
+    harness_events_add(&ev, "ch-c", "signup", T0 + 3000, NULL);
+    harness_events_add(&ev, "ch-c", "identify", T0 + 4000, "\"anonymous_id\":\"ch-b\"");
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-chain", ev.kv, ev.n, false, 30000,
+                          errbuf, sizeof(errbuf)));
+    run_start(&r, "\"ev-chain\"", "g-chain", "ev-chain.clmd-identity");
+    waiter cw = { r.rc, "clm:customer:ch-c", "events", 5 };
+    if (harness_wait_until(field_reached, &cw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("ch-c has %lld events, not 5; log:\n%s",
+                 harness_redis_hget_int(r.rc, "clm:customer:ch-c", "events"), all);
+    }
+    harness_events_add(&later, "ch-a", "page_view", T0 + 5000, NULL);
+    char *v = (char *)later.kv[0].value, *e = strstr(v, "\"e-");
+    assert_non_null(e);
+    e[1] = 'l';
+    CHECK(harness_produce(harness_kafka_bootstraps(K), "ev-chain", later.kv, later.n, false, 30000,
+                          errbuf, sizeof(errbuf)));
+    waiter lw = { r.rc, "clm:customer:ch-c", "events", 6 };
+    if (harness_wait_until(field_reached, &lw, 60000) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("a's later event did not reach ch-c; log:\n%s", all);
+    }
+    CHECK(harness_proc_signal(r.p, SIGTERM));
+    if (harness_proc_expect_exit(r.p, 30000, 0, errbuf, sizeof(errbuf)) < 0) {
+        char *all = slurp(r.log);
+        fail_msg("clmd: %s; log:\n%s", errbuf, all);
+    }
+    harness_proc_free(r.p);
+    r.p = NULL;
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:customer:ch-c", "events"), 6);
+    assert_int_equal(harness_redis_hget_int(r.rc, "clm:stats", "merges"), 2);
+    for (int i = 0; i < 2; i++) {
+        redisReply *x = redisCommand(r.rc, "EXISTS clm:customer:%s", i ? "ch-b" : "ch-a");
+        assert_non_null(x);
+        assert_int_equal(x->integer, 0);
+        freeReplyObject(x);
+    }
+    harness_events_free(&ev);
+    harness_events_free(&later);
+    run_free(&r);
+}
+
 /* ---- two instances, a generated population ------------------------------ */
 
 #define PAIR_CUSTOMERS 150
@@ -800,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_co_partitioned),
         cmocka_unit_test(test_alias_expiry),
         cmocka_unit_test(test_forget_known),
+        cmocka_unit_test(test_chain),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_killed_mid_merge),
         cmocka_unit_test(test_cluster),
