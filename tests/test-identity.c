@@ -1,19 +1,35 @@
-/* tests/test-identity.c - the identity merge's internal topic at start
- * (identity.topic; README.md, "Identity merge").
+/* tests/test-identity.c - the identity merge end to end (README.md,
+ * "Identity merge"): identity.topic at start, and the protocol across
+ * partitions and instances.
  *
- * One librdkafka mock cluster in this process, a real redis-server per test
- * and clmd as a child process, as in production.
+ * One librdkafka mock cluster in this process, a real redis-server (or a
+ * Redis Cluster) per test and clmd as child processes, as in production.
  *   missing_topic     identity.topic names a topic that does not exist:
  *                     clmd stops with status 1 before consuming, naming the
- *                     topic; nothing is written to Redis
+ *                     topic; nothing but the prefix's owner and schema is
+ *                     written to Redis
  *   partition_count   the internal topic has 2 partitions, the events topic
  *                     4: clmd stops with status 1 naming both counts
  *   second_events_topic  two events topics, the second with another count
  *                     than the internal topic: stops, naming that topic
- *   co_partitioned    the internal topic with the events topic's 4
- *                     partitions: clmd starts, consumes every event
- *                     (identify events included, applied like the others
- *                     until the merge protocol is built) and stops cleanly
+ *   co_partitioned    one merge on one instance: the anonymous customer's
+ *                     event moves into the known one, whose view counts it;
+ *                     the anonymous view is gone; one active customer that
+ *                     day
+ *   alias_expiry      identity.alias_ttl_days 1: events of the anonymous id
+ *                     are forwarded until the watermark passes the alias's
+ *                     lifetime, then it starts a new customer
+ *   forget_known      a forget of the known id releases the alias: the
+ *                     anonymous id starts anew, the erased id stays gone
+ *   chain             a into b, then b into c: all in c
+ *   two_instances     two clmd in one group over 4 partitions, a generated
+ *                     population with anonymous starts: views, absence of
+ *                     the merged anonymous ids, merges, applied events and
+ *                     each day's active_customers equal the merged model
+ *   killed_mid_merge  the same, both instances killed (SIGKILL) once the
+ *                     first merge record is on the internal topic, and
+ *                     restarted: every merge and event counted once
+ *   cluster           two_instances on a Redis Cluster of three masters
  * The suite fails (never skips) when redis-server or clmd cannot be started.
  */
 #include <errno.h>
