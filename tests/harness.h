@@ -121,9 +121,7 @@ int harness_wait_consumed(const harness_redis *r, long long want, int timeout_ms
  *   <key> list <index, 6 digits> <value>
  *   <key> stream <field>=<value> ...      (sorted; entry ids left out)
  * A JSON member "emitted_at":"..." inside a hash or stream value is left
- * out (alerts carry the wall time they were made at), and so is a member
- * "computed_at_ms":<number> of a string value (kpi:cohorts: when the KPI
- * job computed it). Bytes outside '!'..'~', and '\' and '=', are written as \xNN. *out is a
+ * out (alerts carry the wall time they were made at). Bytes outside '!'..'~', and '\' and '=', are written as \xNN. *out is a
  * malloc'ed NUL-terminated string. Expiry times are not part of the dump. */
 int harness_redis_dump(redisContext *c, const char *pattern, char **out, char *errbuf, size_t errsize);
 

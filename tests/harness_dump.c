@@ -136,25 +136,6 @@ static void sb_esc_no_emitted_at(sbuf *b, const char *s, size_t len)
     sb_esc(b, end + 1, len - (size_t)(end + 1 - s));
 }
 
-/* sb_esc of a string value without its "computed_at_ms":<number> member,
- * if any: the wall time a job computed a document at (kpi:cohorts). */
-static void sb_esc_no_computed_at(sbuf *b, const char *s, size_t len)
-{
-    static const char tag[] = "\"computed_at_ms\":";
-    const char *at = memmem(s, len, tag, sizeof(tag) - 1);
-    if (!at) {
-        sb_esc(b, s, len);
-        return;
-    }
-    const char *end = at + sizeof(tag) - 1;
-    while (end < s + len && ((*end >= '0' && *end <= '9') || *end == '-'))
-        end++;
-    if (end < s + len && *end == ',')
-        end++;
-    sb_esc(b, s, (size_t)(at - s));
-    sb_esc(b, end, len - (size_t)(end - s));
-}
-
 static int dump_key(redisContext *c, const redisReply *key, lines *out, char *errbuf, size_t errsize)
 {
     redisReply *t = redisCommand(c, "TYPE %b", key->str, key->len);
@@ -197,7 +178,7 @@ static int dump_key(redisContext *c, const redisReply *key, lines *out, char *er
     bool sorted = true;
     if (rep->type == REDIS_REPLY_STRING) {
         line_head(&b, key, type);
-        sb_esc_no_computed_at(&b, rep->str, rep->len);
+        sb_esc(&b, rep->str, rep->len);
         e = lines_add(&mine, &b);
     } else if (rep->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < rep->elements && !e; i++) {
