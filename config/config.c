@@ -334,6 +334,49 @@ static int check_seeds(const clm_config *cfg, const char *name, char *errbuf, si
     return 0;
 }
 
+/* identity.topic: "" or a topic no other key names (an events topic, a
+ * dead-letter topic, the alerts topic), so no message of one kind is read
+ * as the other; with it, the range assignor. */
+static int check_identity_topic(const clm_config *cfg, const char *name, char *errbuf,
+                                size_t errsize)
+{
+    const char *t = cfg->identity_topic;
+    const char *other = NULL;
+
+    if (!t[0])
+        return 0;
+    for (size_t i = 0; i < cfg->kafka_topic_count && !other; i++) {
+        const char *topic = cfg->kafka_topics[i];
+        size_t len = strlen(topic);
+        if (strcmp(t, topic) == 0)
+            other = "kafka.topics";
+        else if (cfg->kafka_dlq_topic[0] ? strcmp(t, cfg->kafka_dlq_topic) == 0
+                                         : strncmp(t, topic, len) == 0 && strcmp(t + len, ".dlq") == 0)
+            other = "kafka.dlq_topic";
+    }
+    if (!other && strcmp(t, cfg->alerts_topic) == 0)
+        other = "alerts.topic";
+    if (other) {
+        clm_cfg_errorf(errbuf, errsize, "%s: identity.topic: \"%s\" is also the topic of %s "
+                       "(expected a topic of its own, e.g. \"%s.clmd-identity\")", name, t, other,
+                       cfg->kafka_topics[0]);
+        return -EINVAL;
+    }
+    /* only the range assignor gives a member the same partition numbers of
+     * every topic, which the internal topic relies on */
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+        const clm_kv *kv = &cfg->kafka_props[i];
+        if (strcmp(kv->key, "partition.assignment.strategy") == 0 && strcmp(kv->value, "range") != 0) {
+            clm_cfg_errorf(errbuf, errsize, "%s: kafka.properties: partition.assignment.strategy "
+                           "\"%s\" with identity.topic set (expected \"range\", the default: a "
+                           "consumer must own the same partition numbers of the events topics "
+                           "and the internal topic)", name, kv->value);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Cross-key checks of what the daemon builds from the config: the KPI
  * buckets a partition's late events may fall in, the stage ranks a
  * customer record holds, and the scheme of the Alertmanager URL. */
@@ -341,7 +384,8 @@ static int check_limits(const clm_config *cfg, const char *name, char *errbuf, s
 {
     int64_t bucket_ms = (int64_t)cfg->kpi_bucket_s * 1000;
 
-    if (check_seeds(cfg, name, errbuf, errsize) < 0)
+    if (check_seeds(cfg, name, errbuf, errsize) < 0 ||
+        check_identity_topic(cfg, name, errbuf, errsize) < 0)
         return -EINVAL;
     if (clm_bucket_check(bucket_ms) < 0) {
         clm_cfg_errorf(errbuf, errsize, "%s: kpi.bucket_s: %d is not supported (expected a whole "

@@ -150,6 +150,10 @@ typedef struct clm_config {
     int http_port;             /* http.port: 0 = no endpoint */
     char *http_bearer_token;   /* http.bearer_token: from secrets; NULL = /metrics open */
 
+    /* identity */
+    char *identity_topic;      /* identity.topic: internal topic of the identity merge; "" = none */
+    int identity_alias_ttl_days; /* identity.alias_ttl_days */
+
     /* erasure */
     char *erasure_hmac_key;    /* erasure.hmac_key: from secrets; NULL = log without id_hmac */
 

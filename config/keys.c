@@ -534,6 +534,23 @@ const clm_cfg_key clm_config_keys[] = {
              "Unset: all are open, and clmd warns at start when http.listen is not a "
              "loopback address."},
 
+    /* identity */
+    {.path = "identity.topic", .type = CLM_CFG_STRING, .def = "\"\"", .max = 249,
+     .flags = CLM_CFG_NO_SPACE, .offset = FIELD(identity_topic),
+     .help = "Internal Kafka topic of the identity merge (README \"Identity merge\"), e.g. "
+             "\"<first of kafka.topics>.clmd-identity\". It must exist with as many partitions "
+             "as each of kafka.topics: a start checks it and stops naming both counts otherwise. "
+             "It must differ from kafka.topics, kafka.dlq_topic and alerts.topic, and needs the "
+             "range assignor (partition.assignment.strategy). Its producer partitions by key "
+             "with librdkafka's partitioner property, which must hash keys as the events' "
+             "producers do. Empty (the default): no identity merge; identify events are "
+             "applied like other events."},
+    {.path = "identity.alias_ttl_days", .type = CLM_CFG_INT, .def = "90", .min = 1, .max = 3650,
+     .offset = FIELD(identity_alias_ttl_days),
+     .help = "Days of event time an alias (an anonymous id merged into a known one) lives: "
+             "once its partition's watermark is that far past the identify event, the alias "
+             "is dropped and later events of the anonymous id start a new customer."},
+
     /* erasure */
     {.path = "erasure.hmac_key", .type = CLM_CFG_STRING, .flags = CLM_CFG_SECRET, .min = 16,
      .max = 256, .offset = FIELD(erasure_hmac_key),

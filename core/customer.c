@@ -89,8 +89,7 @@ void clm_customer_risk_eval(const clm_customer *c, const clm_apply_opts *o, clm_
     clm_risk_eval_at(&c->risk, &c->rfm, o->risk, c->risk_day, is_current(c, o), out);
 }
 
-/* Recomputes the customer's contribution to the portfolio value rate. */
-static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas *d)
+int64_t clm_customer_clv_rate(const clm_customer *c, const clm_apply_opts *o)
 {
     int64_t rate = 0;
     if (is_current(c, o)) {
@@ -104,6 +103,13 @@ static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas
         __extension__ __int128 wide = (__int128)c->revenue_micros * YEAR_MS / tenure;
         rate = wide > INT64_MAX ? INT64_MAX : (int64_t)wide;
     }
+    return rate;
+}
+
+/* Recomputes the customer's contribution to the portfolio value rate. */
+static void update_clv_rate(clm_customer *c, const clm_apply_opts *o, clm_deltas *d)
+{
+    int64_t rate = clm_customer_clv_rate(c, o);
     d->value_rate_micros = clm_sat_add(d->value_rate_micros, rate - c->clv_rate_micros);
     if (rate != c->clv_rate_micros)
         d->any = true;

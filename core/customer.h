@@ -202,6 +202,11 @@ int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
 /* True for a current customer: has ordered and is not churned. */
 bool clm_customer_current(const clm_customer *c, const clm_apply_opts *o);
 
+/* The customer's value rate as its state stands (what clv_rate_micros is
+ * set to after an apply): revenue per year over its tenure as a customer
+ * (at least o->clv_min_tenure_ms) for a current customer, else 0. */
+int64_t clm_customer_clv_rate(const clm_customer *c, const clm_apply_opts *o);
+
 /* The reasons behind the customer's risk as last scored (on risk_day);
  * none when it was never scored. Needs o->risk. */
 void clm_customer_risk_eval(const clm_customer *c, const clm_apply_opts *o, clm_risk_eval *out);

@@ -26,6 +26,7 @@ static const char *const type_names[CLM_EV__COUNT] = {
     [CLM_EV_PAYMENT_FAILED] = "payment_failed",
     [CLM_EV_CANCEL] = "cancel",
     [CLM_EV_MARKETING_SPEND] = "marketing_spend",
+    [CLM_EV_IDENTIFY] = "identify",
     [CLM_EV_FORGET] = "forget",
 };
 

@@ -52,7 +52,8 @@ typedef enum clm_event_type {
     CLM_EV_PAYMENT_FAILED,
     CLM_EV_CANCEL,
     CLM_EV_MARKETING_SPEND,
-    CLM_EV_FORGET, /* an erasure request: never applied to a customer (core/shard.h) */
+    CLM_EV_IDENTIFY, /* customer_id (known) merges in anonymous_id (README "Identity merge") */
+    CLM_EV_FORGET,   /* an erasure request: never applied to a customer (core/shard.h) */
     CLM_EV__COUNT
 } clm_event_type;
 
@@ -83,16 +84,19 @@ typedef struct clm_event {
     int64_t amount_micros; /* amount in 1e-6 units; valid if has_amount */
     int64_t duration_ms;   /* duration_s * 1000, rounded; valid if has_duration */
     int32_t score;         /* valid if has_score */
-    uint8_t has_customer : 1, has_event_id : 1, has_amount : 1, has_score : 1, has_duration : 1;
+    uint8_t has_customer : 1, has_event_id : 1, has_amount : 1, has_score : 1, has_duration : 1,
+        has_anonymous : 1;
     uint8_t activity;        /* CLM_ACT_*: whether the event is activity */
     uint8_t custom;          /* 0, or 1 + the index of its configured event type
                                 (core/evtype.h); type is then that type's meaning */
     uint8_t customer_id_len; /* 1..CLM_ID_MAX when has_customer */
+    uint8_t anonymous_id_len; /* 1..CLM_ID_MAX when has_anonymous (identify only) */
     uint8_t event_id_len;    /* 0..CLM_ID_MAX when has_event_id */
     uint8_t type_len;        /* length of type_name */
     char customer_id[CLM_ID_MAX + 1]; /* NUL-terminated copy */
     char event_id[CLM_ID_MAX + 1];    /* NUL-terminated copy */
     char type_name[CLM_TYPE_MAX + 1]; /* the type string as sent (NUL-terminated) */
+    char anonymous_id[CLM_ID_MAX + 1]; /* identify: the id merged in (NUL-terminated) */
     clm_ev_trait trait[CLM_EV_TRAITS]; /* by configured trait index (core/trait.h) */
     char trait_str[CLM_EV_TRAIT_BYTES]; /* the bytes of the string values, packed */
 } clm_event;

@@ -5,55 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/custtab.h"
 #include "core/kpi.h"
+#include "core/shard_impl.h"
 
-typedef struct part {
-    int32_t topic;
-    int32_t partition; /* -1: free slot */
-    int64_t next;      /* next offset to consume */
-    int64_t cut;       /* offset carried by the latest cut (what Redis will hold) */
-    clm_wm wm;         /* confirmed max_ts and sources ahead (core/watermark.h) */
-    bool fresh;
-    clm_dedup anon; /* ids of customer-less events (clm_anon_ids) */
-} part;
-
-struct clm_shard {
-    clm_shard_opts o;
-    clm_custtab *tab;
-    part *parts;
-    size_t nparts, cap_parts;
-    clm_customer **dirty; /* customers marked dirty since the last cut */
-    size_t ndirty, cap_dirty;
-    /* customers handed to cuts not yet acknowledged, in cut order: neither
-     * dirty nor in Redis yet, so the expiry check must see them here */
-    struct inflight {
-        clm_customer *c;
-        uint64_t gen;
-    } *inflight;
-    size_t ninflight, cap_inflight, inflight_head;
-    /* what each partition number's events changed since the last cut: a
-     * partition's flush carries exactly its own counts (Redis Cluster writes
-     * each partition in its own transaction) */
-    struct acc {
-        int32_t part;
-        clm_shard_stats st;
-        clm_deltas deltas;
-    } *accs;
-    size_t naccs, cap_accs;
-    /* ids erased since the last cut (clm_shard_forget), in order */
-    struct erased {
-        int32_t part;
-        uint8_t len;
-        char id[CLM_ID_MAX + 1];
-    } *erased;
-    size_t nerased, cap_erased;
-    uint64_t acked_gen;
-};
-
-/* The accumulator of a partition number, created on first use; NULL on
- * ENOMEM. */
-static struct acc *acc_of(clm_shard *s, int32_t part)
+struct acc *shard_acc_of(clm_shard *s, int32_t part)
 {
     for (size_t i = 0; i < s->naccs; i++)
         if (s->accs[i].part == part)
@@ -118,7 +73,7 @@ int clm_shard_part_add(clm_shard *s, int32_t topic, int32_t partition,
 {
     if (clm_shard_part_find(s, topic, partition) >= 0)
         return -EEXIST;
-    if (!acc_of(s, partition)) /* so noting a rejection needs no memory */
+    if (!shard_acc_of(s, partition)) /* so noting a rejection needs no memory */
         return -ENOMEM;
     size_t slot = s->nparts;
     for (size_t i = 0; i < s->nparts; i++)
@@ -221,7 +176,7 @@ size_t clm_shard_part_remove(clm_shard *s, int slot)
     return clm_custtab_remove_if(s->tab, in_partition, &no);
 }
 
-static void advance(part *p, int64_t offset)
+void shard_advance(part *p, int64_t offset)
 {
     if (offset + 1 > p->next)
         p->next = offset + 1;
@@ -248,7 +203,7 @@ int64_t clm_shard_number_watermark(const clm_shard *s, int32_t partition)
     int64_t wm = CLM_NO_TS;
     bool first = true;
     for (size_t i = 0; i < s->nparts; i++) {
-        if (s->parts[i].partition != partition)
+        if (s->parts[i].partition != partition || s->parts[i].internal)
             continue;
         int64_t w = watermark_of(s, &s->parts[i]);
         if (w == CLM_NO_TS)
@@ -267,10 +222,10 @@ const clm_apply_opts *clm_shard_apply_opts(const clm_shard *s)
 
 void clm_shard_note_reject(clm_shard *s, int slot, int64_t offset, clm_reason r)
 {
-    clm_shard_stats *st = &acc_of(s, s->parts[slot].partition)->st; /* made by part_add */
+    clm_shard_stats *st = &shard_acc_of(s, s->parts[slot].partition)->st; /* made by part_add */
     st->consumed++;
     st->rejected[r]++;
-    advance(&s->parts[slot], offset);
+    shard_advance(&s->parts[slot], offset);
 }
 
 clm_customer *clm_shard_customer(clm_shard *s, const char *id, size_t len)
@@ -308,7 +263,7 @@ int clm_shard_insert(clm_shard *s, clm_customer *c)
 
 /* Makes room for one more entry on the dirty list, so that applying an event
  * cannot fail after the customer changed. */
-static int reserve_dirty(clm_shard *s)
+int shard_reserve_dirty(clm_shard *s)
 {
     if (s->ndirty < s->cap_dirty)
         return 0;
@@ -330,7 +285,7 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
     clm_wm old;
     bool touched = p->wm.max_ts == CLM_NO_TS || ev->ts_ms > p->wm.max_ts;
     int r = CLM_APPLIED;
-    struct acc *a = acc_of(s, p->partition);
+    struct acc *a = shard_acc_of(s, p->partition);
     if (!a)
         return -ENOMEM;
     if (touched) {
@@ -350,7 +305,7 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
     }
     if (c) {
         bool was_dirty = c->flags & CLM_CUST_DIRTY;
-        if (!was_dirty && (r = reserve_dirty(s)) < 0)
+        if (!was_dirty && (r = shard_reserve_dirty(s)) < 0)
             goto out_restore;
         clm_pos pos = { .topic = p->topic, .partition = p->partition, .offset = offset };
         r = clm_customer_apply_at(c, ev, &pos, &s->o.apply, &a->deltas, watermark_of(s, p));
@@ -371,7 +326,7 @@ int clm_shard_apply(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
                            CLM_DAY(spend_micros), ev->amount_micros) < 0)
             return -ENOMEM;
     }
-    advance(p, offset);
+    shard_advance(p, offset);
     return r;
 
 out_restore:
@@ -380,7 +335,7 @@ out_restore:
     return r;
 }
 
-static void note_dirty(clm_shard *s, clm_customer *c, bool was_dirty)
+void shard_note_dirty(clm_shard *s, clm_customer *c, bool was_dirty)
 {
     if (!was_dirty && (c->flags & CLM_CUST_DIRTY))
         s->dirty[s->ndirty++] = c;
@@ -390,14 +345,14 @@ int clm_shard_expire_one(clm_shard *s, clm_customer *c)
 {
     bool was_dirty = c->flags & CLM_CUST_DIRTY;
     int r;
-    if (!was_dirty && (r = reserve_dirty(s)) < 0)
+    if (!was_dirty && (r = shard_reserve_dirty(s)) < 0)
         return r;
-    struct acc *a = acc_of(s, c->part);
+    struct acc *a = shard_acc_of(s, c->part);
     if (!a)
         return -ENOMEM;
     r = clm_customer_expire(c, &s->o.apply, &a->deltas, clm_shard_number_watermark(s, c->part));
     if (r > 0)
-        note_dirty(s, c, was_dirty);
+        shard_note_dirty(s, c, was_dirty);
     return r;
 }
 
@@ -426,14 +381,8 @@ bool clm_shard_forget_ready(clm_shard *s, const char *id, size_t len)
     return !c || (!(c->flags & CLM_CUST_DIRTY) && c->flush_gen <= s->acked_gen);
 }
 
-int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev)
+int shard_queue_removed(clm_shard *s, int32_t part, const char *id, size_t len, bool frozen)
 {
-    part *p = &s->parts[slot];
-    if (!clm_shard_forget_ready(s, ev->customer_id, ev->customer_id_len))
-        return -EBUSY;
-    struct acc *a = acc_of(s, p->partition);
-    if (!a)
-        return -ENOMEM;
     if (s->nerased == s->cap_erased) {
         size_t cap = s->cap_erased ? s->cap_erased * 2 : 16;
         struct erased *v = realloc(s->erased, cap * sizeof(*v));
@@ -443,14 +392,29 @@ int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev
         s->cap_erased = cap;
     }
     struct erased *e = &s->erased[s->nerased++];
-    e->part = p->partition;
-    e->len = ev->customer_id_len;
-    memcpy(e->id, ev->customer_id, ev->customer_id_len);
-    e->id[e->len] = '\0';
+    e->part = part;
+    e->frozen = frozen;
+    e->len = (uint8_t)len;
+    memcpy(e->id, id, len);
+    e->id[len] = '\0';
+    return 0;
+}
+
+int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev)
+{
+    part *p = &s->parts[slot];
+    if (!clm_shard_forget_ready(s, ev->customer_id, ev->customer_id_len))
+        return -EBUSY;
+    struct acc *a = shard_acc_of(s, p->partition);
+    if (!a)
+        return -ENOMEM;
+    int r = shard_queue_removed(s, p->partition, ev->customer_id, ev->customer_id_len, false);
+    if (r < 0)
+        return r;
     clm_custtab_remove(s->tab, ev->customer_id, ev->customer_id_len);
     a->st.consumed++;
     a->st.applied++;
-    advance(p, offset);
+    shard_advance(p, offset);
     return 0;
 }
 
@@ -480,11 +444,14 @@ int clm_shard_flush_cut(clm_shard *s, uint64_t gen, const clm_flush_sink *sink)
             s->cap_inflight = cap;
         }
     }
-    if (s->nerased && !sink->forget)
-        return -EINVAL;
-    for (size_t i = 0; i < s->nerased; i++)
-        if ((r = sink->forget(sink->ctx, s->erased[i].part, s->erased[i].id, s->erased[i].len)) < 0)
+    for (size_t i = 0; i < s->nerased; i++) {
+        const struct erased *e = &s->erased[i];
+        int (*fn)(void *, int32_t, const char *, size_t) = e->frozen ? sink->freeze : sink->forget;
+        if (!fn)
+            return -EINVAL;
+        if ((r = fn(sink->ctx, e->part, e->id, e->len)) < 0)
             return r;
+    }
     s->nerased = 0;
     for (size_t i = 0; i < s->ndirty; i++) {
         clm_customer *c = s->dirty[i];

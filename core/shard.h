@@ -46,6 +46,7 @@ typedef struct clm_shard_stats {
     int64_t applied;    /* events applied */
     int64_t duplicates; /* events suppressed as duplicates */
     int64_t rejected[CLM_REJ__COUNT];
+    int64_t merges;     /* identity merge records applied (clm_shard_merge) */
 } clm_shard_stats;
 
 /* Most event ids of customer-less events a partition remembers. */
@@ -188,6 +189,50 @@ bool clm_shard_forget_ready(clm_shard *s, const char *id, size_t len);
  * -EBUSY when !clm_shard_forget_ready (nothing changed), -ENOMEM. */
 int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev);
 
+/* ---- identity merge (core/shard_identity.c; README "Identity merge") ----
+ * The messages of identity.topic are read through partitions marked
+ * internal: they take no part in the watermarks (clm_shard_number_watermark
+ * skips them, as an idle internal partition must not hold the customers'
+ * deadlines back) and are not counted as consumed events. */
+
+/* Marks the partition in `slot` internal. */
+void clm_shard_part_set_internal(clm_shard *s, int slot);
+
+/* The message at `offset` of the partition in `slot` is done without
+ * changing any customer (a duplicate request, a message forwarded on, an
+ * event forwarded to another partition counted by the caller). */
+void clm_shard_note_done(clm_shard *s, int slot, int64_t offset);
+
+/* Counts an event read at `offset` of the (events) partition in `slot` as
+ * consumed and applied although no customer of this shard changes: it was
+ * forwarded to the customer its id is an alias of. Its time feeds the
+ * partition's watermark as an applied event's would. */
+void clm_shard_note_forwarded(clm_shard *s, int slot, int64_t offset, const clm_event *ev);
+
+/* Freezes a customer for a merge: like clm_shard_forget (same readiness,
+ * -EBUSY), the cached customer is dropped and its id goes to the next
+ * cut's sink->freeze; the message at `offset` of `slot` is done. Counts
+ * nothing. Returns 0, -EBUSY, -ENOMEM. */
+int clm_shard_freeze(clm_shard *s, int slot, int64_t offset, int32_t part, const char *id,
+                     size_t len);
+
+/* Applies a merge record read at `offset` of the internal partition in
+ * `slot`: clm_merge_apply(known, anon, record_id, merge_ts) with the
+ * shard's rules, its deltas into known's partition number (at that
+ * number's watermark), known marked dirty; a merge counts in `merges`.
+ * Returns CLM_APPLIED, CLM_DUPLICATE, -EINVAL, -ENOMEM. */
+int clm_shard_merge(clm_shard *s, int slot, int64_t offset, clm_customer *known,
+                    const clm_customer *anon, uint64_t record_id, int64_t merge_ts);
+
+/* Applies an event forwarded to `c` (its customer_id already the known
+ * id) read at `offset` of the internal partition in `slot`: like
+ * clm_shard_apply for the customer, at the watermark of c's partition
+ * number, without feeding any watermark and without counting the event
+ * (it was counted where it was read). Returns CLM_APPLIED, CLM_DUPLICATE,
+ * -ENOMEM. */
+int clm_shard_apply_forwarded(clm_shard *s, int slot, int64_t offset, const clm_event *ev,
+                              clm_customer *c);
+
 /* Number of customers changed since the last cut. */
 size_t clm_shard_dirty_count(const clm_shard *s);
 
@@ -205,6 +250,11 @@ typedef struct clm_flush_sink {
      * number `part`; called before any customer callback. May be NULL only
      * when nothing was erased. */
     int (*forget)(void *ctx, int32_t part, const char *id, size_t len);
+    /* a customer frozen for an identity merge (clm_shard_freeze): its
+     * stored state is to be removed like an erased one's, without the
+     * erasure's log; called in order with forget. May be NULL only when
+     * nothing was frozen. */
+    int (*freeze)(void *ctx, int32_t part, const char *id, size_t len);
 } clm_flush_sink;
 
 /* Cuts a flush of generation `gen` (strictly increasing per shard): hands

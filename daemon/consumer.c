@@ -21,6 +21,8 @@ typedef struct stash {
 
 struct clm_consumer {
     const clm_config *cfg;
+    char *const *topics; /* the events topics, then identity.topic when set */
+    size_t ntopics;
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     clm_worker **workers;
@@ -128,8 +130,8 @@ static int worker_for(clm_consumer *c, int32_t partition)
 
 static int topic_index(const clm_consumer *c, const char *name)
 {
-    for (size_t i = 0; i < c->cfg->kafka_topic_count; i++)
-        if (strcmp(name, c->cfg->kafka_topics[i]) == 0)
+    for (size_t i = 0; i < c->ntopics; i++)
+        if (strcmp(name, c->topics[i]) == 0)
             return (int)i;
     return -1;
 }
@@ -389,7 +391,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- setup ------------------------------------------------------------ */
 
-clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm_worker **workers,
+clm_consumer *clm_consumer_new(const clm_config *cfg, char *const *topics, size_t ntopics,
+                               rd_kafka_conf_t *conf, clm_worker **workers,
                                size_t nworkers, const clm_redis_opts *redis, char *errbuf,
                                size_t errsize)
 {
@@ -398,6 +401,8 @@ clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm
     if (!c)
         goto out_nomem;
     c->cfg = cfg;
+    c->topics = topics;
+    c->ntopics = ntopics;
     c->workers = workers;
     c->nworkers = nworkers;
     c->stash = calloc(nworkers, sizeof(*c->stash));
@@ -425,9 +430,9 @@ clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm
     rd_kafka_poll_set_consumer(c->rk);
     c->q = rd_kafka_queue_get_consumer(c->rk);
 
-    subs = rd_kafka_topic_partition_list_new((int)cfg->kafka_topic_count);
-    for (size_t i = 0; i < cfg->kafka_topic_count; i++)
-        rd_kafka_topic_partition_list_add(subs, cfg->kafka_topics[i], RD_KAFKA_PARTITION_UA);
+    subs = rd_kafka_topic_partition_list_new((int)ntopics);
+    for (size_t i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (se) {

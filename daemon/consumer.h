@@ -37,10 +37,12 @@
 typedef struct clm_consumer clm_consumer;
 
 /* Creates the consumer from conf (clm_kafka_conf_new(cfg,
- * CLM_KAFKA_CONSUMER); taken over in every case) and subscribes to cfg's
- * topics. The config must outlive the consumer. Returns NULL with errbuf
- * set. */
-clm_consumer *clm_consumer_new(const clm_config *cfg, rd_kafka_conf_t *conf, clm_worker **workers,
+ * CLM_KAFKA_CONSUMER); taken over in every case) and subscribes to
+ * `topics` (cfg's events topics, then identity.topic when set: a message's
+ * topic index is its place here). The config and topics must outlive the
+ * consumer. Returns NULL with errbuf set. */
+clm_consumer *clm_consumer_new(const clm_config *cfg, char *const *topics, size_t ntopics,
+                               rd_kafka_conf_t *conf, clm_worker **workers,
                                size_t nworkers, const clm_redis_opts *redis, char *errbuf,
                                size_t errsize);
 

@@ -50,9 +50,10 @@ typedef struct clm_msg_meta {
  *      key, \u0000 in a string, a raw NUL byte, trailing garbage) -> invalid_json
  *   4. top level not an object                  -> not_object
  *   5. field checks in this order: type, customer_id, event_id, ts, amount,
- *      score, duration_s (see README "Event contract"), then each configured
- *      trait in config order (bad_trait, README "Traits"), then what a
- *      configured event type requires (missing_field), then, for an event
+ *      score, duration_s, anonymous_id (identify only; see README "Event
+ *      contract" and "Identity merge"), then each configured trait in config
+ *      order (bad_trait, README "Traits"), then what a configured event type
+ *      requires (missing_field), then, for an event
  *      with a customer_id, missing_key (no key or an empty one) and
  *      key_mismatch. */
 int clm_decode_json(const char *buf, size_t len, const clm_msg_meta *meta,

@@ -50,7 +50,10 @@
 #define FAST_MAX_DEPTH 64
 _Static_assert(FAST_MAX_DEPTH < CLM_JSON_MAX_DEPTH, "deep messages must go to the reference");
 
-enum { F_TYPE, F_CUSTOMER_ID, F_EVENT_ID, F_TS, F_AMOUNT, F_SCORE, F_DURATION_S, F__COUNT };
+enum {
+    F_TYPE, F_CUSTOMER_ID, F_EVENT_ID, F_TS, F_AMOUNT, F_SCORE, F_DURATION_S, F_ANONYMOUS_ID,
+    F__COUNT
+};
 /* Besides the contract fields, a key can name the "properties" object or
  * the member a configured trait reads (F_TRAIT0 + its index). */
 enum { F_PROPERTIES = F__COUNT, F_TRAIT0 };
@@ -62,7 +65,7 @@ static const struct {
     [F_TYPE] = {"type", 4},       [F_CUSTOMER_ID] = {"customer_id", 11},
     [F_EVENT_ID] = {"event_id", 8}, [F_TS] = {"ts", 2},
     [F_AMOUNT] = {"amount", 6},   [F_SCORE] = {"score", 5},
-    [F_DURATION_S] = {"duration_s", 10},
+    [F_DURATION_S] = {"duration_s", 10}, [F_ANONYMOUS_ID] = {"anonymous_id", 12},
 };
 
 typedef struct key_ref {
@@ -828,6 +831,7 @@ int clm_decode_fast(const char *buf, size_t len, const clm_msg_meta *meta,
     fv[F_AMOUNT] = &f.amount;
     fv[F_SCORE] = &f.score;
     fv[F_DURATION_S] = &f.duration_s;
+    fv[F_ANONYMOUS_ID] = &f.anonymous_id;
     for (int k = 0; k < F__COUNT; k++) {
         /* The walk has already converted every number, so only memory fails. */
         if (jval_of(&w, w.field_tok[k], fv[k], strbuf[k]) < 0) {

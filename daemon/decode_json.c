@@ -220,6 +220,7 @@ int clm_decode_json(const char *buf, size_t len, const clm_msg_meta *meta,
         f.amount.num = NULL;
     field_of(root, "score", &f.score);
     field_of(root, "duration_s", &f.duration_s);
+    field_of(root, "anonymous_id", &f.anonymous_id);
     props = json_object_get(root, "properties");
     if (!json_is_object(props))
         props = NULL;

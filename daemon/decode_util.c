@@ -442,6 +442,32 @@ static int apply_required(const clm_decode_opts *opts, const clm_event *ev, clm_
     return 0;
 }
 
+/* anonymous_id: required by identify, validated like customer_id and
+ * different from it; ignored on every other type. */
+static int apply_anonymous(const clm_fields *f, clm_event *ev, clm_reject *rej)
+{
+    const clm_jval *v = &f->anonymous_id;
+
+    if (ev->type != CLM_EV_IDENTIFY)
+        return 0;
+    if (v->kind == CLM_J_ABSENT)
+        return clm_reject_set(rej, CLM_REJ_MISSING_FIELD,
+                              "field 'anonymous_id' is missing (required for identify)");
+    if (v->kind != CLM_J_STRING)
+        return wrong_type(rej, "anonymous_id", "a string", v);
+    if (v->len == 0 || v->len > CLM_ID_MAX)
+        return clm_reject_set(rej, CLM_REJ_BAD_CUSTOMER_ID,
+                              "field 'anonymous_id': %zu bytes, expected 1..%d", v->len,
+                              CLM_ID_MAX);
+    if (v->len == ev->customer_id_len && memcmp(v->str, ev->customer_id, v->len) == 0)
+        return clm_reject_set(rej, CLM_REJ_BAD_CUSTOMER_ID,
+                              "field 'anonymous_id' equals customer_id: an id cannot merge into itself");
+    memcpy(ev->anonymous_id, v->str, v->len);
+    ev->anonymous_id_len = (uint8_t)v->len;
+    ev->has_anonymous = 1;
+    return 0;
+}
+
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
                      const clm_decode_opts *opts, clm_event *ev, clm_reject *rej)
 {
@@ -454,7 +480,8 @@ int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,
     if ((r = apply_type(f, opts, &e, rej)) < 0 || (r = apply_ids(f, &e, rej)) < 0 ||
         (r = apply_ts(f, meta, opts, &e, rej)) < 0 || (r = apply_amount(f, &e, rej)) < 0 ||
         (r = apply_score(f, &e, rej)) < 0 || (r = apply_duration(f, &e, rej)) < 0 ||
-        (r = apply_traits(f, opts, &e, rej)) < 0 || (r = apply_required(opts, &e, rej)) < 0)
+        (r = apply_anonymous(f, &e, rej)) < 0 || (r = apply_traits(f, opts, &e, rej)) < 0 ||
+        (r = apply_required(opts, &e, rej)) < 0)
         return r;
 
     /* A customer's events must all arrive on the partition its key picks:

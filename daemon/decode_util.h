@@ -1,7 +1,7 @@
 /* daemon/decode_util.h - what both event decoders share once JSON is parsed.
  *
  * Each decoder checks size and UTF-8 with the functions here, parses the JSON
- * its own way, then describes the seven contract fields as clm_jval values and
+ * its own way, then describes the eight contract fields as clm_jval values and
  * hands them to clm_decode_apply, so the field rules exist exactly once.
  */
 #ifndef CLM_DAEMON_DECODE_UTIL_H
@@ -46,7 +46,7 @@ typedef struct clm_jval {
 
 /* The contract fields of one message, as found at the top level. */
 typedef struct clm_fields {
-    clm_jval type, customer_id, event_id, ts, amount, score, duration_s;
+    clm_jval type, customer_id, event_id, ts, amount, score, duration_s, anonymous_id;
     /* the configured traits' members (opts->traits order): at the top level,
      * or in a top-level "properties" object (absent when it is not one) */
     clm_jval trait[CLM_EV_TRAITS];
@@ -63,7 +63,7 @@ int clm_decode_precheck(const char *buf, size_t len, const clm_decode_opts *opts
                         clm_reject *rej);
 
 /* Applies the field rules (type, customer_id, event_id, ts, amount, score,
- * duration_s, then the message key) to parsed fields. Returns 0 and fills *ev
+ * duration_s, anonymous_id, then the message key) to parsed fields. Returns 0 and fills *ev
  * (zeroed first, so two results compare equal with memcmp), or -EINVAL with
  * *rej filled and *ev untouched. */
 int clm_decode_apply(const clm_fields *f, const clm_msg_meta *meta,

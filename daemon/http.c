@@ -137,6 +137,7 @@ static void render_metrics(const clm_http *h, text *t)
         tot.consumed += s.consumed;
         tot.applied += s.applied;
         tot.duplicates += s.duplicates;
+        tot.merges += s.merges;
         for (int r = 0; r < CLM_REJ__COUNT; r++)
             tot.rejected[r] += s.rejected[r];
         cached += clm_worker_cached(h->src.workers[i]);
@@ -154,6 +155,9 @@ static void render_metrics(const clm_http *h, text *t)
     for (int r = 1; r < CLM_REJ__COUNT; r++)
         put(t, "clmd_events_rejected_total{reason=\"%s\"} %" PRId64 "\n",
             clm_reason_name((clm_reason)r), tot.rejected[r]);
+    metric(t, "clmd_identity_merges_total", "counter",
+           "Identity merge records applied: anonymous customers merged into known ones.");
+    put(t, "clmd_identity_merges_total %" PRId64 "\n", tot.merges);
     metric(t, "clmd_dlq_delivered_total", "counter", "Dead letters delivered to Kafka.");
     put(t, "clmd_dlq_delivered_total %" PRIu64 "\n", ws.dlq_delivered);
     clm_alerting_stats al = { 0 };

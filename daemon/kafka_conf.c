@@ -13,6 +13,7 @@ static const char *const client_names[] = {
     [CLM_KAFKA_CONSUMER] = "the consumer",
     [CLM_KAFKA_DLQ] = "the dead-letter producer",
     [CLM_KAFKA_ALERTS] = "the alert producer",
+    [CLM_KAFKA_IDENTITY] = "the identity producer",
 };
 
 /* Consumer-only properties: meaningless for a producer, left out quietly

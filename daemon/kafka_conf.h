@@ -24,6 +24,7 @@ typedef enum clm_kafka_client {
     CLM_KAFKA_CONSUMER,
     CLM_KAFKA_DLQ,
     CLM_KAFKA_ALERTS,
+    CLM_KAFKA_IDENTITY, /* identity.topic's producer (daemon/worker_identity.c) */
 } clm_kafka_client;
 
 /* Builds one client's configuration; the caller owns it. Returns NULL with

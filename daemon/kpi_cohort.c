@@ -167,7 +167,8 @@ int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p)
     if (!j->has_end_day)
         return 0;
     /* a customer the scan passed twice counts once (its first pass) */
-    qsort(p->v, p->n, sizeof(*p->v), by_id);
+    if (p->n) /* no customer scanned yet: v may be NULL, which qsort must not get */
+        qsort(p->v, p->n, sizeof(*p->v), by_id);
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++) {
         if (n > 0 && strcmp(p->v[n - 1].id, p->v[i].id) == 0) {
@@ -177,7 +178,8 @@ int kpi_cohort_pass_write(clm_kpi_job *j, clm_rpipe *rc, kpi_cohort_pass *p)
         p->v[n++] = p->v[i];
     }
     p->n = n;
-    qsort(p->v, p->n, sizeof(*p->v), by_week);
+    if (p->n)
+        qsort(p->v, p->n, sizeof(*p->v), by_week);
     format(p->v, p->n, j->end_day, j->cfg->kpi_cohort_weeks, &t);
     if (t.failed) {
         r = -ENOMEM;

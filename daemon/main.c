@@ -19,6 +19,7 @@
 #include "core/kpi.h"
 #include "daemon/dlq.h"
 #include "daemon/http.h"
+#include "daemon/identity_topic.h"
 #include "daemon/kafka_conf.h"
 #include "daemon/preflight.h"
 #include "daemon/prep_cluster.h"
@@ -34,6 +35,9 @@
 #include "daemon/writer.h"
 #include "store/keys.h"
 #include "store/upgrade.h"
+
+/* Longest wait for Kafka's metadata when checking identity.topic at start. */
+#define IDENTITY_CHECK_MS 30000
 
 static atomic_bool stop_requested;
 static atomic_bool reload_requested;
@@ -340,7 +344,13 @@ static int run(const clm_config *cfg, bool take_over)
     int rc = EXIT_FAILURE;
     size_t nworkers = clm_preflight_workers(cfg);
     clm_worker **workers = calloc(nworkers, sizeof(*workers));
-    char **dlq_topics = calloc(cfg->kafka_topic_count, sizeof(*dlq_topics));
+    /* the events topics, then identity.topic when set (the worker's and the
+     * writer's topic indices) */
+    bool identity = cfg->identity_topic[0] != '\0';
+    size_t ntopics = cfg->kafka_topic_count + (identity ? 1 : 0);
+    char **topics = calloc(ntopics, sizeof(*topics));
+    char **dlq_topics = calloc(ntopics, sizeof(*dlq_topics));
+    rd_kafka_t *id_producer = NULL; /* produces to identity.topic; NULL without it */
     clm_dlq *dlq = NULL;
     clm_consumer *consumer = NULL;
     clm_writer *writer = NULL;
@@ -353,15 +363,16 @@ static int run(const clm_config *cfg, bool take_over)
     clm_am_sink *am_sink = NULL; /* NULL when alerts.alertmanager.url is empty */
     reloader rl = { 0 };
     size_t started = 0;
-    if (!workers || !dlq_topics) {
+    if (!workers || !topics || !dlq_topics) {
         log_err("out of memory");
         goto out_free;
     }
-    for (size_t i = 0; i < cfg->kafka_topic_count; i++) {
+    for (size_t i = 0; i < ntopics; i++) {
         const char *d = cfg->kafka_dlq_topic;
+        topics[i] = i < cfg->kafka_topic_count ? cfg->kafka_topics[i] : cfg->identity_topic;
         if (d && d[0])
             dlq_topics[i] = strdup(d);
-        else if (asprintf(&dlq_topics[i], "%s.dlq", cfg->kafka_topics[i]) < 0)
+        else if (asprintf(&dlq_topics[i], "%s.dlq", topics[i]) < 0)
             dlq_topics[i] = NULL;
         if (!dlq_topics[i]) {
             log_err("out of memory");
@@ -397,6 +408,10 @@ static int run(const clm_config *cfg, bool take_over)
         goto out_free;
     }
     pconf = NULL; /* clm_alert_pub_new took ownership */
+    if (identity && !(id_producer = clm_identity_producer_new(cfg, err, sizeof(err)))) {
+        log_err("identity producer: %s", err);
+        goto out_free;
+    }
     size_t per_worker = (size_t)cfg->core_max_customers / nworkers; /* clm_preflight checked it */
     if (cfg->model_enabled && !(model = clm_model_job_new(cfg, &ropts, err, sizeof(err)))) {
         log_err("%s", err);
@@ -427,9 +442,9 @@ static int run(const clm_config *cfg, bool take_over)
             .index = (int)i,
             .prefix = cfg->redis_prefix,
             .group = cfg->kafka_group_id,
-            .topics = cfg->kafka_topics,
+            .topics = topics,
             .dlq_topics = dlq_topics,
-            .ntopics = cfg->kafka_topic_count,
+            .ntopics = ntopics,
             .decode = { .max_bytes = (size_t)cfg->events_max_bytes,
                         .max_future_ms = cfg->events_max_future_s * 1000,
                         .unknown_type = (clm_unknown_policy)cfg->events_unknown_type,
@@ -448,7 +463,7 @@ static int run(const clm_config *cfg, bool take_over)
             .ring_size = (unsigned)cfg->core_ring_size,
             .redis = ropts,
             .dlq = dlq,
-            .alert_names = { .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
+            .alert_names = { .topics = topics, .ntopics = ntopics,
                              .stages = cfg->stages },
             .alerts_maxlen = cfg->alerts_stream_maxlen,
             .page_stream = cfg->alerts_am_url[0] != '\0',
@@ -457,6 +472,9 @@ static int run(const clm_config *cfg, bool take_over)
             .model_unit_days = cfg->model_unit_days,
             .upgrade_pool = up.pool,
             .erasure_hmac_key = cfg->erasure_hmac_key,
+            .identity_topic = identity ? (int)cfg->kafka_topic_count : -1,
+            .identity_alias_ttl_ms = (int64_t)cfg->identity_alias_ttl_days * CLM_MS_PER_DAY,
+            .identity_producer = id_producer,
         };
         if (!(workers[i] = clm_worker_new(&wc, err, sizeof(err)))) {
             log_err("%s", err);
@@ -464,9 +482,16 @@ static int run(const clm_config *cfg, bool take_over)
         }
     }
     rd_kafka_conf_t *cconf = clm_kafka_conf_new(cfg, CLM_KAFKA_CONSUMER, err, sizeof(err));
-    consumer = cconf ? clm_consumer_new(cfg, cconf, workers, nworkers, &ropts, err, sizeof(err))
+    consumer = cconf ? clm_consumer_new(cfg, topics, ntopics, cconf, workers, nworkers, &ropts, err,
+                                        sizeof(err))
                      : NULL; /* clm_consumer_new took ownership of cconf */
     if (!consumer) {
+        log_err("%s", err);
+        goto out_free;
+    }
+    if (cfg->identity_topic[0] &&
+        clm_identity_topic_check(clm_consumer_handle(consumer), cfg, IDENTITY_CHECK_MS, err,
+                                 sizeof(err)) < 0) {
         log_err("%s", err);
         goto out_free;
     }
@@ -477,7 +502,7 @@ static int run(const clm_config *cfg, bool take_over)
     if (model)
         clm_model_job_on_scored(model, on_flushed, kpi);
     clm_writer_conf wrc = { .prefix = cfg->redis_prefix, .group = cfg->kafka_group_id,
-                            .topics = cfg->kafka_topics, .ntopics = cfg->kafka_topic_count,
+                            .topics = topics, .ntopics = ntopics,
                             .redis = ropts, .dlq = dlq, .consumer = clm_consumer_handle(consumer),
                             .workers = workers, .nworkers = nworkers, .alerts = alerts,
                             .flushed = on_flushed, .flushed_ctx = kpi };
@@ -604,14 +629,24 @@ out_free:
     clm_am_sink_free(am_sink);
     clm_kpi_job_free(kpi);
     clm_model_job_free(model);
+    if (id_producer) {
+        /* no delivery report may reach a worker's freed message: what is
+         * not delivered now stays in the outbox for the next start */
+        rd_kafka_flush(id_producer, 5000);
+        rd_kafka_purge(id_producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(id_producer, 1000);
+    }
     for (size_t i = 0; workers && i < nworkers; i++)
         clm_worker_free(workers[i]);
     reloader_free(&rl); /* after the workers: they used its rules */
     clm_consumer_free(consumer);
     clm_dlq_free(dlq, 10000);
-    for (size_t i = 0; dlq_topics && i < cfg->kafka_topic_count; i++)
+    if (id_producer)
+        rd_kafka_destroy(id_producer);
+    for (size_t i = 0; dlq_topics && i < ntopics; i++)
         free(dlq_topics[i]);
     free(dlq_topics);
+    free(topics);
     free(workers);
     return rc;
 }

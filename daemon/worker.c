@@ -46,6 +46,8 @@ clm_worker *clm_worker_new(const clm_worker_conf *conf, char *errbuf, size_t err
     w->out = clm_spsc_new(BATCH_RING);
     if (!w->shard || !w->fmt || !w->alerting || !w->redis || !w->in || !w->out)
         goto out_nomem;
+    if (conf->identity_topic >= 0 && !(w->ident = worker_ident_new()))
+        goto out_nomem;
     return w;
 
 out_nomem:
@@ -71,6 +73,7 @@ void clm_worker_free(clm_worker *w)
     clm_shard_free(w->shard);
     clm_flush_fmt_free(w->fmt);
     clm_alerting_free(w->alerting);
+    worker_ident_free(w->ident);
     clm_redis_free(w->redis);
     free(w->scanned_wm);
     free(w);
@@ -160,6 +163,14 @@ void clm_worker_totals(const clm_worker *w, clm_shard_stats *out)
     out->duplicates = atomic_load_explicit(&m->tot_duplicates, memory_order_relaxed);
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         out->rejected[i] = atomic_load_explicit(&m->tot_rejected[i], memory_order_relaxed);
+    out->merges = atomic_load_explicit(&m->tot_merges, memory_order_relaxed);
+}
+
+void clm_worker_identity_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    worker_ident_delivered(m->_private, m->err);
 }
 
 size_t clm_worker_cached(const clm_worker *w)
@@ -171,7 +182,10 @@ static void maybe_flush(clm_worker *w, long long now)
 {
     worker_refresh_acked(w);
     take_model(w, now);
-    bool idle = w->pending && w->c.flush_idle_ms > 0 && now - w->last_msg_ms >= w->c.flush_idle_ms;
+    if (w->ident)
+        worker_ident_deliver(w);
+    bool idle = (w->pending || (w->ident && worker_ident_pending(w))) && w->c.flush_idle_ms > 0 &&
+                now - w->last_msg_ms >= w->c.flush_idle_ms;
     if (clm_shard_dirty_count(w->shard) < w->c.flush_max_dirty && now < w->next_flush_ms && !idle)
         return;
     worker_expire(w);
@@ -200,6 +214,10 @@ static void decode_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         w->slot[k] = w->topic[k] < 0 ? -1 : clm_shard_part_find(w->shard, w->topic[k], m->partition);
         if (w->slot[k] < 0)
             continue;
+        if (w->topic[k] == w->c.identity_topic) {
+            w->rc[k] = 1; /* an identity message: not an event (worker_ident_message) */
+            continue;
+        }
         rd_kafka_timestamp_type_t tstype;
         int64_t ref = rd_kafka_message_timestamp(m, &tstype);
         if (ref < 0)
@@ -226,6 +244,9 @@ static void prefetch_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
             continue;
         if (clm_shard_customer(w->shard, ev->customer_id, ev->customer_id_len))
             continue;
+        if (w->ident && worker_ident_aliased(w, ms[k]->partition, ev->customer_id,
+                                             ev->customer_id_len))
+            continue; /* forwarded, never loaded here */
         size_t h = (size_t)XXH3_64bits(ev->customer_id, ev->customer_id_len) & (2 * RUN_MAX - 1);
         bool dup = false;
         while (seen[h]) {
@@ -324,7 +345,12 @@ static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
         if (w->slot[k] < 0) {
             log_debug("worker %d: dropping a message of unowned %s [%d]", w->c.index,
                       rd_kafka_topic_name(m->rkt), (int)m->partition);
+        } else if (w->topic[k] == w->c.identity_topic) {
+            worker_ident_message(w, w->slot[k], m);
         } else if (w->rc[k] == 0 && w->ev[k].type == CLM_EV_FORGET) {
+            if (w->ident)
+                worker_ident_forget(w, m->partition, m->offset, w->ev[k].customer_id,
+                                    w->ev[k].customer_id_len);
             forget(w, w->slot[k], m->offset, &w->ev[k]); /* never late: it is a request */
         } else if (w->rc[k] != 0 || is_late(w, k)) {
             uint64_t seq;
@@ -335,6 +361,9 @@ static void apply_run(clm_worker *w, rd_kafka_message_t **ms, size_t n)
                           w->c.dlq_topics[w->topic[k]], strerror(-r));
             w->dlq_seq = seq;
             clm_shard_note_reject(w->shard, w->slot[k], m->offset, w->rej[k].reason);
+        } else if (w->ident && w->ev[k].has_customer &&
+                   worker_ident_event(w, w->slot[k], w->topic[k], m, &w->ev[k])) {
+            /* forwarded to the customer its id is an alias of */
         } else {
             clm_customer *c = w->ev[k].has_customer ? customer_for(w, &w->ev[k], m->partition) : NULL;
             int r = clm_shard_apply(w->shard, w->slot[k], m->offset, &w->ev[k], c);
@@ -379,6 +408,8 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
             clm_fatal("worker %d: cannot restore a partition's event ids", w->c.index);
         if (w->c.shard.apply.alerts)
             worker_take_paging(w, ctl->partition);
+        if (w->ident && slot >= 0)
+            worker_ident_assign(w, slot, ctl->topic, ctl->partition);
         free(ctl); /* ASSIGN controls belong to the worker */
         return;
     case CLM_CTL_REVOKE:
@@ -387,8 +418,11 @@ static void handle_ctl(clm_worker *w, clm_ctl *ctl)
             worker_cut(w);
             worker_wait_acked(w, w->gen);
             clm_shard_part_remove(w->shard, slot);
-            if (!owns_number(w, ctl->partition))
+            if (!owns_number(w, ctl->partition)) {
                 clm_alerting_drop(w->alerting, ctl->partition);
+                if (w->ident)
+                    worker_ident_release(w, ctl->partition);
+            }
         }
         break;
     case CLM_CTL_STOP:

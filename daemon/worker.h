@@ -57,6 +57,10 @@ typedef struct clm_worker_conf {
     bool upgrade_pool;             /* customers converted from the v1 layout may wait in
                                       <prefix>upgrade:v1 (store/upgrade.h) */
     const char *erasure_hmac_key;  /* erasure.hmac_key; NULL: none (store/forget.h) */
+    int identity_topic;            /* index of identity.topic in topics; -1: no identity merge */
+    int64_t identity_alias_ttl_ms; /* identity.alias_ttl_days */
+    rd_kafka_t *identity_producer; /* produces to it (shared; its delivery reports call
+                                      clm_worker_identity_delivered); NULL with -1 */
 } clm_worker_conf;
 
 /* Control messages travel in the message ring, so they are ordered with the
@@ -108,6 +112,10 @@ bool clm_worker_finished(clm_worker *w);
  * is freed; the stage model must have the same stages as before. The risk
  * options are copied (the worker adds the fitted model to its copy). */
 void clm_worker_reload(clm_worker *w, const clm_apply_opts *o);
+
+/* The delivery report callback of identity_producer's messages (set by
+ * whoever creates the producer; librdkafka's thread). */
+void clm_worker_identity_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 /* Snapshot counters (any thread). */
 size_t clm_worker_cached(const clm_worker *w);

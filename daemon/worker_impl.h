@@ -17,6 +17,7 @@
 #include "core/spsc.h"
 #include "daemon/alerting.h"
 #include "daemon/worker.h"
+#include "daemon/worker_identity.h"
 #include "store/flush.h"
 
 /* Messages taken from the ring and processed together: decoded, their
@@ -40,6 +41,7 @@ struct clm_worker {
     long long model_checked; /* when the model's parameters were last looked at */
     _Atomic size_t cached;
     _Atomic int64_t tot_consumed, tot_applied, tot_duplicates, tot_rejected[CLM_REJ__COUNT];
+    _Atomic int64_t tot_merges;
     uint64_t gen;      /* last generation cut */
     uint64_t dlq_seq;  /* last dead letter sent */
     long long next_flush_ms;
@@ -49,6 +51,7 @@ struct clm_worker {
     bool stop;
     clm_flush_fmt *fmt;  /* formats this worker's flush batches */
     clm_alerting *alerting; /* its customers' alerts: kept, paged, digested */
+    worker_ident *ident;    /* identity merge; NULL without identity.topic */
     int64_t *scanned_wm; /* per partition number: watermark of the last deadline scan */
     size_t nscanned;
     /* per-run scratch */

@@ -44,6 +44,7 @@ static int cut_stats(void *vctx, int32_t part, const clm_shard_stats *st)
     atomic_fetch_add_explicit(&w->tot_consumed, st->consumed, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_applied, st->applied, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_duplicates, st->duplicates, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tot_merges, st->merges, memory_order_relaxed);
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         if (st->rejected[i])
             atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);
@@ -73,6 +74,19 @@ static int cut_forget(void *vctx, int32_t part, const char *id, size_t len)
     clm_alerting_forget(w->alerting, part, id, len);
     return clm_forget_fmt(cb, w->c.prefix, w->c.group, part, id, len, clm_wall_ms(),
                           w->c.erasure_hmac_key);
+}
+
+/* A customer frozen for an identity merge (core/shard.h clm_shard_freeze):
+ * its stored state goes with the request's offset, as an erased one's
+ * would, without the erasure log; its state travels in the merge record. */
+static int cut_freeze(void *vctx, int32_t part, const char *id, size_t len)
+{
+    cut_ctx *x = vctx;
+    clm_worker *w = x->w;
+    clm_cmdbuf *cb = clm_batch_cmds(x->b, part);
+    if (!cb)
+        return -ENOMEM;
+    return clm_freeze_fmt(cb, w->c.prefix, w->c.group, part, id, len);
 }
 
 static clm_cmdbuf *cut_buf(void *vctx, int32_t part)
@@ -116,11 +130,14 @@ void worker_cut(clm_worker *w)
     if (!b)
         clm_fatal("worker %d: out of memory cutting a flush", w->c.index);
     cut_ctx x = { .w = w, .b = b };
-    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x, cut_forget };
+    clm_flush_sink sink = { cut_customer, cut_progress, cut_stats, cut_deltas, &x, cut_forget,
+                            cut_freeze };
     clm_flush_fmt_begin(w->fmt, cut_buf, &x, &w->c.shard.apply);
     int r = clm_shard_flush_cut(w->shard, b->gen, &sink);
     if (r >= 0)
         r = cut_paging(w, b);
+    if (r >= 0 && w->ident)
+        r = worker_ident_cut(w, b);
     if (r >= 0) {
         int e = clm_flush_fmt_end(w->fmt);
         r = e < 0 ? e : r;

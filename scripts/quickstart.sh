@@ -42,16 +42,19 @@ rcli() { redis-cli -p "$redis_port" "$@"; }
 # "field value" reply lines -> two aligned columns
 pairs() { paste - - | awk -F'\t' '{printf "   %-24s %s\n", $1, $2}'; }
 
-echo "== starting the local Kafka (mock cluster): topics clm.events (8 partitions), clm.events.dlq"
+echo "== starting the local Kafka (mock cluster): topics clm.events (8 partitions), clm.events.dlq,"
+echo "   clm.events.clmd-identity (8 partitions: the identity merge's internal topic)"
 "$bin/tools/clmmock" --topic clm.events:8 --topic clm.events.dlq:1 \
+  --topic clm.events.clmd-identity:8 \
   --bootstrap-file "$work/bootstrap" >"$work/clmmock.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.05; done
 brokers=$(cat "$work/bootstrap")
 echo "   Kafka bootstrap address: $brokers"
 
-echo "== producing $EVENTS generated events of $CUSTOMERS people (1% malformed) into clm.events"
-"$bin/tools/clmgen" --seed 42 --customers "$CUSTOMERS" --events "$EVENTS" --malformed 0.01 \
+echo "== producing $EVENTS generated events of $CUSTOMERS people (1% malformed; 20% of the people"
+echo "   browse anonymously as a-<n> before they identify as c-<n>) into clm.events"
+"$bin/tools/clmgen" --seed 42 --customers "$CUSTOMERS" --events "$EVENTS" --malformed 0.01 --anon 0.2 --traits \
   --brokers "$brokers" --topic clm.events --compression zstd
 
 http_port=9108
@@ -67,8 +70,15 @@ cat >"$work/clmd.json" <<JSON
     {"name": "reactivation", "rule": "rfm_segment in [\"At risk\", \"Hibernating\", \"Can't lose\"]"},
     {"name": "retained_at_risk", "rule": "stage == \"retention\" and risk >= 0.5"},
     {"name": "champions", "rule": "rfm_segment == \"Champions\""},
-    {"name": "first_purchase", "rule": "stage == \"conversion\""}
-  ]
+    {"name": "first_purchase", "rule": "stage == \"conversion\""},
+    {"name": "pro_plan", "rule": "plan == \"pro\""}
+  ],
+  "traits": [
+    {"name": "plan", "type": "string"},
+    {"name": "country", "field": "properties.country", "type": "string", "update": "first"},
+    {"name": "company_size", "field": "properties.company_size", "type": "number", "update": "max"}
+  ],
+  "identity": {"topic": "clm.events.clmd-identity"}
 }
 JSON
 echo "== running clmd -c $work/clmd.json (log: $work/clmd.log)"
@@ -85,6 +95,16 @@ for _ in $(seq 1200); do
 done
 end=$(date +%s%N)
 echo "   clmd consumed ${consumed:-0} of $EVENTS messages in $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", (b-a)/1e9}') s (including ~3 s to join the consumer group)"
+
+# merges follow the events through the internal topic: wait until their count holds
+merges=-1
+for _ in $(seq 30); do
+  now=$(rcli hget clm:stats merges)
+  [ "${now:-0}" = "$merges" ] && [ "$merges" -gt 0 ] && break
+  merges=${now:-0}
+  sleep 2
+done
+echo "   identity merges: ${merges} anonymous visitors merged into the customer they identified as"
 
 echo
 echo "== what came out, read back from Redis"

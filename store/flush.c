@@ -305,6 +305,8 @@ int clm_flush_fmt_stats(clm_flush_fmt *f, int32_t part, const clm_shard_stats *s
         r = clm_cmdbuf_hincrby(b, stats, "duplicates", st->duplicates);
     if (r == 0 && rejected)
         r = clm_cmdbuf_hincrby(b, stats, "rejected", rejected);
+    if (r == 0 && st->merges)
+        r = clm_cmdbuf_hincrby(b, stats, "merges", st->merges);
     return r;
 }
 

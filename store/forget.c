@@ -160,3 +160,25 @@ int clm_forget_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t
     }
     return clm_cmdbuf_append(b, argc, argv, lens);
 }
+
+int clm_freeze_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t part,
+                   const char *id, size_t len)
+{
+    char key[CLM_KEY_MAX];
+    int r;
+    if ((r = cmd(b, "HDEL", key, clm_key_ckpt(key, sizeof(key), prefix, group, part), id, len)) < 0 ||
+        (r = cmd(b, "ZREM", key, clm_key_deadlines(key, sizeof(key), prefix, group, part), id,
+                 len)) < 0 ||
+        (r = scrub(b, key, clm_key_paging(key, sizeof(key), prefix, group, part), id, len)) < 0 ||
+        (r = cmd(b, "HDEL", key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_UPGRADE_POOL),
+                 id, len)) < 0)
+        return r;
+    int kl = clm_key_customer(key, sizeof(key), prefix, id, len);
+    if (kl < 0)
+        return kl;
+    const char *del[] = { "DEL", key };
+    size_t dlens[] = { 3, (size_t)kl };
+    if ((r = clm_cmdbuf_append(b, 2, del, dlens)) < 0)
+        return r;
+    return cmd(b, "ZREM", key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_AT_RISK), id, len);
+}

@@ -63,4 +63,13 @@ int clm_forget_hmac(const char *key, size_t key_len, const char *id, size_t len,
 int clm_forget_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t part,
                    const char *id, size_t len, int64_t now_ms, const char *hmac_key);
 
+/* What freezing a customer for an identity merge deletes (core/shard.h
+ * clm_shard_freeze): the checkpoint, the deadline index entry, the alerts
+ * waiting for their paging window, a record not taken over yet, the view
+ * and the at_risk entry: the first six commands above. Its alerts stay in
+ * the stream and the outbox (they were raised), and no erasure log entry
+ * is written. Returns 0, -ENOMEM, -ENAMETOOLONG. */
+int clm_freeze_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t part,
+                   const char *id, size_t len);
+
 #endif

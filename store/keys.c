@@ -59,6 +59,29 @@ int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group
     return put(buf, size, "%salerts:paging:{%s:%" PRId32 "}", prefix, group, part);
 }
 
+int clm_key_alias(char *buf, size_t size, const char *prefix, const char *group, int32_t part)
+{
+    return put(buf, size, "%salias:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_identity_outbox(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part)
+{
+    return put(buf, size, "%sidentity:outbox:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_identity_merged(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part)
+{
+    return put(buf, size, "%sidentity:merged:{%s:%" PRId32 "}", prefix, group, part);
+}
+
+int clm_key_identity_seen(char *buf, size_t size, const char *prefix, const char *group,
+                          int32_t part)
+{
+    return put(buf, size, "%sidentity:seen:{%s:%" PRId32 "}", prefix, group, part);
+}
+
 int clm_key_partitions(char *buf, size_t size, const char *prefix, const char *group)
 {
     return put(buf, size, "%spartitions:%s", prefix, group);

@@ -22,6 +22,26 @@
  *                                   decided yet: a:<alert id> -> "<paging
  *                                   time ms>\t<document>", tat -> the rate
  *                                   limit's state (daemon/paging.h)  flush
+ *   <prefix>alias:{g:p}       HASH  identity merge (README "Identity
+ *                                   merge"): anonymous id -> "<made at,
+ *                                   epoch ms> <known id>", the aliases the
+ *                                   partition's owner resolves    flush
+ *   <prefix>identity:outbox:{g:p} HASH identity messages committed by a
+ *                                   flush and not yet produced to
+ *                                   identity.topic: <message id, hex> ->
+ *                                   the message (store/identity_msg.h):
+ *                                   the flush writes, the partition's
+ *                                   owner deletes what it delivered
+ *   <prefix>identity:merged:{g:p} HASH identity merge: anonymous id ->
+ *                                   "<merge time, ms> <known id>" for each
+ *                                   merge applied to a known customer of
+ *                                   the partition (an erasure of the known
+ *                                   id releases those aliases)      flush
+ *   <prefix>identity:seen:{g:p} HASH identity messages the partition's
+ *                                   owner received: <hash of the message's
+ *                                   id (header clm.id), hex> -> wall ms;
+ *                                   a message produced twice is dropped
+ *                                   the second time; kept a day     flush
  *   <prefix>journal:{g:p}     STRING on Redis Cluster: the commands of the
  *                                   partition's last flush that write other
  *                                   slots (store/journal.h)         flush
@@ -163,6 +183,17 @@ int clm_key_progress(char *buf, size_t size, const char *prefix, const char *gro
 int clm_key_deadlines(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
 /* <prefix>alerts:paging:{<group>:<p>} */
 int clm_key_paging(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+
+/* <prefix>alias:{<group>:<p>}, <prefix>identity:outbox:{<group>:<p>} */
+int clm_key_alias(char *buf, size_t size, const char *prefix, const char *group, int32_t part);
+int clm_key_identity_outbox(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part);
+/* <prefix>identity:merged:{<group>:<p>} */
+int clm_key_identity_merged(char *buf, size_t size, const char *prefix, const char *group,
+                            int32_t part);
+/* <prefix>identity:seen:{<group>:<p>} */
+int clm_key_identity_seen(char *buf, size_t size, const char *prefix, const char *group,
+                          int32_t part);
 
 /* <prefix>journal:{<group>:<p>} (store/journal.h) */
 int clm_key_journal(char *buf, size_t size, const char *prefix, const char *group, int32_t part);

@@ -235,6 +235,8 @@ static void assert_defaults_outside_lifecycle(const clm_config *cfg)
     assert_true(cfg->kpi_gross_margin == 1.0);
     assert_int_equal(cfg->kpi_refresh_ms, 1000);
     assert_int_equal(cfg->log_level, 6); /* "info" = LOG_INFO = 6 */
+    assert_string_equal(cfg->identity_topic, "");
+    assert_int_equal(cfg->identity_alias_ttl_days, 90);
     assert_string_equal(cfg->secrets_file, "");
 }
 
@@ -649,6 +651,50 @@ static void test_bucket_lateness(void **state)
                    "kpi.bucket_s 3600 (expected at most 223200, or a larger kpi.bucket_s)");
     assert_int_equal(load("{\"kpi\": {\"bucket_s\": 60}, \"events\": {\"allowed_lateness_s\": 3720}}",
                           &cfg, err, sizeof err), 0);
+    clm_config_free(cfg);
+}
+
+/* identity.topic must be a topic no other key names. */
+static void test_identity_topic(void **state)
+{
+    (void)state;
+    clm_config *cfg = NULL;
+    char err[512];
+
+    assert_rejects("{\"identity\": {\"topic\": \"clm.events\"}}",
+                   "clmd.json: identity.topic: \"clm.events\" is also the topic of kafka.topics "
+                   "(expected a topic of its own, e.g. \"clm.events.clmd-identity\")");
+    assert_rejects("{\"kafka\": {\"topics\": [\"a\", \"b\"]}, \"identity\": {\"topic\": \"b.dlq\"}}",
+                   "clmd.json: identity.topic: \"b.dlq\" is also the topic of kafka.dlq_topic "
+                   "(expected a topic of its own, e.g. \"a.clmd-identity\")");
+    assert_rejects("{\"kafka\": {\"dlq_topic\": \"dead\"}, \"identity\": {\"topic\": \"dead\"}}",
+                   "clmd.json: identity.topic: \"dead\" is also the topic of kafka.dlq_topic "
+                   "(expected a topic of its own, e.g. \"clm.events.clmd-identity\")");
+    assert_rejects("{\"identity\": {\"topic\": \"clm.alerts\"}}",
+                   "clmd.json: identity.topic: \"clm.alerts\" is also the topic of alerts.topic "
+                   "(expected a topic of its own, e.g. \"clm.events.clmd-identity\")");
+    assert_rejects("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                   "\"cooperative-sticky\"}}, \"identity\": {\"topic\": \"i\"}}",
+                   "clmd.json: kafka.properties: partition.assignment.strategy "
+                   "\"cooperative-sticky\" with identity.topic set (expected \"range\", the "
+                   "default: a consumer must own the same partition numbers of the events topics "
+                   "and the internal topic)");
+    assert_int_equal(load("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                          "\"range\"}}, \"identity\": {\"topic\": \"i\"}}", &cfg, err,
+                          sizeof err), 0);
+    clm_config_free(cfg);
+    /* without identity.topic any assignor is accepted, as before */
+    assert_int_equal(load("{\"kafka\": {\"properties\": {\"partition.assignment.strategy\": "
+                          "\"roundrobin\"}}}", &cfg, err, sizeof err), 0);
+    clm_config_free(cfg);
+    /* with an explicit dead-letter topic, "<topic>.dlq" is an ordinary name */
+    assert_int_equal(load("{\"kafka\": {\"dlq_topic\": \"dead\"}, \"identity\": {\"topic\": "
+                          "\"clm.events.dlq\"}}", &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->identity_topic, "clm.events.dlq");
+    clm_config_free(cfg);
+    assert_int_equal(load("{\"identity\": {\"topic\": \"clm.events.clmd-identity\"}}", &cfg, err,
+                          sizeof err), 0);
+    assert_string_equal(cfg->identity_topic, "clm.events.clmd-identity");
     clm_config_free(cfg);
 }
 
@@ -1110,6 +1156,7 @@ int main(void)
         cmocka_unit_test_teardown(test_wrong_types, teardown),
         cmocka_unit_test_teardown(test_kafka_property_types, teardown),
         cmocka_unit_test_teardown(test_bucket_lateness, teardown),
+        cmocka_unit_test_teardown(test_identity_topic, teardown),
         cmocka_unit_test_teardown(test_out_of_range, teardown),
         cmocka_unit_test_teardown(test_lifecycle_and_kpi_bounds, teardown),
         cmocka_unit_test_teardown(test_kpi_windows, teardown),

@@ -581,6 +581,56 @@ static void test_bad_ids_and_type(void **state)
     free(long_type);
 }
 
+/* identify: anonymous_id is required, validated like customer_id and
+ * different from it; other types ignore it. */
+static void test_identify(void **state)
+{
+    (void)state;
+    char *long_id = repeat('a', CLM_ID_MAX + 1), *max_id = repeat('m', CLM_ID_MAX);
+    char buf[600];
+
+    clm_event ev = expect_ok("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":5,"
+                             "\"anonymous_id\":\"anon-\\u20ac\",\"event_id\":\"i-1\"}");
+    assert_int_equal(ev.type, CLM_EV_IDENTIFY);
+    assert_true(ev.has_anonymous);
+    assert_int_equal(ev.anonymous_id_len, 8);
+    assert_string_equal(ev.anonymous_id, "anon-\xe2\x82\xac");
+    assert_string_equal(ev.customer_id, "c");
+    snprintf(buf, sizeof(buf), "{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,"
+             "\"anonymous_id\":\"%s\"}", max_id);
+    ev = expect_ok(buf);
+    assert_int_equal(ev.anonymous_id_len, CLM_ID_MAX);
+    /* ignored (not even type-checked) on other types */
+    ev = expect_ok("{\"type\":\"visit\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":7}");
+    assert_false(ev.has_anonymous);
+    assert_int_equal(ev.anonymous_id_len, 0);
+
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0}", NULL,
+                  CLM_REJ_MISSING_FIELD);
+    expect_reason("{\"type\":\"identify\",\"ts\":0,\"anonymous_id\":\"a\"}", NULL,
+                  CLM_REJ_MISSING_FIELD);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":1}",
+                  NULL, CLM_REJ_WRONG_TYPE);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,"
+                  "\"anonymous_id\":null}", NULL, CLM_REJ_WRONG_TYPE);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":\"\"}",
+                  NULL, CLM_REJ_BAD_CUSTOMER_ID);
+    snprintf(buf, sizeof(buf), "{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,"
+             "\"anonymous_id\":\"%s\"}", long_id);
+    expect_reason(buf, NULL, CLM_REJ_BAD_CUSTOMER_ID);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":\"c\"}",
+                  NULL, CLM_REJ_BAD_CUSTOMER_ID);
+    /* checked after duration_s, before the message key */
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"duration_s\":-1}",
+                  NULL, CLM_REJ_BAD_DURATION);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":\"\"}",
+                  "other", CLM_REJ_BAD_CUSTOMER_ID);
+    expect_reason("{\"type\":\"identify\",\"customer_id\":\"c\",\"ts\":0,\"anonymous_id\":\"a\"}",
+                  "other", CLM_REJ_KEY_MISMATCH);
+    free(long_id);
+    free(max_id);
+}
+
 static void test_unknown_type(void **state)
 {
     (void)state;
@@ -868,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_invalid_json),
         cmocka_unit_test(test_not_object),
         cmocka_unit_test(test_missing_field),
+        cmocka_unit_test(test_identify),
         cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_bad_ids_and_type),
         cmocka_unit_test(test_unknown_type),

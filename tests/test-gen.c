@@ -170,6 +170,7 @@ static void test_defaults(void **state)
     assert_true(o.dup_rate == 0.002);
     assert_true(o.ooo_rate == 0.01);
     assert_int_equal(o.ooo_max_ms, HOUR_MS);
+    assert_true(o.anon_rate == 0.0); /* the pinned digest below is of such a stream */
 }
 
 static void test_rejects_bad_options(void **state)
@@ -188,7 +189,13 @@ static void test_rejects_bad_options(void **state)
     clm_gen_opts_default(&o);
     o.dup_rate = 1.5;
     assert_int_equal(clm_gen_new(&o, &g, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "malformed, dup and ooo rates must lie in [0, 1]");
+    assert_string_equal(err, "malformed, dup, ooo and anon rates must lie in [0, 1]");
+
+    clm_gen_opts_default(&o);
+    o.anon_rate = -0.1;
+    assert_int_equal(clm_gen_new(&o, &g, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "malformed, dup, ooo and anon rates must lie in [0, 1]");
+    assert_ptr_equal(g, (clm_gen *)&o);
 
     clm_gen_opts_default(&o);
     o.days = 0;
@@ -468,6 +475,137 @@ static void test_few_events_subset(void **state)
     assert_int_equal(max_no, distinct);
 }
 
+/* Event time of a parsed event: RFC 3339 text or integer epoch ms. */
+static int64_t event_ts(json_t *o)
+{
+    json_t *t = json_object_get(o, "ts");
+    int64_t ms = -1;
+    if (json_is_integer(t))
+        return (int64_t)json_integer_value(t);
+    assert_true(json_is_string(t));
+    assert_int_equal(parse_ts(json_string_value(t), &ms), 0);
+    return ms;
+}
+
+/* anon_rate 1: everybody starts anonymous. Each person's events are "a-<n>"
+ * visits until one identify (customer "c-<n>", anonymous_id "a-<n>", keyed
+ * by the known id), followed a second later by a signup or purchase as
+ * "c-<n>"; after it the known id, but for visits from the anonymous
+ * device. Nobody is "c-<n>" before identifying. */
+static void test_anonymous_people(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    static int64_t identified_at[N + 1];
+    static bool pending[N + 1];
+    static long anon_before[N + 1], anon_after[N + 1];
+    clm_gen_opts o;
+    clm_gen_opts_default(&o);
+    o.customers = N;
+    o.events = 40000;
+    o.dup_rate = 0;
+    o.ooo_rate = 0;
+    o.anon_rate = 1.0;
+    memset(identified_at, 0, sizeof(identified_at));
+    memset(pending, 0, sizeof(pending));
+    memset(anon_before, 0, sizeof(anon_before));
+    memset(anon_after, 0, sizeof(anon_after));
+    clm_gen *g = make(&o);
+    clm_gen_msg m;
+    long identifies = 0, known_events = 0;
+    while (clm_gen_next(g, &m) == 1) {
+        json_error_t jerr;
+        json_t *ev = json_loadb(m.value, m.value_len, 0, &jerr);
+        assert_non_null(ev);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        const char *cid = json_string_value(json_object_get(ev, "customer_id"));
+        assert_non_null(type);
+        if (!cid) {
+            assert_string_equal(type, "marketing_spend");
+            json_decref(ev);
+            continue;
+        }
+        assert_int_equal(m.key_len, strlen(cid));
+        assert_memory_equal(m.key, cid, m.key_len);
+        long n = strtol(cid + 2, NULL, 10);
+        assert_true(n >= 1 && n <= N);
+        int64_t ts = event_ts(ev);
+        if (cid[0] == 'a') {
+            assert_string_equal(type, "visit");
+            if (identified_at[n])
+                anon_after[n]++;
+            else
+                anon_before[n]++;
+        } else if (strcmp(type, "identify") == 0) {
+            char anon[32];
+            snprintf(anon, sizeof(anon), "a-%ld", n);
+            assert_int_equal(cid[0], 'c');
+            assert_string_equal(json_string_value(json_object_get(ev, "anonymous_id")), anon);
+            assert_int_equal(identified_at[n], 0);
+            assert_true(anon_before[n] > 0); /* it browsed anonymously first */
+            identified_at[n] = ts;
+            pending[n] = true;
+            identifies++;
+        } else {
+            assert_int_equal(cid[0], 'c');
+            assert_true(identified_at[n] != 0);
+            if (pending[n]) {
+                assert_true(strcmp(type, "signup") == 0 || strcmp(type, "purchase") == 0);
+                assert_int_equal(ts, identified_at[n] + 1000);
+                pending[n] = false;
+            }
+            known_events++;
+        }
+        json_decref(ev);
+    }
+    clm_gen_free(g);
+    long stayed_anon = 0, back_anon = 0;
+    for (int n = 1; n <= N; n++) {
+        stayed_anon += anon_before[n] > 0 && !identified_at[n];
+        back_anon += anon_after[n] > 0;
+    }
+    /* 40% of people sign up or buy directly (gen.h): about 160 of 400 */
+    assert_true(identifies > 120 && identifies < 200);
+    assert_true(stayed_anon > 180);
+    assert_true(back_anon > 10);
+    assert_true(known_events > identifies);
+}
+
+/* A share of people start anonymous; with the same seed the others'
+ * ids are unchanged in form. */
+static void test_anonymous_share(void **state)
+{
+    (void)state;
+    clm_gen_opts o;
+    clm_gen_opts_default(&o);
+    o.customers = 1000;
+    o.events = 30000;
+    o.anon_rate = 0.25;
+    clm_gen *g = make(&o);
+    clm_gen_msg m;
+    static bool anon[1001];
+    memset(anon, 0, sizeof(anon));
+    long identifies = 0;
+    while (clm_gen_next(g, &m) == 1) {
+        if (m.key_len > 2 && m.key[0] == 'a' && m.key[1] == '-') {
+            char id[32];
+            snprintf(id, sizeof(id), "%.*s", (int)m.key_len, m.key);
+            long n = strtol(id + 2, NULL, 10);
+            assert_true(n >= 1 && n <= 1000);
+            anon[n] = true;
+        }
+        if (memmem(m.value, m.value_len, "\"type\":\"identify\"", 17))
+            identifies++;
+    }
+    clm_gen_free(g);
+    long people = 0;
+    for (int n = 1; n <= 1000; n++)
+        people += anon[n];
+    /* 25% of 1000 people; about 40% of those identify */
+    assert_true(people > 200 && people < 300);
+    assert_true(identifies > 60 && identifies < 140);
+}
+
 static void test_malformed_reasons(void **state)
 {
     (void)state;
@@ -576,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_few_events_subset),
         cmocka_unit_test(test_malformed_reasons),
         cmocka_unit_test(test_traits),
+        cmocka_unit_test(test_anonymous_people),
+        cmocka_unit_test(test_anonymous_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

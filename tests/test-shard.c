@@ -87,6 +87,8 @@ typedef struct cut_log {
     int32_t forgotten_part[4];
     int nforgotten;
     int ncust_at_forget[4];     /* customers handed before each forget */
+    char frozen[4][16];         /* ids handed to sink->freeze, in order */
+    int nfrozen;
 } cut_log;
 
 static int log_customer(void *ctx, clm_customer *c)
@@ -112,6 +114,17 @@ static int log_forget(void *ctx, int32_t part, const char *id, size_t len)
     return 0;
 }
 
+static int log_freeze(void *ctx, int32_t part, const char *id, size_t len)
+{
+    cut_log *l = ctx;
+
+    (void)part;
+    assert_true(l->nfrozen < 4);
+    assert_int_equal(strlen(id), len);
+    snprintf(l->frozen[l->nfrozen++], sizeof(l->frozen[0]), "%s", id);
+    return 0;
+}
+
 static int log_progress(void *ctx, const clm_part_progress *p)
 {
     cut_log *l = ctx;
@@ -131,6 +144,7 @@ static int log_stats(void *ctx, int32_t part, const clm_shard_stats *st)
     l->st.consumed += st->consumed;
     l->st.applied += st->applied;
     l->st.duplicates += st->duplicates;
+    l->st.merges += st->merges;
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         l->st.rejected[i] += st->rejected[i];
     l->nstats++;
@@ -182,7 +196,8 @@ static int64_t cut_trans(const cut_log *l, int64_t bucket, int from, int to)
 /* Cuts generation gen into a fresh log; returns flush_cut's result. */
 static int cut(clm_shard *s, uint64_t gen, cut_log *l)
 {
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l, log_forget };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, l, log_forget,
+                            log_freeze };
 
     memset(l, 0, sizeof(*l));
     l->fail_customer_at = -1;
@@ -360,10 +375,76 @@ static void test_forget(void **state)
     clm_shard_flush_acked(s, 2);
     fg = typed_event(CLM_EV_FORGET, fresh, NULL, 99000);
     assert_int_equal(clm_shard_forget(s, slot, 14, &fg), 0);
-    clm_flush_sink bare = { log_customer, log_progress, log_stats, log_deltas, &l, NULL };
+    clm_flush_sink bare = { log_customer, log_progress, log_stats, log_deltas, &l, NULL, NULL };
     memset(&l, 0, sizeof(l));
     l.fail_customer_at = -1;
     assert_int_equal(clm_shard_flush_cut(s, 4, &bare), -EINVAL);
+    clm_shard_free(s);
+}
+
+/* The identity merge's steps in a shard (core/shard_identity.c): an
+ * internal partition takes no part in its number's watermark; a frozen
+ * customer leaves the cache and reaches sink->freeze (not forget); a merge
+ * record applies once, counts in `merges` and nothing else; a forwarded
+ * event applies to its customer without counting; the event left behind
+ * counts where it was read. */
+static void test_identity_steps(void **state)
+{
+    (void)state;
+    clm_shard *s = shard(16);
+    int ev_slot = clm_shard_part_add(s, 0, 1, 0, CLM_NO_TS, false);
+    int id_slot = clm_shard_part_add(s, 1, 1, 0, CLM_NO_TS, false);
+    clm_customer *anon = add_customer(s, "a-1", 1), *known = add_customer(s, "c-1", 1);
+    cut_log l;
+
+    apply(s, ev_slot, 0, anon, "e-1", at(1, 9), CLM_APPLIED);
+    apply(s, ev_slot, 1, known, "e-2", at(1, 10), CLM_APPLIED);
+    /* an idle internal partition without events: it would hold the number's
+     * watermark at CLM_NO_TS; marked internal, it is left out */
+    assert_int_equal(clm_shard_number_watermark(s, 1), CLM_NO_TS);
+    clm_shard_part_set_internal(s, id_slot);
+    assert_int_equal(clm_shard_number_watermark(s, 1), at(1, 10) - 7 * DAY_MS);
+    assert_int_equal(cut(s, 1, &l), 1);
+    clm_shard_flush_acked(s, 1);
+
+    /* the merge record carries the anonymous customer's state */
+    clm_customer *snap = clm_customer_new("a-1", 3, 1);
+    assert_non_null(snap);
+    clm_event v = make_event(snap, "e-1", at(1, 9));
+    clm_deltas scratch;
+    clm_deltas_init(&scratch);
+    assert_int_equal(clm_customer_apply_at(snap, &v, NULL, clm_shard_apply_opts(s), &scratch,
+                                           CLM_NO_TS), CLM_APPLIED);
+    clm_deltas_release(&scratch);
+
+    assert_int_equal(clm_shard_freeze(s, id_slot, 0, 1, "a-1", 3), 0);
+    assert_null(clm_shard_customer(s, "a-1", 3));
+    assert_int_equal(clm_shard_merge(s, id_slot, 1, known, snap, 77, at(1, 11)), CLM_APPLIED);
+    assert_int_equal(known->events, 2);
+    assert_int_equal(clm_shard_merge(s, id_slot, 2, known, snap, 77, at(1, 11)), CLM_DUPLICATE);
+    assert_int_equal(known->events, 2);
+
+    clm_event fwd = make_event(known, "e-3", at(1, 12));
+    assert_int_equal(clm_shard_apply_forwarded(s, id_slot, 3, &fwd, known), CLM_APPLIED);
+    assert_int_equal(clm_shard_apply_forwarded(s, id_slot, 4, &fwd, known), CLM_DUPLICATE);
+    assert_int_equal(known->events, 3);
+    clm_event left = make_event(snap, "e-4", at(1, 13)); /* an event of the alias a-1 */
+    clm_shard_note_forwarded(s, ev_slot, 2, &left);
+    clm_shard_note_done(s, id_slot, 5);
+
+    assert_int_equal(cut(s, 2, &l), 2);
+    assert_int_equal(l.nfrozen, 1);
+    assert_string_equal(l.frozen[0], "a-1");
+    assert_int_equal(l.nforgotten, 0);
+    assert_int_equal(times_handed(&l, "c-1"), 1);
+    assert_int_equal(l.st.merges, 1);
+    assert_int_equal(l.st.consumed, 1); /* the forwarded event, where it was read */
+    assert_int_equal(l.st.applied, 1);
+    for (int i = 0; i < l.nprog; i++)
+        assert_int_equal(l.prog[i].to, l.prog[i].topic == 1 ? 6 : 3);
+    /* the forwarded event's time fed the events partition's watermark */
+    assert_int_equal(clm_shard_watermark(s, ev_slot), at(1, 13) - 7 * DAY_MS);
+    clm_customer_free(snap);
     clm_shard_free(s);
 }
 
@@ -571,7 +652,8 @@ static void test_cut_sink_failure(void **state)
     int slot = clm_shard_part_add(s, 0, 0, 0, CLM_NO_TS, false);
     clm_customer *a = add_customer(s, "c-a", 0);
     cut_log l;
-    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l, log_forget };
+    clm_flush_sink sink = { log_customer, log_progress, log_stats, log_deltas, &l, log_forget,
+                            log_freeze };
 
     apply(s, slot, 0, a, NULL, 1000, CLM_APPLIED);
     memset(&l, 0, sizeof(l));
@@ -1143,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_expire_without_stages),
         cmocka_unit_test(test_cut_per_partition),
         cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_identity_steps),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
 }

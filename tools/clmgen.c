@@ -52,6 +52,8 @@ static void usage(FILE *f)
             "  --ooo-max MS      most an event is delivered late, ms (3600000)\n"
             "  --traits          add customer traits: plan on plan changes, country and\n"
             "                    company_size in \"properties\" (see tools/gen.h)\n"
+            "  --anon RATE       share of people who browse anonymously (a-<n>) until they\n"
+            "                    identify as c-<n> at signup or first purchase, 0..1 (0)\n"
             "  --out FILE|-      write one message per line to FILE or stdout\n"
             "  --key-sep SEP     with --out: write KEY SEP VALUE; TAB means a tab\n"
             "  --brokers LIST    produce to Kafka (bootstrap servers)\n"
@@ -109,7 +111,7 @@ static int parse_date(const char *s, int64_t *out)
 static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_SEED = 256, O_CUST, O_EVENTS, O_DAYS, O_START, O_MAL, O_DUP, O_OOO, O_OOOMAX,
-           O_OUT, O_KEYSEP, O_BROKERS, O_TOPIC, O_COMP, O_HELP, O_TRAITS };
+           O_ANON, O_OUT, O_KEYSEP, O_BROKERS, O_TOPIC, O_COMP, O_HELP, O_TRAITS };
     static const struct option longopts[] = {
         {"seed", required_argument, 0, O_SEED},       {"customers", required_argument, 0, O_CUST},
         {"events", required_argument, 0, O_EVENTS},   {"days", required_argument, 0, O_DAYS},
@@ -118,7 +120,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"ooo-max", required_argument, 0, O_OOOMAX},  {"out", required_argument, 0, O_OUT},
         {"key-sep", required_argument, 0, O_KEYSEP},  {"brokers", required_argument, 0, O_BROKERS},
         {"topic", required_argument, 0, O_TOPIC},     {"compression", required_argument, 0, O_COMP},
-        {"help", no_argument, 0, O_HELP},             {"traits", no_argument, 0, O_TRAITS},
+        {"anon", required_argument, 0, O_ANON},       {"help", no_argument, 0, O_HELP},
+        {"traits", no_argument, 0, O_TRAITS},
         {0, 0, 0, 0},
     };
     int64_t v;
@@ -157,6 +160,9 @@ static int parse_args(int argc, char **argv, cli *c)
             break;
         case O_TRAITS:
             c->gen.traits = true;
+            break;
+        case O_ANON:
+            r = parse_rate("--anon", optarg, &c->gen.anon_rate);
             break;
         case O_OUT:
             c->out = optarg;

@@ -35,6 +35,16 @@
  *                 days later (visit, then a purchase) and stay
  *   marketing_spend four channels, one event each per day; no customer_id,
  *                 key "mkt:<channel>", a "channel" field
+ * Anonymous starts (anon_rate, 0 by default: the stream is then the same as
+ * without the option): each person is drawn anonymous with this probability
+ * at arrival. An anonymous person's events are sent as customer "a-<n>"
+ * (key "a-<n>") until its first signup, or its first purchase without one:
+ * there an `identify` event (customer_id "c-<n>", anonymous_id "a-<n>")
+ * comes first, and the signup or purchase follows under "c-<n>" a second
+ * later, as does everything after, except its visits between signup and
+ * first purchase and its visit on coming back after churn: those come
+ * from the anonymous device again, as "a-<n>". Visitors who neither sign up
+ * nor buy stay anonymous. A malformed message always names "c-<n>".
  * Buyers' activity rates are lognormal (sigma 1) around a common rate sized so
  * that the expected stream fills the span (it ends within about 0.85x..1.1x of
  * `days` for 5..20000 events per customer): a heavy tail of busy customers.
@@ -100,6 +110,7 @@ typedef struct clm_gen_opts {
     double ooo_rate;
     int64_t ooo_max_ms;    /* > 0 */
     bool traits;           /* add the trait fields (see the top) */
+    double anon_rate;      /* in [0, 1]: people who start anonymous (see above) */
 } clm_gen_opts;
 
 /* One message. The pointers stay valid until the next clm_gen_next or
@@ -117,7 +128,7 @@ typedef struct clm_gen_msg {
 
 /* Fills the defaults: seed 42, 1000 customers, 20000 events, start
  * 2026-01-01T00:00:00Z, 120 days, malformed 0, dup 0.002, ooo 0.01, ooo_max 1 h,
- * no traits. */
+ * no traits, anon 0. */
 void clm_gen_opts_default(clm_gen_opts *o);
 
 /* Creates a generator. Returns 0 and sets *out, or -EINVAL (an option out of
