@@ -337,11 +337,10 @@ static bool bd_on(const clm_apply_opts *o)
     return o->breakdowns && o->breakdowns->n > 0;
 }
 
-/* The breakdown slot of each dimension for the customer's values now. */
-static void bd_slots(const clm_customer *c, const clm_apply_opts *o, uint8_t *slots)
+void clm_customer_bd_slots(const clm_customer *c, const clm_apply_opts *o, uint8_t *slots)
 {
     const clm_breakdown_set *bs = o->breakdowns;
-    for (size_t k = 0; k < bs->n; k++) {
+    for (size_t k = 0; bs && k < bs->n; k++) {
         clm_trait_value v;
         clm_customer_trait(c, bs->d[k].trait_idx, &v);
         slots[k] = (uint8_t)clm_breakdown_slot(&bs->d[k], &v);
@@ -362,7 +361,7 @@ static int bd_finish(const clm_customer *c, const clm_apply_opts *o, clm_deltas 
     }
     uint8_t slots[CLM_BD_MAX];
     const clm_breakdown_set *bs = o->breakdowns;
-    bd_slots(c, o, slots);
+    clm_customer_bd_slots(c, o, slots);
     int e = clm_deltas_bd_end(d, slots, bs->n);
     int k = clm_breakdown_counter(CLM_DAY(customers_delta));
     for (size_t i = 0; e == 0 && old && was_current && i < bs->n; i++)
@@ -593,7 +592,7 @@ int clm_customer_apply_at(clm_customer *c, const clm_event *ev, const clm_pos *p
     uint8_t old[CLM_BD_MAX];
     bool was_current = false;
     if (bd_on(o)) {
-        bd_slots(c, o, old);
+        clm_customer_bd_slots(c, o, old);
         was_current = is_current(c, o);
         clm_deltas_bd_begin(d);
     }

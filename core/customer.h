@@ -202,6 +202,10 @@ int clm_customer_expire(clm_customer *c, const clm_apply_opts *o, clm_deltas *d,
 /* True for a current customer: has ordered and is not churned. */
 bool clm_customer_current(const clm_customer *c, const clm_apply_opts *o);
 
+/* The breakdown slot (core/breakdown.h) of c's value of each configured
+ * dimension into slots[0..o->breakdowns->n); nothing without breakdowns. */
+void clm_customer_bd_slots(const clm_customer *c, const clm_apply_opts *o, uint8_t *slots);
+
 /* The customer's value rate as its state stands (what clv_rate_micros is
  * set to after an apply): revenue per year over its tenure as a customer
  * (at least o->clv_min_tenure_ms) for a current customer, else 0. */

@@ -6,6 +6,8 @@
  * difference, dated where each counter is dated. */
 #include "core/merge.h"
 
+#include "core/breakdown.h"
+
 #include "core/kpi.h"
 #include "core/timeutil.h"
 
@@ -345,8 +347,27 @@ int clm_merge_apply(clm_customer *known, const clm_customer *anon, uint64_t reco
 
     if ((r = merge_dedup(k, a, record_id, merge_ts, o)) < 0)
         return r;
-    if ((r = person(&k0, o, d, -1)) < 0 || (r = person(a, o, d, -1)) < 0)
-        return r;
+    /* breakdowns: each side's counters leave its own values' slots, the
+     * merged customer's enter its slots */
+    size_t nbd = o->breakdowns ? o->breakdowns->n : 0;
+    uint8_t ks[CLM_BD_MAX], as[CLM_BD_MAX];
+    clm_customer_bd_slots(&k0, o, ks);
+    clm_customer_bd_slots(a, o, as);
+    int cd = clm_breakdown_counter(CLM_DAY(customers_delta));
+    if (nbd)
+        clm_deltas_bd_begin(d);
+    if ((r = person(&k0, o, d, -1)) < 0 || (nbd && (r = clm_deltas_bd_end(d, ks, nbd)) < 0))
+        goto out_abort;
+    if (nbd)
+        clm_deltas_bd_begin(d);
+    if ((r = person(a, o, d, -1)) < 0 || (nbd && (r = clm_deltas_bd_end(d, as, nbd)) < 0))
+        goto out_abort;
+    for (size_t i = 0; i < nbd; i++)
+        if ((kc && (r = clm_deltas_bd_add(d, mb, i, ks[i], cd, -1)) < 0) ||
+            (ac && (r = clm_deltas_bd_add(d, mb, i, as[i], cd, -1)) < 0))
+            return r;
+    if (nbd)
+        clm_deltas_bd_begin(d);
     /* one of two first purchases is a repeat order now */
     if (k0.orders >= 1 && a->orders >= 1 &&
         (r = clm_deltas_add(d, clm_bucket_of_ms(k0.first_purchase > a->first_purchase
@@ -390,16 +411,29 @@ int clm_merge_apply(clm_customer *known, const clm_customer *anon, uint64_t reco
     k->flags |= (uint8_t)(a->flags & CLM_CUST_DISARMED);
     k->clv_rate_micros = clm_customer_clv_rate(k, o);
 
+    uint8_t ns[CLM_BD_MAX];
+    clm_customer_bd_slots(k, o, ns);
     if ((r = person(k, o, d, 1)) < 0)
+        goto out_abort;
+    if (nbd && (r = clm_deltas_bd_end(d, ns, nbd)) < 0)
         return r;
+    /* customers_delta outside the capture: the sides' -1 went to their own
+     * slots above, the merged customer's +1 goes to its slots */
     int64_t cur = (clm_customer_current(k, o) ? 1 : 0) - (kc ? 1 : 0) - (ac ? 1 : 0);
     if ((r = add(d, mb, CLM_DAY(customers_delta), cur)) < 0)
         return r;
+    for (size_t i = 0; i < nbd && clm_customer_current(k, o); i++)
+        if ((r = clm_deltas_bd_add(d, mb, i, ns[i], cd, 1)) < 0)
+            return r;
     if (o->stages) {
         if (a->stage != CLM_STAGE_NONE)
             d->stage_count[a->stage]--;
         if (k->stage != k0.stage && (r = clm_deltas_transition(d, mb, k0.stage, k->stage)) < 0)
             return r;
+        for (size_t i = 0; back && i < nbd; i++)
+            if ((r = clm_deltas_bd_add(d, mb, i, ns[i], clm_breakdown_counter(CLM_DAY(reactivated)),
+                                       1)) < 0)
+                return r;
         if (back && ((r = clm_deltas_add(d, mb, CLM_DAY(reactivated), 1)) < 0 ||
                      (r = clm_deltas_add(d, mb, CLM_DAY(entered) + (size_t)k->stage * sizeof(int64_t),
                                          1)) < 0))
@@ -416,4 +450,9 @@ int clm_merge_apply(clm_customer *known, const clm_customer *anon, uint64_t reco
     if ((o->stages || o->risk) && (r = clm_customer_expire(k, o, d, at)) < 0)
         return r;
     return CLM_APPLIED;
+
+out_abort:
+    if (nbd)
+        clm_deltas_bd_abort(d);
+    return r;
 }

@@ -22,6 +22,7 @@
 #include "core/breakdown.h"
 #include "core/customer.h"
 #include "core/deltas.h"
+#include "core/merge.h"
 #include "core/trait.h"
 
 #define DAY_MS 86400000LL
@@ -214,6 +215,45 @@ static void churn_by_watermark(void **state)
     clm_config_free(cfg);
 }
 
+/* An identity merge: each side's counters leave its own value's slot, the
+ * merged customer's enter the known side's; the slots still add up to the
+ * day counters. */
+static void merge_sides(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    clm_config *cfg = load(CFG, err, sizeof(err));
+    if (!cfg)
+        fail_msg("%s", err);
+    clm_apply_opts o = opts_of(cfg);
+    clm_deltas d;
+    clm_deltas_init(&d);
+    clm_customer *k = clm_customer_new("k", 1, 0), *a = clm_customer_new("a", 1, 0);
+    assert_non_null(k);
+    assert_non_null(a);
+    clm_event ev = event("k", CLM_EV_PURCHASE, T0 + DAY_MS, 1000000, "basic", -1);
+    assert_int_equal(clm_customer_apply(k, &ev, &o, &d, CLM_NO_TS), CLM_APPLIED);
+    ev = event("a", CLM_EV_PURCHASE, T0, 2000000, "pro", -1);
+    assert_int_equal(clm_customer_apply(a, &ev, &o, &d, CLM_NO_TS), CLM_APPLIED);
+    clm_deltas_reset(&d);
+    int64_t mts = T0 + 2 * DAY_MS, d0 = T0 / DAY_MS;
+    assert_int_equal(clm_merge_apply(k, a, 77, mts, &o, &d, CLM_NO_TS), CLM_APPLIED);
+    int basic = 0, pro = 1;
+    /* customers: a's leaves pro; k stays one under basic */
+    assert_int_equal(counter(&d, d0 + 2, 0, pro, "customers_delta"), -1);
+    assert_int_equal(counter(&d, d0 + 2, 0, basic, "customers_delta"), 0);
+    /* the merged first purchase is a's day, counted under k's value */
+    assert_int_equal(counter(&d, d0, 0, pro, "new_customers"), -1);
+    assert_int_equal(counter(&d, d0, 0, basic, "new_customers"), 1);
+    assert_int_equal(counter(&d, d0 + 1, 0, basic, "new_customers"), -1);
+    assert_sums(&d, 2);
+    assert_false(d.capturing);
+    clm_customer_free(k);
+    clm_customer_free(a);
+    clm_deltas_release(&d);
+    clm_config_free(cfg);
+}
+
 /* 100,000 distinct values of a trait: the counters stay within the listed
  * values plus other and (none), and other holds every unlisted customer. */
 static void cardinality(void **state)
@@ -325,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attribution),
         cmocka_unit_test(churn_by_watermark),
+        cmocka_unit_test(merge_sides),
         cmocka_unit_test(cardinality),
         cmocka_unit_test(config_checks),
         cmocka_unit_test(reload_restart),
