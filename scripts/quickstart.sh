@@ -78,6 +78,7 @@ cat >"$work/clmd.json" <<JSON
     {"name": "country", "field": "properties.country", "type": "string", "update": "first"},
     {"name": "company_size", "field": "properties.company_size", "type": "number", "update": "max"}
   ],
+  "breakdowns": [{"dimension": "trait:plan", "values": ["basic", "pro", "team"]}],
   "identity": {"topic": "clm.events.clmd-identity"}
 }
 JSON
@@ -134,6 +135,8 @@ for _ in $(seq 600); do
 done
 echo "-- segments (clm:segment:<name>, clm:segments) and RFM segments: clmctl segments"
 "$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: segments | sed 's/^/   /'
+echo "-- KPIs per plan over the last 30 days (clm:breakdown:trait:plan:<day>): clmctl breakdown trait:plan --last 30"
+"$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: breakdown trait:plan --last 30 | sed 's/^/   /'
 echo "-- customers most at risk of churning (clm:at_risk): clmctl at-risk --top 5"
 "$bin/tools/clmctl" --redis "127.0.0.1:$redis_port" --prefix clm: at-risk --top 5 | sed 's/^/   /'
 echo "-- the latest alerts (stream clm:alerts; also on the Kafka topic clm.alerts): clmctl alerts --count 5"
