@@ -414,6 +414,7 @@ int clm_shard_forget(clm_shard *s, int slot, int64_t offset, const clm_event *ev
     clm_custtab_remove(s->tab, ev->customer_id, ev->customer_id_len);
     a->st.consumed++;
     a->st.applied++;
+    a->st.erasures++;
     shard_advance(p, offset);
     return 0;
 }

@@ -47,6 +47,7 @@ typedef struct clm_shard_stats {
     int64_t duplicates; /* events suppressed as duplicates */
     int64_t rejected[CLM_REJ__COUNT];
     int64_t merges;     /* identity merge records applied (clm_shard_merge) */
+    int64_t erasures;   /* erasure requests honoured (clm_shard_forget) */
 } clm_shard_stats;
 
 /* Most event ids of customer-less events a partition remembers. */

@@ -138,6 +138,7 @@ static void render_metrics(const clm_http *h, text *t)
         tot.applied += s.applied;
         tot.duplicates += s.duplicates;
         tot.merges += s.merges;
+        tot.erasures += s.erasures;
         for (int r = 0; r < CLM_REJ__COUNT; r++)
             tot.rejected[r] += s.rejected[r];
         cached += clm_worker_cached(h->src.workers[i]);
@@ -158,6 +159,9 @@ static void render_metrics(const clm_http *h, text *t)
     metric(t, "clmd_identity_merges_total", "counter",
            "Identity merge records applied: anonymous customers merged into known ones.");
     put(t, "clmd_identity_merges_total %" PRId64 "\n", tot.merges);
+    metric(t, "clmd_erasures_total", "counter",
+           "Erasure requests (forget) honoured: customers removed from the store.");
+    put(t, "clmd_erasures_total %" PRId64 "\n", tot.erasures);
     metric(t, "clmd_dlq_delivered_total", "counter", "Dead letters delivered to Kafka.");
     put(t, "clmd_dlq_delivered_total %" PRIu64 "\n", ws.dlq_delivered);
     clm_alerting_stats al = { 0 };

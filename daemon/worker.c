@@ -164,6 +164,7 @@ void clm_worker_totals(const clm_worker *w, clm_shard_stats *out)
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         out->rejected[i] = atomic_load_explicit(&m->tot_rejected[i], memory_order_relaxed);
     out->merges = atomic_load_explicit(&m->tot_merges, memory_order_relaxed);
+    out->erasures = atomic_load_explicit(&m->tot_erasures, memory_order_relaxed);
 }
 
 void clm_worker_identity_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)

@@ -42,6 +42,7 @@ struct clm_worker {
     _Atomic size_t cached;
     _Atomic int64_t tot_consumed, tot_applied, tot_duplicates, tot_rejected[CLM_REJ__COUNT];
     _Atomic int64_t tot_merges;
+    _Atomic int64_t tot_erasures;
     uint64_t gen;      /* last generation cut */
     uint64_t dlq_seq;  /* last dead letter sent */
     long long next_flush_ms;

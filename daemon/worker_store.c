@@ -45,6 +45,7 @@ static int cut_stats(void *vctx, int32_t part, const clm_shard_stats *st)
     atomic_fetch_add_explicit(&w->tot_applied, st->applied, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_duplicates, st->duplicates, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tot_merges, st->merges, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tot_erasures, st->erasures, memory_order_relaxed);
     for (int i = 0; i < CLM_REJ__COUNT; i++)
         if (st->rejected[i])
             atomic_fetch_add_explicit(&w->tot_rejected[i], st->rejected[i], memory_order_relaxed);

@@ -307,6 +307,8 @@ int clm_flush_fmt_stats(clm_flush_fmt *f, int32_t part, const clm_shard_stats *s
         r = clm_cmdbuf_hincrby(b, stats, "rejected", rejected);
     if (r == 0 && st->merges)
         r = clm_cmdbuf_hincrby(b, stats, "merges", st->merges);
+    if (r == 0 && st->erasures)
+        r = clm_cmdbuf_hincrby(b, stats, "erasures", st->erasures);
     return r;
 }
 

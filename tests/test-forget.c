@@ -573,6 +573,7 @@ static void forget_case(bool sigkill, bool cluster)
         fail_msg("the aggregates changed: %s", diff);
     free(agg_after);
     assert_int_equal(QN(&r, "HGET", "clm:stats", "applied"), applied + 1);
+    assert_int_equal(QN(&r, "HGET", "clm:stats", "erasures"), 1); /* once, even across a SIGKILL */
 
     redisReply *log = Q(&r, "XRANGE", "clm:erasure_log", "-", "+");
     assert_non_null(log);
