@@ -73,8 +73,11 @@ static int cut_forget(void *vctx, int32_t part, const char *id, size_t len)
     if (!cb)
         return -ENOMEM;
     clm_alerting_forget(w->alerting, part, id, len);
-    return clm_forget_fmt(cb, w->c.prefix, w->c.group, part, id, len, clm_wall_ms(),
-                          w->c.erasure_hmac_key);
+    int r = clm_forget_fmt(cb, w->c.prefix, w->c.group, part, id, len, clm_wall_ms(),
+                           w->c.erasure_hmac_key);
+    return r < 0 ? r
+                 : clm_forget_fmt_firing(cb, w->c.prefix, w->c.redis.cluster && w->c.redis.cluster[0],
+                                         id, len);
 }
 
 /* A customer frozen for an identity merge (core/shard.h clm_shard_freeze):

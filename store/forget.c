@@ -161,6 +161,13 @@ int clm_forget_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t
     return clm_cmdbuf_append(b, argc, argv, lens);
 }
 
+int clm_forget_fmt_firing(clm_cmdbuf *b, const char *prefix, bool cluster, const char *id,
+                          size_t len)
+{
+    char key[CLM_KEY_MAX];
+    return scrub(b, key, clm_key_sink(key, sizeof(key), prefix, CLM_KEY_FIRING, cluster), id, len);
+}
+
 int clm_freeze_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t part,
                    const char *id, size_t len)
 {

@@ -33,6 +33,7 @@
 #ifndef CLM_STORE_FORGET_H
 #define CLM_STORE_FORGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,14 @@ int clm_forget_hmac(const char *key, size_t key_len, const char *id, size_t len,
  * the log entry has no id_hmac. Returns 0, -ENOMEM, -ENAMETOOLONG. */
 int clm_forget_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t part,
                    const char *id, size_t len, int64_t now_ms, const char *hmac_key);
+
+/* The Alertmanager sink's firing hash (clm_key_sink CLM_KEY_FIRING: its
+ * name depends on `cluster`): the same scrub as the alert keys above, so a
+ * firing incident of the erased customer is no longer re-sent (Alertmanager
+ * resolves it after its resolve_timeout). Returns 0, -ENOMEM,
+ * -ENAMETOOLONG. */
+int clm_forget_fmt_firing(clm_cmdbuf *b, const char *prefix, bool cluster, const char *id,
+                          size_t len);
 
 /* What freezing a customer for an identity merge deletes (core/shard.h
  * clm_shard_freeze): the checkpoint, the deadline index entry, the alerts

@@ -161,6 +161,10 @@ static void fill(redisContext *c)
     cmd(c, "XADD t:alerts:page * alert_id a1 json %s", "{\"customer_id\":\"" GONE "\"}");
     cmd(c, "XADD t:alerts:page * alert_id a2 json %s", "{\"customer_id\":\"keep-1\"}");
     cmd(c, "HSET t:stats consumed 9");
+    cmd(c, "HSET t:alerts:firing inc-1 %s inc-2 %s", "{\"labels\":{\"customer_id\":\"" GONE "\"}}",
+        "{\"labels\":{\"customer_id\":\"keep-1\"}}");
+    cmd(c, "HSET t:{alerts:page}:firing inc-1 %s inc-2 %s",
+        "{\"labels\":{\"customer_id\":\"" GONE "\"}}", "{\"labels\":{\"customer_id\":\"keep-1\"}}");
 }
 
 static void test_scrub(void **state)
@@ -175,6 +179,8 @@ static void test_scrub(void **state)
     clm_cmdbuf_init(&b);
     assert_int_equal(clm_forget_fmt(&b, "t:", "g", 0, GONE, strlen(GONE), 1700000000123LL, HMAC_KEY),
                      0);
+    assert_int_equal(clm_forget_fmt_firing(&b, "t:", false, GONE, strlen(GONE)), 0);
+    assert_int_equal(clm_forget_fmt_firing(&b, "t:", true, GONE, strlen(GONE)), 0);
     run_cmds(c, &b);
     char *after = dump(c, NULL);
     char *first = dump(c, "t:[^e]*"); /* all but the erasure log */
@@ -200,6 +206,9 @@ static void test_scrub(void **state)
     assert_int_equal(num(c, "HEXISTS t:alerts:paging:{g:0} a:a2"), 1);
     assert_int_equal(num(c, "XLEN t:alerts:page"), 1);
     assert_int_equal(num(c, "HGET t:stats consumed"), 9);
+    assert_int_equal(num(c, "HLEN t:alerts:firing"), 1); /* inc-2 */
+    assert_int_equal(num(c, "HEXISTS t:alerts:firing inc-2"), 1);
+    assert_int_equal(num(c, "HLEN t:{alerts:page}:firing"), 1);
 
     /* two log entries (one per run), both (time, partition, HMAC) */
     redisReply *log = redisCommand(c, "XRANGE t:erasure_log - +");
