@@ -20,7 +20,8 @@
  *   breakdown?dim=trait:<name>&days=N  the breakdown counters of a
  *                       configured dimension for the N days ending at the KPI
  *                       window end, per day and summed per value
- *                       (<prefix>breakdown:trait:<name>:<D>)
+ *                       (<prefix>breakdown:trait:<name>:<D>); without
+ *                       dim, the configured dimensions (reads nothing)
  *   health              live figures handed in (clm_api_live), events/s (the
  *                       consumed count's change since the previous health
  *                       answer over the time between) and the model status

@@ -1,6 +1,8 @@
 /* daemon/api_breakdown.c - /api/v1/breakdown?dim=trait:<name>&days=N: the
  * breakdown counters of one configured dimension (README "Breakdowns") for
  * the N days ending at the KPI window end, per day and summed per value.
+ * Without dim: {"dimensions": ["trait:<name>", ...]}, the configured
+ * dimensions in config order (empty when none is configured); reads nothing.
  *
  * Answer: {"dimension": "trait:<name>", "from", "to", "values": [the
  * configured values in order, "other", "(none)"], "days": [{"date",
@@ -57,7 +59,7 @@ static const clm_breakdown_spec *spec_of(const clm_api *a, const char *dim)
 
 int clm_api_breakdown_check(clm_api *a, const char *dim, char *err, size_t errsize)
 {
-    if (spec_of(a, dim))
+    if (!dim || spec_of(a, dim))
         return 0;
     const clm_breakdown_set *set = a->cfg->breakdowns;
     size_t n = (size_t)snprintf(err, errsize, "dim: expected %s",
@@ -68,8 +70,37 @@ int clm_api_breakdown_check(clm_api *a, const char *dim, char *err, size_t errsi
     return -EINVAL;
 }
 
+/* The configured dimensions, in config order. */
+static json_t *dimensions(const clm_api *a, char *err, size_t errsize)
+{
+    const clm_breakdown_set *set = a->cfg->breakdowns;
+    json_t *o = json_object(), *list = json_array();
+    if (!o || !list)
+        goto out_nomem;
+    for (size_t i = 0; set && i < set->n; i++) {
+        char dim[CLM_TRAIT_NAME_MAX + 8];
+        snprintf(dim, sizeof(dim), "trait:%s", set->d[i].trait);
+        if (json_array_append_new(list, json_string(dim)) < 0)
+            goto out_nomem;
+    }
+    /* json_object_set_new takes list, also when it fails */
+    int e = json_object_set_new(o, "dimensions", list);
+    list = NULL;
+    if (e < 0)
+        goto out_nomem;
+    return o;
+
+out_nomem:
+    snprintf(err, errsize, "out of memory");
+    json_decref(o);
+    json_decref(list);
+    return NULL;
+}
+
 json_t *clm_api_breakdown(clm_api *a, const char *dim, long days, char *err, size_t errsize)
 {
+    if (!dim)
+        return dimensions(a, err, errsize);
     const clm_breakdown_spec *s = spec_of(a, dim);
     if (!s) {
         clm_api_breakdown_check(a, dim, err, errsize);

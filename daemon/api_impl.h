@@ -47,7 +47,8 @@ json_t *clm_api_at_risk(clm_api *a, long limit, char *errbuf, size_t errsize);
 json_t *clm_api_alerts(clm_api *a, long limit, char *errbuf, size_t errsize);
 json_t *clm_api_health(clm_api *a, const clm_api_live *live, char *errbuf, size_t errsize);
 /* api_breakdown.c: the check of a dim argument (-EINVAL with errbuf naming
- * the configured dimensions) and the endpoint. */
+ * the configured dimensions; NULL, no dim given, passes) and the endpoint
+ * (dim NULL: the list of configured dimensions). */
 int clm_api_breakdown_check(clm_api *a, const char *dim, char *errbuf, size_t errsize);
 json_t *clm_api_breakdown(clm_api *a, const char *dim, long days, char *errbuf, size_t errsize);
 

@@ -6,7 +6,8 @@
 # 2000 people), runs clmd over it until the 30-day KPIs are written, then
 # loads http://127.0.0.1:<port>/dashboard in headless Chromium
 # (tests/browser/dashboard.test.mjs) which checks each panel against the
-# JSON API and saves the screenshot (the KPI trends and the cohorts are the
+# JSON API and saves the screenshot (clmgen --traits and a breakdown by
+# plan feed the breakdowns panel; the KPI trends and the cohorts are the
 # KPI job's own keys, README "KPI history and cohorts"). Fails, never skips, when
 # redis-server, node, Chromium or tests/browser/node_modules is missing
 # (bash scripts/deps.sh --test installs them).
@@ -48,7 +49,7 @@ rcli ping >/dev/null
 pids+=($!)
 for _ in $(seq 200); do [ -s "$work/bootstrap" ] && break; sleep 0.05; done
 brokers=$(cat "$work/bootstrap")
-"$build/tools/clmgen" --seed 42 --customers "$CUSTOMERS" --events "$EVENTS" --malformed 0.01 \
+"$build/tools/clmgen" --seed 42 --customers "$CUSTOMERS" --events "$EVENTS" --malformed 0.01 --traits \
   --brokers "$brokers" --topic clm.events --compression zstd
 
 http_port=$(free_port)
@@ -57,7 +58,9 @@ cat >"$work/clmd.json" <<JSON
   "kafka": {"brokers": "$brokers", "topics": ["clm.events"], "group_id": "clmd-dashboard"},
   "redis": {"host": "127.0.0.1", "port": $redis_port, "prefix": "clm:"},
   "flush": {"interval_ms": 500},
-  "http": {"port": $http_port}
+  "http": {"port": $http_port},
+  "traits": [{"name": "plan", "type": "string"}],
+  "breakdowns": [{"dimension": "trait:plan", "values": ["basic", "pro", "team"]}]
 }
 JSON
 "$build/daemon/clmd" -c "$work/clmd.json" >"$work/clmd.log" 2>&1 &

@@ -167,6 +167,49 @@ function drawHealth(doc) {
   put("ops", el("table", {}, ...rows.map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", { class: "num" }, v)))));
 }
 
+// The first configured breakdown dimension, per value over the window:
+// Σ of the window's days, and S (the running sum of customers_delta over
+// the days before the window) for the churn rate (README "Breakdowns").
+// The span asked is the API's longest, so that S covers the history.
+const BD_SPAN = 3660;
+function breakdownRows(doc, from) {
+  const rows = doc.values.map((v) => ({ value: v, c: {}, start: 0 }));
+  const of = (v) => rows.find((r) => r.value === v) || rows[rows.push({ value: v, c: {}, start: 0 }) - 1];
+  for (const d of doc.days)
+    for (const [v, counters] of Object.entries(d)) {
+      if (v === "date") continue;
+      const r = of(v);
+      for (const [k, n] of Object.entries(counters)) {
+        if (d.date >= from) r.c[k] = (r.c[k] || 0) + n;
+        else if (k === "customers_delta") r.start += n;
+      }
+    }
+  return rows.map((r) => ({
+    value: r.value, revenue: (r.c.revenue_micros || 0) / 1e6, orders: r.c.orders || 0,
+    new_customers: r.c.new_customers || 0,
+    churn_rate: r.start > 0 ? (r.c.churned || 0) / r.start : null,
+    conversion: r.c.new_leads ? (r.c.leads_converted || 0) / r.c.new_leads : null,
+  }));
+}
+
+async function drawBreakdowns() {
+  const list = await get("breakdown");
+  if (!list.dimensions.length) return put("breakdowns", empty("no breakdown configured (breakdowns)"));
+  const dim = list.dimensions[0];
+  const doc = await get(`breakdown?dim=${encodeURIComponent(dim)}&days=${BD_SPAN}`);
+  const from = new Date(Date.parse(doc.to) - (days() - 1) * 86400000).toISOString().slice(0, 10);
+  const t = el("table", {}, el("tr", {}, el("th", {}, dim), el("th", { class: "num" }, "revenue"),
+                              el("th", { class: "num" }, "orders"), el("th", { class: "num" }, "new customers"),
+                              el("th", { class: "num" }, "churn rate"), el("th", { class: "num" }, "conversion")));
+  for (const r of breakdownRows(doc, from))
+    t.append(el("tr", { "data-value": r.value }, el("td", {}, r.value),
+                el("td", { class: "num revenue" }, fmt(r.revenue)), el("td", { class: "num orders" }, fmt(r.orders)),
+                el("td", { class: "num new_customers" }, fmt(r.new_customers)),
+                el("td", { class: "num churn_rate" }, pct(r.churn_rate)),
+                el("td", { class: "num conversion" }, pct(r.conversion))));
+  put("breakdowns", el("p", {}, `${from} – ${doc.to}`), t);
+}
+
 let refreshes = 0;
 async function refresh() {
   const jobs = [["funnel?days=" + days(), "funnel", drawFunnel], ["kpi?days=" + days(), "kpi", drawKpi],
@@ -174,7 +217,7 @@ async function refresh() {
                 ["alerts?limit=10", "alerts", drawAlerts], ["health", "ops", drawHealth]];
   await Promise.all(jobs.map(async ([path, id, draw]) => {
     try { draw(await get(path)); } catch (e) { put(id, empty("error: " + e.message)); }
-  }));
+  }).concat(drawBreakdowns().catch((e) => put("breakdowns", empty("error: " + e.message)))));
   document.body.dataset.ready = String(++refreshes);
 }
 

@@ -2,7 +2,7 @@
 // Chromium (Debian's /usr/bin/chromium, driven by playwright-core) and
 // checks that each panel shows what the JSON API returns: every funnel
 // count, the last KPI point of each KPI, the first cohort cell, the top
-// at-risk customer, the health badge. Every request not to the dashboard's
+// at-risk customer, the first row of the breakdowns panel, the health badge. Every request not to the dashboard's
 // own address is refused and makes the test fail. Saves a screenshot.
 //   node dashboard.test.mjs http://127.0.0.1:<port> <screenshot.png>
 // Exit 0: all panels agree; 1: a mismatch or an outside request (printed).
@@ -92,6 +92,29 @@ try {
       expect("top at-risk stage", await page.textContent(`${row} .stage`), top.stage ?? "–");
       expect("top at-risk risk", await page.textContent(`${row} .risk`), fmt(top.risk));
       expect("top at-risk CLV", await page.textContent(`${row} .clv`), fmt(top.clv));
+    }
+    // breakdowns: the first configured dimension's first value over the
+    // page's default window (30 days), summed here from the API's days
+    const dims = (await api("breakdown")).dimensions;
+    if (!dims.length) problems.push("breakdown: the API lists no dimension");
+    else {
+      const bd = await api(`breakdown?dim=${encodeURIComponent(dims[0])}&days=3660`);
+      const v = bd.values[0], from = new Date(Date.parse(bd.to) - 29 * 86400000).toISOString().slice(0, 10);
+      const sum = {}; let start = 0;
+      for (const d of bd.days)
+        for (const [k, n] of Object.entries(d[v] || {}))
+          if (d.date >= from) sum[k] = (sum[k] || 0) + n;
+          else if (k === "customers_delta") start += n;
+      if (!sum.orders) problems.push(`breakdown: no order under ${v} in the window`);
+      const row = `#breakdowns tr[data-value="${v}"]`;
+      expect(`breakdown ${v} revenue`, await page.textContent(`${row} .revenue`), fmt((sum.revenue_micros || 0) / 1e6));
+      expect(`breakdown ${v} orders`, await page.textContent(`${row} .orders`), fmt(sum.orders || 0));
+      expect(`breakdown ${v} new customers`, await page.textContent(`${row} .new_customers`),
+             fmt(sum.new_customers || 0));
+      expect(`breakdown ${v} churn rate`, await page.textContent(`${row} .churn_rate`),
+             pct(start > 0 ? (sum.churned || 0) / start : null));
+      expect(`breakdown ${v} conversion`, await page.textContent(`${row} .conversion`),
+             pct(sum.new_leads ? (sum.leads_converted || 0) / sum.new_leads : null));
     }
     const badge = await page.textContent("#health");
     if (badge !== "healthy" && badge !== "unhealthy") problems.push(`health badge: "${badge}"`);
