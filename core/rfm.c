@@ -1,11 +1,17 @@
 /* core/rfm.c - see rfm.h. */
 #include "core/rfm.h"
 
+#include <string.h>
+
 #include "core/timeutil.h"
 
+/* Field by field after a memset, never a compound literal: the padding is
+ * zero, so two equal statistics compare equal byte for byte (memcmp in
+ * core/customer.c, the record's round trip). */
 void clm_rfm_init(clm_rfm *r)
 {
-    *r = (clm_rfm){ .first_day = -1, .last_day = -1 };
+    memset(r, 0, sizeof(*r));
+    r->first_day = r->last_day = -1;
 }
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -25,8 +31,10 @@ void clm_rfm_purchase(clm_rfm *r, int64_t ts_ms, int64_t amount_micros)
     int64_t d = clm_day_of_ms(ts_ms);
     int64_t amount = amount_micros > 0 ? amount_micros : 0;
     if (r->first_day < 0) {
-        *r = (clm_rfm){ .first_day = (int32_t)d, .last_day = (int32_t)d, .day_bits = 1,
-                        .first_micros = amount };
+        memset(r, 0, sizeof(*r));
+        r->first_day = r->last_day = (int32_t)d;
+        r->day_bits = 1;
+        r->first_micros = amount;
         return;
     }
     if (d == r->first_day) {

@@ -218,7 +218,7 @@ static int dump_key(redisContext *c, const redisReply *key, lines *out, char *er
         lines_clear(&mine);
         return harness_fail(e, errbuf, errsize, "out of memory");
     }
-    if (sorted)
+    if (sorted && mine.n > 0) /* an empty key's v is NULL */
         qsort(mine.v, mine.n, sizeof(*mine.v), cmp_str);
     for (size_t i = 0; i < mine.n && !e; i++) {
         sbuf one = {.p = mine.v[i]};

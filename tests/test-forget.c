@@ -401,7 +401,7 @@ static void run_init(run *r, const char *name, bool cluster)
             "  \"properties\": {\"session.timeout.ms\": \"6000\", \"heartbeat.interval.ms\": \"500\"}},\n"
             " \"redis\": %s,\n"
             " \"flush\": {\"interval_ms\": 100},\n"
-            " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 3},\n"
+            " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 30},\n"
             " \"http\": {\"port\": 0},\n"
             " \"events\": {\"allowed_lateness_s\": 0},\n"
             " \"alerts\": {\"topic\": \"%s\", \"min_clv\": 50, \"rate_per_s\": 100000, \"burst\": 100000},\n"

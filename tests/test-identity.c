@@ -116,7 +116,7 @@ static void run_start_on(run *r, harness_redis *shared, const char *topics, cons
             " \"redis\": %s,\n"
             " \"flush\": {\"interval_ms\": 100},\n"
             " \"http\": {\"port\": 0},\n"
-            " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 5},\n"
+            " \"core\": {\"workers\": 2, \"shutdown_timeout_s\": 60},\n"
             " \"events\": {\"allowed_lateness_s\": 0%s}}\n",
             harness_kafka_bootstraps(K), topics, group, itopic, identity_extra,
             redis ? own : redis_section, events_extra);
