@@ -14,33 +14,22 @@ static const char dim_expect[] = "\"trait:<name>\" naming a configured trait";
 static const char values_expect[] = "a list of 1..32 distinct strings of 1..64 bytes, "
                                     "not \"other\" or \"(none)\"";
 
-static int problem(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
-                   const char *text, const char *expect)
-{
-    if (member)
-        snprintf(p->at, sizeof p->at, "[%zu].%s", i, member);
-    else
-        snprintf(p->at, sizeof p->at, "[%zu]", i);
-    p->value = value;
-    p->text = text;
-    p->expect = expect;
-    return -EINVAL;
-}
-
 static int parse_values(json_t *v, size_t i, clm_breakdown_spec *s, clm_cfg_problem *p)
 {
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CLM_BD_VALUES_MAX)
-        return problem(p, i, "values", v, "is not a list of 1..32 values", values_expect);
+        return clm_cfg_item_problem(p, i, "values", v, "is not a list of 1..32 values",
+                                    values_expect);
     for (size_t k = 0; k < json_array_size(v); k++) {
         json_t *e = json_array_get(v, k);
         const char *str = json_string_value(e);
         size_t n = str ? strlen(str) : 0;
         if (!str || n == 0 || n > CLM_TRAIT_STR_MAX || strcmp(str, "other") == 0 ||
             strcmp(str, "(none)") == 0 || strchr(str, '\t'))
-            return problem(p, i, "values", e, "is not a valid value", values_expect);
+            return clm_cfg_item_problem(p, i, "values", e, "is not a valid value", values_expect);
         for (size_t j = 0; j < k; j++)
             if (strcmp(s->values[j], str) == 0)
-                return problem(p, i, "values", e, "lists a value twice", values_expect);
+                return clm_cfg_item_problem(p, i, "values", e, "lists a value twice",
+                                            values_expect);
         memcpy(s->values[k], str, n + 1);
     }
     s->nvalues = json_array_size(v);
@@ -55,7 +44,7 @@ static int parse_one(json_t *o, size_t i, clm_breakdown_spec *s, clm_cfg_problem
     int r;
 
     if (!json_is_object(o))
-        return problem(p, i, NULL, o, "has the wrong type", "a breakdown object");
+        return clm_cfg_item_problem(p, i, NULL, o, "has the wrong type", "a breakdown object");
     memset(s, 0, sizeof(*s));
     s->trait_idx = -1;
     json_object_foreach(o, k, v) {
@@ -63,7 +52,8 @@ static int parse_one(json_t *o, size_t i, clm_breakdown_spec *s, clm_cfg_problem
             const char *d = json_string_value(v);
             size_t n = d ? strlen(d) : 0;
             if (!d || n <= 6 || strncmp(d, "trait:", 6) != 0 || n - 6 > CLM_TRAIT_NAME_MAX)
-                return problem(p, i, "dimension", v, "is not a trait dimension", dim_expect);
+                return clm_cfg_item_problem(p, i, "dimension", v, "is not a trait dimension",
+                                            dim_expect);
             memcpy(s->trait, d + 6, n - 6 + 1);
             have_dim = true;
         } else if (strcmp(k, "values") == 0) {
@@ -79,9 +69,9 @@ static int parse_one(json_t *o, size_t i, clm_breakdown_spec *s, clm_cfg_problem
         }
     }
     if (!have_dim)
-        return problem(p, i, NULL, o, "has no \"dimension\"", dim_expect);
+        return clm_cfg_item_problem(p, i, NULL, o, "has no \"dimension\"", dim_expect);
     if (!have_values)
-        return problem(p, i, NULL, o, "has no \"values\"", values_expect);
+        return clm_cfg_item_problem(p, i, NULL, o, "has no \"values\"", values_expect);
     return 0;
 }
 
@@ -107,8 +97,9 @@ int clm_cfg_breakdowns_parse(json_t *v, void *field, clm_cfg_problem *p)
             goto out_free_set;
         for (size_t j = 0; j < i; j++)
             if (strcmp(set->d[j].trait, set->d[i].trait) == 0) {
-                r = problem(p, i, "dimension", json_object_get(o, "dimension"),
-                            "names a dimension twice", "a dimension no other breakdown names");
+                r = clm_cfg_item_problem(p, i, "dimension", json_object_get(o, "dimension"),
+                                         "names a dimension twice",
+                                         "a dimension no other breakdown names");
                 goto out_free_set;
             }
         set->n = i + 1;

@@ -28,23 +28,10 @@ static const struct {
     {"duration_s", CLM_REQ_DURATION},
 };
 
-static int problem(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
-                   const char *text, const char *expect)
-{
-    if (member)
-        snprintf(p->at, sizeof p->at, "[%zu].%s", i, member);
-    else
-        snprintf(p->at, sizeof p->at, "[%zu]", i);
-    p->value = value;
-    p->text = text;
-    p->expect = expect;
-    return -EINVAL;
-}
-
 static int parse_required(json_t *v, size_t i, clm_custom_type *t, clm_cfg_problem *p)
 {
     if (!json_is_array(v) || json_array_size(v) > CLM_REQ_MAX)
-        return problem(p, i, "required", v, "has the wrong type", required_expect);
+        return clm_cfg_item_problem(p, i, "required", v, "has the wrong type", required_expect);
     for (size_t k = 0; k < json_array_size(v); k++) {
         json_t *e = json_array_get(v, k);
         const char *s = json_string_value(e);
@@ -52,7 +39,8 @@ static int parse_required(json_t *v, size_t i, clm_custom_type *t, clm_cfg_probl
         bool field = false;
 
         if (!s || n == 0 || n > CLM_TYPE_MAX)
-            return problem(p, i, "required", e, "is not a field name", required_expect);
+            return clm_cfg_item_problem(p, i, "required", e, "is not a field name",
+                                        required_expect);
         for (size_t f = 0; f < sizeof(req_fields) / sizeof(req_fields[0]); f++) {
             if (strcmp(s, req_fields[f].name) == 0) {
                 t->req_fields |= req_fields[f].bit;
@@ -60,7 +48,7 @@ static int parse_required(json_t *v, size_t i, clm_custom_type *t, clm_cfg_probl
             }
         }
         if (!field && (strcmp(s, "type") == 0 || strcmp(s, "ts") == 0))
-            return problem(p, i, "required", e, "is always required", required_expect);
+            return clm_cfg_item_problem(p, i, "required", e, "is always required", required_expect);
         memcpy(t->req_names[t->nreq++], s, n + 1);
     }
     return 0;
@@ -72,7 +60,7 @@ static int parse_one(json_t *o, size_t i, clm_custom_type *t, clm_cfg_problem *p
     json_t *v;
 
     if (!json_is_object(o))
-        return problem(p, i, NULL, o, "has the wrong type", "an event type object");
+        return clm_cfg_item_problem(p, i, NULL, o, "has the wrong type", "an event type object");
     memset(t, 0, sizeof(*t));
     t->as = CLM_EV_OTHER;
     t->activity = CLM_ACT_BY_TYPE;
@@ -85,33 +73,34 @@ static int parse_one(json_t *o, size_t i, clm_custom_type *t, clm_cfg_problem *p
         if (strcmp(k, "name") == 0) {
             size_t n = json_string_length(v);
             if (!s || n == 0 || n > CLM_TYPE_MAX)
-                return problem(p, i, k, v, "is not a valid type name", name_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a valid type name", name_expect);
             if (clm_event_type_from_name(s, n) != CLM_EV_OTHER || strcmp(s, "other") == 0)
-                return problem(p, i, k, v, "is a built-in type", name_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is a built-in type", name_expect);
             memcpy(t->name, s, n + 1);
             t->len = (uint8_t)n;
         } else if (strcmp(k, "as") == 0) {
             if (!s)
-                return problem(p, i, k, v, "has the wrong type", as_expect);
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", as_expect);
             t->as = clm_event_type_from_name(s, json_string_length(v));
             if (t->as == CLM_EV_OTHER && strcmp(s, "other") != 0)
-                return problem(p, i, k, v, "is not a built-in event type", as_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a built-in event type", as_expect);
         } else if (strcmp(k, "activity") == 0) {
             if (!json_is_boolean(v))
-                return problem(p, i, k, v, "has the wrong type", "true or false");
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", "true or false");
             t->activity = json_is_true(v) ? CLM_ACT_YES : CLM_ACT_NO;
         } else if (strcmp(k, "required") == 0) {
             if ((r = parse_required(v, i, t, p)) < 0)
                 return r;
         } else {
-            return problem(p, i, k, v, "is not an event type member", member_expect);
+            return clm_cfg_item_problem(p, i, k, v, "is not an event type member", member_expect);
         }
     }
     if (!t->name[0])
-        return problem(p, i, NULL, o, "has no \"name\"", "an event type object with \"name\"");
+        return clm_cfg_item_problem(p, i, NULL, o, "has no \"name\"",
+                                    "an event type object with \"name\"");
     if (t->as == CLM_EV_PURCHASE && t->activity == CLM_ACT_NO)
-        return problem(p, i, "activity", json_object_get(o, "activity"),
-                       "cannot be false for a purchase", "true, or no \"activity\"");
+        return clm_cfg_item_problem(p, i, "activity", json_object_get(o, "activity"),
+                                    "cannot be false for a purchase", "true, or no \"activity\"");
     return 0;
 }
 
@@ -138,8 +127,8 @@ int clm_cfg_event_types_parse(json_t *v, void *field, clm_cfg_problem *p)
         if ((r = parse_one(o, i, t, p)) < 0)
             goto out_free_set;
         if (clm_custom_type_index(set, t->name, t->len) >= 0) {
-            r = problem(p, i, "name", json_object_get(o, "name"), "names an event type twice",
-                        "a name no other event type has");
+            r = clm_cfg_item_problem(p, i, "name", json_object_get(o, "name"),
+                                     "names an event type twice", "a name no other event type has");
             goto out_free_set;
         }
         set->n = i + 1;

@@ -403,6 +403,19 @@ static int set_map(const value_ctx *c)
     return 0;
 }
 
+int clm_cfg_item_problem(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
+                         const char *text, const char *expect)
+{
+    if (member)
+        snprintf(p->at, sizeof p->at, "[%zu].%s", i, member);
+    else
+        snprintf(p->at, sizeof p->at, "[%zu]", i);
+    p->value = value;
+    p->text = text;
+    p->expect = expect;
+    return -EINVAL;
+}
+
 int clm_cfg_set_value(const clm_cfg_key *row, void *base, json_t *v, clm_cfg_source from,
                       const char *name, const char *key, char *errbuf, size_t errsize)
 {

@@ -70,6 +70,12 @@ typedef struct clm_cfg_problem {
     const char *expect;  /* NULL: the row's expect */
 } clm_cfg_problem;
 
+/* Fills *p for item i of a list-valued CUSTOM row ("[i]" or "[i].member"
+ * appended to the key) and returns -EINVAL: the one way every list key
+ * (traits, event_types, segments, breakdowns) names where it went wrong. */
+int clm_cfg_item_problem(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
+                         const char *text, const char *expect);
+
 /* CUSTOM rows: parses v into *field, which holds the previous value (the
  * default, or all-zero). Returns 0; or -EINVAL with *problem filled in; or
  * -ENOMEM. Must leave *field releasable on failure. */

@@ -19,19 +19,6 @@ static const char seg_member_expect[] = "one of \"name\", \"rule\", \"notify\"";
 static const char map_member_expect[] = "one of \"name\", \"r\", \"f\", \"m\"";
 static const char range_expect[] = "[lo, hi] with 1 <= lo <= hi <= 5";
 
-static int problem_at(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
-                      const char *text, const char *expect)
-{
-    if (member)
-        snprintf(p->at, sizeof p->at, "[%zu].%s", i, member);
-    else
-        snprintf(p->at, sizeof p->at, "[%zu]", i);
-    p->value = value;
-    p->text = text;
-    p->expect = expect;
-    return -EINVAL;
-}
-
 static bool is_range(const json_t *v)
 {
     if (!json_is_array(v) || json_array_size(v) != 2)
@@ -49,23 +36,24 @@ static int check_entry(const json_t *e, size_t i, bool map, clm_cfg_problem *p)
     json_t *v;
 
     if (!json_is_object(e))
-        return problem_at(p, i, NULL, e, "has the wrong type",
-                          map ? clm_cfg_rfm_map_expect : clm_cfg_segments_expect);
+        return clm_cfg_item_problem(p, i, NULL, e, "has the wrong type",
+                                    map ? clm_cfg_rfm_map_expect : clm_cfg_segments_expect);
     json_object_foreach((json_t *)e, k, v) {
         if (clm_cfg_is_comment(k))
             continue;
         if (strcmp(k, "name") == 0 || (!map && strcmp(k, "rule") == 0)) {
             if (!json_is_string(v))
-                return problem_at(p, i, k, v, "has the wrong type", "a string");
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", "a string");
         } else if (!map && strcmp(k, "notify") == 0) {
             if (!json_is_boolean(v))
-                return problem_at(p, i, k, v, "has the wrong type", "true or false");
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", "true or false");
         } else if (map && (strcmp(k, "r") == 0 || strcmp(k, "f") == 0 || strcmp(k, "m") == 0)) {
             if (!is_range(v))
-                return problem_at(p, i, k, v, "is not a score range", range_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a score range", range_expect);
         } else {
-            return problem_at(p, i, k, v, map ? "is not a map entry member" : "is not a segment member",
-                              map ? map_member_expect : seg_member_expect);
+            return clm_cfg_item_problem(
+                p, i, k, v, map ? "is not a map entry member" : "is not a segment member",
+                map ? map_member_expect : seg_member_expect);
         }
     }
     static const char *const seg_need[][2] = {{"name", "has no \"name\""},
@@ -76,8 +64,8 @@ static int check_entry(const json_t *e, size_t i, bool map, clm_cfg_problem *p)
                                               {"m", "has no \"m\""}, {NULL, NULL}};
     for (const char *const(*n)[2] = map ? map_need : seg_need; (*n)[0]; n++)
         if (!json_object_get(e, (*n)[0]))
-            return problem_at(p, i, NULL, e, (*n)[1],
-                              map ? clm_cfg_rfm_map_expect : clm_cfg_segments_expect);
+            return clm_cfg_item_problem(p, i, NULL, e, (*n)[1],
+                                        map ? clm_cfg_rfm_map_expect : clm_cfg_segments_expect);
     return 0;
 }
 

@@ -26,19 +26,6 @@ static const char *const contract_fields[] = {
     "type", "customer_id", "event_id", "ts", "amount", "score", "duration_s", "properties", NULL,
 };
 
-static int problem(clm_cfg_problem *p, size_t i, const char *member, const json_t *value,
-                   const char *text, const char *expect)
-{
-    if (member)
-        snprintf(p->at, sizeof p->at, "[%zu].%s", i, member);
-    else
-        snprintf(p->at, sizeof p->at, "[%zu]", i);
-    p->value = value;
-    p->text = text;
-    p->expect = expect;
-    return -EINVAL;
-}
-
 static bool name_chars_ok(const char *s, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -69,7 +56,7 @@ static int parse_one(json_t *o, size_t i, clm_trait_spec *t, clm_cfg_problem *p)
     int x;
 
     if (!json_is_object(o))
-        return problem(p, i, NULL, o, "has the wrong type", "a trait object");
+        return clm_cfg_item_problem(p, i, NULL, o, "has the wrong type", "a trait object");
     memset(t, 0, sizeof(*t));
     t->update = CLM_TRAIT_LATEST;
     t->reject_invalid = true;
@@ -82,64 +69,69 @@ static int parse_one(json_t *o, size_t i, clm_trait_spec *t, clm_cfg_problem *p)
             continue;
         if (strcmp(k, "name") == 0) {
             if (!s)
-                return problem(p, i, k, v, "has the wrong type", name_expect);
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", name_expect);
             size_t n = json_string_length(v);
             if (n == 0 || n > CLM_TRAIT_NAME_MAX || !name_chars_ok(s, n))
-                return problem(p, i, k, v, "is not a valid trait name", name_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a valid trait name", name_expect);
             memcpy(t->name, s, n + 1);
         } else if (strcmp(k, "field") == 0) {
             if (!s)
-                return problem(p, i, k, v, "has the wrong type", field_expect);
+                return clm_cfg_item_problem(p, i, k, v, "has the wrong type", field_expect);
             field = s;
         } else if (strcmp(k, "type") == 0) {
             if (!s || (x = pick(s, types)) < 0)
-                return problem(p, i, k, v, "is not a trait type", type_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a trait type", type_expect);
             t->type = (clm_trait_kind)(x + 1);
         } else if (strcmp(k, "update") == 0) {
             if (!s || (x = pick(s, updates)) < 0)
-                return problem(p, i, k, v, "is not an update rule", update_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not an update rule", update_expect);
             t->update = (clm_trait_update)x;
         } else if (strcmp(k, "on_invalid") == 0) {
             if (!s || (x = pick(s, invalid)) < 0)
-                return problem(p, i, k, v, "is not a choice", invalid_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is not a choice", invalid_expect);
             t->reject_invalid = x == 0;
         } else if (strcmp(k, "max_len") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                 json_integer_value(v) > CLM_TRAIT_STR_MAX)
-                return problem(p, i, k, v, "is out of range", len_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is out of range", len_expect);
             len = v;
             t->max_len = (unsigned)json_integer_value(v);
         } else if (strcmp(k, "max_distinct") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                 json_integer_value(v) > CLM_TRAIT_DISTINCT_MAX)
-                return problem(p, i, k, v, "is out of range", distinct_expect);
+                return clm_cfg_item_problem(p, i, k, v, "is out of range", distinct_expect);
             distinct = v;
             t->max_distinct = (unsigned)json_integer_value(v);
         } else {
-            return problem(p, i, k, v, "is not a trait member", member_expect);
+            return clm_cfg_item_problem(p, i, k, v, "is not a trait member", member_expect);
         }
     }
     if (!t->name[0])
-        return problem(p, i, NULL, o, "has no \"name\"", "a trait object with \"name\" and \"type\"");
+        return clm_cfg_item_problem(p, i, NULL, o, "has no \"name\"",
+                                    "a trait object with \"name\" and \"type\"");
     if (t->type == CLM_TRAIT_NONE)
-        return problem(p, i, NULL, o, "has no \"type\"", "a trait object with \"name\" and \"type\"");
+        return clm_cfg_item_problem(p, i, NULL, o, "has no \"type\"",
+                                    "a trait object with \"name\" and \"type\"");
     if ((t->update == CLM_TRAIT_MAXIMUM || t->update == CLM_TRAIT_SUM) && t->type != CLM_TRAIT_NUM)
-        return problem(p, i, "update", json_object_get(o, "update"),
-                       "needs a number trait", "\"latest\", \"first\" or \"count_distinct\"");
+        return clm_cfg_item_problem(p, i, "update", json_object_get(o, "update"),
+                                    "needs a number trait",
+                                    "\"latest\", \"first\" or \"count_distinct\"");
     if (len && t->type != CLM_TRAIT_STR)
-        return problem(p, i, "max_len", len, "applies to string traits only", "no max_len");
+        return clm_cfg_item_problem(p, i, "max_len", len, "applies to string traits only",
+                                    "no max_len");
     if (distinct && t->update != CLM_TRAIT_DISTINCT)
-        return problem(p, i, "max_distinct", distinct, "applies to count_distinct only",
-                       "no max_distinct");
+        return clm_cfg_item_problem(p, i, "max_distinct", distinct,
+                                    "applies to count_distinct only", "no max_distinct");
     if (!field)
         field = t->name;
     bool props = strncmp(field, "properties.", 11) == 0;
     const char *key = props ? field + 11 : field;
     size_t n = strlen(key);
     if (n == 0 || n > CLM_TRAIT_FIELD_MAX || (!props && pick(key, contract_fields) >= 0))
-        return problem(p, i, json_object_get(o, "field") ? "field" : "name",
-                       json_object_get(o, "field") ? json_object_get(o, "field") : json_object_get(o, "name"),
-                       "cannot hold a trait", field_expect);
+        return clm_cfg_item_problem(p, i, json_object_get(o, "field") ? "field" : "name",
+                                    json_object_get(o, "field") ? json_object_get(o, "field")
+                                                                : json_object_get(o, "name"),
+                                    "cannot hold a trait", field_expect);
     memcpy(t->field, key, n + 1);
     t->field_len = (uint8_t)n;
     t->in_properties = props;
@@ -171,18 +163,18 @@ int clm_cfg_traits_parse(json_t *v, void *field, clm_cfg_problem *p)
         if ((r = parse_one(o, i, t, p)) < 0)
             goto out_free_set;
         if (clm_trait_set_index(set, t->name, strlen(t->name)) >= 0) {
-            r = problem(p, i, "name", json_object_get(o, "name"), "names a trait twice",
-                        "a name no other trait has");
+            r = clm_cfg_item_problem(p, i, "name", json_object_get(o, "name"),
+                                     "names a trait twice", "a name no other trait has");
             goto out_free_set;
         }
         if (clm_trait_set_field(set, t->field, t->field_len, t->in_properties) >= 0) {
-            r = problem(p, i, "field", json_object_get(o, "field"), "is read by another trait",
-                        "a field no other trait reads");
+            r = clm_cfg_item_problem(p, i, "field", json_object_get(o, "field"),
+                                     "is read by another trait", "a field no other trait reads");
             goto out_free_set;
         }
         if (t->type == CLM_TRAIT_STR && (bytes += t->max_len) > CLM_EV_TRAIT_BYTES) {
-            r = problem(p, i, NULL, o, "makes the string traits too long",
-                        "max_len of all string traits together at most 256");
+            r = clm_cfg_item_problem(p, i, NULL, o, "makes the string traits too long",
+                                     "max_len of all string traits together at most 256");
             goto out_free_set;
         }
         set->n = i + 1;
