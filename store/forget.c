@@ -124,22 +124,9 @@ int clm_forget_fmt(clm_cmdbuf *b, const char *prefix, const char *group, int32_t
                    const char *id, size_t len, int64_t now_ms, const char *hmac_key)
 {
     char key[CLM_KEY_MAX];
-    int r;
-    if ((r = cmd(b, "HDEL", key, clm_key_ckpt(key, sizeof(key), prefix, group, part), id, len)) < 0 ||
-        (r = cmd(b, "ZREM", key, clm_key_deadlines(key, sizeof(key), prefix, group, part), id,
-                 len)) < 0 ||
-        (r = scrub(b, key, clm_key_paging(key, sizeof(key), prefix, group, part), id, len)) < 0 ||
-        (r = cmd(b, "HDEL", key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_UPGRADE_POOL),
-                 id, len)) < 0)
-        return r;
-    int kl = clm_key_customer(key, sizeof(key), prefix, id, len);
-    if (kl < 0)
-        return kl;
-    const char *del[] = { "DEL", key };
-    size_t dlens[] = { 3, (size_t)kl };
-    if ((r = clm_cmdbuf_append(b, 2, del, dlens)) < 0 ||
-        (r = cmd(b, "ZREM", key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_AT_RISK), id,
-                 len)) < 0 ||
+    int r, kl;
+    /* what a freeze deletes, then the alerts naming it */
+    if ((r = clm_freeze_fmt(b, prefix, group, part, id, len)) < 0 ||
         (r = scrub(b, key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_ALERTS), id, len)) < 0 ||
         (r = scrub(b, key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_OUTBOX), id, len)) < 0 ||
         (r = scrub(b, key, clm_key_single(key, sizeof(key), prefix, CLM_KEY_PAGE), id, len)) < 0)
