@@ -54,6 +54,8 @@ typedef struct seg_row {
     int64_t orders, revenue;
     uint8_t scores[3];
     int16_t rfm;      /* map index, -1: none */
+    bool churned;     /* in the churned stage */
+    bool at_risk;     /* risk at or above alerts.threshold */
     clm_seg_mask mask;
     bool done;        /* evaluated by the second scan */
 } seg_row;

@@ -52,7 +52,9 @@ static int collect(void *ctx, const char *key, const clm_customer *c)
     }
     seg_row *r = &p->rows[p->n];
     *r = (seg_row){.last_day = c->orders > 0 ? c->rfm.last_day : -1, .orders = c->orders,
-               .revenue = c->revenue_micros, .rfm = -1};
+               .revenue = c->revenue_micros, .rfm = -1,
+               .churned = (int)c->stage == clm_stages_churned(p->stages),
+               .at_risk = c->risk_e4 >= p->cfg->alerts.threshold_e4}; /* as <prefix>at_risk */
     if (!(r->id = strdup(c->id)))
         return -ENOMEM;
     p->n++;

@@ -115,6 +115,35 @@ static bool configured(const clm_segments *s, const char *name)
     return clm_segments_find(s, name) >= 0;
 }
 
+/* The KPIs of segment s's members, as summary fields segment:<name>:<kpi>:
+ * buyers (orders >= 1), orders, revenue (decimal), churned (in the churned
+ * stage) and at_risk (risk at or above alerts.threshold). */
+#define SEG_KPIS 5
+static void seg_kpi_fields(const seg_pass *p, size_t s, const char *name,
+                           char (*f)[CLM_SEG_NAME_MAX + 24], char (*v)[32])
+{
+    int64_t buyers = 0, orders = 0, revenue = 0, churned = 0, at_risk = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const seg_row *r = &p->rows[i];
+        if (!r->done || !((r->mask >> s) & 1))
+            continue;
+        buyers += r->orders > 0;
+        orders += r->orders;
+        revenue = clm_sat_add(revenue, r->revenue);
+        churned += r->churned;
+        at_risk += r->at_risk;
+    }
+    static const char *const kpi[SEG_KPIS] = {"buyers", "orders", "revenue", "churned", "at_risk"};
+    const int64_t val[SEG_KPIS] = {buyers, orders, revenue, churned, at_risk};
+    for (int k = 0; k < SEG_KPIS; k++) {
+        snprintf(f[k], sizeof f[0], "segment:%s:%s", name, kpi[k]);
+        if (k == 2)
+            clm_micros_format(val[k], v[k], sizeof v[0]);
+        else
+            snprintf(v[k], sizeof v[0], "%" PRId64, val[k]);
+    }
+}
+
 /* Every write of the pass but the views: one transaction on one server. */
 int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff *d, size_t nseg)
 {
@@ -126,13 +155,16 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
     int64_t per_rfm[CLM_RFM_MAX_SEGMENTS + 1] = {0};
     char (*fields)[CLM_SEG_NAME_MAX + 16] = calloc(4 * CLM_SEG_MAX, sizeof *fields);
     char (*sizes)[24] = calloc(CLM_SEG_MAX, sizeof *sizes);
+    /* per segment, the KPIs of its members (seg_kpi_fields) */
+    char (*kf)[CLM_SEG_NAME_MAX + 24] = calloc(SEG_KPIS * CLM_SEG_MAX, sizeof *kf);
+    char (*kv)[32] = calloc(SEG_KPIS * CLM_SEG_MAX, sizeof *kv);
     bool cluster = clm_rpipe_is_cluster(rp);
     size_t queued = 0;
     seg_argl sum = {0}, days = {0}, bounds = {0};
     seg_notes notes = {0};
     int r = -ENOMEM;
 
-    if (!fields || !sizes)
+    if (!fields || !sizes || !kf || !kv)
         goto out_free;
     int64_t today = clm_day_of_ms(p->now_ms);
     clm_key_single(sumkey, sizeof sumkey, prefix, CLM_KEY_SEGMENTS);
@@ -194,6 +226,11 @@ int segment_write_pass(clm_segment_job *j, seg_pass *p, clm_rpipe *rp, seg_diff 
             (r = seg_argl_str(&sum, fields[s * 4 + 3])) < 0 ||
             (r = seg_argl_str(&sum, clm_segments_rule(cfg->segments, s))) < 0)
             goto out_free;
+        seg_kpi_fields(p, s, name, kf + s * SEG_KPIS, kv + s * SEG_KPIS);
+        for (int k = 0; k < SEG_KPIS; k++)
+            if ((r = seg_argl_str(&sum, kf[s * SEG_KPIS + k])) < 0 ||
+                (r = seg_argl_str(&sum, kv[s * SEG_KPIS + k])) < 0)
+                goto out_free;
     }
     /* customers per RFM segment, every segment of the map (and Other) */
     size_t nrfm = clm_rfm_map_count(cfg->rfm_map) + 1;
@@ -244,6 +281,8 @@ out_free:
     seg_argl_free(&bounds);
     free(fields);
     free(sizes);
+    free(kf);
+    free(kv);
     return r;
 }
 

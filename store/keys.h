@@ -81,7 +81,9 @@
  *   <prefix>segments          HASH  the segment pass's summary: pass, at,
  *                                   day, customers, buyers; per segment
  *                                   segment:<name> -> members,
- *                                   segment:<name>:rule -> its rule; per
+ *                                   segment:<name>:rule -> its rule,
+ *                                   segment:<name>:buyers|orders|revenue|
+ *                                   churned|at_risk -> its members' KPIs; per
  *                                   RFM segment rfm:<name> -> customers
  *   <prefix>segment:<name>    ZSET  customer id -> event time (ms) of the
  *                                   pass that saw it enter

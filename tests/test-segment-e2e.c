@@ -342,6 +342,49 @@ static void check_views(void)
     }
 }
 
+/* The KPIs of segment s's members in the summary: buyers, orders and
+ * revenue from the computation; churned and at_risk counted from what the
+ * flushes wrote (the views' stage, <prefix>at_risk). */
+static void check_segment_kpis(int s, bool reloaded)
+{
+    long long buyers = 0, orders = 0, churned = 0, at_risk = 0;
+    int64_t revenue = 0;
+    for (int i = 0; i < NCUST; i++) {
+        const cust *c = &F.cust[i];
+        if (!member(c, s, reloaded))
+            continue;
+        buyers += c->orders > 0;
+        orders += c->orders;
+        revenue += c->revenue_micros;
+        redisReply *r = redisCommand(F.c, "HGET clm:customer:%s stage", c->id);
+        assert_non_null(r);
+        churned += r->type == REDIS_REPLY_STRING && strcmp(r->str, "churned") == 0;
+        freeReplyObject(r);
+        r = redisCommand(F.c, "ZSCORE clm:at_risk %s", c->id);
+        assert_non_null(r);
+        at_risk += r->type == REDIS_REPLY_STRING;
+        freeReplyObject(r);
+    }
+    printf("# segment %s: %lld buyers, %lld orders, %lld churned, %lld at risk\n", SEG[s], buyers,
+           orders, churned, at_risk);
+    const char *kpi[] = {"buyers", "orders", "churned", "at_risk"};
+    long long want[] = {buyers, orders, churned, at_risk};
+    char field[96];
+    for (int k = 0; k < 4; k++) {
+        snprintf(field, sizeof field, "segment:%s:%s", SEG[s], kpi[k]);
+        long long got = harness_redis_hget_int(F.c, "clm:segments", field);
+        if (got != want[k] && mismatches++ < 30)
+            printf("# clm:segments %s: %lld, computed %lld\n", field, got, want[k]);
+    }
+    char rev[32];
+    snprintf(rev, sizeof rev, "%lld", (long long)(revenue / 1000000));
+    snprintf(field, sizeof field, "segment:%s:revenue", SEG[s]);
+    redisReply *r = redisCommand(F.c, "HGET clm:segments %s", field);
+    assert_non_null(r);
+    expect_str(field, r->type == REDIS_REPLY_STRING ? r->str : NULL, rev);
+    freeReplyObject(r);
+}
+
 /* The members of segment s compared with the computation; returns their
  * number. */
 static long long check_members(int s, bool reloaded)
@@ -369,6 +412,7 @@ static long long check_members(int s, bool reloaded)
     if (harness_redis_hget_int(F.c, "clm:segments", field) != n && mismatches++ < 30)
         printf("# clm:segments %s: %lld, computed %lld\n", field,
                harness_redis_hget_int(F.c, "clm:segments", field), n);
+    check_segment_kpis(s, reloaded);
     return n;
 }
 
